@@ -1,0 +1,204 @@
+"""`vigil` command line: watch cameras, manage model files, show settings."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import BarColumn, Progress, TaskID, TextColumn
+from rich.table import Table
+
+from vigil import __version__
+from vigil.config import CameraConfig, VigilSettings, load_settings
+from vigil.errors import VigilError
+from vigil.models import MODELS, fetch, is_installed
+from vigil.runtime.camera import CameraStatus
+from vigil.runtime.events import EventSink, JsonlSink
+from vigil.runtime.supervisor import Supervisor
+
+app = typer.Typer(
+    help="Vigil: people-centric video analytics (live face pipeline, gated recognition).",
+    no_args_is_help=True,
+    add_completion=False,
+)
+models_app = typer.Typer(help="Model files that are not shipped in Python packages.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+err = Console(stderr=True)
+out = Console()
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="YAML settings file (cameras, detector, ...).")
+]
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(message)s",
+        handlers=[RichHandler(console=err, show_path=False)],
+    )
+
+
+def _settings(config: Path | None, **overrides: object) -> VigilSettings:
+    try:
+        return load_settings(config, **{k: v for k, v in overrides.items() if v is not None})
+    except VigilError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+
+
+@app.callback(invoke_without_command=True)
+def main(
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    if version:
+        out.print(__version__)
+        raise typer.Exit()
+
+
+@app.command()
+def watch(
+    sources: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Files, rtsp:// or http:// URLs, /dev/videoN or usb:N. "
+            "Default: the configured cameras (YAML, CAMERAS_IPS, CAMERAS_USB_MAX)."
+        ),
+    ] = None,
+    fps: Annotated[float | None, typer.Option(help="Analysis frames per second [default: 5].")] = None,
+    realtime: Annotated[
+        bool | None,
+        typer.Option("--realtime/--no-realtime", help="Play files at real pace, or as fast as possible."),
+    ] = None,
+    duration: Annotated[
+        float | None, typer.Option(help="Stop after this many seconds (default: until sources end).")
+    ] = None,
+    events: Annotated[
+        Path | None, typer.Option(help="Append JSON-lines events (track_started, face_embedded, track_ended).")
+    ] = None,
+    detector: Annotated[
+        str | None, typer.Option(help="Detector type: yunet, blazeface, haar, dlib_hog.")
+    ] = None,
+    loop: Annotated[bool, typer.Option(help="Loop file sources (simulated cameras).")] = False,
+    config: ConfigOption = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+) -> None:
+    """Watch cameras or files headless: detect, track and embed faces; print counters at the end.
+
+    Exit code 0 when every source ran, 3 when at least one failed, 1 on bad settings."""
+    _setup_logging(verbose)
+    overrides: dict[str, object] = {"analysis_fps": fps, "realtime": realtime}
+    if detector:
+        overrides["detector"] = {"type": detector}
+    settings = _settings(config, **overrides)
+    cameras = [CameraConfig(url=s, loop=loop) for s in sources] if sources else settings.all_cameras()
+    if not cameras:
+        err.print("[red]error:[/red] no source given and no camera configured (see `vigil watch --help`)")
+        raise typer.Exit(1)
+    sinks: list[EventSink] = [JsonlSink(events)] if events else []
+    try:
+        supervisor = Supervisor(settings, cameras, sinks)
+    except VigilError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    try:
+        _run_with_progress(supervisor, duration)
+    finally:
+        for sink in sinks:
+            sink.close()
+    statuses = supervisor.status()
+    out.print(_summary_table(statuses))
+    failed = [n for n, s in statuses.items() if s.health["state"] == "failed"]
+    for name in failed:
+        err.print(f"[red]camera {name} failed:[/red] {statuses[name].health['last_error']}")
+    if events:
+        out.print(f"events written to {events}")
+    raise typer.Exit(3 if failed else 0)
+
+
+def _run_with_progress(supervisor: Supervisor, duration: float | None) -> None:
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[info]}"),
+    )
+    with Progress(*columns, console=err, transient=False) as progress:
+        tasks: dict[str, TaskID] = {
+            p.name: progress.add_task(p.name, total=100, info="starting") for p in supervisor.pipelines
+        }
+
+        def refresh() -> None:
+            for name, status in supervisor.status().items():
+                c, h = status.counters, status.health
+                info = (
+                    f"{h['state']} in {h['input_fps']:.0f} fps, analysed {h['analysed_fps']:.1f} fps, "
+                    f"tracks {c['tracks_started']}, embeddings {c['embeddings']}, dropped {c['frames_dropped']}"
+                )
+                completed = 100 * status.progress if status.progress is not None else None
+                progress.update(tasks[name], completed=completed, info=info)
+
+        supervisor.start()
+        try:
+            supervisor.wait(duration, on_tick=refresh)
+        except KeyboardInterrupt:
+            err.print("interrupted: stopping cameras")
+            supervisor.stop()
+        refresh()
+
+
+def _summary_table(statuses: dict[str, CameraStatus]) -> Table:
+    names = list(statuses)
+    table = Table(title="Vigil summary")
+    table.add_column("counter")
+    for name in names:
+        table.add_column(name, justify="right")
+    table.add_row("state", *(statuses[n].health["state"] for n in names))
+    table.add_row("reconnects", *(str(statuses[n].health["reconnects"]) for n in names))
+    for key in next(iter(statuses.values())).counters:
+        table.add_row(key, *(str(statuses[n].counters[key]) for n in names))
+    return table
+
+
+@models_app.command("fetch")
+def models_fetch(
+    name: Annotated[str, typer.Argument(help="Model to download: " + ", ".join(MODELS))] = "yunet",
+    dest: Annotated[Path | None, typer.Option(help="Directory [default: <data_dir>/models].")] = None,
+    url: Annotated[str | None, typer.Option(help="Download from this mirror instead.")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Download a model from its official location and verify its sha256."""
+    if name not in MODELS:
+        err.print(f"[red]error:[/red] unknown model {name!r}; choose from {', '.join(MODELS)}")
+        raise typer.Exit(1)
+    directory = dest or _settings(config).resolved_models_dir
+    model = MODELS[name]
+    with Progress(console=err) as progress:
+        task = progress.add_task(f"download {model.filename}", total=None)
+        try:
+            path = fetch(model, directory, url, lambda done, total: progress.update(
+                task, completed=done, total=total or None))
+        except VigilError as exc:
+            err.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(1) from exc
+    out.print(f"{model.filename} verified (sha256 {model.sha256[:12]}…) at {path}")
+
+
+@models_app.command("status")
+def models_status(config: ConfigOption = None) -> None:
+    """Show which model files are installed and verified."""
+    directory = _settings(config).resolved_models_dir
+    for key, model in MODELS.items():
+        state = "installed" if is_installed(model, directory) else "missing (run `vigil models fetch`)"
+        out.print(f"{key}: {directory / model.filename}: {state}")
+
+
+@app.command("config")
+def show_config(config: ConfigOption = None) -> None:
+    """Print the effective settings (defaults < YAML < .env < environment) as JSON."""
+    settings = _settings(config)
+    out.print_json(json.dumps(settings.model_dump(mode="json")))

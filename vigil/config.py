@@ -1,0 +1,272 @@
+"""All settings, validated by pydantic-settings.
+
+Sources, highest priority first: explicit keyword arguments (CLI flags), environment
+(`VIGIL_*`, nested with `__`, plus seed 004's bare names as aliases), a `.env` file,
+then an optional YAML file (`--config` or `VIGIL_CONFIG_FILE`), then defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from vigil.errors import ConfigError
+
+YUNET_FILENAME = "face_detection_yunet_2023mar.onnx"
+
+Point = tuple[float, float]
+Polygon = Annotated[list[Point], Field(min_length=3, description="Polygon vertices in pixels")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ---------------------------------------------------------------- detectors
+class _DetectorBase(_Strict):
+    score_threshold: float = Field(0.6, ge=0.0, le=1.0, description="Minimum detector confidence")
+    max_width: int = Field(
+        640, ge=64, le=7680, description="Frames wider than this are downscaled before detection"
+    )
+    max_faces: int = Field(50, ge=1, le=1000, description="Keep at most this many faces per frame")
+
+
+class YuNetConfig(_DetectorBase):
+    type: Literal["yunet"] = "yunet"
+    model_path: Path | None = Field(
+        None, description="YuNet ONNX file; default: <models_dir>/" + YUNET_FILENAME
+    )
+    nms_threshold: float = Field(0.3, ge=0.0, le=1.0, description="Non-maximum suppression IoU")
+
+
+class BlazeFaceConfig(_DetectorBase):
+    type: Literal["blazeface"] = "blazeface"
+    score_threshold: float = Field(0.5, ge=0.0, le=1.0, description="Minimum detector confidence")
+    model_selection: Literal["short", "full"] = Field(
+        "full", description="short: faces within ~2 m; full: up to ~5 m"
+    )
+
+
+class HaarConfig(_DetectorBase):
+    type: Literal["haar"] = "haar"
+    score_threshold: float = Field(0.0, ge=0.0, le=1.0, description="Haar reports no score (1.0)")
+    scale_factor: float = Field(1.1, gt=1.0, le=2.0, description="Image pyramid scale step")
+    min_neighbors: int = Field(5, ge=0, le=50, description="Neighbour rectangles needed")
+    min_size: int = Field(20, ge=8, le=1000, description="Smallest face side in pixels")
+
+
+class DlibHogConfig(_DetectorBase):
+    type: Literal["dlib_hog"] = "dlib_hog"
+    score_threshold: float = Field(0.0, ge=0.0, le=1.0, description="Minimum mapped HOG score")
+    upsample: int = Field(0, ge=0, le=3, description="Times to upsample (finds smaller faces)")
+
+
+DetectorConfig = Annotated[
+    YuNetConfig | BlazeFaceConfig | HaarConfig | DlibHogConfig, Field(discriminator="type")
+]
+
+
+# ---------------------------------------------------------------- embedders
+class DlibResnetConfig(_Strict):
+    type: Literal["dlib_resnet"] = "dlib_resnet"
+    num_jitters: int = Field(0, ge=0, le=100, description="Extra jittered passes (slower)")
+
+
+class OnnxEmbedderConfig(_Strict):
+    type: Literal["onnx"] = "onnx"
+    model_path: Path = Field(description="ArcFace/SFace-style ONNX model, 112x112 input")
+    name: str | None = Field(None, description="Model name stored with vectors; default file stem")
+    input_size: int = Field(112, ge=32, le=512, description="Square input side in pixels")
+    mean: float = Field(127.5, ge=0, le=255, description="Subtracted from pixel values")
+    std: float = Field(127.5, gt=0, le=255, description="Pixel values divided by this")
+    rgb: bool = Field(True, description="Feed RGB (True) or BGR (False)")
+    threads: int = Field(1, ge=0, le=64, description="onnxruntime intra-op threads (0: auto)")
+
+
+EmbedderConfig = Annotated[DlibResnetConfig | OnnxEmbedderConfig, Field(discriminator="type")]
+
+
+# ---------------------------------------------------------------- stages
+class MotionConfig(_Strict):
+    enabled: bool = Field(True, description="Skip detection on frames where nothing moves")
+    width: int = Field(160, ge=32, le=640, description="Width of the grey frame compared")
+    pixel_threshold: int = Field(
+        18, ge=1, le=255, description="Grey-level change that counts a pixel as moving"
+    )
+    area_threshold: float = Field(
+        0.002, ge=0.0, le=1.0, description="Fraction of moving pixels that counts as motion"
+    )
+    force_every_s: float = Field(
+        3.0, ge=0.0, le=3600, description="Run detection at least this often (0: never force)"
+    )
+
+
+class TrackerConfig(_Strict):
+    lost_track_buffer: int = Field(
+        10, ge=0, le=1000, description="Detection passes a lost track is kept before it ends"
+    )
+    activation_threshold: float = Field(
+        0.6, ge=0.0, le=1.0, description="Detector score needed to start a track"
+    )
+    min_consecutive: int = Field(2, ge=1, le=30, description="Detections before a track gets an id")
+    min_iou: float = Field(0.1, ge=0.0, le=1.0, description="IoU to associate a box to a track")
+
+
+class QualityConfig(_Strict):
+    good_face_px: float = Field(
+        112, ge=8, le=2000, description="Face side (px) at which the size score is 1"
+    )
+    min_face_px: float = Field(16, ge=0, le=2000, description="Face side (px) scoring 0 for size")
+    sharpness_scale: float = Field(
+        60.0, gt=0, le=10000, description="Laplacian variance at which sharpness scores 0.5"
+    )
+
+
+class GatingConfig(_Strict):
+    min_quality: float = Field(
+        0.45, ge=0.0, le=1.0, description="Quality a track must reach for its first embedding"
+    )
+    improvement_margin: float = Field(
+        0.1, ge=0.0, le=1.0, description="Re-embed only when quality beats the best by this"
+    )
+    max_embeddings: int = Field(3, ge=1, le=100, description="Embeddings per track at most")
+
+
+class RuntimeConfig(_Strict):
+    frame_queue: int = Field(2, ge=1, le=1000, description="Decoded frames buffered per camera")
+    embed_queue: int = Field(8, ge=1, le=1000, description="Faces waiting for embedding per camera")
+    decode_threads: int = Field(0, ge=0, le=64, description="FFmpeg threads per stream (0: auto)")
+    opencv_threads: int = Field(
+        1, ge=0, le=64, description="OpenCV threads (1 suits many cameras; 0: OpenCV default)"
+    )
+    open_timeout_s: float = Field(10.0, gt=0, le=600, description="Timeout to open a stream")
+    read_timeout_s: float = Field(10.0, gt=0, le=600, description="Timeout for a stalled stream")
+    max_backoff_s: float = Field(60.0, gt=0, le=3600, description="Longest wait between retries")
+
+
+class CameraConfig(_Strict):
+    url: str = Field(
+        min_length=1,
+        description="File path, rtsp://, http(s):// (MJPEG or video), /dev/videoN or usb:N",
+    )
+    name: str | None = Field(None, description="Camera id in events; default derived from url")
+    fps: float | None = Field(None, gt=0, le=120, description="Analysis rate; default analysis_fps")
+    dead_zones: list[Polygon] = Field(
+        default_factory=list, description="Polygons where faces are never searched"
+    )
+    motion_mask: list[Polygon] = Field(
+        default_factory=list, description="Extra polygons where motion is ignored"
+    )
+    loop: bool = Field(False, description="Restart a file source at its end (simulated camera)")
+
+
+def _alias(name: str, *seed_names: str) -> AliasChoices:
+    return AliasChoices(name, f"vigil_{name}", *seed_names)
+
+
+class VigilSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="VIGIL_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_nested_delimiter="__",
+        extra="forbid",
+        populate_by_name=True,
+    )
+
+    shared_dir: Path = Field(
+        Path("../shared"), description="Test media and models (tests and benchmarks only)"
+    )
+    data_dir: Path = Field(Path("data"), description="Where Vigil keeps its state")
+    models_dir: Path | None = Field(None, description="Model files; default <data_dir>/models")
+    analysis_fps: float = Field(5.0, gt=0, le=120, description="Frames analysed per second")
+    realtime: bool = Field(True, description="Play files at their real pace (False: max speed)")
+    cameras: list[CameraConfig] = Field(default_factory=list, description="Cameras to watch")
+    cameras_ips: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias=_alias("cameras_ips", "CAMERAS_IPS"),
+        description="CSV of camera URLs (seed 004 CAMERAS_IPS)",
+    )
+    cameras_usb_max: int = Field(
+        0,
+        ge=0,
+        le=64,
+        validation_alias=_alias("cameras_usb_max", "CAMERAS_USB_MAX"),
+        description="Scan USB cameras 0..N-1 (seed 004 CAMERAS_USB_MAX)",
+    )
+    retry_backoff: float = Field(
+        2.0,
+        gt=0,
+        le=3600,
+        validation_alias=_alias("retry_backoff", "RETRY_BACKOFF"),
+        description="First reconnect delay in seconds, doubled per failure",
+    )
+    use_gpu: bool = Field(
+        False,
+        validation_alias=_alias("use_gpu", "USE_GPU"),
+        description="Use a GPU execution provider when one is available",
+    )
+    detector: DetectorConfig = Field(default_factory=YuNetConfig, description="Face detector")
+    embedder: EmbedderConfig = Field(default_factory=DlibResnetConfig, description="Face embedder")
+    motion: MotionConfig = Field(default_factory=MotionConfig, description="Motion gate")
+    tracker: TrackerConfig = Field(default_factory=TrackerConfig, description="Face tracker")
+    quality: QualityConfig = Field(default_factory=QualityConfig, description="Face quality")
+    gating: GatingConfig = Field(default_factory=GatingConfig, description="Recognition gating")
+    runtime: RuntimeConfig = Field(default_factory=RuntimeConfig, description="Threads and queues")
+
+    @field_validator("cameras_ips", mode="before")
+    @classmethod
+    def _split_csv(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @property
+    def resolved_models_dir(self) -> Path:
+        return self.models_dir or self.data_dir / "models"
+
+    def all_cameras(self) -> list[CameraConfig]:
+        """Configured cameras plus CAMERAS_IPS and USB indexes 0..CAMERAS_USB_MAX-1."""
+        cams = list(self.cameras)
+        known = {c.url for c in cams}
+        cams += [CameraConfig(url=u) for u in self.cameras_ips if u not in known]
+        cams += [CameraConfig(url=f"usb:{i}") for i in range(self.cameras_usb_max)]
+        return cams
+
+
+def read_yaml_config(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file {path} does not exist") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping at top level")
+    return data
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> VigilSettings:
+    """Settings from env/.env/YAML, with `overrides` (e.g. CLI flags) on top.
+
+    The YAML file (`config_file`, else VIGIL_CONFIG_FILE) sits below env and `.env`."""
+    if config_file is None and os.environ.get("VIGIL_CONFIG_FILE"):
+        config_file = Path(os.environ["VIGIL_CONFIG_FILE"])
+    try:
+        base = VigilSettings(**overrides)
+        if config_file is None:
+            return base
+        # Re-validate with the YAML below env and overrides: env-set fields win.
+        yaml_data = read_yaml_config(config_file)
+        env_fields = base.model_dump(exclude_unset=True)
+        merged = {**yaml_data, **env_fields}
+        return VigilSettings.model_validate(merged)
+    except ValidationError as exc:
+        raise ConfigError(f"invalid settings:\n{exc}") from exc

@@ -1,0 +1,52 @@
+"""The face-detector interface.
+
+Landmark convention (when a detector has landmarks): index 0 = right eye (image left),
+1 = left eye, 2 = nose tip; 5-point detectors add 3 = right mouth corner, 4 = left mouth
+corner; BlazeFace adds 3 = mouth centre instead (4 points)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import cv2
+import numpy as np
+
+from vigil.config import _DetectorBase
+from vigil.types import Detections, Image
+
+
+class FaceDetector(ABC):
+    """Template: downscale to `max_width`, detect, map back, threshold, keep top `max_faces`."""
+
+    name: str
+    landmark_count: int | None = None
+
+    def __init__(self, config: _DetectorBase) -> None:
+        self.config = config
+
+    def detect(self, image: Image) -> Detections:
+        height, width = image.shape[:2]
+        scale = 1.0
+        if width > self.config.max_width:
+            scale = width / self.config.max_width
+            size = (self.config.max_width, max(1, round(height / scale)))
+            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        found = self._detect(image)
+        if scale != 1.0:
+            found = found.scaled(scale)
+        found = found[found.score >= self.config.score_threshold]
+        if len(found) > self.config.max_faces:
+            found = found[np.argsort(-found.score)[: self.config.max_faces]]
+        return _clip(found, width, height)
+
+    @abstractmethod
+    def _detect(self, image: Image) -> Detections:
+        """Faces in `image` coordinates, any order."""
+
+
+def _clip(found: Detections, width: int, height: int) -> Detections:
+    """Boxes clipped to the frame; boxes left empty by clipping are dropped."""
+    found.xyxy[:, [0, 2]] = found.xyxy[:, [0, 2]].clip(0, width)
+    found.xyxy[:, [1, 3]] = found.xyxy[:, [1, 3]].clip(0, height)
+    keep = (found.xyxy[:, 2] - found.xyxy[:, 0] >= 2) & (found.xyxy[:, 3] - found.xyxy[:, 1] >= 2)
+    return found if keep.all() else found[keep]

@@ -1,0 +1,47 @@
+"""MediaPipe BlazeFace (legacy solution; weights ship in the mediapipe==0.10.14 wheel)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cv2
+import numpy as np
+
+from vigil.config import BlazeFaceConfig
+from vigil.detect.base import FaceDetector
+from vigil.types import Detections, Image
+
+# BlazeFace keypoints: 0 right eye, 1 left eye, 2 nose tip, 3 mouth centre, 4-5 ear tragions.
+_KEPT_KEYPOINTS = (0, 1, 2, 3)
+
+
+class BlazeFaceDetector(FaceDetector):
+    name = "blazeface"
+    landmark_count = 4
+
+    def __init__(self, config: BlazeFaceConfig) -> None:
+        super().__init__(config)
+        from mediapipe.python.solutions import face_detection  # slow import, only when used
+
+        self._mp: Any = face_detection.FaceDetection(
+            model_selection=1 if config.model_selection == "full" else 0,
+            min_detection_confidence=min(config.score_threshold, 0.5),
+        )
+
+    def _detect(self, image: Image) -> Detections:
+        height, width = image.shape[:2]
+        result = self._mp.process(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+        if not result.detections:
+            return Detections.empty(4)
+        boxes, scores, points = [], [], []
+        for det in result.detections:
+            rel = det.location_data.relative_bounding_box
+            x0, y0 = rel.xmin * width, rel.ymin * height
+            boxes.append([x0, y0, x0 + rel.width * width, y0 + rel.height * height])
+            scores.append(det.score[0])
+            kps = det.location_data.relative_keypoints
+            points.append([[kps[i].x * width, kps[i].y * height] for i in _KEPT_KEYPOINTS])
+        return Detections(np.array(boxes), np.array(scores), np.array(points))
+
+    def close(self) -> None:
+        self._mp.close()

@@ -1,0 +1,39 @@
+"""OpenCV Haar cascade (frontal faces). Slow and score-less; kept for comparison and old setups."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from vigil.config import HaarConfig
+from vigil.detect.base import FaceDetector
+from vigil.errors import ModelError
+from vigil.types import Detections, Image
+
+_CASCADE = "haarcascade_frontalface_default.xml"
+
+
+class HaarDetector(FaceDetector):
+    name = "haar"
+
+    def __init__(self, config: HaarConfig) -> None:
+        super().__init__(config)
+        self._haar_config = config
+        data_dir = getattr(getattr(cv2, "data", None), "haarcascades", None)
+        if data_dir is None:
+            raise ModelError("this OpenCV build ships no Haar cascades (OpenCV 5 wheels); use OpenCV 4.x")
+        self._cascade = cv2.CascadeClassifier(data_dir + _CASCADE)
+        if self._cascade.empty():
+            raise ModelError(f"cannot load {data_dir + _CASCADE}")
+
+    def _detect(self, image: Image) -> Detections:
+        grey = cv2.equalizeHist(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY))
+        side = self._haar_config.min_size
+        rects = self._cascade.detectMultiScale(
+            grey, self._haar_config.scale_factor, self._haar_config.min_neighbors, minSize=(side, side)
+        )
+        if len(rects) == 0:
+            return Detections.empty()
+        rects = np.asarray(rects, dtype=np.float32)
+        xyxy = np.column_stack([rects[:, :2], rects[:, :2] + rects[:, 2:]])
+        return Detections(xyxy, np.ones(len(rects), np.float32))

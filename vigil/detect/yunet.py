@@ -1,0 +1,42 @@
+"""YuNet (OpenCV Zoo) through cv2.FaceDetectorYN: boxes, 5 landmarks, scores."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vigil.config import YuNetConfig
+from vigil.detect.base import FaceDetector
+from vigil.errors import ModelError
+from vigil.types import Detections, Image
+
+
+class YuNetDetector(FaceDetector):
+    name = "yunet"
+    landmark_count = 5
+
+    def __init__(self, config: YuNetConfig, model_path: Path) -> None:
+        super().__init__(config)
+        try:
+            # Threshold low here; the base class applies score_threshold uniformly.
+            self._net = cv2.FaceDetectorYN.create(
+                str(model_path), "", (320, 320), min(config.score_threshold, 0.5),
+                config.nms_threshold, 5000,
+            )
+        except cv2.error as exc:
+            raise ModelError(f"cannot load YuNet model {model_path}: {exc}") from exc
+        self._size = (320, 320)
+
+    def _detect(self, image: Image) -> Detections:
+        size = (image.shape[1], image.shape[0])
+        if size != self._size:
+            self._net.setInputSize(size)
+            self._size = size
+        _, faces = self._net.detect(image)
+        if faces is None or len(faces) == 0:
+            return Detections.empty(5)
+        faces = np.asarray(faces, dtype=np.float32)
+        xyxy = np.column_stack([faces[:, 0], faces[:, 1], faces[:, 0] + faces[:, 2], faces[:, 1] + faces[:, 3]])
+        return Detections(xyxy, faces[:, 14], faces[:, 4:14].reshape(-1, 5, 2))

@@ -1,0 +1,61 @@
+"""Recognition gating: embed a track only when it is new or clearly better seen.
+
+A track is embedded the first time its quality reaches `min_quality`; after that only when
+its quality beats the best embedded so far by `improvement_margin`, at most
+`max_embeddings` times. The track keeps its best crop either way."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vigil.config import GatingConfig
+from vigil.types import Image
+
+
+@dataclass
+class TrackState:
+    track_id: int
+    started_ts: float
+    frames: int = 0
+    best_quality: float = 0.0  # best quality observed
+    embedded_quality: float = -1.0  # quality of the last observation sent for embedding
+    embeddings: int = 0  # embeddings requested
+    best_crop: Image | None = None
+
+
+class RecognitionGate:
+    """Not thread-safe: owned by one camera's analysis thread."""
+
+    def __init__(self, config: GatingConfig) -> None:
+        self.config = config
+        self.tracks: dict[int, TrackState] = {}
+
+    def start(self, track_id: int, ts: float) -> TrackState:
+        state = TrackState(track_id, ts)
+        self.tracks[track_id] = state
+        return state
+
+    def observe(self, track_id: int, quality: float, ts: float) -> bool:
+        """Record one observation; True when this observation should be embedded."""
+        state = self.tracks.get(track_id) or self.start(track_id, ts)
+        state.frames += 1
+        state.best_quality = max(state.best_quality, quality)
+        if state.embeddings >= self.config.max_embeddings:
+            return False
+        if state.embeddings == 0:
+            wanted = quality >= self.config.min_quality
+        else:
+            wanted = quality >= state.embedded_quality + self.config.improvement_margin
+        if wanted:
+            state.embeddings += 1
+            state.embedded_quality = quality
+        return wanted
+
+    def keep_crop(self, track_id: int, quality: float, crop: Image) -> None:
+        """Store `crop` when it is the track's best observation so far."""
+        state = self.tracks[track_id]
+        if state.best_crop is None or quality >= state.best_quality:
+            state.best_crop = crop
+
+    def end(self, track_id: int) -> TrackState | None:
+        return self.tracks.pop(track_id, None)

@@ -1,0 +1,81 @@
+"""Model files that cannot ship in a wheel: download from the official location, verify sha256."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from vigil.config import YUNET_FILENAME
+from vigil.errors import ModelError
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    filename: str
+    url: str
+    sha256: str
+    licence: str
+
+
+YUNET = ModelFile(
+    filename=YUNET_FILENAME,
+    url="https://github.com/opencv/opencv_zoo/raw/main/models/face_detection_yunet/" + YUNET_FILENAME,
+    sha256="8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4",
+    licence="MIT (OpenCV Zoo)",
+)
+MODELS = {"yunet": YUNET}
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def is_installed(model: ModelFile, directory: Path) -> bool:
+    path = directory / model.filename
+    return path.is_file() and sha256_of(path) == model.sha256
+
+
+def fetch(
+    model: ModelFile,
+    directory: Path,
+    url: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    timeout_s: float = 60.0,
+) -> Path:
+    """Download `model` into `directory` atomically; raises ModelError on a bad checksum."""
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / model.filename
+    if is_installed(model, directory):
+        return target
+    fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{model.filename}.")
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url or model.url, timeout=timeout_s) as resp:
+            total = int(resp.headers.get("Content-Length") or 0)
+            done = 0
+            while block := resp.read(1 << 16):
+                out.write(block)
+                done += len(block)
+                if progress:
+                    progress(done, total)
+        digest = sha256_of(tmp)
+        if digest != model.sha256:
+            raise ModelError(
+                f"{model.filename}: sha256 {digest} does not match the expected {model.sha256}; "
+                "the download is corrupt or the file changed upstream"
+            )
+        tmp.replace(target)
+        return target
+    except OSError as exc:
+        raise ModelError(f"cannot download {url or model.url}: {exc}") from exc
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -1,0 +1,151 @@
+"""Analysis thread: motion gate -> detect -> dead zones -> track -> quality -> gating."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from vigil.config import QualityConfig
+from vigil.detect import FaceDetector
+from vigil.embed import FaceCrop
+from vigil.gating import RecognitionGate
+from vigil.motion import MotionGate
+from vigil.quality import face_quality
+from vigil.roi import DeadZones
+from vigil.runtime.counters import RateMeter, StageCounters
+from vigil.runtime.events import TrackEnded, TrackStarted
+from vigil.runtime.health import SourceHealth
+from vigil.runtime.queues import DropOldestQueue
+from vigil.track import FaceTracker
+from vigil.types import Detections, Frame
+
+
+@dataclass
+class EmbedRequest:
+    camera: str
+    track_id: int
+    ts: float
+    pts: float
+    quality: float
+    crop: FaceCrop
+
+
+WorkItem = EmbedRequest | TrackStarted | TrackEnded | None  # None: end of stream
+
+
+@dataclass
+class LatestResult:
+    """The newest analysed frame's tracked faces (for live overlays; no second decode)."""
+
+    frame: Frame
+    detections: Detections
+
+
+class AnalysisWorker:
+    def __init__(
+        self,
+        name: str,
+        detector: FaceDetector,
+        tracker: FaceTracker,
+        gate: RecognitionGate,
+        motion: MotionGate,
+        dead_zones: DeadZones,
+        quality: QualityConfig,
+        frames: DropOldestQueue[Frame | None],
+        work: DropOldestQueue[WorkItem],
+        counters: StageCounters,
+        health: SourceHealth,
+    ) -> None:
+        self.name, self.detector, self.tracker, self.gate = name, detector, tracker, gate
+        self.motion, self.dead_zones, self.quality = motion, dead_zones, quality
+        self.frames, self.work, self.counters, self.health = frames, work, counters, health
+        self.analysed_rate = RateMeter()
+        self.latest: LatestResult | None = None
+        self._last: Frame | None = None
+
+    def run(self) -> None:
+        try:
+            while (frame := self.frames.get()) is not None:
+                self._analyse(frame)
+        finally:
+            last_ts = self._last.wall_ts if self._last else time.time()
+            last_pts = self._last.pts if self._last else 0.0
+            for track_id in self.tracker.finish():
+                self._end(track_id, last_ts, last_pts)
+            self.work.put(None, droppable=False)
+
+    def _analyse(self, frame: Frame) -> None:
+        self._last = frame
+        self.analysed_rate.tick()
+        self.health.analysed_fps = self.analysed_rate.rate()
+        start = time.perf_counter()
+        gate = self.motion.check(frame.image, frame.pts)
+        self.counters.ms_motion += (time.perf_counter() - start) * 1000
+        if not gate.run_detection:
+            self.counters.motion_skipped += 1  # nothing moved: tracks stay as they are
+            return
+        start = time.perf_counter()
+        found = self.detector.detect(frame.image)
+        height, width = frame.image.shape[:2]
+        kept = self.dead_zones.filter(found, height, width)
+        self.counters.ms_detect += (time.perf_counter() - start) * 1000
+        self.counters.frames_detected += 1
+        self.counters.faces_detected += len(kept)
+        self.counters.faces_in_dead_zones += len(found) - len(kept)
+        start = time.perf_counter()
+        update = self.tracker.update(kept)
+        self.counters.ms_track += (time.perf_counter() - start) * 1000
+        tracked = update.detections
+        for track_id in update.started:
+            row = int((tracked.track_id == track_id).argmax())
+            self._start(frame, track_id, tracked.xyxy[row].tolist())
+        self._score_and_gate(frame, tracked)
+        for track_id in update.ended:
+            self._end(track_id, frame.wall_ts, frame.pts)
+        self.latest = LatestResult(frame, tracked)
+
+    def _score_and_gate(self, frame: Frame, tracked: Detections) -> None:
+        start = time.perf_counter()
+        for row in range(len(tracked)):
+            box = tracked.xyxy[row]
+            landmarks = None if tracked.landmarks is None else tracked.landmarks[row]
+            quality = face_quality(frame.image, box, landmarks, float(tracked.score[row]), self.quality).total
+            tracked.quality[row] = quality
+            track_id = int(tracked.track_id[row])
+            wanted = self.gate.observe(track_id, quality, frame.wall_ts)
+            crop = None
+            if self.gate.tracks[track_id].best_quality <= quality:
+                crop = FaceCrop.cut(frame.image, box, landmarks)
+                self.gate.keep_crop(track_id, quality, crop.image)
+            if wanted:
+                crop = crop or FaceCrop.cut(frame.image, box, landmarks)
+                self._request(EmbedRequest(self.name, track_id, frame.wall_ts, frame.pts, quality, crop))
+        self.counters.ms_quality += (time.perf_counter() - start) * 1000
+
+    def _request(self, request: EmbedRequest) -> None:
+        self.counters.embed_requests += 1
+        if self.work.put(request) is not None:
+            self.counters.embed_dropped += 1
+
+    def _start(self, frame: Frame, track_id: int, box: list[float]) -> None:
+        self.counters.tracks_started += 1
+        self.gate.start(track_id, frame.wall_ts)
+        event = TrackStarted(camera=self.name, track_id=track_id, ts=frame.wall_ts, pts=frame.pts, box=box)
+        self.work.put(event, droppable=False)
+
+    def _end(self, track_id: int, ts: float, pts: float) -> None:
+        state = self.gate.end(track_id)
+        if state is None:
+            return
+        self.counters.tracks_ended += 1
+        event = TrackEnded(
+            camera=self.name,
+            track_id=track_id,
+            ts=ts,
+            pts=pts,
+            frames=state.frames,
+            best_quality=state.best_quality,
+            duration_s=max(0.0, ts - state.started_ts),
+            best_crop=state.best_crop,
+        )
+        self.work.put(event, droppable=False)

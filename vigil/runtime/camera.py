@@ -1,0 +1,107 @@
+"""One camera: decode thread -> frame queue -> analysis thread -> work queue -> recognition thread."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from vigil.config import CameraConfig, VigilSettings
+from vigil.detect import FaceDetector
+from vigil.embed import FaceEmbedder
+from vigil.gating import RecognitionGate
+from vigil.motion import MotionGate
+from vigil.roi import DeadZones
+from vigil.runtime.analyse import AnalysisWorker, LatestResult, WorkItem
+from vigil.runtime.counters import StageCounters
+from vigil.runtime.decode import DecodeWorker
+from vigil.runtime.events import EventSink
+from vigil.runtime.health import SourceHealth, SourceState
+from vigil.runtime.queues import DropOldestQueue
+from vigil.runtime.recognise import RecognitionWorker
+from vigil.sources import source_kind
+from vigil.track import FaceTracker
+from vigil.types import Frame
+
+
+@dataclass(frozen=True)
+class CameraStatus:
+    health: dict[str, Any]
+    counters: dict[str, float]
+    progress: float | None  # 0..1 for files of known length
+
+
+class CameraPipeline:
+    def __init__(
+        self,
+        name: str,
+        camera: CameraConfig,
+        settings: VigilSettings,
+        detector: FaceDetector,
+        embedder: FaceEmbedder,
+        sinks: Sequence[EventSink],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.name = name
+        self.stop_event = threading.Event()
+        self.counters = StageCounters()
+        self.health = SourceHealth(name, camera.url, source_kind(camera.url))
+        frames: DropOldestQueue[Frame | None] = DropOldestQueue(settings.runtime.frame_queue)
+        work: DropOldestQueue[WorkItem] = DropOldestQueue(settings.runtime.embed_queue)
+        self.decoder = DecodeWorker(
+            camera, name, camera.fps or settings.analysis_fps, settings.realtime, settings.runtime,
+            settings.retry_backoff, frames, self.counters, self.health, self.stop_event, clock,
+        )
+        self.analyser = AnalysisWorker(
+            name,
+            detector,
+            FaceTracker(settings.tracker),
+            RecognitionGate(settings.gating),
+            MotionGate(settings.motion, ignore=[*camera.dead_zones, *camera.motion_mask]),
+            DeadZones(camera.dead_zones),
+            settings.quality,
+            frames,
+            work,
+            self.counters,
+            self.health,
+        )
+        self.recogniser = RecognitionWorker(embedder, work, sinks, self.counters)
+        self._threads = [
+            threading.Thread(target=self.decoder.run, name=f"{name}-decode", daemon=True),
+            threading.Thread(target=self.analyser.run, name=f"{name}-analyse", daemon=True),
+            threading.Thread(target=self.recogniser.run, name=f"{name}-recognise", daemon=True),
+        ]
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self) -> None:
+        """Ask the decode thread to stop; the other stages drain and finish on their own."""
+        self.stop_event.set()
+
+    def join(self, timeout: float | None = None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for thread in self._threads:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            thread.join(remaining)
+        return not self.running
+
+    @property
+    def running(self) -> bool:
+        return any(t.is_alive() for t in self._threads)
+
+    @property
+    def latest(self) -> LatestResult | None:
+        return self.analyser.latest
+
+    def status(self) -> CameraStatus:
+        duration = self.decoder.duration_s
+        progress = None
+        if duration:
+            progress = min(1.0, self.decoder._last_pts / duration)
+            if self.health.state == SourceState.FINISHED and not self.running:
+                progress = 1.0
+        return CameraStatus(self.health.snapshot(), self.counters.snapshot(), progress)

@@ -1,0 +1,61 @@
+"""Per-camera, per-stage counters. Each field has one writer thread; readers take snapshots."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class StageCounters:
+    frames_decoded: int = 0
+    frames_sampled: int = 0
+    frames_dropped: int = 0  # sampled frames dropped by the frame queue (analysis too slow)
+    motion_skipped: int = 0
+    frames_detected: int = 0
+    faces_detected: int = 0
+    faces_in_dead_zones: int = 0
+    tracks_started: int = 0
+    tracks_ended: int = 0
+    embed_requests: int = 0
+    embed_dropped: int = 0  # faces dropped by the embedding queue
+    embeddings: int = 0
+    embed_errors: int = 0
+    corrupt_packets: int = 0
+    ms_decode: float = 0.0
+    ms_motion: float = 0.0
+    ms_detect: float = 0.0
+    ms_track: float = 0.0
+    ms_quality: float = 0.0
+    ms_embed: float = 0.0
+
+    def snapshot(self) -> dict[str, float]:
+        return {k: (round(v, 1) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+
+
+@dataclass
+class RateMeter:
+    """Events per second over the last `window_s` seconds of wall time."""
+
+    window_s: float = 5.0
+    _times: deque[float] = field(default_factory=deque)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def tick(self, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            self._times.append(now)
+            while self._times and now - self._times[0] > self.window_s:
+                self._times.popleft()
+
+    def rate(self, now: float | None = None) -> float:
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            while self._times and now - self._times[0] > self.window_s:
+                self._times.popleft()
+            if len(self._times) < 2:
+                return 0.0
+            span = max(now - self._times[0], 1e-6)
+            return (len(self._times) - 1) / span

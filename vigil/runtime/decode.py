@@ -1,0 +1,157 @@
+"""Decode thread: open the source, sample frames by timestamp, reconnect with backoff."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+from vigil.config import CameraConfig, RuntimeConfig
+from vigil.errors import SourceError, SourceUnavailable, SourceUnsupported
+from vigil.runtime.counters import RateMeter, StageCounters
+from vigil.runtime.health import SourceHealth, SourceState
+from vigil.runtime.queues import DropOldestQueue
+from vigil.runtime.sampling import FrameSampler, Pacer
+from vigil.sources import FrameSource, RawFrame, open_source
+from vigil.types import Frame, Image
+
+log = logging.getLogger(__name__)
+
+END = None  # end-of-stream marker on the frame queue
+
+
+class DecodeWorker:
+    def __init__(
+        self,
+        camera: CameraConfig,
+        name: str,
+        fps: float,
+        realtime: bool,
+        runtime: RuntimeConfig,
+        retry_backoff_s: float,
+        frames: DropOldestQueue[Frame | None],
+        counters: StageCounters,
+        health: SourceHealth,
+        stop: threading.Event,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.camera, self.name, self.runtime = camera, name, runtime
+        self.realtime, self.retry_backoff_s = realtime, retry_backoff_s
+        self.frames, self.counters, self.health, self.stop = frames, counters, health, stop
+        self.clock = clock
+        self.sampler = FrameSampler(fps)
+        self.pacer = Pacer()
+        self.input_rate = RateMeter()
+        self.duration_s: float | None = None
+        self._index = 0
+        self._pts_offset = 0.0
+        self._last_pts = 0.0
+        self._wall_origin: float | None = None
+
+    def run(self) -> None:
+        attempt = 0
+        try:
+            while not self.stop.is_set():
+                source = open_source(self.camera.url, self.runtime)
+                try:
+                    if self._play(source):
+                        attempt = 0
+                        continue  # looped file: play again
+                    break
+                except SourceUnsupported as exc:
+                    self._fail(exc)
+                    break
+                except SourceUnavailable as exc:
+                    if not source.is_live:
+                        self._fail(exc)
+                        break
+                    attempt += 1
+                    self._wait_before_retry(exc, attempt)
+                finally:
+                    source.close()
+                    self.counters.corrupt_packets += getattr(source, "corrupt_packets", 0)
+        finally:
+            if self.health.state not in (SourceState.FAILED, SourceState.FINISHED):
+                self.health.state = SourceState.STOPPED
+            self.frames.put(END, droppable=False)
+
+    def _play(self, source: FrameSource) -> bool:
+        """Read until end or error; True when the caller should play the source again."""
+        self.health.state = SourceState.CONNECTING
+        source.open()
+        self.duration_s = source.duration_s
+        self.health.state = SourceState.RUNNING
+        self.sampler.reset()
+        self.pacer.reset()
+        # Keep pts increasing across reconnects and loops: tracks and motion use it.
+        self._pts_offset = self._last_pts + self.sampler.interval if self.counters.frames_decoded else 0.0
+        self._stream_pts_start: float | None = None
+        for raw in self._timed(source):
+            if self.stop.is_set():
+                return False
+            self._on_frame(raw.pts, raw.to_bgr, source.is_live)
+        if source.is_live:
+            raise SourceUnavailable(f"{self.name}: stream ended")
+        if self.camera.loop and not self.stop.is_set():
+            return True
+        self.health.state = SourceState.FINISHED
+        return False
+
+    def _timed(self, source: FrameSource) -> Iterator[RawFrame]:
+        iterator = iter(source.frames())
+        while True:
+            start = time.perf_counter()
+            raw = next(iterator, None)
+            self.counters.ms_decode += (time.perf_counter() - start) * 1000
+            if raw is None:
+                return
+            yield raw
+
+    def _on_frame(self, raw_pts: float, to_bgr: Callable[[], Image], live: bool) -> None:
+        if self._stream_pts_start is None:
+            self._stream_pts_start = raw_pts
+        pts = self._pts_offset + raw_pts - self._stream_pts_start
+        self._last_pts = pts
+        self.counters.frames_decoded += 1
+        self.input_rate.tick()
+        self.health.input_fps = self.input_rate.rate()
+        if self.realtime and not live:
+            self.pacer.wait(pts, self.stop)
+        if not self.sampler.take(pts):
+            return
+        start = time.perf_counter()
+        image = to_bgr()
+        self.counters.ms_decode += (time.perf_counter() - start) * 1000
+        wall = self._wall_ts(pts, live)
+        self.health.last_frame_ts = wall
+        frame = Frame(image=image, pts=pts, wall_ts=wall, index=self._index)
+        self._index += 1
+        self.counters.frames_sampled += 1
+        if live or self.realtime:
+            if self.frames.put(frame) is not None:
+                self.counters.frames_dropped += 1
+        else:
+            self.frames.put_blocking(frame, self.stop)
+
+    def _wall_ts(self, pts: float, live: bool) -> float:
+        """Live: capture time. Files: clock at start + stream time, so a file analysed
+        faster than real time still gets a consistent timeline."""
+        if live:
+            return self.clock()
+        if self._wall_origin is None:
+            self._wall_origin = self.clock() - pts
+        return self._wall_origin + pts
+
+    def _fail(self, exc: SourceError) -> None:
+        self.health.state = SourceState.FAILED
+        self.health.last_error = str(exc)
+        log.error("camera %s failed: %s", self.name, exc)
+
+    def _wait_before_retry(self, exc: SourceError, attempt: int) -> None:
+        delay = min(self.retry_backoff_s * 2 ** (attempt - 1), self.runtime.max_backoff_s)
+        self.health.state = SourceState.RECONNECTING
+        self.health.reconnects += 1
+        self.health.last_error = str(exc)
+        log.warning("camera %s: %s; reconnecting in %.1f s", self.name, exc, delay)
+        self.stop.wait(delay)

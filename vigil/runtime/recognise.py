@@ -1,0 +1,69 @@
+"""Recognition thread: embeds gated faces and emits ordered events to the sinks."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Sequence
+
+from vigil.embed import FaceEmbedder
+from vigil.runtime.analyse import EmbedRequest, WorkItem
+from vigil.runtime.counters import StageCounters
+from vigil.runtime.events import EventSink, FaceEmbedded, PipelineEvent, TrackEnded
+from vigil.runtime.queues import DropOldestQueue
+
+log = logging.getLogger(__name__)
+
+
+class RecognitionWorker:
+    def __init__(
+        self,
+        embedder: FaceEmbedder,
+        work: DropOldestQueue[WorkItem],
+        sinks: Sequence[EventSink],
+        counters: StageCounters,
+    ) -> None:
+        self.embedder, self.work, self.sinks, self.counters = embedder, work, sinks, counters
+        self._computed: Counter[int] = Counter()
+
+    def run(self) -> None:
+        while (item := self.work.get()) is not None:
+            if isinstance(item, EmbedRequest):
+                self._embed(item)
+                continue
+            if isinstance(item, TrackEnded):
+                item.embeddings = self._computed.pop(item.track_id, 0)
+            self._emit(item)
+
+    def _embed(self, request: EmbedRequest) -> None:
+        start = time.perf_counter()
+        try:
+            embedding = self.embedder.embed(request.crop)
+        except Exception:  # one bad crop must not stop the camera
+            self.counters.embed_errors += 1
+            log.exception("%s: embedding failed for track %s", request.camera, request.track_id)
+            return
+        finally:
+            self.counters.ms_embed += (time.perf_counter() - start) * 1000
+        self.counters.embeddings += 1
+        self._computed[request.track_id] += 1
+        self._emit(
+            FaceEmbedded(
+                camera=request.camera,
+                track_id=request.track_id,
+                ts=request.ts,
+                pts=request.pts,
+                quality=request.quality,
+                embedding=embedding,
+                crop=request.crop.image,
+                box=request.crop.box,
+            )
+        )
+
+    def _emit(self, event: PipelineEvent) -> None:
+        for sink in self.sinks:
+            try:
+                sink.handle(event)
+            except Exception:  # a failing sink must not stop recognition
+                log.exception("event sink %s failed on %s", type(sink).__name__, event.type)

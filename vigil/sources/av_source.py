@@ -1,0 +1,124 @@
+"""Files, RTSP and HTTP (MJPEG or video) through PyAV/FFmpeg."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import av.container
+import av.error
+import av.video
+
+from vigil.errors import SourceUnavailable, SourceUnsupported
+from vigil.sources.base import FrameSource, RawFrame, SourceKind
+from vigil.types import Image
+
+log = logging.getLogger(__name__)
+
+
+class _AvFrame:
+    __slots__ = ("_frame", "pts")
+
+    def __init__(self, frame: av.VideoFrame, pts: float) -> None:
+        self._frame = frame
+        self.pts = pts
+
+    def to_bgr(self) -> Image:
+        return self._frame.to_ndarray(format="bgr24")
+
+
+class AvSource(FrameSource):
+    """Demux + decode with FFmpeg. Corrupt packets are skipped and counted, not fatal."""
+
+    def __init__(
+        self,
+        url: str,
+        kind: SourceKind,
+        open_timeout_s: float = 10.0,
+        read_timeout_s: float = 10.0,
+        decode_threads: int = 0,
+    ) -> None:
+        self.url = url
+        self.kind = kind
+        self._timeouts = (open_timeout_s, read_timeout_s)
+        self._threads = decode_threads
+        self._container: av.container.InputContainer | None = None
+        self._stream: av.video.stream.VideoStream | None = None
+        self.corrupt_packets = 0
+
+    def _options(self) -> dict[str, str]:
+        if self.kind == "rtsp":
+            # TCP avoids UDP packet loss artefacts; timeouts in microseconds.
+            return {"rtsp_transport": "tcp", "timeout": str(int(self._timeouts[1] * 1e6))}
+        if self.kind == "http":
+            return {"reconnect": "0", "rw_timeout": str(int(self._timeouts[1] * 1e6))}
+        return {}
+
+    def open(self) -> None:
+        if self.kind == "file" and not Path(self.url).is_file():
+            raise SourceUnsupported(f"{self.url}: no such video file")
+        try:
+            container = av.open(self.url, options=self._options(), timeout=self._timeouts)
+        except av.error.FFmpegError as exc:
+            raise self._error("cannot open", exc) from exc
+        if not container.streams.video:
+            container.close()
+            raise SourceUnsupported(f"{self.url}: no video stream in this input")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        stream.thread_count = self._threads
+        self._container, self._stream = container, stream
+
+    def _error(self, what: str, exc: Exception) -> SourceUnavailable | SourceUnsupported:
+        message = f"{self.url}: {what}: {exc}"
+        if self.kind == "file":
+            return SourceUnsupported(message + " (unsupported or corrupt file?)")
+        return SourceUnavailable(message)
+
+    @property
+    def nominal_fps(self) -> float | None:
+        rate = self._stream.average_rate if self._stream else None
+        return float(rate) if rate else None
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.kind != "file" or self._container is None or not self._container.duration:
+            return None
+        return self._container.duration / av.time_base
+
+    def frames(self) -> Iterator[RawFrame]:
+        if self._container is None or self._stream is None:
+            raise RuntimeError("open() the source first")
+        stream, fallback_step = self._stream, 1.0 / (self.nominal_fps or 25.0)
+        last_pts = -fallback_step
+        try:
+            # demux() ends with an empty packet that flushes the decoder.
+            for packet in self._container.demux(stream):
+                for frame in self._decode(packet):
+                    last_pts = self._pts(frame, stream.time_base, last_pts + fallback_step)
+                    yield _AvFrame(frame, last_pts)
+        except av.error.FFmpegError as exc:
+            raise self._error("read failed", exc) from exc
+
+    def _decode(self, packet: av.Packet) -> list[av.VideoFrame]:
+        assert self._stream is not None
+        try:
+            return list(self._stream.decode(packet))
+        except av.error.InvalidDataError as exc:
+            self.corrupt_packets += 1
+            log.warning("%s: skipped a corrupt packet: %s", self.url, exc)
+            return []
+
+    @staticmethod
+    def _pts(frame: av.VideoFrame, time_base: Fraction | None, fallback: float) -> float:
+        if frame.pts is None or time_base is None:
+            return fallback
+        return float(frame.pts * time_base)
+
+    def close(self) -> None:
+        if self._container is not None:
+            self._container.close()
+        self._container = self._stream = None

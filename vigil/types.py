@@ -1,0 +1,101 @@
+"""Value types passed between pipeline stages.
+
+`Detections` follows supervision's design: parallel arrays, validated once on
+construction, so every stage can trust shapes and dtypes without re-checking.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float32]
+IntArray = npt.NDArray[np.int64]
+Image = npt.NDArray[np.uint8]
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A decoded BGR frame with its stream timestamp and wall-clock capture time."""
+
+    image: Image
+    pts: float
+    wall_ts: float
+    index: int
+
+
+@dataclass
+class Detections:
+    """N faces: boxes `xyxy` (N,4), `score` (N,), optional `landmarks` (N,K,2),
+    `track_id` (N,) with -1 for untracked, `quality` (N,) with NaN when not scored."""
+
+    xyxy: FloatArray
+    score: FloatArray
+    landmarks: FloatArray | None = None
+    track_id: IntArray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    quality: FloatArray = field(default_factory=lambda: np.empty(0, dtype=np.float32))
+
+    def __post_init__(self) -> None:
+        n = len(self.xyxy)
+        self.xyxy = np.asarray(self.xyxy, dtype=np.float32).reshape(n, 4)
+        self.score = np.asarray(self.score, dtype=np.float32).reshape(n)
+        if self.landmarks is not None:
+            self.landmarks = np.asarray(self.landmarks, dtype=np.float32)
+            if self.landmarks.ndim != 3 or self.landmarks.shape[0] != n or self.landmarks.shape[2] != 2:
+                raise ValueError(f"landmarks must be (N,K,2) with N={n}, got {self.landmarks.shape}")
+        if len(self.track_id) == 0:
+            self.track_id = np.full(n, -1, dtype=np.int64)
+        self.track_id = np.asarray(self.track_id, dtype=np.int64).reshape(n)
+        if len(self.quality) == 0:
+            self.quality = np.full(n, np.nan, dtype=np.float32)
+        self.quality = np.asarray(self.quality, dtype=np.float32).reshape(n)
+
+    @classmethod
+    def empty(cls, landmark_count: int | None = None) -> Detections:
+        lm = None if landmark_count is None else np.empty((0, landmark_count, 2), np.float32)
+        return cls(np.empty((0, 4), np.float32), np.empty(0, np.float32), lm)
+
+    def __len__(self) -> int:
+        return len(self.xyxy)
+
+    def __getitem__(self, index: npt.NDArray[np.bool_] | npt.NDArray[np.intp] | slice) -> Detections:
+        return Detections(
+            xyxy=self.xyxy[index],
+            score=self.score[index],
+            landmarks=None if self.landmarks is None else self.landmarks[index],
+            track_id=self.track_id[index],
+            quality=self.quality[index],
+        )
+
+    def scaled(self, factor: float) -> Detections:
+        """Coordinates multiplied by `factor` (maps a resized frame back to the original)."""
+        return Detections(
+            xyxy=self.xyxy * factor,
+            score=self.score,
+            landmarks=None if self.landmarks is None else self.landmarks * factor,
+            track_id=self.track_id,
+            quality=self.quality,
+        )
+
+
+@dataclass(frozen=True)
+class FaceEmbedding:
+    """An L2-normalised face vector and the model that produced it.
+
+    Vectors of different `model` values are never comparable."""
+
+    vector: FloatArray
+    model: str
+
+    def __post_init__(self) -> None:
+        vec = np.asarray(self.vector, dtype=np.float32).reshape(-1)
+        norm = float(np.linalg.norm(vec))
+        if not np.isfinite(norm) or norm == 0.0:
+            raise ValueError("embedding vector is zero or not finite")
+        object.__setattr__(self, "vector", vec / norm)
+
+    @property
+    def dim(self) -> int:
+        return int(self.vector.shape[0])
