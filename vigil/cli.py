@@ -79,7 +79,8 @@ def watch(
         float | None, typer.Option(help="Stop after this many seconds (default: until sources end).")
     ] = None,
     events: Annotated[
-        Path | None, typer.Option(help="Append JSON-lines events (track_started, face_embedded, track_ended).")
+        Path | None,
+        typer.Option(help="Append JSON-lines events (track_started, face_embedded, track_ended)."),
     ] = None,
     detector: Annotated[
         str | None, typer.Option(help="Detector type: yunet, blazeface, haar, dlib_hog.")
@@ -137,7 +138,8 @@ def _run_with_progress(supervisor: Supervisor, duration: float | None) -> None:
                 c, h = status.counters, status.health
                 info = (
                     f"{h['state']} in {h['input_fps']:.0f} fps, analysed {h['analysed_fps']:.1f} fps, "
-                    f"tracks {c['tracks_started']}, embeddings {c['embeddings']}, dropped {c['frames_dropped']}"
+                    f"tracks {c['tracks_started']}, embeddings {c['embeddings']}, "
+                    f"dropped {c['frames_dropped']}"
                 )
                 completed = 100 * status.progress if status.progress is not None else None
                 progress.update(tasks[name], completed=completed, info=info)
@@ -180,8 +182,12 @@ def models_fetch(
     with Progress(console=err) as progress:
         task = progress.add_task(f"download {model.filename}", total=None)
         try:
-            path = fetch(model, directory, url, lambda done, total: progress.update(
-                task, completed=done, total=total or None))
+            path = fetch(
+                model,
+                directory,
+                url,
+                lambda done, total: progress.update(task, completed=done, total=total or None),
+            )
         except VigilError as exc:
             err.print(f"[red]error:[/red] {exc}")
             raise typer.Exit(1) from exc

@@ -118,9 +118,7 @@ class TrackerConfig(_Strict):
 
 
 class QualityConfig(_Strict):
-    good_face_px: float = Field(
-        112, ge=8, le=2000, description="Face side (px) at which the size score is 1"
-    )
+    good_face_px: float = Field(112, ge=8, le=2000, description="Face side (px) at which the size score is 1")
     min_face_px: float = Field(16, ge=0, le=2000, description="Face side (px) scoring 0 for size")
     sharpness_scale: float = Field(
         60.0, gt=0, le=10000, description="Laplacian variance at which sharpness scores 0.5"
@@ -253,7 +251,7 @@ def read_yaml_config(path: Path) -> dict[str, Any]:
     return data
 
 
-def load_settings(config_file: Path | None = None, **overrides: Any) -> VigilSettings:
+def load_settings(config_file: Path | None = None, /, **overrides: Any) -> VigilSettings:
     """Settings from env/.env/YAML, with `overrides` (e.g. CLI flags) on top.
 
     The YAML file (`config_file`, else VIGIL_CONFIG_FILE) sits below env and `.env`."""

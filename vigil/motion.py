@@ -42,8 +42,10 @@ class MotionGate:
         if fraction > self.config.area_threshold:
             return self._detect(pts, fraction, forced=False)
         last = self._last_detection_pts
-        overdue = last is None or pts < last or (
-            self.config.force_every_s > 0 and pts - last >= self.config.force_every_s
+        overdue = (
+            last is None
+            or pts < last
+            or (self.config.force_every_s > 0 and pts - last >= self.config.force_every_s)
         )
         if overdue:
             return self._detect(pts, fraction, forced=True)
@@ -60,7 +62,9 @@ class MotionGate:
         small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
         grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY) if small.ndim == 3 else small
         if self._ignore and (self._keep is None or self._keep.shape != grey.shape):
-            self._keep = (polygon_mask(self._ignore, grey.shape[0], grey.shape[1], scale) == 0).astype(np.uint8)
+            self._keep = (polygon_mask(self._ignore, grey.shape[0], grey.shape[1], scale) == 0).astype(
+                np.uint8
+            )
         return cv2.GaussianBlur(grey, (5, 5), 0)
 
     def _moving_fraction(self, grey: np.ndarray) -> float:

@@ -48,7 +48,7 @@ def size_term(box: FloatArray, config: QualityConfig) -> float:
 
 
 def sharpness_term(image: Image, box: FloatArray, config: QualityConfig) -> float:
-    x0, y0, x1, y1 = (int(round(v)) for v in box)
+    x0, y0, x1, y1 = (round(v) for v in box)
     crop = image[max(y0, 0) : max(y1, 0), max(x0, 0) : max(x1, 0)]
     if crop.size == 0:
         return 0.0

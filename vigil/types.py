@@ -7,13 +7,16 @@ construction, so every stage can trust shapes and dtypes without re-checking.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-FloatArray = npt.NDArray[np.float32]
-IntArray = npt.NDArray[np.int64]
-Image = npt.NDArray[np.uint8]
+# Loose aliases on purpose: OpenCV/PyAV return arrays of unknown dtype; `Detections` and
+# `FaceEmbedding` check and convert at runtime instead.
+FloatArray = npt.NDArray[Any]  # float32 after validation
+IntArray = npt.NDArray[Any]  # int64 after validation
+Image = npt.NDArray[Any]  # uint8 BGR, H x W x 3
 
 
 @dataclass(frozen=True)

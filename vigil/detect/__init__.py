@@ -58,7 +58,12 @@ DETECTORS: dict[str, Callable[[Any, list[Path]], FaceDetector]] = {
     "haar": _haar,
     "dlib_hog": _dlib_hog,
 }
-CONFIG_TYPES = {"yunet": YuNetConfig, "blazeface": BlazeFaceConfig, "haar": HaarConfig, "dlib_hog": DlibHogConfig}
+CONFIG_TYPES = {
+    "yunet": YuNetConfig,
+    "blazeface": BlazeFaceConfig,
+    "haar": HaarConfig,
+    "dlib_hog": DlibHogConfig,
+}
 
 
 def find_yunet_model(config: YuNetConfig, models_dirs: list[Path]) -> Path | None:

@@ -34,6 +34,6 @@ class HaarDetector(FaceDetector):
         )
         if len(rects) == 0:
             return Detections.empty()
-        rects = np.asarray(rects, dtype=np.float32)
-        xyxy = np.column_stack([rects[:, :2], rects[:, :2] + rects[:, 2:]])
-        return Detections(xyxy, np.ones(len(rects), np.float32))
+        boxes = np.asarray(rects, dtype=np.float32)
+        xyxy = np.column_stack([boxes[:, :2], boxes[:, :2] + boxes[:, 2:]])
+        return Detections(xyxy, np.ones(len(boxes), np.float32))

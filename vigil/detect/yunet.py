@@ -22,8 +22,12 @@ class YuNetDetector(FaceDetector):
         try:
             # Threshold low here; the base class applies score_threshold uniformly.
             self._net = cv2.FaceDetectorYN.create(
-                str(model_path), "", (320, 320), min(config.score_threshold, 0.5),
-                config.nms_threshold, 5000,
+                str(model_path),
+                "",
+                (320, 320),
+                min(config.score_threshold, 0.5),
+                config.nms_threshold,
+                5000,
             )
         except cv2.error as exc:
             raise ModelError(f"cannot load YuNet model {model_path}: {exc}") from exc
@@ -38,5 +42,7 @@ class YuNetDetector(FaceDetector):
         if faces is None or len(faces) == 0:
             return Detections.empty(5)
         faces = np.asarray(faces, dtype=np.float32)
-        xyxy = np.column_stack([faces[:, 0], faces[:, 1], faces[:, 0] + faces[:, 2], faces[:, 1] + faces[:, 3]])
+        xyxy = np.column_stack(
+            [faces[:, 0], faces[:, 1], faces[:, 0] + faces[:, 2], faces[:, 1] + faces[:, 3]]
+        )
         return Detections(xyxy, faces[:, 14], faces[:, 4:14].reshape(-1, 5, 2))

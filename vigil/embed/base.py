@@ -19,7 +19,9 @@ class FaceCrop:
     landmarks: FloatArray | None
 
     @classmethod
-    def cut(cls, frame: Image, box: FloatArray, landmarks: FloatArray | None, margin: float = 0.5) -> FaceCrop:
+    def cut(
+        cls, frame: Image, box: FloatArray, landmarks: FloatArray | None, margin: float = 0.5
+    ) -> FaceCrop:
         """Copy the face plus `margin` x its size on each side (alignment needs context)."""
         height, width = frame.shape[:2]
         w, h = box[2] - box[0], box[3] - box[1]

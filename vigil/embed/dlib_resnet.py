@@ -28,7 +28,7 @@ class DlibResnetEmbedder(FaceEmbedder):
 
     def embed(self, crop: FaceCrop) -> FaceEmbedding:
         rgb = np.ascontiguousarray(crop.image[:, :, ::-1])
-        x0, y0, x1, y1 = (int(round(v)) for v in crop.box)
+        x0, y0, x1, y1 = (round(v) for v in crop.box)
         with self._lock:
             shape = self._shape(rgb, dlib.rectangle(x0, y0, x1, y1))
             chip = dlib.get_face_chip(rgb, shape, size=150, padding=0.25)

@@ -40,7 +40,7 @@ def align(crop: FaceCrop, size: int) -> Image:
         matrix, _ = cv2.estimateAffinePartial2D(crop.landmarks.astype(np.float32), ref)
         if matrix is not None:
             return cv2.warpAffine(crop.image, matrix, (size, size), borderMode=cv2.BORDER_REPLICATE)
-    x0, y0, x1, y1 = (int(round(v)) for v in crop.box)
+    x0, y0, x1, y1 = (round(v) for v in crop.box)
     face = crop.image[max(y0, 0) : y1, max(x0, 0) : x1]
     return cv2.resize(face if face.size else crop.image, (size, size))
 

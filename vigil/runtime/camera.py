@@ -51,8 +51,17 @@ class CameraPipeline:
         frames: DropOldestQueue[Frame | None] = DropOldestQueue(settings.runtime.frame_queue)
         work: DropOldestQueue[WorkItem] = DropOldestQueue(settings.runtime.embed_queue)
         self.decoder = DecodeWorker(
-            camera, name, camera.fps or settings.analysis_fps, settings.realtime, settings.runtime,
-            settings.retry_backoff, frames, self.counters, self.health, self.stop_event, clock,
+            camera,
+            name,
+            camera.fps or settings.analysis_fps,
+            settings.realtime,
+            settings.runtime,
+            settings.retry_backoff,
+            frames,
+            self.counters,
+            self.health,
+            self.stop_event,
+            clock,
         )
         self.analyser = AnalysisWorker(
             name,

@@ -46,4 +46,3 @@ class Pacer:
         delay = self._origin[0] + (pts - self._origin[1]) - now
         if delay > 0:
             stop.wait(delay)
-

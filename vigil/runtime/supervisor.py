@@ -52,7 +52,9 @@ class Supervisor:
         self.embedder = embedder or create_embedder(settings.embedder, settings.use_gpu)
         dirs = models_dirs(settings)
         self.pipelines = [
-            CameraPipeline(name, cam, settings, create_detector(settings.detector, dirs), self.embedder, sinks, clock)
+            CameraPipeline(
+                name, cam, settings, create_detector(settings.detector, dirs), self.embedder, sinks, clock
+            )
             for name, cam in zip(unique_names(cameras), cameras, strict=True)
         ]
 
@@ -68,8 +70,13 @@ class Supervisor:
     def running(self) -> bool:
         return any(p.running for p in self.pipelines)
 
-    def wait(self, duration_s: float | None = None, stop: threading.Event | None = None,
-             on_tick: Callable[[], None] | None = None, tick_s: float = 0.5) -> None:
+    def wait(
+        self,
+        duration_s: float | None = None,
+        stop: threading.Event | None = None,
+        on_tick: Callable[[], None] | None = None,
+        tick_s: float = 0.5,
+    ) -> None:
         """Block until every camera ends, `duration_s` passes or `stop` is set; then stop all."""
         deadline = None if duration_s is None else time.monotonic() + duration_s
         stop = stop or threading.Event()

@@ -10,7 +10,7 @@ from vigil.sources.av_source import AvSource
 from vigil.sources.base import FrameSource, RawFrame, SourceKind
 from vigil.sources.usb import UsbSource
 
-__all__ = ["FrameSource", "RawFrame", "SourceKind", "open_source", "source_kind", "camera_name"]
+__all__ = ["FrameSource", "RawFrame", "SourceKind", "camera_name", "open_source", "source_kind"]
 
 _USB = re.compile(r"^(?:usb:)?(\d+)$|^(/dev/video\d+)$")
 

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import av.container
@@ -103,7 +104,7 @@ class AvSource(FrameSource):
         except av.error.FFmpegError as exc:
             raise self._error("read failed", exc) from exc
 
-    def _decode(self, packet: av.Packet) -> list[av.VideoFrame]:
+    def _decode(self, packet: av.Packet[Any]) -> list[av.VideoFrame]:
         assert self._stream is not None
         try:
             return list(self._stream.decode(packet))

@@ -1,0 +1,63 @@
+import cv2
+import numpy as np
+import pytest
+
+from vigil.config import GatingConfig, QualityConfig
+from vigil.gating import RecognitionGate
+from vigil.quality import QualityParts, face_quality, frontality_term
+
+CONFIG = QualityConfig()
+FRONTAL = np.array([[40, 45], [80, 45], [60, 70], [45, 90], [75, 90]], np.float32)
+
+
+def _textured(size: int) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    return cv2.resize(
+        rng.integers(0, 255, (32, 32, 3), dtype=np.uint8), (size, size), interpolation=cv2.INTER_NEAREST
+    )
+
+
+def test_bigger_sharper_frontal_face_scores_higher() -> None:
+    image = _textured(120)
+    box = np.array([0, 0, 120, 120], np.float32)
+    good = face_quality(image, box, FRONTAL, 0.9, CONFIG).total
+    small = face_quality(image, np.array([0, 0, 24, 24], np.float32), FRONTAL / 5, 0.9, CONFIG).total
+    blurred = face_quality(cv2.GaussianBlur(image, (0, 0), 6), box, FRONTAL, 0.9, CONFIG).total
+    turned = FRONTAL.copy()
+    turned[2, 0] = 78  # nose near the left eye: head turned
+    profile = face_quality(image, box, turned, 0.9, CONFIG).total
+    assert min(small, blurred, profile) >= 0.0 and good <= 1.0
+    assert good > small and good > blurred and good > profile
+
+
+def test_frontality_terms() -> None:
+    assert frontality_term(FRONTAL) == pytest.approx(1.0)
+    assert frontality_term(None) == 0.5
+    rolled = FRONTAL.copy()
+    rolled[1] = [80, 85]  # eye line tilted 45 degrees
+    assert frontality_term(rolled) == pytest.approx(0.0, abs=0.02)
+
+
+def test_one_zero_factor_pulls_quality_down() -> None:
+    assert QualityParts(1, 1, 1, 1).total == pytest.approx(1.0)
+    assert QualityParts(0, 1, 1, 1).total < 0.1
+
+
+def test_gate_embeds_new_then_only_clearly_better_at_most_n() -> None:
+    gate = RecognitionGate(GatingConfig(min_quality=0.5, improvement_margin=0.1, max_embeddings=3))
+    decisions = [gate.observe(7, q, 0.0) for q in (0.3, 0.55, 0.6, 0.66, 0.7, 0.9, 0.95, 0.99)]
+    # 0.3 below min; 0.55 first; 0.6 not +0.1; 0.66 yes; 0.7 no; 0.9 yes (3rd); then capped.
+    assert decisions == [False, True, False, True, False, True, False, False]
+    state = gate.tracks[7]
+    assert state.embeddings == 3 and state.frames == 8 and state.best_quality == pytest.approx(0.99)
+
+
+def test_gate_keeps_best_crop() -> None:
+    gate = RecognitionGate(GatingConfig())
+    crops = {q: np.full((4, 4, 3), int(q * 100), np.uint8) for q in (0.4, 0.8, 0.6)}
+    for q, crop in crops.items():
+        gate.observe(1, q, 0.0)
+        if gate.tracks[1].best_quality <= q:
+            gate.keep_crop(1, q, crop)
+    best = gate.end(1)
+    assert best is not None and best.best_crop is not None and int(best.best_crop[0, 0, 0]) == 80
