@@ -19,7 +19,8 @@ def test_configuration_doc_lists_every_setting() -> None:
 def test_help_documents_watch_options() -> None:
     result = CliRunner().invoke(app, ["watch", "--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0
-    for option in ("--fps", "--realtime", "--no-realtime", "--duration", "--events", "--detector", "--config"):
+    options = ("--fps", "--realtime", "--no-realtime", "--duration", "--events", "--detector", "--config")
+    for option in options:
         assert option in result.output
     readme = (ROOT / "README.md").read_text()
     assert "make run" in readme and "make test" in readme and "vigil watch" in readme

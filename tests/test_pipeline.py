@@ -2,6 +2,7 @@
 
 import json
 import statistics
+import threading
 from collections import defaultdict
 from pathlib import Path
 
@@ -140,3 +141,26 @@ def test_static_scene_motion_gate(models_dir: Path, tmp_path: Path) -> None:
     assert counters["frames_sampled"] >= 38
     assert counters["motion_skipped"] >= 0.8 * counters["frames_sampled"]
     assert counters["frames_detected"] <= 5  # first frame + a forced refresh every 3 s
+
+
+def test_backoff_restarts_after_a_connection_delivered_frames(models_dir: Path) -> None:
+    """A camera that works between drops reconnects after `retry_backoff`, not after an
+    ever-growing delay (the server streams 30 frames for ~0.3 s, then closes)."""
+    from http.server import ThreadingHTTPServer
+
+    from tests.test_sources import _MjpegHandler
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _MjpegHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/video"
+    settings = load_settings(shared_dir=models_dir.parent, retry_backoff=0.3, runtime={"max_backoff_s": 30})
+    supervisor = Supervisor(settings, [CameraConfig(url=url, name="flaky")], [MemorySink()])
+    try:
+        supervisor.start()
+        supervisor.wait(duration_s=4.0)
+    finally:
+        server.shutdown()
+    health = supervisor.status()["flaky"].health
+    # Constant 0.3 s waits give ~6 reconnects in 4 s; doubling waits (0.3, 0.6, 1.2, 2.4) give <= 4.
+    assert health["reconnects"] >= 5, health
+    assert supervisor.status()["flaky"].counters["frames_decoded"] >= 120

@@ -50,10 +50,11 @@ def _check_gst_rtsp_server() -> None:
         _unavailable(f"cannot run {SYSTEM_PYTHON} to check gst-rtsp-server: {exc}")
         return
     if result.returncode != 0:
+        detail = (result.stderr.strip().splitlines() or [f"exit code {result.returncode}"])[-1]
         _unavailable(
             f"{SYSTEM_PYTHON} cannot import GstRtspServer (install gir1.2-gst-rtsp-server-1.0, "
             f"python3-gi and gstreamer1.0-plugins-{{base,good,bad}}; `make system-deps`): "
-            f"{result.stderr.strip().splitlines()[-1:] or result.returncode}"
+            f"{detail}"
         )
 
 

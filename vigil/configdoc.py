@@ -72,7 +72,7 @@ def _env_names(prefix: str, name: str, field: FieldInfo) -> str:
 def settings_markdown() -> str:
     lines: list[str] = []
     for title, prefix, model in SECTIONS:
-        lines += [f"### {title}", "", "| setting | env | default | range | description |", "|---|---|---|---|---|"]
+        lines += [f"### {title}", "", "| setting | env | default | range | description |", "|" + "---|" * 5]
         for name, field in model.model_fields.items():
             if name == "type":
                 continue

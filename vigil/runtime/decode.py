@@ -54,9 +54,9 @@ class DecodeWorker:
         try:
             while not self.stop.is_set():
                 source = open_source(self.camera.url, self.runtime)
+                decoded_before = self.counters.frames_decoded
                 try:
                     if self._play(source):
-                        attempt = 0
                         continue  # looped file: play again
                     break
                 except SourceUnsupported as exc:
@@ -66,7 +66,9 @@ class DecodeWorker:
                     if not source.is_live:
                         self._fail(exc)
                         break
-                    attempt += 1
+                    # Back off from the start again once a connection delivered frames; a server
+                    # that accepts and drops at once keeps backing off.
+                    attempt = 1 if self.counters.frames_decoded > decoded_before else attempt + 1
                     self._wait_before_retry(exc, attempt)
                 finally:
                     source.close()
@@ -90,6 +92,8 @@ class DecodeWorker:
         for raw in self._timed(source):
             if self.stop.is_set():
                 return False
+            if self.health.last_error and self.health.state == SourceState.RUNNING:
+                self.health.last_error = None  # recovered: frames flow again
             self._on_frame(raw.pts, raw.to_bgr, source.is_live)
         if source.is_live:
             raise SourceUnavailable(f"{self.name}: stream ended")

@@ -74,6 +74,9 @@ class AvSource(FrameSource):
         self._container, self._stream = container, stream
 
     def _error(self, what: str, exc: Exception) -> SourceUnavailable | SourceUnsupported:
+        if isinstance(exc, av.error.ExitError):  # PyAV's interrupt callback fired: a timeout
+            timeout = self._timeouts[0 if what == "cannot open" else 1]
+            return SourceUnavailable(f"{self.url}: {what}: no data for {timeout:g} s (timeout)")
         message = f"{self.url}: {what}: {exc}"
         if self.kind == "file":
             return SourceUnsupported(message + " (unsupported or corrupt file?)")
