@@ -19,6 +19,7 @@ FFmpeg's decoder threads). Stream seconds per camera = frames_decoded / the file
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import os
@@ -33,12 +34,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from fractions import Fraction
+from importlib import metadata
 from pathlib import Path
 from typing import Any, TypeVar
 
 import av
 import cv2
-import numpy as np
 
 from vigil.config import CameraConfig, VigilSettings, load_settings
 from vigil.detect import create_detector
@@ -57,6 +58,8 @@ ROOT = Path(__file__).resolve().parent.parent
 ANALYSIS_FPS = 5.0
 HAMILTON = "media/video/hamilton_640x360.mp4"
 CROWD = "media/video/crowd_1080p.mp4"
+OTHER_PROCS_WARN = 0.15  # cores used by other processes that make a scenario's numbers suspect
+TICK_S = 0.25  # Supervisor.wait tick
 KEPT_UP = 0.9  # a stream keeps up when stream seconds >= 0.9 x wall seconds
 STATIC_SECONDS = 10.0
 STAGES = ("ms_decode", "ms_motion", "ms_detect", "ms_track", "ms_quality", "ms_embed")
@@ -108,16 +111,17 @@ def cpu_model() -> str:
 
 
 def library_versions() -> dict[str, str]:
-    versions = {
-        "python": platform.python_version(),
-        "cv2": cv2.__version__,
-        "av": av.__version__,
-        "numpy": np.__version__,
-    }
-    for module in ("onnxruntime", "dlib", "trackers", "supervision"):
+    versions = {"python": platform.python_version(), "cv2": cv2.__version__, "av": av.__version__}
+    for module, dist in (
+        ("numpy", "numpy"),
+        ("onnxruntime", "onnxruntime"),
+        ("dlib", "dlib-bin"),
+        ("trackers", "trackers"),
+        ("supervision", "supervision"),
+    ):
         try:
-            versions[module] = str(getattr(__import__(module), "__version__", "?"))
-        except ImportError:
+            versions[module] = str(getattr(__import__(module), "__version__", "") or metadata.version(dist))
+        except (ImportError, metadata.PackageNotFoundError):
             versions[module] = "not installed"
     return versions
 
@@ -149,6 +153,37 @@ def machine_info() -> dict[str, Any]:
     }
 
 
+# ------------------------------------------------------------------ CPU accounting (Linux /proc)
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+ROLES = ("decode", "analyse", "recognise")
+
+
+def machine_jiffies() -> tuple[int, int]:
+    """(busy, total) jiffies of the whole machine (all processes), from /proc/stat."""
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            values = [int(v) for v in stat.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return 0, 0
+    return sum(values) - values[3] - values[4], sum(values)
+
+
+def thread_cpu_by_role() -> dict[str, float]:
+    """CPU seconds of the live pipeline threads (named '<camera>-<role>'), summed per role."""
+    roles = {t.native_id: t.name.rsplit("-", 1)[-1] for t in threading.enumerate()}
+    totals = dict.fromkeys(ROLES, 0.0)
+    for tid, role in roles.items():
+        if role not in totals:
+            continue
+        try:
+            with open(f"/proc/self/task/{tid}/stat", encoding="ascii") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        totals[role] += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return totals
+
+
 # ------------------------------------------------------------------ pipeline scenarios
 @dataclass
 class LiveResult:
@@ -175,6 +210,20 @@ class LiveResult:
     stage_ms: dict[str, float]
     health_fps: list[float]  # health analysed_fps (5 s window) at the last tick before stop
     errors: list[str]
+    embed_errors: int = 0
+    role_cpu_s: dict[str, float] = field(default_factory=dict)  # at stop; "other" = FFmpeg + main + exited
+    other_procs_cores: float = 0.0  # CPU used by other processes on the machine meanwhile
+    wake_late_ms: tuple[float, float] = (0.0, 0.0)  # main thread's lateness waking from a wait: median, max
+
+    @property
+    def uncounted_frames(self) -> int:
+        """Sampled frames neither analysed nor counted in frames_dropped."""
+        return self.frames_sampled - self.frames_dropped - self.motion_skipped - self.frames_detected
+
+    @property
+    def uncounted_embeds(self) -> int:
+        """Embedding requests neither computed, failed nor counted in embed_dropped."""
+        return self.embed_requests - self.embed_dropped - self.embeddings - self.embed_errors
 
     @property
     def total_stream_s(self) -> float:
@@ -209,6 +258,8 @@ class LiveResult:
             "cpu_per_stream_s": self.cpu_per_stream_s,
             "speed_per_stream": self.speed,
             "analysed_fps_per_stream": self.analysed_fps,
+            "uncounted_frames": self.uncounted_frames,
+            "uncounted_embeds": self.uncounted_embeds,
             "kept_up": self.kept_up,
             "dropped_pct": self.drop_pct,
         }
@@ -233,19 +284,32 @@ def run_pipeline(
     """`streams` cameras on `clip` for `duration_s` (None: until every file ends)."""
     cameras = [CameraConfig(url=str(clip.path), name=f"c{i}", loop=loop) for i in range(streams)]
     supervisor = Supervisor(settings, cameras, [sink or MemorySink()], embedder=embedder)
-    ticks: list[tuple[float, dict[str, CameraStatus]]] = []
+    ticks: list[tuple[float, float, dict[str, CameraStatus]]] = []  # (start, end, status)
+    roles: dict[str, float] = {}
 
     def on_tick() -> None:
-        ticks.append((time.perf_counter(), supervisor.status()))
+        now = time.perf_counter()
+        status = supervisor.status()
+        # Per-thread CPU in the last second only (reading /proc for ~50 threads costs a few ms).
+        if duration_s is None or now - wall0 >= duration_s - 1.0:
+            roles.update(thread_cpu_by_role(), other=time.process_time() - cpu0)
+        ticks.append((now, time.perf_counter(), status))
 
+    busy0, all0 = machine_jiffies()
     cpu0, wall0 = time.process_time(), time.perf_counter()
     supervisor.start()
-    supervisor.wait(duration_s=duration_s, on_tick=on_tick, tick_s=0.25)
+    supervisor.wait(duration_s=duration_s, on_tick=on_tick, tick_s=TICK_S)
     wall_end, cpu1 = time.perf_counter(), time.process_time()
+    busy1, all1 = machine_jiffies()
+    machine_cores = (busy1 - busy0) / max(all1 - all0, 1) * (os.cpu_count() or 1)
+    if roles:
+        roles["other"] -= sum(roles[r] for r in ROLES)
 
-    stop_at = wall_end
-    if duration_s is not None and ticks and ticks[-1][0] - wall0 >= duration_s:
-        stop_at = ticks[-1][0]  # the wait loop stops right after its last tick past the deadline
+    # Supervisor.wait checks its deadline right after each tick: stop is requested when the last
+    # tick returns. Files that end by themselves (duration None) have no separate drain.
+    stop_at = ticks[-1][1] if duration_s is not None and ticks else wall_end
+    # How late the main thread wakes from a TICK_S wait: GIL + CPU run-queue latency.
+    late_ms = [1000 * (b[0] - a[1] - TICK_S) for a, b in itertools.pairwise(ticks)]
     status = supervisor.status()
     total = {key: sum(s.counters[key] for s in status.values()) for key in status["c0"].counters}
     errors = [
@@ -253,7 +317,7 @@ def run_pipeline(
         for n, s in status.items()
         if s.health["last_error"] or s.health["state"] == "failed"
     ]
-    health_fps = [float(s.health["analysed_fps"]) for s in ticks[-1][1].values()] if ticks else []
+    health_fps = [float(s.health["analysed_fps"]) for s in ticks[-1][2].values()] if ticks else []
     return LiveResult(
         label=label,
         clip=clip.label,
@@ -278,6 +342,10 @@ def run_pipeline(
         stage_ms={key: float(total[key]) for key in STAGES},
         health_fps=health_fps,
         errors=errors,
+        embed_errors=int(total["embed_errors"]),
+        role_cpu_s=roles,
+        wake_late_ms=(statistics.median(late_ms), max(late_ms)) if late_ms else (0.0, 0.0),
+        other_procs_cores=max(0.0, machine_cores - (cpu1 - cpu0) / max(wall_end - wall0, 1e-9)),
     )
 
 
@@ -465,6 +533,89 @@ def naive_vs_gated(clip: Clip, shared: Path, embedder: FaceEmbedder, timed_embed
     )
 
 
+# ------------------------------------------------------------------ GIL diagnostics
+@dataclass
+class GilResult:
+    """How much a pure-Python thread progresses while a stage runs in another thread.
+
+    100% = as fast as alone (the stage releases the GIL, the two use both cores); ~0% = the
+    stage holds the GIL, so every other Python thread of every camera is frozen meanwhile."""
+
+    spin_rate_alone: float
+    embed_progress_pct: float
+    embed_ms_alone: float
+    embed_ms_with_spinner: float
+    detect_progress_pct: float
+    detect_ms_alone: float
+    detect_ms_with_spinner: float
+
+    def summary(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _spin(stop: threading.Event, count: list[int]) -> None:
+    n = 0
+    while not stop.is_set():
+        n += 1
+    count.append(n)
+
+
+def _spin_while(work: Callable[[], None]) -> tuple[float, float]:
+    """(spinner iterations per second while `work` runs, `work` wall seconds)."""
+    stop, count = threading.Event(), list[int]()
+    spinner = threading.Thread(target=_spin, args=(stop, count), daemon=True)
+    spinner.start()
+    time.sleep(0.02)
+    start = time.perf_counter()
+    work()
+    elapsed = time.perf_counter() - start
+    stop.set()
+    spinner.join()
+    return count[0] / (elapsed + 0.02), elapsed
+
+
+def gil_diagnostics(clip: Clip, settings: VigilSettings, embedder: FaceEmbedder, repeats: int) -> GilResult:
+    images = [read_frame(clip, at) for at in (1.5, 8.5)]
+    detector = create_detector(settings.detector, models_dirs(settings))
+    found = detector.detect(images[1])
+    landmarks = None if found.landmarks is None else found.landmarks[0]
+    crop = FaceCrop.cut(images[1], found.xyxy[0], landmarks)
+    embedder.embed(crop)
+
+    stop, count = threading.Event(), list[int]()
+    spinner = threading.Thread(target=_spin, args=(stop, count), daemon=True)
+    spinner.start()
+    time.sleep(0.5)
+    stop.set()
+    spinner.join()
+    alone = count[0] / 0.5
+
+    def embeds() -> None:
+        for _ in range(repeats):
+            embedder.embed(crop)
+
+    def detections() -> None:
+        for index in range(repeats * 6):
+            detector.detect(images[index % 2])
+
+    timings: list[float] = []
+    for work in (embeds, detections):
+        start = time.perf_counter()
+        work()
+        timings.append(time.perf_counter() - start)
+    embed_rate, embed_s = _spin_while(embeds)
+    detect_rate, detect_s = _spin_while(detections)
+    return GilResult(
+        spin_rate_alone=alone,
+        embed_progress_pct=100 * embed_rate / alone,
+        embed_ms_alone=timings[0] * 1000 / repeats,
+        embed_ms_with_spinner=embed_s * 1000 / repeats,
+        detect_progress_pct=100 * detect_rate / alone,
+        detect_ms_alone=timings[1] * 1000 / (repeats * 6),
+        detect_ms_with_spinner=detect_s * 1000 / (repeats * 6),
+    )
+
+
 # ------------------------------------------------------------------ report
 def fmt_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
@@ -524,6 +675,30 @@ def stage_rows(results: Sequence[LiveResult]) -> list[list[str]]:
     return rows
 
 
+def role_rows(results: Sequence[LiveResult]) -> list[list[str]]:
+    rows = []
+    for r in results:
+        roles = r.role_cpu_s
+        total = max(sum(roles.values()), 1e-9)
+        cells = [
+            f"{roles.get(k, 0.0):.1f} ({100 * roles.get(k, 0.0) / total:.0f}%)" for k in (*ROLES, "other")
+        ]
+        rows.append(
+            [
+                f"{r.label} {'rt' if r.realtime else 'fast'}",
+                f"{r.cpu_s / max(r.wall_s + r.drain_s, 1e-9):.2f}",
+                f"{r.other_procs_cores:.2f}",
+                *cells,
+                f"{1000 * roles.get('analyse', 0.0) / max(r.frames_detected, 1):.1f}",
+                f"{1000 * roles.get('recognise', 0.0) / max(r.embeddings, 1):.0f}",
+                f"{r.wake_late_ms[0]:.0f}/{r.wake_late_ms[1]:.0f}",
+                f"{r.uncounted_frames}",
+                f"{r.uncounted_embeds}",
+            ]
+        )
+    return rows
+
+
 def build_report(
     info: dict[str, Any],
     args: argparse.Namespace,
@@ -533,6 +708,7 @@ def build_report(
     motion: list[LiveResult],
     static_faces: int,
     naive: NaiveResult,
+    gil: GilResult,
     total_wall_s: float,
 ) -> str:
     out: list[str] = []
@@ -598,6 +774,8 @@ def build_report(
         f"  kept up: every stream >= {KEPT_UP} x wall time (lag bounded); for max-speed runs (in brackets) it"
     )
     add("  means the machine had headroom to run these N streams at real time with this per-frame work.")
+    add("  Looping restarts each clip (hamilton every ~9.2 s, crowd every ~4.2 s): the scene jumps, tracks")
+    add("  end and new ones start, so faces are re-embedded every loop, like a constant flow of new people.")
     for r in live:
         if r.health_fps:
             add(
@@ -608,6 +786,39 @@ def build_report(
             )
         for error in r.errors:
             add(f"  ERROR {r.label}: {error}")
+    add("")
+    add("  CPU by thread role, read from /proc/self/task at stop (s and share of the scenario's CPU):")
+    out.extend(
+        "  " + line
+        for line in fmt_table(
+            [
+                "scenario",
+                "cores used",
+                "other procs",
+                "decode thr",
+                "analyse thr",
+                "recognise thr",
+                "FFmpeg+other",
+                "analyse CPU ms/detection",
+                "CPU ms/embed",
+                "wake late ms",
+                "lost frames",
+                "lost embeds",
+            ],
+            role_rows(live),
+        )
+    )
+    add("  cores used = process CPU / wall (2 = machine saturated); other procs = cores used by other")
+    add("  processes meanwhile (should be ~0). wake late = median/max lateness of the main thread")
+    add(f"  waking from a {TICK_S:g} s wait (time to get the GIL and a core back).")
+    add("  lost = sampled frames / embedding requests that were neither processed nor counted in")
+    add("  frames_dropped / embed_dropped (evicted from a queue by a")
+    add("  non-droppable control item: end-of-stream, track_started/ended).")
+    busy = [r for r in (*live, *motion) if r.other_procs_cores > OTHER_PROCS_WARN]
+    if busy:
+        worst = max(r.other_procs_cores for r in busy)
+        add(f"  WARNING: other processes used up to {worst:.2f} cores during {len(busy)} scenario(s):")
+        add("  their numbers are pessimistic; rerun on an idle machine.")
     add("")
     add("  Per-stage wall ms (perf_counter inside each worker; inflated by contention between threads):")
     out.extend(
@@ -724,9 +935,11 @@ def build_report(
     add("")
     n = naive
     per_track = n.per_track_embeddings or [0]
+    embedded_tracks = sum(1 for v in per_track if v > 0)
     add(
         f"   gated pipeline   : {n.gated_embeddings} embeddings ({n.gated_embed_requests} requested) for "
-        f"{n.gated_tracks} tracks; per track median {statistics.median(per_track):g}, max {max(per_track)}; "
+        f"{n.gated_tracks} tracks ({embedded_tracks} embedded at least once); "
+        f"per track median {statistics.median(per_track):g}, max {max(per_track)}; "
         f"embed time {n.gated_embed_ms / 1000:.2f} s; whole run CPU {n.gated_cpu_s:.2f} s"
     )
     add(
@@ -764,6 +977,21 @@ def build_report(
         f"({all_s / max(n.stream_s, 1e-9):.2f} per stream-second); "
         f"gated: {n.gated_embed_ms / 1000 / max(n.stream_s, 1e-9):.3f} per stream-second."
     )
+    add("")
+    add("5. GIL DIAGNOSTICS (a pure-Python thread counting in a loop while a stage runs in the main thread)")
+    add("")
+    add(
+        f"   while the embedder runs ({settings.embedder.type}): the Python thread progresses at "
+        f"{gil.embed_progress_pct:.0f}% of its solo speed; embed {gil.embed_ms_alone:.0f} ms alone, "
+        f"{gil.embed_ms_with_spinner:.0f} ms with it"
+    )
+    add(
+        f"   while the detector runs ({settings.detector.type}): the Python thread progresses at "
+        f"{gil.detect_progress_pct:.0f}% of its solo speed; "
+        f"detect {gil.detect_ms_alone:.1f} ms alone, {gil.detect_ms_with_spinner:.1f} ms with it"
+    )
+    add("   ~0% means the stage holds the GIL: every other Python thread (all cameras' decode/analysis")
+    add("   loops) is frozen while it runs, so a 2-core machine then behaves like a 1-core one.")
     add("=" * 100)
     return "\n".join(out)
 
@@ -779,7 +1007,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="smoke run: 2 streams of each, 4 s scenarios")
     parser.add_argument("--json", type=Path, help="also write all measurements as JSON to this file")
     parser.add_argument("--out", type=Path, help="also write the text report to this file")
-    parser.add_argument("--static-at", type=float, default=6.0, help="hamilton time of the static frame (s)")
+    parser.add_argument(
+        "--static-at", type=float, default=8.5, help="hamilton frame time for the static clip (s)"
+    )
     parser.add_argument(
         "--timed-embeds", type=int, default=20, help="naive crops actually embedded and timed"
     )
@@ -866,8 +1096,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
 
     naive = timed("naive vs gated", naive_vs_gated, clips["360p"], shared, embedder, args.timed_embeds)
+    gil = timed("GIL diagnostics", gil_diagnostics, clips["360p"], base, embedder, 5 if args.quick else 10)
     report = build_report(
-        info, args, clips, live, decode, motion, static_faces, naive, time.perf_counter() - begin
+        info, args, clips, live, decode, motion, static_faces, naive, gil, time.perf_counter() - begin
     )
     print(report)
     if args.out:
@@ -883,6 +1114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "motion_static": [r.summary() for r in motion],
             "static_faces": static_faces,
             "naive_vs_gated": naive.summary(),
+            "gil": gil.summary(),
         }
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")

@@ -77,3 +77,20 @@ def test_registry_and_zero_vector_rejected() -> None:
     assert set(EMBEDDERS) == {"dlib_resnet", "onnx"}
     with pytest.raises(ValueError, match="zero"):
         FaceEmbedding(np.zeros(8, np.float32), "m")
+
+
+def test_process_embedder_matches_in_process(models_dir: Path) -> None:
+    crop = _crop("media/faces/people/obama/obama.jpg", models_dir)
+    local = create_embedder(DlibResnetConfig()).embed(crop)
+    remote_embedder = create_embedder(DlibResnetConfig(), processes=1)
+    try:
+        remote = remote_embedder.embed(crop)
+    finally:
+        remote_embedder.close()
+    assert remote.model == local.model and remote_embedder.dim == 128
+    np.testing.assert_allclose(remote.vector, local.vector, atol=1e-6)
+
+
+def test_process_embedder_reports_child_load_errors(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="not found"):
+        create_embedder(OnnxEmbedderConfig(model_path=tmp_path / "none.onnx"), processes=1)

@@ -23,10 +23,10 @@ def test_control_items_are_never_dropped() -> None:
     queue.put("end", droppable=False)
     queue.put("a")
     queue.put("b")  # drops "a", not the control item
-    queue.put("stop", droppable=False)  # drops "b"
-    queue.put("more", droppable=False)  # only control items queued: the queue grows
-    assert [queue.get(0) for _ in range(len(queue))] == ["end", "stop", "more"]
-    assert queue.dropped == 2
+    queue.put("stop", droppable=False)  # control items never evict data: the queue grows
+    queue.put("more", droppable=False)
+    assert [queue.get(0) for _ in range(len(queue))] == ["end", "b", "stop", "more"]
+    assert queue.dropped == 1
 
 
 def test_blocking_put_waits_for_consumer_and_honours_stop() -> None:

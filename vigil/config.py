@@ -138,6 +138,12 @@ class GatingConfig(_Strict):
 class RuntimeConfig(_Strict):
     frame_queue: int = Field(2, ge=1, le=1000, description="Decoded frames buffered per camera")
     embed_queue: int = Field(8, ge=1, le=1000, description="Faces waiting for embedding per camera")
+    embed_processes: int = Field(
+        1,
+        ge=0,
+        le=64,
+        description="Child processes that compute embeddings (0: in-process; dlib then holds the GIL)",
+    )
     decode_threads: int = Field(0, ge=0, le=64, description="FFmpeg threads per stream (0: auto)")
     opencv_threads: int = Field(
         1, ge=0, le=64, description="OpenCV threads (1 suits many cameras; 0: OpenCV default)"

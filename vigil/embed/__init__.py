@@ -29,5 +29,10 @@ EMBEDDERS: dict[str, Callable[[Any, bool], FaceEmbedder]] = {
 }
 
 
-def create_embedder(config: EmbedderConfig, use_gpu: bool = False) -> FaceEmbedder:
+def create_embedder(config: EmbedderConfig, use_gpu: bool = False, processes: int = 0) -> FaceEmbedder:
+    """The configured embedder; with `processes` > 0 it runs in that many child processes."""
+    if processes > 0:
+        from vigil.embed.process import ProcessEmbedder
+
+        return ProcessEmbedder(config, use_gpu, processes)
     return EMBEDDERS[config.type](config, use_gpu)

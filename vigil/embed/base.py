@@ -47,5 +47,8 @@ class FaceEmbedder(ABC):
     def embed(self, crop: FaceCrop) -> FaceEmbedding:
         """One vector for one face."""
 
+    def close(self) -> None:
+        """Release resources (child processes, sessions); the default has none."""
+
     def _wrap(self, vector: FloatArray) -> FaceEmbedding:
         return FaceEmbedding(vector=vector, model=self.name)

@@ -25,7 +25,9 @@ class DropOldestQueue(Generic[T]):
         """Append `item`; returns the item dropped to make room, if any."""
         victim: T | None = None
         with self._cond:
-            if len(self._items) >= self.maxsize:
+            # Control items never evict data: the queue may briefly exceed maxsize instead,
+            # so every loss is a counted drop of a droppable item.
+            if droppable and len(self._items) >= self.maxsize:
                 victim = self._drop_oldest()
             self._items.append((item, droppable))
             self._cond.notify_all()

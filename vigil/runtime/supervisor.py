@@ -48,8 +48,11 @@ class Supervisor:
         if settings.runtime.opencv_threads:
             cv2.setNumThreads(settings.runtime.opencv_threads)
         self.settings = settings
-        # One embedder for all cameras: its weights are loaded once and it is thread-safe.
-        self.embedder = embedder or create_embedder(settings.embedder, settings.use_gpu)
+        # One embedder for all cameras: weights loaded once, in child processes by default.
+        self._owns_embedder = embedder is None
+        self.embedder = embedder or create_embedder(
+            settings.embedder, settings.use_gpu, settings.runtime.embed_processes
+        )
         dirs = models_dirs(settings)
         self.pipelines = [
             CameraPipeline(
@@ -92,6 +95,8 @@ class Supervisor:
             for pipeline in self.pipelines:
                 if not pipeline.join(timeout=30):
                     log.error("camera %s did not stop within 30 s", pipeline.name)
+            if self._owns_embedder:
+                self.embedder.close()
 
     def status(self) -> dict[str, CameraStatus]:
         return {p.name: p.status() for p in self.pipelines}
