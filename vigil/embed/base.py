@@ -47,7 +47,7 @@ class FaceEmbedder(ABC):
     def embed(self, crop: FaceCrop) -> FaceEmbedding:
         """One vector for one face."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, most embedders hold nothing to release
         """Release resources (child processes, sessions); the default has none."""
 
     def _wrap(self, vector: FloatArray) -> FaceEmbedding:

@@ -19,25 +19,36 @@ from vigil.types import FaceEmbedding, FloatArray
 
 _STARTUP_TIMEOUT_S = 120.0
 
-# The child's embedder: one per worker process, set once by the pool initializer.
+# Per worker process: the settings (from the pool initializer) and the embedder built from them
+# on first use, so that a load error reaches the parent as the original exception rather than
+# as a broken pool.
+_child_settings: tuple[dict[str, Any], bool] | None = None
 _child: FaceEmbedder | None = None
 
 
 def _child_init(config: dict[str, Any], use_gpu: bool) -> None:
-    from vigil.embed import create_embedder
+    global _child_settings
+    _child_settings = (config, use_gpu)
 
+
+def _child_embedder() -> FaceEmbedder:
     global _child
-    _child = create_embedder(TypeAdapter(EmbedderConfig).validate_python(config), use_gpu)
+    if _child is None:
+        from vigil.embed import create_embedder
+
+        assert _child_settings is not None
+        config, use_gpu = _child_settings
+        _child = create_embedder(TypeAdapter(EmbedderConfig).validate_python(config), use_gpu)
+    return _child
 
 
 def _child_describe() -> tuple[str, int]:
-    assert _child is not None
-    return _child.name, _child.dim
+    embedder = _child_embedder()
+    return embedder.name, embedder.dim
 
 
 def _child_embed(crop: FaceCrop) -> tuple[FloatArray, str]:
-    assert _child is not None
-    embedding = _child.embed(crop)
+    embedding = _child_embedder().embed(crop)
     return embedding.vector, embedding.model
 
 
