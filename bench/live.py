@@ -9,7 +9,8 @@ Everything in the report is measured in the same run on this machine:
 4. gated recognition vs a naive "detect + embed every face on every sampled frame" loop.
 
 CPU is `time.process_time()` around each scenario (all threads of this process, including
-FFmpeg's decoder threads). Stream seconds per camera = frames_decoded / the file's frame rate.
+FFmpeg's decoder threads) plus the CPU of the embedding child processes.
+Stream seconds per camera = frames_decoded / the file's frame rate.
 
     python -m bench.live                 # defaults: 16 x 360p, 8 x 1080p, 20 s per scenario
     python -m bench.live --quick         # smoke run: 2 streams, 4 s
@@ -168,6 +169,27 @@ def machine_jiffies() -> tuple[int, int]:
     return sum(values) - values[3] - values[4], sum(values)
 
 
+def children_cpu() -> float:
+    """CPU seconds of live child processes (the embedding workers), from /proc."""
+    total, me = 0.0, os.getpid()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == me:
+            total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return total
+
+
+def process_cpu() -> float:
+    """This process's CPU (all threads) plus its embedding child processes."""
+    return time.process_time() + children_cpu()
+
+
 def thread_cpu_by_role() -> dict[str, float]:
     """CPU seconds of the live pipeline threads (named '<camera>-<role>'), summed per role."""
     roles = {t.native_id: t.name.rsplit("-", 1)[-1] for t in threading.enumerate()}
@@ -292,14 +314,14 @@ def run_pipeline(
         status = supervisor.status()
         # Per-thread CPU in the last second only (reading /proc for ~50 threads costs a few ms).
         if duration_s is None or now - wall0 >= duration_s - 1.0:
-            roles.update(thread_cpu_by_role(), other=time.process_time() - cpu0)
+            roles.update(thread_cpu_by_role(), other=process_cpu() - cpu0)
         ticks.append((now, time.perf_counter(), status))
 
     busy0, all0 = machine_jiffies()
-    cpu0, wall0 = time.process_time(), time.perf_counter()
+    cpu0, wall0 = process_cpu(), time.perf_counter()
     supervisor.start()
     supervisor.wait(duration_s=duration_s, on_tick=on_tick, tick_s=TICK_S)
-    wall_end, cpu1 = time.perf_counter(), time.process_time()
+    wall_end, cpu1 = time.perf_counter(), process_cpu()
     busy1, all1 = machine_jiffies()
     machine_cores = (busy1 - busy0) / max(all1 - all0, 1) * (os.cpu_count() or 1)
     if roles:
@@ -508,10 +530,10 @@ def naive_vs_gated(clip: Clip, shared: Path, embedder: FaceEmbedder, timed_embed
 
     # Embedding every crop costs ~90 ms each with dlib: time an evenly spaced subset.
     subset = crops[:: max(1, len(crops) // max(timed_embeds, 1))][:timed_embeds] if crops else []
-    cpu0, wall0 = time.process_time(), time.perf_counter()
+    cpu0, wall0 = process_cpu(), time.perf_counter()
     for crop in subset:
         embedder.embed(crop)
-    cpu_ms = (time.process_time() - cpu0) * 1000 / max(len(subset), 1)
+    cpu_ms = (process_cpu() - cpu0) * 1000 / max(len(subset), 1)
     wall_ms = (time.perf_counter() - wall0) * 1000 / max(len(subset), 1)
     return NaiveResult(
         clip=clip.label,
@@ -741,7 +763,7 @@ def build_report(
         f"run            --streams-360 {args.streams_360} --streams-1080 {args.streams_1080} "
         f"--seconds {args.seconds:g}; whole benchmark took {total_wall_s:.0f} s"
     )
-    add("CPU = time.process_time() delta around each scenario (all threads of this process).")
+    add("CPU = process_time() + embedding child processes' CPU, delta around each scenario.")
     add("Stream seconds per camera = frames_decoded / file fps.")
 
     add("")
@@ -1042,7 +1064,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     base = make_settings(shared, realtime=True)
     if base.runtime.opencv_threads:
         cv2.setNumThreads(base.runtime.opencv_threads)  # as the Supervisor does, for the non-pipeline parts
-    embedder: FaceEmbedder = create_embedder(base.embedder, base.use_gpu)  # loaded once, shared
+    # Loaded once and shared, in child processes as `vigil watch` does (runtime.embed_processes).
+    embedder: FaceEmbedder = create_embedder(base.embedder, base.use_gpu, base.runtime.embed_processes)
 
     live: list[LiveResult] = []
     decode: dict[str, DecodeResult] = {}
