@@ -25,7 +25,7 @@ system-deps:
 
 # Fetch YuNet when online (sha256-checked); offline, Vigil falls back to BlazeFace.
 models: $(STAMP)
-	$(BIN)/vigil models fetch || echo "YuNet download failed: using BlazeFace (see docs/configuration.md)"
+	$(BIN)/vigil models fetch || echo "YuNet download failed: Vigil uses a local copy (data/models, ../shared/models) if present, else BlazeFace"
 
 run: $(STAMP) models
 	$(BIN)/vigil watch $(SOURCES)

@@ -207,8 +207,23 @@ def thread_cpu_by_role() -> dict[str, float]:
 
 
 # ------------------------------------------------------------------ pipeline scenarios
+class _StreamCost:
+    """CPU per stream-second, shared by the pipeline and decode-only results."""
+
+    cpu_s: float
+    stream_s: list[float]
+
+    @property
+    def total_stream_s(self) -> float:
+        return sum(self.stream_s)
+
+    @property
+    def cpu_per_stream_s(self) -> float:
+        return self.cpu_s / max(self.total_stream_s, 1e-9)
+
+
 @dataclass
-class LiveResult:
+class LiveResult(_StreamCost):
     label: str
     clip: str
     streams: int
@@ -246,14 +261,6 @@ class LiveResult:
     def uncounted_embeds(self) -> int:
         """Embedding requests neither computed, failed nor counted in embed_dropped."""
         return self.embed_requests - self.embed_dropped - self.embeddings - self.embed_errors
-
-    @property
-    def total_stream_s(self) -> float:
-        return sum(self.stream_s)
-
-    @property
-    def cpu_per_stream_s(self) -> float:
-        return self.cpu_s / max(self.total_stream_s, 1e-9)
 
     @property
     def speed(self) -> list[float]:
@@ -373,7 +380,7 @@ def run_pipeline(
 
 # ------------------------------------------------------------------ decode-only baseline
 @dataclass
-class DecodeResult:
+class DecodeResult(_StreamCost):
     clip: str
     streams: int
     sample_every: int
@@ -381,14 +388,6 @@ class DecodeResult:
     cpu_s: float
     stream_s: list[float]
     converted: int
-
-    @property
-    def total_stream_s(self) -> float:
-        return sum(self.stream_s)
-
-    @property
-    def cpu_per_stream_s(self) -> float:
-        return self.cpu_s / max(self.total_stream_s, 1e-9)
 
     @property
     def speed(self) -> float:
