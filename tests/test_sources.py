@@ -139,3 +139,24 @@ def test_kinds_and_names() -> None:
     ]
     assert camera_name("rtsp://admin:secret@10.0.0.5:554/live") == "10.0.0.5_554_live"
     assert "secret" not in camera_name("rtsp://admin:secret@10.0.0.5:554/live")
+
+
+def test_nonref_frames_skipped_only_when_sampling_allows() -> None:
+    from vigil.runtime.sampling import FrameSampler
+
+    crowd = str(shared_file("media/video/crowd_1080p.mp4"))  # 25 fps with B-frames
+    every = _read_all(crowd)
+    source = open_source(crowd, FAST, analysis_fps=5.0)
+    source.open()
+    skipped = [raw.pts for raw in source.frames()]
+    source.close()
+    assert len(every) == 105 and 40 <= len(skipped) <= 70
+    sampler_all, sampler_skipped = FrameSampler(5.0), FrameSampler(5.0)
+    taken_all = sum(sampler_all.take(p) for p in every)
+    taken_skipped = sum(sampler_skipped.take(p) for p in skipped)
+    assert abs(taken_all - taken_skipped) <= 1  # the analysis rate is unchanged
+    # An analysis rate above half the stream rate keeps every frame.
+    fast = open_source(crowd, FAST, analysis_fps=15.0)
+    fast.open()
+    assert sum(1 for _ in fast.frames()) == 105
+    fast.close()

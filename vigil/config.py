@@ -144,6 +144,11 @@ class RuntimeConfig(_Strict):
         le=64,
         description="Child processes that compute embeddings (0: in-process; dlib then holds the GIL)",
     )
+    skip_nonref_frames: bool = Field(
+        True,
+        description="Skip decoding non-reference frames when the stream has at least twice the "
+        "analysis rate (halves 1080p decode CPU on B-frame streams)",
+    )
     decode_threads: int = Field(0, ge=0, le=64, description="FFmpeg threads per stream (0: auto)")
     opencv_threads: int = Field(
         1, ge=0, le=64, description="OpenCV threads (1 suits many cameras; 0: OpenCV default)"

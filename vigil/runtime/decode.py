@@ -53,7 +53,7 @@ class DecodeWorker:
         attempt = 0
         try:
             while not self.stop.is_set():
-                source = open_source(self.camera.url, self.runtime)
+                source = open_source(self.camera.url, self.runtime, 1.0 / self.sampler.interval)
                 decoded_before = self.counters.frames_decoded
                 try:
                     if self._play(source):

@@ -26,8 +26,9 @@ def source_kind(url: str) -> SourceKind:
     return "file"
 
 
-def open_source(url: str, runtime: RuntimeConfig) -> FrameSource:
-    """Build (not open) the source for `url`."""
+def open_source(url: str, runtime: RuntimeConfig, analysis_fps: float | None = None) -> FrameSource:
+    """Build (not open) the source for `url`. With `analysis_fps`, decoders may skip frames
+    that the sampler cannot need (`runtime.skip_nonref_frames`)."""
     kind = source_kind(url)
     if kind == "usb":
         match = _USB.match(url)
@@ -40,6 +41,7 @@ def open_source(url: str, runtime: RuntimeConfig) -> FrameSource:
         open_timeout_s=runtime.open_timeout_s,
         read_timeout_s=runtime.read_timeout_s,
         decode_threads=runtime.decode_threads,
+        skip_nonref_below_fps=analysis_fps if runtime.skip_nonref_frames else None,
     )
 
 

@@ -41,11 +41,13 @@ class AvSource(FrameSource):
         open_timeout_s: float = 10.0,
         read_timeout_s: float = 10.0,
         decode_threads: int = 0,
+        skip_nonref_below_fps: float | None = None,
     ) -> None:
         self.url = url
         self.kind = kind
         self._timeouts = (open_timeout_s, read_timeout_s)
         self._threads = decode_threads
+        self._skip_nonref_below_fps = skip_nonref_below_fps
         self._container: av.container.InputContainer | None = None
         self._stream: av.video.stream.VideoStream | None = None
         self.corrupt_packets = 0
@@ -72,6 +74,11 @@ class AvSource(FrameSource):
         stream.thread_type = "AUTO"
         stream.thread_count = self._threads
         self._container, self._stream = container, stream
+        rate = self.nominal_fps
+        if self._skip_nonref_below_fps and rate and rate >= 2 * self._skip_nonref_below_fps:
+            # Nothing references these frames: skipping them keeps every other frame intact
+            # and still leaves at least twice the frames the sampler takes.
+            stream.codec_context.skip_frame = "NONREF"
 
     def _error(self, what: str, exc: Exception) -> SourceUnavailable | SourceUnsupported:
         if isinstance(exc, av.error.ExitError):  # PyAV's interrupt callback fired: a timeout
