@@ -33,6 +33,7 @@ def test_hamilton_gated_recognition(hamilton: Path, models_dir: Path) -> None:
     supervisor, events = _run([CameraConfig(url=str(hamilton), name="stage")], models_dir)
     counters = supervisor.status()["stage"].counters
     assert counters["frames_decoded"] == 275
+    assert 9.0 <= counters["stream_s"] <= 9.3  # last frame's stream time
     assert 44 <= counters["frames_sampled"] <= 47  # 9.2 s at 5 fps
     assert counters["frames_dropped"] == 0  # offline files wait instead of dropping
     per_track: dict[int, list[str]] = defaultdict(list)

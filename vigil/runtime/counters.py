@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 
 @dataclass
 class StageCounters:
+    stream_s: float = 0.0  # seconds of video played (stream time, across reconnects and loops)
     frames_decoded: int = 0
     frames_sampled: int = 0
     frames_dropped: int = 0  # sampled frames dropped by the frame queue (analysis too slow)

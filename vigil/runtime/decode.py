@@ -117,6 +117,7 @@ class DecodeWorker:
             self._stream_pts_start = raw_pts
         pts = self._pts_offset + raw_pts - self._stream_pts_start
         self._last_pts = pts
+        self.counters.stream_s = pts
         self.counters.frames_decoded += 1
         self.input_rate.tick()
         self.health.input_fps = self.input_rate.rate()
