@@ -136,8 +136,8 @@ class DecodeWorker:
         if live or self.realtime:
             if self.frames.put(frame) is not None:
                 self.counters.frames_dropped += 1
-        else:
-            self.frames.put_blocking(frame, self.stop)
+        elif not self.frames.put_blocking(frame, self.stop):
+            self.counters.frames_dropped += 1  # stopping: this frame will not be analysed
 
     def _wall_ts(self, pts: float, live: bool) -> float:
         """Live: capture time. Files: clock at start + stream time, so a file analysed
