@@ -45,7 +45,7 @@ def test_one_zero_factor_pulls_quality_down() -> None:
 
 def test_gate_embeds_new_then_only_clearly_better_at_most_n() -> None:
     gate = RecognitionGate(GatingConfig(min_quality=0.5, improvement_margin=0.1, max_embeddings=3))
-    decisions = [gate.observe(7, q, 0.0) for q in (0.3, 0.55, 0.6, 0.66, 0.7, 0.9, 0.95, 0.99)]
+    decisions = [gate.observe(7, q, 0.0).embed for q in (0.3, 0.55, 0.6, 0.66, 0.7, 0.9, 0.95, 0.99)]
     # 0.3 below min; 0.55 first; 0.6 not +0.1; 0.66 yes; 0.7 no; 0.9 yes (3rd); then capped.
     assert decisions == [False, True, False, True, False, True, False, False]
     state = gate.tracks[7]
@@ -55,9 +55,12 @@ def test_gate_embeds_new_then_only_clearly_better_at_most_n() -> None:
 def test_gate_keeps_best_crop() -> None:
     gate = RecognitionGate(GatingConfig())
     crops = {q: np.full((4, 4, 3), int(q * 100), np.uint8) for q in (0.4, 0.8, 0.6)}
+    bests = []
     for q, crop in crops.items():
-        gate.observe(1, q, 0.0)
-        if gate.tracks[1].best_quality <= q:
-            gate.keep_crop(1, q, crop)
+        observation = gate.observe(1, q, 0.0)
+        bests.append(observation.best)
+        if observation.best:
+            gate.keep_crop(1, crop)
+    assert bests == [True, True, False]
     best = gate.end(1)
     assert best is not None and best.best_crop is not None and int(best.best_crop[0, 0, 0]) == 80

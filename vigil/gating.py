@@ -23,6 +23,12 @@ class TrackState:
     best_crop: Image | None = None
 
 
+@dataclass(frozen=True)
+class Observation:
+    embed: bool  # send this face to the embedder
+    best: bool  # best-quality observation of the track so far: keep its crop
+
+
 class RecognitionGate:
     """Not thread-safe: owned by one camera's analysis thread."""
 
@@ -35,13 +41,14 @@ class RecognitionGate:
         self.tracks[track_id] = state
         return state
 
-    def observe(self, track_id: int, quality: float, ts: float) -> bool:
-        """Record one observation; True when this observation should be embedded."""
+    def observe(self, track_id: int, quality: float, ts: float) -> Observation:
+        """Record one observation: is it the track's best so far, and should it be embedded?"""
         state = self.tracks.get(track_id) or self.start(track_id, ts)
         state.frames += 1
+        best = state.best_crop is None or quality > state.best_quality
         state.best_quality = max(state.best_quality, quality)
         if state.embeddings >= self.config.max_embeddings:
-            return False
+            return Observation(embed=False, best=best)
         if state.embeddings == 0:
             wanted = quality >= self.config.min_quality
         else:
@@ -49,13 +56,11 @@ class RecognitionGate:
         if wanted:
             state.embeddings += 1
             state.embedded_quality = quality
-        return wanted
+        return Observation(embed=wanted, best=best)
 
-    def keep_crop(self, track_id: int, quality: float, crop: Image) -> None:
-        """Store `crop` when it is the track's best observation so far."""
-        state = self.tracks[track_id]
-        if state.best_crop is None or quality >= state.best_quality:
-            state.best_crop = crop
+    def keep_crop(self, track_id: int, crop: Image) -> None:
+        """Store the crop of the observation `observe` just reported as best."""
+        self.tracks[track_id].best_crop = crop
 
     def end(self, track_id: int) -> TrackState | None:
         return self.tracks.pop(track_id, None)

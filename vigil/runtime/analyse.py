@@ -112,13 +112,13 @@ class AnalysisWorker:
             quality = face_quality(frame.image, box, landmarks, float(tracked.score[row]), self.quality).total
             tracked.quality[row] = quality
             track_id = int(tracked.track_id[row])
-            wanted = self.gate.observe(track_id, quality, frame.wall_ts)
-            crop = None
-            if self.gate.tracks[track_id].best_quality <= quality:
-                crop = FaceCrop.cut(frame.image, box, landmarks)
-                self.gate.keep_crop(track_id, quality, crop.image)
-            if wanted:
-                crop = crop or FaceCrop.cut(frame.image, box, landmarks)
+            observation = self.gate.observe(track_id, quality, frame.wall_ts)
+            if not (observation.best or observation.embed):
+                continue
+            crop = FaceCrop.cut(frame.image, box, landmarks)
+            if observation.best:
+                self.gate.keep_crop(track_id, crop.image)
+            if observation.embed:
                 self._request(EmbedRequest(self.name, track_id, frame.wall_ts, frame.pts, quality, crop))
         self.counters.ms_quality += (time.perf_counter() - start) * 1000
 

@@ -110,7 +110,7 @@ class CameraPipeline:
         duration = self.decoder.duration_s
         progress = None
         if duration:
-            progress = min(1.0, self.decoder._last_pts / duration)
+            progress = min(1.0, self.counters.stream_s / duration)
             if self.health.state == SourceState.FINISHED and not self.running:
                 progress = 1.0
         return CameraStatus(self.health.snapshot(), self.counters.snapshot(), progress)
