@@ -169,20 +169,21 @@ def machine_jiffies() -> tuple[int, int]:
     return sum(values) - values[3] - values[4], sum(values)
 
 
+def proc_stat(path: str) -> tuple[int, float] | None:
+    """(parent pid, CPU seconds) from a /proc .../stat file; None when it vanished."""
+    try:
+        with open(path, encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
 def children_cpu() -> float:
     """CPU seconds of live child processes (the embedding workers), from /proc."""
-    total, me = 0.0, os.getpid()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", encoding="ascii") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[1]) == me:
-            total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-    return total
+    me = os.getpid()
+    stats = (proc_stat(f"/proc/{entry}/stat") for entry in os.listdir("/proc") if entry.isdigit())
+    return sum(stat[1] for stat in stats if stat is not None and stat[0] == me)
 
 
 def process_cpu() -> float:
@@ -195,14 +196,9 @@ def thread_cpu_by_role() -> dict[str, float]:
     roles = {t.native_id: t.name.rsplit("-", 1)[-1] for t in threading.enumerate()}
     totals = dict.fromkeys(ROLES, 0.0)
     for tid, role in roles.items():
-        if role not in totals:
-            continue
-        try:
-            with open(f"/proc/self/task/{tid}/stat", encoding="ascii") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        totals[role] += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        stat = proc_stat(f"/proc/self/task/{tid}/stat") if role in totals else None
+        if stat is not None:
+            totals[role] += stat[1]
     return totals
 
 

@@ -66,12 +66,13 @@ def frontality_term(landmarks: FloatArray | None) -> float:
     eye_dist = float(np.hypot(*eye_vec))
     if eye_dist < 1e-3:
         return 0.0
+    if eye_vec[0] <= 0:
+        return 0.0  # eyes swapped or stacked: a profile, or landmarks gone wrong
     yaw = abs(float(nose[0] - (right_eye[0] + left_eye[0]) / 2)) / eye_dist
     roll = abs(math.degrees(math.atan2(float(eye_vec[1]), float(eye_vec[0]))))
-    roll = min(roll, 180.0 - roll) if eye_vec[0] < 0 else roll  # eyes swapped: profile
     yaw_term = 1.0 - min(yaw / 0.5, 1.0)
     roll_term = 1.0 - min(roll / 45.0, 1.0)
-    return float(yaw_term * roll_term) if eye_vec[0] > 0 else 0.0
+    return float(yaw_term * roll_term)
 
 
 def face_quality(

@@ -11,8 +11,6 @@ from vigil.config import (
     YUNET_FILENAME,
     BlazeFaceConfig,
     DetectorConfig,
-    DlibHogConfig,
-    HaarConfig,
     YuNetConfig,
 )
 from vigil.detect.base import FaceDetector
@@ -57,12 +55,6 @@ DETECTORS: dict[str, Callable[[Any, list[Path]], FaceDetector]] = {
     "blazeface": _blazeface,
     "haar": _haar,
     "dlib_hog": _dlib_hog,
-}
-CONFIG_TYPES = {
-    "yunet": YuNetConfig,
-    "blazeface": BlazeFaceConfig,
-    "haar": HaarConfig,
-    "dlib_hog": DlibHogConfig,
 }
 
 

@@ -12,7 +12,7 @@ from vigil.gating import RecognitionGate
 from vigil.motion import MotionGate
 from vigil.quality import face_quality
 from vigil.roi import DeadZones
-from vigil.runtime.counters import RateMeter, StageCounters
+from vigil.runtime.counters import StageCounters
 from vigil.runtime.events import TrackEnded, TrackStarted
 from vigil.runtime.health import SourceHealth
 from vigil.runtime.queues import DropOldestQueue
@@ -59,7 +59,6 @@ class AnalysisWorker:
         self.name, self.detector, self.tracker, self.gate = name, detector, tracker, gate
         self.motion, self.dead_zones, self.quality = motion, dead_zones, quality
         self.frames, self.work, self.counters, self.health = frames, work, counters, health
-        self.analysed_rate = RateMeter()
         self.latest: LatestResult | None = None
         self._last: Frame | None = None
 
@@ -76,8 +75,7 @@ class AnalysisWorker:
 
     def _analyse(self, frame: Frame) -> None:
         self._last = frame
-        self.analysed_rate.tick()
-        self.health.analysed_fps = self.analysed_rate.rate()
+        self.health.analysed.tick()
         start = time.perf_counter()
         gate = self.motion.check(frame.image, frame.pts)
         self.counters.ms_motion += (time.perf_counter() - start) * 1000

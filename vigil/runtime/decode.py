@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 
 from vigil.config import CameraConfig, RuntimeConfig
 from vigil.errors import SourceError, SourceUnavailable, SourceUnsupported
-from vigil.runtime.counters import RateMeter, StageCounters
+from vigil.runtime.counters import StageCounters
 from vigil.runtime.health import SourceHealth, SourceState
 from vigil.runtime.queues import DropOldestQueue
 from vigil.runtime.sampling import FrameSampler, Pacer
@@ -42,11 +42,10 @@ class DecodeWorker:
         self.clock = clock
         self.sampler = FrameSampler(fps)
         self.pacer = Pacer()
-        self.input_rate = RateMeter()
         self.duration_s: float | None = None
         self._index = 0
         self._pts_offset = 0.0
-        self._last_pts = 0.0
+        self._stream_pts_start: float | None = None
         self._wall_origin: float | None = None
 
     def run(self) -> None:
@@ -87,8 +86,9 @@ class DecodeWorker:
         self.sampler.reset()
         self.pacer.reset()
         # Keep pts increasing across reconnects and loops: tracks and motion use it.
-        self._pts_offset = self._last_pts + self.sampler.interval if self.counters.frames_decoded else 0.0
-        self._stream_pts_start: float | None = None
+        if self.counters.frames_decoded:
+            self._pts_offset = self.counters.stream_s + self.sampler.interval
+        self._stream_pts_start = None
         for raw in self._timed(source):
             if self.stop.is_set():
                 return False
@@ -116,11 +116,9 @@ class DecodeWorker:
         if self._stream_pts_start is None:
             self._stream_pts_start = raw_pts
         pts = self._pts_offset + raw_pts - self._stream_pts_start
-        self._last_pts = pts
         self.counters.stream_s = pts
         self.counters.frames_decoded += 1
-        self.input_rate.tick()
-        self.health.input_fps = self.input_rate.rate()
+        self.health.decoded.tick()
         if self.realtime and not live:
             self.pacer.wait(pts, self.stop)
         if not self.sampler.take(pts):

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from vigil.runtime.counters import RateMeter
 from vigil.runtime.events import iso
 
 
@@ -34,8 +35,9 @@ class SourceHealth:
     reconnects: int = 0
     last_frame_ts: float | None = None
     last_error: str | None = None
-    input_fps: float = 0.0
-    analysed_fps: float = 0.0
+    # Ticked per decoded / analysed frame; rates are computed only when a snapshot is read.
+    decoded: RateMeter = field(default_factory=RateMeter)
+    analysed: RateMeter = field(default_factory=RateMeter)
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -46,6 +48,6 @@ class SourceHealth:
             "reconnects": self.reconnects,
             "last_frame_at": iso(self.last_frame_ts) if self.last_frame_ts else None,
             "last_error": self.last_error,
-            "input_fps": round(self.input_fps, 2),
-            "analysed_fps": round(self.analysed_fps, 2),
+            "input_fps": round(self.decoded.rate(), 2),
+            "analysed_fps": round(self.analysed.rate(), 2),
         }
