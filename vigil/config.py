@@ -174,6 +174,43 @@ class CameraConfig(_Strict):
     loop: bool = Field(False, description="Restart a file source at its end (simulated camera)")
 
 
+class StoreConfig(_Strict):
+    url: str | None = Field(
+        None,
+        min_length=1,
+        description="Database URL: sqlite:///path.db (embedded, WAL) or postgresql://… (pgvector); "
+        "default sqlite:///<data_dir>/vigil.db",
+    )
+    enabled: bool = Field(True, description="Store sightings and assign visitor identities")
+    faces_dir: Path | None = Field(None, description="Face crops; default <data_dir>/faces")
+    same_person_similarity: float = Field(
+        0.93,
+        ge=-1.0,
+        le=1.0,
+        description="Cosine similarity at or above which a face joins a visitor (see docs/identity.md)",
+    )
+    visit_gap_min: float = Field(
+        30.0, gt=0, le=7 * 24 * 60, description="Sightings closer than this (minutes) form one visit"
+    )
+    crop_format: Literal["webp", "jpeg"] = Field("webp", description="Image format of face crops")
+    crop_quality: int = Field(90, ge=1, le=100, description="Encoder quality of face crops")
+    thumbnail_px: int = Field(96, ge=16, le=1024, description="Longest side of crop thumbnails")
+    retention_days: float = Field(
+        0.0, ge=0, le=36500, description="Delete sightings and crops older than this (0: keep forever)"
+    )
+    retention_keep_prototypes: bool = Field(
+        True,
+        description="Keep each visitor's prototype and reference photo after retention removes their "
+        "sightings (False: such visitors are deleted entirely)",
+    )
+    orphan_grace_s: float = Field(
+        300.0,
+        ge=0,
+        le=86400,
+        description="Crops without a database row older than this are deleted at start (crash leftovers)",
+    )
+
+
 def _alias(name: str, *seed_names: str) -> AliasChoices:
     return AliasChoices(name, f"vigil_{name}", *seed_names)
 
@@ -227,6 +264,7 @@ class VigilSettings(BaseSettings):
     quality: QualityConfig = Field(default_factory=QualityConfig, description="Face quality")
     gating: GatingConfig = Field(default_factory=GatingConfig, description="Recognition gating")
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig, description="Threads and queues")
+    store: StoreConfig = Field(default_factory=StoreConfig, description="Identity store")
 
     @field_validator("cameras_ips", mode="before")
     @classmethod
@@ -238,6 +276,14 @@ class VigilSettings(BaseSettings):
     @property
     def resolved_models_dir(self) -> Path:
         return self.models_dir or self.data_dir / "models"
+
+    @property
+    def resolved_db_url(self) -> str:
+        return self.store.url or f"sqlite:///{self.data_dir / 'vigil.db'}"
+
+    @property
+    def resolved_faces_dir(self) -> Path:
+        return self.store.faces_dir or self.data_dir / "faces"
 
     def all_cameras(self) -> list[CameraConfig]:
         """Configured cameras plus CAMERAS_IPS and USB indexes 0..CAMERAS_USB_MAX-1."""

@@ -19,6 +19,7 @@ from vigil.config import (
     OnnxEmbedderConfig,
     QualityConfig,
     RuntimeConfig,
+    StoreConfig,
     TrackerConfig,
     VigilSettings,
     YuNetConfig,
@@ -38,6 +39,7 @@ SECTIONS: list[tuple[str, str, type[BaseModel]]] = [
     ("quality", "VIGIL_QUALITY__", QualityConfig),
     ("gating", "VIGIL_GATING__", GatingConfig),
     ("runtime", "VIGIL_RUNTIME__", RuntimeConfig),
+    ("store", "VIGIL_STORE__", StoreConfig),
 ]
 
 

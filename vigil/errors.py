@@ -23,3 +23,11 @@ class SourceUnsupported(SourceError):
 
 class ModelError(VigilError):
     """A model file is missing, corrupt or incompatible."""
+
+
+class StoreError(VigilError):
+    """The identity store cannot be used (unknown URL, bad schema, missing visitor)."""
+
+
+class StoreUnavailable(StoreError):
+    """The database server cannot be reached right now; check the URL, network and credentials."""
