@@ -1,0 +1,1 @@
+"""Vigil HTTP API (FastAPI)."""

@@ -1,0 +1,1 @@
+"""Batch tracking of video files and folders (dense per-frame JSON)."""
