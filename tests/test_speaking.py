@@ -422,3 +422,10 @@ def test_unreadable_media_is_a_typed_error(tmp_path: Path) -> None:
     bogus.write_bytes(b"not a video at all" * 10)
     with pytest.raises(SourceUnsupported, match="cannot open"):
         audio_from_video(bogus, 25.0, 10)
+
+
+def test_invalid_timing_is_rejected(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="fps > 0"):
+        audio_from_video(tmp_path / "any.mp4", 0.0, 10)
+    with pytest.raises(ValueError, match="fps > 0"):
+        load_audio_json(tmp_path / "any_audio.json", float("nan"), 10)

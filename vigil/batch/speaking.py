@@ -115,6 +115,7 @@ class AudioActivity:
 
 def load_audio_json(path: Path, fps: float, total_frames: int) -> AudioActivity:
     """Per-frame speech from a STEP4 audio JSON, mapped onto the video's frames (unknown = NaN)."""
+    _check_timing(fps, total_frames)
     data = _read_json(path)
     if not isinstance(data, dict) or not isinstance(data.get("frames_analysis"), list):
         raise _json_error(path, 'the top level must be an object with a "frames_analysis" list')
@@ -138,6 +139,11 @@ def load_audio_json(path: Path, fps: float, total_frames: int) -> AudioActivity:
             total_frames,
         )
     return activity
+
+
+def _check_timing(fps: float, total_frames: int) -> None:
+    if not fps > 0 or total_frames < 0:
+        raise ValueError(f"need fps > 0 and total_frames >= 0, got fps={fps}, total_frames={total_frames}")
 
 
 def _read_json(path: Path) -> Any:
@@ -212,6 +218,7 @@ def audio_from_video(
     path: Path, fps: float, total_frames: int, aggressiveness: int = VAD_AGGRESSIVENESS
 ) -> AudioActivity | None:
     """Per-frame speech from the video's first audio track through webrtcvad; None without audio."""
+    _check_timing(fps, total_frames)
     try:
         container = av.open(str(path))
     except (av.error.FFmpegError, OSError) as exc:
