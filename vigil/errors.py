@@ -31,3 +31,7 @@ class StoreError(VigilError):
 
 class StoreUnavailable(StoreError):
     """The database server cannot be reached right now; check the URL, network and credentials."""
+
+
+class InputError(VigilError):
+    """Batch inputs are missing or malformed (paths, video lists)."""
