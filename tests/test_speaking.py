@@ -15,6 +15,9 @@ import pytest
 
 from tests.conftest import shared_file
 from vigil.batch.speaking import (
+    LEVEL_WEIGHT,
+    MOTION_STD_FULL,
+    MOTION_WEIGHT,
     AudioActivity,
     AudioJsonError,
     SpeakingDetector,
@@ -300,7 +303,7 @@ def feed(
     return result
 
 
-CHATTER = [0.0, 0.3] * 8  # jaw opening and closing every frame: strong motion
+CHATTER = [0.0, 0.3] * 8  # jaw opening and closing every frame: std 0.15, strong motion
 STILL_OPEN = [0.5] * 16  # mouth held wide open
 STILL_SHUT = [0.0] * 16
 
@@ -313,15 +316,15 @@ STILL_SHUT = [0.0] * 16
         (0.0, [None], False, 0.0, "no_blendshapes", ["audio"]),
         # visual only (no audio for this video)
         (None, STILL_SHUT, False, 0.0, "blendshapes", ["blendshapes"]),
-        (None, STILL_OPEN, False, 0.25, "blendshapes", ["blendshapes"]),
-        (None, CHATTER, True, 0.75 + 0.25 * 1.0, "blendshapes", ["blendshapes"]),
+        (None, STILL_OPEN, False, LEVEL_WEIGHT, "blendshapes", ["blendshapes"]),
+        (None, CHATTER, True, LEVEL_WEIGHT + MOTION_WEIGHT, "blendshapes", ["blendshapes"]),
         # both: audio 0.6, visual 0.4
         (1.0, STILL_SHUT, True, 0.6, "audio_primary", ["audio", "blendshapes"]),
         (0.0, STILL_SHUT, False, 0.0, "audio_primary", ["audio", "blendshapes"]),
         (0.0, CHATTER, True, 0.4, "visual_primary", ["audio", "blendshapes"]),
-        (0.0, STILL_OPEN, False, 0.4 * 0.25, "visual_primary", ["audio", "blendshapes"]),
-        (0.4, STILL_SHUT, False, 0.24, "audio_primary", ["audio", "blendshapes"]),
-        (0.4, STILL_OPEN, True, 0.24 + 0.1, "audio_primary", ["audio", "blendshapes"]),
+        (0.0, STILL_OPEN, False, 0.4 * LEVEL_WEIGHT, "visual_primary", ["audio", "blendshapes"]),
+        (0.45, STILL_SHUT, False, 0.27, "audio_primary", ["audio", "blendshapes"]),
+        (0.45, STILL_OPEN, True, 0.27 + 0.4 * LEVEL_WEIGHT, "audio_primary", ["audio", "blendshapes"]),
         # nothing
         (None, [None], False, 0.0, "no_blendshapes", []),
     ],
@@ -340,6 +343,13 @@ def test_fusion_truth_table(
     assert result.confidence == pytest.approx(confidence, abs=1e-6)
     assert result.method == method
     assert result.sources == sources
+
+
+def test_motion_term_scales_with_the_jaw_standard_deviation() -> None:
+    wobble = [0.0, 0.04] * 8  # std 0.02, level ~0.13
+    result = feed(SpeakingDetector(None), wobble)
+    expected = LEVEL_WEIGHT * 0.04 / 0.3 + MOTION_WEIGHT * 0.02 / MOTION_STD_FULL
+    assert result.confidence == pytest.approx(expected)
 
 
 def test_threshold_is_inclusive_and_configurable() -> None:

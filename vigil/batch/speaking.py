@@ -39,10 +39,10 @@ from vigil.errors import ConfigError, SourceUnsupported, VigilError
 log = logging.getLogger(__name__)
 
 # Visual score constants (calibrated jawOpen units).
-JAW_OPEN_FULL = 0.25  # jawOpen at which the level term saturates
-MOTION_STD_FULL = 0.06  # std of jawOpen over the window at which the motion term saturates
-LEVEL_WEIGHT = 0.25
-MOTION_WEIGHT = 0.75
+JAW_OPEN_FULL = 0.3  # jawOpen at which the level term saturates
+MOTION_STD_FULL = 0.1  # std of jawOpen over the window at which the motion term saturates
+LEVEL_WEIGHT = 0.15
+MOTION_WEIGHT = 0.85
 MIN_MOTION_SAMPLES = 3  # fewer samples in the window -> motion term 0
 WINDOW_SECONDS = 0.4
 DEFAULT_WINDOW = 12  # frames, 0.4 s at 30 fps; use window_for_fps() for other rates
