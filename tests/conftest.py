@@ -3,8 +3,11 @@ When CI=true a missing file fails the test instead of skipping it."""
 
 from __future__ import annotations
 
+import itertools
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -51,3 +54,32 @@ def read_image(relative: str) -> np.ndarray:
     image = cv2.imread(str(shared_file(relative)))
     assert image is not None, f"cannot decode {relative}"
     return np.asarray(image, dtype=np.uint8)
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real PostgreSQL 16 + pgvector server from the `pgserver` wheel, one per test session."""
+    import pgserver  # imported lazily: only store tests need it
+
+    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")  # type: ignore[attr-defined]
+    yield server
+    server.cleanup()
+
+
+_pg_databases = itertools.count()
+
+
+@pytest.fixture
+def pg_url(pg_server: Any) -> str:
+    """A fresh, empty database on the session's PostgreSQL server."""
+    name = f"vigil_test_{os.getpid()}_{next(_pg_databases)}"
+    pg_server.psql(f"CREATE DATABASE {name};")
+    return str(pg_server.get_uri(name))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each store test runs against both backends."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'vigil.db'}"
+    return str(request.getfixturevalue("pg_url"))

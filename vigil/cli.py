@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import time
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -20,6 +23,9 @@ from vigil.models import MODELS, fetch, is_installed
 from vigil.runtime.camera import CameraStatus
 from vigil.runtime.events import EventSink, JsonlSink
 from vigil.runtime.supervisor import Supervisor
+from vigil.store.cli import visitors_app
+from vigil.store.repository import IdentityStore
+from vigil.store.sink import IdentitySink
 
 app = typer.Typer(
     help="Vigil: people-centric video analytics (live face pipeline, gated recognition).",
@@ -28,6 +34,7 @@ app = typer.Typer(
 )
 models_app = typer.Typer(help="Model files that are not shipped in Python packages.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
+app.add_typer(visitors_app, name="visitors")
 err = Console(stderr=True)
 out = Console()
 
@@ -86,10 +93,26 @@ def watch(
         str | None, typer.Option(help="Detector type: yunet, blazeface, haar, dlib_hog.")
     ] = None,
     loop: Annotated[bool, typer.Option(help="Loop file sources (simulated cameras).")] = False,
+    db: Annotated[
+        str | None,
+        typer.Option(help="Identity store URL [default: sqlite:///<data_dir>/vigil.db]; postgresql://… too."),
+    ] = None,
+    store: Annotated[
+        bool, typer.Option("--store/--no-store", help="Assign visitor identities and store sightings.")
+    ] = True,
+    recorded_at: Annotated[
+        datetime | None,
+        typer.Option(
+            help="Files: wall-clock time of their first frame, e.g. 2026-11-20T18:30:00+01:00 "
+            "(ingest recorded footage). Default: now.",
+            formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d"],
+        ),
+    ] = None,
     config: ConfigOption = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
-    """Watch cameras or files headless: detect, track and embed faces; print counters at the end.
+    """Watch cameras or files headless: detect, track and embed faces, assign visitor identities
+    (identity store), print counters at the end.
 
     Exit code 0 when every source ran, 3 when at least one failed, 1 on bad settings."""
     _setup_logging(verbose)
@@ -101,9 +124,10 @@ def watch(
     if not cameras:
         err.print("[red]error:[/red] no source given and no camera configured (see `vigil watch --help`)")
         raise typer.Exit(1)
-    sinks: list[EventSink] = [JsonlSink(events)] if events else []
     try:
-        supervisor = Supervisor(settings, cameras, sinks)
+        sinks: list[EventSink] = [IdentitySink(IdentityStore.open(settings, db))] if store else []
+        sinks += [JsonlSink(events)] if events else []
+        supervisor = Supervisor(settings, cameras, sinks, clock=_clock_from(recorded_at))
     except VigilError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from exc
@@ -120,6 +144,14 @@ def watch(
     if events:
         out.print(f"events written to {events}")
     raise typer.Exit(3 if failed else 0)
+
+
+def _clock_from(recorded_at: datetime | None) -> Callable[[], float]:
+    """A wall clock that reads `recorded_at` when the run starts (naive times are local)."""
+    if recorded_at is None:
+        return time.time
+    offset = recorded_at.astimezone().timestamp() - time.time()
+    return lambda: time.time() + offset
 
 
 def _run_with_progress(supervisor: Supervisor, duration: float | None) -> None:

@@ -1,0 +1,1 @@
+"""Identity store: visitors, sightings, visits and face crops (SQLite or PostgreSQL + pgvector)."""

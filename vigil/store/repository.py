@@ -1,0 +1,394 @@
+"""The identity store: assigns each track's face to a visitor and records sightings and visits.
+
+Identity is decided per track, not per frame: a track's first embedding is searched against the
+visitor prototypes (cosine similarity); at or above `same_person_similarity` the track joins that
+visitor, otherwise it founds a new one. A later, better embedding of the same track re-runs the
+decision and may move the sighting (`update_track`). Every write runs in one transaction on the
+writer engine (SQLite: `BEGIN IMMEDIATE`, so processes queue; PostgreSQL: visitor rows are locked
+`FOR UPDATE`), which keeps counts exact with several writers."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+from sqlalchemy import Connection, delete, func, insert, select, update
+
+from vigil.config import StoreConfig, VigilSettings
+from vigil.errors import StoreError
+from vigil.store import maintenance
+from vigil.store.crops import CropStore
+from vigil.store.database import Database, connect
+from vigil.store.schema import Camera, Meta, Prototype, Sighting, Visit, Visitor
+from vigil.store.vectors import VERSION_KEY, Match, NumpyIndex, PgVectorIndex, VectorIndex, check_model_name
+from vigil.types import FaceEmbedding, Image
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FaceObservation:
+    camera: str
+    track_id: int
+    captured_at: datetime  # timezone-aware
+    embedding: FaceEmbedding
+    quality: float
+    crop: Image | None = None
+
+
+@dataclass(frozen=True)
+class Assignment:
+    sighting_id: uuid.UUID
+    visitor_id: uuid.UUID
+    similarity: float | None  # best similarity found (None: no visitor of this model yet)
+    new_visitor: bool
+    moved_from: uuid.UUID | None = None
+
+
+class IdentityStore:
+    def __init__(self, db: Database, crops: CropStore, config: StoreConfig) -> None:
+        self.db = db
+        self.crops = crops
+        self.config = config
+        self.index: VectorIndex = NumpyIndex() if db.backend == "sqlite" else PgVectorIndex()
+        self._camera_ids: dict[str, int] = {}
+
+    @classmethod
+    def open(cls, settings: VigilSettings, url: str | None = None) -> IdentityStore:
+        cfg = settings.store
+        crops = CropStore(settings.resolved_faces_dir, cfg.crop_format, cfg.crop_quality, cfg.thumbnail_px)
+        store = cls(connect(url or settings.resolved_db_url), crops, cfg)
+        store.remove_orphans()
+        store.apply_retention(datetime.now(UTC))
+        return store
+
+    def close(self) -> None:
+        self.db.dispose()
+
+    @property
+    def gap(self) -> timedelta:
+        return timedelta(minutes=self.config.visit_gap_min)
+
+    # ------------------------------------------------------------ new tracks
+    def observe(self, observation: FaceObservation) -> Assignment:
+        return self.observe_many([observation])[0]
+
+    def observe_many(self, observations: Sequence[FaceObservation]) -> list[Assignment]:
+        """Assign the first embedding of each of these tracks, in one transaction."""
+        if not observations:
+            return []
+        written: list[str] = []
+        try:
+            with self.db.writer.begin() as conn:
+                return self._observe_many(conn, observations, written)
+        except BaseException:
+            self.crops.delete(written)  # the rows are gone: so go their files
+            raise
+
+    def _observe_many(
+        self, conn: Connection, observations: Sequence[FaceObservation], written: list[str]
+    ) -> list[Assignment]:
+        batch = maintenance.Batch(conn, self.gap)
+        results: list[Assignment] = []
+        matches = self._search_all(conn, observations)
+        created: dict[str, list[tuple[uuid.UUID, np.ndarray]]] = {}
+        for obs, found in zip(observations, matches, strict=True):
+            model = check_model_name(obs.embedding.model)
+            best = _best_with_created(found, created.get(model, []), obs.embedding.vector)
+            if best is not None and best.similarity >= self.config.same_person_similarity:
+                visitor_id, new = best.visitor_id, False
+            else:
+                visitor_id, new = uuid.uuid4(), True
+                created.setdefault(model, []).append((visitor_id, obs.embedding.vector))
+            sighting_id = uuid.uuid4()
+            image = self._save_crop(sighting_id, obs, written)
+            batch.add_sighting(
+                visitor_id,
+                new,
+                {
+                    "id": sighting_id,
+                    "visitor_id": visitor_id,
+                    "camera_id": self._camera_id(conn, obs.camera),
+                    "track_id": obs.track_id,
+                    "captured_at": obs.captured_at,
+                    "model": model,
+                    "dim": obs.embedding.dim,
+                    "embedding": obs.embedding.vector,
+                    "quality": obs.quality,
+                    "similarity": best.similarity if best else None,
+                    "image_path": image,
+                },
+            )
+            self._offer_reference_photo(batch, visitor_id, obs, written)
+            results.append(Assignment(sighting_id, visitor_id, best.similarity if best else None, new))
+        changed = batch.flush()
+        for model, visitor_ids in changed.items():
+            self.index.changed(conn, model, visitor_ids)
+        return results
+
+    def _search_all(self, conn: Connection, observations: Sequence[FaceObservation]) -> list[list[Match]]:
+        """One matrix search per model for the whole batch."""
+        results: list[list[Match]] = [[] for _ in observations]
+        by_model: dict[str, list[int]] = {}
+        for i, obs in enumerate(observations):
+            by_model.setdefault(check_model_name(obs.embedding.model), []).append(i)
+        for model, indexes in by_model.items():
+            vectors = np.vstack([observations[i].embedding.vector for i in indexes])
+            for i, found in zip(indexes, self.index.search(conn, model, vectors, 3), strict=True):
+                results[i] = found
+        return results
+
+    def _save_crop(self, sighting_id: uuid.UUID, obs: FaceObservation, written: list[str]) -> str | None:
+        if obs.crop is None:
+            return None
+        relative = self.crops.sighting_path(sighting_id, obs.captured_at)
+        written.append(self.crops.save(relative, obs.crop))
+        return relative
+
+    def _offer_reference_photo(
+        self, batch: maintenance.Batch, visitor_id: uuid.UUID, obs: FaceObservation, written: list[str]
+    ) -> None:
+        if obs.crop is None or not batch.better_photo(visitor_id, obs.quality):
+            return
+        relative = self.crops.visitor_path(visitor_id)
+        self.crops.save(relative, obs.crop)
+        if batch.visitors[visitor_id].get("new"):
+            written.append(relative)
+        batch.set_photo(visitor_id, relative, obs.quality)
+
+    def _camera_id(self, conn: Connection, name: str) -> int:
+        if name not in self._camera_ids:
+            found = conn.execute(select(Camera.id).where(Camera.name == name)).scalar()
+            if found is None:
+                found = conn.execute(insert(Camera).values(name=name).returning(Camera.id)).scalar_one()
+            self._camera_ids[name] = int(found)
+        return self._camera_ids[name]
+
+    # ------------------------------------------------------------ better embedding of a known track
+    def update_track(self, sighting_id: uuid.UUID, obs: FaceObservation) -> Assignment:
+        """A better embedding of an already assigned track: update it, and move the sighting
+        when another visitor now matches better (or no longer anyone)."""
+        written: list[str] = []
+        trash: list[str] = []
+        try:
+            with self.db.writer.begin() as conn:
+                row = conn.execute(
+                    select(Sighting.visitor_id, Sighting.image_path).where(Sighting.id == sighting_id)
+                ).first()
+                if row is not None:
+                    result = self._update_track(conn, sighting_id, row[0], row[1], obs, written, trash)
+        except BaseException:
+            self.crops.delete(written)
+            raise
+        if row is None:  # erased or expired meanwhile: a new track as far as the store knows
+            return self.observe(obs)
+        self.crops.delete(trash)
+        return result
+
+    def _update_track(
+        self,
+        conn: Connection,
+        sighting_id: uuid.UUID,
+        current: uuid.UUID,
+        image_path: str | None,
+        obs: FaceObservation,
+        written: list[str],
+        trash: list[str],
+    ) -> Assignment:
+        model = check_model_name(obs.embedding.model)
+        if obs.crop is not None:
+            image_path = image_path or self.crops.sighting_path(sighting_id, obs.captured_at)
+            self.crops.save(image_path, obs.crop)
+        conn.execute(
+            update(Sighting)
+            .where(Sighting.id == sighting_id)
+            .values(embedding=obs.embedding.vector, quality=obs.quality, image_path=image_path)
+        )
+        others = conn.execute(
+            select(func.count()).where(Sighting.visitor_id == current, Sighting.id != sighting_id)
+        ).scalar_one()
+        target, new, similarity = self._decide_move(conn, model, obs, current, others)
+        if target != current:
+            maintenance.move_sightings(conn, [sighting_id], current, target, new)
+            if others == 0:
+                trash += maintenance.delete_visitors(conn, [current])
+        touched = {target} if target != current and others == 0 else {current, target}
+        changed = maintenance.rebuild_visitors(conn, touched, self.gap, self.crops)
+        self._photo_after_update(conn, target, obs, written)
+        changed.setdefault(model, set()).update({current, target})
+        for m, ids in changed.items():
+            self.index.changed(conn, m, ids)
+        return Assignment(sighting_id, target, similarity, new, current if target != current else None)
+
+    def _decide_move(
+        self, conn: Connection, model: str, obs: FaceObservation, current: uuid.UUID, others: int
+    ) -> tuple[uuid.UUID, bool, float | None]:
+        """(visitor, is_new, similarity) for a track whose embedding improved.
+
+        A visitor founded by this track alone joins a matching visitor; a track attached to a
+        visitor with other sightings moves when another visitor matches better, or becomes a new
+        visitor when nobody matches any more."""
+        found = self.index.search(conn, model, obs.embedding.vector, 3)[0]
+        other = next((m for m in found if m.visitor_id != current), None)
+        own = next((m.similarity for m in found if m.visitor_id == current), None)
+        threshold = self.config.same_person_similarity
+        if other and other.similarity >= threshold and (others == 0 or other.similarity > (own or -1.0)):
+            return other.visitor_id, False, other.similarity
+        if others > 0 and (own is None or own < threshold):
+            return uuid.uuid4(), True, own
+        return current, False, own if others > 0 else (other.similarity if other else None)
+
+    def _photo_after_update(
+        self, conn: Connection, visitor_id: uuid.UUID, obs: FaceObservation, written: list[str]
+    ) -> None:
+        if obs.crop is None:
+            return
+        best = conn.execute(select(Visitor.best_quality).where(Visitor.id == visitor_id)).scalar_one()
+        if best >= obs.quality:
+            return
+        relative = self.crops.save(self.crops.visitor_path(visitor_id), obs.crop)
+        written.append(relative)
+        conn.execute(
+            update(Visitor)
+            .where(Visitor.id == visitor_id)
+            .values(best_image_path=relative, best_quality=obs.quality)
+        )
+
+    def set_track_crop(self, sighting_id: uuid.UUID, crop: Image, quality: float) -> None:
+        """The track ended with a better crop than its embedded ones: keep it as the sighting photo."""
+        with self.db.writer.begin() as conn:
+            row = conn.execute(
+                select(Sighting.image_path, Sighting.captured_at, Sighting.visitor_id).where(
+                    Sighting.id == sighting_id
+                )
+            ).first()
+            if row is None:
+                return
+            relative = row[0] or self.crops.sighting_path(sighting_id, row[1])
+            self.crops.save(relative, crop)
+            conn.execute(update(Sighting).where(Sighting.id == sighting_id).values(image_path=relative))
+            best = conn.execute(select(Visitor.best_quality).where(Visitor.id == row[2])).scalar_one()
+            if quality > best:
+                photo = self.crops.save(self.crops.visitor_path(row[2]), crop)
+                conn.execute(
+                    update(Visitor)
+                    .where(Visitor.id == row[2])
+                    .values(best_image_path=photo, best_quality=quality)
+                )
+
+    # ------------------------------------------------------------ repairs and privacy
+    def merge(self, keep: uuid.UUID, absorb: uuid.UUID) -> None:
+        """`absorb`'s sightings become `keep`'s; `absorb` disappears."""
+        if keep == absorb:
+            raise StoreError("cannot merge a visitor into itself")
+        with self.db.writer.begin() as conn:
+            self._require(conn, keep, absorb)
+            ids = conn.execute(select(Sighting.id).where(Sighting.visitor_id == absorb)).scalars().all()
+            models = maintenance.models_of(conn, [keep, absorb])
+            maintenance.move_sightings(conn, list(ids), absorb, keep, False)
+            maintenance.adopt_photo(conn, self.crops, absorb, keep)
+            trash = maintenance.delete_visitors(conn, [absorb])
+            maintenance.rebuild_visitors(conn, {keep}, self.gap, self.crops)
+            for model in models:
+                self.index.changed(conn, model, {keep, absorb})
+        self.crops.delete(trash)
+
+    def split(self, visitor: uuid.UUID, sighting_ids: Sequence[uuid.UUID]) -> uuid.UUID:
+        """Move these sightings of `visitor` to a new visitor; returns the new visitor's id."""
+        with self.db.writer.begin() as conn:
+            self._require(conn, visitor)
+            owned = set(
+                conn.execute(
+                    select(Sighting.id).where(
+                        Sighting.visitor_id == visitor, Sighting.id.in_(list(sighting_ids))
+                    )
+                ).scalars()
+            )
+            missing = set(sighting_ids) - owned
+            if missing or not owned:
+                raise StoreError(
+                    f"sightings {sorted(map(str, missing)) or 'none'} do not belong to {visitor}"
+                )
+            total = conn.execute(select(func.count()).where(Sighting.visitor_id == visitor)).scalar_one()
+            if total == len(owned):
+                raise StoreError("a split must leave at least one sighting with the original visitor")
+            new_id = uuid.uuid4()
+            maintenance.move_sightings(conn, list(owned), visitor, new_id, True)
+            changed = maintenance.rebuild_visitors(conn, {visitor, new_id}, self.gap, self.crops)
+            for model, ids in changed.items():
+                self.index.changed(conn, model, ids)
+            return new_id
+
+    def erase(self, visitor: uuid.UUID) -> int:
+        """Right to erasure: every row and image of this person. Returns files removed."""
+        with self.db.writer.begin() as conn:
+            self._require(conn, visitor)
+            models = maintenance.models_of(conn, [visitor])
+            trash = maintenance.delete_visitors(conn, [visitor])
+            for model in models:
+                self.index.changed(conn, model, {visitor})
+        return self.crops.delete(trash)
+
+    def apply_retention(self, now: datetime) -> tuple[int, int]:
+        """Delete sightings and crops older than `retention_days`; returns (sightings, visitors) removed."""
+        if self.config.retention_days <= 0:
+            return 0, 0
+        cutoff = now - timedelta(days=self.config.retention_days)
+        with self.db.writer.begin() as conn:
+            result = maintenance.expire(
+                conn, self.crops, cutoff, self.gap, self.config.retention_keep_prototypes
+            )
+            for model, ids in result.changed.items():
+                self.index.changed(conn, model, ids)
+        self.crops.delete(result.trash)
+        return result.sightings, result.visitors
+
+    def remove_orphans(self) -> int:
+        with self.db.reader.connect() as conn:
+            referenced = set(
+                conn.execute(select(Sighting.image_path).where(Sighting.image_path.is_not(None))).scalars()
+            )
+            referenced |= set(
+                conn.execute(
+                    select(Visitor.best_image_path).where(Visitor.best_image_path.is_not(None))
+                ).scalars()
+            )
+        return self.crops.remove_orphans({p for p in referenced if p}, self.config.orphan_grace_s)
+
+    def _require(self, conn: Connection, *visitors: uuid.UUID) -> None:
+        found = set(conn.execute(select(Visitor.id).where(Visitor.id.in_(visitors))).scalars())
+        for visitor in visitors:
+            if visitor not in found:
+                raise StoreError(f"no visitor {visitor}")
+
+    # ------------------------------------------------------------ reads
+    def counts(self) -> dict[str, int]:
+        with self.db.reader.connect() as conn:
+            return {
+                table.__tablename__: conn.execute(select(func.count()).select_from(table)).scalar_one()
+                for table in (Visitor, Sighting, Visit, Prototype, Camera)
+            }
+
+    def delete_everything(self) -> None:
+        """Tests and benchmarks: empty every table (keeps the schema)."""
+        with self.db.writer.begin() as conn:
+            for table in (Sighting, Visit, Prototype, Visitor, Camera):
+                conn.execute(delete(table))
+            conn.execute(update(Meta).where(Meta.key == VERSION_KEY).values(value=Meta.value + 1))
+
+
+def _best_with_created(
+    found: list[Match], created: list[tuple[uuid.UUID, np.ndarray]], vector: np.ndarray
+) -> Match | None:
+    """The best of the index matches and of visitors created earlier in the same batch."""
+    best = found[0] if found else None
+    if created:
+        sims = np.vstack([v for _, v in created]) @ vector
+        i = int(np.argmax(sims))
+        if best is None or sims[i] > best.similarity:
+            best = Match(created[i][0], float(sims[i]))
+    return best

@@ -1,0 +1,156 @@
+"""Tables of the identity store (SQLAlchemy 2), shared by SQLite and PostgreSQL.
+
+Embeddings are pgvector `vector` columns on PostgreSQL and float32 blobs on SQLite; every
+embedding row also stores its model name and dimension, and searches filter on the model so
+vectors of different models are never compared."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+from pgvector.sqlalchemy import VECTOR
+from sqlalchemy import (
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+    Uuid,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeEngine
+
+from vigil.types import FloatArray
+
+
+class Embedding(TypeDecorator[FloatArray]):
+    """float32 vector: pgvector on PostgreSQL, raw little-endian bytes elsewhere."""
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(VECTOR())
+        return dialect.type_descriptor(LargeBinary())
+
+    def process_bind_param(self, value: FloatArray | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        vec = np.asarray(value, dtype=np.float32).reshape(-1)
+        return vec if dialect.name == "postgresql" else vec.astype("<f4").tobytes()
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> FloatArray | None:
+        if value is None:
+            return None
+        if isinstance(value, bytes | memoryview):
+            return np.frombuffer(bytes(value), dtype="<f4").astype(np.float32)
+        return np.asarray(value, dtype=np.float32)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite keeps them naive in UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use timezone-aware datetimes")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Camera(Base):
+    __tablename__ = "cameras"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    url: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Visitor(Base):
+    __tablename__ = "visitors"
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    first_seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    visit_count: Mapped[int] = mapped_column(Integer, default=0)
+    best_image_path: Mapped[str | None] = mapped_column(Text)
+    best_quality: Mapped[float] = mapped_column(Float, default=0.0)
+    name: Mapped[str | None] = mapped_column(String(200))
+    label: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Prototype(Base):
+    """One searchable vector per visitor and model: the normalised mean of their best sightings."""
+
+    __tablename__ = "prototypes"
+    visitor_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("visitors.id", ondelete="CASCADE"), primary_key=True
+    )
+    model: Mapped[str] = mapped_column(String(64), primary_key=True)
+    dim: Mapped[int] = mapped_column(Integer)
+    embedding: Mapped[FloatArray] = mapped_column(Embedding)
+    sightings: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Visit(Base):
+    __tablename__ = "visits"
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    visitor_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("visitors.id", ondelete="CASCADE"))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    ended_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    sightings: Mapped[int] = mapped_column(Integer, default=0)
+    __table_args__ = (Index("ix_visits_visitor_started", "visitor_id", "started_at"),)
+
+
+class Sighting(Base):
+    """One track's identity evidence: its best embedding so far and its best crop."""
+
+    __tablename__ = "sightings"
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    visitor_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("visitors.id", ondelete="CASCADE"))
+    camera_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("cameras.id", ondelete="SET NULL"))
+    visit_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("visits.id", ondelete="SET NULL"))
+    track_id: Mapped[int] = mapped_column(Integer)
+    captured_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    model: Mapped[str] = mapped_column(String(64))
+    dim: Mapped[int] = mapped_column(Integer)
+    embedding: Mapped[FloatArray] = mapped_column(Embedding)
+    quality: Mapped[float] = mapped_column(Float)
+    similarity: Mapped[float | None] = mapped_column(Float)
+    image_path: Mapped[str | None] = mapped_column(Text)
+    __table_args__ = (Index("ix_sightings_visitor_captured", "visitor_id", "captured_at"),)
+
+
+class Meta(Base):
+    """Counters shared between processes (e.g. the prototype version for in-process indexes)."""
+
+    __tablename__ = "store_meta"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, default=0)

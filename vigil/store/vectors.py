@@ -1,0 +1,199 @@
+"""Nearest-prototype search by cosine similarity.
+
+SQLite: an exact in-process NumPy search over all prototypes of one model (100k × 128 floats is
+one 50 MB matrix-vector product, ~2 ms here; an HNSW library is not needed at that size, see
+docs/identity.md). The matrix follows the `prototypes_version` counter that every prototype
+write bumps, so another process's writes are picked up before the next search.
+
+PostgreSQL: pgvector's HNSW index, one partial expression index per (model, dimension), since
+one column holds vectors of several models and dimensions."""
+
+from __future__ import annotations
+
+import re
+import threading
+import uuid
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+from sqlalchemy import Connection, select, text, update
+
+from vigil.store.schema import Meta, Prototype
+from vigil.types import FloatArray
+
+VERSION_KEY = "prototypes_version"
+_SAFE_MODEL = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class Match:
+    visitor_id: uuid.UUID
+    similarity: float
+
+
+class VectorIndex(Protocol):
+    def search(self, conn: Connection, model: str, vectors: FloatArray, k: int) -> list[list[Match]]: ...
+
+    def changed(self, conn: Connection, model: str, visitor_ids: Collection[uuid.UUID]) -> None:
+        """Call inside the writing transaction after these visitors' prototypes of `model`
+        were inserted, updated or deleted."""
+
+
+def check_model_name(model: str) -> str:
+    if not _SAFE_MODEL.match(model):
+        raise ValueError(f"embedding model name {model!r} must match {_SAFE_MODEL.pattern}")
+    return model
+
+
+class _ModelMatrix:
+    """Rows of one model's prototypes in a growable buffer (amortised O(1) append and delete)."""
+
+    def __init__(self) -> None:
+        self.ids: list[uuid.UUID] = []
+        self.pos: dict[uuid.UUID, int] = {}
+        self.buf: FloatArray = np.zeros((0, 0), np.float32)
+
+    @property
+    def matrix(self) -> FloatArray:
+        return self.buf[: len(self.ids)]
+
+    def put(self, visitor_id: uuid.UUID, vector: FloatArray) -> None:
+        if visitor_id in self.pos:
+            self.buf[self.pos[visitor_id]] = vector
+            return
+        n = len(self.ids)
+        if self.buf.shape[1] != vector.shape[0]:
+            self.buf = np.zeros((max(n, 16), vector.shape[0]), np.float32)
+        elif n == self.buf.shape[0]:
+            self.buf = np.vstack([self.buf, np.zeros_like(self.buf)])
+        self.buf[n] = vector
+        self.ids.append(visitor_id)
+        self.pos[visitor_id] = n
+
+    def drop(self, visitor_id: uuid.UUID) -> None:
+        index = self.pos.pop(visitor_id, None)
+        if index is None:
+            return
+        last = len(self.ids) - 1
+        if index != last:
+            moved = self.ids[last]
+            self.buf[index] = self.buf[last]
+            self.ids[index] = moved
+            self.pos[moved] = index
+        self.ids.pop()
+
+
+class NumpyIndex:
+    """Exact search. Own writes patch the matrix; a version counter moved by another process
+    makes the next search reload the model's matrix from the database."""
+
+    def __init__(self) -> None:
+        self._models: dict[str, _ModelMatrix] = {}
+        self._version = -1
+        self._lock = threading.Lock()
+
+    def search(self, conn: Connection, model: str, vectors: FloatArray, k: int) -> list[list[Match]]:
+        queries = np.atleast_2d(np.asarray(vectors, np.float32))
+        with self._lock:
+            data = self._current(conn, model)
+            if not data.ids:
+                return [[] for _ in queries]
+            scores = queries @ data.matrix.T
+            ids = list(data.ids)
+        k = min(k, len(ids))
+        top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        results = []
+        for row, cols in zip(scores, top, strict=True):
+            ordered = cols[np.argsort(-row[cols])]
+            results.append([Match(ids[c], float(row[c])) for c in ordered])
+        return results
+
+    def changed(self, conn: Connection, model: str, visitor_ids: Collection[uuid.UUID]) -> None:
+        new_version = conn.execute(
+            update(Meta).where(Meta.key == VERSION_KEY).values(value=Meta.value + 1).returning(Meta.value)
+        ).scalar_one()
+        rows = conn.execute(
+            select(Prototype.visitor_id, Prototype.embedding).where(
+                Prototype.model == model, Prototype.visitor_id.in_(list(visitor_ids))
+            )
+        ).all()
+        with self._lock:
+            if new_version - 1 != self._version or model not in self._models:
+                self._version = -1  # someone else wrote too: reload on the next search
+                return
+            data = self._models[model]
+            found = {r[0] for r in rows}
+            for visitor_id, vector in rows:
+                data.put(visitor_id, vector)
+            for visitor_id in set(visitor_ids) - found:
+                data.drop(visitor_id)
+            self._version = new_version
+
+    def _current(self, conn: Connection, model: str) -> _ModelMatrix:
+        version = conn.execute(select(Meta.value).where(Meta.key == VERSION_KEY)).scalar_one()
+        if version != self._version:
+            self._models.clear()
+            self._version = version
+        if model not in self._models:
+            self._models[model] = self._load(conn, model)
+        return self._models[model]
+
+    @staticmethod
+    def _load(conn: Connection, model: str) -> _ModelMatrix:
+        data = _ModelMatrix()
+        rows = conn.execute(
+            select(Prototype.visitor_id, Prototype.embedding).where(Prototype.model == model)
+        ).all()
+        if rows:
+            data.buf = np.vstack([r[1] for r in rows]).astype(np.float32)
+            data.ids = [r[0] for r in rows]
+            data.pos = {v: i for i, v in enumerate(data.ids)}
+        return data
+
+
+class PgVectorIndex:
+    """pgvector HNSW (cosine) per model; `<=>` is cosine distance, similarity = 1 - distance."""
+
+    def __init__(self, ef_search: int = 64) -> None:
+        self._ef_search = ef_search
+        self._indexed: set[tuple[str, int]] = set()
+        self._lock = threading.Lock()
+
+    def search(self, conn: Connection, model: str, vectors: FloatArray, k: int) -> list[list[Match]]:
+        queries = np.atleast_2d(np.asarray(vectors, np.float32))
+        dim = queries.shape[1]
+        check_model_name(model)
+        conn.execute(text(f"SET LOCAL hnsw.ef_search = {int(self._ef_search)}"))
+        sql = text(
+            f"SELECT visitor_id, 1 - (embedding::vector({dim}) <=> CAST(:q AS vector({dim}))) AS sim "
+            f"FROM prototypes WHERE model = :model AND dim = {dim} "
+            f"ORDER BY embedding::vector({dim}) <=> CAST(:q AS vector({dim})) LIMIT :k"
+        )
+        results = []
+        for query in queries:
+            literal = "[" + ",".join(f"{v:.7g}" for v in query) + "]"
+            rows = conn.execute(sql, {"q": literal, "model": model, "k": k}).all()
+            results.append([Match(r[0], float(r[1])) for r in rows])
+        return results
+
+    def changed(self, conn: Connection, model: str, visitor_ids: Collection[uuid.UUID]) -> None:
+        dims = conn.execute(select(Prototype.dim).where(Prototype.model == model).distinct()).scalars()
+        for dim in dims:
+            self.ensure_index(conn, model, int(dim))
+
+    def ensure_index(self, conn: Connection, model: str, dim: int) -> None:
+        with self._lock:
+            if (model, dim) in self._indexed:
+                return
+        safe = re.sub(r"[^a-z0-9_]", "_", check_model_name(model).lower())
+        conn.execute(
+            text(
+                f"CREATE INDEX IF NOT EXISTS prototypes_hnsw_{safe}_{dim} ON prototypes "
+                f"USING hnsw ((embedding::vector({dim})) vector_cosine_ops) "
+                f"WHERE model = '{model}' AND dim = {dim}"
+            )
+        )
+        with self._lock:
+            self._indexed.add((model, dim))
