@@ -65,6 +65,15 @@ class Batch:
     def set_photo(self, visitor_id: uuid.UUID, path: str, quality: float) -> None:
         self.visitors[visitor_id].update(best_image_path=path, best_quality=quality)
 
+    def lock(self, visitor_ids: Collection[uuid.UUID]) -> None:
+        """Lock the visitors this batch will update, in id order, so concurrent batches on
+        PostgreSQL queue instead of deadlocking (SQLite's BEGIN IMMEDIATE already serialises)."""
+        if visitor_ids and self.conn.dialect.name == "postgresql":
+            ordered = sorted(visitor_ids)
+            self.conn.execute(
+                select(Visitor.id).where(Visitor.id.in_(ordered)).order_by(Visitor.id).with_for_update()
+            )
+
     def _load(self, visitor_id: uuid.UUID) -> None:
         row = (
             self.conn.execute(

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy.exc import OperationalError
 
 from vigil.config import StoreConfig, VigilSettings
 from vigil.errors import StoreError
@@ -28,6 +29,7 @@ from vigil.store.vectors import VERSION_KEY, Match, NumpyIndex, PgVectorIndex, V
 from vigil.types import FaceEmbedding, Image
 
 log = logging.getLogger(__name__)
+DEADLOCK_RETRIES = 3
 
 
 @dataclass(frozen=True)
@@ -81,13 +83,20 @@ class IdentityStore:
         """Assign the first embedding of each of these tracks, in one transaction."""
         if not observations:
             return []
-        written: list[str] = []
-        try:
-            with self.db.writer.begin() as conn:
-                return self._observe_many(conn, observations, written)
-        except BaseException:
-            self.crops.delete(written)  # the rows are gone: so go their files
-            raise
+        for attempt in range(DEADLOCK_RETRIES):
+            written: list[str] = []
+            try:
+                with self.db.writer.begin() as conn:
+                    return self._observe_many(conn, observations, written)
+            except OperationalError as exc:
+                self.crops.delete(written)  # the rows are gone: so go their files
+                if not _is_deadlock(exc) or attempt == DEADLOCK_RETRIES - 1:
+                    raise
+                log.warning("identity store: deadlock, retrying the batch (%s)", exc.orig)
+            except BaseException:
+                self.crops.delete(written)
+                raise
+        raise AssertionError("unreachable")
 
     def _observe_many(
         self, conn: Connection, observations: Sequence[FaceObservation], written: list[str]
@@ -95,6 +104,8 @@ class IdentityStore:
         batch = maintenance.Batch(conn, self.gap)
         results: list[Assignment] = []
         matches = self._search_all(conn, observations)
+        threshold = self.config.same_person_similarity
+        batch.lock({m[0].visitor_id for m in matches if m and m[0].similarity >= threshold})
         created: dict[str, list[tuple[uuid.UUID, np.ndarray]]] = {}
         for obs, found in zip(observations, matches, strict=True):
             model = check_model_name(obs.embedding.model)
@@ -379,6 +390,10 @@ class IdentityStore:
             for table in (Sighting, Visit, Prototype, Visitor, Camera):
                 conn.execute(delete(table))
             conn.execute(update(Meta).where(Meta.key == VERSION_KEY).values(value=Meta.value + 1))
+
+
+def _is_deadlock(exc: OperationalError) -> bool:
+    return getattr(exc.orig, "sqlstate", None) in ("40P01", "40001")
 
 
 def _best_with_created(
