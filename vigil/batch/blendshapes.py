@@ -411,10 +411,11 @@ class BlendshapeEstimator:
     @staticmethod
     def _neutral(state: _TrackState, layout: LandmarkLayout) -> dict[str, float]:
         samples = np.stack(state.samples)
+        medians, lows = np.percentile(samples, [50.0, _OPENING_PERCENTILE], axis=0)
+        prior = NEUTRAL_PRIOR[layout]
         neutral: dict[str, float] = {}
         for column, key in enumerate(state.keys):
-            percentile = _OPENING_PERCENTILE if key in _OPENING_MEASURES else 50.0
-            value = float(np.percentile(samples[:, column], percentile))
-            prior, tolerance = NEUTRAL_PRIOR[layout][key]
-            neutral[key] = min(max(value, prior - tolerance), prior + tolerance)
+            value = float(lows[column] if key in _OPENING_MEASURES else medians[column])
+            centre, tolerance = prior[key]
+            neutral[key] = min(max(value, centre - tolerance), centre + tolerance)
         return neutral

@@ -22,6 +22,7 @@ Mirroring the image flips the signs of yaw and roll and keeps pitch.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Literal
 
 import cv2
@@ -178,12 +179,23 @@ def _model_arrays(layout: LandmarkLayout, indices: tuple[int, ...]) -> FloatArra
     return np.array([model[i] for i in indices], dtype=np.float64)
 
 
-def head_pose(
-    landmarks: FloatArray, layout: LandmarkLayout, frame_width: int, frame_height: int
-) -> tuple[float, float, float]:
-    """(pitch, yaw, roll) in degrees by cv2.solvePnP of the rigid points against the generic
-    model, with a pinhole camera of focal length = frame width (about 53 degrees horizontal
-    field of view), principal point at the frame centre and no distortion."""
+@dataclass(frozen=True)
+class PoseFit:
+    """A perspective head pose: model point M maps to camera point rotation @ M + translation
+    (IOD units), seen through `camera` (3x3 intrinsics)."""
+
+    rotation: FloatArray
+    translation: FloatArray
+    camera: FloatArray
+
+    def angles(self) -> tuple[float, float, float]:
+        return rotation_to_angles(self.rotation)
+
+
+def fit_pose(landmarks: FloatArray, layout: LandmarkLayout, frame_width: int, frame_height: int) -> PoseFit:
+    """cv2.solvePnP of the rigid points against the generic model, with a pinhole camera of focal
+    length = frame width (about 53 degrees horizontal field of view), principal point at the
+    frame centre and no distortion. ValueError when no pose is found."""
     xy = check_landmarks(landmarks, layout)
     indices = RIGID_POINTS[layout]
     object_points = _model_arrays(layout, indices)
@@ -197,13 +209,20 @@ def head_pose(
     centre = (image_points[:4].mean(0) - camera[:2, 2]) / focal * depth
     guess_r = np.zeros((3, 1), np.float64)
     guess_t = np.array([[centre[0]], [centre[1]], [depth]], np.float64)
-    ok, rvec, _ = cv2.solvePnP(
+    ok, rvec, tvec = cv2.solvePnP(
         object_points, image_points, camera, None, guess_r, guess_t, True, flags=cv2.SOLVEPNP_ITERATIVE
     )
-    if not ok:
+    if not ok or not np.isfinite(rvec).all() or float(tvec[2, 0]) <= 0:
         raise ValueError("solvePnP found no head pose for these landmarks")
     rotation, _ = cv2.Rodrigues(rvec)
-    return rotation_to_angles(rotation)
+    return PoseFit(np.asarray(rotation, np.float64), np.asarray(tvec, np.float64).reshape(3), camera)
+
+
+def head_pose(
+    landmarks: FloatArray, layout: LandmarkLayout, frame_width: int, frame_height: int
+) -> tuple[float, float, float]:
+    """(pitch, yaw, roll) in degrees (conventions in the module docstring); see `fit_pose`."""
+    return fit_pose(landmarks, layout, frame_width, frame_height).angles()
 
 
 def rotation_to_angles(rotation: FloatArray) -> tuple[float, float, float]:
@@ -218,15 +237,17 @@ def rotation_to_angles(rotation: FloatArray) -> tuple[float, float, float]:
 
 
 def frontalize(landmarks: FloatArray, layout: LandmarkLayout, indices: tuple[int, ...]) -> FloatArray:
-    """(len(indices), 2) frontal X, Y coordinates (IOD units, model frame) of the given points.
+    """(len(indices), 2) frontal X, Y coordinates (IOD units, model frame) of the given points:
+    each point is moved back to where it would be on a frontal face, assuming its depth is the
+    generic model's Z_i. This removes scale, in-plane rotation and position exactly, and the
+    parallax that moderate pitch and yaw cause (points at different depths shift differently)
+    up to perspective effects.
 
-    A weak-perspective camera (scale s, rotation rows r1 r2, shift t) is fitted to the rigid
-    points (least-squares affine map, then its nearest scaled orthonormal rows); each point i is
-    then moved back to the frontal view assuming its depth is the model's Z_i:
-    solve [r1; r2][:, :2] @ (X, Y) = (p - t) / s - Z_i * [r1; r2][:, 2].
-    This removes scale, in-plane rotation, translation and most of the parallax that pitch and
-    yaw cause (points at different depths shift differently). Falls back to a 2-D similarity
-    (eye line horizontal, IOD = 1) when the fit is degenerate (face seen from the side)."""
+    Weak perspective: the least-squares affine map of the rigid points is reduced to its nearest
+    scaled orthonormal rows (scale s, rows r1 r2, shift t), then per point
+    [r1; r2][:, :2] @ (X, Y) = (p - t) / s - Z_i * [r1; r2][:, 2].
+    Falls back to a 2-D similarity (eye line horizontal, IOD = 1) when the face is turned more
+    than ~70 degrees or the fit is degenerate."""
     xy = check_landmarks(landmarks, layout)
     rigid = RIGID_POINTS[layout]
     model_rigid = _model_arrays(layout, rigid)
@@ -242,7 +263,7 @@ def frontalize(landmarks: FloatArray, layout: LandmarkLayout, indices: tuple[int
     scale = float(singular.mean())
     shift = image_centre - scale * rows @ model_centre
     in_plane = rows[:, :2]
-    # |det| = cos of the out-of-plane tilt; below ~0.34 (70 deg) the inversion amplifies noise.
+    # |det| = cos of the out-of-plane tilt; below 0.34 (70 deg) the inversion amplifies noise.
     if abs(float(np.linalg.det(in_plane))) < 0.34:
         return _similarity_frontal(xy, layout, indices)
     depth = _model_arrays(layout, indices)[:, 2]
