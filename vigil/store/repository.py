@@ -377,6 +377,11 @@ class IdentityStore:
                 raise StoreError(f"no visitor {visitor}")
 
     # ------------------------------------------------------------ reads
+    def lookup(self, embedding: FaceEmbedding, k: int = 3) -> list[Match]:
+        """The `k` visitors whose prototypes are most similar to `embedding` (same model only)."""
+        with self.db.reader.connect() as conn:
+            return self.index.search(conn, check_model_name(embedding.model), embedding.vector, k)[0]
+
     def counts(self) -> dict[str, int]:
         with self.db.reader.connect() as conn:
             return {

@@ -166,16 +166,19 @@ class PgVectorIndex:
         dim = queries.shape[1]
         check_model_name(model)
         conn.execute(text(f"SET LOCAL hnsw.ef_search = {int(self._ef_search)}"))
+        # All queries in one round trip; each runs its own index scan through LATERAL.
         sql = text(
-            f"SELECT visitor_id, 1 - (embedding::vector({dim}) <=> CAST(:q AS vector({dim}))) AS sim "
-            f"FROM prototypes WHERE model = :model AND dim = {dim} "
-            f"ORDER BY embedding::vector({dim}) <=> CAST(:q AS vector({dim})) LIMIT :k"
+            f"SELECT u.i, p.visitor_id, p.sim FROM unnest(CAST(:qs AS text[])) WITH ORDINALITY AS u(t, i) "
+            f"CROSS JOIN LATERAL (SELECT visitor_id, "
+            f"1 - (embedding::vector({dim}) <=> CAST(u.t AS vector({dim}))) AS sim FROM prototypes "
+            f"WHERE model = :model AND dim = {dim} "
+            f"ORDER BY embedding::vector({dim}) <=> CAST(u.t AS vector({dim})) LIMIT :k) AS p "
+            f"ORDER BY u.i, p.sim DESC"
         )
-        results = []
-        for query in queries:
-            literal = "[" + ",".join(f"{v:.7g}" for v in query) + "]"
-            rows = conn.execute(sql, {"q": literal, "model": model, "k": k}).all()
-            results.append([Match(r[0], float(r[1])) for r in rows])
+        literals = ["[" + ",".join(f"{v:.7g}" for v in query) + "]" for query in queries]
+        results: list[list[Match]] = [[] for _ in queries]
+        for i, visitor_id, sim in conn.execute(sql, {"qs": literals, "model": model, "k": k}).all():
+            results[int(i) - 1].append(Match(visitor_id, float(sim)))
         return results
 
     def changed(self, conn: Connection, model: str, visitor_ids: Collection[uuid.UUID]) -> None:
