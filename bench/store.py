@@ -57,14 +57,32 @@ def populate_visitors(store: IdentityStore, vectors: np.ndarray, chunk: int = 50
             part = range(start, min(start + chunk, len(ids)))
             conn.execute(
                 insert(Visitor),
-                [{"id": ids[i], "first_seen_at": T0, "last_seen_at": T0, "visit_count": 1, "best_quality": 0.5,
-                  "created_at": T0} for i in part],
-            )  # fmt: skip
+                [
+                    {
+                        "id": ids[i],
+                        "first_seen_at": T0,
+                        "last_seen_at": T0,
+                        "visit_count": 1,
+                        "best_quality": 0.5,
+                        "created_at": T0,
+                    }
+                    for i in part
+                ],
+            )
             conn.execute(
                 insert(Prototype),
-                [{"visitor_id": ids[i], "model": MODEL, "dim": DIM, "embedding": vectors[i], "sightings": 1,
-                  "updated_at": T0} for i in part],
-            )  # fmt: skip
+                [
+                    {
+                        "visitor_id": ids[i],
+                        "model": MODEL,
+                        "dim": DIM,
+                        "embedding": vectors[i],
+                        "sightings": 1,
+                        "updated_at": T0,
+                    }
+                    for i in part
+                ],
+            )
         store.index.changed(conn, MODEL, set())
     return ids
 
@@ -134,8 +152,8 @@ def populate_sightings_pg(store: IdentityStore, total: int) -> None:
                 """
                 WITH v AS (SELECT id, row_number() OVER () AS n FROM visitors),
                      c AS (SELECT count(*) AS total FROM visitors)
-                INSERT INTO sightings (id, visitor_id, camera_id, track_id, captured_at, model, dim, embedding,
-                                       quality, similarity, image_path)
+                INSERT INTO sightings (id, visitor_id, camera_id, track_id, captured_at, model, dim,
+                                       embedding, quality, similarity, image_path)
                 SELECT gen_random_uuid(), v.id, NULL, g, now() - (g || ' seconds')::interval, :model, 128,
                        (SELECT array_agg(random() - 0.5)::vector FROM generate_series(1, 128) WHERE g > 0),
                        0.5, NULL, NULL
@@ -169,8 +187,15 @@ def bench_postgres(visitors: int, sightings: int, lookups: int, ingest: int) -> 
             store.close()
         finally:
             server.cleanup()
-    return {"visitors": visitors, "sightings": sightings, **timings, "lookup_p50_ms": p50,
-            "lookup_p95_ms": p95, "recall_at_1": recall, "ingest_per_s": rate}  # fmt: skip
+    return {
+        "visitors": visitors,
+        "sightings": sightings,
+        **timings,
+        "lookup_p50_ms": p50,
+        "lookup_p95_ms": p95,
+        "recall_at_1": recall,
+        "ingest_per_s": rate,
+    }
 
 
 def hnsw_recall(store: IdentityStore, people: np.ndarray, rng: np.random.Generator, n: int = 200) -> float:
@@ -201,19 +226,26 @@ def main() -> None:
     parser.add_argument("--skip-postgres", action="store_true")
     args = parser.parse_args()
     scale = 10 if args.quick else 1
-    print(f"# bench.store {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} CPUs, Python {platform.python_version()}")  # fmt: skip
+    print(
+        f"# bench.store {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, "
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}"
+    )
     lite = bench_sqlite(100_000 // scale, 300, 5000 // scale)
-    print(f"sqlite: {lite['visitors']} visitors (bulk load {lite['load_s']:.1f} s): lookup p50 "
-          f"{lite['lookup_p50_ms']:.2f} ms, p95 {lite['lookup_p95_ms']:.2f} ms (goal ≤ 5 ms); ingest "
-          f"{lite['ingest_per_s']:.0f} sightings/s batched (goal ≥ 1000)")  # fmt: skip
+    print(
+        f"sqlite: {lite['visitors']} visitors (bulk load {lite['load_s']:.1f} s): lookup p50 "
+        f"{lite['lookup_p50_ms']:.2f} ms, p95 {lite['lookup_p95_ms']:.2f} ms (goal ≤ 5 ms); ingest "
+        f"{lite['ingest_per_s']:.0f} sightings/s batched (goal ≥ 1000)"
+    )
     if args.skip_postgres:
         return
     pg = bench_postgres(100_000 // scale, 1_000_000 // scale, 300, 5000 // scale)
-    print(f"postgresql: {pg['visitors']} visitors, {pg['sightings']} sightings (load {pg['load_visitors_s']:.1f} + "
-          f"{pg['load_sightings_s']:.1f} s, HNSW build {pg['hnsw_build_s']:.1f} s): lookup p50 "
-          f"{pg['lookup_p50_ms']:.2f} ms, p95 {pg['lookup_p95_ms']:.2f} ms (goal ≤ 10 ms), recall@1 "
-          f"{pg['recall_at_1']:.3f}; ingest {pg['ingest_per_s']:.0f} sightings/s batched (goal ≥ 1000)")  # fmt: skip
+    print(
+        f"postgresql: {pg['visitors']} visitors, {pg['sightings']} sightings "
+        f"(load {pg['load_visitors_s']:.1f} + "
+        f"{pg['load_sightings_s']:.1f} s, HNSW build {pg['hnsw_build_s']:.1f} s): lookup p50 "
+        f"{pg['lookup_p50_ms']:.2f} ms, p95 {pg['lookup_p95_ms']:.2f} ms (goal ≤ 10 ms), recall@1 "
+        f"{pg['recall_at_1']:.3f}; ingest {pg['ingest_per_s']:.0f} sightings/s batched (goal ≥ 1000)"
+    )
 
 
 if __name__ == "__main__":

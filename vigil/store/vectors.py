@@ -177,8 +177,8 @@ class PgVectorIndex:
         )
         literals = ["[" + ",".join(f"{v:.7g}" for v in query) + "]" for query in queries]
         results: list[list[Match]] = [[] for _ in queries]
-        for i, visitor_id, sim in conn.execute(sql, {"qs": literals, "model": model, "k": k}).all():
-            results[int(i) - 1].append(Match(visitor_id, float(sim)))
+        for row in conn.execute(sql, {"qs": literals, "model": model, "k": k}).all():
+            results[int(row[0]) - 1].append(Match(row[1], float(row[2])))
         return results
 
     def changed(self, conn: Connection, model: str, visitor_ids: Collection[uuid.UUID]) -> None:
