@@ -89,7 +89,7 @@ class _ModelMatrix:
 def top_k(scores: FloatArray, k: int) -> npt.NDArray[np.intp]:
     """Column indexes of each row's k best scores, best first. For the small k used here,
     k passes of argmax are several times faster than argpartition over 100k columns."""
-    work = scores.copy() if k > 1 else scores
+    work = scores.copy()
     rows = np.arange(scores.shape[0])
     picks = []
     for _ in range(k):
