@@ -15,7 +15,7 @@ from typing import Any
 
 import cv2
 import numpy as np
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
 from vigil.store.crops import CropStore
 from vigil.store.schema import Prototype, Sighting, Visit, Visitor, utcnow
@@ -41,6 +41,7 @@ class Batch:
     sightings: list[dict[str, Any]] = field(default_factory=list)
     new_visits: list[dict[str, Any]] = field(default_factory=list)
     rebuild: set[uuid.UUID] = field(default_factory=set)
+    _preloaded: set[uuid.UUID] = field(default_factory=set)
 
     def add_sighting(self, visitor_id: uuid.UUID, new: bool, row: dict[str, Any]) -> None:
         t: datetime = row["captured_at"]
@@ -65,14 +66,37 @@ class Batch:
     def set_photo(self, visitor_id: uuid.UUID, path: str, quality: float) -> None:
         self.visitors[visitor_id].update(best_image_path=path, best_quality=quality)
 
-    def lock(self, visitor_ids: Collection[uuid.UUID]) -> None:
-        """Lock the visitors this batch will update, in id order, so concurrent batches on
-        PostgreSQL queue instead of deadlocking (SQLite's BEGIN IMMEDIATE already serialises)."""
-        if visitor_ids and self.conn.dialect.name == "postgresql":
-            ordered = sorted(visitor_ids)
-            self.conn.execute(
-                select(Visitor.id).where(Visitor.id.in_(ordered)).order_by(Visitor.id).with_for_update()
-            )
+    def preload(self, visitor_ids: Collection[uuid.UUID]) -> None:
+        """Load (and on PostgreSQL lock, in id order so concurrent batches queue instead of
+        deadlocking) the visitors this batch will likely update: three queries instead of three
+        per visitor. SQLite's BEGIN IMMEDIATE already serialises writers."""
+        ordered = sorted(set(visitor_ids) - self.visitors.keys())
+        for start in range(0, len(ordered), 500):
+            self._preload_chunk(ordered[start : start + 500])
+
+    def _preload_chunk(self, ids: list[uuid.UUID]) -> None:
+        columns = (Visitor.id, Visitor.first_seen_at, Visitor.last_seen_at, Visitor.visit_count)
+        query = select(*columns, Visitor.best_quality, Visitor.best_image_path).where(Visitor.id.in_(ids))
+        for row in self.conn.execute(query.order_by(Visitor.id).with_for_update()).mappings():
+            self.visitors[row["id"]] = {k: v for k, v in row.items() if k != "id"} | {"new": False}
+            self.latest_visit[row["id"]] = None
+        latest = (
+            select(Visit.visitor_id, func.max(Visit.started_at).label("m"))
+            .where(Visit.visitor_id.in_(ids))
+            .group_by(Visit.visitor_id)
+            .subquery()
+        )
+        visits = select(Visit.id, Visit.visitor_id, Visit.started_at, Visit.ended_at, Visit.sightings).join(
+            latest, (latest.c.visitor_id == Visit.visitor_id) & (latest.c.m == Visit.started_at)
+        )
+        for row in self.conn.execute(visits).mappings():
+            self.latest_visit[row["visitor_id"]] = {k: v for k, v in row.items() if k != "visitor_id"} | {
+                "new": False
+            }
+        protos = select(Prototype.visitor_id, Prototype.model, Prototype.embedding, Prototype.sightings)
+        for vid, model, embedding, count in self.conn.execute(protos.where(Prototype.visitor_id.in_(ids))):
+            self.protos[(vid, model)] = {"embedding": embedding, "sightings": count, "new": False}
+        self._preloaded.update(ids)
 
     def _load(self, visitor_id: uuid.UUID) -> None:
         row = (
@@ -129,7 +153,7 @@ class Batch:
         key = (visitor_id, model)
         if key not in self.protos:
             row = None
-            if not self.visitors[visitor_id]["new"]:
+            if not self.visitors[visitor_id]["new"] and visitor_id not in self._preloaded:
                 row = self.conn.execute(
                     select(Prototype.embedding, Prototype.sightings).where(
                         Prototype.visitor_id == visitor_id, Prototype.model == model

@@ -105,7 +105,7 @@ class IdentityStore:
         results: list[Assignment] = []
         matches = self._search_all(conn, observations)
         threshold = self.config.same_person_similarity
-        batch.lock({m[0].visitor_id for m in matches if m and m[0].similarity >= threshold})
+        batch.preload({m[0].visitor_id for m in matches if m and m[0].similarity >= threshold})
         created: dict[str, list[tuple[uuid.UUID, np.ndarray]]] = {}
         for obs, found in zip(observations, matches, strict=True):
             model = check_model_name(obs.embedding.model)
