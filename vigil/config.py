@@ -66,8 +66,15 @@ class DlibHogConfig(_DetectorBase):
     upsample: int = Field(0, ge=0, le=3, description="Times to upsample (finds smaller faces)")
 
 
+class FaceMeshConfig(_DetectorBase):
+    type: Literal["mediapipe_facemesh"] = "mediapipe_facemesh"
+    score_threshold: float = Field(0.5, ge=0.0, le=1.0, description="Minimum BlazeFace confidence")
+    max_faces: int = Field(4, ge=1, le=50, description="Faces meshed per frame at most")
+    refine_landmarks: bool = Field(True, description="Attention model: 478 points incl. irises")
+
+
 DetectorConfig = Annotated[
-    YuNetConfig | BlazeFaceConfig | HaarConfig | DlibHogConfig, Field(discriminator="type")
+    YuNetConfig | BlazeFaceConfig | HaarConfig | DlibHogConfig | FaceMeshConfig, Field(discriminator="type")
 ]
 
 

@@ -48,6 +48,12 @@ def _dlib_hog(config: Any, _: list[Path]) -> FaceDetector:
     return DlibHogDetector(config)
 
 
+def _facemesh(config: Any, _: list[Path]) -> FaceDetector:
+    from vigil.detect.facemesh import FaceMeshDetector
+
+    return FaceMeshDetector(config)
+
+
 # Explicit: one entry per engine, keyed by the config's `type` literal. Imports are lazy
 # so that choosing YuNet never pays for importing mediapipe.
 DETECTORS: dict[str, Callable[[Any, list[Path]], FaceDetector]] = {
@@ -55,6 +61,7 @@ DETECTORS: dict[str, Callable[[Any, list[Path]], FaceDetector]] = {
     "blazeface": _blazeface,
     "haar": _haar,
     "dlib_hog": _dlib_hog,
+    "mediapipe_facemesh": _facemesh,
 }
 
 

@@ -1,0 +1,293 @@
+"""Per-chunk frame loop, run in worker processes: decode, detect, landmarks, head pose, persons.
+
+Track ids, blendshape calibration and speaking need the whole history of a track, so they run
+in the parent, in frame order, over the observations these chunks return (vigil/batch/stitch.py).
+What runs here depends only on the frames since the last detection frame: detection frames are
+1, 1+N, 1+2N... of the *video* (not of the chunk), and a chunk starts decoding at the detection
+frame at or before its first frame (overlapping the previous chunk by up to N-1 frames). That
+makes every observation identical to a single-worker run, whatever the chunking.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import resource
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from vigil.batch.engines import Engine, create_engine
+from vigil.batch.headpose import LandmarkLayout, head_pose
+from vigil.batch.person import PersonDetector, create_person_detector
+from vigil.batch.settings import BatchSettings
+from vigil.batch.video import FrameReader, VideoInfo
+from vigil.types import FloatArray, Image
+
+log = logging.getLogger(__name__)
+
+Box = tuple[float, float, float, float]
+
+
+@dataclass
+class FaceObs:
+    box: Box  # xyxy, original pixels
+    score: float
+    landmarks: FloatArray | None  # (P, 2|3) float32, original pixels
+    head_pose: tuple[float, float, float] | None  # pitch, yaw, roll degrees
+
+
+@dataclass
+class FrameObs:
+    frame: int  # 1-based
+    decoded: bool
+    faces: list[FaceObs] = field(default_factory=list)
+    persons: list[tuple[Box, float]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ChunkTask:
+    video: Path
+    info: VideoInfo
+    index: int  # chunk number in the video, 0-based
+    first: int
+    last: int
+    settings: BatchSettings
+
+
+@dataclass
+class ChunkResult:
+    video: Path
+    index: int
+    frames: list[FrameObs]
+    layout: LandmarkLayout
+    missing: list[int]
+    seek_fallbacks: int
+    busy_s: float  # wall time spent on this chunk's own frames and their warm-up
+    peak_rss_mb: float
+    pid: int
+    timings: dict[str, float]
+
+
+def detection_start(first: int, every_n: int) -> int:
+    """The detection frame at or before `first` (detection frames: 1, 1+N, 1+2N, ...)."""
+    return first - (first - 1) % every_n
+
+
+@dataclass
+class _Face:
+    box: FloatArray  # xyxy in landmark-image pixels
+    score: float
+    points: FloatArray | None  # in landmark-image pixels
+    anchor: tuple[FloatArray, FloatArray] | None  # (box, points' box) when the face was detected
+
+
+class FaceFollower:
+    """Faces of the current frame: detected every Nth frame, following their landmarks between."""
+
+    def __init__(self, engine: Engine, settings: BatchSettings, info: VideoInfo) -> None:
+        self.engine, self.settings = engine, settings
+        self.width, self.height = info.width, info.height
+        self.lm_size = _fit(info.width, info.height, settings.landmark_max_width)
+        self.det_size = _fit(info.width, info.height, engine.detect_width)
+        self.to_orig = info.width / self.lm_size[0]
+        self.faces: list[_Face] = []
+        self.persons: list[tuple[Box, float]] = []
+        self.timings: dict[str, float] = defaultdict(float)
+        self._person_detector: PersonDetector | None = None
+
+    def reset(self) -> None:
+        self.faces, self.persons = [], []
+
+    def step(self, number: int, frame: Any) -> FrameObs:
+        detecting = (number - 1) % self.settings.detect_every_n == 0
+        rgb: Image | None = None
+        if detecting or self.faces:
+            rgb = self._image(frame, self.lm_size, "rgb24")
+        if detecting:
+            bgr = self._detection_image(frame, rgb)
+            self._detect(bgr, rgb)
+            self.persons = self._detect_persons(bgr) if not self.faces else []
+        elif self.faces and rgb is not None:
+            self._follow(rgb)
+        return FrameObs(number, True, [self._observe(face) for face in self.faces], list(self.persons))
+
+    def _image(self, frame: Any, size: tuple[int, int], fmt: str) -> Image:
+        start = time.perf_counter()
+        if size == (self.width, self.height):
+            image = frame.to_ndarray(format=fmt)
+        else:
+            image = frame.to_ndarray(width=size[0], height=size[1], format=fmt, interpolation="AREA")
+        self.timings["convert"] += time.perf_counter() - start
+        return np.asarray(image)
+
+    def _detection_image(self, frame: Any, rgb: Image | None) -> Image:
+        if rgb is not None and self.det_size == self.lm_size:
+            start = time.perf_counter()
+            bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+            self.timings["convert"] += time.perf_counter() - start
+            return np.asarray(bgr)
+        return self._image(frame, self.det_size, "bgr24")
+
+    def _detect(self, bgr: Image, rgb: Image | None) -> None:
+        assert rgb is not None
+        start = time.perf_counter()
+        found, meshes = self.engine.detect(bgr)
+        self.timings["detect"] += time.perf_counter() - start
+        factor = self.lm_size[0] / self.det_size[0]
+        min_side = self.settings.landmarks_min_face_px / self.to_orig
+        self.faces = []
+        for row in range(len(found)):
+            box = found.xyxy[row] * factor
+            keypoints = None if found.landmarks is None else found.landmarks[row] * factor
+            points: FloatArray | None = None
+            if max(box[2] - box[0], box[3] - box[1]) >= min_side:
+                if meshes is not None:
+                    points = meshes[row] * np.float32(factor)
+                else:
+                    points = self._locate(rgb, self.engine.landmarker.roi_from_detection(box, keypoints))
+            anchor = None if points is None else (box.copy(), _points_box(points))
+            self.faces.append(_Face(box, float(found.score[row]), points, anchor))
+
+    def _follow(self, rgb: Image) -> None:
+        for face in self.faces:
+            if face.points is None or face.anchor is None:
+                continue  # no landmarks: the box is held until the next detection frame
+            points = self._locate(rgb, self.engine.landmarker.roi_from_points(face.points))
+            face.points = points
+            if points is not None:
+                face.box = _moved_box(face.anchor, _points_box(points))
+
+    def _locate(self, rgb: Image, roi: Any) -> FloatArray | None:
+        start = time.perf_counter()
+        points = self.engine.landmarker.locate(rgb, roi)
+        self.timings["landmarks"] += time.perf_counter() - start
+        return points
+
+    def _observe(self, face: _Face) -> FaceObs:
+        box = tuple(float(v) * self.to_orig for v in face.box)
+        points = None if face.points is None else (face.points * np.float32(self.to_orig)).astype(np.float32)
+        pose = None
+        if points is not None:
+            start = time.perf_counter()
+            try:
+                pose = head_pose(points, self.engine.layout, self.width, self.height)
+            except ValueError:  # degenerate landmarks: no pose rather than a failed chunk
+                pose = None
+            self.timings["head_pose"] += time.perf_counter() - start
+        return FaceObs(_clip_box(box, self.width, self.height), face.score, points, pose)
+
+    def _detect_persons(self, bgr: Image) -> list[tuple[Box, float]]:
+        if not self.settings.enable_object_detection:
+            return []
+        if self._person_detector is None:
+            self._person_detector = create_person_detector(
+                self.settings.person_detector, self.settings.person_min_score
+            )
+        start = time.perf_counter()
+        boxes, scores = self._person_detector.detect(bgr)
+        self.timings["persons"] += time.perf_counter() - start
+        factor = self.width / self.det_size[0]
+        return [
+            (_clip_box(tuple(float(v) * factor for v in box), self.width, self.height), float(score))
+            for box, score in zip(boxes, scores, strict=True)
+        ]
+
+
+def _fit(width: int, height: int, max_width: int) -> tuple[int, int]:
+    if width <= max_width:
+        return width, height
+    # Even sizes keep FFmpeg's scaler on its fast paths.
+    return max_width - max_width % 2, max(2, round(height * max_width / width / 2) * 2)
+
+
+def _points_box(points: FloatArray) -> FloatArray:
+    xy = points[:, :2]
+    return np.concatenate([xy.min(axis=0), xy.max(axis=0)]).astype(np.float32)
+
+
+def _moved_box(anchor: tuple[FloatArray, FloatArray], now: FloatArray) -> FloatArray:
+    """The detected box carried along with the landmarks: same offset and relative size to the
+    landmarks' box as on the detection frame (keeps the detector's box convention)."""
+    box0, ref0 = anchor
+    ref_size = max(float(ref0[2] - ref0[0]), float(ref0[3] - ref0[1]), 1e-3)
+    scale = max(float(now[2] - now[0]), float(now[3] - now[1])) / ref_size
+    ref_centre, now_centre = (ref0[:2] + ref0[2:]) / 2, (now[:2] + now[2:]) / 2
+    centre = now_centre + ((box0[:2] + box0[2:]) / 2 - ref_centre) * scale
+    half = (box0[2:] - box0[:2]) / 2 * scale
+    return np.concatenate([centre - half, centre + half]).astype(np.float32)
+
+
+def _clip_box(box: tuple[float, ...], width: int, height: int) -> Box:
+    x0, y0, x1, y1 = box
+    x0, x1 = min(max(x0, 0.0), width), min(max(x1, 0.0), width)
+    y0, y1 = min(max(y0, 0.0), height), min(max(y1, 0.0), height)
+    return x0, y0, max(x0, x1), max(y0, y1)
+
+
+# ---------------------------------------------------------------- worker side
+
+_ENGINES: dict[str, Engine] = {}
+
+
+def init_worker() -> None:
+    """Process-pool initializer: one OpenCV thread per worker (the workers fill the cores)."""
+    cv2.setNumThreads(1)
+
+
+def _engine(settings: BatchSettings) -> Engine:
+    key = settings.model_dump_json()
+    if key not in _ENGINES:
+        for old in _ENGINES.values():
+            old.close()
+        _ENGINES.clear()
+        _ENGINES[key] = create_engine(settings)
+    return _ENGINES[key]
+
+
+def process_chunk(task: ChunkTask) -> ChunkResult:
+    """Observations for frames `task.first..task.last` (one per frame, in order)."""
+    start = time.perf_counter()
+    settings = task.settings
+    engine = _engine(settings)
+    follower = FaceFollower(engine, settings, task.info)
+    warm = detection_start(task.first, settings.detect_every_n)
+    reader = FrameReader(task.info, warm, task.last, threads=settings.decode_threads)
+    frames: list[FrameObs] = []
+    for number, frame in reader.frames():
+        if frame is None:
+            follower.reset()  # the next frames know nothing until the next detection frame
+            obs = FrameObs(number, decoded=False)
+        else:
+            obs = follower.step(number, frame)
+        if number >= task.first:
+            frames.append(obs)
+    busy = time.perf_counter() - start
+    if settings.enable_profiling:
+        parts = ", ".join(f"{k}={v * 1000 / max(len(frames), 1):.2f}" for k, v in follower.timings.items())
+        log.info(
+            "[PROFILING] %s chunk %d (%d-%d): %.2f ms/frame; %s ms/frame",
+            task.video.name,
+            task.index,
+            task.first,
+            task.last,
+            busy * 1000 / max(len(frames), 1),
+            parts,
+        )
+    return ChunkResult(
+        video=task.video,
+        index=task.index,
+        frames=frames,
+        layout=engine.layout,
+        missing=[n for n in reader.stats.missing if n >= task.first],
+        seek_fallbacks=reader.stats.seek_fallbacks,
+        busy_s=busy,
+        peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        pid=os.getpid(),
+        timings=dict(follower.timings),
+    )

@@ -1,0 +1,333 @@
+"""`run_batch`: track many videos with a pool of worker processes (spawn).
+
+Each video is probed (frame table), split into frame ranges by the seed's adaptive chunking
+(`plan_chunks`), and its chunks go to a shared pool; chunks of up to `parallel_videos` videos are
+in flight at once. Results come back in any order; each video's are stitched strictly in frame
+order in this process (ids, blendshapes, speaking: stitch.py) and streamed to its output file,
+which appears atomically when the video is complete. At most ~3 chunks per worker are in flight
+or waiting to be stitched, so memory stays flat whatever the video length.
+
+A video that cannot be read, a chunk that raises, or a crashed worker fails that video with its
+reason; the others continue. Finished outputs are never rewritten unless `force`, so an
+interrupted run, re-run, redoes only what is missing.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import resource
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vigil.batch.chunking import plan_chunks
+from vigil.batch.discover import split_pending, tracking_output_path
+from vigil.batch.engines import check_engine
+from vigil.batch.process import ChunkResult, ChunkTask, init_worker, process_chunk
+from vigil.batch.progress import BatchProgress, VideoProgress, VideoState, overall_fraction
+from vigil.batch.settings import BatchSettings
+from vigil.batch.speaking import AudioActivity, find_audio_activity
+from vigil.batch.stitch import VideoStitcher
+from vigil.batch.validate import SCHEMA_VERSION
+from vigil.batch.video import VideoInfo, probe_video
+from vigil.batch.writer import TrackingWriter
+from vigil.errors import VigilError
+
+__all__ = ["BatchProgress", "BatchReport", "VideoProgress", "run_batch"]
+
+log = logging.getLogger(__name__)
+
+CHUNKS_IN_FLIGHT_PER_WORKER = 2
+CHUNKS_AHEAD_PER_WORKER = 3  # submitted but not yet stitched, per video
+
+
+@dataclass
+class BatchReport:
+    done: list[Path] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)
+    failed: dict[Path, str] = field(default_factory=dict)  # video -> reason
+
+
+class _InlineExecutor(Executor):
+    """`cpu_workers == 1`: run each chunk at submit time in this process (no spawn cost)."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as exc:
+            future.set_exception(exc)
+        return future
+
+
+@dataclass
+class _Job:
+    video: Path
+    output: Path
+    info: VideoInfo
+    chunks: list[tuple[int, int]]
+    stitcher: VideoStitcher | None
+    writer: TrackingWriter
+    progress: VideoProgress
+    started: float
+    audio: AudioActivity | None
+    layout: str | None = None
+    submitted: int = 0
+    stitched: int = 0
+    results: dict[int, ChunkResult] = field(default_factory=dict)
+    busy_s: float = 0.0
+    peak_rss_mb: float = 0.0
+    missing: int = 0
+    seek_fallbacks: int = 0
+
+    @property
+    def complete(self) -> bool:
+        return self.stitched == len(self.chunks)
+
+
+class _Batch:
+    def __init__(
+        self,
+        settings: BatchSettings,
+        out_dir: Path | None,
+        on_progress: Callable[[BatchProgress], None] | None,
+        cancel: threading.Event | None,
+    ) -> None:
+        self.settings, self.out_dir = settings, out_dir
+        self.on_progress, self.cancel = on_progress, cancel or threading.Event()
+        self.report = BatchReport()
+        self.progress: dict[Path, VideoProgress] = {}
+        self.jobs: list[_Job] = []
+        self.in_flight: dict[Future[ChunkResult], tuple[_Job, int]] = {}
+        self.executor: Executor = self._new_executor()
+
+    # ------------------------------------------------------------ setup
+    def _new_executor(self) -> Executor:
+        if self.settings.cpu_workers == 1:
+            return _InlineExecutor()
+        return ProcessPoolExecutor(
+            max_workers=self.settings.cpu_workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=init_worker,
+        )
+
+    def _start(self, video: Path) -> _Job | None:
+        progress = self.progress[video]
+        try:
+            info = probe_video(video)
+            audio = find_audio_activity(video, info.fps, info.total_frames)
+        except VigilError as exc:
+            self._fail(progress, str(exc))
+            return None
+        chunks = plan_chunks(
+            info.total_frames,
+            self.settings.cpu_workers,
+            self.settings.chunk_size,
+            self.settings.chunk_min,
+            self.settings.chunk_max,
+        )
+        progress.total_frames, progress.chunks_total, progress.state = (
+            info.total_frames,
+            len(chunks),
+            "running",
+        )
+        log.info("%s: %d frames, %d chunks", video.name, info.total_frames, len(chunks))
+        writer = TrackingWriter(tracking_output_path(video, self.out_dir))
+        return _Job(
+            video=video,
+            output=writer.path,
+            info=info,
+            chunks=chunks,
+            stitcher=None,  # created with the first result: it needs the engine's landmark layout
+            writer=writer,
+            progress=progress,
+            started=time.perf_counter(),
+            audio=audio,
+        )
+
+    # ------------------------------------------------------------ main loop
+    def run(self, videos: Sequence[Path], force: bool) -> BatchReport:
+        todo, skipped = split_pending(videos, self.out_dir, force)
+        for video in videos:
+            state: VideoState = "skipped" if video in skipped else "pending"
+            self.progress.setdefault(video, VideoProgress(video, 0, 0, 0, 0, state))
+        self.report.skipped = list(skipped)
+        pending = deque(todo)
+        self._emit()
+        try:
+            while (pending or self.jobs) and not self.cancel.is_set():
+                while pending and len(self.jobs) < self.settings.parallel_videos:
+                    job = self._start(pending.popleft())
+                    if job is not None:
+                        self.jobs.append(job)
+                    self._emit()
+                self._submit()
+                self._collect()
+        finally:
+            self._shutdown()
+        return self.report
+
+    def _submit(self) -> None:
+        limit = max(1, self.settings.cpu_workers * CHUNKS_IN_FLIGHT_PER_WORKER)
+        ahead = max(2, self.settings.cpu_workers * CHUNKS_AHEAD_PER_WORKER)
+        progressed = True
+        while progressed and len(self.in_flight) < limit and not self.cancel.is_set():
+            progressed = False
+            for job in list(self.jobs):  # round-robin over the active videos
+                if len(self.in_flight) >= limit:
+                    break
+                if job.submitted < len(job.chunks) and job.submitted - job.stitched < ahead:
+                    first, last = job.chunks[job.submitted]
+                    task = ChunkTask(job.video, job.info, job.submitted, first, last, self.settings)
+                    future = self.executor.submit(process_chunk, task)
+                    self.in_flight[future] = (job, job.submitted)
+                    job.submitted += 1
+                    progressed = True
+
+    def _collect(self) -> None:
+        if not self.in_flight:
+            return
+        done, _ = wait(list(self.in_flight), timeout=0.5, return_when=FIRST_COMPLETED)
+        broken = False
+        for future in done:
+            job, index = self.in_flight.pop(future)
+            if job not in self.jobs:
+                continue  # the video already failed
+            try:
+                result = future.result()
+            except BrokenProcessPool:
+                broken = True
+                self._fail_job(job, "a worker process crashed (killed or out of memory)")
+                continue
+            except Exception as exc:
+                self._fail_job(job, f"{type(exc).__name__}: {exc}")
+                continue
+            self._accept(job, index, result)
+        if broken:
+            self._restart_pool()
+        self._emit()
+
+    def _accept(self, job: _Job, index: int, result: ChunkResult) -> None:
+        job.results[index] = result
+        first, last = job.chunks[index]
+        job.progress.chunks_done += 1
+        job.progress.frames_done += last - first + 1
+        try:
+            while job.stitched in job.results:
+                self._stitch(job, job.results.pop(job.stitched))
+                job.stitched += 1
+            if job.complete:
+                self._finish(job)
+        except (VigilError, ValueError, OSError) as exc:
+            self._fail_job(job, f"{type(exc).__name__}: {exc}")
+
+    def _stitch(self, job: _Job, result: ChunkResult) -> None:
+        if job.stitcher is None:
+            job.stitcher = VideoStitcher(self.settings, job.info.fps, job.audio, result.layout)
+            job.layout = result.layout
+        for obs in result.frames:
+            job.writer.write_frame(job.stitcher.entry(obs))
+        job.busy_s += result.busy_s
+        job.peak_rss_mb = max(job.peak_rss_mb, result.peak_rss_mb)
+        job.missing += len(result.missing)
+        job.seek_fallbacks += result.seek_fallbacks
+
+    def _finish(self, job: _Job) -> None:
+        assert job.stitcher is not None
+        total = job.info.total_frames
+        if job.missing > total // 2:
+            raise ValueError(f"{job.missing} of {total} frames could not be decoded (corrupt file?)")
+        parent_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        metadata = {
+            "video_path": str(job.video),
+            "total_frames": total,
+            "fps": round(job.info.fps, 4),
+            "tracking_engine": self.settings.engine,
+            "processing_time_sec": round(time.perf_counter() - job.started, 3),
+            "schema_version": SCHEMA_VERSION,
+            "detection_stats": job.stitcher.stats.metadata(),
+            "performance_metrics": {
+                "avg_frame_processing_ms": round(job.busy_s * 1000 / max(total, 1), 3),
+                "max_memory_usage_mb": round(max(parent_rss, job.peak_rss_mb), 1),
+            },
+            "width": job.info.width,
+            "height": job.info.height,
+            "landmark_layout": job.layout,
+            "blendshapes_profile": self.settings.blendshapes_profile,
+            "detect_every_n": self.settings.detect_every_n,
+            "chunks": len(job.chunks),
+            "workers": self.settings.cpu_workers,
+            "audio_source": None if job.audio is None else job.audio.source,
+            "undecodable_frames": job.missing,
+        }
+        job.writer.commit(metadata)
+        job.progress.state = "done"
+        self.jobs.remove(job)
+        self.report.done.append(job.video)
+        log.info("%s: done -> %s", job.video.name, job.output)
+
+    # ------------------------------------------------------------ failures and shutdown
+    def _fail(self, progress: VideoProgress, reason: str) -> None:
+        progress.state, progress.error = "failed", reason
+        self.report.failed[progress.video] = reason
+        log.error("%s failed: %s", progress.video.name, reason)
+
+    def _fail_job(self, job: _Job, reason: str) -> None:
+        job.writer.abort()
+        if job in self.jobs:
+            self.jobs.remove(job)
+        for future, (owner, _) in list(self.in_flight.items()):
+            if owner is job:
+                future.cancel()
+        self._fail(job.progress, reason)
+
+    def _restart_pool(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        for _, (job, _) in list(self.in_flight.items()):
+            if job in self.jobs:
+                self._fail_job(job, "a worker process crashed (killed or out of memory)")
+        self.in_flight.clear()
+        self.executor = self._new_executor()
+
+    def _shutdown(self) -> None:
+        cancelled = self.cancel.is_set()
+        for future in self.in_flight:
+            future.cancel()
+        self.executor.shutdown(wait=not cancelled, cancel_futures=True)
+        for job in list(self.jobs):  # interrupted: nothing half-written stays behind
+            job.writer.abort()
+            job.progress.error = "cancelled"
+        self.jobs.clear()
+        self._emit()
+
+    def _emit(self) -> None:
+        if self.on_progress is None:
+            return
+        videos = list(self.progress.values())
+        self.on_progress(BatchProgress(videos, overall_fraction(videos)))
+
+
+def run_batch(
+    videos: Sequence[Path],
+    settings: BatchSettings,
+    *,
+    out_dir: Path | None = None,
+    force: bool = False,
+    on_progress: Callable[[BatchProgress], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> BatchReport:
+    """Track `videos` into `<stem>_tracking.json` files (next to each video, or in `out_dir`).
+
+    Videos with an existing output are skipped unless `force`. Raises ModelError/ConfigError
+    before any work when the engine cannot run; per-video problems land in `report.failed`.
+    A set `cancel` event stops submitting work; unfinished videos are left out of the report
+    and their partial outputs removed."""
+    check_engine(settings)
+    return _Batch(settings, out_dir, on_progress, cancel).run(videos, force)

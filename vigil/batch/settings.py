@@ -1,0 +1,303 @@
+"""Settings of batch tracking (`vigil track`), with seed 000's STEP5 variables as aliases.
+
+Environment names: `VIGIL_TRACK_<NAME>` (nested with `__`), or the seed's names listed in each
+field (`STEP5_TRACKING_ENGINE`, `TRACKING_CPU_WORKERS`, ...). A `.env` file in the working
+directory is read too, as the seed's workers did.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from vigil.config import _Strict
+from vigil.errors import ConfigError
+
+EngineName = Literal[
+    "yunet",
+    "blazeface",
+    "mediapipe_facemesh",
+    "haar",
+    "dlib_hog",
+    # Seed engines whose model files cannot ship: selecting one fails with the files to provide.
+    "insightface",
+    "eos",
+    "openseeface",
+    "opencv_yunet_pyfeat",
+]
+SUPPORTED_ENGINES: tuple[str, ...] = ("yunet", "blazeface", "mediapipe_facemesh", "haar", "dlib_hog")
+
+# The seed's engine names (STEP5_TRACKING_ENGINE / --face_engine) mapped to Vigil's.
+SEED_ENGINE_NAMES = {
+    "opencv_yunet": "yunet",
+    "opencv_haar": "haar",
+    "mediapipe_landmarker": "mediapipe_facemesh",
+    "mediapipe": "mediapipe_facemesh",
+    "pyfeat": "opencv_yunet_pyfeat",
+}
+
+BlendshapeProfile = Literal["full", "mouth", "none", "mediapipe", "custom"]
+PersonDetectorName = Literal["hog", "mediapipe_pose"]
+
+
+def _alias(name: str, *seed_names: str) -> AliasChoices:
+    return AliasChoices(name, f"vigil_track_{name}", *seed_names)
+
+
+class BatchTrackerConfig(_Strict):
+    """ByteTrack run on every frame (the live pipeline's FaceTracker)."""
+
+    lost_track_buffer: int = Field(
+        15, ge=0, le=1000, description="Frames a lost track is kept before its id is retired"
+    )
+    activation_threshold: float = Field(
+        0.6, ge=0.0, le=1.0, description="Detector score needed to start a track"
+    )
+    min_consecutive: int = Field(1, ge=1, le=30, description="Frames before a track gets an id")
+    min_iou: float = Field(0.1, ge=0.0, le=1.0, description="IoU to associate a box to a track")
+
+
+class BatchSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="VIGIL_TRACK_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_nested_delimiter="__",
+        extra="forbid",
+        populate_by_name=True,
+    )
+
+    # ------------------------------------------------------------ engine
+    engine: EngineName = Field(
+        "yunet",
+        validation_alias=_alias("engine", "STEP5_TRACKING_ENGINE"),
+        description="Face engine: yunet, blazeface, mediapipe_facemesh, haar, dlib_hog "
+        "(seed names opencv_yunet, opencv_haar, mediapipe_landmarker accepted)",
+    )
+    models_dir: Path | None = Field(
+        None,
+        validation_alias=_alias("models_dir", "VIGIL_MODELS_DIR"),
+        description="Model files; default data/models, then <VIGIL_SHARED_DIR or ../shared>/models",
+    )
+    yunet_model_path: Path | None = Field(
+        None,
+        validation_alias=_alias("yunet_model_path", "STEP5_YUNET_MODEL_PATH"),
+        description="YuNet ONNX file; default face_detection_yunet_2023mar.onnx in the models dirs",
+    )
+    yunet_max_width: int = Field(
+        640,
+        ge=64,
+        le=7680,
+        validation_alias=_alias("yunet_max_width", "STEP5_YUNET_MAX_WIDTH"),
+        description="Frames wider than this are downscaled for detection (yunet, blazeface, haar, "
+        "dlib_hog); boxes are rescaled to the original size",
+    )
+    opencv_max_faces: int | None = Field(
+        None,
+        ge=1,
+        le=1000,
+        validation_alias=_alias("opencv_max_faces", "STEP5_OPENCV_MAX_FACES"),
+        description="Keep at most this many faces per frame (yunet, haar, dlib_hog, blazeface); "
+        "None: all (up to 50)",
+    )
+    mediapipe_max_faces: int = Field(
+        4,
+        ge=1,
+        le=50,
+        validation_alias=_alias("mediapipe_max_faces", "STEP5_MEDIAPIPE_MAX_FACES"),
+        description="Faces searched per frame by the mediapipe_facemesh engine",
+    )
+    mediapipe_max_width: int | None = Field(
+        None,
+        ge=64,
+        le=7680,
+        validation_alias=_alias("mediapipe_max_width", "STEP5_MEDIAPIPE_MAX_WIDTH"),
+        description="Downscale limit for the mediapipe_facemesh engine's detector (None: native width)",
+    )
+    score_threshold: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="Minimum face detector confidence; None: the live detector's default",
+    )
+    detect_every_n: int = Field(
+        3,
+        ge=1,
+        le=60,
+        description="Run the face detector on every Nth frame (frames 1, 1+N, ...); in between, faces "
+        "follow their landmarks (MediaPipe-style ROI tracking). 1: detect on every frame",
+    )
+    landmarks_min_face_px: int = Field(
+        20,
+        ge=0,
+        le=1000,
+        description="Faces whose box side is smaller (in original pixels) get no landmarks, "
+        "blendshapes or head pose (too small to measure)",
+    )
+    refine_landmarks: bool | None = Field(
+        None,
+        description="FaceMesh attention model (478 points incl. irises, ~1.5x slower); "
+        "None: only for mediapipe_facemesh (yunet/blazeface/haar then get 468 points)",
+    )
+    landmark_max_width: int = Field(
+        1280,
+        ge=64,
+        le=7680,
+        description="Frames wider than this are downscaled before landmarks are located",
+    )
+    # ------------------------------------------------------------ blendshapes / speaking
+    opencv_jawopen_scale: float = Field(
+        1.0,
+        gt=0,
+        le=100,
+        validation_alias=_alias("opencv_jawopen_scale", "STEP5_OPENCV_JAWOPEN_SCALE"),
+        description="jawOpen multiplier for the yunet, haar and dlib_hog engines",
+    )
+    mediapipe_jawopen_scale: float = Field(
+        1.0,
+        gt=0,
+        le=100,
+        validation_alias=_alias("mediapipe_jawopen_scale", "STEP5_MEDIAPIPE_JAWOPEN_SCALE"),
+        description="jawOpen multiplier for the mediapipe_facemesh and blazeface engines",
+    )
+    blendshapes_profile: BlendshapeProfile = Field(
+        "full",
+        validation_alias=_alias("blendshapes_profile", "STEP5_BLENDSHAPES_PROFILE"),
+        description="Exported blendshapes: full, mouth (mouth*/jaw*), none (null), mediapipe "
+        "(no tongueOut, adds _neutral), custom (blendshapes_export_keys)",
+    )
+    blendshapes_export_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias=_alias("blendshapes_export_keys", "STEP5_BLENDSHAPES_EXPORT_KEYS"),
+        description="Comma-separated whitelist for the custom profile",
+    )
+    blendshapes_include_tongue: bool = Field(
+        False,
+        validation_alias=_alias("blendshapes_include_tongue", "STEP5_BLENDSHAPES_INCLUDE_TONGUE"),
+        description="With the mouth profile, also export tongueOut",
+    )
+    blendshapes_throttle_n: int = Field(
+        1,
+        ge=1,
+        le=1000,
+        validation_alias=_alias("blendshapes_throttle_n", "STEP5_BLENDSHAPES_THROTTLE_N"),
+        description="Compute blendshapes every N frames per track (cached in between)",
+    )
+    speaking_audio_weight: float = Field(0.6, ge=0, le=1, description="Weight of the audio source")
+    speaking_visual_weight: float = Field(0.4, ge=0, le=1, description="Weight of the mouth motion")
+    speaking_threshold: float = Field(0.3, ge=0, le=1, description="Fused score that means speaking")
+    # ------------------------------------------------------------ export
+    export_verbose_fields: bool = Field(
+        False,
+        validation_alias=_alias("export_verbose_fields", "STEP5_EXPORT_VERBOSE_FIELDS"),
+        description="Export each face's landmarks ([x, y, z] pixels; large files)",
+    )
+    enable_object_detection: bool = Field(
+        False,
+        validation_alias=_alias("enable_object_detection", "STEP5_ENABLE_OBJECT_DETECTION"),
+        description="When a frame has no face, look for persons (label person, source object_detector)",
+    )
+    person_detector: PersonDetectorName = Field(
+        "mediapipe_pose",
+        description="Person fallback detector: mediapipe_pose (one person, upper bodies too) or hog "
+        "(OpenCV HOG people detector: several upright full bodies); runs on detection frames only",
+    )
+    person_min_score: float = Field(0.5, ge=0, le=1, description="Minimum person detection confidence")
+    # ------------------------------------------------------------ parallelism
+    cpu_workers: int = Field(
+        default_factory=lambda: max(1, os.cpu_count() or 1),
+        ge=1,
+        le=256,
+        validation_alias=_alias("cpu_workers", "TRACKING_CPU_WORKERS"),
+        description="Worker processes (1: in-process, no pool); default: CPU count",
+    )
+    chunk_size: int | None = Field(
+        None,
+        ge=0,
+        le=1_000_000,
+        description="Fixed frames per chunk; None or 0: adaptive (about 5 chunks per worker, >= 20)",
+    )
+    chunk_min: int = Field(
+        20,
+        ge=1,
+        le=1_000_000,
+        validation_alias=_alias("chunk_min", "TRACKING_CHUNK_MIN"),
+        description="Smallest adaptive chunk (frames)",
+    )
+    chunk_max: int = Field(
+        400,
+        ge=1,
+        le=1_000_000,
+        validation_alias=_alias("chunk_max", "TRACKING_CHUNK_MAX"),
+        description="Largest adaptive chunk (frames)",
+    )
+    parallel_videos: int = Field(
+        2, ge=1, le=64, description="Videos whose chunks are in flight at the same time"
+    )
+    decode_threads: int = Field(1, ge=0, le=64, description="FFmpeg threads per worker (0: auto)")
+    enable_profiling: bool = Field(
+        False,
+        validation_alias=_alias("enable_profiling", "STEP5_ENABLE_PROFILING"),
+        description="Log [PROFILING] stage timings per chunk",
+    )
+    tracker: BatchTrackerConfig = Field(
+        default_factory=BatchTrackerConfig, description="Tracker (ids persist across the video)"
+    )
+
+    @field_validator("engine", mode="before")
+    @classmethod
+    def _seed_engine_name(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            name = value.strip().lower()
+            return SEED_ENGINE_NAMES.get(name, name)
+        return value
+
+    @field_validator("blendshapes_export_keys", mode="before")
+    @classmethod
+    def _split_csv(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("chunk_size", mode="after")
+    @classmethod
+    def _zero_is_adaptive(cls, value: int | None) -> int | None:
+        return None if value == 0 else value
+
+    @model_validator(mode="after")
+    def _check_bounds(self) -> BatchSettings:
+        if self.chunk_min > self.chunk_max:
+            raise ValueError(f"chunk_min ({self.chunk_min}) must not exceed chunk_max ({self.chunk_max})")
+        if self.blendshapes_profile == "custom" and not self.blendshapes_export_keys:
+            raise ValueError(
+                "blendshapes_profile 'custom' needs blendshapes_export_keys (STEP5_BLENDSHAPES_EXPORT_KEYS)"
+            )
+        return self
+
+    @property
+    def jawopen_scale(self) -> float:
+        """The seed's per-engine-family jawOpen multiplier."""
+        mediapipe_family = self.engine in ("mediapipe_facemesh", "blazeface")
+        return self.mediapipe_jawopen_scale if mediapipe_family else self.opencv_jawopen_scale
+
+    @property
+    def use_refined_landmarks(self) -> bool:
+        return self.engine == "mediapipe_facemesh" if self.refine_landmarks is None else self.refine_landmarks
+
+    def models_dirs(self) -> list[Path]:
+        """Where model files are looked up, first match wins."""
+        shared = Path(os.environ.get("VIGIL_SHARED_DIR", "../shared"))
+        dirs = [self.models_dir] if self.models_dir else []
+        return [*dirs, Path("data/models"), shared / "models"]
+
+
+def load_batch_settings(**overrides: Any) -> BatchSettings:
+    """Settings from env/.env with `overrides` (CLI flags; None values ignored) on top."""
+    try:
+        return BatchSettings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        raise ConfigError(f"invalid batch tracking settings:\n{exc}") from exc

@@ -1,0 +1,173 @@
+"""Stitches chunk observations into one video's output frames, in frame order, in the parent.
+
+Chunks come back from the workers out of order; the runner feeds their frames here strictly in
+frame order, so one tracker sees the whole video exactly as a single-worker run would: track ids
+(`obj_N`), per-track blendshape calibration and speaking windows continue across chunk
+boundaries with nothing to reconcile. (Workers overlap chunks by up to N-1 frames so that their
+observations, the only thing they compute, match a single run too: see process.py.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from vigil.batch.blendshapes import BlendshapeEstimator
+from vigil.batch.headpose import LandmarkLayout
+from vigil.batch.process import Box, FaceObs, FrameObs
+from vigil.batch.settings import BatchSettings
+from vigil.batch.speaking import SpeakingDetector, window_for_fps
+from vigil.config import TrackerConfig
+from vigil.track import FaceTracker
+from vigil.types import Detections
+
+FACE_SOURCE = "face_detector"
+PERSON_SOURCE = "object_detector"
+
+
+@dataclass
+class DetectionStats:
+    frames: int = 0
+    frames_with_face: int = 0
+    faces: int = 0
+    persons: int = 0
+
+    def metadata(self) -> dict[str, Any]:
+        total = max(self.frames, 1)
+        return {
+            "face_detection_rate": round(self.frames_with_face / total, 4),
+            "avg_faces_per_frame": round(self.faces / total, 4),
+            "object_detection_fallback_used": self.persons > 0,
+        }
+
+
+class _Ids:
+    """obj_N ids in order of first appearance, shared by faces and persons."""
+
+    def __init__(self) -> None:
+        self._ids: dict[tuple[str, int], str] = {}
+
+    def __call__(self, kind: str, track_id: int) -> str:
+        key = (kind, track_id)
+        if key not in self._ids:
+            self._ids[key] = f"obj_{len(self._ids) + 1}"
+        return self._ids[key]
+
+
+class VideoStitcher:
+    """Feed `entry(obs)` every frame of one video in order; it returns the frame's JSON object."""
+
+    def __init__(self, settings: BatchSettings, fps: float, audio: Any, layout: LandmarkLayout) -> None:
+        tracker = TrackerConfig(
+            lost_track_buffer=settings.tracker.lost_track_buffer,
+            activation_threshold=settings.tracker.activation_threshold,
+            min_consecutive=settings.tracker.min_consecutive,
+            min_iou=settings.tracker.min_iou,
+        )
+        self._faces, self._persons = FaceTracker(tracker), FaceTracker(tracker)
+        self._ids = _Ids()
+        self._layout = layout
+        self._verbose = settings.export_verbose_fields
+        self._blendshapes = BlendshapeEstimator(
+            profile=settings.blendshapes_profile,
+            export_keys=settings.blendshapes_export_keys,
+            include_tongue=settings.blendshapes_include_tongue,
+            throttle_n=settings.blendshapes_throttle_n,
+            jaw_open_scale=settings.jawopen_scale,
+        )
+        self._speaking = SpeakingDetector(
+            audio,
+            audio_weight=settings.speaking_audio_weight,
+            visual_weight=settings.speaking_visual_weight,
+            threshold=settings.speaking_threshold,
+            window=window_for_fps(fps),
+        )
+        self.stats = DetectionStats()
+        self._next = 1
+
+    def entry(self, obs: FrameObs) -> dict[str, Any]:
+        if obs.frame != self._next:
+            raise ValueError(f"frame {obs.frame} fed out of order (expected {self._next})")
+        self._next += 1
+        faces = [self._face(obs.frame, track_id, obs.faces[row]) for row, track_id in self._track_faces(obs)]
+        persons: list[dict[str, Any]] = []
+        if not faces:  # the fallback only ever describes frames without a face
+            persons = [
+                self._person(track_id, *obs.persons[row]) for row, track_id in self._track_persons(obs)
+            ]
+        self.stats.frames += 1
+        self.stats.faces += len(faces)
+        self.stats.frames_with_face += bool(faces)
+        self.stats.persons += len(persons)
+        return {"frame": obs.frame, "tracked_objects": faces + persons}
+
+    def _track_faces(self, obs: FrameObs) -> list[tuple[int, int]]:
+        rows = _track(self._faces, [f.box for f in obs.faces], [f.score for f in obs.faces])
+        for ended in rows[1]:
+            key = self._ids("face", ended)
+            self._blendshapes.forget(key)
+            self._speaking.forget(key)
+        return rows[0]
+
+    def _track_persons(self, obs: FrameObs) -> list[tuple[int, int]]:
+        return _track(self._persons, [b for b, _ in obs.persons], [s for _, s in obs.persons])[0]
+
+    def _face(self, frame: int, track_id: int, face: FaceObs) -> dict[str, Any]:
+        key = self._ids("face", track_id)
+        obj = _box_fields(key, face.box, FACE_SOURCE, "face", face.score)
+        blendshapes = jaw = None
+        if face.landmarks is not None:
+            blendshapes = self._blendshapes.update(key, frame, face.landmarks, self._layout)
+            jaw = self._blendshapes.jaw_open(key)
+        speaking = self._speaking.update(key, frame, jaw)
+        obj["is_speaking"] = speaking.is_speaking
+        obj["speaking_confidence"] = round(speaking.confidence, 4)
+        obj["speaking_method"] = speaking.method
+        obj["speaking_sources"] = list(speaking.sources)
+        obj["blendshapes"] = blendshapes
+        obj["head_pose"] = (
+            None
+            if face.head_pose is None
+            else {name: round(v, 2) for name, v in zip(("pitch", "yaw", "roll"), face.head_pose, strict=True)}
+        )
+        if self._verbose and face.landmarks is not None:
+            obj["landmarks"] = np.round(face.landmarks.astype(np.float64), 2).tolist()
+        return obj
+
+    def _person(self, track_id: int, box: Box, score: float) -> dict[str, Any]:
+        return _box_fields(self._ids("person", track_id), box, PERSON_SOURCE, "person", score)
+
+
+def _track(
+    tracker: FaceTracker, boxes: list[Box], scores: list[float]
+) -> tuple[list[tuple[int, int]], list[int]]:
+    """(row, track id) of the tracked boxes in row order, and the track ids that ended."""
+    found = Detections(
+        np.asarray(boxes, np.float32).reshape(-1, 4),
+        np.asarray(scores, np.float32),
+        quality=np.arange(len(boxes), dtype=np.float32),  # carries each box's row through the tracker
+    )
+    update = tracker.update(found)
+    rows = update.detections.quality.astype(np.int64)
+    pairs = sorted(zip(rows.tolist(), update.detections.track_id.tolist(), strict=True))
+    return pairs, update.ended
+
+
+def _box_fields(object_id: str, box: Box, source: str, label: str, score: float) -> dict[str, Any]:
+    x0, y0, x1, y1 = (round(v, 2) for v in box)
+    return {
+        "id": object_id,
+        "bbox_xmin": x0,
+        "bbox_ymin": y0,
+        "bbox_xmax": x1,
+        "bbox_ymax": y1,
+        "bbox_width": round(x1 - x0, 2),
+        "bbox_height": round(y1 - y0, 2),
+        "centroid_x": round((x0 + x1) / 2, 2),
+        "centroid_y": round((y0 + y1) / 2, 2),
+        "source": source,
+        "label": label,
+        "confidence": round(min(max(score, 0.0), 1.0), 4),
+    }
