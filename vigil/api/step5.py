@@ -30,8 +30,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from vigil.batch.chunking import DEFAULT_CHUNK_MAX, DEFAULT_CHUNK_MIN
+from vigil.batch.settings import BatchSettings
 
-MAX_CPU_WORKERS = 64
+MAX_CPU_WORKERS = 256  # the range of BatchSettings.cpu_workers / TRACKING_CPU_WORKERS
+MAX_CHUNK = 1_000_000  # the range of BatchSettings.chunk_min/chunk_max
 INVALID = "Paramètres invalides"
 INVALID_BOUNDS = "Paramètres invalides (min/max)"
 GPU_UNAVAILABLE = (
@@ -44,20 +46,30 @@ router = APIRouter(prefix="/api/step5", tags=["step5"])
 
 @dataclass(frozen=True)
 class Step5Config:
-    """Batch defaults set through the API. None bounds mean the built-in 20..400."""
+    """Batch defaults set through the API. A None bound means the base bound, which comes from
+    the batch settings (`TRACKING_CHUNK_MIN/MAX`, else 20..400)."""
 
     chunk_min: int | None = None
     chunk_max: int | None = None
+    base_chunk_min: int = DEFAULT_CHUNK_MIN
+    base_chunk_max: int = DEFAULT_CHUNK_MAX
     use_gpu_requested: bool = False
     cpu_workers: int = 2
 
     @property
     def effective_chunk_min(self) -> int:
-        return DEFAULT_CHUNK_MIN if self.chunk_min is None else self.chunk_min
+        return self.base_chunk_min if self.chunk_min is None else self.chunk_min
 
     @property
     def effective_chunk_max(self) -> int:
-        return DEFAULT_CHUNK_MAX if self.chunk_max is None else self.chunk_max
+        return self.base_chunk_max if self.chunk_max is None else self.chunk_max
+
+
+def step5_defaults(settings: BatchSettings) -> Step5Config:
+    """The starting point of `/api/step5/*`: the batch settings (environment, .env)."""
+    return Step5Config(
+        base_chunk_min=settings.chunk_min, base_chunk_max=settings.chunk_max, cpu_workers=settings.cpu_workers
+    )
 
 
 class Step5Store:
@@ -125,14 +137,16 @@ def normalise_bound(value: object) -> int | None | Literal["invalid"]:
     return "invalid"
 
 
-def _bounds_problem(chunk_min: int | None, chunk_max: int | None) -> str | None:
+def _bounds_problem(chunk_min: int | None, chunk_max: int | None, current: Step5Config) -> str | None:
     for name, value in (("min", chunk_min), ("max", chunk_max)):
         if value is not None and value <= 0:
             return f"{name} must be a positive integer or null, got {value}"
-    low = DEFAULT_CHUNK_MIN if chunk_min is None else chunk_min
-    high = DEFAULT_CHUNK_MAX if chunk_max is None else chunk_max
+        if value is not None and value > MAX_CHUNK:
+            return f"{name} must be at most {MAX_CHUNK}, got {value}"
+    low = current.base_chunk_min if chunk_min is None else chunk_min
+    high = current.base_chunk_max if chunk_max is None else chunk_max
     if low > high:
-        defaults = f"{DEFAULT_CHUNK_MIN}..{DEFAULT_CHUNK_MAX}"
+        defaults = f"{current.base_chunk_min}..{current.base_chunk_max}"
         return f"min ({low}) must not exceed max ({high}); null means the default {defaults}"
     return None
 
@@ -152,8 +166,8 @@ _BOUNDS_SCHEMA = {
                 "schema": {
                     "type": "object",
                     "properties": {
-                        "min": {"type": ["integer", "null"], "minimum": 1, "description": "null: 20"},
-                        "max": {"type": ["integer", "null"], "minimum": 1, "description": "null: 400"},
+                        "min": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_CHUNK},
+                        "max": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_CHUNK},
                     },
                     "additionalProperties": False,
                 },
@@ -176,9 +190,10 @@ async def set_chunk_bounds(request: Request) -> JSONResponse:
     chunk_max = normalise_bound(payload.get("max"))
     if chunk_min == "invalid" or chunk_max == "invalid":
         return _error(INVALID, 'min and max must be integers or null, e.g. {"min": 100, "max": 500}')
-    if (problem := _bounds_problem(chunk_min, chunk_max)) is not None:
+    store = _store(request)
+    if (problem := _bounds_problem(chunk_min, chunk_max, store.get())) is not None:
         return _error(INVALID_BOUNDS, problem)
-    config = _store(request).update(chunk_min=chunk_min, chunk_max=chunk_max)
+    config = store.update(chunk_min=chunk_min, chunk_max=chunk_max)
     return JSONResponse({"status": "success", "message": "Chunk bounds updated", **_bounds_body(config)})
 
 

@@ -1,0 +1,220 @@
+"""`/api/track/jobs`: start batch tracking on paths, poll its progress, cancel it.
+
+Request problems are answered before any work starts: a malformed body or an invalid setting is
+422 (FastAPI's validation format); a missing path, a non-video file, no video found, an unusable
+`out_dir`, an engine whose model files are missing, or two videos that would write the same
+output are 400 with a `detail` sentence. Unknown job ids
+are 404; cancelling a finished job is 409.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from vigil.api.jobmanager import JobManager, JobState, VideoState
+from vigil.api.step5 import MAX_CPU_WORKERS, Step5Config, Step5Store
+from vigil.batch.discover import VIDEO_EXTENSIONS, discover_videos, split_pending
+from vigil.batch.engines import check_engine
+from vigil.batch.settings import BatchSettings
+from vigil.errors import VigilError
+
+router = APIRouter(prefix="/api/track", tags=["track"])
+
+
+class JobRequest(BaseModel):
+    """What to track and how; omitted options come from /api/step5/* and the batch settings."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    paths: list[str] = Field(
+        min_length=1,
+        description="Video files and/or folders (searched recursively); relative to the server's cwd",
+    )
+    engine: str | None = Field(None, description="Tracking engine, e.g. yunet (default), mediapipe_facemesh")
+    workers: int | None = Field(None, ge=1, le=MAX_CPU_WORKERS, description="Worker processes per video")
+    chunk_size: int | None = Field(None, ge=0, description="Fixed frames per chunk; 0 or null: adaptive")
+    chunk_min: int | None = Field(None, ge=1, description="Adaptive chunk size lower bound")
+    chunk_max: int | None = Field(None, ge=1, description="Adaptive chunk size upper bound")
+    out_dir: str | None = Field(
+        None, description="Folder for <stem>_tracking.json (default: next to each video)"
+    )
+    force: bool = Field(False, description="Redo videos that already have their tracking JSON")
+
+    @model_validator(mode="after")
+    def _check(self) -> JobRequest:
+        if any(not path.strip() for path in self.paths):
+            raise ValueError("paths must not contain empty strings")
+        if self.chunk_min is not None and self.chunk_max is not None and self.chunk_min > self.chunk_max:
+            raise ValueError(f"chunk_min ({self.chunk_min}) must not exceed chunk_max ({self.chunk_max})")
+        return self
+
+
+class VideoStatus(BaseModel):
+    video: str
+    state: VideoState
+    frames_done: int
+    total_frames: int
+    chunks_done: int
+    chunks_total: int
+    error: str | None
+
+
+class JobError(BaseModel):
+    video: str | None = Field(description="null for an error of the whole job")
+    error: str
+
+
+class JobReport(BaseModel):
+    done: list[str]
+    skipped: list[str]
+    failed: dict[str, str]
+
+
+class JobStatus(BaseModel):
+    id: str
+    state: JobState
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    overall: float = Field(description="0..1; at most 0.99 until every video is really done")
+    videos: list[VideoStatus]
+    errors: list[JobError]
+    report: JobReport | None = Field(description="Set when the job has finished")
+    options: dict[str, Any] = Field(description="The effective options of the run")
+
+
+class JobList(BaseModel):
+    jobs: list[JobStatus]
+
+
+def _manager(request: Request) -> JobManager:
+    manager: JobManager = request.app.state.jobs
+    return manager
+
+
+def _step5(request: Request) -> Step5Config:
+    store: Step5Store = request.app.state.step5
+    return store.get()
+
+
+def _bad_request(message: str) -> HTTPException:
+    return HTTPException(status_code=400, detail=message)
+
+
+def _videos(paths: list[str]) -> list[Path]:
+    try:
+        videos = discover_videos([Path(path) for path in paths])
+    except VigilError as exc:
+        raise _bad_request(str(exc)) from None
+    if not videos:
+        extensions = " ".join(sorted(VIDEO_EXTENSIONS))
+        raise _bad_request(f"no video files ({extensions}) found in {', '.join(paths)}")
+    return videos
+
+
+def _out_dir(value: str | None) -> Path | None:
+    if value is None:
+        return None
+    out_dir = Path(value).absolute()
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _bad_request(f"out_dir {value} cannot be created: {exc.strerror or exc}") from None
+    return out_dir
+
+
+# Settings field -> request field, for error locations.
+_REQUEST_NAMES = {"cpu_workers": "workers"}
+
+
+def _settings(body: JobRequest, base: BatchSettings, step5: Step5Config) -> BatchSettings:
+    """Request options first, then what /api/step5/* set, then the app's batch settings."""
+    overrides: dict[str, Any] = {
+        "cpu_workers": body.workers or step5.cpu_workers,
+        "chunk_min": body.chunk_min if body.chunk_min is not None else step5.effective_chunk_min,
+        "chunk_max": body.chunk_max if body.chunk_max is not None else step5.effective_chunk_max,
+    }
+    if body.engine is not None:
+        overrides["engine"] = body.engine
+    if body.chunk_size is not None:
+        overrides["chunk_size"] = body.chunk_size
+    try:
+        # model_validate, not the constructor: the environment was read once, into `base`.
+        return BatchSettings.model_validate({**base.model_dump(), **overrides})
+    except ValidationError as exc:
+        problems = [
+            {
+                "loc": ["body", *(_REQUEST_NAMES.get(str(part), str(part)) for part in error["loc"])],
+                "msg": error["msg"],
+                "type": error["type"],
+            }
+            for error in exc.errors(include_url=False, include_context=False, include_input=False)
+        ]
+        raise HTTPException(status_code=422, detail=problems) from None
+
+
+def _options(settings: BatchSettings, out_dir: Path | None, force: bool) -> dict[str, Any]:
+    return {
+        "engine": settings.engine,
+        "workers": settings.cpu_workers,
+        "chunk_size": settings.chunk_size,
+        "chunk_min": settings.chunk_min,
+        "chunk_max": settings.chunk_max,
+        "out_dir": None if out_dir is None else str(out_dir),
+        "force": force,
+    }
+
+
+@router.post("/jobs", status_code=201, response_model=JobStatus)
+def create_job(body: JobRequest, request: Request, response: Response) -> dict[str, Any]:
+    """Start tracking every video found in `paths`; returns the new job (state `queued`)."""
+    videos = _videos(body.paths)
+    out_dir = _out_dir(body.out_dir)
+    settings = _settings(body, request.app.state.batch_settings, _step5(request))
+    try:
+        check_engine(settings)  # an engine whose model files are missing fails now, not later
+        split_pending(videos, out_dir, body.force)  # so do output collisions
+    except VigilError as exc:
+        raise _bad_request(str(exc)) from None
+    job = _manager(request).submit(
+        videos, settings, out_dir=out_dir, force=body.force, options=_options(settings, out_dir, body.force)
+    )
+    response.headers["Location"] = f"{router.prefix}/jobs/{job.id}"
+    return job.snapshot()
+
+
+@router.get("/jobs", response_model=JobList)
+def list_jobs(request: Request) -> dict[str, Any]:
+    """Every job of this server, oldest first."""
+    return {"jobs": [job.snapshot() for job in _manager(request).all()]}
+
+
+def _unknown(job_id: str) -> HTTPException:
+    return HTTPException(status_code=404, detail=f"no tracking job with id {job_id}")
+
+
+@router.get("/jobs/{job_id}", response_model=JobStatus)
+def get_job(job_id: str, request: Request) -> dict[str, Any]:
+    """State, per-video progress, overall fraction and errors of one job."""
+    job = _manager(request).get(job_id)
+    if job is None:
+        raise _unknown(job_id)
+    return job.snapshot()
+
+
+@router.delete("/jobs/{job_id}", status_code=202, response_model=JobStatus)
+def cancel_job(job_id: str, request: Request) -> dict[str, Any]:
+    """Cancel a queued or running job (202); it stops after the chunks in progress."""
+    outcome = _manager(request).cancel(job_id)
+    if outcome is None:
+        raise _unknown(job_id)
+    job, accepted = outcome
+    snapshot = job.snapshot()
+    if not accepted:
+        detail = f"job {job_id} has already finished ({snapshot['state']})"
+        raise HTTPException(status_code=409, detail=detail)
+    return snapshot
