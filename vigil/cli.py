@@ -98,8 +98,11 @@ def watch(
         typer.Option(help="Identity store URL [default: sqlite:///<data_dir>/vigil.db]; postgresql://… too."),
     ] = None,
     store: Annotated[
-        bool, typer.Option("--store/--no-store", help="Assign visitor identities and store sightings.")
-    ] = True,
+        bool | None,
+        typer.Option(
+            "--store/--no-store", help="Assign visitor identities and store sightings [default: store.enabled]."
+        ),
+    ] = None,
     recorded_at: Annotated[
         datetime | None,
         typer.Option(
@@ -125,7 +128,8 @@ def watch(
         err.print("[red]error:[/red] no source given and no camera configured (see `vigil watch --help`)")
         raise typer.Exit(1)
     try:
-        sinks: list[EventSink] = [IdentitySink(IdentityStore.open(settings, db))] if store else []
+        use_store = settings.store.enabled if store is None else store
+        sinks: list[EventSink] = [IdentitySink(IdentityStore.open(settings, db))] if use_store else []
         sinks += [JsonlSink(events)] if events else []
         supervisor = Supervisor(settings, cameras, sinks, clock=_clock_from(recorded_at))
     except VigilError as exc:

@@ -191,7 +191,7 @@ class StoreConfig(_Strict):
     enabled: bool = Field(True, description="Store sightings and assign visitor identities")
     faces_dir: Path | None = Field(None, description="Face crops; default <data_dir>/faces")
     same_person_similarity: float = Field(
-        0.93,
+        0.91,
         ge=-1.0,
         le=1.0,
         description="Cosine similarity at or above which a face joins a visitor (see docs/identity.md)",
