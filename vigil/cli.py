@@ -17,6 +17,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
 from vigil import __version__
+from vigil.batch.cli import track_app
 from vigil.config import CameraConfig, VigilSettings, load_settings
 from vigil.errors import VigilError
 from vigil.models import MODELS, fetch, is_installed
@@ -35,6 +36,7 @@ app = typer.Typer(
 models_app = typer.Typer(help="Model files that are not shipped in Python packages.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 app.add_typer(visitors_app, name="visitors")
+app.add_typer(track_app, name="track")
 err = Console(stderr=True)
 out = Console()
 
@@ -90,7 +92,7 @@ def watch(
         typer.Option(help="Append JSON-lines events (track_started, face_embedded, track_ended)."),
     ] = None,
     detector: Annotated[
-        str | None, typer.Option(help="Detector type: yunet, blazeface, haar, dlib_hog.")
+        str | None, typer.Option(help="Detector type: yunet, blazeface, haar, dlib_hog, mediapipe_facemesh.")
     ] = None,
     loop: Annotated[bool, typer.Option(help="Loop file sources (simulated cameras).")] = False,
     db: Annotated[

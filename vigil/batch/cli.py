@@ -1,0 +1,211 @@
+"""`vigil track`: batch tracking of video files and folders, and validation of its outputs.
+
+Two forms share the `track` group: `vigil track PATH... [OPTIONS]` (shorthand for
+`vigil track run PATH...`) and `vigil track validate PATH...`. Click groups cannot take
+positional arguments before a subcommand, so the group routes anything that is not a known
+subcommand to `run`.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+from typer.core import TyperGroup
+
+from vigil.errors import VigilError
+
+err = Console(stderr=True)
+out = Console()
+
+EXIT_BAD_INPUT = 1
+EXIT_FAILED_VIDEOS = 3
+EXIT_INTERRUPTED = 130
+
+
+class _DefaultToRun(TyperGroup):
+    """Routes `vigil track PATH...` to the `run` subcommand."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # typer bundles its own click
+        if not args or args[0] not in self.commands:
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+track_app = typer.Typer(
+    cls=_DefaultToRun,
+    help="Batch tracking of video files and folders into dense per-frame <stem>_tracking.json files. "
+    "`vigil track PATH...` is short for `vigil track run PATH...`.",
+)
+
+
+@track_app.command("run")
+def run(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Video files, or folders searched recursively for .mp4 .mov .avi .mkv .webm "
+            "(e.g. the seed's <base>/<project>/docs/ layout)."
+        ),
+    ] = None,
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            help="Face engine: yunet (default), blazeface, mediapipe_facemesh, haar, dlib_hog "
+            "[env STEP5_TRACKING_ENGINE]."
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Worker processes; 1 runs in this process (env TRACKING_CPU_WORKERS; default: CPUs)."
+        ),
+    ] = None,
+    chunk_size: Annotated[
+        int | None, typer.Option(help="Fixed frames per chunk; 0: adaptive (about 5 chunks per worker).")
+    ] = None,
+    chunk_min: Annotated[
+        int | None, typer.Option(help="Smallest adaptive chunk (env TRACKING_CHUNK_MIN; default 20).")
+    ] = None,
+    chunk_max: Annotated[
+        int | None, typer.Option(help="Largest adaptive chunk (env TRACKING_CHUNK_MAX; default 400).")
+    ] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option(help="Write outputs here instead of next to each video.")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Redo videos that already have their output.")] = False,
+    videos_json: Annotated[
+        Path | None, typer.Option(help="JSON list of video paths (the seed's --videos_json_path).")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+) -> None:
+    """Track faces in videos: detect, landmarks, blendshapes, head pose, speaking, persistent ids.
+
+    Videos that already have their output are skipped unless --force. Prints the seed's
+    `[Progression]|43|video.mp4|chunk=2/5` lines on stdout when it is not a terminal.
+    Exit code 0 when every video is done or skipped, 3 when one failed, 1 on bad settings or inputs,
+    130 when interrupted (finished outputs stay; run again to do the rest).
+    Check outputs with `vigil track validate PATH...`."""
+    _setup_logging(verbose)
+    from vigil.batch.discover import discover_videos
+    from vigil.batch.settings import load_batch_settings
+
+    if not paths and videos_json is None:
+        err.print("[red]error:[/red] give video files or folders, or --videos-json FILE")
+        raise typer.Exit(EXIT_BAD_INPUT)
+    try:
+        settings = load_batch_settings(
+            engine=engine,
+            cpu_workers=workers,
+            chunk_size=chunk_size,
+            chunk_min=chunk_min,
+            chunk_max=chunk_max,
+        )
+        videos = discover_videos(paths or [], videos_json)
+    except VigilError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(EXIT_BAD_INPUT) from exc
+    if not videos:
+        err.print("no video found (.mp4 .mov .avi .mkv .webm)")
+        raise typer.Exit(0)
+    report = _run(videos, settings, out_dir, force)
+    raise typer.Exit(EXIT_FAILED_VIDEOS if report.failed else 0)
+
+
+def _run(videos: list[Path], settings: Any, out_dir: Path | None, force: bool) -> Any:
+    from vigil.batch.progress import RichProgress
+    from vigil.batch.runner import run_batch
+
+    emit = None if sys.stdout.isatty() else _print_line
+    cancel = threading.Event()
+    try:
+        with RichProgress(err, emit) as progress:
+            report = run_batch(
+                videos, settings, out_dir=out_dir, force=force, on_progress=progress, cancel=cancel
+            )
+    except KeyboardInterrupt:
+        err.print("interrupted: finished outputs are kept, partial ones removed; run again to do the rest")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except VigilError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(EXIT_BAD_INPUT) from exc
+    err.print(_summary(videos, report, out_dir))
+    return report
+
+
+def _print_line(line: str) -> None:
+    print(line, flush=True)
+
+
+def _summary(videos: list[Path], report: Any, out_dir: Path | None) -> Table:
+    from vigil.batch.discover import tracking_output_path
+
+    table = Table(title="vigil track")
+    for column in ("video", "result", "output / reason"):
+        table.add_column(column)
+    for video in videos:
+        if video in report.failed:
+            table.add_row(video.name, "[red]failed[/red]", report.failed[video])
+        elif video in report.skipped:
+            table.add_row(
+                video.name, "skipped (exists; --force redoes it)", str(tracking_output_path(video, out_dir))
+            )
+        elif video in report.done:
+            table.add_row(video.name, "[green]done[/green]", str(tracking_output_path(video, out_dir)))
+        else:
+            table.add_row(video.name, "not done", "")
+    return table
+
+
+@track_app.command("validate")
+def validate(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="*_tracking.json files, videos (their output must exist), or folders (every video's "
+            "output, and every tracking file found)."
+        ),
+    ],
+    out_dir: Annotated[
+        Path | None, typer.Option(help="Where `vigil track --out-dir` wrote the outputs of the videos given.")
+    ] = None,
+) -> None:
+    """Check tracking outputs against the JSON Schema and the rules a schema cannot express
+    (dense 1..N numbering, box arithmetic, ids, statistics). Exit code 0 when all are valid, 1 otherwise."""
+    from vigil.batch.validate import validate_outputs
+
+    try:
+        reports = validate_outputs(paths, out_dir)
+    except VigilError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(EXIT_BAD_INPUT) from exc
+    if not reports:
+        err.print("no tracking file found")
+        raise typer.Exit(EXIT_BAD_INPUT)
+    for report in reports:
+        if report.ok:
+            out.print(
+                f"[green]ok[/green] {report.path}: {report.frames} frames, {report.objects} tracked objects"
+            )
+            continue
+        out.print(f"[red]invalid[/red] {report.path}")
+        for problem in report.problems:
+            out.print(f"  - {problem}", markup=False)
+    bad = sum(not report.ok for report in reports)
+    out.print(f"{len(reports) - bad} valid, {bad} invalid")
+    raise typer.Exit(1 if bad else 0)
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(message)s",
+        handlers=[RichHandler(console=err, show_path=False)],
+    )
