@@ -102,7 +102,7 @@ def watch(
     store: Annotated[
         bool | None,
         typer.Option(
-            "--store/--no-store", help="Assign visitor identities and store sightings [default: store.enabled]."
+            "--store/--no-store", help="Assign visitor identities, store sightings [default: store.enabled]."
         ),
     ] = None,
     recorded_at: Annotated[
