@@ -437,6 +437,10 @@ def test_job_missing_or_unusable_paths_are_400(job_client: TestClient, clip: Pat
     assert response.status_code == 400
     assert "out_dir" in response.json()["detail"]
 
+    response = client.post(JOBS, json={"paths": ["x" * 5000]})
+    assert response.status_code == 400
+    assert "File name too long" in response.json()["detail"]
+
     twin = tmp_path / "other"
     twin.mkdir()
     (twin / "single_face.mp4").symlink_to(shared_file("media/video/no_face.mp4"))
@@ -453,6 +457,8 @@ def test_job_missing_or_unusable_paths_are_400(job_client: TestClient, clip: Pat
         ({"paths": []}, "paths"),
         ({"paths": "/tmp/a.mp4"}, "paths"),
         ({"paths": [""]}, None),
+        ({"paths": ["a\0b"]}, None),
+        ({"paths": ["/x.mp4"], "out_dir": "o\0"}, None),
         ({"paths": ["/x.mp4"], "workers": "2"}, "workers"),
         ({"paths": ["/x.mp4"], "workers": 0}, "workers"),
         ({"paths": ["/x.mp4"], "chunk_size": -1}, "chunk_size"),

@@ -106,13 +106,13 @@ class Job:
                 snapshot.chunks_total = int(update.chunks_total)
                 snapshot.error = update.error
 
-    def _finish(self, state: JobState, error: str | None = None) -> None:
+    def finish(self, state: JobState, error: str | None = None) -> None:
         with self.lock:
             self.state = state
             self.error = error
             self.finished_at = _now()
 
-    def _apply_report(self, report: BatchReport) -> None:
+    def apply_report(self, report: BatchReport) -> None:
         done = {str(path) for path in report.done}
         skipped = {str(path) for path in report.skipped}
         failed = {str(path): reason for path, reason in report.failed.items()}
@@ -200,7 +200,7 @@ class JobManager:
                 if job.cancel.is_set():
                     self._waiting.remove(job.id)
                     self._turn.notify_all()
-                    job._finish("cancelled")
+                    job.finish("cancelled")
                     return
                 self._turn.wait()
             self._running = self._waiting.popleft()
@@ -228,11 +228,11 @@ class JobManager:
             )
         except Exception as exc:  # a job's failure is reported by GET, it must not kill the server
             log.exception("batch job %s failed", job.id)
-            job._finish("failed", f"{type(exc).__name__}: {exc}")
+            job.finish("failed", f"{type(exc).__name__}: {exc}")
             return
-        job._apply_report(report)
+        job.apply_report(report)
         finished = len(report.done) + len(report.skipped) + len(report.failed)
         if job.cancel.is_set() and finished < len(job.videos):
-            job._finish("cancelled")
+            job.finish("cancelled")
         else:  # a cancel that came after the last video changes nothing
-            job._finish("failed" if report.failed else "done")
+            job.finish("failed" if report.failed else "done")

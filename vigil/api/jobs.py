@@ -48,6 +48,8 @@ class JobRequest(BaseModel):
     def _check(self) -> JobRequest:
         if any(not path.strip() for path in self.paths):
             raise ValueError("paths must not contain empty strings")
+        if any("\0" in path for path in [*self.paths, self.out_dir or ""]):
+            raise ValueError("paths and out_dir must not contain NUL characters")
         if self.chunk_min is not None and self.chunk_max is not None and self.chunk_min > self.chunk_max:
             raise ValueError(f"chunk_min ({self.chunk_min}) must not exceed chunk_max ({self.chunk_max})")
         return self
@@ -110,6 +112,8 @@ def _videos(paths: list[str]) -> list[Path]:
         videos = discover_videos([Path(path) for path in paths])
     except VigilError as exc:
         raise _bad_request(str(exc)) from None
+    except OSError as exc:  # e.g. a name too long for the file system
+        raise _bad_request(f"cannot read the input paths: {exc.strerror or exc}") from None
     if not videos:
         extensions = " ".join(sorted(VIDEO_EXTENSIONS))
         raise _bad_request(f"no video files ({extensions}) found in {', '.join(paths)}")
