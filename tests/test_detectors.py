@@ -1,11 +1,12 @@
 import logging
+import typing
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from tests.conftest import read_image
-from vigil.config import BlazeFaceConfig, DlibHogConfig, HaarConfig, YuNetConfig
+from vigil.config import BlazeFaceConfig, DetectorConfig, DlibHogConfig, HaarConfig, YuNetConfig
 from vigil.detect import DETECTORS, create_detector
 from vigil.errors import ModelError
 
@@ -30,7 +31,10 @@ def test_every_engine_finds_both_faces(config, group: np.ndarray, models_dir: Pa
 
 
 def test_registry_has_one_entry_per_config_type() -> None:
-    assert set(DETECTORS) == {"yunet", "blazeface", "haar", "dlib_hog"}
+    union = typing.get_args(typing.get_args(DetectorConfig)[0])
+    config_types = {model.model_fields["type"].default for model in union}
+    assert set(DETECTORS) == config_types
+    assert {"yunet", "blazeface", "haar", "dlib_hog", "mediapipe_facemesh"} <= config_types
 
 
 def test_yunet_landmarks_inside_boxes_and_rescaled(group: np.ndarray, models_dir: Path) -> None:
