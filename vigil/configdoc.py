@@ -8,11 +8,13 @@ from typing import Any
 from pydantic import AliasChoices, BaseModel
 from pydantic.fields import FieldInfo
 
+from vigil.batch.settings import BatchSettings, BatchTrackerConfig
 from vigil.config import (
     BlazeFaceConfig,
     CameraConfig,
     DlibHogConfig,
     DlibResnetConfig,
+    FaceMeshConfig,
     GatingConfig,
     HaarConfig,
     MotionConfig,
@@ -32,6 +34,7 @@ SECTIONS: list[tuple[str, str, type[BaseModel]]] = [
     ("detector, type: blazeface", "VIGIL_DETECTOR__", BlazeFaceConfig),
     ("detector, type: haar", "VIGIL_DETECTOR__", HaarConfig),
     ("detector, type: dlib_hog", "VIGIL_DETECTOR__", DlibHogConfig),
+    ("detector, type: mediapipe_facemesh", "VIGIL_DETECTOR__", FaceMeshConfig),
     ("embedder, type: dlib_resnet", "VIGIL_EMBEDDER__", DlibResnetConfig),
     ("embedder, type: onnx", "VIGIL_EMBEDDER__", OnnxEmbedderConfig),
     ("motion", "VIGIL_MOTION__", MotionConfig),
@@ -40,10 +43,15 @@ SECTIONS: list[tuple[str, str, type[BaseModel]]] = [
     ("gating", "VIGIL_GATING__", GatingConfig),
     ("runtime", "VIGIL_RUNTIME__", RuntimeConfig),
     ("store", "VIGIL_STORE__", StoreConfig),
+    ("Batch tracking (`vigil track`)", "VIGIL_TRACK_", BatchSettings),
+    ("Batch tracking: tracker", "VIGIL_TRACK_TRACKER__", BatchTrackerConfig),
 ]
 
 
 def _default(field: FieldInfo) -> str:
+    extra = field.json_schema_extra
+    if isinstance(extra, dict) and "doc_default" in extra:  # machine-dependent defaults
+        return str(extra["doc_default"])
     if field.default_factory is not None:
         value: Any = field.default_factory()  # type: ignore[call-arg]
         return "(section below)" if isinstance(value, BaseModel) else f"`{value!r}`"

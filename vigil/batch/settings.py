@@ -210,6 +210,7 @@ class BatchSettings(BaseSettings):
     # ------------------------------------------------------------ parallelism
     cpu_workers: int = Field(
         default_factory=lambda: max(1, os.cpu_count() or 1),
+        json_schema_extra={"doc_default": "CPU count"},
         ge=1,
         le=256,
         validation_alias=_alias("cpu_workers", "TRACKING_CPU_WORKERS"),

@@ -1,0 +1,120 @@
+"""BatchSettings: the seed's STEP5_*/TRACKING_* variables work as aliases and are all documented."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from pydantic import AliasChoices
+
+from tests.batch_util import SEED_ENV_PREFIXES
+from vigil.batch.settings import BatchSettings, load_batch_settings
+from vigil.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _no_seed_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for key in list(os.environ):
+        if key.startswith(SEED_ENV_PREFIXES):
+            monkeypatch.delenv(key)
+
+
+def seed_aliases() -> list[str]:
+    names = []
+    for field in BatchSettings.model_fields.values():
+        if isinstance(field.validation_alias, AliasChoices):
+            names += [c for c in field.validation_alias.choices if isinstance(c, str) and c.isupper()]
+    return names
+
+
+def test_issue_aliases_are_all_declared() -> None:
+    aliases = set(seed_aliases())
+    wanted = {
+        "STEP5_TRACKING_ENGINE",
+        "STEP5_YUNET_MAX_WIDTH",
+        "STEP5_OPENCV_MAX_FACES",
+        "STEP5_MEDIAPIPE_MAX_FACES",
+        "STEP5_OPENCV_JAWOPEN_SCALE",
+        "STEP5_MEDIAPIPE_JAWOPEN_SCALE",
+        "STEP5_BLENDSHAPES_PROFILE",
+        "STEP5_BLENDSHAPES_EXPORT_KEYS",
+        "STEP5_BLENDSHAPES_INCLUDE_TONGUE",
+        "STEP5_BLENDSHAPES_THROTTLE_N",
+        "STEP5_EXPORT_VERBOSE_FIELDS",
+        "STEP5_ENABLE_OBJECT_DETECTION",
+        "TRACKING_CPU_WORKERS",
+        "TRACKING_CHUNK_MIN",
+        "TRACKING_CHUNK_MAX",
+    }
+    assert wanted <= aliases
+
+
+def test_every_alias_is_documented() -> None:
+    doc = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    for alias in seed_aliases():
+        assert f"`{alias}`" in doc, f"{alias} missing from docs/configuration.md (python -m vigil.configdoc)"
+    tracking = (ROOT / "docs" / "tracking.md").read_text(encoding="utf-8")
+    for alias in seed_aliases():
+        if alias.startswith(("STEP5_", "TRACKING_")):
+            assert re.search(rf"`{alias}`", tracking), f"{alias} missing from docs/tracking.md"
+
+
+def test_seed_variables_set_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    env = {
+        "STEP5_TRACKING_ENGINE": "opencv_haar",
+        "STEP5_YUNET_MAX_WIDTH": "960",
+        "STEP5_OPENCV_MAX_FACES": "2",
+        "STEP5_MEDIAPIPE_MAX_FACES": "1",
+        "STEP5_OPENCV_JAWOPEN_SCALE": "1.5",
+        "STEP5_BLENDSHAPES_PROFILE": "custom",
+        "STEP5_BLENDSHAPES_EXPORT_KEYS": "jawOpen, mouthSmileLeft",
+        "STEP5_BLENDSHAPES_INCLUDE_TONGUE": "1",
+        "STEP5_BLENDSHAPES_THROTTLE_N": "20",
+        "STEP5_EXPORT_VERBOSE_FIELDS": "true",
+        "STEP5_ENABLE_OBJECT_DETECTION": "yes",
+        "TRACKING_CPU_WORKERS": "15",
+        "TRACKING_CHUNK_MIN": "100",
+        "TRACKING_CHUNK_MAX": "500",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    s = BatchSettings(_env_file=None)
+    assert (s.engine, s.yunet_max_width, s.opencv_max_faces, s.mediapipe_max_faces) == ("haar", 960, 2, 1)
+    assert s.jawopen_scale == 1.5  # haar belongs to the OpenCV family
+    assert s.blendshapes_profile == "custom" and s.blendshapes_export_keys == ["jawOpen", "mouthSmileLeft"]
+    assert s.blendshapes_include_tongue and s.blendshapes_throttle_n == 20
+    assert s.export_verbose_fields and s.enable_object_detection
+    assert (s.cpu_workers, s.chunk_min, s.chunk_max) == (15, 100, 500)
+
+
+def test_cli_overrides_win_and_dotenv_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("STEP5_TRACKING_ENGINE=dlib_hog\nTRACKING_CHUNK_MAX=50\n")
+    monkeypatch.chdir(tmp_path)
+    s = load_batch_settings(engine=None, chunk_max=None)
+    assert (s.engine, s.chunk_max) == ("dlib_hog", 50)
+    assert load_batch_settings(engine="blazeface").engine == "blazeface"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"chunk_min": 500, "chunk_max": 100},
+        {"engine": "nonsense"},
+        {"blendshapes_profile": "custom"},
+        {"cpu_workers": 0},
+        {"detect_every_n": 0},
+    ],
+)
+def test_invalid_settings_are_config_errors(bad: dict[str, object]) -> None:
+    with pytest.raises(ConfigError):
+        load_batch_settings(**bad)
+
+
+def test_chunk_size_zero_means_adaptive() -> None:
+    assert load_batch_settings(chunk_size=0).chunk_size is None
+    assert load_batch_settings(chunk_size=30).chunk_size == 30
