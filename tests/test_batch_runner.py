@@ -29,7 +29,7 @@ Outputs = dict[str, Any]
 
 @pytest.fixture(scope="module")
 def outputs(tmp_path_factory: pytest.TempPathFactory) -> Outputs:
-    """Every shared clip twice: one chunk in this process, and adaptive chunks over 2 spawned workers."""
+    """Every shared clip twice: one chunk in this process, and 23-frame chunks over 2 spawned workers."""
     videos = [clip(name) for name in SHARED_CLIPS]
     root = tmp_path_factory.mktemp("batch")
     progress: list[BatchProgress] = []
@@ -37,9 +37,9 @@ def outputs(tmp_path_factory: pytest.TempPathFactory) -> Outputs:
         for key in set(__import__("os").environ) - set(clean_env()):
             patch.delenv(key)
         single = run_batch(videos, batch_settings(chunk_size=1_000_000), out_dir=root / "single")
-        chunked = run_batch(
-            videos, batch_settings(cpu_workers=2), out_dir=root / "chunked", on_progress=progress.append
-        )
+        # 23 frames: not a multiple of detect_every_n (5), so chunks overlap by up to 4 frames.
+        chunked_settings = batch_settings(cpu_workers=2, chunk_size=23)
+        chunked = run_batch(videos, chunked_settings, out_dir=root / "chunked", on_progress=progress.append)
     return {"videos": videos, "root": root, "single": single, "chunked": chunked, "progress": progress}
 
 

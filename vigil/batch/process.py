@@ -14,6 +14,7 @@ import logging
 import os
 import resource
 import time
+import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -235,9 +236,16 @@ def _clip_box(box: tuple[float, ...], width: int, height: int) -> Box:
 _ENGINES: dict[str, Engine] = {}
 
 
-def init_worker() -> None:
-    """Process-pool initializer: one OpenCV thread per worker (the workers fill the cores)."""
+def init_worker(settings: BatchSettings | None = None) -> None:
+    """Process-pool initializer: one OpenCV thread per worker (the workers fill the cores), and the
+    engine's models loaded before the first chunk arrives."""
     cv2.setNumThreads(1)
+    warnings.filterwarnings("ignore", message=".*GetPrototype.*", category=UserWarning)
+    if settings is not None:
+        try:
+            _engine(settings)
+        except Exception:  # reported with its message by the first chunk, which retries
+            log.debug("engine preload failed", exc_info=True)
 
 
 def _engine(settings: BatchSettings) -> Engine:

@@ -99,14 +99,16 @@ class _Batch:
         out_dir: Path | None,
         on_progress: Callable[[BatchProgress], None] | None,
         cancel: threading.Event | None,
+        executor: Executor | None = None,
     ) -> None:
         self.settings, self.out_dir = settings, out_dir
+        self._own_executor = executor is None
         self.on_progress, self.cancel = on_progress, cancel or threading.Event()
         self.report = BatchReport()
         self.progress: dict[Path, VideoProgress] = {}
         self.jobs: list[_Job] = []
         self.in_flight: dict[Future[ChunkResult], tuple[_Job, int]] = {}
-        self.executor: Executor = self._new_executor()
+        self.executor: Executor = executor if executor is not None else self._new_executor()
 
     # ------------------------------------------------------------ setup
     def _new_executor(self) -> Executor:
@@ -116,6 +118,7 @@ class _Batch:
             max_workers=self.settings.cpu_workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=init_worker,
+            initargs=(self.settings,),
         )
 
     def _start(self, video: Path) -> _Job | None:
@@ -170,6 +173,9 @@ class _Batch:
                     self._emit()
                 self._submit()
                 self._collect()
+        except BaseException:  # Ctrl-C or a bug: stop like a cancel (no waiting for workers)
+            self.cancel.set()
+            raise
         finally:
             self._shutdown()
         return self.report
@@ -294,13 +300,14 @@ class _Batch:
             if job in self.jobs:
                 self._fail_job(job, "a worker process crashed (killed or out of memory)")
         self.in_flight.clear()
-        self.executor = self._new_executor()
+        self.executor, self._own_executor = self._new_executor(), True
 
     def _shutdown(self) -> None:
         cancelled = self.cancel.is_set()
         for future in self.in_flight:
             future.cancel()
-        self.executor.shutdown(wait=not cancelled, cancel_futures=True)
+        if self._own_executor:
+            self.executor.shutdown(wait=not cancelled, cancel_futures=True)
         for job in list(self.jobs):  # interrupted: nothing half-written stays behind
             job.writer.abort()
             job.progress.error = "cancelled"
@@ -322,12 +329,14 @@ def run_batch(
     force: bool = False,
     on_progress: Callable[[BatchProgress], None] | None = None,
     cancel: threading.Event | None = None,
+    executor: Executor | None = None,
 ) -> BatchReport:
     """Track `videos` into `<stem>_tracking.json` files (next to each video, or in `out_dir`).
 
     Videos with an existing output are skipped unless `force`. Raises ModelError/ConfigError
     before any work when the engine cannot run; per-video problems land in `report.failed`.
     A set `cancel` event stops submitting work; unfinished videos are left out of the report
-    and their partial outputs removed."""
+    and their partial outputs removed. `executor` reuses a caller's process pool (initialised with
+    `init_worker`, e.g. already warm in a benchmark); it is not shut down."""
     check_engine(settings)
-    return _Batch(settings, out_dir, on_progress, cancel).run(videos, force)
+    return _Batch(settings, out_dir, on_progress, cancel, executor).run(videos, force)

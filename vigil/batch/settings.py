@@ -125,7 +125,7 @@ class BatchSettings(BaseSettings):
         description="Minimum face detector confidence; None: the live detector's default",
     )
     detect_every_n: int = Field(
-        3,
+        5,
         ge=1,
         le=60,
         description="Run the face detector on every Nth frame (frames 1, 1+N, ...); in between, faces "
