@@ -41,6 +41,7 @@ test: $(STAMP) system-deps lint
 bench: $(STAMP)
 	$(BIN)/python -m bench.live
 	$(BIN)/python -m bench.store
+	$(BIN)/python -m bench.track
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -15,6 +15,7 @@ interrupted run, re-run, redoes only what is missing.
 from __future__ import annotations
 
 import logging
+import math
 import multiprocessing
 import resource
 import threading
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vigil.batch.chunking import plan_chunks
+from vigil.batch.chunking import adaptive_chunk_size, plan_chunks
 from vigil.batch.discover import split_pending, tracking_output_path
 from vigil.batch.engines import check_engine
 from vigil.batch.process import ChunkResult, ChunkTask, init_worker, process_chunk
@@ -92,6 +93,25 @@ class _Job:
         return self.stitched == len(self.chunks)
 
 
+def chunk_size_for(info: VideoInfo, settings: BatchSettings) -> int | None:
+    """The chunk size to plan with: the fixed one when set; else the seed's adaptive size (None),
+    raised to one GOP (at most total/workers) when keyframes are further apart than that.
+
+    Each chunk decodes from the keyframe before its first frame: chunks shorter than a GOP spend
+    most of their decoding on frames they throw away (measured: +34% CPU on the 1080p crowd clip,
+    one keyframe in 105 frames, with 20-frame chunks)."""
+    if settings.chunk_size:
+        return settings.chunk_size
+    workers, total = settings.cpu_workers, info.total_frames
+    adaptive = adaptive_chunk_size(total, workers, settings.chunk_min, settings.chunk_max)
+    gop = math.ceil(total / max(len(info.keyframes), 1))
+    if gop <= adaptive:
+        return None
+    size = min(settings.chunk_max, max(adaptive, min(gop, math.ceil(total / workers))))
+    log.info("%s: keyframes every ~%d frames: %d-frame chunks", info.path.name, gop, size)
+    return size
+
+
 class _Batch:
     def __init__(
         self,
@@ -132,7 +152,7 @@ class _Batch:
         chunks = plan_chunks(
             info.total_frames,
             self.settings.cpu_workers,
-            self.settings.chunk_size,
+            chunk_size_for(info, self.settings),
             self.settings.chunk_min,
             self.settings.chunk_max,
         )
