@@ -3,6 +3,7 @@ failures, skipping, cancellation and the person fallback."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from tests.batch_util import (
     write_clip,
 )
 from vigil.batch.progress import BatchProgress
-from vigil.batch.runner import BatchReport, run_batch
+from vigil.batch.runner import BatchReport, chunk_size_for, run_batch
 from vigil.batch.validate import validate_tracking_file
 from vigil.batch.video import probe_video
 from vigil.errors import ModelError
@@ -180,3 +181,14 @@ def test_unavailable_engines_fail_fast_with_the_files_to_provide(tmp_path: Path)
     with pytest.raises(ModelError, match="vigil models fetch"):
         run_batch([video], batch_settings(models_dir=tmp_path / "none", yunet_model_path=tmp_path / "x.onnx"))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_chunks_are_at_least_a_gop_long_unless_fixed() -> None:
+    crowd = probe_video(clip("crowd_1080p.mp4"))  # one keyframe in 105 frames
+    assert len(crowd.keyframes) == 1
+    assert chunk_size_for(crowd, batch_settings(cpu_workers=2)) == 53  # total / workers
+    assert chunk_size_for(crowd, batch_settings(cpu_workers=2, chunk_size=20)) == 20
+    many = dataclasses.replace(crowd, keyframes=crowd.pts[::5])  # a keyframe every 5 frames
+    assert chunk_size_for(many, batch_settings(cpu_workers=2)) is None  # the seed's adaptive size
+    small = dataclasses.replace(crowd, width=640, height=360)  # cheap to decode: seed's chunks
+    assert chunk_size_for(small, batch_settings(cpu_workers=2)) is None
