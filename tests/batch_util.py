@@ -68,3 +68,28 @@ def write_clip(source: Path, target: Path, first: int, count: int) -> Path:
         for packet in stream.encode():
             dst.mux(packet)
     return target
+
+
+def write_mjpeg_with_a_broken_frame(source: Path, target: Path, count: int, broken: int) -> Path:
+    """An MJPEG AVI of the first `count` frames of `source` whose frame `broken` (1-based) has its
+    JPEG data zeroed: the container still lists it, the decoder rejects it."""
+    with av.open(str(source)) as src, av.open(str(target), "w") as dst:
+        stream_in = src.streams.video[0]
+        stream = dst.add_stream("mjpeg", rate=30)
+        stream.width, stream.height, stream.pix_fmt = stream_in.width, stream_in.height, "yuvj420p"
+        for index, frame in enumerate(src.decode(stream_in)):
+            if index >= count:
+                break
+            image = np.ascontiguousarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8)
+            for packet in stream.encode(
+                av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuvj420p")
+            ):
+                dst.mux(packet)
+        for packet in stream.encode():
+            dst.mux(packet)
+    data = bytearray(target.read_bytes())
+    starts = [i for i in range(len(data) - 2) if data[i : i + 3] == b"\xff\xd8\xff"]
+    begin, end = starts[broken - 1], starts[broken] - 16  # stop before the next chunk header
+    data[begin:end] = bytes(end - begin)
+    target.write_bytes(bytes(data))
+    return target

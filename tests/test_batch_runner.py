@@ -18,6 +18,7 @@ from tests.batch_util import (
     load_output,
     object_ids,
     write_clip,
+    write_mjpeg_with_a_broken_frame,
 )
 from vigil.batch.progress import BatchProgress
 from vigil.batch.runner import BatchReport, chunk_size_for, run_batch
@@ -192,3 +193,16 @@ def test_chunks_are_at_least_a_gop_long_unless_fixed() -> None:
     assert chunk_size_for(many, batch_settings(cpu_workers=2)) is None  # the seed's adaptive size
     small = dataclasses.replace(crowd, width=640, height=360)  # cheap to decode: seed's chunks
     assert chunk_size_for(small, batch_settings(cpu_workers=2)) is None
+
+
+def test_undecodable_frame_keeps_its_empty_entry(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    video = write_mjpeg_with_a_broken_frame(clip("single_face.mp4"), tmp_path / "broken.avi", 30, 10)
+    report = run_batch([video], batch_settings(chunk_size=8), out_dir=tmp_path / "out")
+    assert report.done == [video]
+    path = tmp_path / "out" / "broken_tracking.json"
+    assert validate_tracking_file(path) == []
+    data = load_output(path)
+    assert len(data["frames"]) == 30 and data["metadata"]["undecodable_frames"] == 1
+    assert data["frames"][9]["tracked_objects"] == []
+    assert data["frames"][8]["tracked_objects"] and data["frames"][11]["tracked_objects"]
+    assert "frame 10 could not be decoded" in caplog.text
