@@ -206,3 +206,11 @@ def test_undecodable_frame_keeps_its_empty_entry(tmp_path: Path, caplog: pytest.
     assert data["frames"][9]["tracked_objects"] == []
     assert data["frames"][8]["tracked_objects"] and data["frames"][11]["tracked_objects"]
     assert "frame 10 could not be decoded" in caplog.text
+
+
+def test_unwritable_output_fails_the_video_not_the_run(tmp_path: Path) -> None:
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("a file where a folder should be")
+    video = clip("single_face.mp4")
+    report = run_batch([video], batch_settings(), out_dir=blocker / "out")
+    assert report.done == [] and "cannot write the output" in report.failed[video]

@@ -34,7 +34,7 @@ from vigil.batch.engines import check_engine
 from vigil.batch.process import ChunkResult, ChunkTask, init_worker, process_chunk
 from vigil.batch.progress import BatchProgress, VideoProgress, VideoState, overall_fraction
 from vigil.batch.settings import BatchSettings
-from vigil.batch.speaking import AudioActivity, find_audio_activity
+from vigil.batch.speaking import AudioActivity, AudioJsonError, find_audio_activity
 from vigil.batch.stitch import VideoStitcher
 from vigil.batch.validate import SCHEMA_VERSION
 from vigil.batch.video import VideoInfo, probe_video
@@ -150,9 +150,13 @@ class _Batch:
         progress = self.progress[video]
         try:
             info = probe_video(video)
-            audio = find_audio_activity(video, info.fps, info.total_frames)
+            audio = self._audio(video, info)
+            writer = TrackingWriter(tracking_output_path(video, self.out_dir))
         except VigilError as exc:
             self._fail(progress, str(exc))
+            return None
+        except OSError as exc:  # e.g. a read-only folder next to the video: use --out-dir
+            self._fail(progress, f"cannot write the output: {exc}")
             return None
         chunks = plan_chunks(
             info.total_frames,
@@ -167,7 +171,6 @@ class _Batch:
             "running",
         )
         log.info("%s: %d frames, %d chunks", video.name, info.total_frames, len(chunks))
-        writer = TrackingWriter(tracking_output_path(video, self.out_dir))
         return _Job(
             video=video,
             output=writer.path,
@@ -179,6 +182,18 @@ class _Batch:
             started=time.perf_counter(),
             audio=audio,
         )
+
+    @staticmethod
+    def _audio(video: Path, info: VideoInfo) -> AudioActivity | None:
+        """Speech per frame, once per video. A malformed STEP4 audio JSON fails the video (its
+        message says what to fix); an unreadable audio track only loses the audio source."""
+        try:
+            return find_audio_activity(video, info.fps, info.total_frames)
+        except AudioJsonError:
+            raise
+        except Exception as exc:
+            log.warning("%s: audio unavailable (%s); speaking uses the mouth only", video.name, exc)
+            return None
 
     # ------------------------------------------------------------ main loop
     def run(self, videos: Sequence[Path], force: bool) -> BatchReport:
