@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import resource
+import threading
 import time
 import warnings
 from collections import defaultdict
@@ -241,11 +242,24 @@ def init_worker(settings: BatchSettings | None = None) -> None:
     engine's models loaded before the first chunk arrives."""
     cv2.setNumThreads(1)
     warnings.filterwarnings("ignore", message=".*GetPrototype.*", category=UserWarning)
+    _exit_with_parent()
     if settings is not None:
         try:
             _engine(settings)
         except Exception:  # reported with its message by the first chunk, which retries
             log.debug("engine preload failed", exc_info=True)
+
+
+def _exit_with_parent() -> None:
+    """A worker whose parent was killed (SIGKILL, OOM) would go on with queued chunks for nobody."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def _engine(settings: BatchSettings) -> Engine:
