@@ -78,7 +78,7 @@ class _Job:
     writer: TrackingWriter
     progress: VideoProgress
     started: float
-    audio: AudioActivity | None
+    audio: AudioActivity | None = None  # computed while the first chunks run
     layout: str | None = None
     submitted: int = 0
     stitched: int = 0
@@ -150,7 +150,6 @@ class _Batch:
         progress = self.progress[video]
         try:
             info = probe_video(video)
-            audio = self._audio(video, info)
             writer = TrackingWriter(tracking_output_path(video, self.out_dir))
         except VigilError as exc:
             self._fail(progress, str(exc))
@@ -180,7 +179,6 @@ class _Batch:
             writer=writer,
             progress=progress,
             started=time.perf_counter(),
-            audio=audio,
         )
 
     @staticmethod
@@ -276,6 +274,7 @@ class _Batch:
 
     def _stitch(self, job: _Job, result: ChunkResult) -> None:
         if job.stitcher is None:
+            job.audio = self._audio(job.video, job.info)
             job.stitcher = VideoStitcher(self.settings, job.info.fps, job.audio, result.layout)
             job.layout = result.layout
         for obs in result.frames:
