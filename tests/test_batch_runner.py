@@ -105,6 +105,8 @@ def test_progress_capped_until_every_video_is_done(outputs: Outputs) -> None:
     assert all(p.overall <= 0.99 for p in progress if any(v.state != "done" for v in p.videos))
     overall = [p.overall for p in progress]
     assert overall == sorted(overall), "overall progress went backwards"
+    # Several videos in flight at once (parallel_videos = 2).
+    assert any(sum(v.state == "running" for v in p.videos) >= 2 for p in progress)
     last = {v.video: v for v in progress[-1].videos}
     assert all(v.chunks_done == v.chunks_total > 1 for v in last.values())
 

@@ -14,6 +14,7 @@ interrupted run, re-run, redoes only what is missing.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import multiprocessing
@@ -356,7 +357,7 @@ class _Batch:
     def _emit(self) -> None:
         if self.on_progress is None:
             return
-        videos = list(self.progress.values())
+        videos = [dataclasses.replace(v) for v in self.progress.values()]  # snapshots: ours keep changing
         self.on_progress(BatchProgress(videos, overall_fraction(videos)))
 
 
