@@ -216,3 +216,24 @@ def test_unwritable_output_fails_the_video_not_the_run(tmp_path: Path) -> None:
     video = clip("single_face.mp4")
     report = run_batch([video], batch_settings(), out_dir=blocker / "out")
     assert report.done == [] and "cannot write the output" in report.failed[video]
+
+
+def test_verbose_landmarks_and_blendshape_profiles(tmp_path: Path) -> None:
+    video = clip("single_face.mp4")
+    settings = batch_settings(export_verbose_fields=True, blendshapes_profile="mouth", chunk_size=30)
+    assert run_batch([video], settings, out_dir=tmp_path / "mouth").done == [video]
+    path = tmp_path / "mouth" / "single_face_tracking.json"
+    assert validate_tracking_file(path) == []
+    faces = [o for f in load_output(path)["frames"] for o in f["tracked_objects"]]
+    with_landmarks = [face for face in faces if face["blendshapes"] is not None]
+    assert with_landmarks and all(len(face["landmarks"]) == 468 for face in with_landmarks)
+    assert all(key.startswith(("mouth", "jaw")) for face in with_landmarks for key in face["blendshapes"])
+    none = batch_settings(blendshapes_profile="none", chunk_size=30)
+    assert run_batch([video], none, out_dir=tmp_path / "none").done == [video]
+    faces = [
+        o
+        for f in load_output(tmp_path / "none" / "single_face_tracking.json")["frames"]
+        for o in f["tracked_objects"]
+    ]
+    assert faces and all(face["blendshapes"] is None and "landmarks" not in face for face in faces)
+    assert any(face["head_pose"] is not None for face in faces)
