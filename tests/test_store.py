@@ -267,3 +267,13 @@ def test_days_are_local_calendar_days(store: IdentityStore) -> None:
     with store.db.reader.connect() as conn:
         assert visitor_summaries(conn, date(2026, 11, 21), paris, min_visits=1).total == 1
         assert visitor_summaries(conn, date(2026, 11, 22), paris, min_visits=1, window_days=1).total == 0
+
+
+def test_one_batch_founds_and_extends_a_visit(store: IdentityStore) -> None:
+    batch = [obs(4, T0 + timedelta(minutes=m), track=m) for m in (0, 5, 10)]
+    results = store.observe_many(batch)
+    assert results[0].new_visitor and {r.visitor_id for r in results} == {results[0].visitor_id}
+    with store.db.reader.connect() as conn:
+        visits = conn.execute(select(Visit.started_at, Visit.ended_at, Visit.sightings)).all()
+        linked = conn.execute(select(func.count()).where(Sighting.visit_id.is_not(None))).scalar_one()
+    assert visits == [(T0, T0 + timedelta(minutes=10), 3)] and linked == 3

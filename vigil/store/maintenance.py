@@ -139,13 +139,15 @@ class Batch:
             assert visit is not None
             visit["ended_at"] = max(visit["ended_at"], t)
             visit["sightings"] += 1
-            visit["dirty"] = True
+            # A visit loaded from the database needs an UPDATE; one created in this batch is
+            # inserted at flush with its final values.
+            visit["dirty"] = visit.get("new") is False
             visit_id: uuid.UUID = visit["id"]
             return visit_id
         new_id = uuid.uuid4()
         fresh = {"id": new_id, "visitor_id": visitor_id, "started_at": t, "ended_at": t, "sightings": 1}
         self.new_visits.append(fresh)
-        self.latest_visit[visitor_id] = {**fresh, "new": True}
+        self.latest_visit[visitor_id] = fresh  # later sightings in this batch extend it in place
         self.visitors[visitor_id]["visit_count"] += 1
         return new_id
 
@@ -183,17 +185,10 @@ class Batch:
         dirty = [
             {"b_id": v["id"], "ended_at": v["ended_at"], "sightings": v["sightings"]}
             for v in self.latest_visit.values()
-            if v and v.get("dirty") and not v["new"]
+            if v and v.get("dirty")
         ]
         if dirty:
             conn.execute(update(Visit).where(Visit.id == bindparam("b_id")), dirty)
-        for v in self.latest_visit.values():  # new visits extended after creation
-            if v and v.get("dirty") and v["new"]:
-                conn.execute(
-                    update(Visit)
-                    .where(Visit.id == v["id"])
-                    .values(ended_at=v["ended_at"], sightings=v["sightings"])
-                )
         self._flush_prototypes(now)
         conn.execute(insert(Sighting), self.sightings)
         changed: Changed = {}

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.exc import OperationalError
 
 from vigil.config import StoreConfig, VigilSettings
@@ -24,8 +24,8 @@ from vigil.errors import StoreError
 from vigil.store import maintenance
 from vigil.store.crops import CropStore
 from vigil.store.database import Database, connect
-from vigil.store.schema import Camera, Meta, Prototype, Sighting, Visit, Visitor
-from vigil.store.vectors import VERSION_KEY, Match, NumpyIndex, PgVectorIndex, VectorIndex, check_model_name
+from vigil.store.schema import Camera, Prototype, Sighting, Visit, Visitor
+from vigil.store.vectors import Match, NumpyIndex, PgVectorIndex, VectorIndex, check_model_name
 from vigil.types import FaceEmbedding, Image
 
 log = logging.getLogger(__name__)
@@ -89,14 +89,19 @@ class IdentityStore:
                 with self.db.writer.begin() as conn:
                     return self._observe_many(conn, observations, written)
             except OperationalError as exc:
-                self.crops.delete(written)  # the rows are gone: so go their files
+                self._forget_failed(written)
                 if not _is_deadlock(exc) or attempt == DEADLOCK_RETRIES - 1:
                     raise
                 log.warning("identity store: deadlock, retrying the batch (%s)", exc.orig)
             except BaseException:
-                self.crops.delete(written)
+                self._forget_failed(written)
                 raise
         raise AssertionError("unreachable")
+
+    def _forget_failed(self, written: list[str]) -> None:
+        """After a rollback: its rows are gone, so go its files and the camera ids it cached."""
+        self.crops.delete(written)
+        self._camera_ids.clear()
 
     def _observe_many(
         self, conn: Connection, observations: Sequence[FaceObservation], written: list[str]
@@ -388,13 +393,6 @@ class IdentityStore:
                 table.__tablename__: conn.execute(select(func.count()).select_from(table)).scalar_one()
                 for table in (Visitor, Sighting, Visit, Prototype, Camera)
             }
-
-    def delete_everything(self) -> None:
-        """Tests and benchmarks: empty every table (keeps the schema)."""
-        with self.db.writer.begin() as conn:
-            for table in (Sighting, Visit, Prototype, Visitor, Camera):
-                conn.execute(delete(table))
-            conn.execute(update(Meta).where(Meta.key == VERSION_KEY).values(value=Meta.value + 1))
 
 
 def _is_deadlock(exc: OperationalError) -> bool:

@@ -195,6 +195,9 @@ class PgVectorIndex:
         return results
 
     def changed(self, conn: Connection, model: str, visitor_ids: Collection[uuid.UUID]) -> None:
+        with self._lock:
+            if any(m == model for m, _ in self._indexed):
+                return  # a model has one dimension: its index exists, skip the query per write
         dims = conn.execute(select(Prototype.dim).where(Prototype.model == model).distinct()).scalars()
         for dim in dims:
             self.ensure_index(conn, model, int(dim))
