@@ -26,11 +26,7 @@ class FaceDetector(ABC):
 
     def detect(self, image: Image) -> Detections:
         height, width = image.shape[:2]
-        scale = 1.0
-        if width > self.config.max_width:
-            scale = width / self.config.max_width
-            size = (self.config.max_width, max(1, round(height / scale)))
-            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        image, scale = downscale(image, self.config.max_width)
         found = self._detect(image)
         if scale != 1.0:
             found = found.scaled(scale)
@@ -50,3 +46,13 @@ def _clip(found: Detections, width: int, height: int) -> Detections:
     found.xyxy[:, [1, 3]] = found.xyxy[:, [1, 3]].clip(0, height)
     keep = (found.xyxy[:, 2] - found.xyxy[:, 0] >= 2) & (found.xyxy[:, 3] - found.xyxy[:, 1] >= 2)
     return found if keep.all() else found[keep]
+
+
+def downscale(image: Image, max_width: int) -> tuple[Image, float]:
+    """`image` at most `max_width` wide, and the factor that maps its pixels back to the original."""
+    height, width = image.shape[:2]
+    if width <= max_width:
+        return image, 1.0
+    scale = width / max_width
+    size = (max_width, max(1, round(height / scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA), scale

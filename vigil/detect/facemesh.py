@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from vigil.config import FaceMeshConfig
-from vigil.detect.base import FaceDetector, _clip
+from vigil.detect.base import FaceDetector, _clip, downscale
 from vigil.types import Detections, FloatArray, Image
 
 # Mesh indices of the detector convention's points: eye centres (mean of the two corners),
@@ -67,11 +67,7 @@ class FaceMeshDetector(FaceDetector):
         """Faces as `detect()` gives them, plus their meshes (N, P, 3) in `image` pixels
         (z on the x scale)."""
         height, width = image.shape[:2]
-        scale = 1.0
-        if width > self.config.max_width:
-            scale = width / self.config.max_width
-            size = (self.config.max_width, max(1, round(height / scale)))
-            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        image, scale = downscale(image, self.config.max_width)
         meshes = self._meshes(image) * np.float32(scale)
         found = _to_detections(meshes)
         found.track_id = np.arange(len(found))  # row numbers survive the filtering below
