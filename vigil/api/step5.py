@@ -159,23 +159,19 @@ def _bounds_body(config: Step5Config) -> dict[str, Any]:
     }
 
 
-_BOUNDS_SCHEMA = {
-    "requestBody": {
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        "min": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_CHUNK},
-                        "max": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_CHUNK},
-                    },
-                    "additionalProperties": False,
-                },
-                "example": {"min": 100, "max": 500},
-            }
-        }
-    }
-}
+def _json_body(properties: dict[str, Any], example: dict[str, Any]) -> dict[str, Any]:
+    """OpenAPI for a raw JSON-object body (the handlers parse it themselves for the seed's errors)."""
+    schema = {"type": "object", "properties": properties, "additionalProperties": False}
+    return {"requestBody": {"content": {"application/json": {"schema": schema, "example": example}}}}
+
+
+_BOUNDS_SCHEMA = _json_body(
+    {
+        "min": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_CHUNK},
+        "max": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_CHUNK},
+    },
+    {"min": 100, "max": 500},
+)
 
 
 @router.post("/chunk_bounds", openapi_extra=_BOUNDS_SCHEMA)
@@ -228,23 +224,13 @@ def _configuration_problem(payload: dict[str, Any]) -> str | None:
     return None
 
 
-_CONFIGURATION_SCHEMA = {
-    "requestBody": {
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        "use_gpu": {"type": "boolean"},
-                        "cpu_workers": {"type": "integer", "minimum": 1, "maximum": MAX_CPU_WORKERS},
-                    },
-                    "additionalProperties": False,
-                },
-                "example": {"use_gpu": False, "cpu_workers": 2},
-            }
-        }
-    }
-}
+_CONFIGURATION_SCHEMA = _json_body(
+    {
+        "use_gpu": {"type": "boolean"},
+        "cpu_workers": {"type": "integer", "minimum": 1, "maximum": MAX_CPU_WORKERS},
+    },
+    {"use_gpu": False, "cpu_workers": 2},
+)
 
 
 @router.post("/configuration", openapi_extra=_CONFIGURATION_SCHEMA)
