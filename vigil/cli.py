@@ -129,12 +129,15 @@ def watch(
     if not cameras:
         err.print("[red]error:[/red] no source given and no camera configured (see `vigil watch --help`)")
         raise typer.Exit(1)
+    sinks: list[EventSink] = []
     try:
-        use_store = settings.store.enabled if store is None else store
-        sinks: list[EventSink] = [IdentitySink(IdentityStore.open(settings, db))] if use_store else []
+        if settings.store.enabled if store is None else store:
+            sinks.append(IdentitySink(IdentityStore.open(settings, db)))
         sinks += [JsonlSink(events)] if events else []
         supervisor = Supervisor(settings, cameras, sinks, clock=_clock_from(recorded_at))
     except VigilError as exc:
+        for sink in sinks:  # e.g. the store opened but a detector model is missing
+            sink.close()
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from exc
     try:
