@@ -207,6 +207,38 @@ def _summary_table(statuses: dict[str, CameraStatus]) -> Table:
     return table
 
 
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Listen address [default: web.host, 127.0.0.1].")] = None,
+    port: Annotated[int | None, typer.Option(help="TCP port [default: web.port, 8000].")] = None,
+    db: Annotated[
+        str | None,
+        typer.Option(help="Identity store URL [default: sqlite:///<data_dir>/vigil.db]; postgresql://… too."),
+    ] = None,
+    config: ConfigOption = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+) -> None:
+    """Run the web dashboard and REST API with the camera workers (open http://HOST:PORT/).
+
+    The first start creates the `admin` account; its password comes from VIGIL_WEB__ADMIN_PASSWORD(_FILE)
+    or is generated into <data_dir>/admin_password."""
+    import uvicorn
+
+    from vigil.web.app import create_web_app
+
+    _setup_logging(verbose)
+    settings = _settings(config)
+    web = settings.web.model_copy(update={k: v for k, v in {"host": host, "port": port}.items() if v})
+    settings = settings.model_copy(update={"web": web})
+    try:
+        web_app = create_web_app(settings, db)
+    except VigilError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    out.print(f"Vigil dashboard on http://{web.host}:{web.port}/  (API docs: /docs)")
+    uvicorn.run(web_app, host=web.host, port=web.port, log_level="debug" if verbose else "info")
+
+
 @models_app.command("fetch")
 def models_fetch(
     name: Annotated[str, typer.Argument(help="Model to download: " + ", ".join(MODELS))] = "yunet",

@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from vigil.errors import ConfigError
@@ -218,6 +226,39 @@ class StoreConfig(_Strict):
     )
 
 
+class WebConfig(_Strict):
+    """`vigil serve`: dashboard, REST API and security. Secrets come from env or files only."""
+
+    host: str = Field("127.0.0.1", min_length=1, description="Address the server listens on")
+    port: int = Field(8000, ge=1, le=65535, description="TCP port of the dashboard and API")
+    secret_key: SecretStr | None = Field(
+        None,
+        description="Key signing sessions and image URLs (env VIGIL_WEB__SECRET_KEY); default: read from "
+        "secret_key_file, else generated once into <data_dir>/secret_key (mode 600)",
+    )
+    secret_key_file: Path | None = Field(None, description="File holding the signing key")
+    admin_user: str = Field("admin", min_length=1, max_length=64, description="First admin's login")
+    admin_password: SecretStr | None = Field(
+        None,
+        description="First admin's password, used only when no user exists (env VIGIL_WEB__ADMIN_PASSWORD); "
+        "default: admin_password_file, else generated into <data_dir>/admin_password (mode 600)",
+    )
+    admin_password_file: Path | None = Field(None, description="File holding the first admin's password")
+    session_ttl_h: float = Field(12.0, gt=0, le=24 * 30, description="Login session lifetime (hours)")
+    image_url_ttl_s: int = Field(300, ge=5, le=86400, description="Lifetime of signed image URLs (seconds)")
+    rate_limit_per_min: int = Field(
+        120, ge=1, le=100000, description="Mutating requests per minute per client (login included)"
+    )
+    max_body_kb: int = Field(
+        1024, ge=1, le=1024 * 1024, description="Largest accepted request body (KiB); larger gets 413"
+    )
+    cookie_secure: bool = Field(False, description="Send cookies only over HTTPS (set behind TLS)")
+    language: Literal["en", "fr"] = Field("en", description="Default UI language (users can switch)")
+    live_fps: float = Field(5.0, gt=0, le=30, description="Highest frame rate of the live MJPEG view")
+    live_jpeg_quality: int = Field(70, ge=10, le=100, description="JPEG quality of live pictures")
+    start_cameras: bool = Field(True, description="Start the camera workers with the server")
+
+
 def _alias(name: str, *seed_names: str) -> AliasChoices:
     return AliasChoices(name, f"vigil_{name}", *seed_names)
 
@@ -272,6 +313,7 @@ class VigilSettings(BaseSettings):
     gating: GatingConfig = Field(default_factory=GatingConfig, description="Recognition gating")
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig, description="Threads and queues")
     store: StoreConfig = Field(default_factory=StoreConfig, description="Identity store")
+    web: WebConfig = Field(default_factory=WebConfig, description="Web dashboard and REST API")
 
     @field_validator("cameras_ips", mode="before")
     @classmethod

@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 from pgvector.sqlalchemy import VECTOR
 from sqlalchemy import (
+    JSON,
+    Boolean,
     DateTime,
     Dialect,
     Float,
@@ -80,6 +82,10 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _no_zones() -> list[Any]:
+    return []
+
+
 class Base(DeclarativeBase):
     pass
 
@@ -90,6 +96,13 @@ class Camera(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     url: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # Cameras added at run time (web UI / API) are `managed`; the others are rows the pipeline
+    # created for configured cameras and files, only referenced by sightings.
+    managed: Mapped[bool] = mapped_column(Boolean, default=False)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    fps: Mapped[float | None] = mapped_column(Float)
+    loop: Mapped[bool] = mapped_column(Boolean, default=False)
+    dead_zones: Mapped[list[Any]] = mapped_column(JSON, default=_no_zones)
 
 
 class Visitor(Base):
@@ -154,3 +167,40 @@ class Meta(Base):
     __tablename__ = "store_meta"
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class User(Base):
+    """A dashboard/API account; `role` is "admin" or "viewer"."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ApiKey(Base):
+    """A bearer token for the API; only its SHA-256 is stored."""
+
+    __tablename__ = "api_keys"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(Integer, ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class AuditEntry(Base):
+    """Who did what, when: one row per mutating request (and per login attempt)."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    actor: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(200))
+    target: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[int] = mapped_column(Integer)
+    ip: Mapped[str | None] = mapped_column(String(64))

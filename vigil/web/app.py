@@ -1,0 +1,110 @@
+"""The web application: dashboard pages, REST API, live views, all behind the security middleware.
+
+`create_web_app()` builds an independent app (state on `app.state.ctx`), so tests can run several."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib import resources
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+
+from vigil import __version__
+from vigil.api import jobs, step5
+from vigil.api.jobmanager import JobManager
+from vigil.api.step5 import Step5Store, step5_defaults
+from vigil.batch.settings import load_batch_settings
+from vigil.config import VigilSettings
+from vigil.store.repository import IdentityStore
+from vigil.web.audit import AuditLog
+from vigil.web.auth import Sessions, require_admin
+from vigil.web.context import WebContext
+from vigil.web.middleware import SecurityMiddleware
+from vigil.web.ratelimit import RateLimiter
+from vigil.web.routes import auth, cameras, live, system, visitors
+from vigil.web.secrets import first_admin_password, signing_key
+from vigil.web.templating import LoginRequired, login_redirect
+from vigil.web.users import UserService
+
+log = logging.getLogger(__name__)
+DESCRIPTION = """People-centric video analytics: cameras, live results, recurring visitors.
+
+Every route except `/login` and `/api/health*` needs authentication: a session cookie from the
+login page (mutating requests then need the `X-CSRF-Token` header) or `Authorization: Bearer <API key>`
+(create keys with `POST /api/keys`). Roles: `admin` (everything) and `viewer` (read only)."""
+
+
+def build_context(settings: VigilSettings, db_url: str | None = None) -> WebContext:
+    store = IdentityStore.open(settings, db_url)
+    users = UserService(store.db)
+    password, generated_at = first_admin_password(settings)
+    if users.ensure_admin(settings.web.admin_user, password):
+        where = f"read it in {generated_at}" if generated_at else "from VIGIL_WEB__ADMIN_PASSWORD(_FILE)"
+        log.warning("created the admin account %r (password: %s)", settings.web.admin_user, where)
+    web, key = settings.web, signing_key(settings)
+    return WebContext(
+        settings=settings,
+        store=store,
+        users=users,
+        audit=AuditLog(store.db),
+        sessions=Sessions(key, web.session_ttl_h * 3600),
+        limiter=RateLimiter(web.rate_limit_per_min),
+        signing_key=key,
+    )
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    ctx: WebContext = app.state.ctx
+    try:
+        yield
+    finally:
+        await run_in_threadpool(app.state.jobs.shutdown)
+        ctx.store.close()
+
+
+async def _login_required(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, LoginRequired)
+    return login_redirect(exc)
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return JSONResponse({"detail": "internal error (see the server log)"}, status_code=500)
+
+
+def create_web_app(settings: VigilSettings, db_url: str | None = None) -> FastAPI:
+    """A new dashboard + API app over the store at `db_url` (default: the configured one)."""
+    ctx = build_context(settings, db_url)
+    app = FastAPI(title="Vigil", version=__version__, description=DESCRIPTION, lifespan=_lifespan)
+    app.state.ctx = ctx
+    # The batch tracking API (issue 4), admin only here: it reads and writes server paths.
+    batch_settings = load_batch_settings()
+    app.state.batch_settings = batch_settings
+    app.state.step5 = Step5Store(step5_defaults(batch_settings))
+    app.state.jobs = JobManager()
+    admin_only = [Depends(require_admin)]
+    app.include_router(step5.router, dependencies=admin_only)
+    app.include_router(jobs.router, dependencies=admin_only)
+    for router in (auth.pages, auth.api, live.router, cameras.router, visitors.router, system.router):
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=str(resources.files("vigil.web") / "static")), name="static")
+    app.add_api_route("/", _home, include_in_schema=False)
+    app.add_api_route("/api/health", _health, tags=["health"], summary="Liveness (no authentication)")
+    app.add_exception_handler(LoginRequired, _login_required)
+    app.add_exception_handler(Exception, _internal_error)
+    app.add_middleware(SecurityMiddleware, ctx=ctx)
+    return app
+
+
+def _home() -> Response:
+    return RedirectResponse("/live", status_code=303)
+
+
+def _health() -> dict[str, str]:
+    return {"status": "ok", "version": __version__}

@@ -1,0 +1,78 @@
+"""Who is asking: login sessions (signed cookies) and bearer API keys, and the role checks.
+
+`SecurityMiddleware` resolves the caller once per request into `request.state.principal`;
+routes declare what they need with `Depends(require_viewer)` or `Depends(require_admin)`."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from fastapi import HTTPException, Request
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from vigil.web.users import Account, Role
+
+SESSION_COOKIE = "vigil_session"
+LOGIN_CSRF_COOKIE = "vigil_login_csrf"
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: int
+    username: str
+    role: Role
+    via: Literal["session", "api_key"]
+    csrf: str | None = None  # the session's CSRF token (cookie sessions only)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+class Sessions:
+    """Stateless sessions: a signed, timestamped cookie naming the user and its CSRF token."""
+
+    def __init__(self, key: str, ttl_s: float) -> None:
+        self._serializer = URLSafeTimedSerializer(key, salt="vigil.session")
+        self.ttl_s = ttl_s
+
+    def issue(self, account: Account) -> str:
+        return self._serializer.dumps({"u": account.id, "c": secrets.token_urlsafe(24)})
+
+    def read(self, cookie: str) -> tuple[int, str] | None:
+        try:
+            data: Any = self._serializer.loads(cookie, max_age=int(self.ttl_s))
+        except BadSignature:  # includes SignatureExpired
+            return None
+        if not isinstance(data, dict):
+            return None
+        if not isinstance(data.get("u"), int) or not isinstance(data.get("c"), str):
+            return None
+        return data["u"], data["c"]
+
+
+def principal_of(request: Request) -> Principal | None:
+    principal = getattr(request.state, "principal", None)
+    return principal if isinstance(principal, Principal) else None
+
+
+def require_viewer(request: Request) -> Principal:
+    """Any logged-in user or API key (401 otherwise)."""
+    principal = principal_of(request)
+    if principal is None:
+        raise HTTPException(
+            401,
+            "authentication required: log in or send 'Authorization: Bearer <API key>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return principal
+
+
+def require_admin(request: Request) -> Principal:
+    """An admin (403 for viewers, 401 for anonymous callers)."""
+    principal = require_viewer(request)
+    if not principal.is_admin:
+        raise HTTPException(403, "this action needs the admin role")
+    return principal

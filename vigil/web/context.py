@@ -1,0 +1,33 @@
+"""Everything the routes share, built once per app (kept on `app.state.ctx`; no module globals)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from fastapi import Request
+
+from vigil.config import VigilSettings
+from vigil.store.repository import IdentityStore
+from vigil.web.audit import AuditLog
+from vigil.web.auth import Sessions
+from vigil.web.ratelimit import RateLimiter
+from vigil.web.users import UserService
+
+
+@dataclass
+class WebContext:
+    settings: VigilSettings
+    store: IdentityStore
+    users: UserService
+    audit: AuditLog
+    sessions: Sessions
+    limiter: RateLimiter
+    signing_key: str
+    started_at: float = field(default_factory=time.time)
+
+
+def get_ctx(request: Request) -> WebContext:
+    ctx = request.app.state.ctx
+    assert isinstance(ctx, WebContext)
+    return ctx

@@ -1,0 +1,7 @@
+"""The live area: pages and API routes (being built)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,7 @@
+"""The visitors area: pages and API routes (being built)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,187 @@
+"""Accounts (admin / viewer) and API keys, stored in the identity store's database.
+
+Passwords are hashed with scrypt (stdlib `hashlib`, memory-hard; no extra dependency).
+API keys are random tokens shown once; only their SHA-256 is stored."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from vigil.errors import VigilError
+from vigil.store.database import Database
+from vigil.store.schema import ApiKey, User
+
+Role = Literal["admin", "viewer"]
+ROLES: tuple[Role, ...] = ("admin", "viewer")
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+KEY_PREFIX = "vgl_"
+
+
+class UserError(VigilError):
+    """A user or key request that cannot be honoured (duplicate name, unknown user, weak password)."""
+
+
+@dataclass(frozen=True)
+class Account:
+    id: int
+    username: str
+    role: Role
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, dklen=32, **_SCRYPT)
+    b64 = base64.b64encode
+    return f"scrypt${_SCRYPT['n']}${_SCRYPT['r']}${_SCRYPT['p']}${b64(salt).decode()}${b64(digest).decode()}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        expected = base64.b64decode(digest)
+        actual = hashlib.scrypt(
+            password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p), dklen=len(expected)
+        )
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(actual, expected)
+
+
+def _key_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class UserService:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        # A fixed hash to verify against when the user is unknown: same time as a wrong password.
+        self._dummy_hash = hash_password(secrets.token_urlsafe(16))
+
+    def count(self) -> int:
+        with self.db.reader.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(User)).scalar_one())
+
+    def create(self, username: str, password: str, role: Role) -> Account:
+        if role not in ROLES:
+            raise UserError(f"role must be one of {', '.join(ROLES)}")
+        if len(password) < 8:
+            raise UserError("passwords need at least 8 characters")
+        try:
+            with self.db.writer.begin() as conn:
+                user_id = conn.execute(
+                    insert(User)
+                    .values(username=username, password_hash=hash_password(password), role=role)
+                    .returning(User.id)
+                ).scalar_one()
+        except IntegrityError as exc:
+            raise UserError(f"user {username!r} already exists") from exc
+        return Account(int(user_id), username, role)
+
+    def ensure_admin(self, username: str, password: str) -> bool:
+        """Create the first admin when there is no user at all; True when created."""
+        if self.count():
+            return False
+        try:
+            self.create(username, password, "admin")
+        except UserError:  # another process created it first
+            return False
+        return True
+
+    def authenticate(self, username: str, password: str) -> Account | None:
+        with self.db.reader.connect() as conn:
+            row = conn.execute(select(User).where(User.username == username)).first()
+        if row is None:
+            verify_password(password, self._dummy_hash)
+            return None
+        if not verify_password(password, row.password_hash):
+            return None
+        return Account(row.id, row.username, row.role)
+
+    def get(self, user_id: int) -> Account | None:
+        with self.db.reader.connect() as conn:
+            row = conn.execute(select(User).where(User.id == user_id)).first()
+        return None if row is None else Account(row.id, row.username, row.role)
+
+    def all(self) -> list[Account]:
+        with self.db.reader.connect() as conn:
+            rows = conn.execute(select(User).order_by(User.username)).all()
+        return [Account(r.id, r.username, r.role) for r in rows]
+
+    def delete(self, user_id: int) -> None:
+        with self.db.writer.begin() as conn:
+            count_admins = select(func.count()).select_from(User).where(User.role == "admin")
+            admins = conn.execute(count_admins).scalar_one()
+            row = conn.execute(select(User.role).where(User.id == user_id)).first()
+            if row is None:
+                raise UserError(f"no user with id {user_id}")
+            if row.role == "admin" and admins <= 1:
+                raise UserError("cannot delete the last admin")
+            conn.execute(delete(User).where(User.id == user_id))
+
+    # ------------------------------------------------------------------ API keys
+    def create_key(self, user_id: int, name: str) -> tuple[int, str]:
+        """A new key for `user_id`: (key id, token). The token is shown once and never stored."""
+        if self.get(user_id) is None:
+            raise UserError(f"no user with id {user_id}")
+        token = KEY_PREFIX + secrets.token_urlsafe(32)
+        with self.db.writer.begin() as conn:
+            key_id = conn.execute(
+                insert(ApiKey)
+                .values(user_id=user_id, name=name, prefix=token[:10], key_hash=_key_hash(token))
+                .returning(ApiKey.id)
+            ).scalar_one()
+        return int(key_id), token
+
+    def by_key(self, token: str) -> Account | None:
+        if not token.startswith(KEY_PREFIX):
+            return None
+        with self.db.reader.connect() as conn:
+            row = conn.execute(
+                select(User.id, User.username, User.role, ApiKey.id.label("key_id"), ApiKey.last_used_at)
+                .join(ApiKey, ApiKey.user_id == User.id)
+                .where(ApiKey.key_hash == _key_hash(token))
+            ).first()
+        if row is None:
+            return None
+        now = datetime.now(UTC)
+        if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
+            with self.db.writer.begin() as conn:  # at most one write a minute per key
+                conn.execute(update(ApiKey).where(ApiKey.id == row.key_id).values(last_used_at=now))
+        return Account(row.id, row.username, row.role)
+
+    def keys(self, user_id: int | None = None) -> list[dict[str, object]]:
+        query = select(ApiKey, User.username).join(User, User.id == ApiKey.user_id).order_by(ApiKey.id)
+        if user_id is not None:
+            query = query.where(ApiKey.user_id == user_id)
+        with self.db.reader.connect() as conn:
+            rows = conn.execute(query).all()
+        return [
+            {
+                "id": r.id,
+                "name": r.name,
+                "prefix": r.prefix,
+                "user": r.username,
+                "created_at": r.created_at,
+                "last_used_at": r.last_used_at,
+            }
+            for r in rows
+        ]
+
+    def revoke_key(self, key_id: int, user_id: int | None = None) -> None:
+        query = delete(ApiKey).where(ApiKey.id == key_id)
+        if user_id is not None:
+            query = query.where(ApiKey.user_id == user_id)
+        with self.db.writer.begin() as conn:
+            if conn.execute(query).rowcount == 0:
+                raise UserError(f"no API key with id {key_id}")
