@@ -11,6 +11,7 @@ from vigil.config import VigilSettings
 from vigil.store.repository import IdentityStore
 from vigil.web.audit import AuditLog
 from vigil.web.auth import Sessions
+from vigil.web.events import EventBus
 from vigil.web.ratelimit import RateLimiter
 from vigil.web.users import UserService
 
@@ -24,6 +25,7 @@ class WebContext:
     sessions: Sessions
     limiter: RateLimiter
     signing_key: str
+    events: EventBus = field(default_factory=EventBus)
     started_at: float = field(default_factory=time.time)
 
 
