@@ -1,0 +1,60 @@
+"""Helpers for web tests: build an app over a temp data dir, log in, get API keys."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from vigil.config import VigilSettings, load_settings
+from vigil.web.app import create_web_app
+from vigil.web.context import WebContext
+
+ADMIN_PASSWORD = "admin-secret-pw"
+
+
+def web_settings(tmp_path: Path, **overrides: Any) -> VigilSettings:
+    """Settings for a test server: temp data dir, known admin password, no camera workers."""
+    web = {"admin_password": ADMIN_PASSWORD, "start_cameras": False, **overrides.pop("web", {})}
+    return load_settings(data_dir=tmp_path / "data", web=web, **overrides)
+
+
+def make_app(tmp_path: Path, db_url: str | None = None, **overrides: Any) -> FastAPI:
+    return create_web_app(web_settings(tmp_path, **overrides), db_url)
+
+
+def ctx_of(app: FastAPI) -> WebContext:
+    ctx = app.state.ctx
+    assert isinstance(ctx, WebContext)
+    return ctx
+
+
+def login(client: TestClient, username: str = "admin", password: str = ADMIN_PASSWORD) -> str:
+    """Logs the client in through the real form; returns the session's CSRF token."""
+    page = client.get("/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token, "login form without CSRF token"
+    response = client.post(
+        "/login",
+        data={"username": username, "password": password, "csrf_token": token.group(1)},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+    me = client.get("/audit" if username == "admin" else "/live")
+    csrf = re.search(r'name="csrf-token" content="([^"]*)"', me.text)
+    assert csrf and csrf.group(1), "pages must carry the session's CSRF token"
+    return csrf.group(1)
+
+
+def bearer(app: FastAPI, role: str = "admin", username: str | None = None) -> dict[str, str]:
+    """An Authorization header for a (new, when needed) user of `role`."""
+    users = ctx_of(app).users
+    name = username or f"{role}-user"
+    account = next((a for a in users.all() if a.username == name), None)
+    if account is None:
+        account = users.create(name, "password-" + name, role)  # type: ignore[arg-type]
+    _, token = users.create_key(account.id, "test")
+    return {"Authorization": f"Bearer {token}"}
