@@ -171,6 +171,9 @@ class SecurityMiddleware:
             if not sent or not hmac.compare_digest(sent, principal.csrf):
                 raise PermissionError("missing or wrong CSRF token: reload the page and try again")
             return _replay(body, receive)
+        if mutating and _header(scope, b"content-length") is None:
+            # A streamed (chunked) body: read it here, bounded, so the app never parses a partial one.
+            return _replay(await self._read_all(receive), receive)
         return self._counting(receive)
 
     async def _read_all(self, receive: Receive) -> bytes:
