@@ -24,6 +24,7 @@ from vigil.store.repository import IdentityStore
 from vigil.web.audit import AuditLog
 from vigil.web.auth import Sessions, require_admin
 from vigil.web.context import WebContext
+from vigil.web.metrics import build_registry
 from vigil.web.middleware import SecurityMiddleware
 from vigil.web.ratelimit import RateLimiter
 from vigil.web.routes import auth, cameras, live, system, visitors
@@ -47,7 +48,7 @@ def build_context(settings: VigilSettings, db_url: str | None = None) -> WebCont
         where = f"read it in {generated_at}" if generated_at else "from VIGIL_WEB__ADMIN_PASSWORD(_FILE)"
         log.warning("created the admin account %r (password: %s)", settings.web.admin_user, where)
     web, key = settings.web, signing_key(settings)
-    return WebContext(
+    ctx = WebContext(
         settings=settings,
         store=store,
         users=users,
@@ -56,14 +57,20 @@ def build_context(settings: VigilSettings, db_url: str | None = None) -> WebCont
         limiter=RateLimiter(web.rate_limit_per_min),
         signing_key=key,
     )
+    ctx.metrics = build_registry(lambda: system.camera_statuses(ctx), ctx.events, ctx.store.counts)
+    return ctx
 
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     ctx: WebContext = app.state.ctx
+    root = logging.getLogger()
+    root.addHandler(ctx.errors)  # recent warnings/errors for the System page
     try:
         yield
     finally:
+        root.removeHandler(ctx.errors)
+        ctx.events.close()
         await run_in_threadpool(app.state.jobs.shutdown)
         ctx.store.close()
 

@@ -6,11 +6,13 @@ import time
 from dataclasses import dataclass, field
 
 from fastapi import Request
+from prometheus_client import CollectorRegistry
 
 from vigil.config import VigilSettings
 from vigil.store.repository import IdentityStore
 from vigil.web.audit import AuditLog
 from vigil.web.auth import Sessions
+from vigil.web.errorlog import RecentErrors
 from vigil.web.events import EventBus
 from vigil.web.ratelimit import RateLimiter
 from vigil.web.users import UserService
@@ -26,6 +28,8 @@ class WebContext:
     limiter: RateLimiter
     signing_key: str
     events: EventBus = field(default_factory=EventBus)
+    errors: RecentErrors = field(default_factory=RecentErrors)
+    metrics: CollectorRegistry = field(default_factory=CollectorRegistry)  # replaced by build_context
     started_at: float = field(default_factory=time.time)
 
 

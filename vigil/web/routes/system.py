@@ -1,7 +1,127 @@
-"""The system area: pages and API routes (being built)."""
+"""System area: live event stream (SSE), Prometheus metrics, health/counters/errors (API and page)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import json
+import time
+from collections.abc import AsyncIterator, Mapping
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+
+from vigil import __version__
+from vigil.runtime.camera import CameraStatus
+from vigil.web.auth import Principal, require_viewer
+from vigil.web.context import WebContext, get_ctx
+from vigil.web.templating import page_viewer, render
 
 router = APIRouter()
+Ctx = Annotated[WebContext, Depends(get_ctx)]
+Viewer = Annotated[Principal, Depends(require_viewer)]
+KEEPALIVE_S = 10.0
+
+
+def camera_statuses(ctx: WebContext) -> Mapping[str, CameraStatus]:
+    manager = getattr(ctx, "cameras", None)  # the camera manager, once wired in
+    return manager.statuses() if manager is not None else {}
+
+
+# ------------------------------------------------------------------------- SSE
+@router.get(
+    "/api/events",
+    tags=["system"],
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "Server-sent events"}},
+)
+async def events(
+    request: Request,
+    ctx: Ctx,
+    _: Viewer,
+    camera: Annotated[str | None, Query(max_length=200, description="Only this camera's events")] = None,
+    timeout_s: Annotated[
+        float | None, Query(gt=0, le=86400, description="Close the stream after this many seconds")
+    ] = None,
+) -> StreamingResponse:
+    """Pipeline events as they happen (`track_started`, `face_embedded` with `visitor_id`, `track_ended`).
+
+    Each SSE message has `event: <type>` and a JSON `data:` line; a comment line is sent every 10 s
+    to keep proxies from closing an idle stream. A reader too slow loses its oldest events."""
+    subscription = ctx.events.subscribe(camera)
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+
+    async def stream() -> AsyncIterator[str]:
+        try:
+            yield ": connected\n\n"
+            while not subscription.closed and not await request.is_disconnected():
+                wait = KEEPALIVE_S if deadline is None else min(KEEPALIVE_S, deadline - time.monotonic())
+                if wait <= 0:
+                    break
+                batch = await run_in_threadpool(subscription.wait, min(wait, 1.0))
+                for event in batch:
+                    yield f"event: {event['type']}\ndata: {json.dumps(event, ensure_ascii=False)}\n\n"
+                if not batch and wait >= KEEPALIVE_S:
+                    yield ": keepalive\n\n"
+        finally:
+            ctx.events.unsubscribe(subscription)
+
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
+
+
+# --------------------------------------------------------------------- metrics
+@router.get(
+    "/metrics",
+    tags=["system"],
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
+)
+def metrics(ctx: Ctx, _: Viewer) -> Response:
+    """Prometheus metrics (send an API key: `bearer_token` in the scrape config)."""
+    return Response(generate_latest(ctx.metrics), media_type=CONTENT_TYPE_LATEST)
+
+
+# ---------------------------------------------------------------------- status
+class SystemStatus(BaseModel):
+    version: str
+    uptime_s: float
+    cameras: dict[str, dict[str, Any]]
+    store: dict[str, int]
+    store_backend: str
+    event_subscribers: int
+    events_published: int
+    recent_errors: list[dict[str, Any]]
+
+
+def system_status(ctx: WebContext) -> SystemStatus:
+    statuses = camera_statuses(ctx)
+    return SystemStatus(
+        version=__version__,
+        uptime_s=round(time.time() - ctx.started_at, 1),
+        cameras={
+            name: {"health": s.health, "counters": s.counters, "progress": s.progress}
+            for name, s in statuses.items()
+        },
+        store=ctx.store.counts(),
+        store_backend=ctx.store.db.backend,
+        event_subscribers=ctx.events.subscriber_count,
+        events_published=ctx.events.published,
+        recent_errors=[
+            {"at": line.at.isoformat(), "level": line.level, "logger": line.logger, "message": line.message}
+            for line in ctx.errors.lines()[:50]
+        ],
+    )
+
+
+@router.get("/api/system", tags=["system"], response_model=SystemStatus)
+def system(ctx: Ctx, _: Viewer) -> SystemStatus:
+    """Health of every camera, per-stage counters, store sizes and the latest warnings/errors."""
+    return system_status(ctx)
+
+
+@router.get("/system", response_class=HTMLResponse, include_in_schema=False)
+def system_page(request: Request, ctx: Ctx, _: Annotated[Principal, Depends(page_viewer)]) -> Response:
+    return render(request, "system.html", active="system", status=system_status(ctx))
