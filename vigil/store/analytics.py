@@ -185,14 +185,50 @@ class SightingRow:
         return data
 
 
-def visitor_sightings(conn: Connection, visitor_id: uuid.UUID, limit: int = 1000) -> list[SightingRow]:
+def visitor_sightings(
+    conn: Connection, visitor_id: uuid.UUID, limit: int = 1000, offset: int = 0
+) -> list[SightingRow]:
     """A visitor's sighting timeline, newest first."""
     rows = conn.execute(
         select(Sighting.id, Sighting.captured_at, Camera.name, Sighting.track_id, Sighting.quality)
         .add_columns(Sighting.similarity, Sighting.image_path, Sighting.model)
         .outerjoin(Camera, Camera.id == Sighting.camera_id)
         .where(Sighting.visitor_id == visitor_id)
-        .order_by(Sighting.captured_at.desc())
+        .order_by(Sighting.captured_at.desc(), Sighting.id)
         .limit(limit)
+        .offset(offset)
     ).all()
     return [SightingRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]) for r in rows]
+
+
+@dataclass(frozen=True)
+class VisitorRecord:
+    visitor_id: uuid.UUID
+    name: str | None
+    label: str | None
+    reference_photo: str | None
+    first_seen_at: datetime
+    last_seen_at: datetime
+    visit_count: int
+    sighting_count: int
+    cameras: list[str]
+
+
+def visitor_record(conn: Connection, visitor_id: uuid.UUID) -> VisitorRecord | None:
+    """One visitor with their sighting count and every camera that saw them (None: unknown id)."""
+    row = conn.execute(
+        select(Visitor.id, Visitor.name, Visitor.label, Visitor.best_image_path, Visitor.first_seen_at)
+        .add_columns(Visitor.last_seen_at, Visitor.visit_count)
+        .where(Visitor.id == visitor_id)
+    ).first()
+    if row is None:
+        return None
+    count = conn.execute(select(func.count()).where(Sighting.visitor_id == visitor_id)).scalar_one()
+    cameras = conn.execute(
+        select(Camera.name)
+        .join(Sighting, Sighting.camera_id == Camera.id)
+        .where(Sighting.visitor_id == visitor_id)
+        .distinct()
+        .order_by(Camera.name)
+    ).scalars()
+    return VisitorRecord(row[0], row[1], row[2], row[3], row[4], row[5], row[6], count, list(cameras))

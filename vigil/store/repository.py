@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -348,6 +348,16 @@ class IdentityStore:
             for model in models:
                 self.index.changed(conn, model, {visitor})
         return self.crops.delete(trash)
+
+    def describe(self, visitor: uuid.UUID, changes: Mapping[str, str | None]) -> None:
+        """Set (or clear, with None) a visitor's `name` and/or `label`; other keys are refused."""
+        unknown = set(changes) - {"name", "label"}
+        if unknown:
+            raise StoreError(f"cannot set {sorted(unknown)} on a visitor: only name and label")
+        with self.db.writer.begin() as conn:
+            self._require(conn, visitor)
+            if changes:
+                conn.execute(update(Visitor).where(Visitor.id == visitor).values(**changes))
 
     def apply_retention(self, now: datetime) -> tuple[int, int]:
         """Delete sightings and crops older than `retention_days`; returns (sightings, visitors) removed."""

@@ -1,0 +1,90 @@
+"""Signed, short-lived image URLs: face crops are never served by path, only through a token.
+
+A token signs (relative crop path, thumbnail or not, expiry time) with the app's signing key and its
+own salt. Expiry times are rounded up to half-TTL steps, so the same image gets the same URL for a
+while and browsers can cache it; a URL is then valid for between TTL/2 and TTL seconds. The path in
+a valid token is still resolved through `CropStore.resolve` (no escape from the faces directory)
+and must name an image file."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from vigil.store.crops import CropStore, thumbnail_of
+
+SALT = "vigil.image-url"
+IMAGE_TYPES = {".webp": "image/webp", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
+URL_PREFIX = "/api/images/"
+
+
+class ImageTokenError(Exception):
+    """A token that is not ours (tampered, truncated, signed with another key)."""
+
+
+class ImageTokenExpired(ImageTokenError):
+    pass
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    relative: str  # relative to the faces directory, as stored in the rows
+    thumb: bool
+    expires_at: int  # Unix time
+
+    def seconds_left(self, now: float) -> int:
+        return max(0, int(self.expires_at - now))
+
+
+class ImageSigner:
+    def __init__(self, key: str, ttl_s: int, clock: Callable[[], float] = time.time) -> None:
+        self._serializer = URLSafeSerializer(key, salt=SALT)
+        self.ttl_s = ttl_s
+        self.clock = clock
+
+    def url(self, relative: str | None, thumb: bool = False) -> str | None:
+        """The signed URL of a stored crop (None for no crop)."""
+        if not relative:
+            return None
+        return URL_PREFIX + self.token(relative, thumb)
+
+    def token(self, relative: str, thumb: bool = False) -> str:
+        step = max(1, self.ttl_s // 2)
+        expires = math.ceil(self.clock() / step) * step + self.ttl_s - step
+        return self._serializer.dumps([relative, int(thumb), expires])
+
+    def read(self, token: str) -> ImageRef:
+        """The reference in a token; raises ImageTokenError (bad) or ImageTokenExpired."""
+        try:
+            data: Any = self._serializer.loads(token)
+        except BadSignature as exc:
+            raise ImageTokenError("invalid image link") from exc
+        valid = isinstance(data, list) and len(data) == 3
+        if not valid or not isinstance(data[0], str) or data[1] not in (0, 1) or not isinstance(data[2], int):
+            raise ImageTokenError("invalid image link")
+        ref = ImageRef(data[0], bool(data[1]), data[2])
+        if self.clock() >= ref.expires_at:
+            raise ImageTokenExpired("this image link has expired: reload the page")
+        return ref
+
+
+def image_file(crops: CropStore, ref: ImageRef) -> Path | None:
+    """The file a reference names, or None when it does not exist (any more).
+
+    Raises ValueError when the path escapes the faces directory or is not an image."""
+    path = crops.resolve(ref.relative)
+    if path.suffix.lower() not in IMAGE_TYPES:
+        raise ValueError(f"not an image: {ref.relative!r}")
+    if ref.thumb and thumbnail_of(path).is_file():
+        return thumbnail_of(path)
+    return path if path.is_file() else None
+
+
+def media_type(path: Path) -> str:
+    return IMAGE_TYPES[path.suffix.lower()]
