@@ -23,6 +23,7 @@ from vigil.config import VigilSettings
 from vigil.store.repository import IdentityStore
 from vigil.web.audit import AuditLog
 from vigil.web.auth import Sessions, require_admin
+from vigil.web.cameras import CameraManager
 from vigil.web.context import WebContext
 from vigil.web.metrics import build_registry
 from vigil.web.middleware import SecurityMiddleware
@@ -57,6 +58,7 @@ def build_context(settings: VigilSettings, db_url: str | None = None) -> WebCont
         limiter=RateLimiter(web.rate_limit_per_min),
         signing_key=key,
     )
+    ctx.cameras = CameraManager(settings, store, ctx.events)
     ctx.metrics = build_registry(lambda: system.camera_statuses(ctx), ctx.events, ctx.store.counts)
     return ctx
 
@@ -66,9 +68,13 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     ctx: WebContext = app.state.ctx
     root = logging.getLogger()
     root.addHandler(ctx.errors)  # recent warnings/errors for the System page
+    if ctx.cameras and ctx.settings.web.start_cameras:
+        await run_in_threadpool(ctx.cameras.start_enabled)
     try:
         yield
     finally:
+        if ctx.cameras:
+            await run_in_threadpool(ctx.cameras.close)  # before the store and the event bus close
         root.removeHandler(ctx.errors)
         ctx.events.close()
         await run_in_threadpool(app.state.jobs.shutdown)

@@ -12,6 +12,7 @@ from vigil.config import VigilSettings
 from vigil.store.repository import IdentityStore
 from vigil.web.audit import AuditLog
 from vigil.web.auth import Sessions
+from vigil.web.cameras import CameraManager
 from vigil.web.errorlog import RecentErrors
 from vigil.web.events import EventBus
 from vigil.web.ratelimit import RateLimiter
@@ -28,6 +29,7 @@ class WebContext:
     limiter: RateLimiter
     signing_key: str
     events: EventBus = field(default_factory=EventBus)
+    cameras: CameraManager | None = None  # camera workers of this server (None: no cameras area)
     errors: RecentErrors = field(default_factory=RecentErrors)
     metrics: CollectorRegistry = field(default_factory=CollectorRegistry)  # replaced by build_context
     started_at: float = field(default_factory=time.time)

@@ -1,3 +1,36 @@
-"""Texts of the live page(s)."""
+"""Texts of the live page."""
 
-MESSAGES: dict[str, dict[str, str]] = {"en": {}, "fr": {}}
+MESSAGES: dict[str, dict[str, str]] = {
+    "en": {
+        "live.title": "Live",
+        "live.empty": "No camera yet.",
+        "live.empty_hint": "Add a camera (RTSP, HTTP, USB or a video file) on the Cameras page.",
+        "live.add_camera": "Add a camera",
+        "live.fps": "{input} fps in, {analysed} fps analysed",
+        "live.last_frame": "last picture",
+        "live.boxes": "Green boxes: detected faces, labelled with track id and visitor id.",
+        "state.starting": "starting",
+        "state.connecting": "connecting",
+        "state.running": "running",
+        "state.reconnecting": "reconnecting",
+        "state.finished": "finished",
+        "state.failed": "failed",
+        "state.stopped": "stopped",
+    },
+    "fr": {
+        "live.title": "Direct",
+        "live.empty": "Aucune caméra pour l'instant.",
+        "live.empty_hint": "Ajoutez une caméra (RTSP, HTTP, USB ou fichier vidéo) sur la page Caméras.",
+        "live.add_camera": "Ajouter une caméra",
+        "live.fps": "{input} i/s reçues, {analysed} i/s analysées",
+        "live.last_frame": "dernière image",
+        "live.boxes": "Cadres verts : visages détectés, avec numéro de piste et identifiant du visiteur.",
+        "state.starting": "démarrage",
+        "state.connecting": "connexion",
+        "state.running": "en marche",
+        "state.reconnecting": "reconnexion",
+        "state.finished": "terminée",
+        "state.failed": "en échec",
+        "state.stopped": "arrêtée",
+    },
+}

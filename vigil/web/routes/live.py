@@ -1,7 +1,107 @@
-"""The live area: pages and API routes (being built)."""
+"""The live area: the /live page, each camera's MJPEG stream and its current picture with the
+green face boxes of the pipeline's latest analysed frame (no second decode)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from functools import cache
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from vigil.web.auth import Principal, require_viewer
+from vigil.web.cameras import CameraManager
+from vigil.web.context import WebContext, get_ctx
+from vigil.web.live import MJPEG_MEDIA_TYPE, LiveJpeg, mjpeg_stream, placeholder_jpeg
+from vigil.web.routes.cameras import ERRORS, JPEG, CameraId, camera_out, guarded, jpeg_response, manager_of
+from vigil.web.templating import page_viewer, render
 
 router = APIRouter()
+Ctx = Annotated[WebContext, Depends(get_ctx)]
+Viewer = Annotated[Principal, Depends(require_viewer)]
+MJPEG_MAX_CAMERAS = 4  # more streams than this would use up the browser's 6 connections per host
+WAITING, STOPPED = -1, -2  # `seq` of the placeholder pictures
+
+
+@cache
+def _placeholder(seq: int) -> LiveJpeg:
+    text = "Waiting for pictures..." if seq == WAITING else "Camera stopped"
+    return LiveJpeg(seq, placeholder_jpeg(text), 0.0)
+
+
+def live_picture(manager: CameraManager, ctx: WebContext, camera_id: int) -> LiveJpeg | None:
+    """The shared JPEG (with boxes) of the camera's latest analysed frame; None before the first.
+    Blocking when this frame was not encoded yet: call it off the event loop."""
+    latest = manager.latest(camera_id)
+    if latest is None:
+        return None
+    name = manager.get(camera_id).name
+    return manager.live.picture(camera_id, latest, lambda track: ctx.events.visitor_of(name, track))
+
+
+async def _next_picture(manager: CameraManager, ctx: WebContext, camera_id: int) -> LiveJpeg:
+    latest = manager.latest(camera_id)
+    if latest is None:
+        return _placeholder(WAITING if manager.is_running(camera_id) else STOPPED)
+    shared = manager.live.cached(camera_id, latest)  # most calls: already encoded, no thread hop
+    if shared is not None:
+        return shared
+    picture = await run_in_threadpool(live_picture, manager, ctx, camera_id)
+    return picture or _placeholder(WAITING)
+
+
+@router.get(
+    "/api/cameras/{camera_id}/live.mjpg",
+    tags=["live"],
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {MJPEG_MEDIA_TYPE: {}}, "description": "MJPEG stream (multipart JPEG parts)"},
+        **ERRORS,
+    },
+    summary="Live MJPEG stream with green boxes on tracked faces (at most web.live_fps)",
+)
+async def live_stream(camera_id: CameraId, request: Request, ctx: Ctx, _: Viewer) -> StreamingResponse:
+    manager = manager_of(ctx)
+    guarded(lambda: manager.get(camera_id))
+
+    async def finished() -> bool:
+        return manager.closed or await request.is_disconnected()
+
+    async def next_picture() -> LiveJpeg | None:
+        try:
+            return await _next_picture(manager, ctx, camera_id)
+        except HTTPException:
+            return None
+
+    parts = mjpeg_stream(next_picture, ctx.settings.web.live_fps, finished)
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    return StreamingResponse(parts, media_type=MJPEG_MEDIA_TYPE, headers=headers)
+
+
+@router.get(
+    "/api/cameras/{camera_id}/frame.jpg",
+    tags=["live"],
+    response_class=Response,
+    responses={**JPEG, **ERRORS},
+    summary="The current live picture with green boxes on tracked faces",
+)
+def live_frame(camera_id: CameraId, ctx: Ctx, _: Viewer) -> Response:
+    manager = manager_of(ctx)
+    guarded(lambda: manager.get(camera_id))
+    picture = live_picture(manager, ctx, camera_id)
+    if picture is not None:
+        return jpeg_response(picture.jpeg)
+    if not manager.is_running(camera_id):
+        raise HTTPException(409, "the camera is not running: start it (POST /api/cameras/{id}/start)")
+    raise HTTPException(503, "no analysed picture yet: retry in a moment", headers={"Retry-After": "1"})
+
+
+@router.get("/live", response_class=HTMLResponse, include_in_schema=False)
+def live_page(request: Request, ctx: Ctx, user: Annotated[Principal, Depends(page_viewer)]) -> Response:
+    manager = manager_of(ctx)
+    cameras = [camera_out(manager, info) for info in manager.cameras()]
+    mode = "mjpeg" if len(cameras) <= MJPEG_MAX_CAMERAS else "refresh"
+    return render(
+        request, "live.html", active="live", cameras=cameras, mode=mode, live_fps=ctx.settings.web.live_fps
+    )

@@ -1,0 +1,575 @@
+"""Camera workers inside the server: cameras added at run time plus the configured ones.
+
+Every camera is a row of the `cameras` table, so each has an integer id. Rows added through the
+API are `managed`; configured cameras (YAML, CAMERAS_IPS, CAMERAS_USB_MAX) are upserted as
+unmanaged rows at start and are read-only through the API. The identity store also creates rows
+by camera name for its sightings, so rows are matched on name. A started camera runs one
+`CameraPipeline`; a stopped pipeline cannot restart, so every start builds a new one. One embedder
+is shared by all cameras, created at the first start (a server without cameras never loads it)."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit
+
+import cv2
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.engine import Connection
+
+from vigil.config import CameraConfig, VigilSettings
+from vigil.detect import create_detector
+from vigil.embed import FaceEmbedder, create_embedder
+from vigil.runtime.analyse import LatestResult
+from vigil.runtime.camera import CameraPipeline, CameraStatus
+from vigil.runtime.events import EventSink
+from vigil.runtime.health import SourceState
+from vigil.runtime.supervisor import models_dirs, unique_names
+from vigil.sources import camera_name, open_source
+from vigil.store.repository import IdentityStore
+from vigil.store.schema import Camera, Sighting
+from vigil.store.sink import IdentitySink
+from vigil.types import Image
+from vigil.web.events import EventBus
+from vigil.web.live import LiveEncoder
+
+log = logging.getLogger(__name__)
+
+Origin = Literal["db", "config"]
+Zones = list[list[tuple[float, float]]]
+STOP_JOIN_S = 5.0  # a stop request waits this long; slower pipelines are joined at shutdown
+CLOSE_JOIN_S = 15.0
+_USB_URL = re.compile(r"^(?:usb:(\d{1,2})|/dev/video(\d{1,2}))$")
+_NETWORK_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://")
+T = TypeVar("T")
+
+
+class CameraError(Exception):
+    """A refused camera operation; `status` is the HTTP status the API answers with."""
+
+    status = 400
+
+
+class CameraNotFound(CameraError):
+    status = 404
+
+
+class CameraConflict(CameraError):
+    status = 409
+
+
+class InvalidCameraUrl(CameraError):
+    status = 422
+
+
+class CameraUnavailable(CameraError):
+    status = 503
+
+
+@dataclass(frozen=True)
+class CameraInfo:
+    """A camera's definition (the database row, or the configuration for config cameras)."""
+
+    id: int
+    name: str
+    url: str
+    origin: Origin
+    enabled: bool
+    fps: float | None
+    loop: bool
+    dead_zones: Zones
+    motion_mask: Zones = field(default_factory=list)
+
+    @property
+    def read_only(self) -> bool:
+        return self.origin == "config"
+
+    def config(self) -> CameraConfig:
+        return CameraConfig(
+            url=self.url,
+            name=self.name,
+            fps=self.fps,
+            loop=self.loop,
+            dead_zones=self.dead_zones,
+            motion_mask=self.motion_mask,
+        )
+
+
+@dataclass(frozen=True)
+class CameraRuntime:
+    """What a camera is doing now. `state` is the source state, or stopped/failed without pipeline."""
+
+    running: bool
+    state: str
+    health: dict[str, Any] | None = None
+    counters: dict[str, float] | None = None
+    progress: float | None = None
+    start_error: str | None = None
+
+
+# ------------------------------------------------------------------ URLs and names
+def check_url(url: str) -> str:
+    """The URL if Vigil can open it: rtsp(s)/http(s) with a host, usb:N, /dev/videoN, or an
+    existing file on the server (path or file://). Raises `InvalidCameraUrl` with the reason."""
+    url = url.strip()
+    if not url or any(ord(c) < 32 for c in url):
+        raise InvalidCameraUrl("the camera URL is empty or contains control characters")
+    lower = url.lower()
+    if lower.startswith(_NETWORK_SCHEMES):
+        try:
+            host = urlsplit(url).hostname
+        except ValueError as exc:
+            raise InvalidCameraUrl(f"malformed camera URL: {exc}") from exc
+        if not host:
+            raise InvalidCameraUrl("a network camera URL needs a host, e.g. rtsp://10.0.0.5:554/stream")
+        return url
+    if _USB_URL.match(url):
+        return url
+    if re.match(r"^[a-z][a-z0-9+.-]*://", lower) and not lower.startswith("file://"):
+        raise InvalidCameraUrl(
+            "unsupported camera URL: use rtsp://, http(s)://, usb:N, /dev/videoN or a video file path"
+        )
+    path = Path(url[len("file://") :] if lower.startswith("file://") else url)
+    try:
+        exists = path.is_file()
+    except (OSError, ValueError):
+        exists = False
+    if not exists:
+        raise InvalidCameraUrl(
+            f"no video file at {path} on the server; use rtsp://, http(s)://, usb:N, /dev/videoN "
+            "or the path of an existing file"
+        )
+    return url
+
+
+def usb_index(url: str) -> int | None:
+    match = _USB_URL.match(url)
+    if match is None:
+        return None
+    return int(match.group(1) or match.group(2))
+
+
+def _zones(raw: Any) -> Zones:
+    return [[(float(x), float(y)) for x, y in polygon] for polygon in (raw or [])]
+
+
+def _zones_json(zones: Sequence[Sequence[tuple[float, float]]]) -> list[list[list[float]]]:
+    return [[[float(x), float(y)] for x, y in polygon] for polygon in zones]
+
+
+# ------------------------------------------------------------------ probing (no pipeline)
+def _in_thread(job: Callable[[], T], timeout_s: float, what: str) -> T:
+    """Runs `job` in a daemon thread so a stalled device or stream cannot hang the caller."""
+    result: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            result["value"] = job()
+        except Exception as exc:  # reported to the caller below
+            result["error"] = exc
+
+    worker = threading.Thread(target=run, name="vigil-probe", daemon=True)
+    worker.start()
+    worker.join(timeout_s)
+    if worker.is_alive():
+        raise CameraUnavailable(f"{what}: no answer within {timeout_s:.0f} s")
+    if "error" in result:
+        raise CameraUnavailable(f"{what}: {result['error']}")
+    value: T = result["value"]
+    return value
+
+
+def grab_frame(url: str, settings: VigilSettings, timeout_s: float) -> Image:
+    """Decodes one picture from a source that is not running (for snapshots)."""
+
+    def first_frame() -> Image:
+        source = open_source(url, settings.runtime)
+        try:
+            source.open()
+            for raw in source.frames():
+                return raw.to_bgr()
+            raise ValueError("the source has no frame")
+        finally:
+            source.close()
+
+    return _in_thread(first_frame, timeout_s, "could not read a picture from the camera")
+
+
+def probe_usb(index: int, timeout_s: float) -> bool:
+    def opens() -> bool:
+        capture = cv2.VideoCapture(index, cv2.CAP_V4L2)
+        try:
+            return bool(capture.isOpened() and capture.read()[0])
+        finally:
+            capture.release()
+
+    try:
+        return _in_thread(opens, timeout_s, f"USB camera {index}")
+    except CameraUnavailable:
+        return False
+
+
+# ------------------------------------------------------------------ the manager
+class CameraManager:
+    """Thread-safe: mutations are serialised by `_ops`; status reads only take `_state` briefly."""
+
+    def __init__(
+        self,
+        settings: VigilSettings,
+        store: IdentityStore,
+        events: EventBus,
+        embedder_factory: Callable[[], FaceEmbedder] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.events = events
+        # Identity first, so the bus's events (and live labels) already carry visitor_id.
+        identity: list[EventSink] = [IdentitySink(store, close_store=False)] if settings.store.enabled else []
+        self.sinks: list[EventSink] = [*identity, events]
+        self._embedder_factory = embedder_factory or self._default_embedder
+        self._embedder: FaceEmbedder | None = None
+        self._cameras: dict[int, CameraInfo] = {}
+        self._pipelines: dict[int, CameraPipeline] = {}
+        self._start_errors: dict[int, str] = {}
+        self._stopping: list[CameraPipeline] = []  # stopped but not yet joined
+        self._ops = threading.RLock()
+        self._state = threading.Lock()
+        self.closed = False
+        self.live = LiveEncoder(settings.web.live_jpeg_quality)  # shared JPEGs of the live views
+        self._load()
+
+    # -------------------------------------------------------------- reads
+    def cameras(self) -> list[CameraInfo]:
+        with self._state:
+            return sorted(self._cameras.values(), key=lambda c: c.id)
+
+    def get(self, camera_id: int) -> CameraInfo:
+        with self._state:
+            info = self._cameras.get(camera_id)
+        if info is None:
+            raise CameraNotFound(f"no camera with id {camera_id} (list them with GET /api/cameras)")
+        return info
+
+    def runtime(self, camera_id: int) -> CameraRuntime:
+        with self._state:
+            pipeline = self._pipelines.get(camera_id)
+            error = self._start_errors.get(camera_id)
+        if pipeline is None:
+            return CameraRuntime(False, "failed" if error else "stopped", start_error=error)
+        status = pipeline.status()
+        return CameraRuntime(
+            pipeline.running, str(status.health["state"]), status.health, status.counters, status.progress
+        )
+
+    def statuses(self) -> dict[str, CameraStatus]:
+        """Status of every camera that has a pipeline (running or ended), by camera name."""
+        with self._state:
+            pipelines = list(self._pipelines.values())
+        return {p.name: p.status() for p in pipelines}
+
+    def latest(self, camera_id: int) -> LatestResult | None:
+        """The newest analysed frame and its tracked faces (None when stopped or not yet analysed)."""
+        with self._state:
+            pipeline = self._pipelines.get(camera_id)
+        return pipeline.latest if pipeline is not None else None
+
+    def is_running(self, camera_id: int) -> bool:
+        with self._state:
+            pipeline = self._pipelines.get(camera_id)
+        return pipeline is not None and pipeline.running
+
+    def busy_usb_indexes(self) -> set[int]:
+        busy = {usb_index(c.url) for c in self.cameras() if self.is_running(c.id)}
+        return {i for i in busy if i is not None}
+
+    def health_summary(self) -> dict[str, Any]:
+        """Seed 004's health shape: healthy when every enabled camera streams, degraded when some
+        do not, unhealthy when none does. No camera at all is a valid, healthy state."""
+        cameras = self.cameras()
+        active = sum(1 for c in cameras if self.runtime(c.id).state == SourceState.RUNNING.value)
+        expected = sum(1 for c in cameras if c.enabled)
+        if active >= expected:
+            status = "healthy"
+        elif active > 0:
+            status = "degraded"
+        else:
+            status = "unhealthy"
+        last = self._last_detection()
+        return {
+            "status": status,
+            "active_streams": active,
+            "total_cameras": len(cameras),
+            "last_detection": last.isoformat(timespec="seconds").replace("+00:00", "Z") if last else None,
+        }
+
+    def _last_detection(self) -> datetime | None:
+        """Newest face event of this server, else the newest stored sighting."""
+        stamps = [
+            datetime.fromisoformat(str(e["ts"]).replace("Z", "+00:00")) for e in list(self.events.recent)
+        ]
+        with self._state:
+            latest = [p.latest for p in self._pipelines.values()]
+        stamps += [datetime.fromtimestamp(r.frame.wall_ts, UTC) for r in latest if r and len(r.detections)]
+        if stamps:
+            return max(stamps)
+        with self.store.db.reader.connect() as conn:
+            found: datetime | None = conn.execute(select(func.max(Sighting.captured_at))).scalar()
+        return found
+
+    # -------------------------------------------------------------- mutations
+    def create(
+        self,
+        url: str,
+        name: str | None = None,
+        fps: float | None = None,
+        loop: bool = False,
+        enabled: bool = True,
+        dead_zones: Zones | None = None,
+    ) -> CameraInfo:
+        url = check_url(url)
+        with self._ops:
+            name = name.strip() if name else self._free_name(camera_name(url))
+            self._check_name_free(name, None)
+            values = {
+                "url": url,
+                "managed": True,
+                "enabled": enabled,
+                "fps": fps,
+                "loop": loop,
+                "dead_zones": _zones_json(dead_zones or []),
+            }
+            with self.store.db.writer.begin() as conn:
+                camera_id = _upsert_by_name(conn, name, values)
+            info = CameraInfo(camera_id, name, url, "db", enabled, fps, loop, dead_zones or [])
+            with self._state:
+                self._cameras[camera_id] = info
+            if enabled:
+                self._launch(info)
+            return info
+
+    def update(self, camera_id: int, **changes: Any) -> CameraInfo:
+        """Changes name/url/fps/loop/dead_zones; a running camera restarts with them."""
+        with self._ops:
+            info = self._editable(camera_id)
+            if "url" in changes:
+                changes["url"] = check_url(changes["url"])
+            if changes.get("name"):
+                changes["name"] = changes["name"].strip()
+                self._check_name_free(changes["name"], camera_id)
+            elif "name" in changes:
+                del changes["name"]
+            new = replace(info, **changes)
+            with self.store.db.writer.begin() as conn:
+                conn.execute(update(Camera).where(Camera.id == camera_id).values(**_row_values(new)))
+            if new.name != info.name:
+                self._forget_store_name(info.name)
+            was_running = self.is_running(camera_id)
+            self._halt(camera_id)
+            with self._state:
+                self._cameras[camera_id] = new
+            if was_running:
+                self._launch(new)
+            return new
+
+    def delete(self, camera_id: int) -> None:
+        """Stops the camera and removes it from the list. The row stays (unmanaged) so that
+        its sightings keep their camera name; adding a camera of that name adopts it again."""
+        with self._ops:
+            info = self._editable(camera_id)
+            self._halt(camera_id)
+            with self.store.db.writer.begin() as conn:
+                conn.execute(
+                    update(Camera)
+                    .where(Camera.id == camera_id)
+                    .values(managed=False, enabled=False, dead_zones=[])
+                )
+            with self._state:
+                self._cameras.pop(info.id, None)
+                self._start_errors.pop(info.id, None)
+
+    def start(self, camera_id: int) -> None:
+        with self._ops:
+            info = self._set_enabled(self.get(camera_id), True)
+            if not self._launch(info):
+                raise CameraUnavailable(f"camera {info.name} could not start: {self._start_errors[info.id]}")
+
+    def stop(self, camera_id: int) -> None:
+        with self._ops:
+            self._set_enabled(self.get(camera_id), False)
+            self._halt(camera_id)
+
+    def start_enabled(self) -> None:
+        """Starts every enabled camera (server start); a failing camera is logged and skipped."""
+        for info in self.cameras():
+            if info.enabled and not self.closed:
+                with self._ops:
+                    self._launch(info)
+
+    def close(self) -> None:
+        """Stops and joins every pipeline, then closes the shared embedder."""
+        self.closed = True
+        with self._ops:
+            with self._state:
+                pipelines = [*self._pipelines.values(), *self._stopping]
+                self._pipelines.clear()
+                self._stopping.clear()
+            for pipeline in pipelines:
+                pipeline.stop()
+            for pipeline in pipelines:
+                if not pipeline.join(CLOSE_JOIN_S):
+                    log.error("camera %s did not stop within %.0f s", pipeline.name, CLOSE_JOIN_S)
+            if self._embedder is not None:
+                self._embedder.close()
+                self._embedder = None
+
+    # -------------------------------------------------------------- internals
+    def _default_embedder(self) -> FaceEmbedder:
+        s = self.settings
+        return create_embedder(s.embedder, s.use_gpu, s.runtime.embed_processes)
+
+    def _launch(self, info: CameraInfo) -> bool:
+        """Builds and starts a new pipeline (caller holds `_ops`); False when it cannot start."""
+        if self.closed or self.is_running(info.id):
+            return not self.closed
+        try:
+            if self._embedder is None:
+                self._embedder = self._embedder_factory()
+            detector = create_detector(self.settings.detector, models_dirs(self.settings))
+            pipeline = CameraPipeline(
+                info.name, info.config(), self.settings, detector, self._embedder, self.sinks
+            )
+            pipeline.start()
+        except Exception as exc:  # one camera's failure (model, settings) never affects the others
+            log.error("camera %s could not start: %s", info.name, exc)
+            with self._state:
+                self._start_errors[info.id] = str(exc)
+            return False
+        with self._state:
+            self._pipelines[info.id] = pipeline
+            self._start_errors.pop(info.id, None)
+        return True
+
+    def _halt(self, camera_id: int) -> None:
+        with self._state:
+            pipeline = self._pipelines.pop(camera_id, None)
+            self._start_errors.pop(camera_id, None)
+        self.live.forget(camera_id)
+        if pipeline is None:
+            return
+        pipeline.stop()
+        if not pipeline.join(STOP_JOIN_S):
+            log.warning("camera %s is still stopping; it will be joined at shutdown", pipeline.name)
+            with self._state:
+                self._stopping.append(pipeline)
+
+    def _editable(self, camera_id: int) -> CameraInfo:
+        info = self.get(camera_id)
+        if info.read_only:
+            raise CameraConflict(
+                f"camera {info.name} comes from the configuration (YAML, CAMERAS_IPS or CAMERAS_USB_MAX); "
+                "change it there and restart the server (start/stop work)"
+            )
+        return info
+
+    def _set_enabled(self, info: CameraInfo, enabled: bool) -> CameraInfo:
+        if info.enabled == enabled:
+            return info
+        with self.store.db.writer.begin() as conn:
+            conn.execute(update(Camera).where(Camera.id == info.id).values(enabled=enabled))
+        new = replace(info, enabled=enabled)
+        with self._state:
+            self._cameras[info.id] = new
+        return new
+
+    def _check_name_free(self, name: str, own_id: int | None) -> None:
+        if any(c.name == name and c.id != own_id for c in self.cameras()):
+            raise CameraConflict(f"a camera named {name!r} exists already; choose another name")
+
+    def _free_name(self, base: str) -> str:
+        base = re.sub(r"[^\w.-]+", "_", base).strip("_")[:90] or "camera"
+        taken = {c.name for c in self.cameras()}
+        name, n = base, 2
+        while name in taken:
+            name, n = f"{base}-{n}", n + 1
+        return name
+
+    def _forget_store_name(self, name: str) -> None:
+        # The identity store caches camera name -> row id; after a rename the old name must not
+        # keep pointing at this row (a new camera may take it). No public API for it yet.
+        self.store._camera_ids.pop(name, None)
+
+    def _load(self) -> None:
+        """Upserts the configured cameras as unmanaged rows, then reads every listed camera."""
+        configured = self.settings.all_cameras()
+        infos: list[CameraInfo] = []
+        with self.store.db.writer.begin() as conn:
+            managed = {r.name: r for r in conn.execute(select(Camera).where(Camera.managed.is_(True)))}
+            for name, camera in zip(unique_names(configured), configured, strict=True):
+                if name in managed:
+                    log.warning("configured camera %s ignored: a camera added in the UI has that name", name)
+                    continue
+                values = {
+                    "url": camera.url,
+                    "managed": False,
+                    "fps": camera.fps,
+                    "loop": camera.loop,
+                    "dead_zones": _zones_json(camera.dead_zones),
+                }
+                camera_id = _upsert_by_name(conn, name, values, keep_enabled=True)
+                enabled = bool(conn.execute(select(Camera.enabled).where(Camera.id == camera_id)).scalar())
+                infos.append(
+                    CameraInfo(
+                        camera_id,
+                        name,
+                        camera.url,
+                        "config",
+                        enabled,
+                        camera.fps,
+                        camera.loop,
+                        _zones(camera.dead_zones),
+                        _zones(camera.motion_mask),
+                    )
+                )
+        for row in managed.values():
+            infos.append(
+                CameraInfo(
+                    row.id,
+                    row.name,
+                    row.url or "",
+                    "db",
+                    row.enabled,
+                    row.fps,
+                    row.loop,
+                    _zones(row.dead_zones),
+                )
+            )
+        with self._state:
+            self._cameras = {info.id: info for info in infos}
+
+
+def _row_values(info: CameraInfo) -> dict[str, Any]:
+    return {
+        "name": info.name,
+        "url": info.url,
+        "fps": info.fps,
+        "loop": info.loop,
+        "dead_zones": _zones_json(info.dead_zones),
+    }
+
+
+def _upsert_by_name(conn: Connection, name: str, values: dict[str, Any], keep_enabled: bool = False) -> int:
+    """The row of this name (created by the identity store, a deleted camera or an earlier
+    start) updated with `values`, or a new one. Returns its id."""
+    found = conn.execute(select(Camera.id).where(Camera.name == name)).scalar()
+    if found is None:
+        return int(conn.execute(insert(Camera).values(name=name, **values).returning(Camera.id)).scalar_one())
+    if keep_enabled:
+        values = {k: v for k, v in values.items() if k != "enabled"}
+    conn.execute(update(Camera).where(Camera.id == found).values(**values))
+    return int(found)

@@ -1,0 +1,167 @@
+"""Live pictures: green face boxes drawn on the pipeline's latest analysed frame, JPEG-encoded
+once per analysed frame and shared by every viewer, and the MJPEG stream built from them.
+
+Nothing here decodes video: the picture and the boxes come from `CameraPipeline.latest`
+(`LatestResult`), so viewers cost one overlay + one JPEG encode per analysed frame, whatever
+their number."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from vigil.runtime.analyse import LatestResult
+from vigil.types import Detections, Image
+
+GREEN = (0, 255, 0)  # BGR
+BOX_THICKNESS = 2
+MAX_LIVE_WIDTH = 1280  # larger frames are downscaled before encoding (cost grows with pixels)
+BOUNDARY = "vigil-frame"
+MJPEG_MEDIA_TYPE = f"multipart/x-mixed-replace; boundary={BOUNDARY}"
+
+LabelOf = Callable[[int], str | None]  # track id -> visitor id, if known
+
+
+def label_text(track_id: int, visitor_id: str | None) -> str:
+    """ "#4 0b6c12ab": the track id, then the visitor id's first 8 characters once known."""
+    return f"#{track_id} {visitor_id[:8]}" if visitor_id else f"#{track_id}"
+
+
+def draw_faces(image: Image, detections: Detections, visitor_of: LabelOf, scale: float = 1.0) -> Image:
+    """A copy of `image` with a green box and a label per tracked face (the pipeline's frame is
+    never modified). `scale` maps the detections' coordinates onto `image`."""
+    canvas = image.copy()
+    for row in range(len(detections)):
+        x1, y1, x2, y2 = (round(float(v) * scale) for v in detections.xyxy[row])
+        cv2.rectangle(canvas, (x1, y1), (x2, y2), GREEN, BOX_THICKNESS)
+        track_id = int(detections.track_id[row])
+        if track_id < 0:
+            continue
+        text = label_text(track_id, visitor_of(track_id))
+        origin = (x1, max(12, y1 - 5))
+        # Dark outline under green text: readable on any background.
+        cv2.putText(canvas, text, origin, cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 3, cv2.LINE_AA)
+        cv2.putText(canvas, text, origin, cv2.FONT_HERSHEY_SIMPLEX, 0.45, GREEN, 1, cv2.LINE_AA)
+    return canvas
+
+
+def encode_jpeg(image: Image, quality: int) -> bytes:
+    ok, buffer = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ValueError("JPEG encoding failed")
+    return bytes(buffer.tobytes())
+
+
+def placeholder_jpeg(text: str, width: int = 640, height: int = 360) -> bytes:
+    """A dark picture with a message, for streams whose camera has no picture (yet)."""
+    image = np.full((height, width, 3), 32, np.uint8)
+    size = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.8, 2)[0]
+    origin = ((width - size[0]) // 2, (height + size[1]) // 2)
+    cv2.putText(image, text, origin, cv2.FONT_HERSHEY_SIMPLEX, 0.8, (200, 200, 200), 2, cv2.LINE_AA)
+    return encode_jpeg(image, 80)
+
+
+@dataclass(frozen=True)
+class LiveJpeg:
+    """One encoded live picture. `seq` changes with every newly analysed frame."""
+
+    seq: int
+    jpeg: bytes
+    captured_at: float
+
+
+@dataclass
+class _Entry:
+    source: LatestResult  # identity of the analysed frame this JPEG shows
+    picture: LiveJpeg
+
+
+class LiveEncoder:
+    """Per camera, the JPEG of its latest analysed frame with boxes, encoded once and shared.
+
+    The fast path (same analysed frame as last time) takes no lock and costs nothing; a new frame
+    is encoded by the first viewer that asks, the others wait for that encode instead of repeating it."""
+
+    def __init__(self, quality: int, max_width: int = MAX_LIVE_WIDTH) -> None:
+        self.quality = quality
+        self.max_width = max_width
+        self.encodes = 0
+        self.encode_ms = 0.0
+        self.hits = 0
+        self._entries: dict[int, _Entry] = {}
+        self._locks: dict[int, threading.Lock] = {}
+        self._guard = threading.Lock()
+        self._seq = 0
+
+    def cached(self, camera_id: int, latest: LatestResult) -> LiveJpeg | None:
+        """The shared JPEG if `latest` is already encoded (no lock, no work)."""
+        entry = self._entries.get(camera_id)
+        if entry is not None and entry.source is latest:
+            self.hits += 1
+            return entry.picture
+        return None
+
+    def picture(self, camera_id: int, latest: LatestResult, visitor_of: LabelOf) -> LiveJpeg:
+        """The JPEG of `latest`, encoding it when no viewer did yet (blocking: call off the loop)."""
+        found = self.cached(camera_id, latest)
+        if found is not None:
+            return found
+        with self._lock_of(camera_id):
+            found = self.cached(camera_id, latest)  # another viewer encoded it meanwhile
+            if found is not None:
+                return found
+            start = time.perf_counter()
+            jpeg = encode_jpeg(self._overlay(latest, visitor_of), self.quality)
+            with self._guard:
+                self._seq += 1
+                picture = LiveJpeg(self._seq, jpeg, latest.frame.wall_ts)
+                self.encodes += 1
+                self.encode_ms += (time.perf_counter() - start) * 1000
+            self._entries[camera_id] = _Entry(latest, picture)
+            return picture
+
+    def forget(self, camera_id: int) -> None:
+        self._entries.pop(camera_id, None)
+
+    def _overlay(self, latest: LatestResult, visitor_of: LabelOf) -> Image:
+        image = latest.frame.image
+        width = image.shape[1]
+        if width <= self.max_width:
+            return draw_faces(image, latest.detections, visitor_of)
+        scale = self.max_width / width
+        small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        return draw_faces(small, latest.detections, visitor_of, scale)
+
+    def _lock_of(self, camera_id: int) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(camera_id, threading.Lock())
+
+
+def mjpeg_part(jpeg: bytes) -> bytes:
+    head = f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
+    return head.encode("ascii") + jpeg + b"\r\n"
+
+
+async def mjpeg_stream(
+    next_picture: Callable[[], Awaitable[LiveJpeg | None]],
+    fps: float,
+    finished: Callable[[], Awaitable[bool]],
+) -> AsyncIterator[bytes]:
+    """MJPEG parts: each new picture at most `fps` times per second (an unchanged picture is not
+    sent again), until `finished()` says the client left or the server is shutting down."""
+    interval = 1.0 / fps
+    loop = asyncio.get_running_loop()
+    last_seq: int | None = None
+    while not await finished():
+        started = loop.time()
+        picture = await next_picture()
+        if picture is not None and picture.seq != last_seq:
+            last_seq = picture.seq
+            yield mjpeg_part(picture.jpeg)
+        await asyncio.sleep(max(0.0, interval - (loop.time() - started)))
