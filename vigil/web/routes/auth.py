@@ -16,6 +16,7 @@ from vigil.web.audit import AuditRecord
 from vigil.web.auth import LOGIN_CSRF_COOKIE, SESSION_COOKIE, Principal, require_admin, require_viewer
 from vigil.web.context import WebContext, get_ctx
 from vigil.web.i18n import LANG_COOKIE, LANGUAGES
+from vigil.web.params import DbId
 from vigil.web.templating import page_admin, render
 from vigil.web.users import Role, UserError
 
@@ -144,7 +145,7 @@ def create_user(body: UserIn, ctx: Ctx, _: Annotated[Principal, Depends(require_
 
 
 @api.delete("/users/{user_id}", status_code=204)
-def delete_user(user_id: int, ctx: Ctx, principal: Annotated[Principal, Depends(require_admin)]) -> Response:
+def delete_user(user_id: DbId, ctx: Ctx, principal: Annotated[Principal, Depends(require_admin)]) -> Response:
     """Delete an account and its API keys (admin only; the last admin cannot be deleted)."""
     try:
         ctx.users.delete(user_id)
@@ -197,7 +198,7 @@ def create_key(body: KeyIn, ctx: Ctx, principal: Annotated[Principal, Depends(re
 
 
 @api.delete("/keys/{key_id}", status_code=204)
-def revoke_key(key_id: int, ctx: Ctx, principal: Annotated[Principal, Depends(require_viewer)]) -> Response:
+def revoke_key(key_id: DbId, ctx: Ctx, principal: Annotated[Principal, Depends(require_viewer)]) -> Response:
     """Revoke a key (one's own; admins any)."""
     try:
         ctx.users.revoke_key(key_id, None if principal.is_admin else principal.user_id)
