@@ -27,8 +27,9 @@ system-deps:
 models: $(STAMP)
 	$(BIN)/vigil models fetch || echo "YuNet download failed: Vigil uses a local copy (data/models, ../shared/models) if present, else BlazeFace"
 
+# The dashboard on http://127.0.0.1:8000/ with the demo clip as a looping camera.
 run: $(STAMP) models
-	$(BIN)/vigil watch $(SOURCES)
+	$(BIN)/vigil serve $(SOURCES) --loop
 
 lint: $(STAMP)
 	$(BIN)/ruff check vigil tests bench

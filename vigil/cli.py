@@ -209,6 +209,14 @@ def _summary_table(statuses: dict[str, CameraStatus]) -> Table:
 
 @app.command()
 def serve(
+    sources: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Extra cameras for this run (files, rtsp://, http://, /dev/videoN, usb:N).",
+            show_default=False,
+        ),
+    ] = None,
+    loop: Annotated[bool, typer.Option(help="Loop the file sources given here (simulated cameras).")] = False,
     host: Annotated[str | None, typer.Option(help="Listen address [default: web.host, 127.0.0.1].")] = None,
     port: Annotated[int | None, typer.Option(help="TCP port [default: web.port, 8000].")] = None,
     db: Annotated[
@@ -220,8 +228,9 @@ def serve(
 ) -> None:
     """Run the web dashboard and REST API with the camera workers (open http://HOST:PORT/).
 
-    The first start creates the `admin` account; its password comes from VIGIL_WEB__ADMIN_PASSWORD(_FILE)
-    or is generated into <data_dir>/admin_password."""
+    Cameras: those added in the UI/API (stored in the database), the configured ones (YAML, CAMERAS_IPS,
+    CAMERAS_USB_MAX) and SOURCES. The first start creates the `admin` account; its password comes from
+    VIGIL_WEB__ADMIN_PASSWORD(_FILE) or is generated into <data_dir>/admin_password."""
     import uvicorn
 
     from vigil.web.app import create_web_app
@@ -229,13 +238,16 @@ def serve(
     _setup_logging(verbose)
     settings = _settings(config)
     web = settings.web.model_copy(update={k: v for k, v in {"host": host, "port": port}.items() if v})
-    settings = settings.model_copy(update={"web": web})
+    extra = [CameraConfig(url=s, loop=loop) for s in sources or []]
+    settings = settings.model_copy(update={"web": web, "cameras": [*settings.cameras, *extra]})
     try:
         web_app = create_web_app(settings, db)
     except VigilError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from exc
     out.print(f"Vigil dashboard on http://{web.host}:{web.port}/  (API docs: /docs)")
+    if (settings.data_dir / "admin_password").exists():
+        out.print(f"log in as {web.admin_user!r}; password in {settings.data_dir / 'admin_password'}")
     uvicorn.run(web_app, host=web.host, port=web.port, log_level="debug" if verbose else "info")
 
 
