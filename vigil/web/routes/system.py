@@ -26,7 +26,7 @@ KEEPALIVE_S = 10.0
 
 
 def camera_statuses(ctx: WebContext) -> Mapping[str, CameraStatus]:
-    manager = getattr(ctx, "cameras", None)  # the camera manager, once wired in
+    manager = ctx.cameras
     return manager.statuses() if manager is not None else {}
 
 
