@@ -1,0 +1,175 @@
+"""End-to-end in a real browser: Debian's Chromium driven by Playwright against `vigil serve`.
+
+Log in, add a camera playing the hamilton clip, see the live picture with green face boxes
+(screenshot + pixel check), open the recurrence page, filter, open a visitor page.
+Set E2E_SCREENSHOT_DIR to keep the screenshots (the README's come from here)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import httpx
+import numpy as np
+import pytest
+
+from tests.conftest import SHARED, shared_file
+
+CHROMIUM = Path("/usr/bin/chromium")
+PASSWORD = "e2e-admin-password"
+# Headless Chromium on a closed network: no background connections, no sandbox as root.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[str]:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "VIGIL_DATA_DIR": str(tmp_path / "data"),
+        "VIGIL_SHARED_DIR": str(SHARED),
+        "VIGIL_WEB__ADMIN_PASSWORD": PASSWORD,
+    }
+    log = (tmp_path / "server.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "vigil", "serve", "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(base, process, tmp_path / "server.log")
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+def _wait_until_up(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"vigil serve exited: {log.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{base}/api/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    pytest.fail("vigil serve did not answer within 60 s")
+
+
+def green_box_pixels(png: bytes) -> int:
+    """Pixels of the overlay's pure green (BGR 0,255,0), tolerant to JPEG and scaling."""
+    image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
+    b, g, r = (image[..., i].astype(int) for i in range(3))
+    return int(((g > 200) & (r < 90) & (b < 90)).sum())
+
+
+def _keep(name: str, data: bytes, tmp_path: Path) -> None:
+    (tmp_path / name).write_bytes(data)
+    target = os.environ.get("E2E_SCREENSHOT_DIR")
+    if target:
+        Path(target).mkdir(parents=True, exist_ok=True)
+        shutil.copy(tmp_path / name, Path(target) / name)
+
+
+def test_login_add_camera_live_boxes_and_recurrence(server: str, tmp_path: Path) -> None:
+    if not CHROMIUM.exists():
+        pytest.fail("Chromium is missing: run `make system-deps` (installs Debian's chromium)")
+    from playwright.sync_api import expect, sync_playwright
+
+    video = shared_file("media/video/hamilton_640x360.mp4")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(30_000)
+        try:
+            # 1. log in (the live page redirects to the login form)
+            page.goto(f"{server}/live")
+            expect(page).to_have_url(f"{server}/login?next=/live")
+            page.fill("input[name=username]", "admin")
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
+            expect(page).to_have_url(f"{server}/live")
+            expect(page.locator("#live-empty")).to_be_visible()  # no camera yet: invited to add one
+
+            # 2. add a camera playing the clip
+            page.click("#live-add-camera")
+            page.fill("#camera-url", str(video))
+            page.fill("#camera-name", "stage")
+            page.check("#camera-loop")
+            page.click("#camera-add-form button[type=submit]")
+            row = page.locator(".camera-row[data-camera-name=stage]")
+            expect(row).to_be_visible()
+            expect(row.locator(".camera-state")).to_have_class("camera-state state-running", timeout=30_000)
+
+            # 3. the live view shows the picture with green boxes
+            page.goto(f"{server}/live")
+            image = page.locator(".live-img").first
+            expect(image).to_be_visible()
+            best, shot = 0, b""
+            deadline = time.monotonic() + 45
+            while time.monotonic() < deadline and best < 300:
+                page.wait_for_timeout(1000)
+                if image.evaluate("img => img.naturalWidth") == 0:
+                    continue
+                current = image.screenshot()
+                if green_box_pixels(current) > best:
+                    best, shot = green_box_pixels(current), current
+            assert shot, "the live picture never loaded"
+            _keep("live.png", page.screenshot(), tmp_path)
+            assert best >= 300, f"no green face boxes in the live picture ({best} green pixels)"
+            frame = cv2.imdecode(np.frombuffer(shot, np.uint8), cv2.IMREAD_COLOR)
+            assert float(frame.std()) > 20, "the live picture is blank"
+
+            # 4. the recurrence page: wait for a visitor, filter, open it
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                page.goto(f"{server}/visitors?min_visits=1&window=7d")
+                if page.locator(".visitor-card").count() > 0:
+                    break
+                page.wait_for_timeout(2000)
+            page.fill("#filter-min-visits", "1")
+            page.fill("#filter-window", "7d")
+            if page.is_checked("#filter-loyal"):
+                page.uncheck("#filter-loyal")
+            page.click("#filter-apply")
+            expect(page).to_have_url(re.compile(r"min_visits=1"))
+            cards = page.locator(".visitor-card")
+            expect(cards.first).to_be_visible()
+            _keep("visitors.png", page.screenshot(), tmp_path)
+            cards.first.locator(".visitor-link").click()
+            expect(page.locator("#visitor-detail")).to_be_visible()
+            expect(page.locator("#sighting-timeline .sighting").first).to_be_visible()
+            _keep("visitor.png", page.screenshot(), tmp_path)
+        finally:
+            browser.close()
