@@ -90,6 +90,7 @@ def _wait_until_up(base: str, process: subprocess.Popen[bytes], log: Path) -> No
 def green_box_pixels(png: bytes) -> int:
     """Pixels of the overlay's pure green (BGR 0,255,0), tolerant to JPEG and scaling."""
     image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
+    assert image is not None, "not an image"
     b, g, r = (image[..., i].astype(int) for i in range(3))
     return int(((g > 200) & (r < 90) & (b < 90)).sum())
 
@@ -149,7 +150,7 @@ def test_login_add_camera_live_boxes_and_recurrence(server: str, tmp_path: Path)
             _keep("live.png", page.screenshot(), tmp_path)
             assert best >= 300, f"no green face boxes in the live picture ({best} green pixels)"
             frame = cv2.imdecode(np.frombuffer(shot, np.uint8), cv2.IMREAD_COLOR)
-            assert float(frame.std()) > 20, "the live picture is blank"
+            assert frame is not None and float(frame.std()) > 20, "the live picture is blank"
 
             # 4. the recurrence page: wait for a visitor, filter, open it
             deadline = time.monotonic() + 60
