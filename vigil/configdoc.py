@@ -24,6 +24,7 @@ from vigil.config import (
     StoreConfig,
     TrackerConfig,
     VigilSettings,
+    WebConfig,
     YuNetConfig,
 )
 
@@ -43,6 +44,7 @@ SECTIONS: list[tuple[str, str, type[BaseModel]]] = [
     ("gating", "VIGIL_GATING__", GatingConfig),
     ("runtime", "VIGIL_RUNTIME__", RuntimeConfig),
     ("store", "VIGIL_STORE__", StoreConfig),
+    ("web (`vigil serve`)", "VIGIL_WEB__", WebConfig),
     ("Batch tracking (`vigil track`)", "VIGIL_TRACK_", BatchSettings),
     ("Batch tracking: tracker", "VIGIL_TRACK_TRACKER__", BatchTrackerConfig),
 ]

@@ -88,7 +88,9 @@ async def _login_required(request: Request, exc: Exception) -> Response:
 
 async def _internal_error(request: Request, exc: Exception) -> Response:
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return JSONResponse({"detail": "internal error (see the server log)"}, status_code=500)
+    # The seed's 500 envelope (kept for the STEP5 clients) plus a `detail` like every other error.
+    body = {"status": "error", "message": "Erreur interne", "detail": "internal error (see the server log)"}
+    return JSONResponse(body, status_code=500)
 
 
 def create_web_app(settings: VigilSettings, db_url: str | None = None) -> FastAPI:
