@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from itsdangerous import URLSafeSerializer
+from itsdangerous import URLSafeTimedSerializer
 
 from tests.web_util import bearer, ctx_of, make_app
 from vigil.store.repository import FaceObservation
 from vigil.types import FaceEmbedding
-from vigil.web.images import SALT, ImageSigner, ImageTokenError, ImageTokenExpired
+from vigil.web.images import ImageSigner, ImageTokenError, ImageTokenExpired, _b64
 
 KEY = "k" * 32
 T = 1_800_000_000.0
@@ -70,8 +70,8 @@ def test_tampered_and_foreign_tokens_are_refused() -> None:
         token[:-2] + ("AA" if not token.endswith("AA") else "BB"),  # altered signature
         token.replace(token.split(".")[0], signer.token("b.webp").split(".")[0]),  # swapped payload
         ImageSigner("another-key-" * 3, 300, Clock(T)).token("a.webp"),
-        URLSafeSerializer(KEY, salt="vigil.session").dumps(["a.webp", 0, int(T) + 100]),  # other purpose
-        URLSafeSerializer(KEY, salt=SALT).dumps({"path": "a.webp"}),  # well signed, wrong shape
+        URLSafeTimedSerializer(KEY, salt="vigil.session").dumps({"u": 1, "c": "x"}),  # a session cookie
+        f"{_b64(b'no-colons')}.{signer._signature(_b64(b'no-colons'))}",  # well signed, wrong shape
         "",
         "not-a-token",
     ):

@@ -124,6 +124,11 @@ def test_loyal_visitors_are_seen_today_with_earlier_visits(scene: Scene, client:
     assert second["reference_photo"]["thumb_url"] != second["reference_photo"]["url"]
     same = client.get(f"/api/visitors?loyal=true&date={day}", headers=auth).json()
     assert ids_of(same) == ids_of(loyal)
+    by_visits = client.get(f"/api/visitors/loyal?date={day}&sort=visits", headers=auth).json()
+    by_last_seen = client.get(f"/api/visitors/loyal?date={day}&sort=last_seen", headers=auth).json()
+    assert ids_of(by_visits) == [str(scene.regular), str(scene.returning)]
+    assert ids_of(by_last_seen) == [str(scene.returning), str(scene.regular)] and by_last_seen["total"] == 2
+    assert client.get(f"/api/visitors/loyal?date={day}&offset=5", headers=auth).json()["total"] == 2
     stricter = client.get(f"/api/visitors/loyal?date={day}&min_visits=2", headers=auth).json()
     assert ids_of(stricter) == [str(scene.regular)]
     everyone_today = client.get(f"/api/visitors/loyal?date={day}&min_visits=0", headers=auth).json()
