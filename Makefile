@@ -43,6 +43,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.live
 	$(BIN)/python -m bench.store
 	$(BIN)/python -m bench.track
+	$(BIN)/python -m bench.web
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
