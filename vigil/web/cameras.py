@@ -226,6 +226,8 @@ class CameraManager:
         events: EventBus,
         embedder_factory: Callable[[], FaceEmbedder] | None = None,
     ) -> None:
+        if settings.runtime.opencv_threads:  # as in `vigil watch`: one thread suits many cameras
+            cv2.setNumThreads(settings.runtime.opencv_threads)
         self.settings = settings
         self.store = store
         self.events = events

@@ -3,6 +3,7 @@ green face boxes of the pipeline's latest analysed frame (no second decode)."""
 
 from __future__ import annotations
 
+import time
 from functools import cache
 from typing import Annotated
 
@@ -22,6 +23,7 @@ Ctx = Annotated[WebContext, Depends(get_ctx)]
 Viewer = Annotated[Principal, Depends(require_viewer)]
 MJPEG_MAX_CAMERAS = 4  # more streams than this would use up the browser's 6 connections per host
 WAITING, STOPPED = -1, -2  # `seq` of the placeholder pictures
+DISCONNECT_CHECK_S = 1.0
 
 
 @cache
@@ -65,8 +67,17 @@ async def live_stream(camera_id: CameraId, request: Request, ctx: Ctx, _: Viewer
     manager = manager_of(ctx)
     guarded(lambda: manager.get(camera_id))
 
+    checked = {"at": time.monotonic()}
+
     async def finished() -> bool:
-        return manager.closed or await request.is_disconnected()
+        # Starlette also ends the stream when a send fails; asking the client channel at every
+        # picture would cost more than the picture itself, so ask once a second.
+        if manager.closed:
+            return True
+        if time.monotonic() - checked["at"] < DISCONNECT_CHECK_S:
+            return False
+        checked["at"] = time.monotonic()
+        return await request.is_disconnected()
 
     async def next_picture() -> LiveJpeg | None:
         try:

@@ -1,0 +1,281 @@
+"""Live view: green boxes drawn on the pipeline's latest result, one JPEG encode shared by every
+viewer, frame.jpg and the MJPEG stream (over a real HTTP server), the /live page, and cameras
+started and stopped with the server."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import cv2
+import httpx
+import numpy as np
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from tests.web_util import bearer, ctx_of, login, make_app
+from vigil.runtime.analyse import LatestResult
+from vigil.types import Detections, Frame
+from vigil.web.cameras import CameraManager
+from vigil.web.live import BOUNDARY, GREEN, LiveEncoder, draw_faces, label_text, mjpeg_part
+
+
+def _decode(jpeg: bytes) -> np.ndarray:
+    image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    assert image is not None, "not a JPEG"
+    return np.asarray(image)
+
+
+def _green(image: np.ndarray) -> np.ndarray:
+    """Pixels that are (after JPEG) still clearly pure green."""
+    b, g, r = (image[:, :, i].astype(int) for i in range(3))
+    return np.asarray((g > 180) & (b < 90) & (r < 90))
+
+
+def _latest(image: np.ndarray, boxes: list[list[float]], tracks: list[int]) -> LatestResult:
+    detections = Detections(
+        np.array(boxes, np.float32), np.ones(len(boxes), np.float32), track_id=np.array(tracks)
+    )
+    return LatestResult(Frame(image=image, pts=0.0, wall_ts=time.time(), index=0), detections)
+
+
+def _wait(read: Callable[[], Any], timeout_s: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = read()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("timed out")
+
+
+# ------------------------------------------------------------------ drawing and the shared encoder
+def test_boxes_are_green_two_pixels_and_labelled_without_touching_the_frame() -> None:
+    image = np.full((200, 300, 3), 90, np.uint8)
+    latest = _latest(image, [[50, 60, 150, 170]], [7])
+    drawn = draw_faces(image, latest.detections, lambda track: None)
+    assert (image == 90).all()  # the pipeline's frame is never modified
+    assert tuple(drawn[60, 100]) == GREEN and tuple(drawn[61, 100]) == GREEN  # top edge, 2 px
+    assert tuple(drawn[62, 100]) == (90, 90, 90) and tuple(drawn[115, 100]) == (90, 90, 90)  # hollow box
+    assert tuple(drawn[115, 50]) == GREEN and tuple(drawn[115, 150]) == GREEN
+    with_visitor = draw_faces(
+        image, latest.detections, lambda track: "0b6c12ab-9f00-4c1e" if track == 7 else None
+    )
+    label_area = (slice(40, 58), slice(50, 150))
+    assert (drawn[label_area] != 90).any()  # "#7" above the box
+    assert (with_visitor[label_area] != drawn[label_area]).any()  # "#7 0b6c12ab" is longer
+    assert label_text(7, None) == "#7" and label_text(7, "0b6c12ab-9f00") == "#7 0b6c12ab"
+
+
+def test_one_encode_per_analysed_frame_whatever_the_number_of_viewers() -> None:
+    encoder = LiveEncoder(quality=70)
+    first = _latest(np.zeros((360, 640, 3), np.uint8), [[10, 10, 60, 60]], [1])
+    pictures: list[Any] = []
+    viewers = [
+        threading.Thread(target=lambda: pictures.append(encoder.picture(1, first, lambda t: None)))
+        for _ in range(8)
+    ]
+    for viewer in viewers:
+        viewer.start()
+    for viewer in viewers:
+        viewer.join()
+    assert encoder.encodes == 1 and len({id(p) for p in pictures}) == 1
+    assert encoder.cached(1, first) is pictures[0]
+    second = _latest(np.zeros((360, 640, 3), np.uint8), [], [])
+    assert encoder.cached(1, second) is None
+    newer = encoder.picture(1, second, lambda t: None)
+    assert newer.seq > pictures[0].seq and encoder.encodes == 2
+    assert encoder.picture(2, first, lambda t: None).seq > newer.seq  # cameras are cached apart
+    large = _latest(np.zeros((1080, 1920, 3), np.uint8), [[960, 540, 1200, 800]], [3])
+    small = _decode(encoder.picture(3, large, lambda t: None).jpeg)
+    assert small.shape == (720, 1280, 3)  # downscaled before encoding, boxes scaled with it
+    assert _green(small)[360, 700:780].all()
+
+
+def test_mjpeg_part_framing() -> None:
+    part = mjpeg_part(b"\xff\xd8jpeg\xff\xd9")
+    assert part.startswith(f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: 8\r\n\r\n".encode())
+    assert part.endswith(b"\xff\xd8jpeg\xff\xd9\r\n")
+
+
+# ------------------------------------------------------------------ with a real camera
+@pytest.fixture
+def live_app(tmp_path: Path, models_dir: Path) -> FastAPI:
+    return make_app(
+        tmp_path, shared_dir=models_dir.parent, runtime={"embed_processes": 0}, web={"live_fps": 10.0}
+    )
+
+
+def _manager(app: FastAPI) -> CameraManager:
+    manager = ctx_of(app).cameras
+    assert manager is not None
+    return manager
+
+
+def test_frame_jpg_shows_green_boxes_where_the_faces_are(live_app: FastAPI, hamilton: Path) -> None:
+    with TestClient(live_app) as client:
+        admin = bearer(live_app)
+        camera = client.post("/api/cameras", json={"url": str(hamilton), "loop": True}, headers=admin).json()
+        cid, manager = camera["id"], _manager(live_app)
+
+        def consistent_picture() -> tuple[LatestResult, np.ndarray] | None:
+            """A frame.jpg answer together with the analysed result it was drawn from."""
+            latest = manager.latest(cid)
+            if latest is None or len(latest.detections) == 0:
+                return None
+            answer = client.get(f"/api/cameras/{cid}/frame.jpg", headers=admin)
+            if answer.status_code != 200 or manager.latest(cid) is not latest:
+                return None
+            return latest, _decode(answer.content)
+
+        latest, image = _wait(consistent_picture)
+        green = _green(image)
+        assert image.shape == latest.frame.image.shape
+        for x1, y1, x2, y2 in latest.detections.xyxy.round().astype(int):
+            left_edge = green[y1 + 2 : y2 - 1, max(0, x1 - 1) : x1 + 2].any(axis=1)
+            assert left_edge.mean() > 0.8, "each face has a green box"
+            inside = green[y1 + 4 : y2 - 3, x1 + 4 : x2 - 3]
+            assert inside.mean() < 0.2, "boxes are outlines, the face stays visible"
+        raw = _decode(client.get(f"/api/cameras/{cid}/snapshot.jpg", headers=admin).content)
+        assert _green(raw).sum() < green.sum() / 10  # the snapshot has no overlay
+        assert manager.live.encodes <= manager.runtime(cid).counters["frames_detected"] + 1  # type: ignore[index]
+
+        client.post(f"/api/cameras/{cid}/stop", headers=admin)
+        stopped = client.get(f"/api/cameras/{cid}/frame.jpg", headers=admin)
+        assert stopped.status_code == 409 and "not running" in stopped.json()["detail"]
+        assert client.get("/api/cameras/424242/frame.jpg", headers=admin).status_code == 404
+
+
+def test_frame_jpg_of_a_video_without_faces_has_no_green(live_app: FastAPI) -> None:
+    from tests.conftest import shared_file
+
+    no_face = shared_file("media/video/no_face.mp4")
+    with TestClient(live_app) as client:
+        admin = bearer(live_app)
+        cid = client.post("/api/cameras", json={"url": str(no_face), "loop": True}, headers=admin).json()[
+            "id"
+        ]
+        answer = _wait(
+            lambda: (r := client.get(f"/api/cameras/{cid}/frame.jpg", headers=admin)).status_code == 200 and r
+        )
+        assert _green(_decode(answer.content)).sum() < 20
+
+
+class _Server:
+    """The app over real HTTP (uvicorn in a thread): streams behave as in a browser."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        _wait(lambda: self.server.started, 10)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(20)
+        assert not self.thread.is_alive(), "server did not shut down (a stream kept it busy)"
+
+
+def _parts(response: httpx.Response, count: int) -> Iterator[bytes]:
+    """The JPEG payloads of the first `count` MJPEG parts."""
+    buffer, seen = b"", 0
+    for chunk in response.iter_bytes():
+        buffer += chunk
+        while seen < count:
+            head_end = buffer.find(b"\r\n\r\n")
+            if head_end < 0:
+                break
+            head = buffer[:head_end].decode("ascii")
+            assert head.startswith(f"--{BOUNDARY}") and "Content-Type: image/jpeg" in head
+            length = int(head.split("Content-Length: ")[1].split("\r\n")[0])
+            if len(buffer) < head_end + 4 + length + 2:
+                break
+            yield buffer[head_end + 4 : head_end + 4 + length]
+            buffer, seen = buffer[head_end + 4 + length + 2 :], seen + 1
+        if seen >= count:
+            return
+
+
+def test_mjpeg_stream_sends_new_pictures_at_a_capped_rate(live_app: FastAPI, hamilton: Path) -> None:
+    with _Server(live_app) as base, httpx.Client(base_url=base, headers=bearer(live_app), timeout=20) as http:
+        cid = http.post("/api/cameras", json={"url": str(hamilton), "loop": True}).json()["id"]
+        assert http.get(f"/api/cameras/{cid}/live.mjpg", headers={"Authorization": ""}).status_code == 401
+        manager = _manager(live_app)
+        _wait(lambda: manager.latest(cid))
+        started = time.monotonic()
+        with http.stream("GET", f"/api/cameras/{cid}/live.mjpg") as response:
+            assert response.status_code == 200
+            assert response.headers["content-type"].startswith("multipart/x-mixed-replace")
+            pictures = [_decode(jpeg) for jpeg in _parts(response, 4)]
+        elapsed = time.monotonic() - started
+        assert all(p.shape == (360, 640, 3) for p in pictures)
+        assert elapsed >= 3 / 10 - 0.05  # at most live_fps=10 parts per second
+        assert sum(int(_green(p).sum()) for p in pictures) > 0  # the stream carries the boxes
+        # Leaving the server (__exit__) proves the closed stream ended: uvicorn waits for open ones.
+
+
+def test_mjpeg_of_a_stopped_camera_shows_a_placeholder_and_ends_with_the_server(
+    live_app: FastAPI, hamilton: Path
+) -> None:
+    with TestClient(live_app) as client:
+        admin = bearer(live_app)
+        cid = client.post(
+            "/api/cameras", json={"url": str(hamilton), "enabled": False}, headers=admin
+        ).json()["id"]
+        manager = _manager(live_app)
+        # TestClient reads a stream to its end: the manager closing (server shutdown) must end it.
+        threading.Timer(1.0, manager.close).start()
+        body = client.get(f"/api/cameras/{cid}/live.mjpg", headers=admin).content
+    assert body.count(f"--{BOUNDARY}".encode()) == 1  # one placeholder, not repeated while unchanged
+    jpeg = body.split(b"\r\n\r\n", 1)[1].rsplit(b"\r\n", 1)[0]
+    assert _decode(jpeg).shape == (360, 640, 3)
+
+
+def test_live_page_lists_cameras_with_their_stream(tmp_path: Path, hamilton: Path) -> None:
+    app = make_app(tmp_path)
+    with TestClient(app) as client:
+        login(client)
+        admin = bearer(app)
+        ids = [
+            client.post("/api/cameras", json={"url": str(hamilton), "enabled": False}, headers=admin).json()[
+                "id"
+            ]
+            for _ in range(2)
+        ]
+        page = client.get("/live").text
+        assert 'data-mode="mjpeg"' in page and "live-empty" not in page
+        for cid in ids:
+            assert f'id="live-img-{cid}"' in page and f'src="/api/cameras/{cid}/live.mjpg"' in page
+        for _ in range(3):  # 5 cameras: MJPEG would use up the browser's connections
+            client.post("/api/cameras", json={"url": str(hamilton), "enabled": False}, headers=admin)
+        page = client.get("/live").text
+        assert 'data-mode="refresh"' in page and f'data-src="/api/cameras/{ids[0]}/frame.jpg"' in page
+        client.cookies.set("vigil_lang", "fr")
+        assert "arrêtée" in client.get("/live").text
+
+
+def test_enabled_cameras_start_and_stop_with_the_server(
+    tmp_path: Path, hamilton: Path, models_dir: Path
+) -> None:
+    app = make_app(
+        tmp_path,
+        shared_dir=models_dir.parent,
+        runtime={"embed_processes": 0},
+        cameras=[{"url": str(hamilton), "name": "door", "loop": True}],
+        web={"start_cameras": True},
+    )
+    manager = _manager(app)
+    with TestClient(app) as client:
+        assert manager.is_running(manager.cameras()[0].id)
+        assert _wait(lambda: client.get("/api/health/cameras").json()["active_streams"] == 1)
+    assert manager.closed and manager.statuses() == {}
+    assert not [t for t in threading.enumerate() if t.name.startswith("door-")], "pipeline threads left"
