@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,12 +18,14 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
 from tests.web_util import bearer, ctx_of, login, make_app
 from vigil.runtime.analyse import LatestResult
+from vigil.store.schema import Visitor
 from vigil.types import Detections, Frame
 from vigil.web.cameras import CameraManager
-from vigil.web.live import BOUNDARY, GREEN, LiveEncoder, draw_faces, label_text, mjpeg_part
+from vigil.web.live import BOUNDARY, GREEN, LiveEncoder, VisitorNames, draw_faces, label_text, mjpeg_part
 
 
 def _decode(jpeg: bytes) -> np.ndarray:
@@ -58,18 +61,31 @@ def _wait(read: Callable[[], Any], timeout_s: float = 20.0) -> Any:
 def test_boxes_are_green_two_pixels_and_labelled_without_touching_the_frame() -> None:
     image = np.full((200, 300, 3), 90, np.uint8)
     latest = _latest(image, [[50, 60, 150, 170]], [7])
-    drawn = draw_faces(image, latest.detections, lambda track: None)
+    drawn = draw_faces(image, latest.detections, lambda track: f"#{track}")
     assert (image == 90).all()  # the pipeline's frame is never modified
     assert tuple(drawn[60, 100]) == GREEN and tuple(drawn[61, 100]) == GREEN  # top edge, 2 px
     assert tuple(drawn[62, 100]) == (90, 90, 90) and tuple(drawn[115, 100]) == (90, 90, 90)  # hollow box
     assert tuple(drawn[115, 50]) == GREEN and tuple(drawn[115, 150]) == GREEN
-    with_visitor = draw_faces(
-        image, latest.detections, lambda track: "0b6c12ab-9f00-4c1e" if track == 7 else None
-    )
+    longer = draw_faces(image, latest.detections, lambda track: f"#{track} 0b6c12ab")
     label_area = (slice(40, 58), slice(50, 150))
     assert (drawn[label_area] != 90).any()  # "#7" above the box
-    assert (with_visitor[label_area] != drawn[label_area]).any()  # "#7 0b6c12ab" is longer
-    assert label_text(7, None) == "#7" and label_text(7, "0b6c12ab-9f00") == "#7 0b6c12ab"
+    assert (longer[label_area] != drawn[label_area]).any()
+
+
+def test_labels_name_the_visitor_when_known() -> None:
+    assert label_text(7, None) == "#7"
+    assert label_text(7, "0b6c12ab-9f00") == "#7 0b6c12ab"
+    assert label_text(7, "0b6c12ab-9f00", "Hélène") == "#7 Helene"  # OpenCV draws ASCII only
+    asked: list[list[str]] = []
+
+    def lookup(ids: list[str]) -> dict[str, str | None]:
+        asked.append(ids)
+        return {"a": "Alice"}
+
+    names = VisitorNames(lookup, ttl_s=60)
+    assert names.names(["a", "b"]) == {"a": "Alice", "b": None}
+    assert names.names(["a", "b"]) == {"a": "Alice", "b": None}
+    assert asked == [["a", "b"]]  # the second call is served from the cache
 
 
 def test_one_encode_per_analysed_frame_whatever_the_number_of_viewers() -> None:
@@ -77,7 +93,7 @@ def test_one_encode_per_analysed_frame_whatever_the_number_of_viewers() -> None:
     first = _latest(np.zeros((360, 640, 3), np.uint8), [[10, 10, 60, 60]], [1])
     pictures: list[Any] = []
     viewers = [
-        threading.Thread(target=lambda: pictures.append(encoder.picture(1, first, lambda t: None)))
+        threading.Thread(target=lambda: pictures.append(encoder.picture(1, first, lambda t: f"#{t}")))
         for _ in range(8)
     ]
     for viewer in viewers:
@@ -88,11 +104,11 @@ def test_one_encode_per_analysed_frame_whatever_the_number_of_viewers() -> None:
     assert encoder.cached(1, first) is pictures[0]
     second = _latest(np.zeros((360, 640, 3), np.uint8), [], [])
     assert encoder.cached(1, second) is None
-    newer = encoder.picture(1, second, lambda t: None)
+    newer = encoder.picture(1, second, lambda t: f"#{t}")
     assert newer.seq > pictures[0].seq and encoder.encodes == 2
-    assert encoder.picture(2, first, lambda t: None).seq > newer.seq  # cameras are cached apart
+    assert encoder.picture(2, first, lambda t: f"#{t}").seq > newer.seq  # cameras are cached apart
     large = _latest(np.zeros((1080, 1920, 3), np.uint8), [[960, 540, 1200, 800]], [3])
-    small = _decode(encoder.picture(3, large, lambda t: None).jpeg)
+    small = _decode(encoder.picture(3, large, lambda t: f"#{t}").jpeg)
     assert small.shape == (720, 1280, 3)  # downscaled before encoding, boxes scaled with it
     assert _green(small)[360, 700:780].all()
 
@@ -144,6 +160,19 @@ def test_frame_jpg_shows_green_boxes_where_the_faces_are(live_app: FastAPI, hami
         raw = _decode(client.get(f"/api/cameras/{cid}/snapshot.jpg", headers=admin).content)
         assert _green(raw).sum() < green.sum() / 10  # the snapshot has no overlay
         assert manager.live.encodes <= manager.runtime(cid).counters["frames_detected"] + 1  # type: ignore[index]
+
+        # Visitors the store recognised are labelled with the name operators gave them.
+        events = ctx_of(live_app).events
+        embedded = _wait(lambda: [e for e in list(events.recent) if e.get("visitor_id")])[0]
+        assert events.visitor_of(camera["name"], embedded["track_id"]) in (embedded["visitor_id"], None)
+        with ctx_of(live_app).store.db.writer.begin() as conn:
+            conn.execute(
+                update(Visitor).where(Visitor.id == uuid.UUID(embedded["visitor_id"])).values(name="Lin")
+            )
+        # (labels ask through a 10 s cache: a new name shows within 10 s)
+        assert manager.lookup_visitor_names([embedded["visitor_id"], "junk"]) == {
+            embedded["visitor_id"]: "Lin"
+        }
 
         client.post(f"/api/cameras/{cid}/stop", headers=admin)
         stopped = client.get(f"/api/cameras/{cid}/frame.jpg", headers=admin)

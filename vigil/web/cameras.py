@@ -9,9 +9,11 @@ is shared by all cameras, created at the first start (a server without cameras n
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import threading
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -33,11 +35,11 @@ from vigil.runtime.health import SourceState
 from vigil.runtime.supervisor import models_dirs, unique_names
 from vigil.sources import camera_name, open_source
 from vigil.store.repository import IdentityStore
-from vigil.store.schema import Camera, Sighting
+from vigil.store.schema import Camera, Sighting, Visitor
 from vigil.store.sink import IdentitySink
 from vigil.types import Image
 from vigil.web.events import EventBus
-from vigil.web.live import LiveEncoder
+from vigil.web.live import LiveEncoder, VisitorNames
 
 log = logging.getLogger(__name__)
 
@@ -244,6 +246,7 @@ class CameraManager:
         self._state = threading.Lock()
         self.closed = False
         self.live = LiveEncoder(settings.web.live_jpeg_quality)  # shared JPEGs of the live views
+        self.visitor_names = VisitorNames(self.lookup_visitor_names)  # for the live labels
         self._load()
 
     # -------------------------------------------------------------- reads
@@ -429,6 +432,16 @@ class CameraManager:
             if self._embedder is not None:
                 self._embedder.close()
                 self._embedder = None
+
+    def lookup_visitor_names(self, visitor_ids: list[str]) -> dict[str, str | None]:
+        """The stored names of these visitors (ids that are not visitors are left out)."""
+        ids = []
+        for visitor in visitor_ids:
+            with contextlib.suppress(ValueError):
+                ids.append(uuid.UUID(visitor))
+        with self.store.db.reader.connect() as conn:
+            rows = conn.execute(select(Visitor.id, Visitor.name).where(Visitor.id.in_(ids))).all()
+        return {str(row.id): row.name for row in rows}
 
     # -------------------------------------------------------------- internals
     def _default_embedder(self) -> FaceEmbedder:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+import unicodedata
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
@@ -25,15 +26,43 @@ MAX_LIVE_WIDTH = 1280  # larger frames are downscaled before encoding (cost grow
 BOUNDARY = "vigil-frame"
 MJPEG_MEDIA_TYPE = f"multipart/x-mixed-replace; boundary={BOUNDARY}"
 
-LabelOf = Callable[[int], str | None]  # track id -> visitor id, if known
+LabelOf = Callable[[int], str]  # track id -> label text
 
 
-def label_text(track_id: int, visitor_id: str | None) -> str:
-    """ "#4 0b6c12ab": the track id, then the visitor id's first 8 characters once known."""
-    return f"#{track_id} {visitor_id[:8]}" if visitor_id else f"#{track_id}"
+def label_text(track_id: int, visitor_id: str | None, visitor_name: str | None = None) -> str:
+    """The track id, then the visitor's name, else the first 8 characters of the visitor id once
+    the store recognised the track ("#4 Alice", "#4 0b6c12ab", "#4"). OpenCV draws ASCII only."""
+    who = visitor_name or (visitor_id[:8] if visitor_id else "")
+    ascii_who = unicodedata.normalize("NFKD", who).encode("ascii", "ignore").decode()[:24]
+    return f"#{track_id} {ascii_who}".strip()
 
 
-def draw_faces(image: Image, detections: Detections, visitor_of: LabelOf, scale: float = 1.0) -> Image:
+class VisitorNames:
+    """Visitor id -> the name operators gave, looked up in batches and kept `ttl_s`, so labels
+    cost no query on most frames."""
+
+    def __init__(self, lookup: Callable[[list[str]], dict[str, str | None]], ttl_s: float = 10.0) -> None:
+        self._lookup = lookup
+        self._ttl_s = ttl_s
+        self._known: dict[str, tuple[str | None, float]] = {}
+        self._lock = threading.Lock()
+
+    def names(self, visitor_ids: list[str]) -> dict[str, str | None]:
+        now = time.monotonic()
+        with self._lock:
+            stale = [v for v in visitor_ids if v not in self._known or self._known[v][1] < now]
+        if stale:
+            found = self._lookup(stale)
+            with self._lock:
+                if len(self._known) > 10_000:  # forget long-gone visitors
+                    self._known = {k: v for k, v in self._known.items() if v[1] >= now}
+                for visitor in stale:
+                    self._known[visitor] = (found.get(visitor), now + self._ttl_s)
+        with self._lock:
+            return {v: self._known[v][0] for v in visitor_ids if v in self._known}
+
+
+def draw_faces(image: Image, detections: Detections, label_of: LabelOf, scale: float = 1.0) -> Image:
     """A copy of `image` with a green box and a label per tracked face (the pipeline's frame is
     never modified). `scale` maps the detections' coordinates onto `image`."""
     canvas = image.copy()
@@ -43,8 +72,8 @@ def draw_faces(image: Image, detections: Detections, visitor_of: LabelOf, scale:
         track_id = int(detections.track_id[row])
         if track_id < 0:
             continue
-        text = label_text(track_id, visitor_of(track_id))
         origin = (x1, max(12, y1 - 5))
+        text = label_of(track_id)
         # Dark outline under green text: readable on any background.
         cv2.putText(canvas, text, origin, cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 3, cv2.LINE_AA)
         cv2.putText(canvas, text, origin, cv2.FONT_HERSHEY_SIMPLEX, 0.45, GREEN, 1, cv2.LINE_AA)
@@ -107,7 +136,7 @@ class LiveEncoder:
             return entry.picture
         return None
 
-    def picture(self, camera_id: int, latest: LatestResult, visitor_of: LabelOf) -> LiveJpeg:
+    def picture(self, camera_id: int, latest: LatestResult, label_of: LabelOf) -> LiveJpeg:
         """The JPEG of `latest`, encoding it when no viewer did yet (blocking: call off the loop)."""
         found = self.cached(camera_id, latest)
         if found is not None:
@@ -117,7 +146,7 @@ class LiveEncoder:
             if found is not None:
                 return found
             start = time.perf_counter()
-            jpeg = encode_jpeg(self._overlay(latest, visitor_of), self.quality)
+            jpeg = encode_jpeg(self._overlay(latest, label_of), self.quality)
             with self._guard:
                 self._seq += 1
                 picture = LiveJpeg(self._seq, jpeg, latest.frame.wall_ts)
@@ -129,14 +158,14 @@ class LiveEncoder:
     def forget(self, camera_id: int) -> None:
         self._entries.pop(camera_id, None)
 
-    def _overlay(self, latest: LatestResult, visitor_of: LabelOf) -> Image:
+    def _overlay(self, latest: LatestResult, label_of: LabelOf) -> Image:
         image = latest.frame.image
         width = image.shape[1]
         if width <= self.max_width:
-            return draw_faces(image, latest.detections, visitor_of)
+            return draw_faces(image, latest.detections, label_of)
         scale = self.max_width / width
         small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        return draw_faces(small, latest.detections, visitor_of, scale)
+        return draw_faces(small, latest.detections, label_of, scale)
 
     def _lock_of(self, camera_id: int) -> threading.Lock:
         with self._guard:

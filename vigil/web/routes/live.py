@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from vigil.web.auth import Principal, require_viewer
 from vigil.web.cameras import CameraManager
 from vigil.web.context import WebContext, get_ctx
-from vigil.web.live import MJPEG_MEDIA_TYPE, LiveJpeg, mjpeg_stream, placeholder_jpeg
+from vigil.web.live import MJPEG_MEDIA_TYPE, LiveJpeg, label_text, mjpeg_stream, placeholder_jpeg
 from vigil.web.routes.cameras import ERRORS, JPEG, CameraId, camera_out, guarded, jpeg_response, manager_of
 from vigil.web.templating import page_viewer, render
 
@@ -39,7 +39,13 @@ def live_picture(manager: CameraManager, ctx: WebContext, camera_id: int) -> Liv
     if latest is None:
         return None
     name = manager.get(camera_id).name
-    return manager.live.picture(camera_id, latest, lambda track: ctx.events.visitor_of(name, track))
+
+    def label(track: int) -> str:  # called only when this frame gets encoded
+        visitor = ctx.events.visitor_of(name, track)
+        visitor_name = manager.visitor_names.names([visitor]).get(visitor) if visitor else None
+        return label_text(track, visitor, visitor_name)
+
+    return manager.live.picture(camera_id, latest, label)
 
 
 async def _next_picture(manager: CameraManager, ctx: WebContext, camera_id: int) -> LiveJpeg:
