@@ -120,7 +120,10 @@ def test_crud_and_validation(tmp_path: Path, db_url: str, hamilton: Path) -> Non
         assert client.get(f"/api/cameras/{cid}", headers=admin).status_code == 404
         assert client.delete(f"/api/cameras/{cid}", headers=admin).status_code == 404
         assert client.post("/api/cameras/999999/start", headers=admin).status_code == 404
-        # The deleted camera's row is kept for its sightings; a camera of that name takes it back.
+        # The deleted camera's row is kept for its sightings: renaming another camera to its name
+        # would mix their sightings; a new camera of that name takes the row back.
+        renamed = client.patch(f"/api/cameras/{derived.json()['id']}", json={"name": "door"}, headers=admin)
+        assert renamed.status_code == 409 and "earlier sightings" in renamed.json()["detail"]
         again = client.post(
             "/api/cameras", json={"url": str(hamilton), "name": "door", "enabled": False}, headers=admin
         )

@@ -367,6 +367,7 @@ class CameraManager:
             if changes.get("name"):
                 changes["name"] = changes["name"].strip()
                 self._check_name_free(changes["name"], camera_id)
+                self._check_name_unused(changes["name"], camera_id)
             elif "name" in changes:
                 del changes["name"]
             new = replace(info, **changes)
@@ -505,6 +506,16 @@ class CameraManager:
     def _check_name_free(self, name: str, own_id: int | None) -> None:
         if any(c.name == name and c.id != own_id for c in self.cameras()):
             raise CameraConflict(f"a camera named {name!r} exists already; choose another name")
+
+    def _check_name_unused(self, name: str, own_id: int) -> None:
+        """A rename cannot take the name of an unlisted row (a deleted camera or a `vigil watch`
+        source): their sightings would be mixed with this camera's."""
+        with self.store.db.reader.connect() as conn:
+            found = conn.execute(select(Camera.id).where(Camera.name == name, Camera.id != own_id)).first()
+        if found is not None:
+            raise CameraConflict(
+                f"the name {name!r} belongs to earlier sightings of another source; choose another"
+            )
 
     def _free_name(self, base: str) -> str:
         base = re.sub(r"[^\w.-]+", "_", base).strip("_")[:90] or "camera"
