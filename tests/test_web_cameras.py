@@ -154,6 +154,10 @@ def test_roles(tmp_path: Path, hamilton: Path) -> None:
         assert client.get("/api/health/cameras").status_code == 200  # anonymous on purpose
         assert client.get("/cameras", follow_redirects=False).status_code == 303  # to /login
         assert client.get("/api/cameras", headers=admin).json()[0]["enabled"] is False  # nothing changed
+        login(client, "viewer-user", "password-viewer-user")
+        page = client.get("/cameras").text
+        assert f'id="camera-row-{cid}"' in page and "camera-snapshot" in page
+        assert "camera-add-form" not in page and "camera-delete" not in page and "roi-editor" not in page
 
 
 def test_configured_cameras_are_read_only_and_keep_their_id(tmp_path: Path, hamilton: Path) -> None:
