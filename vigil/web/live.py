@@ -63,8 +63,10 @@ class VisitorNames:
 
 
 def draw_faces(image: Image, detections: Detections, label_of: LabelOf, scale: float = 1.0) -> Image:
-    """A copy of `image` with a green box and a label per tracked face (the pipeline's frame is
-    never modified). `scale` maps the detections' coordinates onto `image`."""
+    """`image` with a green box and a label per tracked face, drawn on a copy (the pipeline's
+    frame is never modified). `scale` maps the detections' coordinates onto `image`."""
+    if len(detections) == 0:
+        return image  # nothing to draw: no copy (callers only read the result)
     canvas = image.copy()
     for row in range(len(detections)):
         x1, y1, x2, y2 = (round(float(v) * scale) for v in detections.xyxy[row])
