@@ -248,7 +248,14 @@ def serve(
     out.print(f"Vigil dashboard on http://{web.host}:{web.port}/  (API docs: /docs)")
     if (settings.data_dir / "admin_password").exists():
         out.print(f"log in as {web.admin_user!r}; password in {settings.data_dir / 'admin_password'}")
-    uvicorn.run(web_app, host=web.host, port=web.port, log_level="debug" if verbose else "info")
+    # Open MJPEG/SSE streams never end on their own: give them 3 s, then shut down anyway.
+    uvicorn.run(
+        web_app,
+        host=web.host,
+        port=web.port,
+        log_level="debug" if verbose else "info",
+        timeout_graceful_shutdown=3,
+    )
 
 
 @models_app.command("fetch")
