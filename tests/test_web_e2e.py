@@ -24,6 +24,7 @@ import pytest
 from tests.conftest import SHARED, shared_file
 
 CHROMIUM = Path("/usr/bin/chromium")
+ALL_IMAGES_LOADED = "Array.from(document.images).every(img => img.complete)"
 PASSWORD = "e2e-admin-password"
 # Headless Chromium on a closed network: no background connections, no sandbox as root.
 CHROMIUM_ARGS = [
@@ -146,8 +147,8 @@ def test_login_add_camera_live_boxes_and_recurrence(server: str, tmp_path: Path)
                 current = image.screenshot()
                 if green_box_pixels(current) > best:
                     best, shot = green_box_pixels(current), current
+                    _keep("live.png", page.screenshot(), tmp_path)
             assert shot, "the live picture never loaded"
-            _keep("live.png", page.screenshot(), tmp_path)
             assert best >= 300, f"no green face boxes in the live picture ({best} green pixels)"
             frame = cv2.imdecode(np.frombuffer(shot, np.uint8), cv2.IMREAD_COLOR)
             assert frame is not None and float(frame.std()) > 20, "the live picture is blank"
@@ -167,10 +168,14 @@ def test_login_add_camera_live_boxes_and_recurrence(server: str, tmp_path: Path)
             expect(page).to_have_url(re.compile(r"min_visits=1"))
             cards = page.locator(".visitor-card")
             expect(cards.first).to_be_visible()
+            page.wait_for_function(ALL_IMAGES_LOADED)
+            # the reference photos come through signed URLs: they must really load in the browser
+            assert page.locator("img.visitor-reference").first.evaluate("img => img.naturalWidth") > 0
             _keep("visitors.png", page.screenshot(), tmp_path)
             cards.first.locator(".visitor-link").click()
             expect(page.locator("#visitor-detail")).to_be_visible()
             expect(page.locator("#sighting-timeline .sighting").first).to_be_visible()
+            page.wait_for_function(ALL_IMAGES_LOADED)
             _keep("visitor.png", page.screenshot(), tmp_path)
         finally:
             browser.close()
