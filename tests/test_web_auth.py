@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,7 +35,8 @@ def test_login_sets_a_session_and_wrong_passwords_are_refused(tmp_path: Path) ->
         page = client.get("/login")
         token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
         assert token
-        bad = client.post("/login", data={"username": "admin", "password": "nope", "csrf_token": token.group(1)})
+        form = {"username": "admin", "password": "nope", "csrf_token": token.group(1)}
+        bad = client.post("/login", data=form)
         assert bad.status_code == 401 and "Wrong user name or password" in bad.text
         assert SESSION_COOKIE not in client.cookies
         login(client)
@@ -54,7 +56,8 @@ def test_login_never_redirects_off_site(tmp_path: Path) -> None:
         token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
         assert token
         data = {"username": "admin", "password": ADMIN_PASSWORD, "csrf_token": token.group(1)}
-        response = client.post("/login", data={**data, "next": "https://evil.example/"}, follow_redirects=False)
+        data["next"] = "https://evil.example/"
+        response = client.post("/login", data=data, follow_redirects=False)
         assert response.status_code == 303 and response.headers["location"] == "/"
 
 
@@ -131,7 +134,9 @@ def test_mutations_are_rate_limited(tmp_path: Path) -> None:
     app = make_app(tmp_path, web={"rate_limit_per_min": 3})
     with TestClient(app) as client:
         admin = bearer(app, "admin")
-        codes = [client.post("/api/keys", json={"name": f"k{i}"}, headers=admin).status_code for i in range(5)]
+        codes = [
+            client.post("/api/keys", json={"name": f"k{i}"}, headers=admin).status_code for i in range(5)
+        ]
         assert codes[:3] == [201, 201, 201]
         assert codes[3] == 429
         limited = client.post("/api/keys", json={"name": "k"}, headers=admin)
@@ -156,11 +161,11 @@ def test_oversized_bodies_get_413(tmp_path: Path) -> None:
         big = {"name": "x" * 5000}
         assert client.post("/api/keys", json=big, headers=admin).status_code == 413
 
-        def chunks() -> object:  # no Content-Length: counted while streaming
+        def chunks() -> Iterator[bytes]:  # no Content-Length: counted while streaming
             for _ in range(10):
                 yield b"x" * 1024
 
-        streamed = client.post("/api/keys", content=chunks(), headers=admin)  # type: ignore[arg-type]
+        streamed = client.post("/api/keys", content=chunks(), headers=admin)
         assert streamed.status_code == 413
 
 

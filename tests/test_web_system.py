@@ -46,7 +46,8 @@ def test_event_stream_delivers_pipeline_events_filtered_by_camera(tmp_path: Path
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         messages = _sse_messages(response.text)
-        assert [(kind, data["track_id"]) for kind, data in messages] == [("track_started", 7), ("track_ended", 7)]
+        received = [(kind, data["track_id"]) for kind, data in messages]
+        assert received == [("track_started", 7), ("track_ended", 7)]
         assert messages[0][1]["box"] == [1, 2, 30, 40] and messages[0][1]["camera"] == "cam-a"
         assert ctx_of(app).events.subscriber_count == 0  # unsubscribed when the stream ended
         assert client.get("/api/events", params={"timeout_s": 1}).status_code == 401
