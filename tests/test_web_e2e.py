@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import cv2
 import httpx
@@ -24,7 +25,7 @@ import pytest
 from tests.conftest import SHARED, shared_file
 
 CHROMIUM = Path("/usr/bin/chromium")
-ALL_IMAGES_LOADED = "Array.from(document.images).every(img => img.complete)"
+ALL_IMAGES_LOADED = "() => Array.from(document.images).every(img => img.complete)"
 PASSWORD = "e2e-admin-password"
 # Headless Chromium on a closed network: no background connections, no sandbox as root.
 CHROMIUM_ARGS = [
@@ -94,6 +95,15 @@ def green_box_pixels(png: bytes) -> int:
     assert image is not None, "not an image"
     b, g, r = (image[..., i].astype(int) for i in range(3))
     return int(((g > 200) & (r < 90) & (b < 90)).sum())
+
+
+def _wait_for_images(page: Any) -> None:
+    """Polls with evaluate(): wait_for_function() evaluates strings, which the pages' CSP forbids."""
+    for _ in range(150):
+        if page.evaluate(ALL_IMAGES_LOADED):
+            return
+        page.wait_for_timeout(200)
+    pytest.fail("images did not finish loading within 30 s")
 
 
 def _keep(name: str, data: bytes, tmp_path: Path) -> None:
@@ -168,14 +178,14 @@ def test_login_add_camera_live_boxes_and_recurrence(server: str, tmp_path: Path)
             expect(page).to_have_url(re.compile(r"min_visits=1"))
             cards = page.locator(".visitor-card")
             expect(cards.first).to_be_visible()
-            page.wait_for_function(ALL_IMAGES_LOADED)
+            _wait_for_images(page)
             # the reference photos come through signed URLs: they must really load in the browser
             assert page.locator("img.visitor-reference").first.evaluate("img => img.naturalWidth") > 0
             _keep("visitors.png", page.screenshot(), tmp_path)
             cards.first.locator(".visitor-link").click()
             expect(page.locator("#visitor-detail")).to_be_visible()
             expect(page.locator("#sighting-timeline .sighting").first).to_be_visible()
-            page.wait_for_function(ALL_IMAGES_LOADED)
+            _wait_for_images(page)
             _keep("visitor.png", page.screenshot(), tmp_path)
         finally:
             browser.close()
