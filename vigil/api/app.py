@@ -10,8 +10,9 @@ independent apps as they like:
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -39,14 +40,20 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     await run_in_threadpool(manager.shutdown)  # joins job threads: keep the event loop free
 
 
+def mount_batch_api(app: FastAPI, settings: BatchSettings, dependencies: Sequence[Any] = ()) -> None:
+    """Adds the STEP5 and jobs routes and their state to `app` (the caller's lifespan must call
+    `app.state.jobs.shutdown()`); `dependencies` guard every route (e.g. an admin check)."""
+    app.state.batch_settings = settings
+    app.state.step5 = Step5Store(step5_defaults(settings))
+    app.state.jobs = JobManager()
+    app.include_router(step5.router, dependencies=list(dependencies))
+    app.include_router(jobs.router, dependencies=list(dependencies))
+
+
 def create_app(*, batch_settings: BatchSettings | None = None) -> FastAPI:
     """A new app; `batch_settings` defaults to the environment's (raises ConfigError if invalid)."""
     settings = batch_settings if batch_settings is not None else load_batch_settings()
     app = FastAPI(title="Vigil", version=__version__, lifespan=_lifespan)
-    app.state.batch_settings = settings
-    app.state.step5 = Step5Store(step5_defaults(settings))
-    app.state.jobs = JobManager()
-    app.include_router(step5.router)
-    app.include_router(jobs.router)
+    mount_batch_api(app, settings)
     app.add_exception_handler(Exception, _internal_error)
     return app

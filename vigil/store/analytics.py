@@ -5,6 +5,7 @@ window (`window_days` days ending with D). Days are local calendar days in `tz`.
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
@@ -45,6 +46,26 @@ class VisitorSummary:
 class VisitorPage:
     total: int
     items: list[VisitorSummary]
+
+
+WINDOW_PATTERN = r"^\s*([1-9][0-9]{0,2})\s*([dwDW]?)\s*$"
+MAX_WINDOW_DAYS = 365
+
+
+def parse_window(text: str) -> int | None:
+    """'7d', '2w' or '30' (days) -> days; None when malformed or longer than a year."""
+    match = re.fullmatch(WINDOW_PATTERN, text)
+    if not match:
+        return None
+    days = int(match.group(1)) * (7 if match.group(2).lower() == "w" else 1)
+    return days if days <= MAX_WINDOW_DAYS else None
+
+
+def local_tz() -> tzinfo:
+    """The server's time zone: "today" and arrival times are local calendar days."""
+    tz = datetime.now().astimezone().tzinfo
+    assert tz is not None
+    return tz
 
 
 def frequency_text(visits: int, window_days: int) -> str:

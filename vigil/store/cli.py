@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +16,15 @@ from rich.table import Table
 
 from vigil.config import VigilSettings, load_settings
 from vigil.errors import VigilError
-from vigil.store.analytics import SortKey, VisitorSummary, visitor_sightings, visitor_summaries
+from vigil.store.analytics import (
+    MAX_WINDOW_DAYS,
+    SortKey,
+    VisitorSummary,
+    local_tz,
+    parse_window,
+    visitor_sightings,
+    visitor_summaries,
+)
 from vigil.store.repository import IdentityStore
 
 visitors_app = typer.Typer(
@@ -32,12 +39,12 @@ ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="YAML 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
-def parse_window(text: str) -> int:
+def window_option(text: str) -> int:
     """'7d', '2w' or '30' (days) -> days."""
-    match = re.fullmatch(r"\s*(\d+)\s*([dw]?)\s*", text.lower())
-    if not match or int(match.group(1)) == 0:
-        raise typer.BadParameter(f"window {text!r}: use e.g. 7d, 2w or 30")
-    return int(match.group(1)) * (7 if match.group(2) == "w" else 1)
+    days = parse_window(text)
+    if days is None:
+        raise typer.BadParameter(f"window {text!r}: use e.g. 7d, 2w or 30, at most {MAX_WINDOW_DAYS} days")
+    return days
 
 
 def parse_visitor_id(text: str) -> uuid.UUID:
@@ -87,10 +94,9 @@ def list_visitors(
         return
     if sort not in ("arrival", "visits", "last_seen"):
         raise typer.BadParameter("sort must be arrival, visits or last_seen", param_hint="--sort")
-    days = parse_window(window)
+    days = window_option(window)
     the_day: date = (day or datetime.now()).date()
-    tz = datetime.now().astimezone().tzinfo
-    assert tz is not None
+    tz = local_tz()
     sort_key: SortKey = sort  # type: ignore[assignment]
     with opened_store(config, db) as (store, _), store.db.reader.connect() as conn:
         page = visitor_summaries(

@@ -184,6 +184,10 @@ class IdentityStore:
             self._camera_ids[name] = int(found)
         return self._camera_ids[name]
 
+    def forget_camera(self, name: str) -> None:
+        """Drops the cached row id of camera `name` (after a rename, the name may name another row)."""
+        self._camera_ids.pop(name, None)
+
     # ------------------------------------------------------------ better embedding of a known track
     def update_track(self, sighting_id: uuid.UUID, obs: FaceObservation) -> Assignment:
         """A better embedding of an already assigned track: update it, and move the sighting

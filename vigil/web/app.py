@@ -15,9 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from vigil import __version__
-from vigil.api import jobs, step5
-from vigil.api.jobmanager import JobManager
-from vigil.api.step5 import Step5Store, step5_defaults
+from vigil.api.app import mount_batch_api
 from vigil.batch.settings import load_batch_settings
 from vigil.config import VigilSettings
 from vigil.store.repository import IdentityStore
@@ -25,6 +23,8 @@ from vigil.web.audit import AuditLog
 from vigil.web.auth import Sessions, require_admin
 from vigil.web.cameras import CameraManager
 from vigil.web.context import WebContext
+from vigil.web.events import EventBus
+from vigil.web.images import ImageSigner
 from vigil.web.metrics import build_registry
 from vigil.web.middleware import SecurityMiddleware
 from vigil.web.ratelimit import RateLimiter
@@ -49,7 +49,9 @@ def build_context(settings: VigilSettings, db_url: str | None = None) -> WebCont
         where = f"read it in {generated_at}" if generated_at else "from VIGIL_WEB__ADMIN_PASSWORD(_FILE)"
         log.warning("created the admin account %r (password: %s)", settings.web.admin_user, where)
     web, key = settings.web, signing_key(settings)
-    ctx = WebContext(
+    events = EventBus()
+    cameras = CameraManager(settings, store, events)
+    return WebContext(
         settings=settings,
         store=store,
         users=users,
@@ -57,10 +59,11 @@ def build_context(settings: VigilSettings, db_url: str | None = None) -> WebCont
         sessions=Sessions(key, web.session_ttl_h * 3600),
         limiter=RateLimiter(web.rate_limit_per_min),
         signing_key=key,
+        images=ImageSigner(key, web.image_url_ttl_s),
+        events=events,
+        cameras=cameras,
+        metrics=build_registry(cameras.statuses, events, store.counts),
     )
-    ctx.cameras = CameraManager(settings, store, ctx.events)
-    ctx.metrics = build_registry(lambda: system.camera_statuses(ctx), ctx.events, ctx.store.counts)
-    return ctx
 
 
 @asynccontextmanager
@@ -68,13 +71,12 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     ctx: WebContext = app.state.ctx
     root = logging.getLogger()
     root.addHandler(ctx.errors)  # recent warnings/errors for the System page
-    if ctx.cameras and ctx.settings.web.start_cameras:
+    if ctx.settings.web.start_cameras:
         await run_in_threadpool(ctx.cameras.start_enabled)
     try:
         yield
     finally:
-        if ctx.cameras:
-            await run_in_threadpool(ctx.cameras.close)  # before the store and the event bus close
+        await run_in_threadpool(ctx.cameras.close)  # before the store and the event bus close
         root.removeHandler(ctx.errors)
         ctx.events.close()
         await run_in_threadpool(app.state.jobs.shutdown)
@@ -99,13 +101,7 @@ def create_web_app(settings: VigilSettings, db_url: str | None = None) -> FastAP
     app = FastAPI(title="Vigil", version=__version__, description=DESCRIPTION, lifespan=_lifespan)
     app.state.ctx = ctx
     # The batch tracking API (issue 4), admin only here: it reads and writes server paths.
-    batch_settings = load_batch_settings()
-    app.state.batch_settings = batch_settings
-    app.state.step5 = Step5Store(step5_defaults(batch_settings))
-    app.state.jobs = JobManager()
-    admin_only = [Depends(require_admin)]
-    app.include_router(step5.router, dependencies=admin_only)
-    app.include_router(jobs.router, dependencies=admin_only)
+    mount_batch_api(app, load_batch_settings(), [Depends(require_admin)])
     for router in (auth.pages, auth.api, live.router, cameras.router, visitors.router, system.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=str(resources.files("vigil.web") / "static")), name="static")

@@ -315,9 +315,8 @@ class CameraManager:
 
     def _last_detection(self) -> datetime | None:
         """Newest face event of this server, else the newest stored sighting."""
-        stamps = [
-            datetime.fromisoformat(str(e["ts"]).replace("Z", "+00:00")) for e in list(self.events.recent)
-        ]
+        last_event = self.events.last_event_ts
+        stamps = [datetime.fromtimestamp(last_event, UTC)] if last_event is not None else []
         with self._state:
             latest = [p.latest for p in self._pipelines.values()]
         stamps += [datetime.fromtimestamp(r.frame.wall_ts, UTC) for r in latest if r and len(r.detections)]
@@ -374,7 +373,7 @@ class CameraManager:
             with self.store.db.writer.begin() as conn:
                 conn.execute(update(Camera).where(Camera.id == camera_id).values(**_row_values(new)))
             if new.name != info.name:
-                self._forget_store_name(info.name)
+                self.store.forget_camera(info.name)
             was_running = self.is_running(camera_id)
             self._halt(camera_id)
             with self._state:
@@ -525,11 +524,6 @@ class CameraManager:
             name, n = f"{base}-{n}", n + 1
         return name
 
-    def _forget_store_name(self, name: str) -> None:
-        # The identity store caches camera name -> row id; after a rename the old name must not
-        # keep pointing at this row (a new camera may take it). No public API for it yet.
-        self.store._camera_ids.pop(name, None)
-
     def _load(self) -> None:
         """Upserts the configured cameras as unmanaged rows, then reads every listed camera."""
         configured = self.settings.all_cameras()
@@ -547,7 +541,7 @@ class CameraManager:
                     "loop": camera.loop,
                     "dead_zones": _zones_json(camera.dead_zones),
                 }
-                camera_id = _upsert_by_name(conn, name, values, keep_enabled=True)
+                camera_id = _upsert_by_name(conn, name, values)  # keeps the row's enabled flag
                 enabled = bool(conn.execute(select(Camera.enabled).where(Camera.id == camera_id)).scalar())
                 infos.append(
                     CameraInfo(
@@ -589,13 +583,11 @@ def _row_values(info: CameraInfo) -> dict[str, Any]:
     }
 
 
-def _upsert_by_name(conn: Connection, name: str, values: dict[str, Any], keep_enabled: bool = False) -> int:
+def _upsert_by_name(conn: Connection, name: str, values: dict[str, Any]) -> int:
     """The row of this name (created by the identity store, a deleted camera or an earlier
     start) updated with `values`, or a new one. Returns its id."""
     found = conn.execute(select(Camera.id).where(Camera.name == name)).scalar()
     if found is None:
         return int(conn.execute(insert(Camera).values(name=name, **values).returning(Camera.id)).scalar_one())
-    if keep_enabled:
-        values = {k: v for k, v in values.items() if k != "enabled"}
     conn.execute(update(Camera).where(Camera.id == found).values(**values))
     return int(found)

@@ -15,6 +15,7 @@ from vigil.web.auth import Sessions
 from vigil.web.cameras import CameraManager
 from vigil.web.errorlog import RecentErrors
 from vigil.web.events import EventBus
+from vigil.web.images import ImageSigner
 from vigil.web.ratelimit import RateLimiter
 from vigil.web.users import UserService
 
@@ -28,10 +29,11 @@ class WebContext:
     sessions: Sessions
     limiter: RateLimiter
     signing_key: str
-    events: EventBus = field(default_factory=EventBus)
-    cameras: CameraManager | None = None  # camera workers of this server (None: no cameras area)
+    images: ImageSigner  # signed, expiring URLs of face crops
+    events: EventBus
+    cameras: CameraManager  # camera workers of this server
+    metrics: CollectorRegistry
     errors: RecentErrors = field(default_factory=RecentErrors)
-    metrics: CollectorRegistry = field(default_factory=CollectorRegistry)  # replaced by build_context
     started_at: float = field(default_factory=time.time)
 
 

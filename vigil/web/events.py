@@ -58,6 +58,7 @@ class EventBus:
         self._labels: dict[tuple[str, int], str] = {}  # (camera, track id) -> visitor id
         self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT_EVENTS)
         self.published = 0
+        self.last_event_ts: float | None = None  # wall time of the newest event (health checks)
 
     # ------------------------------------------------------------------ EventSink
     def handle(self, event: PipelineEvent) -> None:
@@ -70,6 +71,7 @@ class EventBus:
                 self._labels.pop(key, None)
             self.recent.append(data)
             self.published += 1
+            self.last_event_ts = max(self.last_event_ts or event.ts, event.ts)
             subscribers = list(self._subscribers.values())
         for sub in subscribers:
             if sub.camera is None or sub.camera == event.camera:

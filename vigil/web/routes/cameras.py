@@ -130,12 +130,6 @@ class CamerasHealth(BaseModel):
 
 
 # ------------------------------------------------------------------ helpers
-def manager_of(ctx: WebContext) -> CameraManager:
-    if ctx.cameras is None:
-        raise HTTPException(503, "camera workers are not available on this server")
-    return ctx.cameras
-
-
 def guarded(action: Callable[[], T]) -> T:
     """Runs a manager call, turning its refusals into HTTP errors with their reason."""
     try:
@@ -172,13 +166,13 @@ def jpeg_response(jpeg: bytes) -> Response:
 # ------------------------------------------------------------------ API
 @api.get("", response_model=list[CameraOut], summary="List cameras with their state and health")
 def list_cameras(ctx: Ctx, _: Viewer) -> list[CameraOut]:
-    manager = manager_of(ctx)
+    manager = ctx.cameras
     return [camera_out(manager, info) for info in manager.cameras()]
 
 
 @api.post("", response_model=CameraOut, status_code=201, responses=ERRORS, summary="Add a camera")
 def create_camera(body: CameraCreate, ctx: Ctx, _: Admin) -> CameraOut:
-    manager = manager_of(ctx)
+    manager = ctx.cameras
     info = guarded(
         lambda: manager.create(body.url, body.name, body.fps, body.loop, body.enabled, body.dead_zones)
     )
@@ -191,7 +185,7 @@ def scan_usb(
     _: Admin,
     max_index: Annotated[int, Query(ge=1, le=64, description="Probe indexes 0..max_index-1")] = 10,
 ) -> ScanResult:
-    manager = manager_of(ctx)
+    manager = ctx.cameras
     busy = manager.busy_usb_indexes()
     found: list[UsbDevice] = []
     for index in range(max_index):
@@ -204,7 +198,7 @@ def scan_usb(
 
 @api.get("/{camera_id}", response_model=CameraOut, responses=ERRORS, summary="One camera")
 def get_camera(camera_id: CameraId, ctx: Ctx, _: Viewer) -> CameraOut:
-    manager = manager_of(ctx)
+    manager = ctx.cameras
     return camera_out(manager, guarded(lambda: manager.get(camera_id)))
 
 
@@ -215,7 +209,7 @@ def get_camera(camera_id: CameraId, ctx: Ctx, _: Viewer) -> CameraOut:
     summary="Change a camera (a running camera restarts with the change)",
 )
 def patch_camera(camera_id: CameraId, body: CameraPatch, ctx: Ctx, _: Admin) -> CameraOut:
-    manager = manager_of(ctx)
+    manager = ctx.cameras
     changes = body.model_dump(exclude_unset=True)
     for key in ("name", "url", "loop", "dead_zones"):
         if key in changes and changes[key] is None:
@@ -225,21 +219,21 @@ def patch_camera(camera_id: CameraId, body: CameraPatch, ctx: Ctx, _: Admin) -> 
 
 @api.delete("/{camera_id}", status_code=204, responses=ERRORS, summary="Stop and remove a camera")
 def delete_camera(camera_id: CameraId, ctx: Ctx, _: Admin) -> Response:
-    manager = manager_of(ctx)
+    manager = ctx.cameras
     guarded(lambda: manager.delete(camera_id))
     return Response(status_code=204)
 
 
 @api.post("/{camera_id}/start", response_model=CameraOut, responses=ERRORS, summary="Start a camera")
 def start_camera(camera_id: CameraId, ctx: Ctx, _: Admin) -> CameraOut:
-    manager = manager_of(ctx)
+    manager = ctx.cameras
     guarded(lambda: manager.start(camera_id))
     return camera_out(manager, manager.get(camera_id))
 
 
 @api.post("/{camera_id}/stop", response_model=CameraOut, responses=ERRORS, summary="Stop a camera")
 def stop_camera(camera_id: CameraId, ctx: Ctx, _: Admin) -> CameraOut:
-    manager = manager_of(ctx)
+    manager = ctx.cameras
     guarded(lambda: manager.stop(camera_id))
     return camera_out(manager, manager.get(camera_id))
 
@@ -251,7 +245,7 @@ def stop_camera(camera_id: CameraId, ctx: Ctx, _: Admin) -> CameraOut:
     summary="The camera's current picture without overlays (read from the source when stopped)",
 )
 def snapshot(camera_id: CameraId, ctx: Ctx, _: Viewer) -> Response:
-    manager = manager_of(ctx)
+    manager = ctx.cameras
     info = guarded(lambda: manager.get(camera_id))
     latest = manager.latest(camera_id) if manager.is_running(camera_id) else None
     if latest is not None:
@@ -270,8 +264,6 @@ health = APIRouter(tags=["health"])
     summary="Camera health (no authentication; seed 004's shape)",
 )
 def cameras_health(ctx: Ctx) -> CamerasHealth:
-    if ctx.cameras is None:
-        return CamerasHealth(status="healthy", active_streams=0, total_cameras=0, last_detection=None)
     return CamerasHealth(**ctx.cameras.health_summary())
 
 
@@ -281,7 +273,7 @@ pages = APIRouter(include_in_schema=False)
 
 @pages.get("/cameras", response_class=HTMLResponse)
 def cameras_page(request: Request, ctx: Ctx, user: Annotated[Principal, Depends(page_viewer)]) -> Response:
-    manager = manager_of(ctx)
+    manager = ctx.cameras
     cameras = [camera_out(manager, info) for info in manager.cameras()]
     return render(request, "cameras.html", active="cameras", cameras=cameras)
 

@@ -15,7 +15,7 @@ from vigil.web.auth import Principal, require_viewer
 from vigil.web.cameras import CameraManager
 from vigil.web.context import WebContext, get_ctx
 from vigil.web.live import MJPEG_MEDIA_TYPE, LiveJpeg, label_text, mjpeg_stream, placeholder_jpeg
-from vigil.web.routes.cameras import ERRORS, JPEG, CameraId, camera_out, guarded, jpeg_response, manager_of
+from vigil.web.routes.cameras import ERRORS, JPEG, CameraId, camera_out, guarded, jpeg_response
 from vigil.web.templating import page_viewer, render
 
 router = APIRouter()
@@ -70,7 +70,7 @@ async def _next_picture(manager: CameraManager, ctx: WebContext, camera_id: int)
     summary="Live MJPEG stream with green boxes on tracked faces (at most web.live_fps)",
 )
 async def live_stream(camera_id: CameraId, request: Request, ctx: Ctx, _: Viewer) -> StreamingResponse:
-    manager = manager_of(ctx)
+    manager = ctx.cameras
     guarded(lambda: manager.get(camera_id))
 
     checked = {"at": time.monotonic()}
@@ -104,7 +104,7 @@ async def live_stream(camera_id: CameraId, request: Request, ctx: Ctx, _: Viewer
     summary="The current live picture with green boxes on tracked faces",
 )
 def live_frame(camera_id: CameraId, ctx: Ctx, _: Viewer) -> Response:
-    manager = manager_of(ctx)
+    manager = ctx.cameras
     guarded(lambda: manager.get(camera_id))
     picture = live_picture(manager, ctx, camera_id)
     if picture is not None:
@@ -116,7 +116,7 @@ def live_frame(camera_id: CameraId, ctx: Ctx, _: Viewer) -> Response:
 
 @router.get("/live", response_class=HTMLResponse, include_in_schema=False)
 def live_page(request: Request, ctx: Ctx, user: Annotated[Principal, Depends(page_viewer)]) -> Response:
-    manager = manager_of(ctx)
+    manager = ctx.cameras
     cameras = [camera_out(manager, info) for info in manager.cameras()]
     mode = "mjpeg" if len(cameras) <= MJPEG_MAX_CAMERAS else "refresh"
     return render(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -14,7 +14,6 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from vigil import __version__
-from vigil.runtime.camera import CameraStatus
 from vigil.web.auth import Principal, require_viewer
 from vigil.web.context import WebContext, get_ctx
 from vigil.web.templating import page_viewer, render
@@ -23,11 +22,6 @@ router = APIRouter()
 Ctx = Annotated[WebContext, Depends(get_ctx)]
 Viewer = Annotated[Principal, Depends(require_viewer)]
 KEEPALIVE_S = 10.0
-
-
-def camera_statuses(ctx: WebContext) -> Mapping[str, CameraStatus]:
-    manager = ctx.cameras
-    return manager.statuses() if manager is not None else {}
 
 
 # ------------------------------------------------------------------------- SSE
@@ -97,7 +91,7 @@ class SystemStatus(BaseModel):
 
 
 def system_status(ctx: WebContext) -> SystemStatus:
-    statuses = camera_statuses(ctx)
+    statuses = ctx.cameras.statuses()
     return SystemStatus(
         version=__version__,
         uptime_s=round(time.time() - ctx.started_at, 1),

@@ -9,12 +9,10 @@ Days are local calendar days of the server, as in `vigil visitors`."""
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import date, datetime, tzinfo
-from functools import lru_cache
+from datetime import date, datetime
 from typing import Annotated, Literal
 from urllib.parse import urlencode
 
@@ -25,11 +23,15 @@ from starlette.datastructures import QueryParams
 
 from vigil.errors import StoreError
 from vigil.store.analytics import (
+    MAX_WINDOW_DAYS,
+    WINDOW_PATTERN,
     SightingRow,
     SortKey,
     VisitorPage,
     VisitorRecord,
     VisitorSummary,
+    local_tz,
+    parse_window,
     visitor_record,
     visitor_sightings,
     visitor_summaries,
@@ -48,8 +50,6 @@ Ctx = Annotated[WebContext, Depends(get_ctx)]
 Viewer = Annotated[Principal, Depends(require_viewer)]
 Admin = Annotated[Principal, Depends(require_admin)]
 VisitorId = Annotated[uuid.UUID, Path(description="Visitor id (UUID)")]
-WINDOW_PATTERN = r"^\s*([1-9][0-9]{0,2})\s*([dwDW]?)\s*$"
-MAX_WINDOW_DAYS = 365
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2199, 12, 31)  # keeps day arithmetic far from overflow
 CARDS_PER_PAGE = 24
 SIGHTINGS_PER_PAGE = 50
@@ -63,30 +63,6 @@ class Filters:
     window_days: int = 7
     day: date | None = None  # None: today
     sort: SortKey = "arrival"
-
-
-def local_tz() -> tzinfo:
-    tz = datetime.now().astimezone().tzinfo
-    assert tz is not None
-    return tz
-
-
-def window_days(text: str) -> int | None:
-    """'7d', '2w' or '30' (days) -> days; None when malformed or beyond a year."""
-    match = re.fullmatch(WINDOW_PATTERN, text)
-    if not match:
-        return None
-    days = int(match.group(1)) * (7 if match.group(2).lower() == "w" else 1)
-    return days if days <= MAX_WINDOW_DAYS else None
-
-
-@lru_cache(maxsize=8)
-def signer(key: str, ttl_s: int) -> ImageSigner:
-    return ImageSigner(key, ttl_s)
-
-
-def signer_of(ctx: WebContext) -> ImageSigner:
-    return signer(ctx.signing_key, ctx.settings.web.image_url_ttl_s)
 
 
 def summaries(ctx: WebContext, filters: Filters, limit: int, offset: int) -> tuple[date, VisitorPage]:
@@ -254,7 +230,7 @@ def query_filters(
     ] = None,
     sort: Annotated[Literal["arrival", "visits", "last_seen"], Query()] = "arrival",
 ) -> Filters:
-    days = window_days(window)
+    days = parse_window(window)
     if days is None:
         raise HTTPException(422, f"window {window!r}: use e.g. 7d, 2w or 30, at most {MAX_WINDOW_DAYS} days")
     if day is not None and not FIRST_DAY <= day <= LAST_DAY:
@@ -269,7 +245,7 @@ Offset = Annotated[int, Query(ge=0, le=10_000_000, description="Items to skip")]
 
 def list_out(ctx: WebContext, filters: Filters, limit: int, offset: int) -> VisitorListOut:
     day, page = summaries(ctx, filters, limit, offset)
-    sign = signer_of(ctx)
+    sign = ctx.images
     return VisitorListOut(
         date=day, window_days=filters.window_days, loyal=filters.loyal, min_visits=filters.min_visits,
         total=page.total, limit=limit, offset=offset, items=[VisitorOut.of(s, sign) for s in page.items],
@@ -293,7 +269,7 @@ def list_loyal(ctx: Ctx, _: Viewer, filters: Query_, limit: Limit = 50, offset: 
 
 @api.get("/{visitor_id}", response_model=VisitorDetailOut, summary="One visitor")
 def get_visitor(visitor_id: VisitorId, ctx: Ctx, _: Viewer) -> VisitorDetailOut:
-    return VisitorDetailOut.of(record_or_404(ctx, visitor_id), signer_of(ctx))
+    return VisitorDetailOut.of(record_or_404(ctx, visitor_id), ctx.images)
 
 
 @api.get("/{visitor_id}/sightings", response_model=SightingListOut, summary="A visitor's sighting timeline")
@@ -302,7 +278,7 @@ def get_sightings(
 ) -> SightingListOut:
     """Newest first, with signed photo URLs."""
     record = record_or_404(ctx, visitor_id)
-    sign = signer_of(ctx)
+    sign = ctx.images
     rows = sightings_page(ctx, visitor_id, limit, offset)
     items = [SightingOut.of(r, sign) for r in rows]
     return SightingListOut(total=record.sighting_count, limit=limit, offset=offset, items=items)
@@ -315,7 +291,7 @@ def patch_visitor(visitor_id: VisitorId, body: VisitorPatch, ctx: Ctx, _: Admin)
         ctx.store.describe(visitor_id, body.model_dump(include=body.model_fields_set))
     except StoreError as exc:
         raise store_error(exc) from exc
-    return VisitorDetailOut.of(record_or_404(ctx, visitor_id), signer_of(ctx))
+    return VisitorDetailOut.of(record_or_404(ctx, visitor_id), ctx.images)
 
 
 @api.post(
@@ -327,7 +303,7 @@ def merge_visitor(visitor_id: VisitorId, body: MergeIn, ctx: Ctx, _: Admin) -> V
         ctx.store.merge(visitor_id, body.absorb)
     except StoreError as exc:
         raise store_error(exc) from exc
-    return VisitorDetailOut.of(record_or_404(ctx, visitor_id), signer_of(ctx))
+    return VisitorDetailOut.of(record_or_404(ctx, visitor_id), ctx.images)
 
 
 @api.post("/{visitor_id}/split", response_model=SplitOut, status_code=201, summary="Split sightings off")
@@ -363,7 +339,7 @@ def erase_visitor(visitor_id: VisitorId, ctx: Ctx, _: Admin) -> ErasedOut:
 )
 def get_image(token: Annotated[str, Path(max_length=2000)], ctx: Ctx, _: Viewer) -> Response:
     """URLs come from the visitor routes; they expire after `web.image_url_ttl_s` seconds."""
-    sign = signer_of(ctx)
+    sign = ctx.images
     try:
         ref = sign.read(token)
     except ImageTokenExpired as exc:
@@ -437,7 +413,7 @@ def page_query(params: QueryParams) -> PageQuery:
     # The form sends `f=1`: an absent `loyal` then means "unticked", not "default (ticked)".
     loyal = params.get("loyal") is not None if params.get("f") else True
     window = params.get("window") or "7d"
-    days = window_days(window)
+    days = parse_window(window)
     sort_text = params.get("sort")
     sort = sort_text if sort_text in ("arrival", "visits", "last_seen") else None
     filters = Filters(
@@ -466,7 +442,7 @@ def visitors_page(request: Request, ctx: Ctx, _: Annotated[Principal, Depends(pa
     query = page_query(request.query_params)
     offset = (query.page - 1) * CARDS_PER_PAGE
     day, result = summaries(ctx, query.filters, CARDS_PER_PAGE, offset)
-    t, sign = translator(language_of(request)), signer_of(ctx)
+    t, sign = translator(language_of(request)), ctx.images
     cards = [
         Card(s, photo_urls(sign, s.reference_photo), photo_urls(sign, s.today_photo),
              frequency(t, s.visits_in_window, query.filters.window_days))
@@ -502,7 +478,7 @@ def visitor_page(
     if record is None:
         return render(request, "visitor.html", 404, record=None)
     page = _int_in(request.query_params.get("page"), 1, 1_000_000) or 1
-    sign, tz = signer_of(ctx), local_tz()
+    sign, tz = ctx.images, local_tz()
     rows = sightings_page(ctx, parsed, SIGHTINGS_PER_PAGE, (page - 1) * SIGHTINGS_PER_PAGE)
     params = request.query_params
     new_id = _uuid_or_none(params.get("new"))
