@@ -216,6 +216,7 @@ def test_orphan_crops_are_removed_at_start(db_url: str, tmp_path: Path) -> None:
     orphan = crops.save(crops.sighting_path(uuid.uuid4(), T0), crop())
     (crops.root / "2026" / ".x.webp.1234.tmp").write_bytes(b"partial")
     reopened = open_store(db_url, tmp_path, orphan_grace_s=0)
+    reopened.tidy()  # what `vigil watch` and `vigil serve` do at start
     try:
         files = reopened.crops.all_files()
         assert orphan not in files and not any(f.endswith(".tmp") for f in files)
@@ -277,3 +278,24 @@ def test_one_batch_founds_and_extends_a_visit(store: IdentityStore) -> None:
         visits = conn.execute(select(Visit.started_at, Visit.ended_at, Visit.sightings)).all()
         linked = conn.execute(select(func.count()).where(Sighting.visit_id.is_not(None))).scalar_one()
     assert visits == [(T0, T0 + timedelta(minutes=10), 3)] and linked == 3
+
+
+def test_purge_command_reports_what_it_deletes(db_url: str, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from vigil.cli import app
+
+    store = open_store(db_url, tmp_path, retention_days=30)
+    now = datetime.now(UTC)
+    store.observe(obs(0, now - timedelta(days=40), track=1))
+    store.observe(obs(0, now - timedelta(days=1), track=2))
+    store.close()
+    env = {"VIGIL_DATA_DIR": str(tmp_path / "data"), "VIGIL_STORE__RETENTION_DAYS": "30"}
+    result = CliRunner().invoke(app, ["visitors", "purge", "--db", db_url], env=env)
+    assert result.exit_code == 0, result.output
+    assert "deleted 1 sightings and 0 visitors" in result.output  # opening the store purged nothing
+    reopened = open_store(db_url, tmp_path)
+    try:
+        assert reopened.counts()["sightings"] == 1
+    finally:
+        reopened.close()

@@ -132,7 +132,9 @@ def watch(
     sinks: list[EventSink] = []
     try:
         if settings.store.enabled if store is None else store:
-            sinks.append(IdentitySink(IdentityStore.open(settings, db)))
+            identity_store = IdentityStore.open(settings, db)
+            sinks.append(IdentitySink(identity_store))
+            identity_store.tidy()
         sinks += [JsonlSink(events)] if events else []
         supervisor = Supervisor(settings, cameras, sinks, clock=_clock_from(recorded_at))
     except VigilError as exc:

@@ -63,10 +63,14 @@ class IdentityStore:
     def open(cls, settings: VigilSettings, url: str | None = None) -> IdentityStore:
         cfg = settings.store
         crops = CropStore(settings.resolved_faces_dir, cfg.crop_format, cfg.crop_quality, cfg.thumbnail_px)
-        store = cls(connect(url or settings.resolved_db_url), crops, cfg)
-        store.remove_orphans()
-        store.apply_retention(datetime.now(UTC))
-        return store
+        return cls(connect(url or settings.resolved_db_url), crops, cfg)
+
+    def tidy(self) -> None:
+        """Start-up housekeeping of the long-running services (`vigil watch`, `vigil serve`):
+        crash leftovers (orphan crops) and the retention policy. Not in `open()`, so that reading
+        commands stay read-only and `vigil visitors purge` reports what it deletes itself."""
+        self.remove_orphans()
+        self.apply_retention(datetime.now(UTC))
 
     def close(self) -> None:
         self.db.dispose()

@@ -43,6 +43,7 @@ login page (mutating requests then need the `X-CSRF-Token` header) or `Authoriza
 
 def build_context(settings: VigilSettings, db_url: str | None = None) -> WebContext:
     store = IdentityStore.open(settings, db_url)
+    store.tidy()
     users = UserService(store.db)
     password, generated_at = first_admin_password(settings)
     if users.ensure_admin(settings.web.admin_user, password):
