@@ -118,3 +118,21 @@ def test_invalid_settings_are_config_errors(bad: dict[str, object]) -> None:
 def test_chunk_size_zero_means_adaptive() -> None:
     assert load_batch_settings(chunk_size=0).chunk_size is None
     assert load_batch_settings(chunk_size=30).chunk_size == 30
+
+
+def test_one_dotenv_serves_both_settings_classes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vigil.config import load_settings
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("VIGIL_WEB__ADMIN_PASSWORD=long-enough\nVIGIL_TRACK_ENGINE=haar\n")
+    assert load_batch_settings().engine == "haar"
+    web = load_settings().web
+    assert web.admin_password is not None and web.admin_password.get_secret_value() == "long-enough"
+
+
+def test_bare_field_names_are_not_environment_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENGINE", "haar")
+    monkeypatch.setenv("CPU_WORKERS", "255")
+    settings = load_batch_settings()
+    assert settings.engine == "yunet" and settings.cpu_workers != 255
+    assert load_batch_settings(engine="haar").engine == "haar"  # keyword arguments still work

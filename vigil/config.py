@@ -268,6 +268,8 @@ class VigilSettings(BaseSettings):
         env_prefix="VIGIL_",
         env_file=".env",
         env_file_encoding="utf-8",
+        # One .env serves both settings classes (VIGIL_TRACK_* is the batch's): each reads its own keys.
+        dotenv_filtering="only_existing",
         env_nested_delimiter="__",
         extra="forbid",
         populate_by_name=True,

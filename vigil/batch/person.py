@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
+from vigil.detect.base import downscale
 from vigil.types import FloatArray, Image
 
 PERSON_WIDTH = 640  # frames are downscaled to this width before person detection
@@ -30,14 +31,6 @@ class PersonDetector(Protocol):
     def close(self) -> None: ...
 
 
-def _downscaled(image: Image) -> tuple[Image, float]:
-    height, width = image.shape[:2]
-    if width <= PERSON_WIDTH:
-        return image, 1.0
-    scale = width / PERSON_WIDTH
-    return cv2.resize(image, (PERSON_WIDTH, round(height / scale)), interpolation=cv2.INTER_AREA), scale
-
-
 class HogPersonDetector:
     def __init__(self, min_score: float) -> None:
         self._hog = cv2.HOGDescriptor()
@@ -45,7 +38,7 @@ class HogPersonDetector:
         self._min_score = min_score
 
     def detect(self, image_bgr: Image) -> tuple[FloatArray, FloatArray]:
-        small, scale = _downscaled(image_bgr)
+        small, scale = downscale(image_bgr, PERSON_WIDTH)
         rects, weights = self._hog.detectMultiScale(small, winStride=(8, 8), padding=(8, 8), scale=1.05)
         if len(rects) == 0:
             return np.empty((0, 4), np.float32), np.empty(0, np.float32)
@@ -71,7 +64,7 @@ class PosePersonDetector:
         self._min_score = min_score
 
     def detect(self, image_bgr: Image) -> tuple[FloatArray, FloatArray]:
-        small, scale = _downscaled(image_bgr)
+        small, scale = downscale(image_bgr, PERSON_WIDTH)
         height, width = small.shape[:2]
         result = self._pose.process(cv2.cvtColor(small, cv2.COLOR_BGR2RGB))
         if result.pose_landmarks is None:

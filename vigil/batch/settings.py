@@ -45,7 +45,9 @@ PersonDetectorName = Literal["hog", "mediapipe_pose"]
 
 
 def _alias(name: str, *seed_names: str) -> AliasChoices:
-    return AliasChoices(name, f"vigil_track_{name}", *seed_names)
+    # Not the bare `name`: env vars like ENGINE or WORKERS must not configure Vigil
+    # (keyword arguments still work by name: populate_by_name).
+    return AliasChoices(f"vigil_track_{name}", *seed_names)
 
 
 class BatchTrackerConfig(_Strict):
@@ -66,6 +68,8 @@ class BatchSettings(BaseSettings):
         env_prefix="VIGIL_TRACK_",
         env_file=".env",
         env_file_encoding="utf-8",
+        # One .env serves both settings classes: each reads only its own keys from it.
+        dotenv_filtering="only_existing",
         env_nested_delimiter="__",
         extra="forbid",
         populate_by_name=True,
