@@ -14,8 +14,9 @@ from typing import Annotated, Any, Literal
 from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from vigil.config import _Strict
+from vigil.config import _Strict, load_settings
 from vigil.errors import ConfigError
+from vigil.runtime.supervisor import models_dirs
 
 EngineName = Literal[
     "yunet",
@@ -294,10 +295,10 @@ class BatchSettings(BaseSettings):
         return self.engine == "mediapipe_facemesh" if self.refine_landmarks is None else self.refine_landmarks
 
     def models_dirs(self) -> list[Path]:
-        """Where model files are looked up, first match wins."""
-        shared = Path(os.environ.get("VIGIL_SHARED_DIR", "../shared"))
+        """Where model files are looked up, first match wins: `models_dir`, then the live
+        pipeline's places (<data_dir>/models, where `vigil models fetch` puts them, and the shared dir)."""
         dirs = [self.models_dir] if self.models_dir else []
-        return [*dirs, Path("data/models"), shared / "models"]
+        return [*dirs, *models_dirs(load_settings())]  # live settings own data_dir, shared_dir
 
 
 def load_batch_settings(**overrides: Any) -> BatchSettings:
