@@ -86,7 +86,7 @@ class BatchSettings(BaseSettings):
     models_dir: Path | None = Field(
         None,
         validation_alias=_alias("models_dir", "VIGIL_MODELS_DIR"),
-        description="Model files; default data/models, then <VIGIL_SHARED_DIR or ../shared>/models",
+        description="Model files; default <data_dir>/models (VIGIL_DATA_DIR), then <shared_dir>/models",
     )
     yunet_model_path: Path | None = Field(
         None,
