@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from sqlalchemy import func, select, text
@@ -103,6 +104,19 @@ def test_better_embedding_of_a_track_corrects_its_assignment(store: IdentityStor
     counts = store.counts()
     assert counts["visitors"] == 1 and counts["sightings"] == 2 and counts["prototypes"] == 1
     assert store.crops.resolve(store.crops.visitor_path(first.visitor_id)).exists() is False
+
+
+def test_split_gives_the_original_visitor_a_photo_of_its_own_face(store: IdentityStore) -> None:
+    kept = store.observe(obs(0, T0, track=1, quality=0.5, crop=crop(40)))
+    wrong = store.observe(obs(0, T0 + timedelta(minutes=1), track=2, quality=0.9, crop=crop(220)))
+    assert wrong.visitor_id == kept.visitor_id  # the better photo (crop 220) became the reference
+    store.split(kept.visitor_id, [wrong.sighting_id])
+    with store.db.reader.connect() as conn:
+        query = select(Visitor.best_image_path).where(Visitor.id == kept.visitor_id)
+        photo = conn.execute(query).scalar_one()
+    assert photo is not None
+    image = cv2.imread(str(store.crops.resolve(photo)))
+    assert image is not None and abs(float(image.mean()) - 40) < 10
 
 
 def test_merge_and_split_repair_identities(store: IdentityStore) -> None:

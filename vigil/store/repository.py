@@ -342,6 +342,10 @@ class IdentityStore:
                 raise StoreError("a split must leave at least one sighting with the original visitor")
             new_id = uuid.uuid4()
             maintenance.move_sightings(conn, list(owned), visitor, new_id, True)
+            # The reference photo may show the person split off: choose it again from what is left.
+            conn.execute(
+                update(Visitor).where(Visitor.id == visitor).values(best_image_path=None, best_quality=0.0)
+            )
             changed = maintenance.rebuild_visitors(conn, {visitor, new_id}, self.gap, self.crops)
             for model, ids in changed.items():
                 self.index.changed(conn, model, ids)
