@@ -242,7 +242,8 @@ class IdentityStore:
                 trash += maintenance.delete_visitors(conn, [current])
         touched = {target} if target != current and others == 0 else {current, target}
         changed = maintenance.rebuild_visitors(conn, touched, self.gap, self.crops)
-        self._photo_after_update(conn, target, obs, written)
+        if obs.crop is not None:
+            self._offer_photo(conn, target, obs.crop, obs.quality, written if new else None)
         changed.setdefault(model, set()).update({current, target})
         for m, ids in changed.items():
             self.index.changed(conn, m, ids)
@@ -266,20 +267,22 @@ class IdentityStore:
             return uuid.uuid4(), True, own
         return current, False, own if others > 0 else (other.similarity if other else None)
 
-    def _photo_after_update(
-        self, conn: Connection, visitor_id: uuid.UUID, obs: FaceObservation, written: list[str]
+    def _offer_photo(
+        self, conn: Connection, visitor_id: uuid.UUID, crop: Image, quality: float, written: list[str] | None
     ) -> None:
-        if obs.crop is None:
-            return
+        """`crop` becomes the visitor's reference photo when it beats the current one. Pass `written`
+        only for a visitor created in this transaction: its file is deleted if the transaction fails,
+        while an existing visitor's file (overwritten in place) must stay for its row."""
         best = conn.execute(select(Visitor.best_quality).where(Visitor.id == visitor_id)).scalar_one()
-        if best >= obs.quality:
+        if best >= quality:
             return
-        relative = self.crops.save(self.crops.visitor_path(visitor_id), obs.crop)
-        written.append(relative)
+        relative = self.crops.save(self.crops.visitor_path(visitor_id), crop)
+        if written is not None:
+            written.append(relative)
         conn.execute(
             update(Visitor)
             .where(Visitor.id == visitor_id)
-            .values(best_image_path=relative, best_quality=obs.quality)
+            .values(best_image_path=relative, best_quality=quality)
         )
 
     def set_track_crop(self, sighting_id: uuid.UUID, crop: Image, quality: float) -> None:
@@ -295,14 +298,7 @@ class IdentityStore:
             relative = row[0] or self.crops.sighting_path(sighting_id, row[1])
             self.crops.save(relative, crop)
             conn.execute(update(Sighting).where(Sighting.id == sighting_id).values(image_path=relative))
-            best = conn.execute(select(Visitor.best_quality).where(Visitor.id == row[2])).scalar_one()
-            if quality > best:
-                photo = self.crops.save(self.crops.visitor_path(row[2]), crop)
-                conn.execute(
-                    update(Visitor)
-                    .where(Visitor.id == row[2])
-                    .values(best_image_path=photo, best_quality=quality)
-                )
+            self._offer_photo(conn, row[2], crop, quality, None)
 
     # ------------------------------------------------------------ repairs and privacy
     def merge(self, keep: uuid.UUID, absorb: uuid.UUID) -> None:
