@@ -313,3 +313,47 @@ def test_purge_command_reports_what_it_deletes(db_url: str, tmp_path: Path) -> N
         assert reopened.counts()["sightings"] == 1
     finally:
         reopened.close()
+
+
+def _prototype_and_mean(store: IdentityStore, visitor: uuid.UUID) -> tuple[np.ndarray, np.ndarray, int]:
+    with store.db.reader.connect() as conn:
+        proto, count = conn.execute(
+            select(Prototype.embedding, Prototype.sightings).where(Prototype.visitor_id == visitor)
+        ).one()
+        vectors = conn.execute(select(Sighting.embedding).where(Sighting.visitor_id == visitor)).scalars()
+        mean = np.mean(np.vstack(list(vectors)), axis=0)
+    return np.asarray(proto), mean, int(count)
+
+
+def test_prototype_is_the_mean_of_all_sightings_on_every_write_path(store: IdentityStore) -> None:
+    """Batched ingest, a better embedding of a track (incremental shift) and a rebuild (merge) must
+    all leave the same definition: the plain mean of the visitor's sightings."""
+    first = store.observe(obs(4, T0, track=1))
+    store.observe_many([obs(4, T0 + timedelta(minutes=i), track=10 + i, seed=10 + i) for i in range(5)])
+    proto, mean, count = _prototype_and_mean(store, first.visitor_id)
+    assert count == 6 and np.allclose(proto, mean, atol=1e-5)
+
+    better = store.update_track(first.sighting_id, obs(4, T0, track=1, seed=99, quality=0.9))
+    assert better.visitor_id == first.visitor_id and better.moved_from is None
+    proto, mean, count = _prototype_and_mean(store, first.visitor_id)
+    assert count == 6 and np.allclose(proto, mean, atol=1e-5)
+
+    other = store.observe(obs(5, T0, track=30))
+    store.merge(first.visitor_id, other.visitor_id)
+    proto, mean, count = _prototype_and_mean(store, first.visitor_id)
+    assert count == 7 and np.allclose(proto, mean, atol=1e-5)
+    # The search still scores by cosine: a fresh face of person 4 is found with high similarity.
+    assert store.lookup(face(4, seed=123))[0].similarity > 0.9
+
+
+def test_postgres_sessions_use_the_configured_hnsw_ef_search(db_url: str, tmp_path: Path) -> None:
+    if not db_url.startswith("postgresql"):
+        pytest.skip("HNSW search parameters exist on PostgreSQL only")
+    from vigil.store.vectors import HNSW_EF_SEARCH
+
+    s = open_store(db_url, tmp_path)
+    try:
+        with s.db.reader.connect() as conn:
+            assert conn.execute(text("SHOW hnsw.ef_search")).scalar() == str(HNSW_EF_SEARCH)
+    finally:
+        s.close()

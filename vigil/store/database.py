@@ -17,6 +17,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from vigil.errors import StoreError, StoreUnavailable
+from vigil.store.vectors import HNSW_EF_SEARCH
 
 Backend = Literal["sqlite", "postgresql"]
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -57,6 +58,7 @@ def parse_url(raw: str) -> tuple[URL, Backend]:
 
 
 def _sqlite_engine(url: URL, immediate: bool) -> Engine:
+    # sqlite3's `timeout` is SQLite's busy timeout: a writer waits this long for the lock.
     engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
 
     @event.listens_for(engine, "connect")
@@ -66,7 +68,6 @@ def _sqlite_engine(url: URL, immediate: bool) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -84,7 +85,11 @@ def connect(raw_url: str) -> Database:
         Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         db = Database(url, backend, _sqlite_engine(url, True), _sqlite_engine(url, False))
     else:
-        engine = create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 5})
+        # ef_search per session: a SET LOCAL per query would cost a round trip per lookup.
+        options = f"-c hnsw.ef_search={HNSW_EF_SEARCH}"
+        engine = create_engine(
+            url, pool_pre_ping=True, connect_args={"connect_timeout": 5, "options": options}
+        )
         db = Database(url, backend, engine, engine)
     try:
         with db.reader.connect() as conn:

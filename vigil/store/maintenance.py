@@ -22,13 +22,38 @@ from vigil.store.schema import Prototype, Sighting, Visit, Visitor, utcnow
 from vigil.store.visits import Placement, group_visits, place
 from vigil.types import FloatArray
 
-PROTOTYPE_SIGHTINGS = 100  # best-quality sightings averaged into a rebuilt prototype
 Changed = dict[str, set[uuid.UUID]]
 
 
-def _normalise(vector: FloatArray) -> FloatArray:
-    out: FloatArray = (vector / max(float(np.linalg.norm(vector)), 1e-12)).astype(np.float32)
+def running_mean(mean: FloatArray, count: int, vector: FloatArray) -> FloatArray:
+    """The mean of `count` vectors whose mean is `mean`, plus `vector`.
+
+    A prototype is the plain (unnormalised) mean of all its visitor's sightings of one model, so
+    the incremental updates here and the recomputation in `rebuild_visitors` agree exactly; search
+    is by cosine, which ignores the length."""
+    out: FloatArray = ((np.asarray(mean, np.float64) * count + vector) / (count + 1)).astype(np.float32)
     return out
+
+
+def replace_in_prototype(
+    conn: Connection, visitor_id: uuid.UUID, model: str, old: FloatArray, new: FloatArray
+) -> bool:
+    """One sighting's embedding changed from `old` to `new`: shift the mean by (new - old) / n
+    instead of re-reading every sighting. False when there is no such prototype (caller rebuilds)."""
+    row = conn.execute(
+        select(Prototype.embedding, Prototype.sightings).where(
+            Prototype.visitor_id == visitor_id, Prototype.model == model
+        )
+    ).first()
+    if row is None or row[1] < 1:
+        return False
+    mean = (np.asarray(row[0], np.float64) + (np.asarray(new, np.float64) - old) / row[1]).astype(np.float32)
+    conn.execute(
+        update(Prototype)
+        .where(Prototype.visitor_id == visitor_id, Prototype.model == model)
+        .values(embedding=mean, updated_at=utcnow())
+    )
+    return True
 
 
 @dataclass
@@ -41,7 +66,6 @@ class Batch:
     sightings: list[dict[str, Any]] = field(default_factory=list)
     new_visits: list[dict[str, Any]] = field(default_factory=list)
     rebuild: set[uuid.UUID] = field(default_factory=set)
-    _preloaded: set[uuid.UUID] = field(default_factory=set)
 
     def add_sighting(self, visitor_id: uuid.UUID, new: bool, row: dict[str, Any]) -> None:
         t: datetime = row["captured_at"]
@@ -52,7 +76,7 @@ class Batch:
             }  # fmt: skip
             self.latest_visit[visitor_id] = None
         elif visitor_id not in self.visitors:
-            self._load(visitor_id)
+            self.preload([visitor_id])  # callers preload matches in bulk; this is the safety net
         visitor = self.visitors[visitor_id]
         visitor["first_seen_at"] = min(visitor["first_seen_at"], t)
         visitor["last_seen_at"] = max(visitor["last_seen_at"], t)
@@ -96,36 +120,6 @@ class Batch:
         protos = select(Prototype.visitor_id, Prototype.model, Prototype.embedding, Prototype.sightings)
         for vid, model, embedding, count in self.conn.execute(protos.where(Prototype.visitor_id.in_(ids))):
             self.protos[(vid, model)] = {"embedding": embedding, "sightings": count, "new": False}
-        self._preloaded.update(ids)
-
-    def _load(self, visitor_id: uuid.UUID) -> None:
-        row = (
-            self.conn.execute(
-                select(
-                    Visitor.first_seen_at,
-                    Visitor.last_seen_at,
-                    Visitor.visit_count,
-                    Visitor.best_quality,
-                    Visitor.best_image_path,
-                )
-                .where(Visitor.id == visitor_id)
-                .with_for_update()
-            )
-            .mappings()
-            .one()
-        )
-        self.visitors[visitor_id] = {**row, "new": False}
-        visit = (
-            self.conn.execute(
-                select(Visit.id, Visit.started_at, Visit.ended_at, Visit.sightings)
-                .where(Visit.visitor_id == visitor_id)
-                .order_by(Visit.started_at.desc())
-                .limit(1)
-            )
-            .mappings()
-            .first()
-        )
-        self.latest_visit[visitor_id] = {**visit, "new": False} if visit else None
 
     def _place_in_visit(self, visitor_id: uuid.UUID, t: datetime) -> uuid.UUID | None:
         visit = self.latest_visit[visitor_id]
@@ -152,23 +146,13 @@ class Batch:
         return new_id
 
     def _update_prototype(self, visitor_id: uuid.UUID, model: str, dim: int, vector: FloatArray) -> None:
+        # Visitors are preloaded with all their prototypes: a missing key is a first prototype.
         key = (visitor_id, model)
-        if key not in self.protos:
-            row = None
-            if not self.visitors[visitor_id]["new"] and visitor_id not in self._preloaded:
-                row = self.conn.execute(
-                    select(Prototype.embedding, Prototype.sightings).where(
-                        Prototype.visitor_id == visitor_id, Prototype.model == model
-                    )
-                ).first()
-            self.protos[key] = (
-                {"embedding": np.zeros(dim, np.float32), "sightings": 0, "new": True}
-                if row is None
-                else {"embedding": row[0], "sightings": row[1], "new": False}
-            )
-        proto = self.protos[key]
-        total = proto["embedding"] * proto["sightings"] + vector
-        proto.update(embedding=_normalise(total), sightings=proto["sightings"] + 1)
+        proto = self.protos.setdefault(
+            key, {"embedding": np.zeros(dim, np.float32), "sightings": 0, "new": True}
+        )
+        n = proto["sightings"]
+        proto.update(embedding=running_mean(proto["embedding"], n, vector), sightings=n + 1)
 
     def flush(self) -> Changed:
         conn, now = self.conn, utcnow()
@@ -333,7 +317,7 @@ def _rebuild_prototypes(conn: Connection, visitor_id: uuid.UUID, rows: list[Any]
     conn.execute(delete(Prototype).where(Prototype.visitor_id == visitor_id))
     now = utcnow()
     for model, vectors in by_model.items():
-        mean = _normalise(np.mean(np.vstack(vectors[:PROTOTYPE_SIGHTINGS]), axis=0))
+        mean: FloatArray = np.vstack(vectors).mean(axis=0, dtype=np.float64).astype(np.float32)
         conn.execute(
             insert(Prototype).values(
                 visitor_id=visitor_id, model=model, dim=len(mean), embedding=mean,

@@ -201,10 +201,13 @@ class IdentityStore:
         try:
             with self.db.writer.begin() as conn:
                 row = conn.execute(
-                    select(Sighting.visitor_id, Sighting.image_path).where(Sighting.id == sighting_id)
+                    select(
+                        Sighting.visitor_id, Sighting.image_path, Sighting.model, Sighting.embedding
+                    ).where(Sighting.id == sighting_id)
                 ).first()
                 if row is not None:
-                    result = self._update_track(conn, sighting_id, row[0], row[1], obs, written, trash)
+                    before = _Previous(row[0], row[1], row[2], row[3])
+                    result = self._update_track(conn, sighting_id, before, obs, written, trash)
         except BaseException:
             self.crops.delete(written)
             raise
@@ -217,13 +220,13 @@ class IdentityStore:
         self,
         conn: Connection,
         sighting_id: uuid.UUID,
-        current: uuid.UUID,
-        image_path: str | None,
+        before: _Previous,
         obs: FaceObservation,
         written: list[str],
         trash: list[str],
     ) -> Assignment:
         model = check_model_name(obs.embedding.model)
+        current, image_path = before.visitor_id, before.image_path
         if obs.crop is not None:
             image_path = image_path or self.crops.sighting_path(sighting_id, obs.captured_at)
             self.crops.save(image_path, obs.crop)
@@ -236,12 +239,20 @@ class IdentityStore:
             select(func.count()).where(Sighting.visitor_id == current, Sighting.id != sighting_id)
         ).scalar_one()
         target, new, similarity = self._decide_move(conn, model, obs, current, others)
-        if target != current:
-            maintenance.move_sightings(conn, [sighting_id], current, target, new)
-            if others == 0:
-                trash += maintenance.delete_visitors(conn, [current])
-        touched = {target} if target != current and others == 0 else {current, target}
-        changed = maintenance.rebuild_visitors(conn, touched, self.gap, self.crops)
+        if target == current and before.model == model:
+            # Same visitor, same time: visits and dates stand, only the mean moves (hot path).
+            changed: maintenance.Changed = {}
+            if not maintenance.replace_in_prototype(
+                conn, current, model, before.embedding, obs.embedding.vector
+            ):
+                changed = maintenance.rebuild_visitors(conn, {current}, self.gap, self.crops)
+        else:
+            if target != current:
+                maintenance.move_sightings(conn, [sighting_id], current, target, new)
+                if others == 0:
+                    trash += maintenance.delete_visitors(conn, [current])
+            touched = {target} if target != current and others == 0 else {current, target}
+            changed = maintenance.rebuild_visitors(conn, touched, self.gap, self.crops)
         if obs.crop is not None:
             self._offer_photo(conn, target, obs.crop, obs.quality, written if new else None)
         changed.setdefault(model, set()).update({current, target})
@@ -411,6 +422,16 @@ class IdentityStore:
                 table.__tablename__: conn.execute(select(func.count()).select_from(table)).scalar_one()
                 for table in (Visitor, Sighting, Visit, Prototype, Camera)
             }
+
+
+@dataclass(frozen=True)
+class _Previous:
+    """A sighting as stored before a better embedding of its track replaces it."""
+
+    visitor_id: uuid.UUID
+    image_path: str | None
+    model: str
+    embedding: np.ndarray
 
 
 def _is_deadlock(exc: OperationalError) -> bool:

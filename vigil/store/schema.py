@@ -119,7 +119,8 @@ class Visitor(Base):
 
 
 class Prototype(Base):
-    """One searchable vector per visitor and model: the normalised mean of their best sightings."""
+    """One searchable vector per visitor and model: the plain mean of all their sightings' embeddings
+    (kept incrementally by every write path; search is by cosine, so the length does not matter)."""
 
     __tablename__ = "prototypes"
     visitor_id: Mapped[uuid.UUID] = mapped_column(

@@ -1,12 +1,16 @@
 """Nearest-prototype search by cosine similarity.
 
-SQLite: an exact in-process NumPy search over all prototypes of one model (100k × 128 floats is
-one 50 MB matrix-vector product, ~2 ms here; an HNSW library is not needed at that size, see
-docs/identity.md). The matrix follows the `prototypes_version` counter that every prototype
-write bumps, so another process's writes are picked up before the next search.
+Prototypes are stored as plain means (see `maintenance.running_mean`); cosine similarity ignores
+their length.
+
+SQLite: an exact in-process NumPy search over all prototypes of one model, rows normalised in
+memory (100k × 128 floats is one 50 MB matrix-vector product: lookup p95 ~2 ms on this 2-core
+machine when idle, see docs/benchmarks.md). The matrix follows the `prototypes_version` counter
+that every prototype write bumps, so another process's writes are picked up before the next search.
 
 PostgreSQL: pgvector's HNSW index, one partial expression index per (model, dimension), since
-one column holds vectors of several models and dimensions."""
+one column holds vectors of several models and dimensions. `hnsw.ef_search` is set once per
+connection (`HNSW_EF_SEARCH`, by `database.connect`), not per query."""
 
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ from vigil.store.schema import Meta, Prototype
 from vigil.types import FloatArray
 
 VERSION_KEY = "prototypes_version"
+HNSW_EF_SEARCH = 64  # candidates per HNSW scan: recall@1 0.99-1.0 in bench/store.py
 _SAFE_MODEL = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 
 
@@ -61,6 +66,7 @@ class _ModelMatrix:
         return self.buf[: len(self.ids)]
 
     def put(self, visitor_id: uuid.UUID, vector: FloatArray) -> None:
+        vector = unit_rows(vector)
         if visitor_id in self.pos:
             self.buf[self.pos[visitor_id]] = vector
             return
@@ -84,6 +90,14 @@ class _ModelMatrix:
             self.ids[index] = moved
             self.pos[moved] = index
         self.ids.pop()
+
+
+def unit_rows(vectors: FloatArray) -> FloatArray:
+    """Rows scaled to length 1 (zero rows stay zero), so a dot product is the cosine similarity."""
+    array = np.asarray(vectors, np.float32)
+    norms = np.linalg.norm(array, axis=-1, keepdims=True)
+    out: FloatArray = array / np.maximum(norms, 1e-12)
+    return out
 
 
 def top_k(scores: FloatArray, k: int) -> npt.NDArray[np.intp]:
@@ -160,7 +174,7 @@ class NumpyIndex:
             select(Prototype.visitor_id, Prototype.embedding).where(Prototype.model == model)
         ).all()
         if rows:
-            data.buf = np.vstack([r[1] for r in rows]).astype(np.float32)
+            data.buf = unit_rows(np.vstack([r[1] for r in rows]))
             data.ids = [r[0] for r in rows]
             data.pos = {v: i for i, v in enumerate(data.ids)}
         return data
@@ -169,8 +183,7 @@ class NumpyIndex:
 class PgVectorIndex:
     """pgvector HNSW (cosine) per model; `<=>` is cosine distance, similarity = 1 - distance."""
 
-    def __init__(self, ef_search: int = 64) -> None:
-        self._ef_search = ef_search
+    def __init__(self) -> None:
         self._indexed: set[tuple[str, int]] = set()
         self._lock = threading.Lock()
 
@@ -178,7 +191,6 @@ class PgVectorIndex:
         queries = np.atleast_2d(np.asarray(vectors, np.float32))
         dim = queries.shape[1]
         check_model_name(model)
-        conn.execute(text(f"SET LOCAL hnsw.ef_search = {int(self._ef_search)}"))
         # All queries in one round trip; each runs its own index scan through LATERAL.
         sql = text(
             f"SELECT u.i, p.visitor_id, p.sim FROM unnest(CAST(:qs AS text[])) WITH ORDINALITY AS u(t, i) "
