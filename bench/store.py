@@ -131,10 +131,12 @@ def bench_sqlite(visitors: int, lookups: int, ingest: int) -> dict[str, Any]:
         load_s = time.perf_counter() - t
         p50, p95 = time_lookups(store, unit_vectors(rng, lookups))
         rate = time_ingest(store, people, ingest, 500, rng)
+        single = time_ingest(store, people, max(ingest // 10, 50), 1, rng)
         store.close()
     return {
         "visitors": visitors,
         "load_s": load_s,
+        "ingest_single_per_s": single,
         "lookup_p50_ms": p50,
         "lookup_p95_ms": p95,
         "ingest_per_s": rate,
@@ -179,16 +181,17 @@ def bench_postgres(visitors: int, sightings: int, lookups: int, ingest: int) -> 
             timed(timings, "load_visitors_s", lambda: populate_visitors(store, people))
             timed(timings, "load_sightings_s", lambda: populate_sightings_pg(store, sightings))
             with store.db.writer.begin() as conn:
-                timed(timings, "hnsw_build_s", lambda: store.index.changed(conn, MODEL, set()))
                 conn.execute(text("ANALYZE"))
             p50, p95 = time_lookups(store, unit_vectors(rng, lookups))
             recall = hnsw_recall(store, people, rng)
             rate = time_ingest(store, people, ingest, 500, rng)
+            single = time_ingest(store, people, max(ingest // 10, 50), 1, rng)
             store.close()
         finally:
             server.cleanup()
     return {
         "visitors": visitors,
+        "ingest_single_per_s": single,
         "sightings": sightings,
         **timings,
         "lookup_p50_ms": p50,
@@ -234,17 +237,19 @@ def main() -> None:
     print(
         f"sqlite: {lite['visitors']} visitors (bulk load {lite['load_s']:.1f} s): lookup p50 "
         f"{lite['lookup_p50_ms']:.2f} ms, p95 {lite['lookup_p95_ms']:.2f} ms (goal ≤ 5 ms); ingest "
-        f"{lite['ingest_per_s']:.0f} sightings/s batched (goal ≥ 1000)"
+        f"{lite['ingest_per_s']:.0f} sightings/s batched (goal ≥ 1000), "
+        f"{lite['ingest_single_per_s']:.0f}/s one per transaction"
     )
     if args.skip_postgres:
         return
     pg = bench_postgres(100_000 // scale, 1_000_000 // scale, 300, 5000 // scale)
     print(
         f"postgresql: {pg['visitors']} visitors, {pg['sightings']} sightings "
-        f"(load {pg['load_visitors_s']:.1f} + "
-        f"{pg['load_sightings_s']:.1f} s, HNSW build {pg['hnsw_build_s']:.1f} s): lookup p50 "
+        f"(load {pg['load_visitors_s']:.1f} s incl. the HNSW index, + "
+        f"{pg['load_sightings_s']:.1f} s): lookup p50 "
         f"{pg['lookup_p50_ms']:.2f} ms, p95 {pg['lookup_p95_ms']:.2f} ms (goal ≤ 10 ms), recall@1 "
-        f"{pg['recall_at_1']:.3f}; ingest {pg['ingest_per_s']:.0f} sightings/s batched (goal ≥ 1000)"
+        f"{pg['recall_at_1']:.3f}; ingest {pg['ingest_per_s']:.0f} sightings/s batched (goal ≥ 1000), "
+        f"{pg['ingest_single_per_s']:.0f}/s one per transaction"
     )
 
 
