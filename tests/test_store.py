@@ -357,3 +357,13 @@ def test_postgres_sessions_use_the_configured_hnsw_ef_search(db_url: str, tmp_pa
             assert conn.execute(text("SHOW hnsw.ef_search")).scalar() == str(HNSW_EF_SEARCH)
     finally:
         s.close()
+
+
+def test_pop_top_k_matches_a_full_sort() -> None:
+    from vigil.store.vectors import pop_top_k
+
+    scores = np.random.default_rng(3).normal(size=(7, 1000)).astype(np.float32)
+    expected = np.argsort(-scores, axis=1)[:, :3]
+    cols, values = pop_top_k(scores.copy(), 3)
+    assert np.array_equal(cols, expected)
+    assert np.allclose(values, np.take_along_axis(scores, expected, axis=1))
