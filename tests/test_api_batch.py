@@ -503,3 +503,24 @@ def test_openapi_lists_the_job_routes(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert {"post", "get"} <= set(paths[JOBS])
     assert {"get", "delete"} <= set(paths[JOBS + "/{job_id}"])
+
+
+def test_job_queue_is_bounded_and_old_finished_jobs_are_forgotten(
+    job_settings: BatchSettings, tmp_path: Path
+) -> None:
+    expressions = shared_file("media/video/expressions_640x360.mp4")  # long enough to stay running
+    app = create_app(batch_settings=job_settings)
+    with TestClient(app) as client:
+        app.state.jobs.max_active, app.state.jobs.keep_finished = 2, 1
+        body = {"paths": [str(expressions)], "out_dir": str(tmp_path), "chunk_size": 10, "force": True}
+        first, second = (client.post(JOBS, json=body).json()["id"] for _ in range(2))
+        refused = client.post(JOBS, json=body)
+        assert refused.status_code == 429 and "limit 2" in refused.json()["detail"]
+        assert refused.headers["retry-after"] == "30"
+        for job_id in (second, first):
+            client.delete(f"{JOBS}/{job_id}")
+            _wait(client, job_id, timeout=60)
+        third = client.post(JOBS, json=body).json()["id"]  # room again; one finished job is kept
+        listed = [job["id"] for job in client.get(JOBS).json()["jobs"]]
+        assert listed == [second, third]  # the oldest finished job (by submission) was dropped
+        client.delete(f"{JOBS}/{third}")

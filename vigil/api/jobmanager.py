@@ -1,5 +1,8 @@
 """Background batch jobs: each job runs `run_batch` in its own thread, one job at a time.
 
+At most `max_active` jobs are queued or running (`JobQueueFull` beyond, so a client looping on
+POST cannot pile up threads), and only the newest `keep_finished` finished jobs are remembered.
+
 Only one job runs at a time because a job already spreads every video over all CPU workers;
 later jobs wait in state `queued` and start in submission order. Cancelling sets the job's
 `threading.Event`, which `run_batch` checks between chunks; a queued job leaves the queue.
@@ -89,6 +92,10 @@ class Job:
                 "options": dict(self.options),
             }
 
+    def snapshot_state(self) -> JobState:
+        with self.lock:
+            return self.state
+
     # ---- called from the job thread
     def on_progress(self, progress: BatchProgress) -> None:
         with self.lock:
@@ -132,10 +139,16 @@ class Job:
                 self.overall = 1.0
 
 
+class JobQueueFull(RuntimeError):
+    """Too many jobs are queued or running: the client should retry after one finished."""
+
+
 class JobManager:
     """Owns every job of one app (kept on `app.state.jobs`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_active: int = 16, keep_finished: int = 100) -> None:
+        self.max_active = max_active
+        self.keep_finished = keep_finished
         self._jobs: dict[str, Job] = {}  # in submission order
         self._lock = threading.Lock()
         # Whose turn it is: jobs start in submission order, one at a time.
@@ -157,11 +170,24 @@ class JobManager:
             target=self._run, args=(job,), name=f"track-job-{job.id[:8]}", daemon=True
         )
         with self._lock:
+            active = sum(1 for j in self._jobs.values() if j.snapshot_state() in ACTIVE_STATES)
+            if active >= self.max_active:
+                raise JobQueueFull(
+                    f"{active} batch jobs are already queued or running (limit {self.max_active}): "
+                    "retry when one has finished, or cancel one"
+                )
+            self._forget_old_finished()
             self._jobs[job.id] = job
         with self._turn:
             self._waiting.append(job.id)
         job.thread.start()
         return job
+
+    def _forget_old_finished(self) -> None:
+        """Drop the oldest finished jobs beyond `keep_finished` (caller holds `_lock`)."""
+        finished = [i for i, j in self._jobs.items() if j.snapshot_state() not in ACTIVE_STATES]
+        for job_id in finished[: max(0, len(finished) - self.keep_finished)]:
+            del self._jobs[job_id]
 
     def get(self, job_id: str) -> Job | None:
         with self._lock:

@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from vigil.api.jobmanager import JobManager, JobState, VideoState
+from vigil.api.jobmanager import JobManager, JobQueueFull, JobState, VideoState
 from vigil.api.step5 import MAX_CPU_WORKERS, Step5Config, Step5Store
 from vigil.batch.discover import VIDEO_EXTENSIONS, discover_videos, split_pending
 from vigil.batch.engines import check_engine
@@ -173,7 +173,12 @@ def _options(settings: BatchSettings, out_dir: Path | None, force: bool) -> dict
     }
 
 
-@router.post("/jobs", status_code=201, response_model=JobStatus)
+@router.post(
+    "/jobs",
+    status_code=201,
+    response_model=JobStatus,
+    responses={429: {"description": "Too many batch jobs queued or running (see Retry-After)"}},
+)
 def create_job(body: JobRequest, request: Request, response: Response) -> dict[str, Any]:
     """Start tracking every video found in `paths`; returns the new job (state `queued`)."""
     videos = _videos(body.paths)
@@ -184,9 +189,16 @@ def create_job(body: JobRequest, request: Request, response: Response) -> dict[s
         split_pending(videos, out_dir, body.force)  # so do output collisions
     except VigilError as exc:
         raise _bad_request(str(exc)) from None
-    job = _manager(request).submit(
-        videos, settings, out_dir=out_dir, force=body.force, options=_options(settings, out_dir, body.force)
-    )
+    try:
+        job = _manager(request).submit(
+            videos,
+            settings,
+            out_dir=out_dir,
+            force=body.force,
+            options=_options(settings, out_dir, body.force),
+        )
+    except JobQueueFull as exc:
+        raise HTTPException(429, str(exc), headers={"Retry-After": "30"}) from None
     response.headers["Location"] = f"{router.prefix}/jobs/{job.id}"
     return job.snapshot()
 
