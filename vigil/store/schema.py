@@ -137,10 +137,15 @@ class Visit(Base):
     __tablename__ = "visits"
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     visitor_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("visitors.id", ondelete="CASCADE"))
-    started_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
     ended_at: Mapped[datetime] = mapped_column(UtcDateTime)
     sightings: Mapped[int] = mapped_column(Integer, default=0)
-    __table_args__ = (Index("ix_visits_visitor_started", "visitor_id", "started_at"),)
+    # (visitor, time) for one visitor's visits; (time, visitor) for a window's visitors, read from
+    # the index alone (migrations 0001, 0003; 0004 dropped the plain `started_at` index).
+    __table_args__ = (
+        Index("ix_visits_visitor_started", "visitor_id", "started_at"),
+        Index("ix_visits_started_visitor", "started_at", "visitor_id"),
+    )
 
 
 class Sighting(Base):
@@ -152,14 +157,18 @@ class Sighting(Base):
     camera_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("cameras.id", ondelete="SET NULL"))
     visit_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("visits.id", ondelete="SET NULL"))
     track_id: Mapped[int] = mapped_column(Integer)
-    captured_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    captured_at: Mapped[datetime] = mapped_column(UtcDateTime)
     model: Mapped[str] = mapped_column(String(64))
     dim: Mapped[int] = mapped_column(Integer)
     embedding: Mapped[FloatArray] = mapped_column(Embedding)
     quality: Mapped[float] = mapped_column(Float)
     similarity: Mapped[float | None] = mapped_column(Float)
     image_path: Mapped[str | None] = mapped_column(Text)
-    __table_args__ = (Index("ix_sightings_visitor_captured", "visitor_id", "captured_at"),)
+    # As for visits: one visitor's timeline, and one day's visitors without reading the wide rows.
+    __table_args__ = (
+        Index("ix_sightings_visitor_captured", "visitor_id", "captured_at"),
+        Index("ix_sightings_captured_visitor", "captured_at", "visitor_id"),
+    )
 
 
 class Meta(Base):
