@@ -32,12 +32,13 @@ import cv2
 import numpy as np
 
 from vigil.batch.headpose import head_pose
-from vigil.batch.process import FaceObs, FrameObs, init_worker
+from vigil.batch.process import FaceObs, FrameObs
 from vigil.batch.runner import run_batch
 from vigil.batch.settings import BatchSettings
 from vigil.batch.speaking import find_audio_activity
 from vigil.batch.stitch import VideoStitcher
 from vigil.batch.video import probe_video
+from vigil.batch.worker import init_worker
 from vigil.batch.writer import TrackingWriter
 
 SHARED = Path(
@@ -236,13 +237,59 @@ def rss_run(path: Path, out: Path) -> dict[str, float]:
 # ---------------------------------------------------------------- main
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def warm_only(name: str, repeats: int) -> None:
+    """Warm 2-worker runs of one clip: fps, and CPU per frame of the parent and of the workers
+    (CPU time is much less sensitive than fps to other load on a shared machine)."""
+    path = SHARED / "media" / "video" / name
+    s = settings()
+    total = probe_video(path).total_frames
+    pool = warm_pool(s)
+    workers = list(pool._processes)  # the pool keeps its processes (max_workers already started)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="vigil-bench-track-") as tmp:
+        for _ in range(repeats):
+            load = os.getloadavg()[0]
+            before = [_cpu_seconds(pid) for pid in workers]
+            parent_cpu, start = time.process_time(), time.perf_counter()
+            report = run_batch([path], s, out_dir=Path(tmp), force=True, executor=pool)
+            wall = time.perf_counter() - start
+            if report.failed:
+                raise RuntimeError(f"{name} failed: {report.failed}")
+            parent_ms = (time.process_time() - parent_cpu) * 1000 / total
+            worker_ms = (sum(_cpu_seconds(pid) for pid in workers) - sum(before)) * 1000 / total
+            rows.append({"fps": total / wall, "parent_cpu_ms": parent_ms, "workers_cpu_ms": worker_ms})
+            print(json.dumps({"load_avg": load} | {k: round(v, 2) for k, v in rows[-1].items()}), flush=True)
+    pool.shutdown()
+    fps = [r["fps"] for r in rows]
+    summary = {"clip": name, "fps_median": float(np.median(fps)), "fps_best": max(fps)}
+    for key in ("parent_cpu_ms", "workers_cpu_ms"):
+        summary[f"{key}_per_frame_median"] = float(np.median([r[key] for r in rows]))
+    print(json.dumps({k: round(v, 2) if isinstance(v, float) else v for k, v in summary.items()}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="shorter looped inputs (1 and 3 minutes)")
     parser.add_argument("--json", type=Path, default=Path("bench/results/track.json"))
+    parser.add_argument(
+        "--warm-only",
+        metavar="CLIP",
+        choices=sorted(CLIPS),
+        help="only the warm 2-worker runs of one clip (quick before/after comparisons)",
+    )
+    parser.add_argument("--repeats", type=int, default=REPEATS, help="warm runs per clip")
     args = parser.parse_args()
+    if args.warm_only:
+        warm_only(args.warm_only, args.repeats)
+        return
     results: dict[str, Any] = {"machine": machine(), "workers": WORKERS, "clips": {}}
     print(json.dumps(results["machine"]))
     with tempfile.TemporaryDirectory(prefix="vigil-bench-track-") as tmp:

@@ -39,6 +39,7 @@ __all__ = [
     "face_measures",
     "filter_for_export",
     "raw_blendshapes",
+    "unknown_blendshape_keys",
 ]
 
 BlendshapeProfile = Literal["full", "mouth", "none", "mediapipe", "custom"]
@@ -284,6 +285,11 @@ def raw_blendshapes(landmarks: FloatArray, layout: LandmarkLayout) -> dict[str, 
     return blendshapes_from_measures(face_measures(landmarks, layout), prior_neutral(layout))
 
 
+def unknown_blendshape_keys(keys: Sequence[str]) -> list[str]:
+    """The keys that are neither ARKit blendshape names nor MediaPipe's `_neutral`, sorted."""
+    return sorted(set(keys) - set(ARKIT_KEYS) - {"_neutral"})
+
+
 def filter_for_export(
     values: Mapping[str, float],
     profile: BlendshapeProfile,
@@ -343,7 +349,7 @@ class BlendshapeEstimator:
     ) -> None:
         if profile not in PROFILES:
             raise ValueError(f"unknown blendshape profile {profile!r}; expected one of {PROFILES}")
-        unknown = sorted(set(export_keys) - set(ARKIT_KEYS) - {"_neutral"})
+        unknown = unknown_blendshape_keys(export_keys)
         if unknown:
             raise ValueError(f"unknown blendshape keys {unknown}; use ARKit names such as jawOpen")
         if profile == "custom" and not export_keys:

@@ -24,6 +24,8 @@ PERSON_WIDTH = 640  # frames are downscaled to this width before person detectio
 
 
 class PersonDetector(Protocol):
+    closed: bool
+
     def detect(self, image_bgr: Image) -> tuple[FloatArray, FloatArray]:
         """(boxes xyxy (N, 4) in `image_bgr` pixels, confidences (N,) in [0, 1])."""
         ...
@@ -36,6 +38,7 @@ class HogPersonDetector:
         self._hog = cv2.HOGDescriptor()
         self._hog.setSVMDetector(np.asarray(cv2.HOGDescriptor.getDefaultPeopleDetector(), np.float32))
         self._min_score = min_score
+        self.closed = False
 
     def detect(self, image_bgr: Image) -> tuple[FloatArray, FloatArray]:
         small, scale = downscale(image_bgr, PERSON_WIDTH)
@@ -50,7 +53,7 @@ class HogPersonDetector:
         return xyxy[keep], scores[keep]
 
     def close(self) -> None:
-        pass
+        self.closed = True
 
 
 class PosePersonDetector:
@@ -62,6 +65,7 @@ class PosePersonDetector:
         # model_complexity=1: the only pose landmark model the 0.10.14 wheel ships.
         self._pose: Any = pose.Pose(static_image_mode=True, model_complexity=1, min_detection_confidence=0.5)
         self._min_score = min_score
+        self.closed = False
 
     def detect(self, image_bgr: Image) -> tuple[FloatArray, FloatArray]:
         small, scale = downscale(image_bgr, PERSON_WIDTH)
@@ -81,7 +85,9 @@ class PosePersonDetector:
         return (box * scale).reshape(1, 4).astype(np.float32), np.array([score], np.float32)
 
     def close(self) -> None:
-        self._pose.close()
+        if not self.closed:
+            self._pose.close()
+            self.closed = True
 
 
 def create_person_detector(name: str, min_score: float) -> PersonDetector:

@@ -13,9 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import resource
-import threading
 import time
-import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,12 +21,14 @@ from typing import Any
 
 import cv2
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
-from vigil.batch.engines import Engine, create_engine
+from vigil.batch.engines import Engine
 from vigil.batch.headpose import LandmarkLayout, head_pose
-from vigil.batch.person import PersonDetector, create_person_detector
+from vigil.batch.person import PersonDetector
 from vigil.batch.settings import BatchSettings
 from vigil.batch.video import FrameReader, VideoInfo
+from vigil.batch.worker import worker_models
 from vigil.types import FloatArray, Image
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,9 @@ class _Face:
 class FaceFollower:
     """Faces of the current frame: detected every Nth frame, following their landmarks between."""
 
-    def __init__(self, engine: Engine, settings: BatchSettings, info: VideoInfo) -> None:
+    def __init__(
+        self, engine: Engine, settings: BatchSettings, info: VideoInfo, persons: PersonDetector | None = None
+    ) -> None:
         self.engine, self.settings = engine, settings
         self.width, self.height = info.width, info.height
         self.lm_size = _fit(info.width, info.height, settings.landmark_max_width)
@@ -101,7 +103,10 @@ class FaceFollower:
         self.faces: list[_Face] = []
         self.persons: list[tuple[Box, float]] = []
         self.timings: dict[str, float] = defaultdict(float)
-        self._person_detector: PersonDetector | None = None
+        self._persons = persons  # the worker's, when the person fallback is on
+        # One scaler per conversion, reused for every frame: `frame.to_ndarray(...)` would set up a
+        # new one (and its thread pool) per call, which costs more than the conversion at 360p.
+        self._scalers: dict[tuple[tuple[int, int], str], VideoReformatter] = {}
 
     def reset(self) -> None:
         self.faces, self.persons = [], []
@@ -121,10 +126,17 @@ class FaceFollower:
 
     def _image(self, frame: Any, size: tuple[int, int], fmt: str) -> Image:
         start = time.perf_counter()
+        scaler = self._scalers.get((size, fmt))
+        if scaler is None:
+            scaler = self._scalers[(size, fmt)] = VideoReformatter()
+        # threads=1: the workers already fill the cores (same pixels as any thread count).
         if size == (self.width, self.height):
-            image = frame.to_ndarray(format=fmt)
+            converted = scaler.reformat(frame, format=fmt, threads=1)
         else:
-            image = frame.to_ndarray(width=size[0], height=size[1], format=fmt, interpolation="AREA")
+            converted = scaler.reformat(
+                frame, width=size[0], height=size[1], format=fmt, interpolation="AREA", threads=1
+            )
+        image = converted.to_ndarray()
         self.timings["convert"] += time.perf_counter() - start
         return np.asarray(image)
 
@@ -185,14 +197,10 @@ class FaceFollower:
         return FaceObs(_clip_box(box, self.width, self.height), face.score, points, pose)
 
     def _detect_persons(self, bgr: Image) -> list[tuple[Box, float]]:
-        if not self.settings.enable_object_detection:
+        if self._persons is None:
             return []
-        if self._person_detector is None:
-            self._person_detector = create_person_detector(
-                self.settings.person_detector, self.settings.person_min_score
-            )
         start = time.perf_counter()
-        boxes, scores = self._person_detector.detect(bgr)
+        boxes, scores = self._persons.detect(bgr)
         self.timings["persons"] += time.perf_counter() - start
         factor = self.width / self.det_size[0]
         return [
@@ -232,52 +240,14 @@ def _clip_box(box: tuple[float, ...], width: int, height: int) -> Box:
     return x0, y0, max(x0, x1), max(y0, y1)
 
 
-# ---------------------------------------------------------------- worker side
-
-_ENGINES: dict[str, Engine] = {}
-
-
-def init_worker(settings: BatchSettings | None = None) -> None:
-    """Process-pool initializer: one OpenCV thread per worker (the workers fill the cores), and the
-    engine's models loaded before the first chunk arrives."""
-    cv2.setNumThreads(1)
-    warnings.filterwarnings("ignore", message=".*GetPrototype.*", category=UserWarning)
-    _exit_with_parent()
-    if settings is not None:
-        try:
-            _engine(settings)
-        except Exception:  # reported with its message by the first chunk, which retries
-            log.debug("engine preload failed", exc_info=True)
-
-
-def _exit_with_parent() -> None:
-    """A worker whose parent was killed (SIGKILL, OOM) would go on with queued chunks for nobody."""
-    parent = os.getppid()
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1.0)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
-
-def _engine(settings: BatchSettings) -> Engine:
-    key = settings.model_dump_json()
-    if key not in _ENGINES:
-        for old in _ENGINES.values():
-            old.close()
-        _ENGINES.clear()
-        _ENGINES[key] = create_engine(settings)
-    return _ENGINES[key]
-
-
 def process_chunk(task: ChunkTask) -> ChunkResult:
     """Observations for frames `task.first..task.last` (one per frame, in order)."""
     start = time.perf_counter()
     settings = task.settings
-    engine = _engine(settings)
-    follower = FaceFollower(engine, settings, task.info)
+    models = worker_models()
+    engine = models.engine(settings)
+    persons = models.person_detector(settings) if settings.enable_object_detection else None
+    follower = FaceFollower(engine, settings, task.info, persons)
     warm = detection_start(task.first, settings.detect_every_n)
     reader = FrameReader(task.info, warm, task.last, threads=settings.decode_threads)
     frames: list[FrameObs] = []

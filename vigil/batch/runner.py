@@ -23,7 +23,14 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Executor,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    wait,
+)
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,15 +39,16 @@ from typing import Any
 from vigil.batch.chunking import adaptive_chunk_size, plan_chunks
 from vigil.batch.discover import split_pending, tracking_output_path
 from vigil.batch.engines import check_engine
-from vigil.batch.process import ChunkResult, ChunkTask, init_worker, process_chunk
+from vigil.batch.process import ChunkResult, ChunkTask, process_chunk
 from vigil.batch.progress import BatchProgress, VideoProgress, VideoState, overall_fraction
 from vigil.batch.settings import BatchSettings
 from vigil.batch.speaking import AudioActivity, AudioJsonError, find_audio_activity
-from vigil.batch.stitch import VideoStitcher
+from vigil.batch.stitch import VideoStitcher, blendshape_estimator
 from vigil.batch.validate import SCHEMA_VERSION
 from vigil.batch.video import VideoInfo, probe_video
+from vigil.batch.worker import init_worker
 from vigil.batch.writer import TrackingWriter
-from vigil.errors import VigilError
+from vigil.errors import ConfigError, VigilError
 
 __all__ = ["BatchProgress", "BatchReport", "VideoProgress", "run_batch"]
 
@@ -79,7 +87,8 @@ class _Job:
     writer: TrackingWriter
     progress: VideoProgress
     started: float
-    audio: AudioActivity | None = None  # computed while the first chunks run
+    audio_future: Future[AudioActivity | None]  # computed in a thread while the first chunks run
+    audio: AudioActivity | None = None
     layout: str | None = None
     submitted: int = 0
     stitched: int = 0
@@ -135,6 +144,9 @@ class _Batch:
         self.jobs: list[_Job] = []
         self.in_flight: dict[Future[ChunkResult], tuple[_Job, int]] = {}
         self.executor: Executor = executor if executor is not None else self._new_executor()
+        # Audio (webrtcvad over the whole track, ~20 ms per 10 s of video) is read once per video
+        # in this thread, started with the video, so the stitching of its first chunk does not wait.
+        self._audio_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vigil-audio")
 
     # ------------------------------------------------------------ setup
     def _new_executor(self) -> Executor:
@@ -180,6 +192,7 @@ class _Batch:
             writer=writer,
             progress=progress,
             started=time.perf_counter(),
+            audio_future=self._audio_thread.submit(self._audio, video, info),
         )
 
     @staticmethod
@@ -275,7 +288,7 @@ class _Batch:
 
     def _stitch(self, job: _Job, result: ChunkResult) -> None:
         if job.stitcher is None:
-            job.audio = self._audio(job.video, job.info)
+            job.audio = job.audio_future.result()
             job.stitcher = VideoStitcher(self.settings, job.info.fps, job.audio, result.layout)
             job.layout = result.layout
         for obs in result.frames:
@@ -348,6 +361,7 @@ class _Batch:
             future.cancel()
         if self._own_executor:
             self.executor.shutdown(wait=not cancelled, cancel_futures=True)
+        self._audio_thread.shutdown(wait=False, cancel_futures=True)
         for job in list(self.jobs):  # interrupted: nothing half-written stays behind
             job.writer.abort()
             job.progress.error = "cancelled"
@@ -374,9 +388,14 @@ def run_batch(
     """Track `videos` into `<stem>_tracking.json` files (next to each video, or in `out_dir`).
 
     Videos with an existing output are skipped unless `force`. Raises ModelError/ConfigError
-    before any work when the engine cannot run; per-video problems land in `report.failed`.
+    before any work when the engine cannot run or the blendshape export settings are invalid;
+    per-video problems land in `report.failed`.
     A set `cancel` event stops submitting work; unfinished videos are left out of the report
     and their partial outputs removed. `executor` reuses a caller's process pool (initialised with
     `init_worker`, e.g. already warm in a benchmark); it is not shut down."""
     check_engine(settings)
+    try:
+        blendshape_estimator(settings)  # a bad export profile fails here, before any work
+    except ValueError as exc:
+        raise ConfigError(f"invalid blendshape export settings: {exc}") from exc
     return _Batch(settings, out_dir, on_progress, cancel, executor).run(videos, force)

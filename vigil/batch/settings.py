@@ -14,7 +14,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from vigil.config import _Strict, load_settings
+from vigil.batch.blendshapes import unknown_blendshape_keys
+from vigil.config import TrackerConfig, load_settings
 from vigil.errors import ConfigError
 from vigil.runtime.supervisor import models_dirs
 
@@ -51,17 +52,14 @@ def _alias(name: str, *seed_names: str) -> AliasChoices:
     return AliasChoices(f"vigil_track_{name}", *seed_names)
 
 
-class BatchTrackerConfig(_Strict):
-    """ByteTrack run on every frame (the live pipeline's FaceTracker)."""
+class BatchTrackerConfig(TrackerConfig):
+    """The live pipeline's tracker settings (ByteTrack, `FaceTracker`), with defaults for a tracker
+    run on every frame instead of on detection passes."""
 
     lost_track_buffer: int = Field(
         15, ge=0, le=1000, description="Frames a lost track is kept before its id is retired"
     )
-    activation_threshold: float = Field(
-        0.6, ge=0.0, le=1.0, description="Detector score needed to start a track"
-    )
     min_consecutive: int = Field(1, ge=1, le=30, description="Frames before a track gets an id")
-    min_iou: float = Field(0.1, ge=0.0, le=1.0, description="IoU to associate a box to a track")
 
 
 class BatchSettings(BaseSettings):
@@ -281,6 +279,12 @@ class BatchSettings(BaseSettings):
         if self.blendshapes_profile == "custom" and not self.blendshapes_export_keys:
             raise ValueError(
                 "blendshapes_profile 'custom' needs blendshapes_export_keys (STEP5_BLENDSHAPES_EXPORT_KEYS)"
+            )
+        unknown = unknown_blendshape_keys(self.blendshapes_export_keys)
+        if unknown:  # checked here, not when the first face is exported
+            raise ValueError(
+                f"blendshapes_export_keys (STEP5_BLENDSHAPES_EXPORT_KEYS) has unknown keys {unknown}; "
+                "use ARKit names such as jawOpen, mouthSmileLeft, eyeBlinkLeft (or _neutral)"
             )
         return self
 

@@ -9,19 +9,19 @@ observations, the only thing they compute, match a single run too: see process.p
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from vigil.batch.blendshapes import BlendshapeEstimator
 from vigil.batch.headpose import LandmarkLayout
 from vigil.batch.process import Box, FaceObs, FrameObs
 from vigil.batch.settings import BatchSettings
 from vigil.batch.speaking import SpeakingDetector, window_for_fps
-from vigil.config import TrackerConfig
 from vigil.track import FaceTracker
-from vigil.types import Detections
+from vigil.types import Detections, IntArray
 
 FACE_SOURCE = "face_detector"
 PERSON_SOURCE = "object_detector"
@@ -56,27 +56,27 @@ class _Ids:
         return self._ids[key]
 
 
+def blendshape_estimator(settings: BatchSettings) -> BlendshapeEstimator:
+    """The per-video blendshape estimator of these settings; ValueError on an invalid export
+    profile (run_batch builds one before any work, so a bad profile fails the run, not a video)."""
+    return BlendshapeEstimator(
+        profile=settings.blendshapes_profile,
+        export_keys=settings.blendshapes_export_keys,
+        include_tongue=settings.blendshapes_include_tongue,
+        throttle_n=settings.blendshapes_throttle_n,
+        jaw_open_scale=settings.jawopen_scale,
+    )
+
+
 class VideoStitcher:
     """Feed `entry(obs)` every frame of one video in order; it returns the frame's JSON object."""
 
     def __init__(self, settings: BatchSettings, fps: float, audio: Any, layout: LandmarkLayout) -> None:
-        tracker = TrackerConfig(
-            lost_track_buffer=settings.tracker.lost_track_buffer,
-            activation_threshold=settings.tracker.activation_threshold,
-            min_consecutive=settings.tracker.min_consecutive,
-            min_iou=settings.tracker.min_iou,
-        )
-        self._faces, self._persons = FaceTracker(tracker), FaceTracker(tracker)
+        self._faces, self._persons = FaceTracker(settings.tracker), FaceTracker(settings.tracker)
         self._ids = _Ids()
         self._layout = layout
         self._verbose = settings.export_verbose_fields
-        self._blendshapes = BlendshapeEstimator(
-            profile=settings.blendshapes_profile,
-            export_keys=settings.blendshapes_export_keys,
-            include_tongue=settings.blendshapes_include_tongue,
-            throttle_n=settings.blendshapes_throttle_n,
-            jaw_open_scale=settings.jawopen_scale,
-        )
+        self._blendshapes = blendshape_estimator(settings)
         self._speaking = SpeakingDetector(
             audio,
             audio_weight=settings.speaking_audio_weight,
@@ -140,18 +140,35 @@ class VideoStitcher:
         return _box_fields(self._ids("person", track_id), box, PERSON_SOURCE, "person", score)
 
 
+@dataclass
+class _RowDetections(Detections):
+    """Detections that keep, through the tracker's re-indexing (`found[order]`), the row of each
+    box in the frame's observation list."""
+
+    rows: IntArray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+
+    def __getitem__(self, index: npt.NDArray[np.bool_] | npt.NDArray[np.intp] | slice) -> _RowDetections:
+        picked = super().__getitem__(index)
+        return _RowDetections(
+            picked.xyxy, picked.score, picked.landmarks, picked.track_id, picked.quality, self.rows[index]
+        )
+
+
 def _track(
     tracker: FaceTracker, boxes: list[Box], scores: list[float]
 ) -> tuple[list[tuple[int, int]], list[int]]:
     """(row, track id) of the tracked boxes in row order, and the track ids that ended."""
-    found = Detections(
+    found = _RowDetections(
         np.asarray(boxes, np.float32).reshape(-1, 4),
         np.asarray(scores, np.float32),
-        quality=np.arange(len(boxes), dtype=np.float32),  # carries each box's row through the tracker
+        rows=np.arange(len(boxes), dtype=np.int64),
     )
     update = tracker.update(found)
-    rows = update.detections.quality.astype(np.int64)
-    pairs = sorted(zip(rows.tolist(), update.detections.track_id.tolist(), strict=True))
+    tracked = update.detections
+    rows = tracked.rows if isinstance(tracked, _RowDetections) else np.empty(0, np.int64)
+    if len(rows) != len(tracked):  # only an empty result may come back as plain Detections
+        raise RuntimeError("the tracker returned boxes without their rows")
+    pairs = sorted(zip(rows.tolist(), tracked.track_id.tolist(), strict=True))
     return pairs, update.ended
 
 

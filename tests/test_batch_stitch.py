@@ -1,0 +1,70 @@
+"""Stitcher details: rows survive the tracker, the batch tracker settings are the live ones with
+batch defaults, bad blendshape export keys fail before any work, a bad audio JSON fails its video."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.batch_util import batch_settings, clip
+from vigil.batch.runner import run_batch
+from vigil.batch.settings import BatchTrackerConfig, load_batch_settings
+from vigil.batch.stitch import _track
+from vigil.config import TrackerConfig
+from vigil.errors import ConfigError
+from vigil.track import FaceTracker
+
+
+def test_track_returns_each_tracked_box_with_its_row() -> None:
+    tracker = FaceTracker(BatchTrackerConfig(min_consecutive=2))
+    boxes = [(300.0, 10.0, 360.0, 80.0), (10.0, 10.0, 60.0, 70.0), (150.0, 100.0, 200.0, 170.0)]
+    scores = [0.9, 0.95, 0.2]  # the third is below the activation threshold: never tracked
+    pairs, ended = _track(tracker, boxes, scores)
+    assert pairs == [] and ended == [], "min_consecutive=2: nothing tracked on the first frame"
+    moved = [(x0 + 2, y0, x1 + 2, y1) for x0, y0, x1, y1 in boxes]
+    pairs, _ = _track(tracker, moved, scores)
+    assert [row for row, _ in pairs] == [0, 1]
+    assert len({track for _, track in pairs}) == 2
+    # Same boxes given in another order: each row keeps its own track.
+    swapped, _ = _track(tracker, [moved[1], moved[0]], [scores[1], scores[0]])
+    assert swapped == [(0, pairs[1][1]), (1, pairs[0][1])]
+    none, ended = _track(tracker, [], [])
+    assert none == []
+
+
+def test_batch_tracker_settings_are_the_live_tracker_settings() -> None:
+    config = batch_settings().tracker
+    assert isinstance(config, TrackerConfig)
+    assert (config.lost_track_buffer, config.min_consecutive) == (15, 1)  # per frame, not per pass
+    assert config.min_iou == TrackerConfig().min_iou
+
+
+def test_unknown_export_keys_fail_at_settings_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STEP5_BLENDSHAPES_PROFILE", "custom")
+    monkeypatch.setenv("STEP5_BLENDSHAPES_EXPORT_KEYS", "jawOpen,mouthSmil")
+    with pytest.raises(ConfigError, match=r"unknown keys \['mouthSmil'\]"):
+        load_batch_settings(_env_file=None)
+
+
+def test_unknown_export_keys_fail_the_run_before_any_work(tmp_path: Path) -> None:
+    settings = batch_settings(blendshapes_profile="custom", blendshapes_export_keys=["jawOpen"])
+    settings.blendshapes_export_keys = ["jawOpen", "bogus"]  # assignment is not validated
+    with pytest.raises(ConfigError, match="bogus"):
+        run_batch([clip("single_face.mp4")], settings, out_dir=tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_malformed_audio_json_fails_its_video_only(tmp_path: Path) -> None:
+    video = tmp_path / "single_face.mp4"
+    shutil.copy(clip("single_face.mp4"), video)
+    (tmp_path / "single_face_audio.json").write_text('{"frames_analysis": "nope"}', encoding="utf-8")
+    other = tmp_path / "other" / "single_face.mp4"
+    other.parent.mkdir()
+    shutil.copy(video, other)
+    report = run_batch([video, other], batch_settings(chunk_size=23), out_dir=None)
+    assert report.done == [other]
+    assert "frames_analysis" in report.failed[video]
+    assert not (tmp_path / "single_face_tracking.json").exists()
+    assert (other.parent / "single_face_tracking.json").is_file()
