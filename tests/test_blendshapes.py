@@ -360,3 +360,13 @@ def test_generic_models_agree_between_layouts() -> None:
     for mesh_index, dlib_index in pairs.items():
         gap = np.subtract(FACE_MODEL["facemesh478"][mesh_index], FACE_MODEL["dlib68"][dlib_index])
         assert np.linalg.norm(gap) < 0.12, (mesh_index, dlib_index, gap)
+
+
+def test_small_mean_is_numpy_mean_bit_for_bit() -> None:
+    from vigil.batch.blendshapes import _small_mean
+
+    rng = np.random.default_rng(7)
+    for count in range(1, 8):
+        for _ in range(2000):
+            values = (rng.standard_normal(count) * 10.0 ** rng.integers(-6, 6)).tolist()
+            assert _small_mean(values) == float(np.mean(values))

@@ -21,6 +21,7 @@ Mirroring the image flips the signs of yaw and roll and keeps pitch.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Literal
@@ -174,9 +175,13 @@ def check_landmarks(landmarks: FloatArray, layout: LandmarkLayout) -> FloatArray
     return xy
 
 
+@functools.lru_cache(maxsize=64)
 def _model_arrays(layout: LandmarkLayout, indices: tuple[int, ...]) -> FloatArray:
+    """The model points of `indices` (cached: called for every face; read-only)."""
     model = FACE_MODEL[layout]
-    return np.array([model[i] for i in indices], dtype=np.float64)
+    points = np.array([model[i] for i in indices], dtype=np.float64)
+    points.setflags(write=False)
+    return points
 
 
 @dataclass(frozen=True)
