@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any, Literal
 
 from sqlalchemy import Connection, Integer, case, func, select
-from sqlalchemy.sql import Select, Subquery
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql import Select
 
 from vigil.store.schema import Camera, Sighting, Visit, Visitor
 
@@ -104,58 +106,28 @@ def visitor_summaries(
     """Visitors with ≥ `min_visits` visits in the window (loyal: seen on `day` and ≥ `min_visits`
     earlier visits in the window), one page of them, with photos, arrival and cameras.
 
-    Two steps keep it fast with 100k visitors: one query ranks the candidates on the sort key
-    alone (and counts them with a window function), then the page's few rows get their details."""
+    Two steps keep it fast with 100k visitors: the candidates are counted and ranked on the sort
+    key alone (index-only reads), then the page's few rows get their details."""
     day_start, day_end = day_bounds(day, tz)
     span = _Span(day_start - timedelta(days=window_days - 1), day_start, day_end)
-    ranked = _loyal_ranking(span, min_visits, sort) if loyal else _window_ranking(span, min_visits, sort)
-    page = conn.execute(ranked.limit(limit).offset(offset)).all()
-    total = (
-        page[0].total
-        if page
-        else conn.execute(select(func.count()).select_from(ranked.subquery())).scalar_one()
-    )
-    ids = [r.visitor_id for r in page]
-    visitors = {r.id: r for r in conn.execute(select(*_VISITOR_COLUMNS).where(Visitor.id.in_(ids)))}
-    visits = _visits_in_window(conn, ids, span)
-    arrivals = _arrivals(conn, ids, span)
-    photos = _today_photos(conn, ids, day_start, day_end)
-    cameras = _cameras(conn, ids, day_start if loyal else span.window_start, day_end)
-    items = []
-    for visitor_id in ids:
-        v, (n, past), arrival = visitors[visitor_id], visits.get(visitor_id, (0, 0)), arrivals.get(visitor_id)
-        items.append(
-            VisitorSummary(
-                visitor_id=visitor_id,
-                name=v.name,
-                reference_photo=v.best_image_path,
-                today_photo=photos.get(visitor_id),
-                visits_in_window=n,
-                past_visits=past,
-                frequency=frequency_text(n, window_days),
-                arrival=arrival.astimezone(tz) if arrival else None,
-                cameras=cameras.get(visitor_id, []),
-                first_seen_at=v.first_seen_at,
-                last_seen_at=v.last_seen_at,
-                visit_count=v.visit_count,
-            )
-        )
-    return VisitorPage(total, items)
+    rank = _loyal_page if loyal else _window_page
+    total, ids = rank(conn, span, min_visits, sort, _Page(limit, offset))
+    details = _Details.read(conn, ids, span, day_start if loyal else span.window_start)
+    return VisitorPage(total, [details.summary(i, window_days, tz) for i in ids])
 
 
-_VISITOR_COLUMNS = (
-    Visitor.id, Visitor.name, Visitor.best_image_path, Visitor.first_seen_at, Visitor.last_seen_at,
-    Visitor.visit_count,
-)  # fmt: skip
+@dataclass(frozen=True)
+class _Page:
+    limit: int
+    offset: int
 
 
-def _seen_on_day(span: _Span) -> Subquery:
+def _seen_on_day(span: _Span) -> Select[uuid.UUID, datetime]:
     """Visitors seen on the day with their arrival (index-only: ix_sightings_captured_visitor)."""
     return (
         select(Sighting.visitor_id.label("visitor_id"), func.min(Sighting.captured_at).label("arrival"))
         .where(Sighting.captured_at >= span.day_start, Sighting.captured_at < span.day_end)
         .group_by(Sighting.visitor_id)
-        .subquery("seen")
     )
 
 
@@ -168,64 +140,248 @@ def _visits_between(visitor: Any, start: datetime, end: datetime) -> Any:
     )
 
 
-def _loyal_ranking(span: _Span, min_visits: int, sort: SortKey) -> Select[Any]:
-    """Seen on the day with ≥ `min_visits` earlier visits in the window, ordered by `sort`.
+def _has_visits(visitor: Any, start: datetime, end: datetime, at_least: int) -> Any:
+    """`at_least` visits started in [start, end); one is an index probe that stops at the first."""
+    if at_least > 1:
+        return _visits_between(visitor, start, end) >= at_least
+    return (
+        select(Visit.visitor_id)  # in the index: no table row read
+        .where(Visit.visitor_id == visitor, Visit.started_at >= start, Visit.started_at < end)
+        .exists()
+    )
 
-    Earlier visits are counted per visitor of the day (an index range each) rather than by
-    grouping every visit of the window: the day's visitors are a small part of the store."""
-    seen = _seen_on_day(span)
-    earlier = _visits_between(seen.c.visitor_id, span.window_start, span.day_start)
-    in_window = _visits_between(seen.c.visitor_id, span.window_start, span.day_end)
-    # min_visits 0: as in the window listing, at least one visit in the window.
-    keep = earlier >= min_visits if min_visits > 1 else in_window >= 1
-    if min_visits == 1:  # the default: one index probe, no count
-        keep = (
-            select(Visit.visitor_id)  # in the index: no table row read
-            .where(Visit.visitor_id == seen.c.visitor_id)
-            .where(Visit.started_at >= span.window_start, Visit.started_at < span.day_start)
-            .exists()
-        )
-    columns = [seen.c.visitor_id, seen.c.arrival]
-    if sort == "visits":
-        columns.append(in_window.label("n"))  # only computed for the rows kept
-    # MATERIALIZED: filtered once, then counted and sorted (SQLite would re-run the subqueries).
-    kept = select(*columns).where(keep).cte("loyal").prefix_with("MATERIALIZED")
+
+def _loyal_page(
+    conn: Connection, span: _Span, min_visits: int, sort: SortKey, page: _Page
+) -> tuple[int, list[uuid.UUID]]:
+    """Seen on the day with ≥ `min_visits` earlier visits in the window: (count, the page's ids).
+
+    Earlier visits are probed per visitor of the day (an index range each, in visitor order)
+    rather than by grouping every visit of the window: the day's visitors are a small part."""
+    keep = _loyal_keep(span, min_visits)
+    if sort == "arrival" and page.offset + page.limit <= WALK_MAX:
+        return _day_count(conn, span, keep), _day_by_arrival(conn, span, keep, page)
+    seen = _seen_on_day(span).having(keep(Sighting.visitor_id))  # the group's key inside HAVING
+    if sort == "visits":  # only counted for the visitors kept
+        n = _visits_between(Sighting.visitor_id, span.window_start, span.day_end)
+        seen = seen.add_columns(n.label("n"))
+    # MATERIALIZED: filtered once, then counted and sorted (SQLite would re-run the probes).
+    kept = seen.cte("loyal").prefix_with("MATERIALIZED")
     query = select(kept.c.visitor_id, select(func.count()).select_from(kept).scalar_subquery().label("total"))
     if sort == "visits":
-        return query.order_by(kept.c.n.desc(), kept.c.visitor_id)
-    if sort == "last_seen":
+        query = query.order_by(kept.c.n.desc(), kept.c.visitor_id)
+    elif sort == "last_seen":
         query = query.join(Visitor, Visitor.id == kept.c.visitor_id)
-        return query.order_by(Visitor.last_seen_at.desc(), kept.c.visitor_id)
-    return query.order_by(kept.c.arrival, kept.c.visitor_id)
+        query = query.order_by(Visitor.last_seen_at.desc(), kept.c.visitor_id)
+    else:
+        query = query.order_by(kept.c.arrival, kept.c.visitor_id)
+    return _run(conn, query, page)
 
 
-def _window_ranking(span: _Span, min_visits: int, sort: SortKey) -> Select[Any]:
-    """Visitors with ≥ `min_visits` visits in the window, ordered by `sort` (arrival: the day's
-    visitors first, by arrival time)."""
+Keep = Callable[[Any], Any]  # a visitor id expression -> a condition on that visitor
+# Walking the day's sightings costs a few µs per sighting skipped; past this many rows, ranking
+# them all once (one sort) is cheaper.
+WALK_MAX = 2000
+
+
+def _loyal_keep(span: _Span, min_visits: int) -> Keep:
+    if min_visits >= 1:
+        return lambda visitor: _has_visits(visitor, span.window_start, span.day_start, min_visits)
+    # 0: as in the window listing, at least one visit in the window.
+    return lambda visitor: _has_visits(visitor, span.window_start, span.day_end, 1)
+
+
+def _day_count(conn: Connection, span: _Span, keep: Keep) -> int:
+    """How many visitors seen on the day pass `keep` (one grouping of the day's sightings)."""
+    kept = (
+        select(Sighting.visitor_id)
+        .where(Sighting.captured_at >= span.day_start, Sighting.captured_at < span.day_end)
+        .group_by(Sighting.visitor_id)
+        .having(keep(Sighting.visitor_id))
+        .subquery()
+    )
+    return conn.execute(select(func.count()).select_from(kept)).scalar_one()
+
+
+def _day_by_arrival(conn: Connection, span: _Span, keep: Keep, page: _Page) -> list[uuid.UUID]:
+    """A page of the day's visitors passing `keep`, by (arrival, id): the day's sightings are
+    walked in index order (captured_at, visitor_id), each visitor at its first sighting, and the
+    walk stops at the page's end: no grouping or sorting of the whole day."""
+    earlier = aliased(Sighting)
+    first = ~(
+        select(earlier.visitor_id)
+        .where(earlier.visitor_id == Sighting.visitor_id, earlier.captured_at >= span.day_start)
+        .where(earlier.captured_at < Sighting.captured_at)
+        .exists()
+    )
+    walk = (
+        select(Sighting.captured_at, Sighting.visitor_id)
+        .distinct()  # a visitor's two first sightings at the same instant
+        .where(Sighting.captured_at >= span.day_start, Sighting.captured_at < span.day_end)
+        .where(first, keep(Sighting.visitor_id))
+        .order_by(Sighting.captured_at, Sighting.visitor_id)
+        .limit(page.limit)
+        .offset(page.offset)
+    )
+    return [row.visitor_id for row in conn.execute(walk)]
+
+
+def _run(conn: Connection, ranked: Select[Any], page: _Page) -> tuple[int, list[uuid.UUID]]:
+    """One page of a (visitor_id, total) ranking; past the end, the total is counted alone."""
+    rows = conn.execute(ranked.limit(page.limit).offset(page.offset)).all()
+    if rows:
+        return int(rows[0].total), [r.visitor_id for r in rows]
+    return conn.execute(select(func.count()).select_from(ranked.subquery())).scalar_one(), []
+
+
+def _window_page(
+    conn: Connection, span: _Span, min_visits: int, sort: SortKey, page: _Page
+) -> tuple[int, list[uuid.UUID]]:
+    """Visitors with ≥ `min_visits` visits in the window: (count, the page's ids), ordered by
+    `sort` (arrival: the day's visitors first, by arrival time)."""
+    at_least = max(1, min_visits)
+    if sort == "last_seen":
+        # Walk visitors from the most recent (index on last_seen_at) and stop at the page's end;
+        # anyone with a visit in the window was last seen after the window started.
+        ids = conn.scalars(
+            select(Visitor.id)
+            .where(Visitor.last_seen_at >= span.window_start)
+            .where(_has_visits(Visitor.id, span.window_start, span.day_end, at_least))
+            .order_by(Visitor.last_seen_at.desc(), Visitor.id)
+            .limit(page.limit)
+            .offset(page.offset)
+        ).all()
+        return _window_total(conn, span, min_visits), list(ids)
+    if sort == "arrival":
+        return _window_total(conn, span, min_visits), _window_by_arrival(conn, span, at_least, page)
     in_window = (
         select(Visit.visitor_id.label("visitor_id"), func.count().label("n"))
         .where(Visit.started_at >= span.window_start, Visit.started_at < span.day_end)
         .group_by(Visit.visitor_id)
-        .having(func.count() >= max(1, min_visits))
+        .having(func.count() >= at_least)
         .cte("in_window")
         .prefix_with("MATERIALIZED")
     )
     total = select(func.count()).select_from(in_window).scalar_subquery().label("total")
-    if sort == "last_seen":
-        # Walk visitors from the most recent (index on last_seen_at) and stop at the page's end;
-        # anyone with a visit in the window was last seen after the window started.
-        enough = _visits_between(Visitor.id, span.window_start, span.day_end) >= max(1, min_visits)
-        return (
-            select(Visitor.id.label("visitor_id"), total)
-            .where(Visitor.last_seen_at >= span.window_start, enough)
-            .order_by(Visitor.last_seen_at.desc(), Visitor.id)
+    ranked = select(in_window.c.visitor_id, total).order_by(in_window.c.n.desc(), in_window.c.visitor_id)
+    return _run(conn, ranked, page)
+
+
+def _window_by_arrival(conn: Connection, span: _Span, at_least: int, page: _Page) -> list[uuid.UUID]:
+    """The day's visitors first, by arrival (a walk, as for loyal visitors), then the others by id."""
+
+    def keep(visitor: Any) -> Any:
+        return _has_visits(visitor, span.window_start, span.day_end, at_least)
+
+    ids = _day_by_arrival(conn, span, keep, page)
+    if len(ids) == page.limit:
+        return ids
+    # The page runs past the day's visitors: how many there are tells where the others start.
+    on_day = page.offset + len(ids) if ids else _day_count(conn, span, keep)
+    seen = (
+        select(Sighting.visitor_id)
+        .where(Sighting.visitor_id == Visitor.id)
+        .where(Sighting.captured_at >= span.day_start, Sighting.captured_at < span.day_end)
+        .exists()
+    )
+    others = (
+        select(Visitor.id)
+        .where(keep(Visitor.id), ~seen)
+        .order_by(Visitor.id)
+        .limit(page.limit - len(ids))
+        .offset(max(0, page.offset - on_day))
+    )
+    return ids + list(conn.scalars(others))
+
+
+def _window_total(conn: Connection, span: _Span, min_visits: int, per_visitor: bool | None = None) -> int:
+    """How many visitors have ≥ `min_visits` (at least 1) visits in the window.
+
+    Grouping the window's visits sorts them all (SQLite has no hash aggregate); when the window
+    holds at least as many visits as there are visitors, one index probe per visitor, in id
+    order (the order of ix_visits_visitor_started too), reads less. `per_visitor` forces a way."""
+    at_least = max(1, min_visits)
+    if per_visitor is None:
+        per_visitor = conn.dialect.name == "sqlite" and _window_has_a_visit_per_visitor(conn, span)
+    if per_visitor:
+        enough = _has_visits(Visitor.id, span.window_start, span.day_end, at_least)
+        return conn.execute(select(func.count()).select_from(Visitor).where(enough)).scalar_one()
+    grouped = (
+        select(Visit.visitor_id)
+        .where(Visit.started_at >= span.window_start, Visit.started_at < span.day_end)
+        .group_by(Visit.visitor_id)
+        .having(func.count() >= at_least)
+        .subquery()
+    )
+    return conn.execute(select(func.count()).select_from(grouped)).scalar_one()
+
+
+def _window_has_a_visit_per_visitor(conn: Connection, span: _Span) -> bool:
+    """Whether the window holds ≥ one visit per visitor (skips that many index entries, no sort)."""
+    visitors = conn.execute(select(func.count()).select_from(Visitor)).scalar_one()
+    nth = (
+        select(Visit.started_at)  # index-only: ix_visits_started_visitor
+        .where(Visit.started_at >= span.window_start, Visit.started_at < span.day_end)
+        .limit(1)
+        .offset(max(0, visitors - 1))
+    )
+    return visitors > 0 and conn.execute(nth).first() is not None
+
+
+_VISITOR_COLUMNS = (
+    Visitor.id, Visitor.name, Visitor.best_image_path, Visitor.first_seen_at, Visitor.last_seen_at,
+    Visitor.visit_count,
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Details:
+    """What a page's visitors show, read with three queries for the whole page."""
+
+    span: _Span
+    visitors: dict[uuid.UUID, Any]
+    visits: dict[uuid.UUID, tuple[int, int]]  # (in the window, of which before the day)
+    sightings: dict[uuid.UUID, list[Any]]  # (captured_at, camera, quality, image_path) since `since`
+
+    @classmethod
+    def read(cls, conn: Connection, ids: list[uuid.UUID], span: _Span, since: datetime) -> _Details:
+        """`since`: where the cameras list starts (the day for loyal visitors, else the window)."""
+        if not ids:
+            return cls(span, {}, {}, {})
+        visitors = {r.id: r for r in conn.execute(select(*_VISITOR_COLUMNS).where(Visitor.id.in_(ids)))}
+        rows = conn.execute(
+            select(Sighting.visitor_id, Sighting.captured_at, Camera.name, Sighting.quality)
+            .add_columns(Sighting.image_path)
+            .outerjoin(Camera, Camera.id == Sighting.camera_id)
+            .where(Sighting.visitor_id.in_(ids), Sighting.captured_at >= since)
+            .where(Sighting.captured_at < span.day_end)
+        ).all()
+        sightings: dict[uuid.UUID, list[Any]] = {}
+        for row in rows:
+            sightings.setdefault(row[0], []).append(row[1:])
+        return cls(span, visitors, _visits_in_window(conn, ids, span), sightings)
+
+    def summary(self, visitor_id: uuid.UUID, window_days: int, tz: tzinfo) -> VisitorSummary:
+        v, (n, past) = self.visitors[visitor_id], self.visits.get(visitor_id, (0, 0))
+        rows = self.sightings.get(visitor_id, [])
+        today = [r for r in rows if r[0] >= self.span.day_start]
+        arrival = min((r[0] for r in today), default=None)
+        # The day's best crop: highest quality, the latest of equals (the same on every backend).
+        photo = max(((r[2], r[0], r[3]) for r in today if r[3]), default=None)
+        return VisitorSummary(
+            visitor_id=visitor_id,
+            name=v.name,
+            reference_photo=v.best_image_path,
+            today_photo=photo[2] if photo else None,
+            visits_in_window=n,
+            past_visits=past,
+            frequency=frequency_text(n, window_days),
+            arrival=arrival.astimezone(tz) if arrival else None,
+            cameras=sorted({r[1] for r in rows if r[1] is not None}),  # code-point order everywhere
+            first_seen_at=v.first_seen_at,
+            last_seen_at=v.last_seen_at,
+            visit_count=v.visit_count,
         )
-    query = select(in_window.c.visitor_id, total)
-    if sort == "visits":
-        return query.order_by(in_window.c.n.desc(), in_window.c.visitor_id)
-    seen = _seen_on_day(span)
-    query = query.outerjoin(seen, seen.c.visitor_id == in_window.c.visitor_id)
-    return query.order_by(seen.c.arrival.is_(None), seen.c.arrival, in_window.c.visitor_id)
 
 
 def _visits_in_window(
@@ -241,45 +397,6 @@ def _visits_in_window(
         .group_by(Visit.visitor_id)
     ).all()
     return {r[0]: (r[1], r[2]) for r in rows}
-
-
-def _arrivals(conn: Connection, ids: list[uuid.UUID], span: _Span) -> dict[uuid.UUID, datetime]:
-    rows = conn.execute(
-        select(Sighting.visitor_id, func.min(Sighting.captured_at))
-        .where(Sighting.visitor_id.in_(ids), Sighting.captured_at >= span.day_start)
-        .where(Sighting.captured_at < span.day_end)
-        .group_by(Sighting.visitor_id)
-    ).all()
-    return {r[0]: r[1] for r in rows}
-
-
-def _today_photos(
-    conn: Connection, ids: list[uuid.UUID], start: datetime, end: datetime
-) -> dict[uuid.UUID, str]:
-    """The best-quality crop of each visitor on the day."""
-    rows = conn.execute(
-        select(Sighting.visitor_id, Sighting.image_path)
-        .where(Sighting.visitor_id.in_(ids), Sighting.captured_at >= start, Sighting.captured_at < end)
-        .where(Sighting.image_path.is_not(None))
-        .order_by(Sighting.quality)
-    ).all()
-    return {r[0]: r[1] for r in rows if r[1]}  # later rows (better quality) win
-
-
-def _cameras(
-    conn: Connection, ids: list[uuid.UUID], start: datetime, end: datetime
-) -> dict[uuid.UUID, list[str]]:
-    rows = conn.execute(
-        select(Sighting.visitor_id, Camera.name)
-        .join(Camera, Camera.id == Sighting.camera_id)
-        .where(Sighting.visitor_id.in_(ids), Sighting.captured_at >= start, Sighting.captured_at < end)
-        .distinct()
-        .order_by(Camera.name)
-    ).all()
-    out: dict[uuid.UUID, list[str]] = {}
-    for visitor_id, name in rows:
-        out.setdefault(visitor_id, []).append(name)
-    return out
 
 
 @dataclass(frozen=True)
