@@ -1,5 +1,9 @@
 """Batch tracking benchmark: `python -m bench.track [--quick] [--json FILE]`.
 
+`--warm-only CLIP [--repeats N]` runs only part 2's warm runs of one clip and prints, per run, the
+fps and the CPU time per frame of the parent and of the workers (CPU per frame barely moves with
+other load on a shared machine, fps does): for quick before/after comparisons.
+
 One run measures, on this machine, with the default engine (YuNet + FaceMesh landmarks +
 blendshapes + head pose + tracking + speaking + JSON):
 1. decode-only throughput of each clip (PyAV, FFmpeg threads auto, RGB conversion);
