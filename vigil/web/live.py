@@ -127,6 +127,7 @@ class LiveEncoder:
         self.hits = 0
         self._entries: dict[int, _Entry] = {}
         self._locks: dict[int, threading.Lock] = {}
+        self._waits: dict[int, asyncio.Lock] = {}
         self._guard = threading.Lock()
         self._seq = 0
 
@@ -168,6 +169,12 @@ class LiveEncoder:
         scale = self.max_width / width
         small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         return draw_faces(small, latest.detections, label_of, scale)
+
+    def encoding_turn(self, camera_id: int) -> asyncio.Lock:
+        """Async viewers of one camera queue here, so one of them takes a worker thread to encode
+        a new frame and the others wait on the event loop instead of each taking a thread."""
+        with self._guard:
+            return self._waits.setdefault(camera_id, asyncio.Lock())
 
     def _lock_of(self, camera_id: int) -> threading.Lock:
         with self._guard:

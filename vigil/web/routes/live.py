@@ -55,7 +55,11 @@ async def _next_picture(manager: CameraManager, ctx: WebContext, camera_id: int)
     shared = manager.live.cached(camera_id, latest)  # most calls: already encoded, no thread hop
     if shared is not None:
         return shared
-    picture = await run_in_threadpool(live_picture, manager, ctx, camera_id)
+    async with manager.live.encoding_turn(camera_id):
+        shared = manager.live.cached(camera_id, latest)  # encoded while this viewer waited
+        if shared is not None:
+            return shared
+        picture = await run_in_threadpool(live_picture, manager, ctx, camera_id)
     return picture or _placeholder(WAITING)
 
 
