@@ -192,15 +192,17 @@ def _loyal_keep(span: _Span, min_visits: int) -> Keep:
 
 
 def _day_count(conn: Connection, span: _Span, keep: Keep) -> int:
-    """How many visitors seen on the day pass `keep` (one grouping of the day's sightings)."""
-    kept = (
+    """How many visitors seen on the day pass `keep` (one grouping of the day's sightings).
+
+    `keep` filters the grouped rows in WHERE, not HAVING: PostgreSQL turns that into a hash
+    semi-join; SQLite probes either way."""
+    seen = (
         select(Sighting.visitor_id)
         .where(Sighting.captured_at >= span.day_start, Sighting.captured_at < span.day_end)
         .group_by(Sighting.visitor_id)
-        .having(keep(Sighting.visitor_id))
-        .subquery()
+        .subquery("seen")
     )
-    return conn.execute(select(func.count()).select_from(kept)).scalar_one()
+    return conn.execute(select(func.count()).select_from(seen).where(keep(seen.c.visitor_id))).scalar_one()
 
 
 def _day_by_arrival(conn: Connection, span: _Span, keep: Keep, page: _Page) -> list[uuid.UUID]:
