@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import insert, text
 
+from bench.pg import postgres_url
 from vigil.config import StoreConfig, VigilSettings
 from vigil.store.repository import FaceObservation, IdentityStore
 from vigil.store.schema import Prototype, Visitor
@@ -168,27 +169,20 @@ def populate_sightings_pg(store: IdentityStore, total: int) -> None:
 
 
 def bench_postgres(visitors: int, sightings: int, lookups: int, ingest: int) -> dict[str, Any]:
-    import pgserver  # a real PostgreSQL 16 + pgvector, dev dependency
-
     rng = np.random.default_rng(2)
-    with tempfile.TemporaryDirectory() as tmp:
-        server = pgserver.get_server(Path(tmp) / "pg", cleanup_mode="stop")  # type: ignore[attr-defined]
-        try:
-            server.psql("CREATE DATABASE bench;")
-            store = open_store(str(server.get_uri("bench")), Path(tmp))
-            people = unit_vectors(rng, visitors)
-            timings: dict[str, float] = {}
-            timed(timings, "load_visitors_s", lambda: populate_visitors(store, people))
-            timed(timings, "load_sightings_s", lambda: populate_sightings_pg(store, sightings))
-            with store.db.writer.begin() as conn:
-                conn.execute(text("ANALYZE"))
-            p50, p95 = time_lookups(store, unit_vectors(rng, lookups))
-            recall = hnsw_recall(store, people, rng)
-            rate = time_ingest(store, people, ingest, 500, rng)
-            single = time_ingest(store, people, max(ingest // 10, 50), 1, rng)
-            store.close()
-        finally:
-            server.cleanup()
+    with tempfile.TemporaryDirectory() as tmp, postgres_url(Path(tmp)) as url:
+        store = open_store(url, Path(tmp))
+        people = unit_vectors(rng, visitors)
+        timings: dict[str, float] = {}
+        timed(timings, "load_visitors_s", lambda: populate_visitors(store, people))
+        timed(timings, "load_sightings_s", lambda: populate_sightings_pg(store, sightings))
+        with store.db.writer.begin() as conn:
+            conn.execute(text("ANALYZE"))
+        p50, p95 = time_lookups(store, unit_vectors(rng, lookups))
+        recall = hnsw_recall(store, people, rng)
+        rate = time_ingest(store, people, ingest, 500, rng)
+        single = time_ingest(store, people, max(ingest // 10, 50), 1, rng)
+        store.close()
     return {
         "visitors": visitors,
         "ingest_single_per_s": single,

@@ -29,6 +29,7 @@ import numpy as np
 from fastapi.testclient import TestClient
 from sqlalchemy import bindparam, insert, text, update
 
+from bench.pg import postgres_url
 from bench.store import DIM, MODEL, open_store, percentiles, populate_visitors, unit_vectors
 from vigil.config import load_settings
 from vigil.store.repository import IdentityStore
@@ -159,14 +160,8 @@ def database_url(tmp: Path, postgres: bool) -> Iterator[str]:
     if not postgres:
         yield f"sqlite:///{tmp}/vigil.db"
         return
-    import pgserver
-
-    server = pgserver.get_server(tmp / "pg", cleanup_mode="stop")  # type: ignore[attr-defined]
-    try:
-        server.psql("CREATE DATABASE bench;")
-        yield str(server.get_uri("bench"))
-    finally:
-        server.cleanup()
+    with postgres_url(tmp) as url:
+        yield url
 
 
 def time_calls(
