@@ -160,6 +160,8 @@ class LiveEncoder:
 
     def forget(self, camera_id: int) -> None:
         self._entries.pop(camera_id, None)
+        with self._guard:
+            self._waits.pop(camera_id, None)
 
     def _overlay(self, latest: LatestResult, label_of: LabelOf) -> Image:
         image = latest.frame.image
