@@ -259,21 +259,26 @@ class WebConfig(_Strict):
     start_cameras: bool = Field(True, description="Start the camera workers with the server")
 
 
-def _alias(name: str, *seed_names: str) -> AliasChoices:
-    return AliasChoices(name, f"vigil_{name}", *seed_names)
-
-
-class VigilSettings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="VIGIL_",
+def env_settings_config(prefix: str) -> SettingsConfigDict:
+    """The env/.env reading shared by Vigil's settings classes (`VIGIL_`, the batch's `VIGIL_TRACK_`)."""
+    return SettingsConfigDict(
+        env_prefix=prefix,
         env_file=".env",
         env_file_encoding="utf-8",
-        # One .env serves both settings classes (VIGIL_TRACK_* is the batch's): each reads its own keys.
+        # One .env serves every settings class: each reads only its own keys from it.
         dotenv_filtering="only_existing",
         env_nested_delimiter="__",
         extra="forbid",
         populate_by_name=True,
     )
+
+
+def _alias(name: str, *seed_names: str) -> AliasChoices:
+    return AliasChoices(name, f"vigil_{name}", *seed_names)
+
+
+class VigilSettings(BaseSettings):
+    model_config = env_settings_config("VIGIL_")
 
     shared_dir: Path = Field(
         Path("../shared"), description="Test media and models (tests and benchmarks only)"

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode
 
 from vigil.batch.blendshapes import unknown_blendshape_keys
-from vigil.config import TrackerConfig, load_settings
+from vigil.config import TrackerConfig, env_settings_config, load_settings
 from vigil.errors import ConfigError
 from vigil.runtime.supervisor import models_dirs
 
@@ -63,16 +63,7 @@ class BatchTrackerConfig(TrackerConfig):
 
 
 class BatchSettings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="VIGIL_TRACK_",
-        env_file=".env",
-        env_file_encoding="utf-8",
-        # One .env serves both settings classes: each reads only its own keys from it.
-        dotenv_filtering="only_existing",
-        env_nested_delimiter="__",
-        extra="forbid",
-        populate_by_name=True,
-    )
+    model_config = env_settings_config("VIGIL_TRACK_")
 
     # ------------------------------------------------------------ engine
     engine: EngineName = Field(
