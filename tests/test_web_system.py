@@ -15,9 +15,13 @@ from vigil.runtime.events import TrackEnded, TrackStarted
 from vigil.web.events import EventBus
 
 
-def _publish_later(bus: EventBus, delay_s: float) -> threading.Thread:
+def _publish_once_subscribed(bus: EventBus, deadline_s: float = 10.0) -> threading.Thread:
+    """Publish as soon as the stream has subscribed: a fixed delay raced slow CI start-ups."""
+
     def publish() -> None:
-        time.sleep(delay_s)
+        give_up = time.monotonic() + deadline_s
+        while bus.subscriber_count == 0 and time.monotonic() < give_up:
+            time.sleep(0.01)
         bus.handle(TrackStarted("cam-a", 7, time.time(), 1.5, box=[1, 2, 30, 40]))
         bus.handle(TrackStarted("cam-b", 8, time.time(), 1.6, box=[1, 2, 30, 40]))
         bus.handle(TrackEnded("cam-a", 7, time.time(), 2.0, frames=3))
@@ -40,8 +44,8 @@ def test_event_stream_delivers_pipeline_events_filtered_by_camera(tmp_path: Path
     app = make_app(tmp_path)
     with TestClient(app) as client:
         headers = bearer(app, "viewer")
-        publisher = _publish_later(ctx_of(app).events, 0.5)
-        response = client.get("/api/events", params={"camera": "cam-a", "timeout_s": 2}, headers=headers)
+        publisher = _publish_once_subscribed(ctx_of(app).events)
+        response = client.get("/api/events", params={"camera": "cam-a", "timeout_s": 3}, headers=headers)
         publisher.join()
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
