@@ -84,7 +84,7 @@ def populate_visitors(store: IdentityStore, vectors: np.ndarray, chunk: int = 50
                     for i in part
                 ],
             )
-        store.index.changed(conn, MODEL, set())
+        store.index.changed(conn, MODEL, set(ids))
     return ids
 
 

@@ -18,7 +18,7 @@ from vigil.store.analytics import frequency_text, visitor_sightings, visitor_sum
 from vigil.store.crops import CropStore
 from vigil.store.database import connect
 from vigil.store.repository import FaceObservation, IdentityStore
-from vigil.store.schema import Prototype, Sighting, Visit, Visitor
+from vigil.store.schema import Prototype, PrototypeAnchor, Sighting, Visit, Visitor
 from vigil.types import FaceEmbedding
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -160,6 +160,8 @@ def test_erase_leaves_nothing_of_the_person(store: IdentityStore, tmp_path: Path
                 == 0
             )
         assert conn.execute(select(func.count()).where(Prototype.visitor_id == victim)).scalar_one() == 0
+        anchors = select(func.count()).where(PrototypeAnchor.visitor_id == victim)
+        assert conn.execute(anchors).scalar_one() == 0
     left = set(store.crops.all_files())
     assert all(str(victim) not in f for f in left)
     assert not any(str(g.sighting_id) in f for g in gone for f in left)
@@ -260,7 +262,7 @@ def test_schema_is_migrated_once_and_reopened(db_url: str, tmp_path: Path) -> No
     first = connect(db_url)
     second = connect(db_url)  # an up-to-date schema is left alone
     with second.reader.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0004"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0005"
     first.dispose()
     second.dispose()
 

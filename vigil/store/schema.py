@@ -133,6 +133,20 @@ class Prototype(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
+class PrototypeAnchor(Base):
+    """PostgreSQL's searchable copy of a prototype, under the HNSW indexes: copied from `prototypes`
+    when created and again once the mean has drifted past `vectors.ANCHOR_MAX_DRIFT`, so most
+    sightings update the mean without touching the HNSW graph (migration 0005). Empty on SQLite."""
+
+    __tablename__ = "prototype_anchors"
+    visitor_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("visitors.id", ondelete="CASCADE"), primary_key=True
+    )
+    model: Mapped[str] = mapped_column(String(64), primary_key=True)
+    dim: Mapped[int] = mapped_column(Integer)
+    embedding: Mapped[FloatArray] = mapped_column(Embedding)
+
+
 class Visit(Base):
     __tablename__ = "visits"
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)

@@ -8,8 +8,9 @@ memory (100k × 128 floats is one 50 MB matrix-vector product: lookup p95 ~2 ms 
 machine when idle, see docs/benchmarks.md). The matrix follows the `prototypes_version` counter
 that every prototype write bumps, so another process's writes are picked up before the next search.
 
-PostgreSQL: pgvector's HNSW index, one partial expression index per (model, dimension), since
-one column holds vectors of several models and dimensions. `hnsw.ef_search` is set once per
+PostgreSQL: pgvector's HNSW index over a lagging copy of the prototypes (`prototype_anchors`),
+re-ranked by the exact means; one partial expression index per (model, dimension), since one
+column holds vectors of several models and dimensions. `hnsw.ef_search` is set once per
 connection (`HNSW_EF_SEARCH`, by `database.connect`), not per query."""
 
 from __future__ import annotations
@@ -25,11 +26,19 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Connection, select, text, update
 
-from vigil.store.schema import Meta, Prototype
+from vigil.store.schema import Meta, Prototype, PrototypeAnchor
 from vigil.types import FloatArray
 
 VERSION_KEY = "prototypes_version"
 HNSW_EF_SEARCH = 64  # candidates per HNSW scan: recall@1 0.99-1.0 in bench/store.py
+# An anchor is copied again from its prototype past this cosine distance (similarity 0.99). A
+# query's similarity to the anchor then differs from its similarity to the mean by at most
+# sqrt(2 * 0.01) = 0.14, and by ~0.0125 (one standard deviation) for a query in a random
+# direction in 128 dimensions; the exact re-rank of ANCHOR_CANDIDATES absorbs that (agreement
+# with exact search is measured in bench/store.py and tested in tests/test_store.py).
+ANCHOR_MAX_DRIFT = 0.01
+ANCHOR_CANDIDATES = 10
+PATCH_MAX_ROWS = 5000  # NumpyIndex: more changed rows than this reload the matrix instead
 _SAFE_MODEL = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 
 
@@ -141,6 +150,10 @@ class NumpyIndex:
         new_version = conn.execute(
             update(Meta).where(Meta.key == VERSION_KEY).values(value=Meta.value + 1).returning(Meta.value)
         ).scalar_one()
+        if len(visitor_ids) > PATCH_MAX_ROWS:  # a bulk change: reloading is cheaper than patching
+            with self._lock:
+                self._version = -1
+            return
         rows = conn.execute(
             select(Prototype.visitor_id, Prototype.embedding).where(
                 Prototype.model == model, Prototype.visitor_id.in_(list(visitor_ids))
@@ -181,7 +194,13 @@ class NumpyIndex:
 
 
 class PgVectorIndex:
-    """pgvector HNSW (cosine) per model; `<=>` is cosine distance, similarity = 1 - distance."""
+    """pgvector HNSW (cosine) per model over `prototype_anchors`, re-ranked by the exact means.
+
+    An anchor is a prototype as it was when last copied (migration 0005). Writes call `changed`,
+    which copies a prototype to its anchor only when it is new or has drifted by more than
+    `ANCHOR_MAX_DRIFT` (cosine distance), so most sightings update the mean without an HNSW insert.
+    A search takes the `ANCHOR_CANDIDATES` nearest anchors and orders them by the similarity to
+    their current mean; `<=>` is cosine distance, similarity = 1 - distance."""
 
     def __init__(self) -> None:
         self._indexed: set[tuple[str, int]] = set()
@@ -191,40 +210,69 @@ class PgVectorIndex:
         queries = np.atleast_2d(np.asarray(vectors, np.float32))
         dim = queries.shape[1]
         check_model_name(model)
-        # All queries in one round trip; each runs its own index scan through LATERAL.
+        # All queries in one round trip; each runs its own index scan through LATERAL. The exact
+        # similarity is a scalar subquery per candidate, so no plan (even on fresh statistics
+        # after a bulk load) can re-run the index scan once per prototype row of a join.
         sql = text(
-            f"SELECT u.i, p.visitor_id, p.sim FROM unnest(CAST(:qs AS text[])) WITH ORDINALITY AS u(t, i) "
-            f"CROSS JOIN LATERAL (SELECT visitor_id, "
-            f"1 - (embedding::vector({dim}) <=> CAST(u.t AS vector({dim}))) AS sim FROM prototypes "
+            f"SELECT u.i, c.visitor_id, (SELECT 1 - (p.embedding <=> CAST(u.t AS vector({dim}))) "
+            f"FROM prototypes p WHERE p.visitor_id = c.visitor_id AND p.model = :model) "
+            f"FROM unnest(CAST(:qs AS text[])) WITH ORDINALITY AS u(t, i) "
+            f"CROSS JOIN LATERAL (SELECT visitor_id FROM prototype_anchors "
             f"WHERE model = :model AND dim = {dim} "
-            f"ORDER BY embedding::vector({dim}) <=> CAST(u.t AS vector({dim})) LIMIT :k) AS p "
-            f"ORDER BY u.i, p.sim DESC"
+            f"ORDER BY embedding::vector({dim}) <=> CAST(u.t AS vector({dim})) LIMIT :n) AS c"
         )
         literals = ["[" + ",".join(f"{v:.7g}" for v in query) + "]" for query in queries]
+        params = {"qs": literals, "model": model, "n": max(k, ANCHOR_CANDIDATES)}
         results: list[list[Match]] = [[] for _ in queries]
-        for row in conn.execute(sql, {"qs": literals, "model": model, "k": k}).all():
-            results[int(row[0]) - 1].append(Match(row[1], float(row[2])))
-        return results
+        for row in conn.execute(sql, params).all():
+            if row[2] is not None:  # None: no prototype behind the anchor (cannot happen in one transaction)
+                results[int(row[0]) - 1].append(Match(row[1], float(row[2])))
+        return [sorted(found, key=lambda m: -m.similarity)[:k] for found in results]
 
     def changed(self, conn: Connection, model: str, visitor_ids: Collection[uuid.UUID]) -> None:
+        ids = sorted(set(visitor_ids))
+        if ids:
+            params = {"model": model, "ids": ids, "drift": ANCHOR_MAX_DRIFT}
+            conn.execute(_DROP_ANCHORS, params)
+            conn.execute(_REFRESH_ANCHORS, params)
         with self._lock:
             if any(m == model for m, _ in self._indexed):
                 return  # a model has one dimension: its index exists, skip the query per write
-        dims = conn.execute(select(Prototype.dim).where(Prototype.model == model).distinct()).scalars()
-        for dim in dims:
+        dims = conn.execute(select(PrototypeAnchor.dim).where(PrototypeAnchor.model == model).distinct())
+        for dim in dims.scalars():
             self.ensure_index(conn, model, int(dim))
 
     def ensure_index(self, conn: Connection, model: str, dim: int) -> None:
         with self._lock:
             if (model, dim) in self._indexed:
                 return
-        safe = re.sub(r"[^a-z0-9_]", "_", check_model_name(model).lower())
-        conn.execute(
-            text(
-                f"CREATE INDEX IF NOT EXISTS prototypes_hnsw_{safe}_{dim} ON prototypes "
-                f"USING hnsw ((embedding::vector({dim})) vector_cosine_ops) "
-                f"WHERE model = '{model}' AND dim = {dim}"
-            )
-        )
+        conn.execute(text(self.index_ddl(model, dim)))
         with self._lock:
             self._indexed.add((model, dim))
+
+    @staticmethod
+    def index_ddl(model: str, dim: int) -> str:
+        """One partial expression index per (model, dimension): one column holds them all."""
+        safe = re.sub(r"[^a-z0-9_]", "_", check_model_name(model).lower())
+        return (
+            f"CREATE INDEX IF NOT EXISTS prototype_anchors_hnsw_{safe}_{dim} ON prototype_anchors "
+            f"USING hnsw ((embedding::vector({dim})) vector_cosine_ops) "
+            f"WHERE model = '{model}' AND dim = {int(dim)}"
+        )
+
+
+# Anchors of these visitors whose prototype is gone (erased, merged away, expired).
+_DROP_ANCHORS = text(
+    "DELETE FROM prototype_anchors a WHERE a.model = :model AND a.visitor_id = ANY(:ids) "
+    "AND NOT EXISTS (SELECT 1 FROM prototypes p WHERE p.visitor_id = a.visitor_id AND p.model = a.model)"
+)
+# Copy new prototypes and those that drifted; in id order, like the visitor row locks.
+_REFRESH_ANCHORS = text(
+    "INSERT INTO prototype_anchors (visitor_id, model, dim, embedding) "
+    "SELECT p.visitor_id, p.model, p.dim, p.embedding FROM prototypes p "
+    "LEFT JOIN prototype_anchors a ON a.visitor_id = p.visitor_id AND a.model = p.model "
+    "WHERE p.model = :model AND p.visitor_id = ANY(:ids) AND (a.visitor_id IS NULL OR "
+    "CASE WHEN a.dim <> p.dim THEN true ELSE (a.embedding <=> p.embedding) > :drift END) "
+    "ORDER BY p.visitor_id "
+    "ON CONFLICT (visitor_id, model) DO UPDATE SET dim = excluded.dim, embedding = excluded.embedding"
+)
