@@ -262,7 +262,7 @@ def test_schema_is_migrated_once_and_reopened(db_url: str, tmp_path: Path) -> No
     first = connect(db_url)
     second = connect(db_url)  # an up-to-date schema is left alone
     with second.reader.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0005"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0006"
     first.dispose()
     second.dispose()
 

@@ -29,7 +29,8 @@ T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 @pytest.fixture
 def pg_store(pg_url: str, tmp_path: Path) -> Iterator[IdentityStore]:
     settings = VigilSettings(
-        data_dir=tmp_path / "data", store=StoreConfig(url=pg_url, same_person_similarity=0.9)
+        data_dir=tmp_path / "data",
+        store=StoreConfig(url=pg_url, same_person_similarity=0.9, exact_search_max=0),  # HNSW only
     )
     store = IdentityStore.open(settings)
     yield store

@@ -218,6 +218,14 @@ class StoreConfig(_Strict):
         description="Keep each visitor's prototype and reference photo after retention removes their "
         "sightings (False: such visitors are deleted entirely)",
     )
+    exact_search_max: int = Field(
+        200_000,
+        ge=0,
+        le=10_000_000,
+        description="PostgreSQL: search a model's prototypes exactly in process while it has at most "
+        "this many (memory: count x dimension x 4 bytes); above, pgvector HNSW. 0: always HNSW. "
+        "SQLite always searches exactly",
+    )
     orphan_grace_s: float = Field(
         300.0,
         ge=0,

@@ -56,7 +56,9 @@ class IdentityStore:
         self.db = db
         self.crops = crops
         self.config = config
-        self.index: VectorIndex = NumpyIndex() if db.backend == "sqlite" else PgVectorIndex()
+        self.index: VectorIndex = (
+            NumpyIndex() if db.backend == "sqlite" else PgVectorIndex(config.exact_search_max)
+        )
         self._camera_ids: dict[str, int] = {}
 
     @classmethod

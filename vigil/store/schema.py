@@ -147,6 +147,17 @@ class PrototypeAnchor(Base):
     embedding: Mapped[FloatArray] = mapped_column(Embedding)
 
 
+class PrototypeChange(Base):
+    """One visitor whose prototype of `model` was written by the transaction that moved the
+    `prototypes_version` counter to `version` (migration 0006): in-process indexes of other
+    processes fetch just these rows instead of reloading a model."""
+
+    __tablename__ = "prototype_changes"
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model: Mapped[str] = mapped_column(String(64), primary_key=True)
+    visitor_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+
+
 class Visit(Base):
     __tablename__ = "visits"
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)

@@ -6,12 +6,14 @@ their length.
 SQLite: an exact in-process NumPy search over all prototypes of one model, rows normalised in
 memory (100k × 128 floats is one 50 MB matrix-vector product: lookup p95 ~2 ms on this 2-core
 machine when idle, see docs/benchmarks.md). The matrix follows the `prototypes_version` counter
-that every prototype write bumps, so another process's writes are picked up before the next search.
+that every prototype write bumps and the `prototype_changes` log of which visitors it touched,
+so every process's committed writes are applied before its next search.
 
 PostgreSQL: pgvector's HNSW index over a lagging copy of the prototypes (`prototype_anchors`),
 re-ranked by the exact means; one partial expression index per (model, dimension), since one
-column holds vectors of several models and dimensions. `hnsw.ef_search` is set once per
-connection (`HNSW_EF_SEARCH`, by `database.connect`), not per query."""
+column holds vectors of several models and dimensions. Models with at most
+`store.exact_search_max` prototypes are searched like SQLite's, exactly in process.
+`hnsw.ef_search` is set once per connection (`HNSW_EF_SEARCH`, by `database.connect`)."""
 
 from __future__ import annotations
 
@@ -24,9 +26,9 @@ from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Connection, select, text, update
+from sqlalchemy import Connection, delete, func, insert, select, text, update
 
-from vigil.store.schema import Meta, Prototype, PrototypeAnchor
+from vigil.store.schema import Meta, Prototype, PrototypeAnchor, PrototypeChange
 from vigil.types import FloatArray
 
 VERSION_KEY = "prototypes_version"
@@ -39,6 +41,9 @@ HNSW_EF_SEARCH = 64  # candidates per HNSW scan: recall@1 0.99-1.0 in bench/stor
 ANCHOR_MAX_DRIFT = 0.01
 ANCHOR_CANDIDATES = 10
 PATCH_MAX_ROWS = 5000  # NumpyIndex: more changed rows than this reload the matrix instead
+CHANGES_FROM_KEY = "prototype_changes_from"  # lowest version whose changes are all logged
+KEEP_VERSIONS = 2000  # log kept for the last versions (write transactions); older is pruned
+PRUNE_EVERY = 200
 _SAFE_MODEL = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 
 
@@ -125,8 +130,11 @@ def pop_top_k(scores: FloatArray, k: int) -> tuple[npt.NDArray[np.intp], FloatAr
 
 
 class NumpyIndex:
-    """Exact search. Own writes patch the matrix; a version counter moved by another process
-    makes the next search reload the model's matrix from the database."""
+    """Exact search over one in-process matrix per model. Each search first brings the matrices
+    to the database's current `prototypes_version`: it applies the prototypes logged as changed
+    since (this process's writes and other processes' alike, committed only), or reloads when the
+    log no longer reaches back that far. Memory is not touched inside a write, so a transaction
+    that rolls back leaves nothing behind."""
 
     def __init__(self) -> None:
         self._models: dict[str, _ModelMatrix] = {}
@@ -146,39 +154,65 @@ class NumpyIndex:
                 for cols, row_sims in zip(best, sims, strict=True)
             ]
 
-    def changed(self, conn: Connection, model: str, visitor_ids: Collection[uuid.UUID]) -> None:
-        new_version = conn.execute(
-            update(Meta).where(Meta.key == VERSION_KEY).values(value=Meta.value + 1).returning(Meta.value)
-        ).scalar_one()
-        if len(visitor_ids) > PATCH_MAX_ROWS:  # a bulk change: reloading is cheaper than patching
-            with self._lock:
-                self._version = -1
-            return
-        rows = conn.execute(
-            select(Prototype.visitor_id, Prototype.embedding).where(
-                Prototype.model == model, Prototype.visitor_id.in_(list(visitor_ids))
-            )
-        ).all()
+    def size(self, conn: Connection, model: str) -> int:
+        """Prototypes of `model` (loads its matrix)."""
         with self._lock:
-            if new_version - 1 != self._version or model not in self._models:
-                self._version = -1  # someone else wrote too: reload on the next search
-                return
-            data = self._models[model]
-            found = {r[0] for r in rows}
-            for visitor_id, vector in rows:
-                data.put(visitor_id, vector)
-            for visitor_id in set(visitor_ids) - found:
-                data.drop(visitor_id)
-            self._version = new_version
+            return len(self._current(conn, model).ids)
+
+    def loaded(self, model: str) -> bool:
+        with self._lock:
+            return model in self._models
+
+    def forget(self, model: str) -> None:
+        with self._lock:
+            self._models.pop(model, None)
+
+    def changed(self, conn: Connection, model: str, visitor_ids: Collection[uuid.UUID]) -> None:
+        log_changes(conn, model, visitor_ids)
 
     def _current(self, conn: Connection, model: str) -> _ModelMatrix:
-        version = conn.execute(select(Meta.value).where(Meta.key == VERSION_KEY)).scalar_one()
+        wanted = select(Meta.key, Meta.value).where(Meta.key.in_([VERSION_KEY, CHANGES_FROM_KEY]))
+        meta = {key: value for key, value in conn.execute(wanted).tuples()}
+        version, logged_from = meta[VERSION_KEY], meta[CHANGES_FROM_KEY]
         if version != self._version:
-            self._models.clear()
+            if self._models and self._version >= 0 and self._version + 1 >= logged_from:
+                self._apply_log(conn, version)
+            else:
+                self._models.clear()
             self._version = version
         if model not in self._models:
             self._models[model] = self._load(conn, model)
         return self._models[model]
+
+    def _apply_log(self, conn: Connection, version: int) -> None:
+        changes = conn.execute(
+            select(PrototypeChange.model, PrototypeChange.visitor_id)
+            .where(
+                PrototypeChange.version > self._version,
+                PrototypeChange.version <= version,
+                PrototypeChange.model.in_(list(self._models)),
+            )
+            .distinct()
+        ).all()
+        if len(changes) > PATCH_MAX_ROWS:  # far behind: one reload beats many patches
+            self._models.clear()
+            return
+        by_model: dict[str, list[uuid.UUID]] = {}
+        for model, visitor_id in changes:
+            by_model.setdefault(model, []).append(visitor_id)
+        for model, ids in by_model.items():
+            data, found = self._models[model], set()
+            for start in range(0, len(ids), 900):  # under SQLite's bound-parameter limit
+                rows = conn.execute(
+                    select(Prototype.visitor_id, Prototype.embedding).where(
+                        Prototype.model == model, Prototype.visitor_id.in_(ids[start : start + 900])
+                    )
+                ).all()
+                for visitor_id, vector in rows:
+                    data.put(visitor_id, vector)
+                    found.add(visitor_id)
+            for visitor_id in set(ids) - found:
+                data.drop(visitor_id)
 
     @staticmethod
     def _load(conn: Connection, model: str) -> _ModelMatrix:
@@ -193,8 +227,30 @@ class NumpyIndex:
         return data
 
 
+def log_changes(conn: Connection, model: str, visitor_ids: Collection[uuid.UUID]) -> None:
+    """Inside the writing transaction: move `prototypes_version` on and log these visitors under
+    the new version. The counter's row stays locked until commit, so versions commit in order and
+    a reader that sees version V sees every log row up to V."""
+    version = conn.execute(
+        update(Meta).where(Meta.key == VERSION_KEY).values(value=Meta.value + 1).returning(Meta.value)
+    ).scalar_one()
+    if len(visitor_ids) > PATCH_MAX_ROWS:  # a bulk change: readers reload instead of patching
+        conn.execute(update(Meta).where(Meta.key == CHANGES_FROM_KEY).values(value=version + 1))
+        return
+    if visitor_ids:
+        rows = [{"version": version, "model": model, "visitor_id": v} for v in visitor_ids]
+        conn.execute(insert(PrototypeChange), rows)
+    if version % PRUNE_EVERY == 0:
+        floor = version - KEEP_VERSIONS
+        conn.execute(delete(PrototypeChange).where(PrototypeChange.version < floor))
+        conn.execute(update(Meta).where(Meta.key == CHANGES_FROM_KEY, Meta.value < floor).values(value=floor))
+
+
 class PgVectorIndex:
-    """pgvector HNSW (cosine) per model over `prototype_anchors`, re-ranked by the exact means.
+    """pgvector HNSW (cosine) per model over `prototype_anchors`, re-ranked by the exact means;
+    models with at most `exact_max` prototypes are searched exactly in process instead
+    (`store.exact_search_max`: a 500-query batch over 100k prototypes is one matrix product,
+    ~0.17 s with the top-3 pick, against ~1 s of HNSW scans on the 2-core bench machine).
 
     An anchor is a prototype as it was when last copied (migration 0005). Writes call `changed`,
     which copies a prototype to its anchor only when it is new or has drifted by more than
@@ -202,11 +258,35 @@ class PgVectorIndex:
     A search takes the `ANCHOR_CANDIDATES` nearest anchors and orders them by the similarity to
     their current mean; `<=>` is cosine distance, similarity = 1 - distance."""
 
-    def __init__(self) -> None:
+    def __init__(self, exact_max: int = 0) -> None:
         self._indexed: set[tuple[str, int]] = set()
         self._lock = threading.Lock()
+        self._exact = NumpyIndex()
+        self._exact_max = exact_max
+        self._too_big: set[str] = set()  # models past `exact_max`: HNSW from now on
 
     def search(self, conn: Connection, model: str, vectors: FloatArray, k: int) -> list[list[Match]]:
+        if self.searches_exactly(conn, model):
+            return self._exact.search(conn, model, vectors, k)
+        return self._search_hnsw(conn, model, vectors, k)
+
+    def searches_exactly(self, conn: Connection, model: str) -> bool:
+        """Small models are searched exactly in process (faster than HNSW for batches here, and no
+        approximation); the first search of a model counts it before loading anything."""
+        if self._exact_max == 0 or model in self._too_big:
+            return False
+        if not self._exact.loaded(model):
+            count = conn.execute(select(func.count()).where(Prototype.model == model)).scalar_one()
+            if count > self._exact_max:
+                self._too_big.add(model)
+                return False
+        if self._exact.size(conn, model) > self._exact_max:
+            self._too_big.add(model)
+            self._exact.forget(model)
+            return False
+        return True
+
+    def _search_hnsw(self, conn: Connection, model: str, vectors: FloatArray, k: int) -> list[list[Match]]:
         queries = np.atleast_2d(np.asarray(vectors, np.float32))
         dim = queries.shape[1]
         check_model_name(model)
@@ -235,6 +315,7 @@ class PgVectorIndex:
             params = {"model": model, "ids": ids, "drift": ANCHOR_MAX_DRIFT}
             conn.execute(_DROP_ANCHORS, params)
             conn.execute(_REFRESH_ANCHORS, params)
+        log_changes(conn, model, ids)
         with self._lock:
             if any(m == model for m, _ in self._indexed):
                 return  # a model has one dimension: its index exists, skip the query per write
