@@ -127,3 +127,21 @@ def test_postgres_switches_a_model_to_hnsw_past_exact_search_max(pg_url: str, tm
     finally:
         small.close()
         capped.close()
+
+
+def test_postgres_model_growing_past_the_cap_moves_to_hnsw(pg_url: str, tmp_path: Path) -> None:
+    store = open_store(pg_url, tmp_path, exact_search_max=3)
+    try:
+        index = store.index
+        assert isinstance(index, PgVectorIndex)
+        made = [store.observe(seen(p, p)).visitor_id for p in range(3)]
+        with store.db.reader.connect() as conn:
+            assert index.searches_exactly(conn, "m1")  # 3 prototypes: still exact, matrix loaded
+        made += [store.observe(seen(p, p)).visitor_id for p in range(3, 6)]
+        assert store.lookup(seen(5, 99).embedding)[0].visitor_id == made[5]  # exact, then over the cap
+        with store.db.reader.connect() as conn:
+            assert not index.searches_exactly(conn, "m1")
+        assert not exact_index(store).loaded("m1")  # its matrix is dropped
+        assert [store.lookup(seen(p, 200 + p).embedding)[0].visitor_id for p in range(6)] == made
+    finally:
+        store.close()

@@ -154,10 +154,11 @@ class NumpyIndex:
                 for cols, row_sims in zip(best, sims, strict=True)
             ]
 
-    def size(self, conn: Connection, model: str) -> int:
-        """Prototypes of `model` (loads its matrix)."""
+    def loaded_size(self, model: str) -> int:
+        """Rows of `model` in memory as of the last search (0 when not loaded)."""
         with self._lock:
-            return len(self._current(conn, model).ids)
+            data = self._models.get(model)
+            return len(data.ids) if data else 0
 
     def loaded(self, model: str) -> bool:
         with self._lock:
@@ -266,13 +267,17 @@ class PgVectorIndex:
         self._too_big: set[str] = set()  # models past `exact_max`: HNSW from now on
 
     def search(self, conn: Connection, model: str, vectors: FloatArray, k: int) -> list[list[Match]]:
-        if self.searches_exactly(conn, model):
-            return self._exact.search(conn, model, vectors, k)
-        return self._search_hnsw(conn, model, vectors, k)
+        if not self.searches_exactly(conn, model):
+            return self._search_hnsw(conn, model, vectors, k)
+        found = self._exact.search(conn, model, vectors, k)
+        if self._exact.loaded_size(model) > self._exact_max:  # grew past the cap: HNSW from now on
+            self._too_big.add(model)
+            self._exact.forget(model)
+        return found
 
     def searches_exactly(self, conn: Connection, model: str) -> bool:
         """Small models are searched exactly in process (faster than HNSW for batches here, and no
-        approximation); the first search of a model counts it before loading anything."""
+        approximation); before its matrix is loaded, a model's prototypes are counted first."""
         if self._exact_max == 0 or model in self._too_big:
             return False
         if not self._exact.loaded(model):
@@ -280,10 +285,6 @@ class PgVectorIndex:
             if count > self._exact_max:
                 self._too_big.add(model)
                 return False
-        if self._exact.size(conn, model) > self._exact_max:
-            self._too_big.add(model)
-            self._exact.forget(model)
-            return False
         return True
 
     def _search_hnsw(self, conn: Connection, model: str, vectors: FloatArray, k: int) -> list[list[Match]]:
