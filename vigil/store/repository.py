@@ -153,14 +153,15 @@ class IdentityStore:
         return results
 
     def _search_all(self, conn: Connection, observations: Sequence[FaceObservation]) -> list[list[Match]]:
-        """One matrix search per model for the whole batch."""
+        """One matrix search per model for the whole batch: each observation's best match."""
         results: list[list[Match]] = [[] for _ in observations]
         by_model: dict[str, list[int]] = {}
         for i, obs in enumerate(observations):
             by_model.setdefault(check_model_name(obs.embedding.model), []).append(i)
         for model, indexes in by_model.items():
             vectors = np.vstack([observations[i].embedding.vector for i in indexes])
-            for i, found in zip(indexes, self.index.search(conn, model, vectors, 3), strict=True):
+            # A new track only needs its best match: k=1 saves two passes over the score matrix.
+            for i, found in zip(indexes, self.index.search(conn, model, vectors, 1), strict=True):
                 results[i] = found
         return results
 

@@ -37,7 +37,7 @@ HNSW_EF_SEARCH = 64  # candidates per HNSW scan: recall@1 0.99-1.0 in bench/stor
 # query's similarity to the anchor then differs from its similarity to the mean by at most
 # sqrt(2 * 0.01) = 0.14, and by ~0.0125 (one standard deviation) for a query in a random
 # direction in 128 dimensions; the exact re-rank of ANCHOR_CANDIDATES absorbs that (agreement
-# with exact search is measured in bench/store.py and tested in tests/test_store.py).
+# with exact search is measured in bench/store.py and tested in tests/test_store_anchors.py).
 ANCHOR_MAX_DRIFT = 0.01
 ANCHOR_CANDIDATES = 10
 PATCH_MAX_ROWS = 5000  # NumpyIndex: more changed rows than this reload the matrix instead
