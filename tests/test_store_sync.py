@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from vigil.config import StoreConfig, VigilSettings
 from vigil.store import vectors
@@ -143,38 +143,5 @@ def test_postgres_model_growing_past_the_cap_moves_to_hnsw(pg_url: str, tmp_path
             assert not index.searches_exactly(conn, "m1")
         assert not exact_index(store).loaded("m1")  # its matrix is dropped
         assert [store.lookup(seen(p, 200 + p).embedding)[0].visitor_id for p in range(6)] == made
-    finally:
-        store.close()
-
-
-def test_own_committed_batches_are_applied_without_reading_prototypes_back(
-    db_url: str, tmp_path: Path
-) -> None:
-    store = open_store(db_url, tmp_path)
-    reads: list[str] = []
-
-    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
-        if "prototypes.embedding" in statement and "FROM prototypes" in statement:
-            reads.append(statement)
-
-    try:
-        first = store.observe(seen(0, 1))
-        store.lookup(seen(0, 2).embedding)  # matrix loaded
-        event.listen(store.db.writer, "before_cursor_execute", record)
-        event.listen(store.db.reader, "before_cursor_execute", record)
-        batch = store.observe_many([seen(p, 10 + p, 1) for p in range(5)])
-        batch_reads = len(reads)  # the batch itself loads its matched visitors' prototypes
-        found = [store.lookup(seen(p, 20 + p).embedding)[0].visitor_id for p in range(5)]
-        assert found == [a.visitor_id for a in batch] and batch[0].visitor_id == first.visitor_id
-        assert len(reads) == batch_reads  # the lookups read no prototype back
-        # Another process's write in between: read back through the log, and still right.
-        other = open_store(db_url, tmp_path / "other")
-        try:
-            moved = other.observe(seen(6, 30, 2)).visitor_id
-        finally:
-            other.close()
-        store.observe_many([seen(7, 40, 3)])
-        assert store.lookup(seen(6, 31).embedding)[0].visitor_id == moved
-        assert len(reads) > batch_reads
     finally:
         store.close()

@@ -182,13 +182,6 @@ class Batch:
             _merge_changed(changed, rebuild_visitors(conn, self.rebuild, self.gap))
         return changed
 
-    def written_means(self, model: str) -> dict[uuid.UUID, FloatArray] | None:
-        """After `flush`: the prototypes of `model` exactly as written, or None when a visit
-        rebuild recomputed some of them in the database."""
-        if self.rebuild:
-            return None
-        return {vid: p["embedding"] for (vid, m), p in self.protos.items() if m == model}
-
     def _flush_prototypes(self, now: datetime) -> None:
         fresh, old = [], []
         for (visitor_id, model), p in self.protos.items():

@@ -25,14 +25,7 @@ from vigil.store import maintenance
 from vigil.store.crops import CropStore
 from vigil.store.database import Database, connect
 from vigil.store.schema import Camera, Prototype, Sighting, Visit, Visitor
-from vigil.store.vectors import (
-    Match,
-    NumpyIndex,
-    PgVectorIndex,
-    VectorIndex,
-    WrittenMeans,
-    check_model_name,
-)
+from vigil.store.vectors import Match, NumpyIndex, PgVectorIndex, VectorIndex, check_model_name
 from vigil.types import FaceEmbedding, Image
 
 log = logging.getLogger(__name__)
@@ -99,11 +92,8 @@ class IdentityStore:
         for attempt in range(DEADLOCK_RETRIES):
             written: list[str] = []
             try:
-                written_means: list[WrittenMeans] = []
                 with self.db.writer.begin() as conn:
-                    results = self._observe_many(conn, observations, written, written_means)
-                self.index.committed(written_means)  # only now: a rollback must not reach memory
-                return results
+                    return self._observe_many(conn, observations, written)
             except OperationalError as exc:
                 self._forget_failed(written)
                 if not _is_deadlock(exc) or attempt == DEADLOCK_RETRIES - 1:
@@ -120,11 +110,7 @@ class IdentityStore:
         self._camera_ids.clear()
 
     def _observe_many(
-        self,
-        conn: Connection,
-        observations: Sequence[FaceObservation],
-        written: list[str],
-        written_means: list[WrittenMeans],
+        self, conn: Connection, observations: Sequence[FaceObservation], written: list[str]
     ) -> list[Assignment]:
         batch = maintenance.Batch(conn, self.gap)
         results: list[Assignment] = []
@@ -163,10 +149,7 @@ class IdentityStore:
             results.append(Assignment(sighting_id, visitor_id, best.similarity if best else None, new))
         changed = batch.flush()
         for model, visitor_ids in changed.items():
-            version = self.index.changed(conn, model, visitor_ids)
-            means = batch.written_means(model)
-            if version is not None and means is not None and means.keys() == visitor_ids:
-                written_means.append(WrittenMeans(version, model, means))
+            self.index.changed(conn, model, visitor_ids)
         return results
 
     def _search_all(self, conn: Connection, observations: Sequence[FaceObservation]) -> list[list[Match]]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 import threading
 import uuid
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -53,26 +53,12 @@ class Match:
     similarity: float
 
 
-@dataclass(frozen=True)
-class WrittenMeans:
-    """The prototypes one committed write logged under `version`, as it wrote them."""
-
-    version: int
-    model: str
-    means: Mapping[uuid.UUID, FloatArray]
-
-
 class VectorIndex(Protocol):
     def search(self, conn: Connection, model: str, vectors: FloatArray, k: int) -> list[list[Match]]: ...
 
-    def changed(self, conn: Connection, model: str, visitor_ids: Collection[uuid.UUID]) -> int | None:
+    def changed(self, conn: Connection, model: str, visitor_ids: Collection[uuid.UUID]) -> None:
         """Call inside the writing transaction after these visitors' prototypes of `model`
-        were inserted, updated or deleted. Returns the version the change is logged under
-        (None for a bulk change, which readers reload)."""
-
-    def committed(self, writes: Sequence[WrittenMeans]) -> None:
-        """Call after the transaction committed, with prototypes it wrote (optional: what is not
-        given here is read back from the database at the next search)."""
+        were inserted, updated or deleted."""
 
 
 def check_model_name(model: str) -> str:
@@ -147,16 +133,13 @@ class NumpyIndex:
     """Exact search over one in-process matrix per model. Each search first brings the matrices
     to the database's current `prototypes_version`: it applies the prototypes logged as changed
     since (this process's writes and other processes' alike, committed only), or reloads when the
-    log no longer reaches back that far. When every missed version is one of this process's own
-    committed batches (`committed`), their prototypes are applied from memory without reading
-    them back. Memory is not touched inside a write, so a transaction that rolls back leaves
-    nothing behind."""
+    log no longer reaches back that far. Memory is not touched inside a write, so a transaction
+    that rolls back leaves nothing behind."""
 
     def __init__(self) -> None:
         self._models: dict[str, _ModelMatrix] = {}
         self._version = -1
         self._lock = threading.Lock()
-        self._committed: dict[int, WrittenMeans] = {}  # this process's writes, by version
 
     def search(self, conn: Connection, model: str, vectors: FloatArray, k: int) -> list[list[Match]]:
         queries = np.atleast_2d(np.asarray(vectors, np.float32))
@@ -185,40 +168,22 @@ class NumpyIndex:
         with self._lock:
             self._models.pop(model, None)
 
-    def changed(self, conn: Connection, model: str, visitor_ids: Collection[uuid.UUID]) -> int | None:
-        return log_changes(conn, model, visitor_ids)
-
-    def committed(self, writes: Sequence[WrittenMeans]) -> None:
-        with self._lock:
-            self._committed.update((w.version, w) for w in writes if w.version > self._version)
+    def changed(self, conn: Connection, model: str, visitor_ids: Collection[uuid.UUID]) -> None:
+        log_changes(conn, model, visitor_ids)
 
     def _current(self, conn: Connection, model: str) -> _ModelMatrix:
         wanted = select(Meta.key, Meta.value).where(Meta.key.in_([VERSION_KEY, CHANGES_FROM_KEY]))
         meta = {key: value for key, value in conn.execute(wanted).tuples()}
         version, logged_from = meta[VERSION_KEY], meta[CHANGES_FROM_KEY]
         if version != self._version:
-            missed = range(self._version + 1, version + 1)
-            if not self._models or self._version < 0:
-                self._models.clear()
-            elif all(v in self._committed for v in missed):  # only our own writes: no reading back
-                self._apply_own(missed)
-            elif self._version + 1 >= logged_from:
+            if self._models and self._version >= 0 and self._version + 1 >= logged_from:
                 self._apply_log(conn, version)
             else:
                 self._models.clear()
             self._version = version
-            self._committed = {v: w for v, w in self._committed.items() if v > version}
         if model not in self._models:
             self._models[model] = self._load(conn, model)
         return self._models[model]
-
-    def _apply_own(self, versions: range) -> None:
-        for v in versions:
-            write = self._committed[v]
-            data = self._models.get(write.model)
-            if data is not None:
-                for visitor_id, vector in write.means.items():
-                    data.put(visitor_id, vector)
 
     def _apply_log(self, conn: Connection, version: int) -> None:
         changes = conn.execute(
@@ -263,7 +228,7 @@ class NumpyIndex:
         return data
 
 
-def log_changes(conn: Connection, model: str, visitor_ids: Collection[uuid.UUID]) -> int | None:
+def log_changes(conn: Connection, model: str, visitor_ids: Collection[uuid.UUID]) -> None:
     """Inside the writing transaction: move `prototypes_version` on and log these visitors under
     the new version. The counter's row stays locked until commit, so versions commit in order and
     a reader that sees version V sees every log row up to V."""
@@ -272,7 +237,7 @@ def log_changes(conn: Connection, model: str, visitor_ids: Collection[uuid.UUID]
     ).scalar_one()
     if len(visitor_ids) > PATCH_MAX_ROWS:  # a bulk change: readers reload instead of patching
         conn.execute(update(Meta).where(Meta.key == CHANGES_FROM_KEY).values(value=version + 1))
-        return None
+        return
     if visitor_ids:
         rows = [{"version": version, "model": model, "visitor_id": v} for v in visitor_ids]
         conn.execute(insert(PrototypeChange), rows)
@@ -280,7 +245,6 @@ def log_changes(conn: Connection, model: str, visitor_ids: Collection[uuid.UUID]
         floor = version - KEEP_VERSIONS
         conn.execute(delete(PrototypeChange).where(PrototypeChange.version < floor))
         conn.execute(update(Meta).where(Meta.key == CHANGES_FROM_KEY, Meta.value < floor).values(value=floor))
-    return int(version)
 
 
 class PgVectorIndex:
@@ -346,23 +310,19 @@ class PgVectorIndex:
                 results[int(row[0]) - 1].append(Match(row[1], float(row[2])))
         return [sorted(found, key=lambda m: -m.similarity)[:k] for found in results]
 
-    def changed(self, conn: Connection, model: str, visitor_ids: Collection[uuid.UUID]) -> int | None:
+    def changed(self, conn: Connection, model: str, visitor_ids: Collection[uuid.UUID]) -> None:
         ids = sorted(set(visitor_ids))
         if ids:
             params = {"model": model, "ids": ids, "drift": ANCHOR_MAX_DRIFT}
             conn.execute(_DROP_ANCHORS, params)
             conn.execute(_REFRESH_ANCHORS, params)
-        version = log_changes(conn, model, ids)
+        log_changes(conn, model, ids)
         with self._lock:
             if any(m == model for m, _ in self._indexed):
-                return version  # a model has one dimension: its index exists, skip the query per write
+                return  # a model has one dimension: its index exists, skip the query per write
         dims = conn.execute(select(PrototypeAnchor.dim).where(PrototypeAnchor.model == model).distinct())
         for dim in dims.scalars():
             self.ensure_index(conn, model, int(dim))
-        return version
-
-    def committed(self, writes: Sequence[WrittenMeans]) -> None:
-        self._exact.committed(writes)
 
     def ensure_index(self, conn: Connection, model: str, dim: int) -> None:
         with self._lock:
