@@ -251,7 +251,7 @@ class PgVectorIndex:
     """pgvector HNSW (cosine) per model over `prototype_anchors`, re-ranked by the exact means;
     models with at most `exact_max` prototypes are searched exactly in process instead
     (`store.exact_search_max`: a 500-query batch over 100k prototypes is one matrix product,
-    ~0.17 s with the top-3 pick, against ~1 s of HNSW scans on the 2-core bench machine).
+    ~0.17 s when profiled with a top-3 pick, against ~1 s of HNSW scans on the 2-core bench machine).
 
     An anchor is a prototype as it was when last copied (migration 0005). Writes call `changed`,
     which copies a prototype to its anchor only when it is new or has drifted by more than
