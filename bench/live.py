@@ -48,7 +48,7 @@ from vigil.embed import FaceCrop, FaceEmbedder, create_embedder
 from vigil.runtime.camera import CameraStatus
 from vigil.runtime.events import MemorySink, TrackEnded
 from vigil.runtime.sampling import FrameSampler
-from vigil.runtime.supervisor import Supervisor, models_dirs
+from vigil.runtime.supervisor import Supervisor
 from vigil.sources import open_source
 from vigil.types import Image
 
@@ -498,7 +498,7 @@ def naive_vs_gated(clip: Clip, shared: Path, embedder: FaceEmbedder, timed_embed
 
     # Naive loop (face_recognition's video example): detect and embed every face of every
     # processed frame. Detection runs on every decoded frame to count both rates.
-    detector = create_detector(settings.detector, models_dirs(settings))
+    detector = create_detector(settings.detector, settings.model_search_dirs())
     sampler = FrameSampler(ANALYSIS_FPS)
     source = open_source(str(clip.path), settings.runtime)
     source.open()
@@ -593,7 +593,7 @@ def _spin_while(work: Callable[[], None]) -> tuple[float, float]:
 
 def gil_diagnostics(clip: Clip, settings: VigilSettings, embedder: FaceEmbedder, repeats: int) -> GilResult:
     images = [read_frame(clip, at) for at in (1.5, 8.5)]
-    detector = create_detector(settings.detector, models_dirs(settings))
+    detector = create_detector(settings.detector, settings.model_search_dirs())
     found = detector.detect(images[1])
     landmarks = None if found.landmarks is None else found.landmarks[0]
     crop = FaceCrop.cut(images[1], found.xyxy[0], landmarks)
@@ -1091,7 +1091,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         static_path = Path(tmp) / "static_hamilton.mp4"
         try:
             still = read_frame(clips["360p"], args.static_at)
-            static_faces = len(create_detector(base.detector, models_dirs(base)).detect(still))
+            static_faces = len(create_detector(base.detector, base.model_search_dirs()).detect(still))
             make_static_clip(still, static_path, seconds=STATIC_SECONDS)
             static = probe(static_path, "static")
         except (av.error.FFmpegError, RuntimeError, OSError) as exc:

@@ -56,7 +56,7 @@ REPEATS = 5  # warm runs per clip: the machine is shared, so the spread is repor
 def settings(**overrides: Any) -> BatchSettings:
     values: dict[str, Any] = {"models_dir": SHARED / "models", "cpu_workers": WORKERS}
     values.update(overrides)
-    return BatchSettings(_env_file=None, **values)
+    return BatchSettings(**values)
 
 
 def machine() -> dict[str, Any]:

@@ -35,7 +35,7 @@ def batch_settings(**overrides: Any) -> BatchSettings:
     models = shared_file("models/face_detection_yunet_2023mar.onnx").parent
     values: dict[str, Any] = {"models_dir": models, "cpu_workers": 1}
     values.update(overrides)
-    return BatchSettings(_env_file=None, **values)
+    return BatchSettings(**values)
 
 
 def clip(name: str) -> Path:

@@ -40,7 +40,8 @@ def models_dir() -> Path:
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No user .env or VIGIL_* variables leak into tests."""
+    """No user .env, VIGIL_* variables or per-user model files leak into tests."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
     for key in list(os.environ):
         if key.startswith("VIGIL_") and key != "VIGIL_SHARED_DIR":
             monkeypatch.delenv(key)

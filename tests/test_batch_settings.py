@@ -83,7 +83,7 @@ def test_seed_variables_set_the_settings(monkeypatch: pytest.MonkeyPatch) -> Non
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    s = BatchSettings(_env_file=None)
+    s = load_batch_settings()
     assert (s.engine, s.yunet_max_width, s.opencv_max_faces, s.mediapipe_max_faces) == ("haar", 960, 2, 1)
     assert s.jawopen_scale == 1.5  # haar belongs to the OpenCV family
     assert s.blendshapes_profile == "custom" and s.blendshapes_export_keys == ["jawOpen", "mouthSmileLeft"]
@@ -136,3 +136,34 @@ def test_bare_field_names_are_not_environment_variables(monkeypatch: pytest.Monk
     settings = load_batch_settings()
     assert settings.engine == "yunet" and settings.cpu_workers != 255
     assert load_batch_settings(engine="haar").engine == "haar"  # keyword arguments still work
+
+
+def test_batch_settings_are_the_track_section_of_the_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vigil.config import load_settings
+
+    config = tmp_path / "vigil.yaml"
+    config.write_text("track: {engine: blazeface, chunk_max: 90, tracker: {lost_track_buffer: 40}}\n")
+    monkeypatch.setenv("TRACKING_CHUNK_MIN", "30")  # a seed name sets a key of the YAML's section
+    monkeypatch.setenv("VIGIL_TRACK__CPU_WORKERS", "3")
+    track = load_settings(config).track
+    assert (track.engine, track.chunk_max, track.chunk_min, track.cpu_workers) == ("blazeface", 90, 30, 3)
+    assert track.tracker.lost_track_buffer == 40
+    assert load_batch_settings(config, chunk_max=120).chunk_max == 120  # CLI flags win
+
+
+def test_vigil_names_win_over_seed_names_which_win_over_yaml(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "vigil.yaml"
+    config.write_text("track: {engine: dlib_hog}\n")
+    monkeypatch.setenv("STEP5_TRACKING_ENGINE", "opencv_haar")
+    assert load_batch_settings(config).engine == "haar"
+    monkeypatch.setenv("VIGIL_TRACK__ENGINE", "blazeface")
+    assert load_batch_settings(config).engine == "blazeface"
+
+
+def test_former_env_spelling_still_works(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VIGIL_TRACK_DETECT_EVERY_N", "3")
+    assert load_batch_settings().detect_every_n == 3

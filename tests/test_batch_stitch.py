@@ -12,7 +12,7 @@ from tests.batch_util import batch_settings, clip
 from vigil.batch.runner import run_batch
 from vigil.batch.settings import BatchTrackerConfig, load_batch_settings
 from vigil.batch.stitch import _track
-from vigil.config import TrackerConfig
+from vigil.tracking_config import TrackerConfig
 from vigil.errors import ConfigError
 from vigil.track import FaceTracker
 
@@ -45,7 +45,7 @@ def test_unknown_export_keys_fail_at_settings_load(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("STEP5_BLENDSHAPES_PROFILE", "custom")
     monkeypatch.setenv("STEP5_BLENDSHAPES_EXPORT_KEYS", "jawOpen,mouthSmil")
     with pytest.raises(ConfigError, match=r"unknown keys \['mouthSmil'\]"):
-        load_batch_settings(_env_file=None)
+        load_batch_settings()
 
 
 def test_unknown_export_keys_fail_the_run_before_any_work(tmp_path: Path) -> None:

@@ -65,3 +65,87 @@ def test_bad_yaml_file(tmp_path: Path) -> None:
         load_settings(bad)
     with pytest.raises(ConfigError, match="does not exist"):
         load_settings(tmp_path / "missing.yaml")
+
+
+# One YAML key and one env key per section: both must survive (sections merge key by key).
+SECTION_CASES: dict[str, tuple[str, object, str, str, object]] = {
+    "detector": ("score_threshold", 0.7, "MAX_WIDTH", "800", 800),
+    "embedder": ("type", "dlib_resnet", "NUM_JITTERS", "2", 2),
+    "motion": ("width", 200, "PIXEL_THRESHOLD", "30", 30),
+    "tracker": ("min_iou", 0.2, "LOST_TRACK_BUFFER", "20", 20),
+    "quality": ("good_face_px", 100.0, "MIN_FACE_PX", "20", 20.0),
+    "gating": ("min_quality", 0.5, "MAX_EMBEDDINGS", "5", 5),
+    "runtime": ("frame_queue", 4, "EMBED_PROCESSES", "0", 0),
+    "store": ("url", "sqlite:///elsewhere.db", "ENABLED", "false", False),
+    "web": ("port", 9000, "ADMIN_PASSWORD", "from-the-environment", "from-the-environment"),
+    "track": ("chunk_max", 77, "ENGINE", "haar", "haar"),
+}
+
+
+def _section_names() -> set[str]:
+    from pydantic import BaseModel
+
+    from vigil.config import VigilSettings
+
+    names = set()
+    for name, field in VigilSettings.model_fields.items():
+        default = field.default_factory() if field.default_factory else field.default  # type: ignore[call-arg]
+        if isinstance(default, BaseModel):
+            names.add(name)
+    return names
+
+
+def test_every_section_has_a_merge_case() -> None:
+    assert _section_names() <= set(SECTION_CASES), "add the new section to SECTION_CASES"
+
+
+@pytest.mark.parametrize("section", sorted(SECTION_CASES))
+def test_env_overrides_one_key_and_keeps_the_sections_yaml_keys(
+    section: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import yaml
+
+    from pydantic import SecretStr
+
+    yaml_key, yaml_value, env_key, env_raw, env_expected = SECTION_CASES[section]
+    config = tmp_path / "vigil.yaml"
+    config.write_text(yaml.safe_dump({section: {yaml_key: yaml_value}}))
+    monkeypatch.setenv(f"VIGIL_{section.upper()}__{env_key}", env_raw)
+    values = getattr(load_settings(config), section).model_dump()
+    assert values[yaml_key] == yaml_value, f"{section}.{yaml_key} from YAML was lost"
+    got = values[env_key.lower()]
+    assert (got.get_secret_value() if isinstance(got, SecretStr) else got) == env_expected
+
+
+def test_issue_examples_web_and_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "vigil.yaml"
+    config.write_text("web: {host: 0.0.0.0, port: 9000}\nstore: {url: 'postgresql://db/vigil'}\n")
+    monkeypatch.setenv("VIGIL_WEB__ADMIN_PASSWORD", "long-enough-secret")
+    monkeypatch.setenv("VIGIL_STORE__ENABLED", "false")
+    settings = load_settings(config)
+    assert (settings.web.host, settings.web.port) == ("0.0.0.0", 9000)
+    assert settings.web.admin_password is not None
+    assert settings.web.admin_password.get_secret_value() == "long-enough-secret"
+    assert (settings.store.url, settings.store.enabled) == ("postgresql://db/vigil", False)
+
+
+def test_cli_overrides_merge_into_yaml_sections(tmp_path: Path) -> None:
+    config = tmp_path / "vigil.yaml"
+    config.write_text("web: {host: 0.0.0.0, port: 9000}\n")
+    settings = load_settings(config, web={"port": 9100})
+    assert (settings.web.host, settings.web.port) == ("0.0.0.0", 9100)
+
+
+def test_config_file_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "other.yaml"
+    config.write_text("track: {engine: blazeface}\ngating: {max_embeddings: 7}\n")
+    monkeypatch.setenv("VIGIL_CONFIG_FILE", str(config))
+    settings = load_settings()
+    assert settings.track.engine == "blazeface" and settings.gating.max_embeddings == 7
+
+
+def test_unknown_yaml_key_in_a_section_is_an_error(tmp_path: Path) -> None:
+    config = tmp_path / "vigil.yaml"
+    config.write_text("web: {prot: 9000}\n")
+    with pytest.raises(ConfigError, match="prot"):
+        load_settings(config)

@@ -32,3 +32,29 @@ def test_fetch_unreachable_mirror_is_clear(tmp_path: Path) -> None:
 def test_status_reports_missing(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["models", "status"], env={"VIGIL_MODELS_DIR": str(tmp_path)})
     assert result.exit_code == 0 and "missing" in result.output
+
+
+def test_fetched_model_is_found_from_any_directory(
+    models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`vigil models fetch` fills the per-user directory, and every command finds YuNet there from
+    a directory that is not the checkout (no data/models, no ../shared beside it)."""
+    from vigil.batch.engines import check_engine
+    from vigil.batch.settings import load_batch_settings
+    from vigil.config import load_settings
+    from vigil.detect import create_detector
+    from vigil.detect.yunet import YuNetDetector
+
+    mirror = (models_dir / YUNET.filename).as_uri()
+    result = CliRunner().invoke(app, ["models", "fetch", "yunet", "--url", mirror])
+    assert result.exit_code == 0, result.output
+    user_dir = tmp_path / "xdg-data" / "vigil" / "models"  # XDG_DATA_HOME set by conftest
+    assert is_installed(YUNET, user_dir)
+    elsewhere = tmp_path / "somewhere" / "else"
+    elsewhere.mkdir(parents=True)
+    monkeypatch.chdir(elsewhere)
+    settings = load_settings()
+    assert isinstance(create_detector(settings.detector, settings.model_search_dirs()), YuNetDetector)
+    check_engine(load_batch_settings())  # raised ModelError: YuNet not found
+    status = CliRunner().invoke(app, ["models", "status"])
+    assert "installed" in status.output and str(user_dir) in status.output.replace("\n", "")

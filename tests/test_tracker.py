@@ -1,6 +1,6 @@
 import numpy as np
 
-from vigil.config import TrackerConfig
+from vigil.tracking_config import TrackerConfig
 from vigil.track import FaceTracker
 from vigil.types import Detections
 

@@ -19,11 +19,23 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
+    model_validator,
 )
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
 
+from vigil.batch.settings import BatchSettings
 from vigil.errors import ConfigError
+from vigil.paths import user_models_dir
+from vigil.settings_sources import YAML_FILE, SectionAliasSource
+from vigil.tracking_config import TrackerConfig
 
 YUNET_FILENAME = "face_detection_yunet_2023mar.onnx"
 
@@ -119,17 +131,6 @@ class MotionConfig(_Strict):
     force_every_s: float = Field(
         3.0, ge=0.0, le=3600, description="Run detection at least this often (0: never force)"
     )
-
-
-class TrackerConfig(_Strict):
-    lost_track_buffer: int = Field(
-        10, ge=0, le=1000, description="Detection passes a lost track is kept before it ends"
-    )
-    activation_threshold: float = Field(
-        0.6, ge=0.0, le=1.0, description="Detector score needed to start a track"
-    )
-    min_consecutive: int = Field(2, ge=1, le=30, description="Detections before a track gets an id")
-    min_iou: float = Field(0.1, ge=0.0, le=1.0, description="IoU to associate a box to a track")
 
 
 class QualityConfig(_Strict):
@@ -268,12 +269,12 @@ class WebConfig(_Strict):
 
 
 def env_settings_config(prefix: str) -> SettingsConfigDict:
-    """The env/.env reading shared by Vigil's settings classes (`VIGIL_`, the batch's `VIGIL_TRACK_`)."""
+    """How env/.env are read: `VIGIL_` prefix, sections nested with `__`."""
     return SettingsConfigDict(
         env_prefix=prefix,
         env_file=".env",
         env_file_encoding="utf-8",
-        # One .env serves every settings class: each reads only its own keys from it.
+        # The .env file may hold seed aliases (STEP5_*, TRACKING_*), read by SeedAliasSource.
         dotenv_filtering="only_existing",
         env_nested_delimiter="__",
         extra="forbid",
@@ -292,7 +293,11 @@ class VigilSettings(BaseSettings):
         Path("../shared"), description="Test media and models (tests and benchmarks only)"
     )
     data_dir: Path = Field(Path("data"), description="Where Vigil keeps its state")
-    models_dir: Path | None = Field(None, description="Model files; default <data_dir>/models")
+    models_dir: Path | None = Field(
+        None,
+        description="Model files (`vigil models fetch` puts them here); default ~/.local/share/vigil/models "
+        "($XDG_DATA_HOME/vigil/models). Also searched: <data_dir>/models, <shared_dir>/models",
+    )
     analysis_fps: float = Field(5.0, gt=0, le=120, description="Frames analysed per second")
     realtime: bool = Field(True, description="Play files at their real pace (False: max speed)")
     cameras: list[CameraConfig] = Field(default_factory=list, description="Cameras to watch")
@@ -329,6 +334,44 @@ class VigilSettings(BaseSettings):
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig, description="Threads and queues")
     store: StoreConfig = Field(default_factory=StoreConfig, description="Identity store")
     web: WebConfig = Field(default_factory=WebConfig, description="Web dashboard and REST API")
+    track: BatchSettings = Field(default_factory=BatchSettings, description="Batch tracking (`vigil track`)")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Highest first; pydantic-settings deep-merges them, so a section set in YAML keeps its
+        # other keys when the environment sets one of them.
+        yaml_file = YAML_FILE.get()
+        sources = [
+            init_settings,
+            env_settings,
+            dotenv_settings,
+            SectionAliasSource(settings_cls, Path(".env")),
+        ]
+        if yaml_file is not None:
+            sources.append(
+                YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file, yaml_file_encoding="utf-8")
+            )
+        return (*sources, file_secret_settings)
+
+    @model_validator(mode="after")
+    def _share_model_dirs(self) -> VigilSettings:
+        self.track.set_search_dirs(self.model_search_dirs())
+        return self
+
+    @field_validator("detector", "embedder", mode="before")
+    @classmethod
+    def _default_type(cls, value: Any, info: ValidationInfo) -> Any:
+        # `detector: {score_threshold: 0.7}` tunes the default detector (no `type:` needed).
+        if isinstance(value, dict) and "type" not in value:
+            return {**value, "type": "yunet" if info.field_name == "detector" else "dlib_resnet"}
+        return value
 
     @field_validator("cameras_ips", mode="before")
     @classmethod
@@ -339,7 +382,13 @@ class VigilSettings(BaseSettings):
 
     @property
     def resolved_models_dir(self) -> Path:
-        return self.models_dir or self.data_dir / "models"
+        return self.models_dir or user_models_dir()
+
+    def model_search_dirs(self) -> list[Path]:
+        """Where model files are looked up, first match wins: the models dir, <data_dir>/models
+        (where earlier versions fetched them), then the shared test dir."""
+        dirs = [self.resolved_models_dir, self.data_dir / "models", self.shared_dir / "models"]
+        return list(dict.fromkeys(dirs))
 
     @property
     def resolved_db_url(self) -> str:
@@ -358,34 +407,30 @@ class VigilSettings(BaseSettings):
         return cams
 
 
-def read_yaml_config(path: Path) -> dict[str, Any]:
+def check_yaml_config(path: Path) -> None:
+    """Clear errors for a missing file, bad YAML or a top level that is not a mapping."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise ConfigError(f"config file {path} does not exist") from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
+    if data is not None and not isinstance(data, dict):
         raise ConfigError(f"config file {path} must hold a mapping at top level")
-    return data
 
 
 def load_settings(config_file: Path | None = None, /, **overrides: Any) -> VigilSettings:
-    """Settings from env/.env/YAML, with `overrides` (e.g. CLI flags) on top.
+    """Settings from CLI `overrides` > env (`VIGIL_*`, seed aliases) > `.env` > YAML > defaults.
 
-    The YAML file (`config_file`, else VIGIL_CONFIG_FILE) sits below env and `.env`."""
+    The YAML file is `config_file`, else VIGIL_CONFIG_FILE; sections merge key by key across sources."""
     if config_file is None and os.environ.get("VIGIL_CONFIG_FILE"):
         config_file = Path(os.environ["VIGIL_CONFIG_FILE"])
+    if config_file is not None:
+        check_yaml_config(config_file)
+    token = YAML_FILE.set(config_file)
     try:
-        base = VigilSettings(**overrides)
-        if config_file is None:
-            return base
-        # Re-validate with the YAML below env and overrides: env-set fields win.
-        yaml_data = read_yaml_config(config_file)
-        env_fields = base.model_dump(exclude_unset=True)
-        merged = {**yaml_data, **env_fields}
-        return VigilSettings.model_validate(merged)
+        return VigilSettings(**overrides)
     except ValidationError as exc:
         raise ConfigError(f"invalid settings:\n{exc}") from exc
+    finally:
+        YAML_FILE.reset(token)

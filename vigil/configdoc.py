@@ -22,11 +22,11 @@ from vigil.config import (
     QualityConfig,
     RuntimeConfig,
     StoreConfig,
-    TrackerConfig,
     VigilSettings,
     WebConfig,
     YuNetConfig,
 )
+from vigil.tracking_config import TrackerConfig
 
 SECTIONS: list[tuple[str, str, type[BaseModel]]] = [
     ("Top level", "VIGIL_", VigilSettings),
@@ -45,8 +45,8 @@ SECTIONS: list[tuple[str, str, type[BaseModel]]] = [
     ("runtime", "VIGIL_RUNTIME__", RuntimeConfig),
     ("store", "VIGIL_STORE__", StoreConfig),
     ("web (`vigil serve`)", "VIGIL_WEB__", WebConfig),
-    ("Batch tracking (`vigil track`)", "VIGIL_TRACK_", BatchSettings),
-    ("Batch tracking: tracker", "VIGIL_TRACK_TRACKER__", BatchTrackerConfig),
+    ("track: batch tracking (`vigil track`)", "VIGIL_TRACK__", BatchSettings),
+    ("track.tracker: batch tracking's tracker", "VIGIL_TRACK__TRACKER__", BatchTrackerConfig),
 ]
 
 
@@ -72,12 +72,15 @@ def _range(field: FieldInfo) -> str:
     return ", ".join(bounds)
 
 
-def _env_names(prefix: str, name: str, field: FieldInfo) -> str:
+def _env_names(prefix: str, name: str, field: FieldInfo, model: type[BaseModel]) -> str:
     if not prefix:
         return ""
     names = [f"{prefix}{name.upper()}"]
     if isinstance(field.validation_alias, AliasChoices):
         names += [c for c in field.validation_alias.choices if isinstance(c, str) and c.isupper()]
+    legacy = getattr(model, "legacy_env_prefix", None)
+    if isinstance(legacy, str):  # read by SectionAliasSource
+        names.append(f"{legacy}{name.upper()}")
     return ", ".join(f"`{n}`" for n in names)
 
 
@@ -88,9 +91,9 @@ def settings_markdown() -> str:
         for name, field in model.model_fields.items():
             if name == "type":
                 continue
+            env = _env_names(prefix, name, field, model)
             lines.append(
-                f"| `{name}` | {_env_names(prefix, name, field)} | {_default(field)} | {_range(field)} "
-                f"| {field.description or ''} |"
+                f"| `{name}` | {env} | {_default(field)} | {_range(field)} | {field.description or ''} |"
             )
         lines.append("")
     return "\n".join(lines)

@@ -1,23 +1,30 @@
-"""Settings of batch tracking (`vigil track`), with seed 000's STEP5 variables as aliases.
+"""Settings of batch tracking (`vigil track`): the `track` section of the settings root.
 
-Environment names: `VIGIL_TRACK_<NAME>` (nested with `__`), or the seed's names listed in each
-field (`STEP5_TRACKING_ENGINE`, `TRACKING_CPU_WORKERS`, ...). A `.env` file in the working
-directory is read too, as the seed's workers did.
+Environment names: `VIGIL_TRACK__<NAME>` (nested with `__`, like every section), the former
+`VIGIL_TRACK_<NAME>`, or the seed's names listed in each field (`STEP5_TRACKING_ENGINE`,
+`TRACKING_CPU_WORKERS`, ...), from the environment or a `.env` file in the working directory, as the
+seed's workers read them. YAML: a `track:` mapping.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import NoDecode
 
 from vigil.batch.blendshapes import unknown_blendshape_keys
-from vigil.config import TrackerConfig, env_settings_config, load_settings
-from vigil.errors import ConfigError
-from vigil.runtime.supervisor import models_dirs
+from vigil.tracking_config import TrackerConfig
 
 EngineName = Literal[
     "yunet",
@@ -46,10 +53,10 @@ BlendshapeProfile = Literal["full", "mouth", "none", "mediapipe", "custom"]
 PersonDetectorName = Literal["hog", "mediapipe_pose"]
 
 
-def _alias(name: str, *seed_names: str) -> AliasChoices:
-    # Not the bare `name`: env vars like ENGINE or WORKERS must not configure Vigil
-    # (keyword arguments still work by name: populate_by_name).
-    return AliasChoices(f"vigil_track_{name}", *seed_names)
+def _alias(*seed_names: str) -> AliasChoices:
+    # The seed's environment names (read by SectionAliasSource); YAML keys and keyword arguments
+    # use the field name (populate_by_name).
+    return AliasChoices(*seed_names)
 
 
 class BatchTrackerConfig(TrackerConfig):
@@ -62,31 +69,35 @@ class BatchTrackerConfig(TrackerConfig):
     min_consecutive: int = Field(1, ge=1, le=30, description="Frames before a track gets an id")
 
 
-class BatchSettings(BaseSettings):
-    model_config = env_settings_config("VIGIL_TRACK_")
+class BatchSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # Also read: VIGIL_TRACK_<NAME>, this section's env names before it joined the settings root.
+    legacy_env_prefix: ClassVar[str] = "VIGIL_TRACK_"
+    # Where model files are looked up after `models_dir`; the settings root fills it in.
+    _search_dirs: list[Path] | None = PrivateAttr(default=None)
 
     # ------------------------------------------------------------ engine
     engine: EngineName = Field(
         "yunet",
-        validation_alias=_alias("engine", "STEP5_TRACKING_ENGINE"),
+        validation_alias=_alias("STEP5_TRACKING_ENGINE"),
         description="Face engine: yunet, blazeface, mediapipe_facemesh, haar, dlib_hog "
         "(seed names opencv_yunet, opencv_haar, mediapipe_landmarker accepted)",
     )
     models_dir: Path | None = Field(
         None,
-        validation_alias=_alias("models_dir", "VIGIL_MODELS_DIR"),
-        description="Model files; default <data_dir>/models (VIGIL_DATA_DIR), then <shared_dir>/models",
+        description="Model files of batch tracking, searched before the root's models_dir, "
+        "<data_dir>/models and <shared_dir>/models",
     )
     yunet_model_path: Path | None = Field(
         None,
-        validation_alias=_alias("yunet_model_path", "STEP5_YUNET_MODEL_PATH"),
+        validation_alias=_alias("STEP5_YUNET_MODEL_PATH"),
         description="YuNet ONNX file; default face_detection_yunet_2023mar.onnx in the models dirs",
     )
     yunet_max_width: int = Field(
         640,
         ge=64,
         le=7680,
-        validation_alias=_alias("yunet_max_width", "STEP5_YUNET_MAX_WIDTH"),
+        validation_alias=_alias("STEP5_YUNET_MAX_WIDTH"),
         description="Frames wider than this are downscaled for detection (yunet, blazeface, haar, "
         "dlib_hog); boxes are rescaled to the original size",
     )
@@ -94,7 +105,7 @@ class BatchSettings(BaseSettings):
         None,
         ge=1,
         le=1000,
-        validation_alias=_alias("opencv_max_faces", "STEP5_OPENCV_MAX_FACES"),
+        validation_alias=_alias("STEP5_OPENCV_MAX_FACES"),
         description="Keep at most this many faces per frame (yunet, haar, dlib_hog, blazeface); "
         "None: all (up to 50)",
     )
@@ -102,14 +113,14 @@ class BatchSettings(BaseSettings):
         4,
         ge=1,
         le=50,
-        validation_alias=_alias("mediapipe_max_faces", "STEP5_MEDIAPIPE_MAX_FACES"),
+        validation_alias=_alias("STEP5_MEDIAPIPE_MAX_FACES"),
         description="Faces searched per frame by the mediapipe_facemesh engine",
     )
     mediapipe_max_width: int | None = Field(
         None,
         ge=64,
         le=7680,
-        validation_alias=_alias("mediapipe_max_width", "STEP5_MEDIAPIPE_MAX_WIDTH"),
+        validation_alias=_alias("STEP5_MEDIAPIPE_MAX_WIDTH"),
         description="Downscale limit for the mediapipe_facemesh engine's detector (None: native width)",
     )
     score_threshold: float | None = Field(
@@ -148,37 +159,37 @@ class BatchSettings(BaseSettings):
         1.0,
         gt=0,
         le=100,
-        validation_alias=_alias("opencv_jawopen_scale", "STEP5_OPENCV_JAWOPEN_SCALE"),
+        validation_alias=_alias("STEP5_OPENCV_JAWOPEN_SCALE"),
         description="jawOpen multiplier for the yunet, haar and dlib_hog engines",
     )
     mediapipe_jawopen_scale: float = Field(
         1.0,
         gt=0,
         le=100,
-        validation_alias=_alias("mediapipe_jawopen_scale", "STEP5_MEDIAPIPE_JAWOPEN_SCALE"),
+        validation_alias=_alias("STEP5_MEDIAPIPE_JAWOPEN_SCALE"),
         description="jawOpen multiplier for the mediapipe_facemesh and blazeface engines",
     )
     blendshapes_profile: BlendshapeProfile = Field(
         "full",
-        validation_alias=_alias("blendshapes_profile", "STEP5_BLENDSHAPES_PROFILE"),
+        validation_alias=_alias("STEP5_BLENDSHAPES_PROFILE"),
         description="Exported blendshapes: full, mouth (mouth*/jaw*), none (null), mediapipe "
         "(no tongueOut, adds _neutral), custom (blendshapes_export_keys)",
     )
     blendshapes_export_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
-        validation_alias=_alias("blendshapes_export_keys", "STEP5_BLENDSHAPES_EXPORT_KEYS"),
+        validation_alias=_alias("STEP5_BLENDSHAPES_EXPORT_KEYS"),
         description="Comma-separated whitelist for the custom profile",
     )
     blendshapes_include_tongue: bool = Field(
         False,
-        validation_alias=_alias("blendshapes_include_tongue", "STEP5_BLENDSHAPES_INCLUDE_TONGUE"),
+        validation_alias=_alias("STEP5_BLENDSHAPES_INCLUDE_TONGUE"),
         description="With the mouth profile, also export tongueOut",
     )
     blendshapes_throttle_n: int = Field(
         1,
         ge=1,
         le=1000,
-        validation_alias=_alias("blendshapes_throttle_n", "STEP5_BLENDSHAPES_THROTTLE_N"),
+        validation_alias=_alias("STEP5_BLENDSHAPES_THROTTLE_N"),
         description="Compute blendshapes every N frames per track (cached in between)",
     )
     speaking_audio_weight: float = Field(0.6, ge=0, le=1, description="Weight of the audio source")
@@ -187,12 +198,12 @@ class BatchSettings(BaseSettings):
     # ------------------------------------------------------------ export
     export_verbose_fields: bool = Field(
         False,
-        validation_alias=_alias("export_verbose_fields", "STEP5_EXPORT_VERBOSE_FIELDS"),
+        validation_alias=_alias("STEP5_EXPORT_VERBOSE_FIELDS"),
         description="Export each face's landmarks ([x, y, z] pixels; large files)",
     )
     enable_object_detection: bool = Field(
         False,
-        validation_alias=_alias("enable_object_detection", "STEP5_ENABLE_OBJECT_DETECTION"),
+        validation_alias=_alias("STEP5_ENABLE_OBJECT_DETECTION"),
         description="When a frame has no face, look for persons (label person, source object_detector)",
     )
     person_detector: PersonDetectorName = Field(
@@ -207,7 +218,7 @@ class BatchSettings(BaseSettings):
         json_schema_extra={"doc_default": "CPU count"},
         ge=1,
         le=256,
-        validation_alias=_alias("cpu_workers", "TRACKING_CPU_WORKERS"),
+        validation_alias=_alias("TRACKING_CPU_WORKERS"),
         description="Worker processes (1: in-process, no pool); default: CPU count",
     )
     chunk_size: int | None = Field(
@@ -220,14 +231,14 @@ class BatchSettings(BaseSettings):
         20,
         ge=1,
         le=1_000_000,
-        validation_alias=_alias("chunk_min", "TRACKING_CHUNK_MIN"),
+        validation_alias=_alias("TRACKING_CHUNK_MIN"),
         description="Smallest adaptive chunk (frames)",
     )
     chunk_max: int = Field(
         400,
         ge=1,
         le=1_000_000,
-        validation_alias=_alias("chunk_max", "TRACKING_CHUNK_MAX"),
+        validation_alias=_alias("TRACKING_CHUNK_MAX"),
         description="Largest adaptive chunk (frames)",
     )
     parallel_videos: int = Field(
@@ -236,7 +247,7 @@ class BatchSettings(BaseSettings):
     decode_threads: int = Field(1, ge=0, le=64, description="FFmpeg threads per worker (0: auto)")
     enable_profiling: bool = Field(
         False,
-        validation_alias=_alias("enable_profiling", "STEP5_ENABLE_PROFILING"),
+        validation_alias=_alias("STEP5_ENABLE_PROFILING"),
         description="Log [PROFILING] stage timings per chunk",
     )
     tracker: BatchTrackerConfig = Field(
@@ -289,16 +300,22 @@ class BatchSettings(BaseSettings):
     def use_refined_landmarks(self) -> bool:
         return self.engine == "mediapipe_facemesh" if self.refine_landmarks is None else self.refine_landmarks
 
+    def set_search_dirs(self, dirs: list[Path]) -> None:
+        self._search_dirs = list(dirs)
+
     def models_dirs(self) -> list[Path]:
-        """Where model files are looked up, first match wins: `models_dir`, then the live
-        pipeline's places (<data_dir>/models, where `vigil models fetch` puts them, and the shared dir)."""
+        """Where model files are looked up, first match wins: `models_dir`, then the settings root's
+        (models_dir, <data_dir>/models, <shared_dir>/models)."""
         dirs = [self.models_dir] if self.models_dir else []
-        return [*dirs, *models_dirs(load_settings())]  # live settings own data_dir, shared_dir
+        if self._search_dirs is None:  # built on its own (tests, benchmarks): the environment's root
+            from vigil.config import load_settings  # the root imports this module
+
+            self._search_dirs = load_settings().model_search_dirs()
+        return list(dict.fromkeys([*dirs, *self._search_dirs]))
 
 
-def load_batch_settings(**overrides: Any) -> BatchSettings:
-    """Settings from env/.env with `overrides` (CLI flags; None values ignored) on top."""
-    try:
-        return BatchSettings(**{k: v for k, v in overrides.items() if v is not None})
-    except ValidationError as exc:
-        raise ConfigError(f"invalid batch tracking settings:\n{exc}") from exc
+def load_batch_settings(config_file: Path | None = None, /, **overrides: Any) -> BatchSettings:
+    """The `track` section from env/.env/YAML with `overrides` (CLI flags; None values ignored) on top."""
+    from vigil.config import load_settings  # the root imports this module
+
+    return load_settings(config_file, track={k: v for k, v in overrides.items() if v is not None}).track

@@ -6,7 +6,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 import cv2
 
@@ -31,11 +30,6 @@ def unique_names(cameras: Sequence[CameraConfig]) -> list[str]:
     return names
 
 
-def models_dirs(settings: VigilSettings) -> list[Path]:
-    """Where model files are looked up: the configured dir, then the shared test models."""
-    return [settings.resolved_models_dir, settings.shared_dir / "models"]
-
-
 class Supervisor:
     def __init__(
         self,
@@ -53,7 +47,7 @@ class Supervisor:
         self.embedder = embedder or create_embedder(
             settings.embedder, settings.use_gpu, settings.runtime.embed_processes
         )
-        dirs = models_dirs(settings)
+        dirs = settings.model_search_dirs()
         self.pipelines = [
             CameraPipeline(
                 name, cam, settings, create_detector(settings.detector, dirs), self.embedder, sinks, clock
