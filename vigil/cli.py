@@ -75,49 +75,67 @@ def watch(
     sources: Annotated[
         list[str] | None,
         typer.Argument(
-            help="Files, rtsp:// or http:// URLs, /dev/videoN or usb:N. "
-            "Default: the configured cameras (YAML, CAMERAS_IPS, CAMERAS_USB_MAX)."
+            help="Files, rtsp:// or http:// URLs, /dev/videoN or usb:N.",
+            show_default="the configured cameras: YAML, CAMERAS_IPS, CAMERAS_USB_MAX",
         ),
     ] = None,
-    fps: Annotated[float | None, typer.Option(help="Analysis frames per second [default: 5].")] = None,
+    fps: Annotated[
+        float | None, typer.Option(help="Analysis frames per second.", show_default="analysis_fps: 5")
+    ] = None,
     realtime: Annotated[
         bool | None,
-        typer.Option("--realtime/--no-realtime", help="Play files at real pace, or as fast as possible."),
+        typer.Option(
+            "--realtime/--no-realtime",
+            help="Play files at real pace, or as fast as possible.",
+            show_default="realtime: --realtime",
+        ),
     ] = None,
     duration: Annotated[
-        float | None, typer.Option(help="Stop after this many seconds (default: until sources end).")
+        float | None, typer.Option(help="Stop after this many seconds.", show_default="when the sources end")
     ] = None,
     events: Annotated[
         Path | None,
         typer.Option(help="Append JSON-lines events (track_started, face_embedded, track_ended)."),
     ] = None,
     detector: Annotated[
-        str | None, typer.Option(help="Detector type: yunet, blazeface, haar, dlib_hog, mediapipe_facemesh.")
+        str | None,
+        typer.Option(
+            help="Detector type: yunet, blazeface, haar, dlib_hog, mediapipe_facemesh.",
+            show_default="detector.type: yunet",
+        ),
     ] = None,
     loop: Annotated[bool, typer.Option(help="Loop file sources (simulated cameras).")] = False,
     db: Annotated[
         str | None,
-        typer.Option(help="Identity store URL [default: sqlite:///<data_dir>/vigil.db]; postgresql://… too."),
+        typer.Option(
+            help="Identity store URL: sqlite:///… or postgresql://…",
+            show_default="store.url, else sqlite:///<data_dir>/vigil.db",
+        ),
     ] = None,
     store: Annotated[
         bool | None,
         typer.Option(
-            "--store/--no-store", help="Assign visitor identities, store sightings [default: store.enabled]."
+            "--store/--no-store",
+            help="Assign visitor identities, store sightings.",
+            show_default="store.enabled: --store",
         ),
     ] = None,
     recorded_at: Annotated[
         datetime | None,
         typer.Option(
             help="Files: wall-clock time of their first frame, e.g. 2026-11-20T18:30:00+01:00 "
-            "(ingest recorded footage). Default: now.",
+            "(ingest recorded footage).",
+            show_default="now",
+            metavar="<datetime>",
             formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d"],
         ),
     ] = None,
     config: ConfigOption = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
-    """Watch cameras or files headless: detect, track and embed faces, assign visitor identities
-    (identity store), print counters at the end.
+    """Watch cameras or files headless, then print counters.
+
+    Detects, tracks and embeds faces and assigns visitor identities (identity store).
 
     Exit code 0 when every source ran, 3 when at least one failed, 1 on bad settings."""
     _setup_logging(verbose)
@@ -219,11 +237,16 @@ def serve(
         ),
     ] = None,
     loop: Annotated[bool, typer.Option(help="Loop the file sources given here (simulated cameras).")] = False,
-    host: Annotated[str | None, typer.Option(help="Listen address [default: web.host, 127.0.0.1].")] = None,
-    port: Annotated[int | None, typer.Option(help="TCP port [default: web.port, 8000].")] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Listen address.", show_default="web.host: 127.0.0.1")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="TCP port.", show_default="web.port: 8000")] = None,
     db: Annotated[
         str | None,
-        typer.Option(help="Identity store URL [default: sqlite:///<data_dir>/vigil.db]; postgresql://… too."),
+        typer.Option(
+            help="Identity store URL: sqlite:///… or postgresql://…",
+            show_default="store.url, else sqlite:///<data_dir>/vigil.db",
+        ),
     ] = None,
     config: ConfigOption = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
@@ -266,7 +289,10 @@ def serve(
 @models_app.command("fetch")
 def models_fetch(
     name: Annotated[str, typer.Argument(help="Model to download: " + ", ".join(MODELS))] = "yunet",
-    dest: Annotated[Path | None, typer.Option(help="Directory [default: <data_dir>/models].")] = None,
+    dest: Annotated[
+        Path | None,
+        typer.Option(help="Directory.", show_default="models_dir, shown by vigil models status"),
+    ] = None,
     url: Annotated[str | None, typer.Option(help="Download from this mirror instead.")] = None,
     config: ConfigOption = None,
 ) -> None:

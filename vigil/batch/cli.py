@@ -58,27 +58,39 @@ def run(
     engine: Annotated[
         str | None,
         typer.Option(
-            help="Face engine: yunet (default), blazeface, mediapipe_facemesh, haar, dlib_hog "
-            "[env STEP5_TRACKING_ENGINE]."
+            help="Face engine: yunet, blazeface, mediapipe_facemesh, haar, dlib_hog.",
+            show_default="track.engine or STEP5_TRACKING_ENGINE: yunet",
         ),
     ] = None,
     workers: Annotated[
         int | None,
         typer.Option(
-            help="Worker processes; 1 runs in this process (env TRACKING_CPU_WORKERS; default: CPUs)."
+            help="Worker processes; 1 runs in this process.",
+            show_default="track.cpu_workers or TRACKING_CPU_WORKERS: CPU count",
         ),
     ] = None,
     chunk_size: Annotated[
-        int | None, typer.Option(help="Fixed frames per chunk; 0: adaptive (about 5 chunks per worker).")
+        int | None,
+        typer.Option(
+            help="Fixed frames per chunk; 0: adaptive (about 5 chunks per worker).",
+            show_default="track.chunk_size: adaptive",
+        ),
     ] = None,
     chunk_min: Annotated[
-        int | None, typer.Option(help="Smallest adaptive chunk (env TRACKING_CHUNK_MIN; default 20).")
+        int | None,
+        typer.Option(
+            help="Smallest adaptive chunk (frames).", show_default="track.chunk_min or TRACKING_CHUNK_MIN: 20"
+        ),
     ] = None,
     chunk_max: Annotated[
-        int | None, typer.Option(help="Largest adaptive chunk (env TRACKING_CHUNK_MAX; default 400).")
+        int | None,
+        typer.Option(
+            help="Largest adaptive chunk (frames).", show_default="track.chunk_max or TRACKING_CHUNK_MAX: 400"
+        ),
     ] = None,
     out_dir: Annotated[
-        Path | None, typer.Option(help="Write outputs here instead of next to each video.")
+        Path | None,
+        typer.Option(help="Write outputs in this directory.", show_default="next to each video"),
     ] = None,
     force: Annotated[bool, typer.Option(help="Redo videos that already have their output.")] = False,
     videos_json: Annotated[

@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from vigil.cli_groups import default_command_group
 from vigil.config import VigilSettings, load_settings
 from vigil.errors import VigilError
 from vigil.store.analytics import (
@@ -28,13 +29,16 @@ from vigil.store.analytics import (
 from vigil.store.repository import IdentityStore
 
 visitors_app = typer.Typer(
-    help="Recurring visitors: list (loyal customers), show, merge, split, erase, purge.",
-    invoke_without_command=True,
+    cls=default_command_group("list"),
+    help="Recurring visitors: list (loyal customers), show, merge, split, erase, purge. "
+    "`vigil visitors [OPTIONS]` is short for `vigil visitors list [OPTIONS]`.",
 )
 out = Console()
 err = Console(stderr=True)
 
-DbOption = Annotated[str | None, typer.Option("--db", help="Database URL [default: the configured store].")]
+DbOption = Annotated[
+    str | None, typer.Option("--db", help="Database URL.", show_default="the configured store")
+]
 ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="YAML settings file.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
@@ -71,16 +75,16 @@ def opened_store(config: Path | None, db: str | None) -> Iterator[tuple[Identity
         store.close()
 
 
-@visitors_app.callback()
+@visitors_app.command("list")
 def list_visitors(
-    ctx: typer.Context,
     loyal: Annotated[
         bool, typer.Option("--loyal", help="Only visitors seen on --date with ≥ --min-visits earlier visits.")
     ] = False,
     min_visits: Annotated[int, typer.Option(min=0, help="Visits needed in the window.")] = 1,
     window: Annotated[str, typer.Option(help="Window ending on --date: 7d, 2w, 30 (days).")] = "7d",
     day: Annotated[
-        datetime | None, typer.Option("--date", formats=["%Y-%m-%d"], help="Day (local) [default: today].")
+        datetime | None,
+        typer.Option("--date", formats=["%Y-%m-%d"], help="Day (local time).", show_default="today"),
     ] = None,
     sort: Annotated[str, typer.Option(help="arrival, visits or last_seen.")] = "arrival",
     limit: Annotated[int, typer.Option(min=1, max=10000, help="Rows per page.")] = 50,
@@ -90,8 +94,6 @@ def list_visitors(
     config: ConfigOption = None,
 ) -> None:
     """List visitors seen in a window; --loyal lists today's returning visitors ("clients fidèles")."""
-    if ctx.invoked_subcommand is not None:
-        return
     if sort not in ("arrival", "visits", "last_seen"):
         raise typer.BadParameter("sort must be arrival, visits or last_seen", param_hint="--sort")
     days = window_option(window)
@@ -216,7 +218,7 @@ def erase(
 @visitors_app.command("purge")
 def purge(
     days: Annotated[
-        float | None, typer.Option(min=0, help="Retention in days [default: store.retention_days].")
+        float | None, typer.Option(min=0, help="Retention in days.", show_default="store.retention_days")
     ] = None,
     db: DbOption = None,
     config: ConfigOption = None,
