@@ -13,7 +13,14 @@ import pytest
 from sqlalchemy import func, select, text
 
 from vigil.config import StoreConfig, VigilSettings
-from vigil.errors import StoreError, StoreUnavailable
+from vigil.errors import (
+    MergeIntoItself,
+    SightingsNotOwned,
+    SplitTakesAll,
+    StoreError,
+    StoreUnavailable,
+    VisitorNotFound,
+)
 from vigil.store.analytics import frequency_text, visitor_sightings, visitor_summaries
 from vigil.store.crops import CropStore
 from vigil.store.database import connect
@@ -136,10 +143,16 @@ def test_merge_and_split_repair_identities(store: IdentityStore) -> None:
     assert sum(1 for v in owners.values() if v == a[0].visitor_id) == 3
     assert float(proto @ face(1).vector) > 0.99  # the new visitor's prototype is person 1's face
     assert photo is not None and store.crops.resolve(photo).exists()
-    with pytest.raises(StoreError, match="at least one sighting"):
+    with pytest.raises(SplitTakesAll, match="at least one sighting"):
         store.split(new_id, [b.sighting_id])
-    with pytest.raises(StoreError, match="no visitor"):
-        store.merge(a[0].visitor_id, uuid.uuid4())
+    with pytest.raises(SightingsNotOwned, match="do not belong"):
+        store.split(new_id, [a[1].sighting_id])
+    with pytest.raises(MergeIntoItself):
+        store.merge(new_id, new_id)
+    unknown = uuid.uuid4()
+    with pytest.raises(VisitorNotFound, match="no visitor") as refused:
+        store.merge(a[0].visitor_id, unknown)
+    assert refused.value.visitor_id == unknown
 
 
 def test_erase_leaves_nothing_of_the_person(store: IdentityStore, tmp_path: Path) -> None:
@@ -168,7 +181,7 @@ def test_erase_leaves_nothing_of_the_person(store: IdentityStore, tmp_path: Path
     assert len(files_before - left) == 4 and any(str(kept.sighting_id) in f for f in left)
     again = store.observe(obs(0, T0 + timedelta(days=5), track=20))
     assert again.new_visitor  # the erased prototype no longer matches
-    with pytest.raises(StoreError):
+    with pytest.raises(VisitorNotFound):
         store.erase(victim)
 
 

@@ -1,8 +1,48 @@
-"""Typed exceptions whose messages tell the user what to do."""
+"""Typed exceptions whose messages tell the user what to do.
+
+Errors a caller can act on derive from `RefusedError`, whose `status` names the kind of refusal as
+an HTTP status (not found, conflict...). The web app maps them in one exception handler
+(`vigil.web.errors`); the CLI prints their message. No caller looks at the message text."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from typing import ClassVar
 
 
 class VigilError(Exception):
     """Base class of every error Vigil raises on purpose."""
+
+
+class RefusedError(VigilError):
+    """A request that cannot be carried out as asked; `status` is its HTTP status."""
+
+    status: ClassVar[int] = 400
+
+
+class NotFoundError(RefusedError):
+    """The named thing does not exist (or no longer does)."""
+
+    status = 404
+
+
+class ConflictError(RefusedError):
+    """Not possible in the current state (a name taken, the last admin, a repair that empties)."""
+
+    status = 409
+
+
+class InvalidError(RefusedError):
+    """A value the request gave cannot be used (a malformed URL, a weak password)."""
+
+    status = 422
+
+
+class UnavailableError(RefusedError):
+    """A resource cannot deliver right now; retrying later may work."""
+
+    status = 503
 
 
 class ConfigError(VigilError):
@@ -26,11 +66,71 @@ class ModelError(VigilError):
 
 
 class StoreError(VigilError):
-    """The identity store cannot be used (unknown URL, bad schema, missing visitor)."""
+    """The identity store cannot be used (unknown URL, bad schema) or refuses a change."""
 
 
 class StoreUnavailable(StoreError):
     """The database server cannot be reached right now; check the URL, network and credentials."""
+
+
+# ------------------------------------------------------------------ visitors
+class VisitorNotFound(StoreError, NotFoundError):
+    def __init__(self, visitor_id: uuid.UUID, hint: str = "") -> None:
+        super().__init__(f"no visitor {visitor_id}{hint}")
+        self.visitor_id = visitor_id
+
+
+class RepairRefused(StoreError, ConflictError):
+    """An identity repair that would leave the store wrong; `code` names the reason for forms."""
+
+    code: ClassVar[str] = "repair_refused"
+
+
+class MergeIntoItself(RepairRefused):
+    code = "merge_self"
+
+    def __init__(self) -> None:
+        super().__init__("cannot merge a visitor into itself")
+
+
+class SightingsNotOwned(RepairRefused):
+    code = "split_foreign"
+
+    def __init__(self, visitor_id: uuid.UUID, missing: Iterable[uuid.UUID]) -> None:
+        names = sorted(map(str, missing))
+        super().__init__(f"sightings {names or 'none'} do not belong to {visitor_id}")
+
+
+class SplitTakesAll(RepairRefused):
+    code = "split_all"
+
+    def __init__(self) -> None:
+        super().__init__("a split must leave at least one sighting with the original visitor")
+
+
+class InvalidVisitorChange(StoreError, InvalidError):
+    """A visitor field that cannot be set (only name and label can)."""
+
+
+# ------------------------------------------------------------------ accounts
+class UserNotFound(StoreError, NotFoundError):
+    pass
+
+
+class UserExists(StoreError, ConflictError):
+    pass
+
+
+class LastAdmin(StoreError, ConflictError):
+    pass
+
+
+class InvalidAccount(StoreError, InvalidError):
+    """An unknown role or a password too weak to store."""
+
+
+class ApiKeyNotFound(StoreError, NotFoundError):
+    pass
 
 
 class InputError(VigilError):

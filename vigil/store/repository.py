@@ -20,7 +20,13 @@ from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.exc import OperationalError
 
 from vigil.config import StoreConfig, VigilSettings
-from vigil.errors import StoreError
+from vigil.errors import (
+    InvalidVisitorChange,
+    MergeIntoItself,
+    SightingsNotOwned,
+    SplitTakesAll,
+    VisitorNotFound,
+)
 from vigil.store import maintenance
 from vigil.store.crops import CropStore
 from vigil.store.database import Database, connect
@@ -318,7 +324,7 @@ class IdentityStore:
     def merge(self, keep: uuid.UUID, absorb: uuid.UUID) -> None:
         """`absorb`'s sightings become `keep`'s; `absorb` disappears."""
         if keep == absorb:
-            raise StoreError("cannot merge a visitor into itself")
+            raise MergeIntoItself
         with self.db.writer.begin() as conn:
             self._require(conn, keep, absorb)
             ids = conn.execute(select(Sighting.id).where(Sighting.visitor_id == absorb)).scalars().all()
@@ -344,12 +350,10 @@ class IdentityStore:
             )
             missing = set(sighting_ids) - owned
             if missing or not owned:
-                raise StoreError(
-                    f"sightings {sorted(map(str, missing)) or 'none'} do not belong to {visitor}"
-                )
+                raise SightingsNotOwned(visitor, missing)
             total = conn.execute(select(func.count()).where(Sighting.visitor_id == visitor)).scalar_one()
             if total == len(owned):
-                raise StoreError("a split must leave at least one sighting with the original visitor")
+                raise SplitTakesAll
             new_id = uuid.uuid4()
             maintenance.move_sightings(conn, list(owned), visitor, new_id, True)
             # The reference photo may show the person split off: choose it again from what is left.
@@ -375,7 +379,7 @@ class IdentityStore:
         """Set (or clear, with None) a visitor's `name` and/or `label`; other keys are refused."""
         unknown = set(changes) - {"name", "label"}
         if unknown:
-            raise StoreError(f"cannot set {sorted(unknown)} on a visitor: only name and label")
+            raise InvalidVisitorChange(f"cannot set {sorted(unknown)} on a visitor: only name and label")
         with self.db.writer.begin() as conn:
             self._require(conn, visitor)
             if changes:
@@ -411,7 +415,7 @@ class IdentityStore:
         found = set(conn.execute(select(Visitor.id).where(Visitor.id.in_(visitors))).scalars())
         for visitor in visitors:
             if visitor not in found:
-                raise StoreError(f"no visitor {visitor}")
+                raise VisitorNotFound(visitor)
 
     # ------------------------------------------------------------ reads
     def lookup(self, embedding: FaceEmbedding, k: int = 3) -> list[Match]:

@@ -18,11 +18,13 @@ from vigil import __version__
 from vigil.api.app import mount_batch_api
 from vigil.batch.settings import load_batch_settings
 from vigil.config import VigilSettings
+from vigil.errors import RefusedError
 from vigil.store.repository import IdentityStore
 from vigil.web.audit import AuditLog
 from vigil.web.auth import Sessions, require_admin
 from vigil.web.cameras import CameraManager
 from vigil.web.context import WebContext
+from vigil.web.errors import refused
 from vigil.web.events import EventBus
 from vigil.web.images import ImageSigner
 from vigil.web.metrics import build_registry
@@ -109,6 +111,7 @@ def create_web_app(settings: VigilSettings, db_url: str | None = None) -> FastAP
     app.add_api_route("/", _home, include_in_schema=False)
     app.add_api_route("/api/health", _health, tags=["health"], summary="Liveness (no authentication)")
     app.add_exception_handler(LoginRequired, _login_required)
+    app.add_exception_handler(RefusedError, refused)  # store, camera and image-link refusals
     app.add_exception_handler(Exception, _internal_error)
     app.add_middleware(SecurityMiddleware, ctx=ctx)
     return app

@@ -28,11 +28,12 @@ from sqlalchemy.engine import Connection
 from vigil.config import CameraConfig, VigilSettings
 from vigil.detect import create_detector
 from vigil.embed import FaceEmbedder, create_embedder
+from vigil.errors import ConflictError, InvalidError, NotFoundError, RefusedError, UnavailableError
 from vigil.runtime.analyse import LatestResult
 from vigil.runtime.camera import CameraPipeline, CameraStatus
 from vigil.runtime.events import EventSink
 from vigil.runtime.health import SourceState
-from vigil.runtime.supervisor import models_dirs, unique_names
+from vigil.runtime.supervisor import unique_names
 from vigil.sources import camera_name, open_source
 from vigil.store.repository import IdentityStore
 from vigil.store.schema import Camera, Sighting, Visitor
@@ -52,26 +53,24 @@ _NETWORK_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://")
 T = TypeVar("T")
 
 
-class CameraError(Exception):
-    """A refused camera operation; `status` is the HTTP status the API answers with."""
-
-    status = 400
+class CameraError(RefusedError):
+    """A refused camera operation (its kind gives the HTTP status, see vigil.errors)."""
 
 
-class CameraNotFound(CameraError):
-    status = 404
+class CameraNotFound(CameraError, NotFoundError):
+    pass
 
 
-class CameraConflict(CameraError):
-    status = 409
+class CameraConflict(CameraError, ConflictError):
+    pass
 
 
-class InvalidCameraUrl(CameraError):
-    status = 422
+class InvalidCameraUrl(CameraError, InvalidError):
+    pass
 
 
-class CameraUnavailable(CameraError):
-    status = 503
+class CameraUnavailable(CameraError, UnavailableError):
+    pass
 
 
 @dataclass(frozen=True)
@@ -455,7 +454,7 @@ class CameraManager:
         try:
             if self._embedder is None:
                 self._embedder = self._embedder_factory()
-            detector = create_detector(self.settings.detector, models_dirs(self.settings))
+            detector = create_detector(self.settings.detector, self.settings.model_search_dirs())
             pipeline = CameraPipeline(
                 info.name, info.config(), self.settings, detector, self._embedder, self.sinks
             )

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from vigil.errors import RefusedError
 from vigil.store.crops import CropStore, thumbnail_of
 
 SALT = "vigil.image-url"
@@ -24,12 +25,16 @@ IMAGE_TYPES = {".webp": "image/webp", ".jpg": "image/jpeg", ".jpeg": "image/jpeg
 URL_PREFIX = "/api/images/"
 
 
-class ImageTokenError(Exception):
+class ImageTokenError(RefusedError):
     """A token that is not ours (tampered, truncated, signed with another key)."""
+
+    status = 403
 
 
 class ImageTokenExpired(ImageTokenError):
-    pass
+    """A genuine link past its expiry: the client fetches a fresh URL."""
+
+    status = 410
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import Literal
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from vigil.errors import VigilError
+from vigil.errors import ApiKeyNotFound, InvalidAccount, LastAdmin, UserExists, UserNotFound
 from vigil.store.database import Database
 from vigil.store.schema import ApiKey, User
 
@@ -24,10 +24,6 @@ Role = Literal["admin", "viewer"]
 ROLES: tuple[Role, ...] = ("admin", "viewer")
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 KEY_PREFIX = "vgl_"
-
-
-class UserError(VigilError):
-    """A user or key request that cannot be honoured (duplicate name, unknown user, weak password)."""
 
 
 @dataclass(frozen=True)
@@ -74,9 +70,9 @@ class UserService:
 
     def create(self, username: str, password: str, role: Role) -> Account:
         if role not in ROLES:
-            raise UserError(f"role must be one of {', '.join(ROLES)}")
+            raise InvalidAccount(f"role must be one of {', '.join(ROLES)}")
         if len(password) < 8:
-            raise UserError("passwords need at least 8 characters")
+            raise InvalidAccount("passwords need at least 8 characters")
         try:
             with self.db.writer.begin() as conn:
                 user_id = conn.execute(
@@ -85,7 +81,7 @@ class UserService:
                     .returning(User.id)
                 ).scalar_one()
         except IntegrityError as exc:
-            raise UserError(f"user {username!r} already exists") from exc
+            raise UserExists(f"user {username!r} already exists") from exc
         return Account(int(user_id), username, role)
 
     def ensure_admin(self, username: str, password: str) -> bool:
@@ -94,7 +90,7 @@ class UserService:
             return False
         try:
             self.create(username, password, "admin")
-        except UserError:  # another process created it first
+        except UserExists:  # another process created it first
             return False
         return True
 
@@ -124,16 +120,16 @@ class UserService:
             admins = conn.execute(count_admins).scalar_one()
             row = conn.execute(select(User.role).where(User.id == user_id)).first()
             if row is None:
-                raise UserError(f"no user with id {user_id}")
+                raise UserNotFound(f"no user with id {user_id}")
             if row.role == "admin" and admins <= 1:
-                raise UserError("cannot delete the last admin")
+                raise LastAdmin("cannot delete the last admin")
             conn.execute(delete(User).where(User.id == user_id))
 
     # ------------------------------------------------------------------ API keys
     def create_key(self, user_id: int, name: str) -> tuple[int, str]:
         """A new key for `user_id`: (key id, token). The token is shown once and never stored."""
         if self.get(user_id) is None:
-            raise UserError(f"no user with id {user_id}")
+            raise UserNotFound(f"no user with id {user_id}")
         token = KEY_PREFIX + secrets.token_urlsafe(32)
         with self.db.writer.begin() as conn:
             key_id = conn.execute(
@@ -184,4 +180,4 @@ class UserService:
             query = query.where(ApiKey.user_id == user_id)
         with self.db.writer.begin() as conn:
             if conn.execute(query).rowcount == 0:
-                raise UserError(f"no API key with id {key_id}")
+                raise ApiKeyNotFound(f"no API key with id {key_id}")

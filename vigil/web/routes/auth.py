@@ -18,7 +18,7 @@ from vigil.web.context import WebContext, get_ctx
 from vigil.web.i18n import LANG_COOKIE, LANGUAGES
 from vigil.web.params import DbId
 from vigil.web.templating import page_admin, render
-from vigil.web.users import Role, UserError
+from vigil.web.users import Role
 
 pages = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api", tags=["accounts"])
@@ -137,20 +137,14 @@ def list_users(ctx: Ctx, _: Annotated[Principal, Depends(require_admin)]) -> lis
 @api.post("/users", response_model=UserOut, status_code=201)
 def create_user(body: UserIn, ctx: Ctx, _: Annotated[Principal, Depends(require_admin)]) -> UserOut:
     """Create an account (admin only). 409 when the name is taken."""
-    try:
-        account = ctx.users.create(body.username, body.password, body.role)
-    except UserError as exc:
-        raise HTTPException(409, str(exc)) from exc
+    account = ctx.users.create(body.username, body.password, body.role)
     return UserOut(id=account.id, username=account.username, role=account.role)
 
 
 @api.delete("/users/{user_id}", status_code=204)
 def delete_user(user_id: DbId, ctx: Ctx, principal: Annotated[Principal, Depends(require_admin)]) -> Response:
     """Delete an account and its API keys (admin only; the last admin cannot be deleted)."""
-    try:
-        ctx.users.delete(user_id)
-    except UserError as exc:
-        raise HTTPException(404 if "no user" in str(exc) else 409, str(exc)) from exc
+    ctx.users.delete(user_id)
     return Response(status_code=204)
 
 
@@ -200,10 +194,7 @@ def create_key(body: KeyIn, ctx: Ctx, principal: Annotated[Principal, Depends(re
 @api.delete("/keys/{key_id}", status_code=204)
 def revoke_key(key_id: DbId, ctx: Ctx, principal: Annotated[Principal, Depends(require_viewer)]) -> Response:
     """Revoke a key (one's own; admins any)."""
-    try:
-        ctx.users.revoke_key(key_id, None if principal.is_admin else principal.user_id)
-    except UserError as exc:
-        raise HTTPException(404, str(exc)) from exc
+    ctx.users.revoke_key(key_id, None if principal.is_admin else principal.user_id)
     return Response(status_code=204)
 
 

@@ -3,9 +3,8 @@ health check (seed 004's shape) and the /cameras page with its dead-zone editor.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path as FilePath
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -13,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vigil.runtime.health import redact
 from vigil.web.auth import Principal, require_admin, require_viewer
-from vigil.web.cameras import CameraError, CameraInfo, CameraManager, grab_frame, probe_usb
+from vigil.web.cameras import CameraInfo, CameraManager, grab_frame, probe_usb
 from vigil.web.context import WebContext, get_ctx
 from vigil.web.live import encode_jpeg
 from vigil.web.templating import page_viewer, render
@@ -24,7 +23,6 @@ Ctx = Annotated[WebContext, Depends(get_ctx)]
 Viewer = Annotated[Principal, Depends(require_viewer)]
 Admin = Annotated[Principal, Depends(require_admin)]
 CameraId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Camera id (from GET /api/cameras)")]
-T = TypeVar("T")
 
 SNAPSHOT_TIMEOUT_S = 8.0
 USB_PROBE_TIMEOUT_S = 2.0
@@ -130,14 +128,6 @@ class CamerasHealth(BaseModel):
 
 
 # ------------------------------------------------------------------ helpers
-def guarded(action: Callable[[], T]) -> T:
-    """Runs a manager call, turning its refusals into HTTP errors with their reason."""
-    try:
-        return action()
-    except CameraError as exc:
-        raise HTTPException(exc.status, str(exc)) from exc
-
-
 def camera_out(manager: CameraManager, info: CameraInfo) -> CameraOut:
     runtime = manager.runtime(info.id)
     health = runtime.health
@@ -173,9 +163,7 @@ def list_cameras(ctx: Ctx, _: Viewer) -> list[CameraOut]:
 @api.post("", response_model=CameraOut, status_code=201, responses=ERRORS, summary="Add a camera")
 def create_camera(body: CameraCreate, ctx: Ctx, _: Admin) -> CameraOut:
     manager = ctx.cameras
-    info = guarded(
-        lambda: manager.create(body.url, body.name, body.fps, body.loop, body.enabled, body.dead_zones)
-    )
+    info = manager.create(body.url, body.name, body.fps, body.loop, body.enabled, body.dead_zones)
     return camera_out(manager, info)
 
 
@@ -199,7 +187,7 @@ def scan_usb(
 @api.get("/{camera_id}", response_model=CameraOut, responses=ERRORS, summary="One camera")
 def get_camera(camera_id: CameraId, ctx: Ctx, _: Viewer) -> CameraOut:
     manager = ctx.cameras
-    return camera_out(manager, guarded(lambda: manager.get(camera_id)))
+    return camera_out(manager, manager.get(camera_id))
 
 
 @api.patch(
@@ -214,27 +202,27 @@ def patch_camera(camera_id: CameraId, body: CameraPatch, ctx: Ctx, _: Admin) -> 
     for key in ("name", "url", "loop", "dead_zones"):
         if key in changes and changes[key] is None:
             raise HTTPException(422, f"{key} cannot be null")
-    return camera_out(manager, guarded(lambda: manager.update(camera_id, **changes)))
+    return camera_out(manager, manager.update(camera_id, **changes))
 
 
 @api.delete("/{camera_id}", status_code=204, responses=ERRORS, summary="Stop and remove a camera")
 def delete_camera(camera_id: CameraId, ctx: Ctx, _: Admin) -> Response:
     manager = ctx.cameras
-    guarded(lambda: manager.delete(camera_id))
+    manager.delete(camera_id)
     return Response(status_code=204)
 
 
 @api.post("/{camera_id}/start", response_model=CameraOut, responses=ERRORS, summary="Start a camera")
 def start_camera(camera_id: CameraId, ctx: Ctx, _: Admin) -> CameraOut:
     manager = ctx.cameras
-    guarded(lambda: manager.start(camera_id))
+    manager.start(camera_id)
     return camera_out(manager, manager.get(camera_id))
 
 
 @api.post("/{camera_id}/stop", response_model=CameraOut, responses=ERRORS, summary="Stop a camera")
 def stop_camera(camera_id: CameraId, ctx: Ctx, _: Admin) -> CameraOut:
     manager = ctx.cameras
-    guarded(lambda: manager.stop(camera_id))
+    manager.stop(camera_id)
     return camera_out(manager, manager.get(camera_id))
 
 
@@ -246,12 +234,12 @@ def stop_camera(camera_id: CameraId, ctx: Ctx, _: Admin) -> CameraOut:
 )
 def snapshot(camera_id: CameraId, ctx: Ctx, _: Viewer) -> Response:
     manager = ctx.cameras
-    info = guarded(lambda: manager.get(camera_id))
+    info = manager.get(camera_id)
     latest = manager.latest(camera_id) if manager.is_running(camera_id) else None
     if latest is not None:
         image = latest.frame.image
     else:
-        image = guarded(lambda: grab_frame(info.url, manager.settings, SNAPSHOT_TIMEOUT_S))
+        image = grab_frame(info.url, manager.settings, SNAPSHOT_TIMEOUT_S)
     return jpeg_response(encode_jpeg(image, 90))
 
 

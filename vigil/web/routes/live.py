@@ -15,7 +15,7 @@ from vigil.web.auth import Principal, require_viewer
 from vigil.web.cameras import CameraManager
 from vigil.web.context import WebContext, get_ctx
 from vigil.web.live import MJPEG_MEDIA_TYPE, LiveJpeg, label_text, mjpeg_stream, placeholder_jpeg
-from vigil.web.routes.cameras import ERRORS, JPEG, CameraId, camera_out, guarded, jpeg_response
+from vigil.web.routes.cameras import ERRORS, JPEG, CameraId, camera_out, jpeg_response
 from vigil.web.templating import page_viewer, render
 
 router = APIRouter()
@@ -75,7 +75,7 @@ async def _next_picture(manager: CameraManager, ctx: WebContext, camera_id: int)
 )
 async def live_stream(camera_id: CameraId, request: Request, ctx: Ctx, _: Viewer) -> StreamingResponse:
     manager = ctx.cameras
-    guarded(lambda: manager.get(camera_id))
+    manager.get(camera_id)  # an unknown camera answers 404 (vigil.web.errors)
 
     checked = {"at": time.monotonic()}
 
@@ -109,7 +109,7 @@ async def live_stream(camera_id: CameraId, request: Request, ctx: Ctx, _: Viewer
 )
 def live_frame(camera_id: CameraId, ctx: Ctx, _: Viewer) -> Response:
     manager = ctx.cameras
-    guarded(lambda: manager.get(camera_id))
+    manager.get(camera_id)  # an unknown camera answers 404 (vigil.web.errors)
     picture = live_picture(manager, ctx, camera_id)
     if picture is not None:
         return jpeg_response(picture.jpeg)

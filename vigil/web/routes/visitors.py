@@ -21,7 +21,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import QueryParams
 
-from vigil.errors import StoreError
+from vigil.errors import RepairRefused, VisitorNotFound
 from vigil.store.analytics import (
     MAX_WINDOW_DAYS,
     WINDOW_PATTERN,
@@ -39,7 +39,7 @@ from vigil.store.analytics import (
 from vigil.web.auth import Principal, require_admin, require_viewer
 from vigil.web.context import WebContext, get_ctx
 from vigil.web.i18n import translator
-from vigil.web.images import ImageSigner, ImageTokenError, ImageTokenExpired, image_file, media_type
+from vigil.web.images import ImageSigner, image_file, media_type
 from vigil.web.templating import language_of, page_admin, page_viewer, render
 
 router = APIRouter()
@@ -80,19 +80,13 @@ def record_or_404(ctx: WebContext, visitor_id: uuid.UUID) -> VisitorRecord:
     with ctx.store.db.reader.connect() as conn:
         record = visitor_record(conn, visitor_id)
     if record is None:
-        raise HTTPException(404, f"no visitor {visitor_id}: it may have been merged or erased")
+        raise VisitorNotFound(visitor_id, ": it may have been merged or erased")
     return record
 
 
 def sightings_page(ctx: WebContext, visitor_id: uuid.UUID, limit: int, offset: int) -> list[SightingRow]:
     with ctx.store.db.reader.connect() as conn:
         return visitor_sightings(conn, visitor_id, limit, offset)
-
-
-def store_error(exc: StoreError) -> HTTPException:
-    """Unknown visitors are 404; refused repairs (split everything, merge into itself...) 409."""
-    message = str(exc)
-    return HTTPException(404 if message.startswith("no visitor") else 409, message)
 
 
 # ------------------------------------------------------------------------------ API models
@@ -287,10 +281,7 @@ def get_sightings(
 @api.patch("/{visitor_id}", response_model=VisitorDetailOut, summary="Name or label a visitor (admin)")
 def patch_visitor(visitor_id: VisitorId, body: VisitorPatch, ctx: Ctx, _: Admin) -> VisitorDetailOut:
     """Only the fields present in the body change; `null` clears one."""
-    try:
-        ctx.store.describe(visitor_id, body.model_dump(include=body.model_fields_set))
-    except StoreError as exc:
-        raise store_error(exc) from exc
+    ctx.store.describe(visitor_id, body.model_dump(include=body.model_fields_set))
     return VisitorDetailOut.of(record_or_404(ctx, visitor_id), ctx.images)
 
 
@@ -299,30 +290,21 @@ def patch_visitor(visitor_id: VisitorId, body: VisitorPatch, ctx: Ctx, _: Admin)
 )
 def merge_visitor(visitor_id: VisitorId, body: MergeIn, ctx: Ctx, _: Admin) -> VisitorDetailOut:
     """Two ids are the same person: `absorb`'s sightings move here and `absorb` disappears (admin)."""
-    try:
-        ctx.store.merge(visitor_id, body.absorb)
-    except StoreError as exc:
-        raise store_error(exc) from exc
+    ctx.store.merge(visitor_id, body.absorb)
     return VisitorDetailOut.of(record_or_404(ctx, visitor_id), ctx.images)
 
 
 @api.post("/{visitor_id}/split", response_model=SplitOut, status_code=201, summary="Split sightings off")
 def split_visitor(visitor_id: VisitorId, body: SplitIn, ctx: Ctx, _: Admin) -> SplitOut:
     """The given sightings belong to another person: they become a new visitor (admin)."""
-    try:
-        new_id = ctx.store.split(visitor_id, body.sightings)
-    except StoreError as exc:
-        raise store_error(exc) from exc
+    new_id = ctx.store.split(visitor_id, body.sightings)
     return SplitOut(visitor_id=visitor_id, new_visitor_id=new_id, moved=len(set(body.sightings)))
 
 
 @api.delete("/{visitor_id}", response_model=ErasedOut, summary="Erase a person (right to erasure)")
 def erase_visitor(visitor_id: VisitorId, ctx: Ctx, _: Admin) -> ErasedOut:
     """Deletes every row and image of this person (admin)."""
-    try:
-        files = ctx.store.erase(visitor_id)
-    except StoreError as exc:
-        raise store_error(exc) from exc
+    files = ctx.store.erase(visitor_id)
     return ErasedOut(visitor_id=visitor_id, files_removed=files)
 
 
@@ -340,12 +322,7 @@ def erase_visitor(visitor_id: VisitorId, ctx: Ctx, _: Admin) -> ErasedOut:
 def get_image(token: Annotated[str, Path(max_length=2000)], ctx: Ctx, _: Viewer) -> Response:
     """URLs come from the visitor routes; they expire after `web.image_url_ttl_s` seconds."""
     sign = ctx.images
-    try:
-        ref = sign.read(token)
-    except ImageTokenExpired as exc:
-        raise HTTPException(410, str(exc)) from exc
-    except ImageTokenError as exc:
-        raise HTTPException(403, str(exc)) from exc
+    ref = sign.read(token)  # a forged or expired token answers 403 or 410 (vigil.web.errors)
     try:
         path = image_file(ctx.store.crops, ref)
     except ValueError as exc:
@@ -514,10 +491,7 @@ def rename_form(
     name: Annotated[str, Form(max_length=200)] = "",
     label: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    try:
-        ctx.store.describe(visitor_id, {"name": name.strip() or None, "label": label.strip() or None})
-    except StoreError as exc:
-        raise store_error(exc) from exc
+    ctx.store.describe(visitor_id, {"name": name.strip() or None, "label": label.strip() or None})
     return _back(visitor_id, done="renamed")
 
 
@@ -528,14 +502,14 @@ def merge_form(
     other = _uuid_or_none(absorb.strip())
     if other is None:
         return _back(visitor_id, error="bad_id")
-    if other == visitor_id:
-        return _back(visitor_id, error="merge_self")
     try:
         ctx.store.merge(visitor_id, other)
-    except StoreError as exc:
-        if str(exc) == f"no visitor {other}":
-            return _back(visitor_id, error="merge_unknown")
-        raise store_error(exc) from exc
+    except RepairRefused as exc:
+        return _back(visitor_id, error=exc.code)
+    except VisitorNotFound as exc:
+        if exc.visitor_id != other:
+            raise  # this page's visitor is gone: the API's 404
+        return _back(visitor_id, error="merge_unknown")
     return _back(visitor_id, done="merged")
 
 
@@ -553,13 +527,8 @@ def split_form(
         return _back(visitor_id, error="split_foreign")
     try:
         new_id = ctx.store.split(visitor_id, [i for i in ids if i is not None])
-    except StoreError as exc:
-        message = str(exc)
-        if "at least one sighting" in message:
-            return _back(visitor_id, error="split_all")
-        if "do not belong" in message:
-            return _back(visitor_id, error="split_foreign")
-        raise store_error(exc) from exc
+    except RepairRefused as exc:
+        return _back(visitor_id, error=exc.code)
     return _back(visitor_id, done="split", new=str(new_id))
 
 
@@ -569,10 +538,7 @@ def erase_form(
 ) -> Response:
     if confirm != "yes":
         return _back(visitor_id, error="confirm")
-    try:
-        ctx.store.erase(visitor_id)
-    except StoreError as exc:
-        raise store_error(exc) from exc
+    ctx.store.erase(visitor_id)
     return RedirectResponse("/visitors?done=erased", status_code=303)
 
 
