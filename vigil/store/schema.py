@@ -239,3 +239,25 @@ class AuditEntry(Base):
     target: Mapped[str | None] = mapped_column(Text)
     status: Mapped[int] = mapped_column(Integer)
     ip: Mapped[str | None] = mapped_column(String(64))
+
+
+class Job(Base):
+    """A long piece of work (batch tracking, ...) and where it stands (migration 0007):
+    `params`, `progress` and `result` are the JSON forms of `vigil.jobs.model` values."""
+
+    __tablename__ = "jobs"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    progress: Mapped[dict[str, Any]] = mapped_column(JSON)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Listings run in creation order; the queue bound counts the active states.
+    __table_args__ = (
+        Index("ix_jobs_created", "created_at"),
+        Index("ix_jobs_state", "state"),
+    )

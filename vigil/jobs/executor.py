@@ -1,0 +1,61 @@
+"""Where jobs run: the `Executor` protocol and the local implementation.
+
+An executor receives a `JobPayload` (kind + JSON parameters) and a `JobControl`, and returns
+a future of the `JobOutcome`. It needs neither the web app nor the database, so another
+implementation (a Ray cluster, issue 19) can replace `LocalExecutor` behind the same protocol:
+it only has to carry the payload, forward `report()` calls and honour the cancel event."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Protocol
+
+from vigil.jobs.kinds import AnyKind, JobContext, get_kind
+from vigil.jobs.model import JobOutcome, JobPayload, JobState
+
+log = logging.getLogger(__name__)
+
+
+class JobControl(JobContext, Protocol):
+    def start(self) -> bool:
+        """Called when the job's turn comes: False when it must not run (cancelled meanwhile)."""
+        ...
+
+
+class Executor(Protocol):
+    def submit(self, payload: JobPayload, control: JobControl) -> Future[JobOutcome | None]:
+        """Run the job when its turn comes; the outcome is None when `control.start()` said no."""
+        ...
+
+    def shutdown(self) -> None:
+        """Drop jobs not started yet and wait for the running one (its cancel event is set)."""
+        ...
+
+
+def run_payload(payload: JobPayload, control: JobControl, kind: AnyKind) -> JobOutcome | None:
+    """One job, start to end, in the calling thread; a crash of the run is a failed outcome."""
+    if not control.start():
+        return None
+    try:
+        return kind.execute(payload, control)
+    except Exception as exc:  # the job fails, the executor carries on with the next one
+        log.exception("job %s (%s) failed", payload.id, payload.kind)
+        return JobOutcome(state=JobState.FAILED, error=f"{type(exc).__name__}: {exc}")
+
+
+class LocalExecutor:
+    """One job at a time, in submission order, on a thread of this process: a job already
+    spreads its work over every core (the batch runner's process pool)."""
+
+    def __init__(self, kinds: Mapping[str, AnyKind] | None = None) -> None:
+        self._kinds = kinds
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vigil-job")
+
+    def submit(self, payload: JobPayload, control: JobControl) -> Future[JobOutcome | None]:
+        kind = get_kind(payload.kind, self._kinds)
+        return self._pool.submit(run_payload, payload, control, kind)
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)

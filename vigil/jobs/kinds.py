@@ -1,0 +1,109 @@
+"""Job kinds: a parameters model, a result model and a run function, registered by convention.
+
+A package that offers a kind of job has a `job.py` module with `KIND = JobKind(...)`
+(e.g. `vigil/batch/job.py` for `track`); `registry()` finds every `vigil.<package>.job`, so
+adding a kind touches that one module. Run functions receive typed parameters and a
+`JobContext` (progress reports, cancel event) and never see the web app or the database, so
+an executor may run them in another process or on another machine."""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import importlib.util
+import pkgutil
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
+
+from pydantic import BaseModel
+
+from vigil.jobs.errors import UnknownJobKind
+from vigil.jobs.model import FINAL_STATES, JobOutcome, JobPayload, JobProgress, JobRecord, JobState
+
+KIND_MODULE = "job"
+P = TypeVar("P", bound=BaseModel)
+R = TypeVar("R", bound=BaseModel)
+
+
+class JobContext(Protocol):
+    """What a run function may do besides its work: report progress, notice a cancel."""
+
+    @property
+    def cancel(self) -> threading.Event: ...
+
+    def report(self, progress: JobProgress) -> None: ...
+
+
+@dataclass(frozen=True)
+class Finished(Generic[R]):
+    """A run's end: done, failed (e.g. some inputs failed, listed in the result) or cancelled."""
+
+    state: JobState
+    result: R | None = None
+    error: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.state not in FINAL_STATES:
+            raise ValueError(f"a run ends done, failed or cancelled, not {self.state}")
+
+
+@dataclass(frozen=True)
+class JobKind(Generic[P, R]):
+    name: str
+    title: str  # what the job does, for lists ("Batch tracking")
+    params_model: type[P]
+    result_model: type[R]
+    run: Callable[[P, JobContext], Finished[R]]
+    # True when a run interrupted midway may simply start again: its finished outputs are kept
+    # and skipped, its unfinished ones were never visible (atomic writes).
+    resumable: bool = False
+    describe: Callable[[P], str] | None = None  # one line naming the inputs, for lists
+    plan: Callable[[P], JobProgress] | None = None  # the progress before the run (items pending)
+
+    def params_of(self, record: JobRecord) -> P:
+        return self.params_model.model_validate(record.params)
+
+    def result_of(self, record: JobRecord) -> R | None:
+        return None if record.result is None else self.result_model.model_validate(record.result)
+
+    def summary(self, record: JobRecord) -> str:
+        return self.title if self.describe is None else self.describe(self.params_of(record))
+
+    def initial_progress(self, params: P) -> JobProgress:
+        return JobProgress() if self.plan is None else self.plan(params)
+
+    def execute(self, payload: JobPayload, context: JobContext) -> JobOutcome:
+        """Decode the payload, run, encode the outcome (the executor's side of a job)."""
+        finished = self.run(self.params_model.model_validate(payload.params), context)
+        result = None if finished.result is None else finished.result.model_dump(mode="json")
+        return JobOutcome(state=finished.state, result=result, error=finished.error)
+
+
+AnyKind = JobKind[Any, Any]
+
+
+@functools.cache
+def registry() -> Mapping[str, AnyKind]:
+    """Every kind offered by a `vigil.<package>.job` module, by name."""
+    import vigil
+
+    kinds: dict[str, AnyKind] = {}
+    for package in pkgutil.iter_modules(vigil.__path__):
+        name = f"vigil.{package.name}.{KIND_MODULE}"
+        if not package.ispkg or importlib.util.find_spec(name) is None:
+            continue
+        kind = getattr(importlib.import_module(name), "KIND", None)
+        if not isinstance(kind, JobKind):
+            raise TypeError(f"{name} must define KIND = JobKind(...)")
+        kinds[kind.name] = kind
+    return kinds
+
+
+def get_kind(name: str, kinds: Mapping[str, AnyKind] | None = None) -> AnyKind:
+    known = registry() if kinds is None else kinds
+    try:
+        return known[name]
+    except KeyError:
+        raise UnknownJobKind(name, sorted(known)) from None
