@@ -15,12 +15,11 @@ import cv2
 import httpx
 import numpy as np
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
-from tests.web_util import bearer, ctx_of, login, make_app
+from tests.web_util import ServedApp, bearer, ctx_of, login, make_app
 from vigil.runtime.analyse import LatestResult
 from vigil.store.schema import Visitor
 from vigil.types import Detections, Frame
@@ -195,25 +194,6 @@ def test_frame_jpg_of_a_video_without_faces_has_no_green(live_app: FastAPI) -> N
         assert _green(_decode(answer.content)).sum() < 20
 
 
-class _Server:
-    """The app over real HTTP (uvicorn in a thread): streams behave as in a browser."""
-
-    def __init__(self, app: FastAPI) -> None:
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        _wait(lambda: self.server.started, 10)
-        port = self.server.servers[0].sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}"
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(20)
-        assert not self.thread.is_alive(), "server did not shut down (a stream kept it busy)"
-
-
 def _parts(response: httpx.Response, count: int) -> Iterator[bytes]:
     """The JPEG payloads of the first `count` MJPEG parts."""
     buffer, seen = b"", 0
@@ -235,7 +215,10 @@ def _parts(response: httpx.Response, count: int) -> Iterator[bytes]:
 
 
 def test_mjpeg_stream_sends_new_pictures_at_a_capped_rate(live_app: FastAPI, hamilton: Path) -> None:
-    with _Server(live_app) as base, httpx.Client(base_url=base, headers=bearer(live_app), timeout=20) as http:
+    with (
+        ServedApp(live_app) as base,
+        httpx.Client(base_url=base, headers=bearer(live_app), timeout=20) as http,
+    ):
         cid = http.post("/api/cameras", json={"url": str(hamilton), "loop": True}).json()["id"]
         assert http.get(f"/api/cameras/{cid}/live.mjpg", headers={"Authorization": ""}).status_code == 401
         manager = _manager(live_app)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
+import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -58,3 +61,26 @@ def bearer(app: FastAPI, role: str = "admin", username: str | None = None) -> di
         account = users.create(name, "password-" + name, role)  # type: ignore[arg-type]
     _, token = users.create_key(account.id, "test")
     return {"Authorization": f"Bearer {token}"}
+
+
+class ServedApp:
+    """The app over real HTTP (uvicorn in a thread): streams and the thread pool behave as in
+    production, which the in-process TestClient does not reproduce."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.05)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(20)
+        assert not self.thread.is_alive(), "server did not shut down (a stream kept it busy)"

@@ -1,15 +1,18 @@
 """Fan-out of pipeline events to live subscribers (SSE) and the track -> visitor labels.
 
 `EventBus` is an `EventSink` placed after the identity sink, so `face_embedded` events already
-carry `visitor_id`. Pipeline threads call `handle()`; each subscriber owns a bounded queue and
-loses its oldest events when it reads too slowly (a slow browser never blocks a camera)."""
+carry `visitor_id`. Pipeline threads call `handle()`; each subscriber owns a bounded buffer and
+loses its oldest events when it reads too slowly (a slow browser never blocks a camera).
+Subscribers wait on their event loop, not in a worker thread: open streams never use up the
+thread pool that sync routes run on."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
 import threading
 from collections import deque
-from dataclasses import dataclass, field
 from typing import Any
 
 from vigil.runtime.events import PipelineEvent
@@ -18,36 +21,60 @@ SUBSCRIBER_QUEUE = 256
 RECENT_EVENTS = 200
 
 
-@dataclass
 class Subscription:
-    """One listener's queue; `wait()` blocks (in a worker thread) until events or timeout."""
+    """One listener's buffer: `push()` from any thread never blocks; the event loop that
+    subscribed awaits `next_batch()`."""
 
-    id: int
-    camera: str | None
-    _events: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=SUBSCRIBER_QUEUE))
-    _ready: threading.Condition = field(default_factory=threading.Condition)
-    dropped: int = 0
-    closed: bool = False
+    def __init__(self, id: int, camera: str | None, loop: asyncio.AbstractEventLoop) -> None:
+        self.id = id
+        self.camera = camera
+        self.dropped = 0
+        self.closed = False
+        self._loop = loop
+        self._events: deque[dict[str, Any]] = deque(maxlen=SUBSCRIBER_QUEUE)
+        self._lock = threading.Lock()
+        self._ready = asyncio.Event()  # touched on `_loop` only
+        self._wake_pending = False  # one loop wake-up per batch, not one per event
 
     def push(self, event: dict[str, Any]) -> None:
-        with self._ready:
-            if len(self._events) == self._events.maxlen:
+        with self._lock:
+            if self.closed:
+                return
+            if len(self._events) == SUBSCRIBER_QUEUE:
                 self.dropped += 1
             self._events.append(event)
-            self._ready.notify()
-
-    def wait(self, timeout: float) -> list[dict[str, Any]]:
-        with self._ready:
-            if not self._events and not self.closed:
-                self._ready.wait(timeout)
-            events = list(self._events)
-            self._events.clear()
-            return events
+            wake = not self._wake_pending
+            self._wake_pending = True
+        if wake:
+            self._wake()
 
     def close(self) -> None:
-        with self._ready:
+        with self._lock:
             self.closed = True
-            self._ready.notify_all()
+        self._wake()
+
+    async def next_batch(self, timeout: float) -> list[dict[str, Any]]:
+        """The events buffered so far, waiting up to `timeout` s for the first; [] once closed."""
+        deadline = self._loop.time() + timeout
+        while True:
+            with self._lock:
+                if self._events or self.closed:
+                    events = list(self._events)
+                    self._events.clear()
+                    self._wake_pending = False
+                    return events
+            # A wake-up scheduled before the last drain may still arrive: hence the loop.
+            self._ready.clear()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await self._ready.wait()
+            except TimeoutError:
+                return []
+
+    def _wake(self) -> None:
+        # A closed loop raises RuntimeError: nobody reads this subscription any more.
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(self._ready.set)
 
 
 class EventBus:
@@ -85,7 +112,8 @@ class EventBus:
 
     # ---------------------------------------------------------------- consumers
     def subscribe(self, camera: str | None = None) -> Subscription:
-        sub = Subscription(next(self._ids), camera)
+        """A new listener, read on the running event loop (call this from that loop)."""
+        sub = Subscription(next(self._ids), camera, asyncio.get_running_loop())
         with self._lock:
             self._subscribers[sub.id] = sub
         return sub

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -11,17 +12,18 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
-from starlette.concurrency import run_in_threadpool
 
 from vigil import __version__
 from vigil.web.auth import Principal, require_viewer
 from vigil.web.context import WebContext, get_ctx
+from vigil.web.events import EventBus, Subscription
 from vigil.web.templating import page_viewer, render
 
 router = APIRouter()
 Ctx = Annotated[WebContext, Depends(get_ctx)]
 Viewer = Annotated[Principal, Depends(require_viewer)]
-KEEPALIVE_S = 10.0
+KEEPALIVE_S = 10.0  # a comment line when nothing else was sent, so proxies keep the stream
+DISCONNECT_CHECK_S = 1.0  # how soon an idle stream notices its client left
 
 
 # ------------------------------------------------------------------------- SSE
@@ -42,28 +44,42 @@ async def events(
 ) -> StreamingResponse:
     """Pipeline events as they happen (`track_started`, `face_embedded` with `visitor_id`, `track_ended`).
 
-    Each SSE message has `event: <type>` and a JSON `data:` line; a comment line is sent every 10 s
-    to keep proxies from closing an idle stream. A reader too slow loses its oldest events."""
+    Each SSE message has `event: <type>` and a JSON `data:` line; a comment line is sent after 10 s
+    without events to keep proxies from closing an idle stream. A reader too slow loses its oldest events."""
     subscription = ctx.events.subscribe(camera)
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
-
-    async def stream() -> AsyncIterator[str]:
-        try:
-            yield ": connected\n\n"
-            while not subscription.closed and not await request.is_disconnected():
-                wait = KEEPALIVE_S if deadline is None else min(KEEPALIVE_S, deadline - time.monotonic())
-                if wait <= 0:
-                    break
-                batch = await run_in_threadpool(subscription.wait, min(wait, 1.0))
-                for event in batch:
-                    yield f"event: {event['type']}\ndata: {json.dumps(event, ensure_ascii=False)}\n\n"
-                if not batch and wait >= KEEPALIVE_S:
-                    yield ": keepalive\n\n"
-        finally:
-            ctx.events.unsubscribe(subscription)
-
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
-    return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
+    stream = _sse_stream(request, ctx.events, subscription, deadline)
+    return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
+
+
+async def _sse_stream(
+    request: Request, bus: EventBus, subscription: Subscription, deadline: float | None
+) -> AsyncIterator[str]:
+    """Waits on the event loop (no worker thread per stream); ends at the deadline, when the
+    client leaves or the bus closes, and always unsubscribes."""
+    try:
+        yield ": connected\n\n"
+        last_sent = time.monotonic()
+        while not subscription.closed and not await request.is_disconnected():
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                break
+            if now - last_sent >= KEEPALIVE_S:
+                yield ": keepalive\n\n"
+                last_sent = now
+            end = math.inf if deadline is None else deadline
+            wait = min(DISCONNECT_CHECK_S, last_sent + KEEPALIVE_S - now, end - now)
+            batch = await subscription.next_batch(wait)
+            if batch:
+                yield "".join(_sse_message(event) for event in batch)
+                last_sent = time.monotonic()
+    finally:
+        bus.unsubscribe(subscription)
+
+
+def _sse_message(event: dict[str, Any]) -> str:
+    return f"event: {event['type']}\ndata: {json.dumps(event, ensure_ascii=False)}\n\n"
 
 
 # --------------------------------------------------------------------- metrics
