@@ -9,8 +9,9 @@ from tests.batch_util import batch_settings, clip
 from vigil.batch.engines import UNSHIPPABLE, check_engine
 from vigil.batch.process import ChunkTask, detection_start, process_chunk
 from vigil.batch.video import probe_video
-from vigil.config import FaceMeshConfig
-from vigil.detect import DETECTORS, create_detector
+from vigil.detect import create_detector
+from vigil.detect.facemesh import FaceMeshConfig
+from vigil.detect.registry import detector_configs
 from vigil.errors import ModelError
 
 POINTS = {"yunet": 468, "blazeface": 468, "haar": 468, "mediapipe_facemesh": 478, "dlib_hog": 68}
@@ -46,7 +47,7 @@ def test_observations_do_not_depend_on_the_chunk_start() -> None:
 
 
 def test_facemesh_is_in_the_live_registry() -> None:
-    assert "mediapipe_facemesh" in DETECTORS
+    assert "mediapipe_facemesh" in detector_configs()
     detector = create_detector(FaceMeshConfig(), [])
     import av
 

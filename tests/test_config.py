@@ -2,7 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from vigil.config import BlazeFaceConfig, CameraConfig, load_settings
+from vigil.config import CameraConfig, load_settings
+from vigil.detect.blazeface import BlazeFaceConfig
 from vigil.errors import ConfigError
 
 
@@ -79,6 +80,7 @@ SECTION_CASES: dict[str, tuple[str, object, str, str, object]] = {
     "store": ("url", "sqlite:///elsewhere.db", "ENABLED", "false", False),
     "web": ("port", 9000, "ADMIN_PASSWORD", "from-the-environment", "from-the-environment"),
     "track": ("chunk_max", 77, "ENGINE", "haar", "haar"),
+    "jobs": ("keep_finished", 50, "MAX_ACTIVE", "4", 4),
 }
 
 
@@ -104,7 +106,6 @@ def test_env_overrides_one_key_and_keeps_the_sections_yaml_keys(
     section: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import yaml
-
     from pydantic import SecretStr
 
     yaml_key, yaml_value, env_key, env_raw, env_expected = SECTION_CASES[section]

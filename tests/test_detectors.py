@@ -1,13 +1,16 @@
 import logging
-import typing
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from tests.conftest import read_image
-from vigil.config import BlazeFaceConfig, DetectorConfig, DlibHogConfig, HaarConfig, YuNetConfig
-from vigil.detect import DETECTORS, create_detector
+from vigil.detect import create_detector
+from vigil.detect.blazeface import BlazeFaceConfig
+from vigil.detect.dlib_hog import DlibHogConfig
+from vigil.detect.haar import HaarConfig
+from vigil.detect.registry import detector_configs
+from vigil.detect.yunet import YuNetConfig
 from vigil.errors import ModelError
 
 
@@ -30,11 +33,21 @@ def test_every_engine_finds_both_faces(config, group: np.ndarray, models_dir: Pa
     assert np.all(found.xyxy[:, 2] <= group.shape[1]) and np.all(found.xyxy[:, 3] <= group.shape[0])
 
 
-def test_registry_has_one_entry_per_config_type() -> None:
-    union = typing.get_args(typing.get_args(DetectorConfig)[0])
-    config_types = {model.model_fields["type"].default for model in union}
-    assert set(DETECTORS) == config_types
-    assert {"yunet", "blazeface", "haar", "dlib_hog", "mediapipe_facemesh"} <= config_types
+def test_registry_is_derived_from_the_detector_modules() -> None:
+    configs = detector_configs()
+    assert set(configs) == {"yunet", "blazeface", "haar", "dlib_hog", "mediapipe_facemesh"}
+    for name, cls in configs.items():
+        assert cls.__module__.startswith("vigil.detect."), "each detector module owns its config"
+        assert cls().type == name
+
+
+def test_settings_build_the_config_of_the_chosen_type() -> None:
+    from vigil.config import load_settings
+
+    settings = load_settings(detector={"type": "haar", "min_size": 30})
+    assert isinstance(settings.detector, HaarConfig) and settings.detector.min_size == 30
+    assert settings.model_dump()["detector"]["min_size"] == 30  # dumped with the subclass's keys
+    assert isinstance(load_settings(detector={"max_width": 800}).detector, YuNetConfig)
 
 
 def test_yunet_landmarks_inside_boxes_and_rescaled(group: np.ndarray, models_dir: Path) -> None:

@@ -6,8 +6,9 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from tests.conftest import read_image
-from vigil.config import DlibResnetConfig, OnnxEmbedderConfig, YuNetConfig
+from vigil.config import DlibResnetConfig, OnnxEmbedderConfig
 from vigil.detect import create_detector
+from vigil.detect.yunet import YuNetConfig
 from vigil.embed import EMBEDDERS, FaceCrop, create_embedder
 from vigil.errors import ModelError
 from vigil.types import FaceEmbedding

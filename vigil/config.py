@@ -18,8 +18,8 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    SerializeAsAny,
     ValidationError,
-    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -32,12 +32,14 @@ from pydantic_settings import (
 )
 
 from vigil.batch.settings import BatchSettings
+from vigil.detect.base import DetectorConfigBase
+from vigil.detect.registry import parse_detector_config
+from vigil.detect.yunet import YuNetConfig
 from vigil.errors import ConfigError
+from vigil.jobs.config import JobsConfig
 from vigil.paths import user_models_dir
 from vigil.settings_sources import YAML_FILE, SectionAliasSource
 from vigil.tracking_config import TrackerConfig
-
-YUNET_FILENAME = "face_detection_yunet_2023mar.onnx"
 
 Point = tuple[float, float]
 Polygon = Annotated[list[Point], Field(min_length=3, description="Polygon vertices in pixels")]
@@ -45,57 +47,6 @@ Polygon = Annotated[list[Point], Field(min_length=3, description="Polygon vertic
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-# ---------------------------------------------------------------- detectors
-class _DetectorBase(_Strict):
-    score_threshold: float = Field(0.6, ge=0.0, le=1.0, description="Minimum detector confidence")
-    max_width: int = Field(
-        640, ge=64, le=7680, description="Frames wider than this are downscaled before detection"
-    )
-    max_faces: int = Field(50, ge=1, le=1000, description="Keep at most this many faces per frame")
-
-
-class YuNetConfig(_DetectorBase):
-    type: Literal["yunet"] = "yunet"
-    model_path: Path | None = Field(
-        None, description="YuNet ONNX file; default: <models_dir>/" + YUNET_FILENAME
-    )
-    nms_threshold: float = Field(0.3, ge=0.0, le=1.0, description="Non-maximum suppression IoU")
-
-
-class BlazeFaceConfig(_DetectorBase):
-    type: Literal["blazeface"] = "blazeface"
-    score_threshold: float = Field(0.5, ge=0.0, le=1.0, description="Minimum detector confidence")
-    model_selection: Literal["short", "full"] = Field(
-        "full", description="short: faces within ~2 m; full: up to ~5 m"
-    )
-
-
-class HaarConfig(_DetectorBase):
-    type: Literal["haar"] = "haar"
-    score_threshold: float = Field(0.0, ge=0.0, le=1.0, description="Haar reports no score (1.0)")
-    scale_factor: float = Field(1.1, gt=1.0, le=2.0, description="Image pyramid scale step")
-    min_neighbors: int = Field(5, ge=0, le=50, description="Neighbour rectangles needed")
-    min_size: int = Field(20, ge=8, le=1000, description="Smallest face side in pixels")
-
-
-class DlibHogConfig(_DetectorBase):
-    type: Literal["dlib_hog"] = "dlib_hog"
-    score_threshold: float = Field(0.0, ge=0.0, le=1.0, description="Minimum mapped HOG score")
-    upsample: int = Field(0, ge=0, le=3, description="Times to upsample (finds smaller faces)")
-
-
-class FaceMeshConfig(_DetectorBase):
-    type: Literal["mediapipe_facemesh"] = "mediapipe_facemesh"
-    score_threshold: float = Field(0.5, ge=0.0, le=1.0, description="Minimum BlazeFace confidence")
-    max_faces: int = Field(4, ge=1, le=50, description="Faces meshed per frame at most")
-    refine_landmarks: bool = Field(True, description="Attention model: 478 points incl. irises")
-
-
-DetectorConfig = Annotated[
-    YuNetConfig | BlazeFaceConfig | HaarConfig | DlibHogConfig | FaceMeshConfig, Field(discriminator="type")
-]
 
 
 # ---------------------------------------------------------------- embedders
@@ -325,7 +276,9 @@ class VigilSettings(BaseSettings):
         validation_alias=_alias("use_gpu", "USE_GPU"),
         description="Use a GPU execution provider when one is available",
     )
-    detector: DetectorConfig = Field(default_factory=YuNetConfig, description="Face detector")
+    detector: SerializeAsAny[DetectorConfigBase] = Field(
+        default_factory=YuNetConfig, description="Face detector (`type` picks the engine)"
+    )
     embedder: EmbedderConfig = Field(default_factory=DlibResnetConfig, description="Face embedder")
     motion: MotionConfig = Field(default_factory=MotionConfig, description="Motion gate")
     tracker: TrackerConfig = Field(default_factory=TrackerConfig, description="Face tracker")
@@ -335,6 +288,7 @@ class VigilSettings(BaseSettings):
     store: StoreConfig = Field(default_factory=StoreConfig, description="Identity store")
     web: WebConfig = Field(default_factory=WebConfig, description="Web dashboard and REST API")
     track: BatchSettings = Field(default_factory=BatchSettings, description="Batch tracking (`vigil track`)")
+    jobs: JobsConfig = Field(default_factory=JobsConfig, description="Persistent jobs (batch tracking, ...)")
 
     @classmethod
     def settings_customise_sources(
@@ -365,12 +319,17 @@ class VigilSettings(BaseSettings):
         self.track.set_search_dirs(self.model_search_dirs())
         return self
 
-    @field_validator("detector", "embedder", mode="before")
+    @field_validator("detector", mode="before")
     @classmethod
-    def _default_type(cls, value: Any, info: ValidationInfo) -> Any:
-        # `detector: {score_threshold: 0.7}` tunes the default detector (no `type:` needed).
+    def _detector_of_its_type(cls, value: Any) -> Any:
+        return parse_detector_config(value)
+
+    @field_validator("embedder", mode="before")
+    @classmethod
+    def _default_embedder_type(cls, value: Any) -> Any:
+        # `embedder: {num_jitters: 1}` tunes the default embedder (no `type:` needed).
         if isinstance(value, dict) and "type" not in value:
-            return {**value, "type": "yunet" if info.field_name == "detector" else "dlib_resnet"}
+            return {**value, "type": "dlib_resnet"}
         return value
 
     @field_validator("cameras_ips", mode="before")

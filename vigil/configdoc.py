@@ -10,13 +10,9 @@ from pydantic.fields import FieldInfo
 
 from vigil.batch.settings import BatchSettings, BatchTrackerConfig
 from vigil.config import (
-    BlazeFaceConfig,
     CameraConfig,
-    DlibHogConfig,
     DlibResnetConfig,
-    FaceMeshConfig,
     GatingConfig,
-    HaarConfig,
     MotionConfig,
     OnnxEmbedderConfig,
     QualityConfig,
@@ -24,18 +20,15 @@ from vigil.config import (
     StoreConfig,
     VigilSettings,
     WebConfig,
-    YuNetConfig,
 )
+from vigil.detect.registry import detector_configs
+from vigil.jobs.config import JobsConfig
 from vigil.tracking_config import TrackerConfig
 
 SECTIONS: list[tuple[str, str, type[BaseModel]]] = [
     ("Top level", "VIGIL_", VigilSettings),
     ("cameras[] (YAML)", "", CameraConfig),
-    ("detector, type: yunet", "VIGIL_DETECTOR__", YuNetConfig),
-    ("detector, type: blazeface", "VIGIL_DETECTOR__", BlazeFaceConfig),
-    ("detector, type: haar", "VIGIL_DETECTOR__", HaarConfig),
-    ("detector, type: dlib_hog", "VIGIL_DETECTOR__", DlibHogConfig),
-    ("detector, type: mediapipe_facemesh", "VIGIL_DETECTOR__", FaceMeshConfig),
+    *[(f"detector, type: {name}", "VIGIL_DETECTOR__", cls) for name, cls in detector_configs().items()],
     ("embedder, type: dlib_resnet", "VIGIL_EMBEDDER__", DlibResnetConfig),
     ("embedder, type: onnx", "VIGIL_EMBEDDER__", OnnxEmbedderConfig),
     ("motion", "VIGIL_MOTION__", MotionConfig),
@@ -47,6 +40,7 @@ SECTIONS: list[tuple[str, str, type[BaseModel]]] = [
     ("web (`vigil serve`)", "VIGIL_WEB__", WebConfig),
     ("track: batch tracking (`vigil track`)", "VIGIL_TRACK__", BatchSettings),
     ("track.tracker: batch tracking's tracker", "VIGIL_TRACK__TRACKER__", BatchTrackerConfig),
+    ("jobs", "VIGIL_JOBS__", JobsConfig),
 ]
 
 

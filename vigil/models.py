@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from vigil.config import YUNET_FILENAME
+from vigil.detect.yunet import YUNET_FILENAME
 from vigil.errors import ModelError
 
 

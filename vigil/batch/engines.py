@@ -24,17 +24,11 @@ import numpy as np
 
 from vigil.batch.facemesh import FaceMeshLandmarker, Roi, roi_from_box, roi_from_mesh
 from vigil.batch.headpose import LandmarkLayout
-from vigil.batch.settings import SUPPORTED_ENGINES, BatchSettings
-from vigil.config import (
-    YUNET_FILENAME,
-    BlazeFaceConfig,
-    DetectorConfig,
-    DlibHogConfig,
-    FaceMeshConfig,
-    HaarConfig,
-    YuNetConfig,
-)
-from vigil.detect import FaceDetector, create_detector, find_yunet_model
+from vigil.batch.settings import BatchSettings, supported_engines
+from vigil.detect import DetectorConfigBase, FaceDetector, create_detector, find_model
+from vigil.detect.facemesh import FaceMeshConfig
+from vigil.detect.registry import detector_configs
+from vigil.detect.yunet import YUNET_FILENAME, YuNetConfig
 from vigil.errors import ModelError
 from vigil.types import Detections, FloatArray, Image
 
@@ -161,7 +155,7 @@ class Engine:
 def check_engine(settings: BatchSettings) -> None:
     """Fail fast (ModelError) on an engine that cannot run here, without loading any model."""
     if settings.engine in UNSHIPPABLE:
-        choices = ", ".join(SUPPORTED_ENGINES)
+        choices = ", ".join(supported_engines())
         raise ModelError(
             f"engine {settings.engine!r} cannot run: it needs {UNSHIPPABLE[settings.engine]}, which "
             f"cannot ship with Vigil (licence or size) and is not bundled. Provide them and a runtime "
@@ -173,7 +167,7 @@ def check_engine(settings: BatchSettings) -> None:
 
 def _yunet_path(settings: BatchSettings) -> Path:
     config = YuNetConfig(model_path=settings.yunet_model_path)
-    path = find_yunet_model(config, settings.models_dirs())
+    path = find_model(config, settings.models_dirs())
     if path is None:
         where = settings.yunet_model_path or ", ".join(str(d) for d in settings.models_dirs())
         raise ModelError(
@@ -183,7 +177,7 @@ def _yunet_path(settings: BatchSettings) -> Path:
     return path
 
 
-def detector_config(settings: BatchSettings) -> DetectorConfig:
+def detector_config(settings: BatchSettings) -> DetectorConfigBase:
     """The live detector's config for this engine, from the seed-named batch settings."""
     common: dict[str, object] = {"max_width": settings.yunet_max_width}
     if settings.opencv_max_faces is not None:
@@ -192,12 +186,8 @@ def detector_config(settings: BatchSettings) -> DetectorConfig:
         common["score_threshold"] = settings.score_threshold
     if settings.engine == "yunet":
         return YuNetConfig(model_path=_yunet_path(settings), **common)
-    if settings.engine == "blazeface":
-        return BlazeFaceConfig(**common)
-    if settings.engine == "haar":
-        return HaarConfig(**common)
-    if settings.engine == "dlib_hog":
-        return DlibHogConfig(**common)
+    if settings.engine != FaceMeshConfig().type:  # the seed's STEP5_OPENCV_* keys
+        return detector_configs()[settings.engine](**common)
     mesh: dict[str, object] = {
         "max_width": settings.mediapipe_max_width or 7680,
         "max_faces": settings.mediapipe_max_faces,

@@ -24,21 +24,17 @@ from pydantic import (
 from pydantic_settings import NoDecode
 
 from vigil.batch.blendshapes import unknown_blendshape_keys
+from vigil.detect.registry import detector_configs
 from vigil.tracking_config import TrackerConfig
 
-EngineName = Literal[
-    "yunet",
-    "blazeface",
-    "mediapipe_facemesh",
-    "haar",
-    "dlib_hog",
-    # Seed engines whose model files cannot ship: selecting one fails with the files to provide.
-    "insightface",
-    "eos",
-    "openseeface",
-    "opencv_yunet_pyfeat",
-]
-SUPPORTED_ENGINES: tuple[str, ...] = ("yunet", "blazeface", "mediapipe_facemesh", "haar", "dlib_hog")
+# Seed engines whose model files cannot ship: selecting one fails with the files to provide.
+SEED_ONLY_ENGINES: tuple[str, ...] = ("insightface", "eos", "openseeface", "opencv_yunet_pyfeat")
+
+
+def supported_engines() -> tuple[str, ...]:
+    """Every face detector of `vigil.detect` is a batch engine."""
+    return tuple(detector_configs())
+
 
 # The seed's engine names (STEP5_TRACKING_ENGINE / --face_engine) mapped to Vigil's.
 SEED_ENGINE_NAMES = {
@@ -77,7 +73,7 @@ class BatchSettings(BaseModel):
     _search_dirs: list[Path] | None = PrivateAttr(default=None)
 
     # ------------------------------------------------------------ engine
-    engine: EngineName = Field(
+    engine: str = Field(
         "yunet",
         validation_alias=_alias("STEP5_TRACKING_ENGINE"),
         description="Face engine: yunet, blazeface, mediapipe_facemesh, haar, dlib_hog "
@@ -260,6 +256,14 @@ class BatchSettings(BaseModel):
         if isinstance(value, str):
             name = value.strip().lower()
             return SEED_ENGINE_NAMES.get(name, name)
+        return value
+
+    @field_validator("engine", mode="after")
+    @classmethod
+    def _known_engine(cls, value: str) -> str:
+        if value not in supported_engines() and value not in SEED_ONLY_ENGINES:
+            choices = ", ".join([*supported_engines(), *SEED_ONLY_ENGINES])
+            raise ValueError(f"unknown engine {value!r}; choose from {choices}")
         return value
 
     @field_validator("blendshapes_export_keys", mode="before")

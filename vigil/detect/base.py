@@ -7,12 +7,31 @@ corner; BlazeFace adds 3 = mouth centre instead (4 points)."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from pathlib import Path
 
 import cv2
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
-from vigil.config import _DetectorBase
 from vigil.types import Detections, Image
+
+
+class DetectorConfigBase(BaseModel):
+    """Settings every detector shares. Each detector module subclasses it with a `type` literal
+    and its own keys; the registry (`vigil.detect.registry`) is derived from the subclasses."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str
+    score_threshold: float = Field(0.6, ge=0.0, le=1.0, description="Minimum detector confidence")
+    max_width: int = Field(
+        640, ge=64, le=7680, description="Frames wider than this are downscaled before detection"
+    )
+    max_faces: int = Field(50, ge=1, le=1000, description="Keep at most this many faces per frame")
+
+    def create(self, models_dirs: list[Path]) -> FaceDetector:
+        """The detector these settings describe (model files looked up in `models_dirs`)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement create()")
 
 
 class FaceDetector(ABC):
@@ -21,7 +40,7 @@ class FaceDetector(ABC):
     name: str
     landmark_count: int | None = None
 
-    def __init__(self, config: _DetectorBase) -> None:
+    def __init__(self, config: DetectorConfigBase) -> None:
         self.config = config
 
     def detect(self, image: Image) -> Detections:

@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 import cv2
 import numpy as np
+from pydantic import Field
 
-from vigil.config import BlazeFaceConfig
-from vigil.detect.base import FaceDetector
+from vigil.detect.base import DetectorConfigBase, FaceDetector
 from vigil.types import Detections, Image
 
 # BlazeFace keypoints: 0 right eye, 1 left eye, 2 nose tip, 3 mouth centre, 4-5 ear tragions.
 _KEPT_KEYPOINTS = (0, 1, 2, 3)
+
+
+class BlazeFaceConfig(DetectorConfigBase):
+    type: Literal["blazeface"] = "blazeface"
+    score_threshold: float = Field(0.5, ge=0.0, le=1.0, description="Minimum detector confidence")
+    model_selection: Literal["short", "full"] = Field(
+        "full", description="short: faces within ~2 m; full: up to ~5 m"
+    )
+
+    def create(self, models_dirs: list[Path]) -> FaceDetector:
+        return BlazeFaceDetector(self)
 
 
 class BlazeFaceDetector(FaceDetector):

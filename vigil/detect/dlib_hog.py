@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
-import dlib
-import numpy as np
+from pathlib import Path
+from typing import Literal
 
-from vigil.config import DlibHogConfig
-from vigil.detect.base import FaceDetector
+import numpy as np
+from pydantic import Field
+
+from vigil.detect.base import DetectorConfigBase, FaceDetector
 from vigil.types import Detections, Image
+
+
+class DlibHogConfig(DetectorConfigBase):
+    type: Literal["dlib_hog"] = "dlib_hog"
+    score_threshold: float = Field(0.0, ge=0.0, le=1.0, description="Minimum mapped HOG score")
+    upsample: int = Field(0, ge=0, le=3, description="Times to upsample (finds smaller faces)")
+
+    def create(self, models_dirs: list[Path]) -> FaceDetector:
+        return DlibHogDetector(self)
 
 
 class DlibHogDetector(FaceDetector):
@@ -16,6 +27,8 @@ class DlibHogDetector(FaceDetector):
     def __init__(self, config: DlibHogConfig) -> None:
         super().__init__(config)
         self._upsample = config.upsample
+        import dlib  # here, not at module top: the detector registry imports every module
+
         self._hog = dlib.get_frontal_face_detector()
 
     def _detect(self, image: Image) -> Detections:

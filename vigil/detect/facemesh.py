@@ -9,13 +9,14 @@ the same faces, which chunked batch tracking relies on.
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 import cv2
 import numpy as np
+from pydantic import Field
 
-from vigil.config import FaceMeshConfig
-from vigil.detect.base import FaceDetector, _clip, downscale
+from vigil.detect.base import DetectorConfigBase, FaceDetector, _clip, downscale
 from vigil.types import Detections, FloatArray, Image
 
 # Mesh indices of the detector convention's points: eye centres (mean of the two corners),
@@ -38,6 +39,16 @@ def five_points(mesh: FloatArray) -> FloatArray:
             xy[_MOUTH_LEFT],
         ]
     ).astype(np.float32)
+
+
+class FaceMeshConfig(DetectorConfigBase):
+    type: Literal["mediapipe_facemesh"] = "mediapipe_facemesh"
+    score_threshold: float = Field(0.5, ge=0.0, le=1.0, description="Minimum BlazeFace confidence")
+    max_faces: int = Field(4, ge=1, le=50, description="Faces meshed per frame at most")
+    refine_landmarks: bool = Field(True, description="Attention model: 478 points incl. irises")
+
+    def create(self, models_dirs: list[Path]) -> FaceDetector:
+        return FaceMeshDetector(self)
 
 
 class FaceMeshDetector(FaceDetector):

@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Literal
+
 import cv2
 import numpy as np
+from pydantic import Field
 
-from vigil.config import HaarConfig
-from vigil.detect.base import FaceDetector
+from vigil.detect.base import DetectorConfigBase, FaceDetector
 from vigil.errors import ModelError
 from vigil.types import Detections, Image
 
 _CASCADE = "haarcascade_frontalface_default.xml"
+
+
+class HaarConfig(DetectorConfigBase):
+    type: Literal["haar"] = "haar"
+    score_threshold: float = Field(0.0, ge=0.0, le=1.0, description="Haar reports no score (1.0)")
+    scale_factor: float = Field(1.1, gt=1.0, le=2.0, description="Image pyramid scale step")
+    min_neighbors: int = Field(5, ge=0, le=50, description="Neighbour rectangles needed")
+    min_size: int = Field(20, ge=8, le=1000, description="Smallest face side in pixels")
+
+    def create(self, models_dirs: list[Path]) -> FaceDetector:
+        return HaarDetector(self)
 
 
 class HaarDetector(FaceDetector):

@@ -3,14 +3,41 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import cv2
 import numpy as np
+from pydantic import Field
 
-from vigil.config import YuNetConfig
-from vigil.detect.base import FaceDetector
+from vigil.detect.base import DetectorConfigBase, FaceDetector
 from vigil.errors import ModelError
 from vigil.types import Detections, Image
+
+YUNET_FILENAME = "face_detection_yunet_2023mar.onnx"
+
+
+class YuNetConfig(DetectorConfigBase):
+    type: Literal["yunet"] = "yunet"
+    model_path: Path | None = Field(
+        None, description="YuNet ONNX file; default: <models_dir>/" + YUNET_FILENAME
+    )
+    nms_threshold: float = Field(0.3, ge=0.0, le=1.0, description="Non-maximum suppression IoU")
+
+    def create(self, models_dirs: list[Path]) -> FaceDetector:
+        path = find_model(self, models_dirs)
+        if path is None:
+            raise ModelError(f"YuNet model {self.model_path or YUNET_FILENAME} not found")
+        return YuNetDetector(self, path)
+
+
+def find_model(config: YuNetConfig, models_dirs: list[Path]) -> Path | None:
+    """The configured file, else the first models directory that holds the default file."""
+    if config.model_path is not None:
+        return config.model_path if config.model_path.is_file() else None
+    for directory in models_dirs:
+        if (directory / YUNET_FILENAME).is_file():
+            return directory / YUNET_FILENAME
+    return None
 
 
 class YuNetDetector(FaceDetector):
