@@ -11,9 +11,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.web_util import ADMIN_PASSWORD, bearer, ctx_of, login, make_app
+from vigil.errors import InvalidAccount
+from vigil.store.accounts import Account
+from vigil.store.passwords import hash_password, verify_password
 from vigil.web.auth import SESSION_COOKIE, Sessions
 from vigil.web.ratelimit import RateLimiter
-from vigil.web.users import Account, hash_password, verify_password
 
 
 def test_anonymous_callers_get_401_except_login_and_health(tmp_path: Path) -> None:
@@ -101,6 +103,12 @@ def test_api_keys_are_stored_hashed_and_can_be_revoked(tmp_path: Path) -> None:
         assert client.delete(f"/api/keys/{created['id']}", headers=admin).status_code == 204
         assert client.get("/api/me", headers=own).status_code == 401
         assert client.get("/api/me", headers={"Authorization": "Bearer vgl_forged"}).status_code == 401
+
+
+def test_a_too_short_first_admin_password_stops_the_server(tmp_path: Path) -> None:
+    # It used to be swallowed with the "created by another process" case: no admin, no message.
+    with pytest.raises(InvalidAccount, match="at least 8 characters"):
+        make_app(tmp_path, web={"admin_password": "short"})
 
 
 def test_the_last_admin_cannot_be_deleted(tmp_path: Path) -> None:

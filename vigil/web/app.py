@@ -19,8 +19,9 @@ from vigil.api.app import mount_batch_api
 from vigil.batch.settings import load_batch_settings
 from vigil.config import VigilSettings
 from vigil.errors import RefusedError
+from vigil.store.accounts import AccountRepository
+from vigil.store.audit import AuditLog
 from vigil.store.repository import IdentityStore
-from vigil.web.audit import AuditLog
 from vigil.web.auth import Sessions, require_admin
 from vigil.web.cameras import CameraManager
 from vigil.web.context import WebContext
@@ -33,7 +34,6 @@ from vigil.web.ratelimit import RateLimiter
 from vigil.web.routes import auth, cameras, live, system, visitors
 from vigil.web.secrets import first_admin_password, signing_key
 from vigil.web.templating import LoginRequired, login_redirect
-from vigil.web.users import UserService
 
 log = logging.getLogger(__name__)
 DESCRIPTION = """People-centric video analytics: cameras, live results, recurring visitors.
@@ -46,7 +46,7 @@ login page (mutating requests then need the `X-CSRF-Token` header) or `Authoriza
 def build_context(settings: VigilSettings, db_url: str | None = None) -> WebContext:
     store = IdentityStore.open(settings, db_url)
     store.tidy()
-    users = UserService(store.db)
+    users = AccountRepository(store.db)
     password, generated_at = first_admin_password(settings)
     if users.ensure_admin(settings.web.admin_user, password):
         where = f"read it in {generated_at}" if generated_at else "from VIGIL_WEB__ADMIN_PASSWORD(_FILE)"

@@ -12,7 +12,7 @@ from typing import Any, Literal
 from fastapi import HTTPException, Request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from vigil.web.users import Account, Role
+from vigil.store.accounts import Account, Role
 
 SESSION_COOKIE = "vigil_session"
 LOGIN_CSRF_COOKIE = "vigil_login_csrf"

@@ -9,22 +9,22 @@ from fastapi import Request
 from prometheus_client import CollectorRegistry
 
 from vigil.config import VigilSettings
+from vigil.store.accounts import AccountRepository
+from vigil.store.audit import AuditLog
 from vigil.store.repository import IdentityStore
-from vigil.web.audit import AuditLog
 from vigil.web.auth import Sessions
 from vigil.web.cameras import CameraManager
 from vigil.web.errorlog import RecentErrors
 from vigil.web.events import EventBus
 from vigil.web.images import ImageSigner
 from vigil.web.ratelimit import RateLimiter
-from vigil.web.users import UserService
 
 
 @dataclass
 class WebContext:
     settings: VigilSettings
     store: IdentityStore
-    users: UserService
+    users: AccountRepository
     audit: AuditLog
     sessions: Sessions
     limiter: RateLimiter

@@ -12,13 +12,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from vigil.web.audit import AuditRecord
+from vigil.store.accounts import Role
+from vigil.store.audit import AuditRecord
 from vigil.web.auth import LOGIN_CSRF_COOKIE, SESSION_COOKIE, Principal, require_admin, require_viewer
 from vigil.web.context import WebContext, get_ctx
 from vigil.web.i18n import LANG_COOKIE, LANGUAGES
 from vigil.web.params import DbId
 from vigil.web.templating import page_admin, render
-from vigil.web.users import Role
 
 pages = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api", tags=["accounts"])
@@ -172,8 +172,8 @@ class KeyOut(BaseModel):
 @api.get("/keys", response_model=list[KeyOut])
 def list_keys(ctx: Ctx, principal: Annotated[Principal, Depends(require_viewer)]) -> list[KeyOut]:
     """API keys: all of them for admins, one's own otherwise (tokens are never shown again)."""
-    rows = ctx.users.keys(None if principal.is_admin else principal.user_id)
-    return [KeyOut.model_validate(row) for row in rows]
+    keys = ctx.users.keys(None if principal.is_admin else principal.user_id)
+    return [KeyOut.model_validate(key, from_attributes=True) for key in keys]
 
 
 @api.post("/keys", response_model=KeyCreated, status_code=201)

@@ -1,13 +1,10 @@
-"""Accounts (admin / viewer) and API keys, stored in the identity store's database.
+"""Accounts (admin / viewer) and their API keys, in the store's database.
 
-Passwords are hashed with scrypt (stdlib `hashlib`, memory-hard; no extra dependency).
 API keys are random tokens shown once; only their SHA-256 is stored."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,12 +15,13 @@ from sqlalchemy.exc import IntegrityError
 
 from vigil.errors import ApiKeyNotFound, InvalidAccount, LastAdmin, UserExists, UserNotFound
 from vigil.store.database import Database
+from vigil.store.passwords import hash_password, verify_password
 from vigil.store.schema import ApiKey, User
 
 Role = Literal["admin", "viewer"]
 ROLES: tuple[Role, ...] = ("admin", "viewer")
-_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 KEY_PREFIX = "vgl_"
+KEY_TOUCH_S = 60  # `last_used_at` is written at most once a minute per key
 
 
 @dataclass(frozen=True)
@@ -33,32 +31,23 @@ class Account:
     role: Role
 
 
-def hash_password(password: str) -> str:
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, dklen=32, **_SCRYPT)
-    b64 = base64.b64encode
-    return f"scrypt${_SCRYPT['n']}${_SCRYPT['r']}${_SCRYPT['p']}${b64(salt).decode()}${b64(digest).decode()}"
+@dataclass(frozen=True)
+class ApiKeyInfo:
+    """A key as listed: never its token."""
 
-
-def verify_password(password: str, stored: str) -> bool:
-    try:
-        scheme, n, r, p, salt, digest = stored.split("$")
-        if scheme != "scrypt":
-            return False
-        expected = base64.b64decode(digest)
-        actual = hashlib.scrypt(
-            password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p), dklen=len(expected)
-        )
-    except (ValueError, TypeError):
-        return False
-    return hmac.compare_digest(actual, expected)
+    id: int
+    name: str
+    prefix: str
+    user: str
+    created_at: datetime
+    last_used_at: datetime | None
 
 
 def _key_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-class UserService:
+class AccountRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
         # A fixed hash to verify against when the user is unknown: same time as a wrong password.
@@ -151,30 +140,22 @@ class UserService:
         if row is None:
             return None
         now = datetime.now(UTC)
-        if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
-            with self.db.writer.begin() as conn:  # at most one write a minute per key
+        if row.last_used_at is None or (now - row.last_used_at).total_seconds() > KEY_TOUCH_S:
+            with self.db.writer.begin() as conn:
                 conn.execute(update(ApiKey).where(ApiKey.id == row.key_id).values(last_used_at=now))
         return Account(row.id, row.username, row.role)
 
-    def keys(self, user_id: int | None = None) -> list[dict[str, object]]:
+    def keys(self, user_id: int | None = None) -> list[ApiKeyInfo]:
+        """Every key (or `user_id`'s), oldest first."""
         query = select(ApiKey, User.username).join(User, User.id == ApiKey.user_id).order_by(ApiKey.id)
         if user_id is not None:
             query = query.where(ApiKey.user_id == user_id)
         with self.db.reader.connect() as conn:
             rows = conn.execute(query).all()
-        return [
-            {
-                "id": r.id,
-                "name": r.name,
-                "prefix": r.prefix,
-                "user": r.username,
-                "created_at": r.created_at,
-                "last_used_at": r.last_used_at,
-            }
-            for r in rows
-        ]
+        return [ApiKeyInfo(r.id, r.name, r.prefix, r.username, r.created_at, r.last_used_at) for r in rows]
 
     def revoke_key(self, key_id: int, user_id: int | None = None) -> None:
+        """Deletes the key (only among `user_id`'s keys when given)."""
         query = delete(ApiKey).where(ApiKey.id == key_id)
         if user_id is not None:
             query = query.where(ApiKey.user_id == user_id)
