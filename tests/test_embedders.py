@@ -6,10 +6,12 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from tests.conftest import read_image
-from vigil.config import DlibResnetConfig, OnnxEmbedderConfig
 from vigil.detect import create_detector
 from vigil.detect.yunet import YuNetConfig
-from vigil.embed import EMBEDDERS, FaceCrop, create_embedder
+from vigil.embed import FaceCrop, create_embedder
+from vigil.embed.dlib_resnet import DlibResnetConfig
+from vigil.embed.onnx_embedder import OnnxEmbedderConfig
+from vigil.embed.registry import embedder_configs
 from vigil.errors import ModelError
 from vigil.types import FaceEmbedding
 
@@ -75,7 +77,7 @@ def test_onnx_embedder_missing_model(tmp_path: Path) -> None:
 
 
 def test_registry_and_zero_vector_rejected() -> None:
-    assert set(EMBEDDERS) == {"dlib_resnet", "onnx"}
+    assert set(embedder_configs()) == {"dlib_resnet", "onnx"}
     with pytest.raises(ValueError, match="zero"):
         FaceEmbedding(np.zeros(8, np.float32), "m")
 

@@ -13,10 +13,11 @@ from typer.testing import CliRunner
 
 from tests.conftest import read_image
 from vigil.cli import app
-from vigil.config import DlibResnetConfig, VigilSettings
+from vigil.config import VigilSettings
 from vigil.detect import create_detector
 from vigil.detect.yunet import YuNetConfig
 from vigil.embed import FaceCrop, create_embedder
+from vigil.embed.dlib_resnet import DlibResnetConfig
 from vigil.store.database import connect
 from vigil.store.schema import Prototype, Visitor
 

@@ -35,6 +35,9 @@ from vigil.batch.settings import BatchSettings
 from vigil.detect.base import DetectorConfigBase
 from vigil.detect.registry import parse_detector_config
 from vigil.detect.yunet import YuNetConfig
+from vigil.embed.base import EmbedderConfigBase
+from vigil.embed.dlib_resnet import DlibResnetConfig
+from vigil.embed.registry import parse_embedder_config
 from vigil.errors import ConfigError
 from vigil.jobs.config import JobsConfig
 from vigil.paths import user_models_dir
@@ -47,26 +50,6 @@ Polygon = Annotated[list[Point], Field(min_length=3, description="Polygon vertic
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-# ---------------------------------------------------------------- embedders
-class DlibResnetConfig(_Strict):
-    type: Literal["dlib_resnet"] = "dlib_resnet"
-    num_jitters: int = Field(0, ge=0, le=100, description="Extra jittered passes (slower)")
-
-
-class OnnxEmbedderConfig(_Strict):
-    type: Literal["onnx"] = "onnx"
-    model_path: Path = Field(description="ArcFace/SFace-style ONNX model, 112x112 input")
-    name: str | None = Field(None, description="Model name stored with vectors; default file stem")
-    input_size: int = Field(112, ge=32, le=512, description="Square input side in pixels")
-    mean: float = Field(127.5, ge=0, le=255, description="Subtracted from pixel values")
-    std: float = Field(127.5, gt=0, le=255, description="Pixel values divided by this")
-    rgb: bool = Field(True, description="Feed RGB (True) or BGR (False)")
-    threads: int = Field(1, ge=0, le=64, description="onnxruntime intra-op threads (0: auto)")
-
-
-EmbedderConfig = Annotated[DlibResnetConfig | OnnxEmbedderConfig, Field(discriminator="type")]
 
 
 # ---------------------------------------------------------------- stages
@@ -279,7 +262,9 @@ class VigilSettings(BaseSettings):
     detector: SerializeAsAny[DetectorConfigBase] = Field(
         default_factory=YuNetConfig, description="Face detector (`type` picks the engine)"
     )
-    embedder: EmbedderConfig = Field(default_factory=DlibResnetConfig, description="Face embedder")
+    embedder: SerializeAsAny[EmbedderConfigBase] = Field(
+        default_factory=DlibResnetConfig, description="Face embedder (`type` picks the engine)"
+    )
     motion: MotionConfig = Field(default_factory=MotionConfig, description="Motion gate")
     tracker: TrackerConfig = Field(default_factory=TrackerConfig, description="Face tracker")
     quality: QualityConfig = Field(default_factory=QualityConfig, description="Face quality")
@@ -326,11 +311,8 @@ class VigilSettings(BaseSettings):
 
     @field_validator("embedder", mode="before")
     @classmethod
-    def _default_embedder_type(cls, value: Any) -> Any:
-        # `embedder: {num_jitters: 1}` tunes the default embedder (no `type:` needed).
-        if isinstance(value, dict) and "type" not in value:
-            return {**value, "type": "dlib_resnet"}
-        return value
+    def _embedder_of_its_type(cls, value: Any) -> Any:
+        return parse_embedder_config(value)
 
     @field_validator("cameras_ips", mode="before")
     @classmethod

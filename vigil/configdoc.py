@@ -11,10 +11,8 @@ from pydantic.fields import FieldInfo
 from vigil.batch.settings import BatchSettings, BatchTrackerConfig
 from vigil.config import (
     CameraConfig,
-    DlibResnetConfig,
     GatingConfig,
     MotionConfig,
-    OnnxEmbedderConfig,
     QualityConfig,
     RuntimeConfig,
     StoreConfig,
@@ -22,6 +20,7 @@ from vigil.config import (
     WebConfig,
 )
 from vigil.detect.registry import detector_configs
+from vigil.embed.registry import embedder_configs
 from vigil.jobs.config import JobsConfig
 from vigil.tracking_config import TrackerConfig
 
@@ -29,8 +28,7 @@ SECTIONS: list[tuple[str, str, type[BaseModel]]] = [
     ("Top level", "VIGIL_", VigilSettings),
     ("cameras[] (YAML)", "", CameraConfig),
     *[(f"detector, type: {name}", "VIGIL_DETECTOR__", cls) for name, cls in detector_configs().items()],
-    ("embedder, type: dlib_resnet", "VIGIL_EMBEDDER__", DlibResnetConfig),
-    ("embedder, type: onnx", "VIGIL_EMBEDDER__", OnnxEmbedderConfig),
+    *[(f"embedder, type: {name}", "VIGIL_EMBEDDER__", cls) for name, cls in embedder_configs().items()],
     ("motion", "VIGIL_MOTION__", MotionConfig),
     ("tracker", "VIGIL_TRACKER__", TrackerConfig),
     ("quality", "VIGIL_QUALITY__", QualityConfig),

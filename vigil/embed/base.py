@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict
 
 from vigil.types import FaceEmbedding, FloatArray, Image
 
@@ -52,3 +53,16 @@ class FaceEmbedder(ABC):
 
     def _wrap(self, vector: FloatArray) -> FaceEmbedding:
         return FaceEmbedding(vector=vector, model=self.name)
+
+
+class EmbedderConfigBase(BaseModel):
+    """Each embedder module subclasses it with a `type` literal and its own keys; the registry
+    (`vigil.embed.registry`) is derived from the subclasses."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str
+
+    def create(self, use_gpu: bool) -> FaceEmbedder:
+        """The embedder these settings describe, in this process."""
+        raise NotImplementedError(f"{type(self).__name__} must implement create()")

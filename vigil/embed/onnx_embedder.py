@@ -7,13 +7,13 @@ box is resized as is (less accurate)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import cv2
 import numpy as np
-import onnxruntime as ort
+from pydantic import Field
 
-from vigil.config import OnnxEmbedderConfig
-from vigil.embed.base import FaceCrop, FaceEmbedder
+from vigil.embed.base import EmbedderConfigBase, FaceCrop, FaceEmbedder
 from vigil.errors import ModelError
 from vigil.types import FaceEmbedding, FloatArray, Image
 
@@ -22,6 +22,20 @@ ARCFACE_112 = np.array(
     [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]],
     dtype=np.float32,
 )
+
+
+class OnnxEmbedderConfig(EmbedderConfigBase):
+    type: Literal["onnx"] = "onnx"
+    model_path: Path = Field(description="ArcFace/SFace-style ONNX model, 112x112 input")
+    name: str | None = Field(None, description="Model name stored with vectors; default file stem")
+    input_size: int = Field(112, ge=32, le=512, description="Square input side in pixels")
+    mean: float = Field(127.5, ge=0, le=255, description="Subtracted from pixel values")
+    std: float = Field(127.5, gt=0, le=255, description="Pixel values divided by this")
+    rgb: bool = Field(True, description="Feed RGB (True) or BGR (False)")
+    threads: int = Field(1, ge=0, le=64, description="onnxruntime intra-op threads (0: auto)")
+
+    def create(self, use_gpu: bool) -> FaceEmbedder:
+        return OnnxEmbedder(self, use_gpu=use_gpu)
 
 
 def reference_points(landmark_count: int, size: int) -> FloatArray:
@@ -51,6 +65,8 @@ class OnnxEmbedder(FaceEmbedder):
         self.name = config.name or Path(config.model_path).stem
         if not Path(config.model_path).is_file():
             raise ModelError(f"ONNX embedder model {config.model_path} not found")
+        import onnxruntime as ort  # here, not at module top: the registry imports every module
+
         options = ort.SessionOptions()
         options.intra_op_num_threads = config.threads
         providers = ["CPUExecutionProvider"]

@@ -11,10 +11,8 @@ import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-from pydantic import TypeAdapter
-
-from vigil.config import EmbedderConfig
-from vigil.embed.base import FaceCrop, FaceEmbedder
+from vigil.embed.base import EmbedderConfigBase, FaceCrop, FaceEmbedder
+from vigil.embed.registry import parse_embedder_config
 from vigil.types import FaceEmbedding, FloatArray
 
 _STARTUP_TIMEOUT_S = 120.0
@@ -38,7 +36,7 @@ def _child_embedder() -> FaceEmbedder:
 
         assert _child_settings is not None
         config, use_gpu = _child_settings
-        _child = create_embedder(TypeAdapter(EmbedderConfig).validate_python(config), use_gpu)
+        _child = create_embedder(parse_embedder_config(config), use_gpu)
     return _child
 
 
@@ -55,7 +53,7 @@ def _child_embed(crop: FaceCrop) -> tuple[FloatArray, str]:
 class ProcessEmbedder(FaceEmbedder):
     """Same interface as the wrapped embedder; `workers` child processes share the requests."""
 
-    def __init__(self, config: EmbedderConfig, use_gpu: bool = False, workers: int = 1) -> None:
+    def __init__(self, config: EmbedderConfigBase, use_gpu: bool = False, workers: int = 1) -> None:
         self._pool = ProcessPoolExecutor(
             max_workers=workers,
             mp_context=multiprocessing.get_context("spawn"),  # no fork of a threaded parent
