@@ -32,6 +32,7 @@ from vigil.store.crops import CropStore
 from vigil.store.database import Database, connect
 from vigil.store.schema import Camera, Prototype, Sighting, Visit, Visitor
 from vigil.store.vectors import Match, NumpyIndex, PgVectorIndex, VectorIndex, check_model_name
+from vigil.store.visitor_reads import VisitorReads
 from vigil.types import FaceEmbedding, Image
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ class IdentityStore:
             NumpyIndex() if db.backend == "sqlite" else PgVectorIndex(config.exact_search_max)
         )
         self._camera_ids: dict[str, int] = {}
+        self.visitors = VisitorReads(db)  # listings and pages read through it
 
     @classmethod
     def open(cls, settings: VigilSettings, url: str | None = None) -> IdentityStore:

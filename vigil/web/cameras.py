@@ -22,7 +22,7 @@ from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import cv2
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
 
 from vigil.config import CameraConfig, VigilSettings
@@ -36,7 +36,7 @@ from vigil.runtime.health import SourceState
 from vigil.runtime.supervisor import unique_names
 from vigil.sources import camera_name, open_source
 from vigil.store.repository import IdentityStore
-from vigil.store.schema import Camera, Sighting, Visitor
+from vigil.store.schema import Camera
 from vigil.store.sink import IdentitySink
 from vigil.types import Image
 from vigil.web.events import EventBus
@@ -319,11 +319,7 @@ class CameraManager:
         with self._state:
             latest = [p.latest for p in self._pipelines.values()]
         stamps += [datetime.fromtimestamp(r.frame.wall_ts, UTC) for r in latest if r and len(r.detections)]
-        if stamps:
-            return max(stamps)
-        with self.store.db.reader.connect() as conn:
-            found: datetime | None = conn.execute(select(func.max(Sighting.captured_at))).scalar()
-        return found
+        return max(stamps) if stamps else self.store.visitors.last_sighting_at()
 
     # -------------------------------------------------------------- mutations
     def create(
@@ -438,9 +434,7 @@ class CameraManager:
         for visitor in visitor_ids:
             with contextlib.suppress(ValueError):
                 ids.append(uuid.UUID(visitor))
-        with self.store.db.reader.connect() as conn:
-            rows = conn.execute(select(Visitor.id, Visitor.name).where(Visitor.id.in_(ids))).all()
-        return {str(row.id): row.name for row in rows}
+        return {str(visitor): name for visitor, name in self.store.visitors.names(ids).items()}
 
     # -------------------------------------------------------------- internals
     def _default_embedder(self) -> FaceEmbedder:

@@ -32,9 +32,6 @@ from vigil.store.analytics import (
     VisitorSummary,
     local_tz,
     parse_window,
-    visitor_record,
-    visitor_sightings,
-    visitor_summaries,
 )
 from vigil.web.auth import Principal, require_admin, require_viewer
 from vigil.web.context import WebContext, get_ctx
@@ -68,25 +65,11 @@ class Filters:
 def summaries(ctx: WebContext, filters: Filters, limit: int, offset: int) -> tuple[date, VisitorPage]:
     tz = local_tz()
     day = filters.day or datetime.now(tz).date()
-    with ctx.store.db.reader.connect() as conn:
-        page = visitor_summaries(
-            conn, day, tz, window_days=filters.window_days, min_visits=filters.min_visits,
-            loyal=filters.loyal, sort=filters.sort, limit=limit, offset=offset,
-        )  # fmt: skip
+    page = ctx.store.visitors.summaries(
+        day, tz, window_days=filters.window_days, min_visits=filters.min_visits, loyal=filters.loyal,
+        sort=filters.sort, limit=limit, offset=offset,
+    )  # fmt: skip
     return day, page
-
-
-def record_or_404(ctx: WebContext, visitor_id: uuid.UUID) -> VisitorRecord:
-    with ctx.store.db.reader.connect() as conn:
-        record = visitor_record(conn, visitor_id)
-    if record is None:
-        raise VisitorNotFound(visitor_id, ": it may have been merged or erased")
-    return record
-
-
-def sightings_page(ctx: WebContext, visitor_id: uuid.UUID, limit: int, offset: int) -> list[SightingRow]:
-    with ctx.store.db.reader.connect() as conn:
-        return visitor_sightings(conn, visitor_id, limit, offset)
 
 
 # ------------------------------------------------------------------------------ API models
@@ -263,7 +246,7 @@ def list_loyal(ctx: Ctx, _: Viewer, filters: Query_, limit: Limit = 50, offset: 
 
 @api.get("/{visitor_id}", response_model=VisitorDetailOut, summary="One visitor")
 def get_visitor(visitor_id: VisitorId, ctx: Ctx, _: Viewer) -> VisitorDetailOut:
-    return VisitorDetailOut.of(record_or_404(ctx, visitor_id), ctx.images)
+    return VisitorDetailOut.of(ctx.store.visitors.get(visitor_id), ctx.images)
 
 
 @api.get("/{visitor_id}/sightings", response_model=SightingListOut, summary="A visitor's sighting timeline")
@@ -271,9 +254,9 @@ def get_sightings(
     visitor_id: VisitorId, ctx: Ctx, _: Viewer, limit: Limit = 50, offset: Offset = 0
 ) -> SightingListOut:
     """Newest first, with signed photo URLs."""
-    record = record_or_404(ctx, visitor_id)
+    record = ctx.store.visitors.get(visitor_id)
     sign = ctx.images
-    rows = sightings_page(ctx, visitor_id, limit, offset)
+    rows = ctx.store.visitors.sightings(visitor_id, limit, offset)
     items = [SightingOut.of(r, sign) for r in rows]
     return SightingListOut(total=record.sighting_count, limit=limit, offset=offset, items=items)
 
@@ -282,7 +265,7 @@ def get_sightings(
 def patch_visitor(visitor_id: VisitorId, body: VisitorPatch, ctx: Ctx, _: Admin) -> VisitorDetailOut:
     """Only the fields present in the body change; `null` clears one."""
     ctx.store.describe(visitor_id, body.model_dump(include=body.model_fields_set))
-    return VisitorDetailOut.of(record_or_404(ctx, visitor_id), ctx.images)
+    return VisitorDetailOut.of(ctx.store.visitors.get(visitor_id), ctx.images)
 
 
 @api.post(
@@ -291,7 +274,7 @@ def patch_visitor(visitor_id: VisitorId, body: VisitorPatch, ctx: Ctx, _: Admin)
 def merge_visitor(visitor_id: VisitorId, body: MergeIn, ctx: Ctx, _: Admin) -> VisitorDetailOut:
     """Two ids are the same person: `absorb`'s sightings move here and `absorb` disappears (admin)."""
     ctx.store.merge(visitor_id, body.absorb)
-    return VisitorDetailOut.of(record_or_404(ctx, visitor_id), ctx.images)
+    return VisitorDetailOut.of(ctx.store.visitors.get(visitor_id), ctx.images)
 
 
 @api.post("/{visitor_id}/split", response_model=SplitOut, status_code=201, summary="Split sightings off")
@@ -450,13 +433,12 @@ def visitor_page(
     parsed = _visitor_id_or_404(request, visitor_id)
     if isinstance(parsed, Response):
         return parsed
-    with ctx.store.db.reader.connect() as conn:
-        record = visitor_record(conn, parsed)
+    record = ctx.store.visitors.find(parsed)
     if record is None:
         return render(request, "visitor.html", 404, record=None)
     page = _int_in(request.query_params.get("page"), 1, 1_000_000) or 1
     sign, tz = ctx.images, local_tz()
-    rows = sightings_page(ctx, parsed, SIGHTINGS_PER_PAGE, (page - 1) * SIGHTINGS_PER_PAGE)
+    rows = ctx.store.visitors.sightings(parsed, SIGHTINGS_PER_PAGE, (page - 1) * SIGHTINGS_PER_PAGE)
     params = request.query_params
     new_id = _uuid_or_none(params.get("new"))
     return render(
