@@ -1,4 +1,5 @@
-"""Batch API: seed 000's STEP5 routes (chunk bounds, configuration) and tracking jobs."""
+"""Batch API of the web app (admin): seed 000's STEP5 routes (chunk bounds, configuration) and
+tracking jobs, which are persistent `track` jobs (also listed by /api/jobs)."""
 
 from __future__ import annotations
 
@@ -9,21 +10,27 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from tests.conftest import shared_file
-from vigil.api.app import create_app
-from vigil.api.step5 import GPU_UNAVAILABLE
+from tests.web_util import bearer, ctx_of, make_app
 from vigil.batch.settings import BatchSettings
 from vigil.batch.validate import validate_tracking_file
+from vigil.web.routes.step5 import GPU_UNAVAILABLE
 
 BOUNDS = "/api/step5/chunk_bounds"
 CONFIGURATION = "/api/step5/configuration"
 
 
+def admin_client(app: FastAPI) -> TestClient:
+    """A client of `app` with an admin's API key (start it with `with`)."""
+    return TestClient(app, headers=bearer(app))
+
+
 @pytest.fixture
-def client() -> Iterator[TestClient]:
-    with TestClient(create_app()) as test_client:
+def client(tmp_path: Path) -> Iterator[TestClient]:
+    with admin_client(make_app(tmp_path)) as test_client:
         yield test_client
 
 
@@ -151,8 +158,11 @@ def test_chunk_bounds_malformed_body_is_400(client: TestClient, content: bytes, 
     assert _bounds(client)["effective"] == {"min": 100, "max": 500}
 
 
-def test_chunk_bounds_state_is_per_app() -> None:
-    with TestClient(create_app()) as first, TestClient(create_app()) as second:
+def test_chunk_bounds_state_is_per_app(tmp_path: Path) -> None:
+    with (
+        admin_client(make_app(tmp_path / "a")) as first,
+        admin_client(make_app(tmp_path / "b")) as second,
+    ):
         assert first.post(BOUNDS, json={"min": 50, "max": 60}).status_code == 200
         assert _bounds(second)["effective"] == {"min": 20, "max": 400}
 
@@ -227,9 +237,9 @@ def test_configuration_malformed_json_is_400(client: TestClient) -> None:
     assert "not valid JSON" in response.json()["detail"]
 
 
-def test_step5_defaults_come_from_the_batch_settings() -> None:
-    app = create_app(batch_settings=BatchSettings(chunk_min=30, chunk_max=90, cpu_workers=4))
-    with TestClient(app) as client:
+def test_step5_defaults_come_from_the_batch_settings(tmp_path: Path) -> None:
+    app = make_app(tmp_path, track={"chunk_min": 30, "chunk_max": 90, "cpu_workers": 4})
+    with admin_client(app) as client:
         assert _bounds(client)["effective"] == {"min": 30, "max": 90}
         assert client.get(CONFIGURATION).json()["cpu_workers"] == 4
         client.post(BOUNDS, json={"min": 40, "max": 50})
@@ -241,11 +251,11 @@ def test_step5_defaults_come_from_the_batch_settings() -> None:
         assert "min (91) must not exceed max (90)" in response.json()["detail"]
 
 
-def test_step5_env_aliases_seed_the_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_step5_env_aliases_seed_the_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("TRACKING_CHUNK_MIN", "25")
     monkeypatch.setenv("TRACKING_CHUNK_MAX", "250")
     monkeypatch.setenv("TRACKING_CPU_WORKERS", "3")
-    with TestClient(create_app()) as client:
+    with admin_client(make_app(tmp_path)) as client:
         assert _bounds(client)["effective"] == {"min": 25, "max": 250}
         assert client.get(CONFIGURATION).json()["cpu_workers"] == 3
 
@@ -271,14 +281,14 @@ def _wait(client: TestClient, job_id: str, timeout: float = 120.0) -> dict[str, 
 
 
 @pytest.fixture
-def job_settings(models_dir: Path) -> BatchSettings:
-    """One worker (in-process): these tests are about the API, not the parallelism."""
-    return BatchSettings(cpu_workers=1, models_dir=models_dir)
+def job_track(models_dir: Path) -> dict[str, Any]:
+    """The `track` settings: one worker (in-process), these tests are about the API."""
+    return {"cpu_workers": 1, "models_dir": models_dir}
 
 
 @pytest.fixture
-def job_client(job_settings: BatchSettings) -> Iterator[TestClient]:
-    with TestClient(create_app(batch_settings=job_settings)) as test_client:
+def job_client(job_track: dict[str, Any], tmp_path: Path) -> Iterator[TestClient]:
+    with admin_client(make_app(tmp_path, track=job_track)) as test_client:
         yield test_client
 
 
@@ -292,7 +302,15 @@ def clip(tmp_path: Path) -> Path:
     return link
 
 
-def test_job_lifecycle_tracks_a_real_clip(job_client: TestClient, clip: Path, tmp_path: Path) -> None:
+def test_job_lifecycle_tracks_a_real_clip(
+    job_track: dict[str, Any], clip: Path, tmp_path: Path, db_url: str
+) -> None:
+    """On both backends: the job runs, its record (progress, result) is read back from the database."""
+    with admin_client(make_app(tmp_path, db_url, track=job_track)) as job_client:
+        run_a_real_clip(job_client, clip, tmp_path)
+
+
+def run_a_real_clip(job_client: TestClient, clip: Path, tmp_path: Path) -> None:
     out_dir = tmp_path / "out"
     response = job_client.post(JOBS, json={"paths": [str(clip.parent)], "out_dir": str(out_dir)})
     assert response.status_code == 201, response.text
@@ -330,6 +348,13 @@ def test_job_lifecycle_tracks_a_real_clip(job_client: TestClient, clip: Path, tm
     assert response.status_code == 409
     assert "already finished (done)" in response.json()["detail"]
 
+    # The generic listing shows every kind, with the typed progress.
+    (listed, _) = job_client.get("/api/jobs").json()["jobs"]
+    assert (listed["id"], listed["kind"], listed["state"]) == (created["id"], "track", "done")
+    assert listed["summary"] == "1 video: single_face.mp4" and listed["title"] == "Batch tracking"
+    assert listed["progress"]["overall"] == 1.0
+    assert listed["progress"]["items"][0]["units_done"] == 72
+
 
 def test_job_cancel_stops_a_running_job(job_client: TestClient, tmp_path: Path) -> None:
     expressions = shared_file("media/video/expressions_640x360.mp4")  # 472 frames
@@ -341,7 +366,8 @@ def test_job_cancel_stops_a_running_job(job_client: TestClient, tmp_path: Path) 
 
     response = job_client.delete(f"{JOBS}/{queued_id}")
     assert response.status_code == 202
-    assert response.json()["state"] == "cancelling"
+    # Persistent jobs: a queued job is cancelled at once (it used to pass through `cancelling`).
+    assert response.json()["state"] == "cancelled"
     queued = _wait(job_client, queued_id, timeout=10)
     assert queued["state"] == "cancelled" and queued["started_at"] is None
 
@@ -395,16 +421,28 @@ def test_job_options_default_to_the_step5_routes(job_client: TestClient, clip: P
         assert _wait(job_client, job_id)["state"] in {"cancelled", "done"}
 
 
-def test_stopping_the_app_cancels_running_jobs(job_settings: BatchSettings, tmp_path: Path) -> None:
-    expressions = shared_file("media/video/expressions_640x360.mp4")
-    app = create_app(batch_settings=job_settings)
-    with TestClient(app) as client:
-        body = {"paths": [str(expressions)], "out_dir": str(tmp_path), "chunk_size": 10}
+def test_a_job_stopped_by_a_restart_resumes_and_finishes(job_track: dict[str, Any], tmp_path: Path) -> None:
+    """Persistent jobs change this contract: stopping the server used to cancel a running job;
+    now the job stops, goes back to `queued`, and the next start runs it to the end."""
+    expressions = shared_file("media/video/expressions_640x360.mp4")  # 472 frames
+    out_dir = tmp_path / "out"
+    body = {"paths": [str(expressions)], "out_dir": str(out_dir), "chunk_size": 10}
+    with admin_client(make_app(tmp_path, track=job_track)) as client:
         job_id = client.post(JOBS, json=body).json()["id"]
-    job = app.state.jobs.get(job_id)
-    assert job is not None and job.thread is not None
-    assert not job.thread.is_alive()
-    assert job.snapshot()["state"] == "cancelled"
+        deadline = time.monotonic() + 60
+        while client.get(f"{JOBS}/{job_id}").json()["videos"][0]["frames_done"] == 0:
+            assert time.monotonic() < deadline, "the job never made progress"
+            time.sleep(0.05)
+    restarted = make_app(tmp_path, track=job_track)
+    stopped = ctx_of(restarted).jobs.get(job_id)
+    assert stopped.state == "queued" and stopped.started_at is None
+    assert not (out_dir / "expressions_640x360_tracking.json").exists(), "outputs are atomic"
+    with admin_client(restarted) as client:
+        final = _wait(client, job_id)
+    assert final["state"] == "done" and final["report"]["done"] == [str(expressions)]
+    output = out_dir / "expressions_640x360_tracking.json"
+    assert validate_tracking_file(output) == []
+    assert len(json.loads(output.read_text())["frames"]) == 472
 
 
 @pytest.mark.parametrize("method", ["get", "delete"])
@@ -506,12 +544,11 @@ def test_openapi_lists_the_job_routes(client: TestClient) -> None:
 
 
 def test_job_queue_is_bounded_and_old_finished_jobs_are_forgotten(
-    job_settings: BatchSettings, tmp_path: Path
+    job_track: dict[str, Any], tmp_path: Path
 ) -> None:
     expressions = shared_file("media/video/expressions_640x360.mp4")  # long enough to stay running
-    app = create_app(batch_settings=job_settings)
-    with TestClient(app) as client:
-        app.state.jobs.max_active, app.state.jobs.keep_finished = 2, 1
+    app = make_app(tmp_path, track=job_track, jobs={"max_active": 2, "keep_finished": 1})
+    with admin_client(app) as client:
         body = {"paths": [str(expressions)], "out_dir": str(tmp_path), "chunk_size": 10, "force": True}
         first, second = (client.post(JOBS, json=body).json()["id"] for _ in range(2))
         refused = client.post(JOBS, json=body)

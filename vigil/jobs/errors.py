@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from vigil.errors import VigilError
+from vigil.errors import ConflictError, InvalidError, NotFoundError, RefusedError
 
 
-class JobError(VigilError):
+class JobError(RefusedError):
     status = 400
 
 
-class JobNotFound(JobError):
+class JobNotFound(JobError, NotFoundError):
     status = 404
 
     def __init__(self, job_id: str, what: str = "job") -> None:
@@ -17,7 +17,7 @@ class JobNotFound(JobError):
         self.job_id = job_id
 
 
-class JobAlreadyFinished(JobError):
+class JobAlreadyFinished(JobError, ConflictError):
     status = 409
 
     def __init__(self, job_id: str, state: str) -> None:
@@ -29,7 +29,7 @@ class JobQueueFull(JobError):
     """Too many jobs are queued or running: the client should retry after one has finished."""
 
     status = 429
-    retry_after_s = 30
+    retry_after_s = 30  # sent as the Retry-After header
 
     def __init__(self, active: int, limit: int) -> None:
         super().__init__(
@@ -38,6 +38,8 @@ class JobQueueFull(JobError):
         )
 
 
-class UnknownJobKind(JobError):
+class UnknownJobKind(JobError, InvalidError):
+    status = 422
+
     def __init__(self, kind: str, known: list[str]) -> None:
         super().__init__(f"unknown job kind {kind!r}; known: {', '.join(known) or 'none'}")

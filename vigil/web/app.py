@@ -15,12 +15,14 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from vigil import __version__
-from vigil.api.app import mount_batch_api
-from vigil.batch.settings import load_batch_settings
+from vigil.batch.step5 import Step5Store, step5_defaults
 from vigil.config import VigilSettings
 from vigil.errors import RefusedError
+from vigil.jobs.errors import JobQueueFull
+from vigil.jobs.manager import JobManager
 from vigil.store.accounts import AccountRepository
 from vigil.store.audit import AuditLog
+from vigil.store.jobs import JobRepository
 from vigil.store.repository import IdentityStore
 from vigil.web.auth import Sessions, require_admin
 from vigil.web.cameras import CameraManager
@@ -31,7 +33,7 @@ from vigil.web.images import ImageSigner
 from vigil.web.metrics import build_registry
 from vigil.web.middleware import SecurityMiddleware
 from vigil.web.ratelimit import RateLimiter
-from vigil.web.routes import auth, cameras, live, system, visitors
+from vigil.web.routes import auth, cameras, jobs, live, step5, system, track, visitors
 from vigil.web.secrets import first_admin_password, signing_key
 from vigil.web.templating import LoginRequired, login_redirect
 
@@ -66,6 +68,8 @@ def build_context(settings: VigilSettings, db_url: str | None = None) -> WebCont
         events=events,
         cameras=cameras,
         metrics=build_registry(cameras.statuses, events, store.counts),
+        jobs=JobManager(JobRepository(store.db), settings.jobs),
+        step5=Step5Store(step5_defaults(settings.track)),
     )
 
 
@@ -76,13 +80,14 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     root.addHandler(ctx.errors)  # recent warnings/errors for the System page
     if ctx.settings.web.start_cameras:
         await run_in_threadpool(ctx.cameras.start_enabled)
+    await run_in_threadpool(ctx.jobs.start)  # jobs a stopped server left: resumed or failed
     try:
         yield
     finally:
         await run_in_threadpool(ctx.cameras.close)  # before the store and the event bus close
         root.removeHandler(ctx.errors)
         ctx.events.close()
-        await run_in_threadpool(app.state.jobs.shutdown)
+        await run_in_threadpool(ctx.jobs.shutdown)  # the running job stops, resumable ones re-queue
         ctx.store.close()
 
 
@@ -103,15 +108,18 @@ def create_web_app(settings: VigilSettings, db_url: str | None = None) -> FastAP
     ctx = build_context(settings, db_url)
     app = FastAPI(title="Vigil", version=__version__, description=DESCRIPTION, lifespan=_lifespan)
     app.state.ctx = ctx
-    # The batch tracking API (issue 4), admin only here: it reads and writes server paths.
-    mount_batch_api(app, load_batch_settings(), [Depends(require_admin)])
-    for router in (auth.pages, auth.api, live.router, cameras.router, visitors.router, system.router):
+    # The batch tracking API (issue 4), admin only: it reads and writes server paths.
+    for batch_router in (step5.router, track.router):
+        app.include_router(batch_router, dependencies=[Depends(require_admin)])
+    routers = (auth.pages, auth.api, live.router, cameras.router, visitors.router, system.router)
+    for router in (*routers, jobs.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=str(resources.files("vigil.web") / "static")), name="static")
     app.add_api_route("/", _home, include_in_schema=False)
     app.add_api_route("/api/health", _health, tags=["health"], summary="Liveness (no authentication)")
     app.add_exception_handler(LoginRequired, _login_required)
-    app.add_exception_handler(RefusedError, refused)  # store, camera and image-link refusals
+    app.add_exception_handler(RefusedError, refused)  # store, camera, image-link and job refusals
+    app.add_exception_handler(JobQueueFull, jobs.queue_full)  # the same, plus Retry-After
     app.add_exception_handler(Exception, _internal_error)
     app.add_middleware(SecurityMiddleware, ctx=ctx)
     return app

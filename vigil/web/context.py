@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from fastapi import Request
 from prometheus_client import CollectorRegistry
 
+from vigil.batch.step5 import Step5Store
 from vigil.config import VigilSettings
+from vigil.jobs.manager import JobManager
 from vigil.store.accounts import AccountRepository
 from vigil.store.audit import AuditLog
 from vigil.store.repository import IdentityStore
@@ -33,6 +35,8 @@ class WebContext:
     events: EventBus
     cameras: CameraManager  # camera workers of this server
     metrics: CollectorRegistry
+    jobs: JobManager  # persistent jobs (batch tracking, ...), run by this server
+    step5: Step5Store  # seed 000's batch defaults, set through /api/step5/*
     errors: RecentErrors = field(default_factory=RecentErrors)
     started_at: float = field(default_factory=time.time)
 

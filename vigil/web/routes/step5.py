@@ -1,7 +1,8 @@
 """Seed 000's STEP5 settings routes: chunk bounds and CPU/GPU configuration.
 
-The values live on `app.state.step5` (a `Step5Store`) and are the defaults of the next batch
-job (`vigil.api.jobs`), as the seed's values were for the next STEP5 run. Responses keep the
+The values live on the app context (`ctx.step5`, a `vigil.batch.step5.Step5Store`) and are the
+defaults of the next batch job (`vigil.web.routes.track`), as the seed's values were for the next
+STEP5 run. Admin only, like every batch route: they read and write server paths. Responses keep the
 seed's envelope: `{"status": "success"|"error", "message": ...}` plus the fields below.
 
 `POST /api/step5/chunk_bounds` reproduces the seed's route, which normalises each of `min`/`max`
@@ -22,18 +23,14 @@ from __future__ import annotations
 import json
 import math
 import os
-import threading
-from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from vigil.batch.chunking import DEFAULT_CHUNK_MAX, DEFAULT_CHUNK_MIN
-from vigil.batch.settings import BatchSettings
+from vigil.batch.step5 import MAX_CHUNK, MAX_CPU_WORKERS, Step5Config, Step5Store
+from vigil.web.context import get_ctx
 
-MAX_CPU_WORKERS = 256  # the range of BatchSettings.cpu_workers / TRACKING_CPU_WORKERS
-MAX_CHUNK = 1_000_000  # the range of BatchSettings.chunk_min/chunk_max
 INVALID = "Paramètres invalides"
 INVALID_BOUNDS = "Paramètres invalides (min/max)"
 GPU_UNAVAILABLE = (
@@ -44,54 +41,8 @@ GPU_UNAVAILABLE = (
 router = APIRouter(prefix="/api/step5", tags=["step5"])
 
 
-@dataclass(frozen=True)
-class Step5Config:
-    """Batch defaults set through the API. A None bound means the base bound, which comes from
-    the batch settings (`TRACKING_CHUNK_MIN/MAX`, else 20..400)."""
-
-    chunk_min: int | None = None
-    chunk_max: int | None = None
-    base_chunk_min: int = DEFAULT_CHUNK_MIN
-    base_chunk_max: int = DEFAULT_CHUNK_MAX
-    use_gpu_requested: bool = False
-    cpu_workers: int = 2
-
-    @property
-    def effective_chunk_min(self) -> int:
-        return self.base_chunk_min if self.chunk_min is None else self.chunk_min
-
-    @property
-    def effective_chunk_max(self) -> int:
-        return self.base_chunk_max if self.chunk_max is None else self.chunk_max
-
-
-def step5_defaults(settings: BatchSettings) -> Step5Config:
-    """The starting point of `/api/step5/*`: the batch settings (environment, .env)."""
-    return Step5Config(
-        base_chunk_min=settings.chunk_min, base_chunk_max=settings.chunk_max, cpu_workers=settings.cpu_workers
-    )
-
-
-class Step5Store:
-    """Thread-safe holder of the current Step5Config (request handlers run in a thread pool)."""
-
-    def __init__(self, initial: Step5Config) -> None:
-        self._lock = threading.Lock()
-        self._config = initial
-
-    def get(self) -> Step5Config:
-        with self._lock:
-            return self._config
-
-    def update(self, **changes: Any) -> Step5Config:
-        with self._lock:
-            self._config = replace(self._config, **changes)
-            return self._config
-
-
 def _store(request: Request) -> Step5Store:
-    store: Step5Store = request.app.state.step5
-    return store
+    return get_ctx(request).step5
 
 
 def _error(message: str, detail: str) -> JSONResponse:
@@ -189,7 +140,7 @@ async def set_chunk_bounds(request: Request) -> JSONResponse:
     store = _store(request)
     if (problem := _bounds_problem(chunk_min, chunk_max, store.get())) is not None:
         return _error(INVALID_BOUNDS, problem)
-    config = store.update(chunk_min=chunk_min, chunk_max=chunk_max)
+    config = store.set_chunk_bounds(chunk_min, chunk_max)
     return JSONResponse({"status": "success", "message": "Chunk bounds updated", **_bounds_body(config)})
 
 
@@ -244,12 +195,7 @@ async def set_configuration(request: Request) -> JSONResponse:
         return unknown
     if (problem := _configuration_problem(payload)) is not None:
         return _error(INVALID, problem)
-    changes: dict[str, Any] = {}
-    if "use_gpu" in payload:
-        changes["use_gpu_requested"] = payload["use_gpu"]
-    if "cpu_workers" in payload:
-        changes["cpu_workers"] = payload["cpu_workers"]
-    config = _store(request).update(**changes)
+    config = _store(request).set_configuration(payload.get("use_gpu"), payload.get("cpu_workers"))
     body = {"status": "success", "message": "Configuration updated", **_configuration_body(config)}
     return JSONResponse(body)
 

@@ -1,28 +1,37 @@
-"""`/api/track/jobs`: start batch tracking on paths, poll its progress, cancel it.
+"""`/api/track/jobs`: start batch tracking on paths, poll its progress, cancel it (admin only).
+
+Each job is a persistent `track` job (`vigil.batch.job`): it is listed by `/api/jobs` too and
+survives a restart (see `vigil.jobs.manager`); this module keeps the seed-era shapes.
 
 Request problems are answered before any work starts: a malformed body or an invalid setting is
 422 (FastAPI's validation format); a missing path, a non-video file, no video found, an unusable
 `out_dir`, an engine whose model files are missing, or two videos that would write the same
-output are 400 with a `detail` sentence. Unknown job ids
-are 404; cancelling a finished job is 409.
+output are 400 with a `detail` sentence. Unknown job ids are 404; cancelling a finished job
+is 409; a full queue is 429 with `Retry-After`.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from vigil.api.jobmanager import JobManager, JobQueueFull, JobState, VideoState
-from vigil.api.step5 import MAX_CPU_WORKERS, Step5Config, Step5Store
 from vigil.batch.discover import VIDEO_EXTENSIONS, discover_videos, split_pending
 from vigil.batch.engines import check_engine
+from vigil.batch.job import KIND, TrackResult, track_params
 from vigil.batch.settings import BatchSettings
+from vigil.batch.step5 import MAX_CPU_WORKERS, Step5Config
 from vigil.errors import VigilError
+from vigil.jobs.errors import JobNotFound
+from vigil.jobs.manager import JobManager
+from vigil.jobs.model import ItemState, JobRecord, JobState
+from vigil.web.context import WebContext, get_ctx
 
 router = APIRouter(prefix="/api/track", tags=["track"])
+Ctx = Annotated[WebContext, Depends(get_ctx)]
 
 
 class JobRequest(BaseModel):
@@ -57,7 +66,7 @@ class JobRequest(BaseModel):
 
 class VideoStatus(BaseModel):
     video: str
-    state: VideoState
+    state: ItemState
     frames_done: int
     total_frames: int
     chunks_done: int
@@ -70,10 +79,14 @@ class JobError(BaseModel):
     error: str
 
 
-class JobReport(BaseModel):
-    done: list[str]
-    skipped: list[str]
-    failed: dict[str, str]
+class TrackOptions(BaseModel):
+    engine: str
+    workers: int
+    chunk_size: int | None
+    chunk_min: int
+    chunk_max: int
+    out_dir: str | None
+    force: bool
 
 
 class JobStatus(BaseModel):
@@ -85,22 +98,61 @@ class JobStatus(BaseModel):
     overall: float = Field(description="0..1; at most 0.99 until every video is really done")
     videos: list[VideoStatus]
     errors: list[JobError]
-    report: JobReport | None = Field(description="Set when the job has finished")
-    options: dict[str, Any] = Field(description="The effective options of the run")
+    report: TrackResult | None = Field(description="Set when the job has finished")
+    options: TrackOptions = Field(description="The effective options of the run")
 
 
 class JobList(BaseModel):
     jobs: list[JobStatus]
 
 
-def _manager(request: Request) -> JobManager:
-    manager: JobManager = request.app.state.jobs
-    return manager
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _step5(request: Request) -> Step5Config:
-    store: Step5Store = request.app.state.step5
-    return store.get()
+def job_status(record: JobRecord) -> JobStatus:
+    """A `track` job in the shape of the seed-era API."""
+    params = KIND.params_of(record)
+    videos = [
+        VideoStatus(
+            video=item.name,
+            state=item.state,
+            frames_done=item.units_done,
+            total_frames=item.units_total,
+            chunks_done=item.steps_done,
+            chunks_total=item.steps_total,
+            error=item.error,
+        )
+        for item in record.progress.items
+    ]
+    errors = [JobError(video=video.video, error=video.error) for video in videos if video.error]
+    if record.error is not None:
+        errors.append(JobError(video=None, error=record.error))
+    settings = params.settings
+    return JobStatus(
+        id=record.id,
+        state=record.state,
+        created_at=_iso(record.created_at) or "",
+        started_at=_iso(record.started_at),
+        finished_at=_iso(record.finished_at),
+        overall=record.progress.overall,
+        videos=videos,
+        errors=errors,
+        report=KIND.result_of(record),
+        options=TrackOptions(
+            engine=settings.engine,
+            workers=settings.cpu_workers,
+            chunk_size=settings.chunk_size,
+            chunk_min=settings.chunk_min,
+            chunk_max=settings.chunk_max,
+            out_dir=params.out_dir,
+            force=params.force,
+        ),
+    )
+
+
+def _step5(ctx: WebContext) -> Step5Config:
+    return ctx.step5.get()
 
 
 def _bad_request(message: str) -> HTTPException:
@@ -148,7 +200,9 @@ def _settings(body: JobRequest, base: BatchSettings, step5: Step5Config) -> Batc
         overrides["chunk_size"] = body.chunk_size
     try:
         # model_validate, not the constructor: the environment was read once, into `base`.
-        return BatchSettings.model_validate({**base.model_dump(), **overrides})
+        settings = BatchSettings.model_validate({**base.model_dump(), **overrides})
+        settings.set_search_dirs(base.models_dirs())  # not a field: model_dump leaves it out
+        return settings
     except ValidationError as exc:
         problems = [
             {
@@ -161,76 +215,52 @@ def _settings(body: JobRequest, base: BatchSettings, step5: Step5Config) -> Batc
         raise HTTPException(status_code=422, detail=problems) from None
 
 
-def _options(settings: BatchSettings, out_dir: Path | None, force: bool) -> dict[str, Any]:
-    return {
-        "engine": settings.engine,
-        "workers": settings.cpu_workers,
-        "chunk_size": settings.chunk_size,
-        "chunk_min": settings.chunk_min,
-        "chunk_max": settings.chunk_max,
-        "out_dir": None if out_dir is None else str(out_dir),
-        "force": force,
-    }
-
-
 @router.post(
     "/jobs",
     status_code=201,
     response_model=JobStatus,
-    responses={429: {"description": "Too many batch jobs queued or running (see Retry-After)"}},
+    responses={429: {"description": "Too many jobs queued or running (see Retry-After)"}},
 )
-def create_job(body: JobRequest, request: Request, response: Response) -> dict[str, Any]:
+def create_job(body: JobRequest, ctx: Ctx, response: Response) -> JobStatus:
     """Start tracking every video found in `paths`; returns the new job (state `queued`)."""
     videos = _videos(body.paths)
     out_dir = _out_dir(body.out_dir)
-    settings = _settings(body, request.app.state.batch_settings, _step5(request))
+    settings = _settings(body, ctx.settings.track, _step5(ctx))
     try:
         check_engine(settings)  # an engine whose model files are missing fails now, not later
         split_pending(videos, out_dir, body.force)  # so do output collisions
     except VigilError as exc:
         raise _bad_request(str(exc)) from None
-    try:
-        job = _manager(request).submit(
-            videos,
-            settings,
-            out_dir=out_dir,
-            force=body.force,
-            options=_options(settings, out_dir, body.force),
-        )
-    except JobQueueFull as exc:
-        raise HTTPException(429, str(exc), headers={"Retry-After": "30"}) from None
-    response.headers["Location"] = f"{router.prefix}/jobs/{job.id}"
-    return job.snapshot()
+    record = ctx.jobs.submit(KIND.name, track_params(videos, settings, out_dir, body.force))
+    response.headers["Location"] = f"{router.prefix}/jobs/{record.id}"
+    return job_status(record)
 
 
 @router.get("/jobs", response_model=JobList)
-def list_jobs(request: Request) -> dict[str, Any]:
-    """Every job of this server, oldest first."""
-    return {"jobs": [job.snapshot() for job in _manager(request).all()]}
+def list_jobs(ctx: Ctx) -> JobList:
+    """Every tracking job kept in the database, oldest first."""
+    return JobList(jobs=[job_status(record) for record in ctx.jobs.list(kind=KIND.name)])
 
 
-def _unknown(job_id: str) -> HTTPException:
-    return HTTPException(status_code=404, detail=f"no tracking job with id {job_id}")
+def _track_job(jobs: JobManager, job_id: str) -> JobRecord:
+    try:
+        record = jobs.get(job_id)
+    except JobNotFound:
+        record = None
+    if record is None or record.kind != KIND.name:
+        raise JobNotFound(job_id, "tracking job")
+    return record
 
 
 @router.get("/jobs/{job_id}", response_model=JobStatus)
-def get_job(job_id: str, request: Request) -> dict[str, Any]:
+def get_job(job_id: str, ctx: Ctx) -> JobStatus:
     """State, per-video progress, overall fraction and errors of one job."""
-    job = _manager(request).get(job_id)
-    if job is None:
-        raise _unknown(job_id)
-    return job.snapshot()
+    return job_status(_track_job(ctx.jobs, job_id))
 
 
 @router.delete("/jobs/{job_id}", status_code=202, response_model=JobStatus)
-def cancel_job(job_id: str, request: Request) -> dict[str, Any]:
-    """Cancel a queued or running job (202); it stops after the chunks in progress."""
-    outcome = _manager(request).cancel(job_id)
-    if outcome is None:
-        raise _unknown(job_id)
-    job, accepted = outcome
-    snapshot = job.snapshot()
-    if not accepted:
-        detail = f"job {job_id} has already finished ({snapshot['state']})"
-        raise HTTPException(status_code=409, detail=detail)
-    return snapshot
+def cancel_job(job_id: str, ctx: Ctx) -> JobStatus:
+    """Cancel a job: a queued one is `cancelled` at once, a running one is `cancelling` until it
+    stops after the chunks in progress (202). A finished job is 409."""
+    _track_job(ctx.jobs, job_id)
+    return job_status(ctx.jobs.cancel(job_id))

@@ -1,1 +1,0 @@
-"""Vigil HTTP API (FastAPI)."""
