@@ -1,7 +1,7 @@
 import numpy as np
 
-from vigil.tracking_config import TrackerConfig
 from vigil.track import FaceTracker
+from vigil.tracking_config import TrackerConfig
 from vigil.types import Detections
 
 
@@ -46,3 +46,20 @@ def test_tracks_end_after_buffer_and_on_finish() -> None:
     assert len(tracker.finish()) == 2 and tracker.alive == set()
     new_ids = tracker.update(_faces(0)).started + tracker.update(_faces(0)).started
     assert not set(new_ids) & set(started)  # ids are never reused on the camera
+
+
+def test_data_slot_rows_travel_through_indexing_scaling_and_the_tracker() -> None:
+    import pytest
+
+    boxes = np.array([[10, 10, 50, 50], [200, 200, 260, 260], [400, 40, 440, 80]], np.float32)
+    found = Detections(boxes, np.array([0.9, 0.95, 0.3], np.float32), data={"row": np.array([7, 8, 9])})
+    picked = found[np.array([2, 0])]
+    assert picked.data["row"].tolist() == [9, 7]
+    assert found.scaled(2.0).data["row"].tolist() == [7, 8, 9]
+    with pytest.raises(ValueError, match="one row per detection"):
+        Detections(boxes, np.ones(3, np.float32), data={"row": np.arange(2)})
+    tracker = FaceTracker(TrackerConfig(min_consecutive=1))
+    tracker.update(found)
+    tracked = tracker.update(found).detections  # the 0.3 box is below activation: dropped
+    rows = dict(zip(tracked.data["row"].tolist(), tracked.xyxy[:, 0].tolist(), strict=True))
+    assert rows == {7: 10.0, 8: 200.0}, "each box keeps its own row through the tracker"

@@ -32,13 +32,16 @@ class Frame:
 @dataclass
 class Detections:
     """N faces: boxes `xyxy` (N,4), `score` (N,), optional `landmarks` (N,K,2),
-    `track_id` (N,) with -1 for untracked, `quality` (N,) with NaN when not scored."""
+    `track_id` (N,) with -1 for untracked, `quality` (N,) with NaN when not scored, and `data`:
+    extra per-row arrays (N,...) by name that travel with their rows through indexing, as in
+    supervision's `Detections.data`."""
 
     xyxy: FloatArray
     score: FloatArray
     landmarks: FloatArray | None = None
     track_id: IntArray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     quality: FloatArray = field(default_factory=lambda: np.empty(0, dtype=np.float32))
+    data: dict[str, npt.NDArray[Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         n = len(self.xyxy)
@@ -54,6 +57,10 @@ class Detections:
         if len(self.quality) == 0:
             self.quality = np.full(n, np.nan, dtype=np.float32)
         self.quality = np.asarray(self.quality, dtype=np.float32).reshape(n)
+        self.data = {key: np.asarray(values) for key, values in self.data.items()}
+        for key, values in self.data.items():
+            if values.ndim == 0 or values.shape[0] != n:
+                raise ValueError(f"data[{key!r}] must have one row per detection ({n}), got {values.shape}")
 
     @classmethod
     def empty(cls, landmark_count: int | None = None) -> Detections:
@@ -70,6 +77,7 @@ class Detections:
             landmarks=None if self.landmarks is None else self.landmarks[index],
             track_id=self.track_id[index],
             quality=self.quality[index],
+            data={key: values[index] for key, values in self.data.items()},
         )
 
     def scaled(self, factor: float) -> Detections:
@@ -80,6 +88,7 @@ class Detections:
             landmarks=None if self.landmarks is None else self.landmarks * factor,
             track_id=self.track_id,
             quality=self.quality,
+            data=self.data,
         )
 
 

@@ -9,11 +9,10 @@ observations, the only thing they compute, match a single run too: see process.p
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from vigil.batch.blendshapes import BlendshapeEstimator
 from vigil.batch.headpose import LandmarkLayout
@@ -21,7 +20,7 @@ from vigil.batch.process import Box, FaceObs, FrameObs
 from vigil.batch.settings import BatchSettings
 from vigil.batch.speaking import SpeakingDetector, window_for_fps
 from vigil.track import FaceTracker
-from vigil.types import Detections, IntArray
+from vigil.types import Detections
 
 FACE_SOURCE = "face_detector"
 PERSON_SOURCE = "object_detector"
@@ -140,33 +139,20 @@ class VideoStitcher:
         return _box_fields(self._ids("person", track_id), box, PERSON_SOURCE, "person", score)
 
 
-@dataclass
-class _RowDetections(Detections):
-    """Detections that keep, through the tracker's re-indexing (`found[order]`), the row of each
-    box in the frame's observation list."""
-
-    rows: IntArray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
-
-    def __getitem__(self, index: npt.NDArray[np.bool_] | npt.NDArray[np.intp] | slice) -> _RowDetections:
-        picked = super().__getitem__(index)
-        return _RowDetections(
-            picked.xyxy, picked.score, picked.landmarks, picked.track_id, picked.quality, self.rows[index]
-        )
-
-
 def _track(
     tracker: FaceTracker, boxes: list[Box], scores: list[float]
 ) -> tuple[list[tuple[int, int]], list[int]]:
     """(row, track id) of the tracked boxes in row order, and the track ids that ended."""
-    found = _RowDetections(
+    # Each box's row in the frame's observation list travels with it through the tracker.
+    found = Detections(
         np.asarray(boxes, np.float32).reshape(-1, 4),
         np.asarray(scores, np.float32),
-        rows=np.arange(len(boxes), dtype=np.int64),
+        data={"row": np.arange(len(boxes), dtype=np.int64)},
     )
     update = tracker.update(found)
     tracked = update.detections
-    rows = tracked.rows if isinstance(tracked, _RowDetections) else np.empty(0, np.int64)
-    if len(rows) != len(tracked):  # only an empty result may come back as plain Detections
+    rows = tracked.data.get("row", np.empty(0, np.int64))
+    if len(rows) != len(tracked):  # only an empty result may come back without the slot
         raise RuntimeError("the tracker returned boxes without their rows")
     pairs = sorted(zip(rows.tolist(), tracked.track_id.tolist(), strict=True))
     return pairs, update.ended
