@@ -20,6 +20,7 @@ from vigil import __version__
 from vigil.batch.cli import track_app
 from vigil.config import CameraConfig, VigilSettings, load_settings
 from vigil.errors import VigilError
+from vigil.jobs.cli import jobs_app
 from vigil.models import MODELS, fetch, is_installed
 from vigil.runtime.camera import CameraStatus
 from vigil.runtime.events import EventSink, JsonlSink
@@ -37,6 +38,7 @@ models_app = typer.Typer(help="Model files that are not shipped in Python packag
 app.add_typer(models_app, name="models")
 app.add_typer(visitors_app, name="visitors")
 app.add_typer(track_app, name="track")
+app.add_typer(jobs_app, name="jobs")
 err = Console(stderr=True)
 out = Console()
 
