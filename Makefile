@@ -3,7 +3,9 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-SOURCES ?= $(or $(VIGIL_SHARED_DIR),../shared)/media/video/hamilton_640x360.mp4
+SHARED := $(or $(VIGIL_SHARED_DIR),../shared)
+SOURCES ?= $(SHARED)/media/video/hamilton_640x360.mp4
+YUNET_FILE := face_detection_yunet_2023mar.onnx
 
 .PHONY: run test lint bench setup system-deps models clean
 
@@ -14,7 +16,8 @@ $(STAMP): requirements.txt requirements-nodeps.txt requirements-dev.txt pyprojec
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.txt -r requirements-dev.txt
-	# supervision/trackers declare opencv-python, which would shadow opencv-contrib-python.
+	# trackers declares opencv-python, a second cv2 next to mediapipe's opencv-contrib-python:
+	# --no-deps keeps one (its other dependencies are pinned in requirements.txt).
 	$(BIN)/pip install --quiet --no-deps -r requirements-nodeps.txt
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
@@ -23,9 +26,14 @@ $(STAMP): requirements.txt requirements-nodeps.txt requirements-dev.txt pyprojec
 system-deps:
 	./scripts/install-system-deps.sh
 
-# Fetch YuNet when online (sha256-checked); offline, Vigil falls back to BlazeFace.
+# Install YuNet into the per-user models dir (~/.local/share/vigil/models), sha256-checked: from the
+# shared copy when there is one (offline), else from the official URL; without either, BlazeFace.
 models: $(STAMP)
-	$(BIN)/vigil models fetch || echo "YuNet download failed: Vigil uses a local copy (data/models, ../shared/models) if present, else BlazeFace"
+	if [ -f "$(SHARED)/models/$(YUNET_FILE)" ]; then \
+		$(BIN)/vigil models fetch yunet --url "file://$(abspath $(SHARED))/models/$(YUNET_FILE)"; \
+	else \
+		$(BIN)/vigil models fetch yunet || echo "YuNet download failed: Vigil falls back to BlazeFace"; \
+	fi
 
 # The dashboard on http://127.0.0.1:8000/ with the demo clip as a looping camera.
 run: $(STAMP) models
@@ -36,7 +44,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check vigil tests bench
 	$(BIN)/mypy
 
-test: $(STAMP) system-deps lint
+test: $(STAMP) system-deps models lint
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
