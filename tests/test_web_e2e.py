@@ -189,3 +189,43 @@ def test_login_add_camera_live_boxes_and_recurrence(server: str, tmp_path: Path)
             _keep("visitor.png", page.screenshot(), tmp_path)
         finally:
             browser.close()
+
+
+def test_jobs_page_follows_a_tracking_job_and_cancels_it(server: str, tmp_path: Path) -> None:
+    """The Jobs page's script polls /api/jobs: the bar moves, then an admin cancels the job
+    (confirm dialog, CSRF header) and the page shows it cancelled."""
+    if not CHROMIUM.exists():
+        pytest.fail("Chromium is missing: run `make system-deps` (installs Debian's chromium)")
+    from playwright.sync_api import expect, sync_playwright
+
+    video = shared_file("media/video/expressions_640x360.mp4")  # 472 frames: long enough to watch
+    job = {"paths": [str(video)], "out_dir": str(tmp_path / "out"), "workers": 1, "chunk_size": 10}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(30_000)
+        try:
+            page.goto(f"{server}/jobs")
+            page.fill("input[name=username]", "admin")
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
+            expect(page).to_have_url(f"{server}/jobs")
+            expect(page.locator("#jobs-none")).to_be_visible()
+            # Start a job the way a page script would (session cookie + CSRF header).
+            job_id = page.evaluate("(body) => window.vigil.api('POST', '/api/track/jobs', body)", job)["id"]
+            expect(page.locator(f"#job-{job_id}")).to_be_visible()  # the poll saw a new job: reload
+            row = page.locator(f"#job-{job_id}")
+            for _ in range(300):
+                if float(row.locator(".job-bar").evaluate("bar => bar.value")) > 0:
+                    break
+                page.wait_for_timeout(100)
+            else:
+                pytest.fail("the progress bar never moved")
+            expect(row.locator(".job-state")).to_have_text("running")
+            page.on("dialog", lambda dialog: dialog.accept())
+            row.locator("button.job-cancel").click()
+            expect(row.locator(".job-state")).to_have_text("cancelled", timeout=60_000)
+            expect(row.locator("button.job-cancel")).to_be_hidden()
+            _keep("jobs.png", page.screenshot(), tmp_path)
+        finally:
+            browser.close()
