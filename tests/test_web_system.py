@@ -11,11 +11,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
 from tests.web_util import ServedApp, bearer, ctx_of, login, make_app
-from vigil.runtime.events import TrackEnded, TrackStarted
+from vigil.runtime.events import FaceEmbedded, IdentityMatch, TrackEnded, TrackStarted
+from vigil.types import FaceEmbedding
 from vigil.web.events import EventBus, Subscription
 from vigil.web.routes import system as system_routes
 
@@ -154,10 +156,9 @@ def test_event_bus_labels_tracks_with_their_visitor_and_drops_for_slow_readers()
     bus = EventBus()
     started = TrackStarted("cam", 1, 0.0, 0.0)
     bus.handle(started)
-    embedded = TrackStarted("cam", 1, 0.0, 0.0)
-    embedded.type = "face_embedded"
-    embedded.extra["visitor_id"] = "v-123"
-    bus.handle(embedded)
+    vector = FaceEmbedding(np.ones(4, np.float32), "test")
+    match = IdentityMatch("v-123", 0.97, new_visitor=False)
+    bus.handle(FaceEmbedded("cam", 1, 0.0, 0.0, embedding=vector, identity=match))
     assert bus.visitor_of("cam", 1) == "v-123"
     bus.handle(TrackEnded("cam", 1, 0.0, 0.0))
     assert bus.visitor_of("cam", 1) is None

@@ -26,8 +26,8 @@ from vigil.runtime.camera import CameraStatus
 from vigil.runtime.events import EventSink, JsonlSink
 from vigil.runtime.supervisor import Supervisor
 from vigil.store.cli import visitors_app
+from vigil.store.identifier import StoreIdentifier
 from vigil.store.repository import IdentityStore
-from vigil.store.sink import IdentitySink
 
 app = typer.Typer(
     help="Vigil: people-centric video analytics (live face pipeline, gated recognition).",
@@ -150,22 +150,23 @@ def watch(
         err.print("[red]error:[/red] no source given and no camera configured (see `vigil watch --help`)")
         raise typer.Exit(1)
     sinks: list[EventSink] = []
+    identifier: StoreIdentifier | None = None
     try:
         if settings.store.enabled if store is None else store:
             identity_store = IdentityStore.open(settings, db)
-            sinks.append(IdentitySink(identity_store))
+            identifier = StoreIdentifier(identity_store)
             identity_store.tidy()
         sinks += [JsonlSink(events)] if events else []
-        supervisor = Supervisor(settings, cameras, sinks, clock=_clock_from(recorded_at))
+        supervisor = Supervisor(settings, cameras, sinks, _clock_from(recorded_at), identifier=identifier)
     except VigilError as exc:
-        for sink in sinks:  # e.g. the store opened but a detector model is missing
+        for sink in [*sinks, *([identifier] if identifier else [])]:  # e.g. a detector model is missing
             sink.close()
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from exc
     try:
         _run_with_progress(supervisor, duration)
     finally:
-        for sink in sinks:
+        for sink in [*sinks, *([identifier] if identifier else [])]:
             sink.close()
     statuses = supervisor.status()
     out.print(_summary_table(statuses))

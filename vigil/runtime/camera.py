@@ -17,7 +17,7 @@ from vigil.roi import DeadZones
 from vigil.runtime.analyse import AnalysisWorker, LatestResult, WorkItem
 from vigil.runtime.counters import StageCounters
 from vigil.runtime.decode import DecodeWorker
-from vigil.runtime.events import EventSink
+from vigil.runtime.events import EventSink, Identifier
 from vigil.runtime.health import SourceHealth, SourceState
 from vigil.runtime.queues import DropOldestQueue
 from vigil.runtime.recognise import RecognitionWorker
@@ -43,6 +43,7 @@ class CameraPipeline:
         embedder: FaceEmbedder,
         sinks: Sequence[EventSink],
         clock: Callable[[], float] = time.time,
+        identifier: Identifier | None = None,
     ) -> None:
         self.name = name
         self.stop_event = threading.Event()
@@ -76,7 +77,7 @@ class CameraPipeline:
             self.counters,
             self.health,
         )
-        self.recogniser = RecognitionWorker(embedder, work, sinks, self.counters)
+        self.recogniser = RecognitionWorker(embedder, work, sinks, self.counters, identifier)
         self._threads = [
             threading.Thread(target=self.decoder.run, name=f"{name}-decode", daemon=True),
             threading.Thread(target=self.analyser.run, name=f"{name}-analyse", daemon=True),

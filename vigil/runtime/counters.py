@@ -24,6 +24,7 @@ class StageCounters:
     embed_dropped: int = 0  # faces dropped by the embedding queue
     embeddings: int = 0
     embed_errors: int = 0
+    identity_errors: int = 0  # the identity store failed to assign a face (logged)
     corrupt_packets: int = 0
     ms_decode: float = 0.0
     ms_motion: float = 0.0

@@ -1,10 +1,10 @@
 """Pipeline events and sinks.
 
 The recognition worker emits, per camera and in order: `track_started`, zero or more
-`face_embedded`, `track_ended`. Sinks receive the same event objects in the order given,
-so an enriching sink (the identity store) can add fields to `extra` before a writer sink
-(JSON lines) serialises them. `face_embedded` carries the vector and crop for such sinks;
-they are not written to JSON."""
+`face_embedded`, `track_ended`. Before a `face_embedded` reaches any sink, the worker's
+`Identifier` (the identity store) has set its typed `identity` (or `identity_error`), so sinks
+are plain observers whose order does not matter. `face_embedded` carries the vector and crop
+for sinks that need them; they are not written to JSON."""
 
 from __future__ import annotations
 
@@ -23,13 +23,30 @@ def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+@dataclass(frozen=True)
+class IdentityMatch:
+    """Which visitor a track's face was assigned to."""
+
+    visitor_id: str
+    similarity: float | None  # to the visitor's prototype; None for a new visitor
+    new_visitor: bool
+    moved_from: str | None = None  # a better embedding moved the track from this visitor
+
+    def to_dict(self) -> dict[str, Any]:
+        fields: dict[str, Any] = {
+            "visitor_id": self.visitor_id,
+            "similarity": None if self.similarity is None else round(self.similarity, 4),
+            "new_visitor": self.new_visitor,
+        }
+        return fields if self.moved_from is None else {**fields, "moved_from": self.moved_from}
+
+
 @dataclass
 class PipelineEvent:
     camera: str
     track_id: int
     ts: float  # wall-clock seconds since the epoch
     pts: float  # stream seconds
-    extra: dict[str, Any] = field(default_factory=dict)
     type: str = "event"
 
     def to_dict(self) -> dict[str, Any]:
@@ -40,7 +57,6 @@ class PipelineEvent:
             "ts": iso(self.ts),
             "pts": round(self.pts, 3),
             **self._fields(),
-            **self.extra,
         }
 
     def _fields(self) -> dict[str, Any]:
@@ -62,15 +78,22 @@ class FaceEmbedded(PipelineEvent):
     embedding: FaceEmbedding | None = None
     crop: Image | None = None
     box: FloatArray | None = None
+    identity: IdentityMatch | None = None  # set by the worker's Identifier before any sink
+    identity_error: str | None = None  # the Identifier failed (store down): no identity
     type: str = "face_embedded"
 
     def _fields(self) -> dict[str, Any]:
         assert self.embedding is not None
-        return {
+        fields: dict[str, Any] = {
             "quality": round(self.quality, 4),
             "embedding_model": self.embedding.model,
             "embedding_dim": self.embedding.dim,
         }
+        if self.identity is not None:
+            fields.update(self.identity.to_dict())
+        if self.identity_error is not None:
+            fields["store_error"] = self.identity_error
+        return fields
 
 
 @dataclass
@@ -95,6 +118,13 @@ class EventSink(Protocol):
     def handle(self, event: PipelineEvent) -> None: ...
 
     def close(self) -> None: ...
+
+
+class Identifier(EventSink, Protocol):
+    """Assigns identities: the worker calls `identify` on each `face_embedded` before the sinks,
+    and `handle` with every event (as a sink, e.g. to store a track's best crop at its end)."""
+
+    def identify(self, event: FaceEmbedded) -> IdentityMatch | None: ...
 
 
 class JsonlSink:

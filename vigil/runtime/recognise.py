@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from vigil.embed import FaceEmbedder
 from vigil.runtime.analyse import EmbedRequest, WorkItem
 from vigil.runtime.counters import StageCounters
-from vigil.runtime.events import EventSink, FaceEmbedded, PipelineEvent, TrackEnded
+from vigil.runtime.events import EventSink, FaceEmbedded, Identifier, PipelineEvent, TrackEnded
 from vigil.runtime.queues import DropOldestQueue
 
 log = logging.getLogger(__name__)
@@ -23,8 +23,11 @@ class RecognitionWorker:
         work: DropOldestQueue[WorkItem],
         sinks: Sequence[EventSink],
         counters: StageCounters,
+        identifier: Identifier | None = None,
     ) -> None:
-        self.embedder, self.work, self.sinks, self.counters = embedder, work, sinks, counters
+        self.embedder, self.work, self.counters = embedder, work, counters
+        self.identifier = identifier
+        self.sinks: list[EventSink] = [*([identifier] if identifier else []), *sinks]
         self._computed: Counter[int] = Counter()
 
     def run(self) -> None:
@@ -48,18 +51,28 @@ class RecognitionWorker:
             self.counters.ms_embed += (time.perf_counter() - start) * 1000
         self.counters.embeddings += 1
         self._computed[request.track_id] += 1
-        self._emit(
-            FaceEmbedded(
-                camera=request.camera,
-                track_id=request.track_id,
-                ts=request.ts,
-                pts=request.pts,
-                quality=request.quality,
-                embedding=embedding,
-                crop=request.crop.image,
-                box=request.crop.box,
-            )
+        event = FaceEmbedded(
+            camera=request.camera,
+            track_id=request.track_id,
+            ts=request.ts,
+            pts=request.pts,
+            quality=request.quality,
+            embedding=embedding,
+            crop=request.crop.image,
+            box=request.crop.box,
         )
+        self._identify(event)
+        self._emit(event)
+
+    def _identify(self, event: FaceEmbedded) -> None:
+        if self.identifier is None:
+            return
+        try:
+            event.identity = self.identifier.identify(event)
+        except Exception as exc:  # the store must never take a camera down
+            self.counters.identity_errors += 1
+            event.identity_error = str(exc)
+            log.error("identity: %s (camera %s, track %s)", exc, event.camera, event.track_id)
 
     def _emit(self, event: PipelineEvent) -> None:
         for sink in self.sinks:

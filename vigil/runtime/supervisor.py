@@ -7,13 +7,11 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-import cv2
-
 from vigil.config import CameraConfig, VigilSettings
-from vigil.detect import create_detector
-from vigil.embed import FaceEmbedder, create_embedder
-from vigil.runtime.camera import CameraPipeline, CameraStatus
-from vigil.runtime.events import EventSink
+from vigil.embed import FaceEmbedder
+from vigil.runtime.camera import CameraStatus
+from vigil.runtime.events import EventSink, Identifier
+from vigil.runtime.factory import PipelineFactory, configure_process, default_embedder
 from vigil.sources import camera_name
 
 log = logging.getLogger(__name__)
@@ -31,6 +29,8 @@ def unique_names(cameras: Sequence[CameraConfig]) -> list[str]:
 
 
 class Supervisor:
+    """The cameras of `vigil watch`: built by the shared PipelineFactory, run until they end."""
+
     def __init__(
         self,
         settings: VigilSettings,
@@ -38,21 +38,15 @@ class Supervisor:
         sinks: Sequence[EventSink],
         clock: Callable[[], float] = time.time,
         embedder: FaceEmbedder | None = None,
+        identifier: Identifier | None = None,
     ) -> None:
-        if settings.runtime.opencv_threads:
-            cv2.setNumThreads(settings.runtime.opencv_threads)
+        configure_process(settings)
         self.settings = settings
-        # One embedder for all cameras: weights loaded once, in child processes by default.
         self._owns_embedder = embedder is None
-        self.embedder = embedder or create_embedder(
-            settings.embedder, settings.use_gpu, settings.runtime.embed_processes
-        )
-        dirs = settings.model_search_dirs()
+        self.embedder = embedder or default_embedder(settings)
+        factory = PipelineFactory(settings, self.embedder, sinks, identifier, clock)
         self.pipelines = [
-            CameraPipeline(
-                name, cam, settings, create_detector(settings.detector, dirs), self.embedder, sinks, clock
-            )
-            for name, cam in zip(unique_names(cameras), cameras, strict=True)
+            factory.build(name, cam) for name, cam in zip(unique_names(cameras), cameras, strict=True)
         ]
 
     def start(self) -> None:

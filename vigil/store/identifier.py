@@ -1,7 +1,8 @@
-"""The pipeline's identity sink: turns `face_embedded` / `track_ended` events into store writes.
+"""The pipeline's identifier: assigns each `face_embedded` event's face to a visitor in the store.
 
-Placed before writer sinks (JSON lines), it adds `visitor_id`, `similarity` and `new_visitor`
-to each `face_embedded` event. A store failure is logged and counted, and never stops a camera."""
+The recognition worker calls `identify` before any sink sees the event (so JSON lines, the live
+view and alerts all get the typed `IdentityMatch`), and `handle` with every event, which stores a
+track's best crop when it ends. The worker logs and counts a store failure; it never stops a camera."""
 
 from __future__ import annotations
 
@@ -10,34 +11,32 @@ import threading
 import uuid
 from datetime import UTC, datetime
 
-from vigil.runtime.events import FaceEmbedded, PipelineEvent, TrackEnded
+from vigil.runtime.events import FaceEmbedded, IdentityMatch, PipelineEvent, TrackEnded
 from vigil.store.repository import FaceObservation, IdentityStore
 
 log = logging.getLogger(__name__)
 
 
-class IdentitySink:
+class StoreIdentifier:
     def __init__(self, store: IdentityStore, close_store: bool = True) -> None:
         self.store = store
-        self.errors = 0
+        self.errors = 0  # failed track-end writes (identify failures are counted by the worker)
         self._close_store = close_store
         self._tracks: dict[tuple[str, int], tuple[uuid.UUID, float]] = {}  # -> (sighting, crop quality)
         self._lock = threading.Lock()  # one assignment at a time: no twin visitors from two cameras
 
     def handle(self, event: PipelineEvent) -> None:
+        if not isinstance(event, TrackEnded):
+            return
         try:
-            if isinstance(event, FaceEmbedded):
-                self._embedded(event)
-            elif isinstance(event, TrackEnded):
-                self._ended(event)
+            self._ended(event)
         except Exception as exc:  # the store must never take a camera down
             self.errors += 1
-            event.extra["store_error"] = str(exc)
             log.error("identity store: %s (camera %s, track %s)", exc, event.camera, event.track_id)
 
-    def _embedded(self, event: FaceEmbedded) -> None:
+    def identify(self, event: FaceEmbedded) -> IdentityMatch | None:
         if event.embedding is None:
-            return
+            return None
         key = (event.camera, event.track_id)
         obs = FaceObservation(
             camera=event.camera,
@@ -51,13 +50,12 @@ class IdentitySink:
             known = self._tracks.get(key)
             result = self.store.update_track(known[0], obs) if known else self.store.observe(obs)
             self._tracks[key] = (result.sighting_id, event.quality)
-        event.extra.update(
+        return IdentityMatch(
             visitor_id=str(result.visitor_id),
-            similarity=None if result.similarity is None else round(result.similarity, 4),
+            similarity=result.similarity,
             new_visitor=result.new_visitor,
+            moved_from=None if result.moved_from is None else str(result.moved_from),
         )
-        if result.moved_from is not None:
-            event.extra["moved_from"] = str(result.moved_from)
 
     def _ended(self, event: TrackEnded) -> None:
         with self._lock:

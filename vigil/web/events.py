@@ -15,7 +15,7 @@ import threading
 from collections import deque
 from typing import Any
 
-from vigil.runtime.events import PipelineEvent
+from vigil.runtime.events import FaceEmbedded, PipelineEvent
 
 SUBSCRIBER_QUEUE = 256
 RECENT_EVENTS = 200
@@ -92,8 +92,8 @@ class EventBus:
         data = event.to_dict()
         key = (event.camera, event.track_id)
         with self._lock:
-            if event.type == "face_embedded" and "visitor_id" in event.extra:
-                self._labels[key] = str(event.extra["visitor_id"])
+            if isinstance(event, FaceEmbedded) and event.identity is not None:
+                self._labels[key] = event.identity.visitor_id
             elif event.type == "track_ended":
                 self._labels.pop(key, None)
             self.recent.append(data)
