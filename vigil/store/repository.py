@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, func, select, update
 from sqlalchemy.exc import OperationalError
 
 from vigil.config import StoreConfig, VigilSettings
@@ -28,6 +28,7 @@ from vigil.errors import (
     VisitorNotFound,
 )
 from vigil.store import maintenance
+from vigil.store.cameras import CameraRepository
 from vigil.store.crops import CropStore
 from vigil.store.database import Database, connect
 from vigil.store.schema import Camera, Prototype, Sighting, Visit, Visitor
@@ -66,7 +67,7 @@ class IdentityStore:
         self.index: VectorIndex = (
             NumpyIndex() if db.backend == "sqlite" else PgVectorIndex(config.exact_search_max)
         )
-        self._camera_ids: dict[str, int] = {}
+        self.cameras = CameraRepository(db)  # owns the camera name -> row id cache
         self.visitors = VisitorReads(db)  # listings and pages read through it
 
     @classmethod
@@ -115,7 +116,7 @@ class IdentityStore:
     def _forget_failed(self, written: list[str]) -> None:
         """After a rollback: its rows are gone, so go its files and the camera ids it cached."""
         self.crops.delete(written)
-        self._camera_ids.clear()
+        self.cameras.forget_ids()
 
     def _observe_many(
         self, conn: Connection, observations: Sequence[FaceObservation], written: list[str]
@@ -142,7 +143,7 @@ class IdentityStore:
                 {
                     "id": sighting_id,
                     "visitor_id": visitor_id,
-                    "camera_id": self._camera_id(conn, obs.camera),
+                    "camera_id": self.cameras.id_in(conn, obs.camera),
                     "track_id": obs.track_id,
                     "captured_at": obs.captured_at,
                     "model": model,
@@ -190,18 +191,6 @@ class IdentityStore:
         if batch.visitors[visitor_id].get("new"):
             written.append(relative)
         batch.set_photo(visitor_id, relative, obs.quality)
-
-    def _camera_id(self, conn: Connection, name: str) -> int:
-        if name not in self._camera_ids:
-            found = conn.execute(select(Camera.id).where(Camera.name == name)).scalar()
-            if found is None:
-                found = conn.execute(insert(Camera).values(name=name).returning(Camera.id)).scalar_one()
-            self._camera_ids[name] = int(found)
-        return self._camera_ids[name]
-
-    def forget_camera(self, name: str) -> None:
-        """Drops the cached row id of camera `name` (after a rename, the name may name another row)."""
-        self._camera_ids.pop(name, None)
 
     # ------------------------------------------------------------ better embedding of a known track
     def update_track(self, sighting_id: uuid.UUID, obs: FaceObservation) -> Assignment:

@@ -14,7 +14,7 @@ import logging
 import re
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,8 +22,6 @@ from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import cv2
-from sqlalchemy import insert, select, update
-from sqlalchemy.engine import Connection
 
 from vigil.config import CameraConfig, VigilSettings
 from vigil.detect import create_detector
@@ -35,8 +33,8 @@ from vigil.runtime.events import EventSink
 from vigil.runtime.health import SourceState
 from vigil.runtime.supervisor import unique_names
 from vigil.sources import camera_name, open_source
+from vigil.store.cameras import CameraRow, CameraSource, Zones
 from vigil.store.repository import IdentityStore
-from vigil.store.schema import Camera
 from vigil.store.sink import IdentitySink
 from vigil.types import Image
 from vigil.web.events import EventBus
@@ -45,7 +43,6 @@ from vigil.web.live import LiveEncoder, VisitorNames
 log = logging.getLogger(__name__)
 
 Origin = Literal["db", "config"]
-Zones = list[list[tuple[float, float]]]
 STOP_JOIN_S = 5.0  # a stop request waits this long; slower pipelines are joined at shutdown
 CLOSE_JOIN_S = 15.0
 _USB_URL = re.compile(r"^(?:usb:(\d{1,2})|/dev/video(\d{1,2}))$")
@@ -90,6 +87,9 @@ class CameraInfo:
     @property
     def read_only(self) -> bool:
         return self.origin == "config"
+
+    def source(self) -> CameraSource:
+        return CameraSource(self.url, self.fps, self.loop, self.dead_zones)
 
     def config(self) -> CameraConfig:
         return CameraConfig(
@@ -158,10 +158,6 @@ def usb_index(url: str) -> int | None:
 
 def _zones(raw: Any) -> Zones:
     return [[(float(x), float(y)) for x, y in polygon] for polygon in (raw or [])]
-
-
-def _zones_json(zones: Sequence[Sequence[tuple[float, float]]]) -> list[list[list[float]]]:
-    return [[[float(x), float(y)] for x, y in polygon] for polygon in zones]
 
 
 # ------------------------------------------------------------------ probing (no pipeline)
@@ -335,19 +331,11 @@ class CameraManager:
         with self._ops:
             name = name.strip() if name else self._free_name(camera_name(url))
             self._check_name_free(name, None)
-            values = {
-                "url": url,
-                "managed": True,
-                "enabled": enabled,
-                "fps": fps,
-                "loop": loop,
-                "dead_zones": _zones_json(dead_zones or []),
-            }
-            with self.store.db.writer.begin() as conn:
-                camera_id = _upsert_by_name(conn, name, values)
-            info = CameraInfo(camera_id, name, url, "db", enabled, fps, loop, dead_zones or [])
+            source = CameraSource(url, fps, loop, dead_zones or [])
+            row = self.store.cameras.upsert(name, source, managed=True, enabled=enabled)
+            info = CameraInfo(row.id, name, url, "db", enabled, fps, loop, dead_zones or [])
             with self._state:
-                self._cameras[camera_id] = info
+                self._cameras[info.id] = info
             if enabled:
                 self._launch(info)
             return info
@@ -365,10 +353,7 @@ class CameraManager:
             elif "name" in changes:
                 del changes["name"]
             new = replace(info, **changes)
-            with self.store.db.writer.begin() as conn:
-                conn.execute(update(Camera).where(Camera.id == camera_id).values(**_row_values(new)))
-            if new.name != info.name:
-                self.store.forget_camera(info.name)
+            self.store.cameras.update(camera_id, new.name, new.source())
             was_running = self.is_running(camera_id)
             self._halt(camera_id)
             with self._state:
@@ -383,12 +368,7 @@ class CameraManager:
         with self._ops:
             info = self._editable(camera_id)
             self._halt(camera_id)
-            with self.store.db.writer.begin() as conn:
-                conn.execute(
-                    update(Camera)
-                    .where(Camera.id == camera_id)
-                    .values(managed=False, enabled=False, dead_zones=[])
-                )
+            self.store.cameras.retire(camera_id)
             with self._state:
                 self._cameras.pop(info.id, None)
                 self._start_errors.pop(info.id, None)
@@ -488,8 +468,7 @@ class CameraManager:
     def _set_enabled(self, info: CameraInfo, enabled: bool) -> CameraInfo:
         if info.enabled == enabled:
             return info
-        with self.store.db.writer.begin() as conn:
-            conn.execute(update(Camera).where(Camera.id == info.id).values(enabled=enabled))
+        self.store.cameras.set_enabled(info.id, enabled)
         new = replace(info, enabled=enabled)
         with self._state:
             self._cameras[info.id] = new
@@ -502,9 +481,7 @@ class CameraManager:
     def _check_name_unused(self, name: str, own_id: int) -> None:
         """A rename cannot take the name of an unlisted row (a deleted camera or a `vigil watch`
         source): their sightings would be mixed with this camera's."""
-        with self.store.db.reader.connect() as conn:
-            found = conn.execute(select(Camera.id).where(Camera.name == name, Camera.id != own_id)).first()
-        if found is not None:
+        if self.store.cameras.name_taken(name, other_than=own_id):
             raise CameraConflict(
                 f"the name {name!r} belongs to earlier sightings of another source; choose another"
             )
@@ -520,67 +497,20 @@ class CameraManager:
     def _load(self) -> None:
         """Upserts the configured cameras as unmanaged rows, then reads every listed camera."""
         configured = self.settings.all_cameras()
+        rows = self.store.cameras
+        managed = {row.name: row for row in rows.managed()}
         infos: list[CameraInfo] = []
-        with self.store.db.writer.begin() as conn:
-            managed = {r.name: r for r in conn.execute(select(Camera).where(Camera.managed.is_(True)))}
-            for name, camera in zip(unique_names(configured), configured, strict=True):
-                if name in managed:
-                    log.warning("configured camera %s ignored: a camera added in the UI has that name", name)
-                    continue
-                values = {
-                    "url": camera.url,
-                    "managed": False,
-                    "fps": camera.fps,
-                    "loop": camera.loop,
-                    "dead_zones": _zones_json(camera.dead_zones),
-                }
-                camera_id = _upsert_by_name(conn, name, values)  # keeps the row's enabled flag
-                enabled = bool(conn.execute(select(Camera.enabled).where(Camera.id == camera_id)).scalar())
-                infos.append(
-                    CameraInfo(
-                        camera_id,
-                        name,
-                        camera.url,
-                        "config",
-                        enabled,
-                        camera.fps,
-                        camera.loop,
-                        _zones(camera.dead_zones),
-                        _zones(camera.motion_mask),
-                    )
-                )
-        for row in managed.values():
-            infos.append(
-                CameraInfo(
-                    row.id,
-                    row.name,
-                    row.url or "",
-                    "db",
-                    row.enabled,
-                    row.fps,
-                    row.loop,
-                    _zones(row.dead_zones),
-                )
-            )
+        for name, camera in zip(unique_names(configured), configured, strict=True):
+            if name in managed:
+                log.warning("configured camera %s ignored: a camera added in the UI has that name", name)
+                continue
+            source = CameraSource(camera.url, camera.fps, camera.loop, _zones(camera.dead_zones))
+            row = rows.upsert(name, source, managed=False)  # keeps the row's enabled flag
+            infos.append(replace(_listed(row, "config"), motion_mask=_zones(camera.motion_mask)))
+        infos += [_listed(row, "db") for row in managed.values()]
         with self._state:
             self._cameras = {info.id: info for info in infos}
 
 
-def _row_values(info: CameraInfo) -> dict[str, Any]:
-    return {
-        "name": info.name,
-        "url": info.url,
-        "fps": info.fps,
-        "loop": info.loop,
-        "dead_zones": _zones_json(info.dead_zones),
-    }
-
-
-def _upsert_by_name(conn: Connection, name: str, values: dict[str, Any]) -> int:
-    """The row of this name (created by the identity store, a deleted camera or an earlier
-    start) updated with `values`, or a new one. Returns its id."""
-    found = conn.execute(select(Camera.id).where(Camera.name == name)).scalar()
-    if found is None:
-        return int(conn.execute(insert(Camera).values(name=name, **values).returning(Camera.id)).scalar_one())
-    conn.execute(update(Camera).where(Camera.id == found).values(**values))
-    return int(found)
+def _listed(row: CameraRow, origin: Origin) -> CameraInfo:
+    return CameraInfo(row.id, row.name, row.url, origin, row.enabled, row.fps, row.loop, row.dead_zones)
