@@ -10,7 +10,7 @@ from vigil.batch.engines import UNSHIPPABLE, check_engine
 from vigil.batch.process import ChunkTask, detection_start, process_chunk
 from vigil.batch.video import probe_video
 from vigil.detect import create_detector
-from vigil.detect.facemesh import FaceMeshConfig
+from vigil.detect.mediapipe_facemesh import FaceMeshConfig
 from vigil.detect.registry import detector_configs
 from vigil.errors import ModelError
 

@@ -22,11 +22,11 @@ from typing import Protocol
 
 import numpy as np
 
-from vigil.batch.facemesh import FaceMeshLandmarker, Roi, roi_from_box, roi_from_mesh
 from vigil.batch.headpose import LandmarkLayout
+from vigil.batch.roi_landmarks import FaceMeshLandmarker, Roi, roi_from_box, roi_from_mesh
 from vigil.batch.settings import BatchSettings, supported_engines
 from vigil.detect import DetectorConfigBase, FaceDetector, create_detector, find_model
-from vigil.detect.facemesh import FaceMeshConfig
+from vigil.detect.mediapipe_facemesh import FaceMeshConfig
 from vigil.detect.registry import detector_configs
 from vigil.detect.yunet import YUNET_FILENAME, YuNetConfig
 from vigil.errors import ModelError
@@ -135,7 +135,7 @@ class Engine:
 
     def detect(self, image_bgr: Image) -> tuple[Detections, FloatArray | None]:
         """Faces in `image_bgr` pixels, and their meshes when the detector makes them."""
-        from vigil.detect.facemesh import FaceMeshDetector
+        from vigil.detect.mediapipe_facemesh import FaceMeshDetector
 
         if isinstance(self.detector, FaceMeshDetector):
             return self.detector.detect_with_mesh(image_bgr)
