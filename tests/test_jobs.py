@@ -3,19 +3,26 @@ queue bound, retention, and cancels made by another process (a second repository
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
+from tests.conftest import shared_file
 from tests.jobs_util import GATES, KINDS, STARTED, GateParams, wait_started, wait_state
+from vigil.batch.job import track_params
+from vigil.batch.validate import validate_tracking_file
+from vigil.config import load_settings
 from vigil.jobs.config import JobsConfig
 from vigil.jobs.errors import JobAlreadyFinished, JobNotFound, JobQueueFull, UnknownJobKind
 from vigil.jobs.kinds import registry
 from vigil.jobs.manager import SHUTDOWN, JobManager
-from vigil.jobs.model import JobProgress, JobRecord, JobState
+from vigil.jobs.model import JobOutcome, JobPayload, JobProgress, JobRecord, JobState
 from vigil.store.database import Database, connect
 from vigil.store.jobs import INTERRUPTED, JobRepository
 
@@ -221,3 +228,43 @@ def test_retention_by_age(db: Database, managers: list[JobManager]) -> None:
 def test_the_registry_finds_the_track_kind() -> None:
     kinds = registry()
     assert kinds["track"].resumable and kinds["track"].title == "Batch tracking"
+
+
+RUN_FROM_JSON = """
+import sys, threading
+from vigil.jobs.kinds import registry
+from vigil.jobs.model import JobPayload
+
+class Context:
+    cancel = threading.Event()
+    reports = 0
+    def report(self, progress):
+        Context.reports += 1
+
+payload = JobPayload.model_validate_json(sys.stdin.read())
+outcome = registry()[payload.kind].execute(payload, Context())
+print(outcome.model_dump_json())
+print(Context.reports, file=sys.stderr)
+"""
+
+
+def test_a_track_payload_runs_from_its_json_alone(tmp_path: Path, models_dir: Path) -> None:
+    """What a remote executor (Ray) gets: the payload's JSON, in a fresh interpreter without the
+    web app or the database; the run writes the output and reports progress."""
+    video = shared_file("media/video/single_face.mp4")
+    settings = load_settings(track={"cpu_workers": 1, "models_dir": models_dir}).track
+    params = track_params([video], settings, tmp_path, force=False)
+    payload = JobPayload(id="remote", kind="track", params=params.model_dump(mode="json"))
+    done = subprocess.run(
+        [sys.executable, "-c", RUN_FROM_JSON],
+        input=payload.model_dump_json(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    outcome = JobOutcome.model_validate_json(done.stdout.strip().splitlines()[-1])
+    assert outcome.state == JobState.DONE and outcome.error is None
+    assert outcome.result == {"done": [str(video)], "skipped": [], "failed": {}}
+    assert int(done.stderr.strip().splitlines()[-1]) >= 2  # progress while running, then the end
+    assert validate_tracking_file(tmp_path / "single_face_tracking.json") == []
