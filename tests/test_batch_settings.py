@@ -167,3 +167,17 @@ def test_vigil_names_win_over_seed_names_which_win_over_yaml(
 def test_former_env_spelling_still_works(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VIGIL_TRACK_DETECT_EVERY_N", "3")
     assert load_batch_settings().detect_every_n == 3
+
+
+def test_track_command_reads_the_yaml_track_section(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from vigil.cli import app
+
+    config = tmp_path / "vigil.yaml"
+    config.write_text("track: {engine: insightface}\n")  # a seed-only engine fails with its reason
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"not a video")
+    result = CliRunner().invoke(app, ["track", str(video), "--config", str(config)], env={"COLUMNS": "200"})
+    assert result.exit_code != 0
+    assert "insightface" in result.output

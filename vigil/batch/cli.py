@@ -96,6 +96,10 @@ def run(
     videos_json: Annotated[
         Path | None, typer.Option(help="JSON list of video paths (the seed's --videos_json_path).")
     ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help="YAML settings file; batch tracking reads its `track:` section."),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
     """Track faces in videos: detect, landmarks, blendshapes, head pose, speaking, persistent ids.
@@ -114,6 +118,7 @@ def run(
         raise typer.Exit(EXIT_BAD_INPUT)
     try:
         settings = load_batch_settings(
+            config,
             engine=engine,
             cpu_workers=workers,
             chunk_size=chunk_size,
