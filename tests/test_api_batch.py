@@ -436,6 +436,7 @@ def test_a_job_stopped_by_a_restart_resumes_and_finishes(job_track: dict[str, An
     restarted = make_app(tmp_path, track=job_track)
     stopped = ctx_of(restarted).jobs.get(job_id)
     assert stopped.state == "queued" and stopped.started_at is None
+    assert [(item.state, item.units_done) for item in stopped.progress.items] == [("pending", 0)]
     assert not (out_dir / "expressions_640x360_tracking.json").exists(), "outputs are atomic"
     with admin_client(restarted) as client:
         final = _wait(client, job_id)

@@ -185,8 +185,9 @@ def test_shutdown_requeues_a_resumable_job_and_the_next_start_finishes_it(
     waiting_id = first.submit("gate", waiting).id
     wait_started(running.gate)
     first.shutdown()
-    assert first.get(running_id).state == JobState.QUEUED
-    assert first.get(running_id).started_at is None
+    requeued = first.get(running_id)
+    assert requeued.state == JobState.QUEUED and requeued.started_at is None
+    assert requeued.progress == JobProgress(), "shown as not started until it runs again"
     assert first.get(waiting_id).state == JobState.QUEUED
     assert not STARTED[waiting.gate].is_set()
 

@@ -87,6 +87,7 @@ class JobManager:
         """Recover what a stopped server left active, then run the queued jobs."""
         recovery = self.repo.recover(self._resumable)
         for job_id in recovery.requeued:
+            self._restart_progress(self.get(job_id))
             log.warning("job %s was interrupted by a restart: it runs again", job_id)
         for job_id in recovery.failed:
             log.warning("job %s was interrupted by a restart and cannot resume: failed", job_id)
@@ -175,14 +176,18 @@ class JobManager:
     def _record(self, record: JobRecord, control: _Control, outcome: JobOutcome) -> None:
         progress = control.latest or record.progress
         stopped_by_server = outcome.state == JobState.CANCELLED and self._state(record.id) == JobState.RUNNING
-        if stopped_by_server and self._resumable(record.kind):
-            self.repo.save_progress(record.id, progress)
-            self.repo.requeue(record.id)
+        if stopped_by_server and self._resumable(record.kind) and self.repo.requeue(record.id):
+            self._restart_progress(record)
             log.info("job %s stopped by the shutdown: it resumes at the next start", record.id)
-        elif stopped_by_server:
+        elif stopped_by_server and not self._resumable(record.kind):
             self.repo.finish(record.id, JobState.FAILED, progress, outcome.result, SHUTDOWN)
         else:
             self.repo.finish(record.id, outcome.state, progress, outcome.result, outcome.error)
+
+    def _restart_progress(self, record: JobRecord) -> None:
+        """A re-queued job shows the progress of a job not started yet, until it runs again."""
+        kind = self.kinds[record.kind]
+        self.repo.save_progress(record.id, kind.initial_progress(kind.params_of(record)))
 
     def _state(self, job_id: str) -> JobState | None:
         record = self.repo.get(job_id)
