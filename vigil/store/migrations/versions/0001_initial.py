@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-
-from vigil.store.schema import Embedding, UtcDateTime
+from pgvector.sqlalchemy import VECTOR
 
 revision = "0001"
 down_revision = None
 branch_labels = None
 depends_on = None
+
+# Column types as they were at this revision, written out here: importing them from
+# vigil.store.schema would let a later change of the live code alter an applied migration.
+UtcDateTime = sa.DateTime(timezone=True)  # stored in UTC; naive on SQLite
+Embedding = sa.LargeBinary().with_variant(VECTOR(), "postgresql")  # float32 blobs on SQLite
 
 
 def upgrade() -> None:

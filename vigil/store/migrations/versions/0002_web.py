@@ -10,12 +10,14 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from vigil.store.schema import UtcDateTime
-
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
+
+# Column types as they were at this revision, written out here: importing them from
+# vigil.store.schema would let a later change of the live code alter an applied migration.
+UtcDateTime = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:

@@ -14,15 +14,33 @@ Create Date: 2026-11-22
 
 from __future__ import annotations
 
+import re
+
 import sqlalchemy as sa
 from alembic import op
-
-from vigil.store.schema import Embedding
+from pgvector.sqlalchemy import VECTOR
 
 revision = "0005"
 down_revision = "0004"
 branch_labels = None
 depends_on = None
+
+# Frozen copies of the live code of this revision (vigil.store.schema, vigil.store.vectors): a later
+# change there must not alter a migration that databases have already applied.
+Embedding = sa.LargeBinary().with_variant(VECTOR(), "postgresql")
+SAFE_MODEL = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+
+
+def hnsw_index_ddl(model: str, dim: int) -> str:
+    """One partial expression index per (model, dimension), as `PgVectorIndex.index_ddl` made it."""
+    if not SAFE_MODEL.match(model):
+        raise ValueError(f"embedding model name {model!r} must match {SAFE_MODEL.pattern}")
+    safe = re.sub(r"[^a-z0-9_]", "_", model.lower())
+    return (
+        f"CREATE INDEX IF NOT EXISTS prototype_anchors_hnsw_{safe}_{dim} ON prototype_anchors "
+        f"USING hnsw ((embedding::vector({dim})) vector_cosine_ops) "
+        f"WHERE model = '{model}' AND dim = {int(dim)}"
+    )
 
 
 def upgrade() -> None:
@@ -49,11 +67,9 @@ def upgrade() -> None:
         "SELECT visitor_id, model, dim, embedding FROM prototypes"
     )
     # The indexes are built here, after the copy, rather than grown row by row at the first write.
-    from vigil.store.vectors import PgVectorIndex
-
     pairs = bind.execute(sa.text("SELECT DISTINCT model, dim FROM prototype_anchors")).all()
     for row in pairs:
-        op.execute(PgVectorIndex.index_ddl(str(row[0]), int(row[1])))
+        op.execute(hnsw_index_ddl(str(row[0]), int(row[1])))
 
 
 def downgrade() -> None:
