@@ -34,6 +34,7 @@ from vigil.errors import (
 from vigil.store.repository import FaceObservation
 from vigil.types import FaceEmbedding
 from vigil.web.cameras import CameraConflict, CameraNotFound, CameraUnavailable, InvalidCameraUrl
+from vigil.web.errors import refused
 from vigil.web.i18n import CATALOGS
 from vigil.web.images import ImageTokenError, ImageTokenExpired
 from vigil.web.routes.visitors import ERROR_CODES
@@ -120,3 +121,28 @@ def test_forms_flash_refused_repairs_and_404_a_vanished_visitor(app: FastAPI, cl
     assert (status, detail) == (404, f"no visitor {gone}")
     status, detail = post(f"/visitors/{gone}/rename", name="x")
     assert (status, detail) == (404, f"no visitor {gone}")
+
+
+class Busy(RefusedError):
+    status = 429
+    retry_after_s = 7
+
+
+def test_the_handler_sends_retry_after_when_the_error_names_it() -> None:
+    app = FastAPI()
+    app.add_exception_handler(RefusedError, refused)
+
+    @app.get("/busy")
+    def busy() -> None:
+        raise Busy("too many at once")
+
+    @app.get("/gone")
+    def gone() -> None:
+        raise VisitorNotFound(uuid.UUID(int=1))
+
+    with TestClient(app) as client:
+        answer, missing = client.get("/busy"), client.get("/gone")
+    assert (answer.status_code, answer.headers["retry-after"], answer.json()) == (
+        429, "7", {"detail": "too many at once"},
+    )  # fmt: skip
+    assert missing.status_code == 404 and "retry-after" not in missing.headers

@@ -16,9 +16,11 @@ class VigilError(Exception):
 
 
 class RefusedError(VigilError):
-    """A request that cannot be carried out as asked; `status` is its HTTP status."""
+    """A request that cannot be carried out as asked; `status` is its HTTP status, and
+    `retry_after_s`, when set, tells the caller when trying again makes sense."""
 
     status: ClassVar[int] = 400
+    retry_after_s: int | None = None
 
 
 class NotFoundError(RefusedError):

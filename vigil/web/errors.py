@@ -1,7 +1,8 @@
 """The one place where refusals become HTTP answers, for the API and the page forms alike.
 
-A `RefusedError` raised anywhere below a route (store, camera manager, image links) answers with
-its `status` and the envelope FastAPI uses for `HTTPException`: `{"detail": "<message>"}`."""
+A `RefusedError` raised anywhere below a route (store, camera manager, image links, jobs) answers
+with its `status` and the envelope FastAPI uses for `HTTPException`: `{"detail": "<message>"}`,
+plus `Retry-After` when the error says when to try again."""
 
 from __future__ import annotations
 
@@ -13,4 +14,5 @@ from vigil.errors import RefusedError
 
 async def refused(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RefusedError)
-    return JSONResponse({"detail": str(exc)}, status_code=exc.status)
+    headers = {"Retry-After": str(exc.retry_after_s)} if exc.retry_after_s is not None else None
+    return JSONResponse({"detail": str(exc)}, status_code=exc.status, headers=headers)
