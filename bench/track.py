@@ -36,6 +36,7 @@ import cv2
 import numpy as np
 
 from vigil.batch.headpose import head_pose
+from vigil.batch.output import SCHEMA_VERSION, PerformanceMetrics, TrackingMetadata
 from vigil.batch.process import FaceObs, FrameObs
 from vigil.batch.runner import run_batch
 from vigil.batch.settings import BatchSettings
@@ -161,7 +162,22 @@ def peer_fps(path: Path, out: Path) -> tuple[float, float]:
                 pose = head_pose(points, "facemesh478", info.width, info.height)
                 faces.append(FaceObs(box, 1.0, points, pose))
             writer.write_frame(stitcher.entry(FrameObs(number, True, faces)))
-    writer.commit({"total_frames": info.total_frames, "tracking_engine": "peer_mediapipe_facemesh"})
+    stitched = time.perf_counter() - start
+    writer.commit(
+        TrackingMetadata(
+            video_path=str(path),
+            total_frames=info.total_frames,
+            fps=info.fps,
+            tracking_engine="peer_mediapipe_facemesh",
+            processing_time_sec=stitched,
+            schema_version=SCHEMA_VERSION,
+            detection_stats=stitcher.stats.summary(),
+            performance_metrics=PerformanceMetrics(
+                avg_frame_processing_ms=stitched * 1000 / max(info.total_frames, 1),
+                max_memory_usage_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            ),
+        )
+    )
     mesh.close()
     elapsed = time.perf_counter() - start
     return info.total_frames / elapsed, stitcher.stats.faces / max(stitcher.stats.frames, 1)

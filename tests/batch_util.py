@@ -11,7 +11,9 @@ import av
 import numpy as np
 
 from tests.conftest import shared_file
+from vigil.batch.output import TrackingDocument
 from vigil.batch.settings import BatchSettings
+from vigil.batch.writer import TrackingWriter
 
 SHARED_CLIPS = (
     "crowd_1080p.mp4",
@@ -45,6 +47,15 @@ def clip(name: str) -> Path:
 def load_output(path: Path) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return data
+
+
+def rewritten_through_the_models(path: Path, target: Path) -> bytes:
+    """`path` (a tracking output) parsed into the output models and written again by the writer."""
+    document = TrackingDocument.model_validate_json(path.read_bytes())
+    writer = TrackingWriter(target)
+    for frame in document.frames:
+        writer.write_frame(frame)
+    return writer.commit(document.metadata).read_bytes()
 
 
 def object_ids(frames: list[dict[str, Any]]) -> list[str]:

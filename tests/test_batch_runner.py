@@ -17,6 +17,7 @@ from tests.batch_util import (
     clip,
     load_output,
     object_ids,
+    rewritten_through_the_models,
     write_clip,
     write_mjpeg_with_a_broken_frame,
 )
@@ -47,6 +48,15 @@ def outputs(tmp_path_factory: pytest.TempPathFactory) -> Outputs:
 
 def _output(outputs: Outputs, run: str, video: Path) -> Path:
     return Path(outputs["root"]) / run / f"{video.stem}_tracking.json"
+
+
+@pytest.mark.parametrize("run", ["single", "chunked"])
+def test_every_output_round_trips_through_the_models_byte_for_byte(
+    outputs: Outputs, run: str, tmp_path: Path
+) -> None:
+    for video in outputs["videos"]:
+        path = _output(outputs, run, video)
+        assert rewritten_through_the_models(path, tmp_path / path.name) == path.read_bytes(), video.name
 
 
 @pytest.mark.parametrize("run", ["single", "chunked"])
@@ -175,6 +185,7 @@ def test_person_fallback_objects_carry_no_face_fields(tmp_path: Path) -> None:
     for person in persons:
         assert person["source"] == "object_detector"
         assert not face_fields & set(person)
+    assert rewritten_through_the_models(path, tmp_path / "again_tracking.json") == path.read_bytes()
 
 
 def test_unavailable_engines_fail_fast_with_the_files_to_provide(tmp_path: Path) -> None:
@@ -227,6 +238,7 @@ def test_verbose_landmarks_and_blendshape_profiles(tmp_path: Path) -> None:
     faces = [o for f in load_output(path)["frames"] for o in f["tracked_objects"]]
     with_landmarks = [face for face in faces if face["blendshapes"] is not None]
     assert with_landmarks and all(len(face["landmarks"]) == 468 for face in with_landmarks)
+    assert rewritten_through_the_models(path, tmp_path / "again_tracking.json") == path.read_bytes()
     assert all(key.startswith(("mouth", "jaw")) for face in with_landmarks for key in face["blendshapes"])
     none = batch_settings(blendshapes_profile="none", chunk_size=30)
     assert run_batch([video], none, out_dir=tmp_path / "none").done == [video]

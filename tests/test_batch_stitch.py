@@ -12,9 +12,9 @@ from tests.batch_util import batch_settings, clip
 from vigil.batch.runner import run_batch
 from vigil.batch.settings import BatchTrackerConfig, load_batch_settings
 from vigil.batch.stitch import _track
-from vigil.tracking_config import TrackerConfig
 from vigil.errors import ConfigError
 from vigil.track import FaceTracker
+from vigil.tracking_config import TrackerConfig
 
 
 def test_track_returns_each_tracked_box_with_its_row() -> None:

@@ -97,7 +97,8 @@ def test_schema_is_valid_draft_2020_12_and_versioned() -> None:
     schema = load_schema()
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     Draft202012Validator.check_schema(schema)
-    assert schema["$defs"]["metadata"]["properties"]["schema_version"] == {"const": SCHEMA_VERSION}
+    version = schema["$defs"]["TrackingMetadata"]["properties"]["schema_version"]
+    assert version == {"const": SCHEMA_VERSION, "type": "string"}
 
 
 def test_load_schema_returns_a_fresh_copy() -> None:
@@ -272,23 +273,25 @@ def test_each_defect_is_reported(case: str) -> None:
     assert any(expected in problem for problem in problems), problems
 
 
-@pytest.mark.parametrize(
-    "mutate",
-    [
-        set_path(*F1, "blendshapes", value=None),  # seed: profile "none" exports blendshapes: null
-        set_path(*F1, "blendshapes", value={}),  # custom profile with no matching key
-        set_path(*F1, "head_pose", value=None),  # no landmarks for this face
-        set_path(*F1, "landmarks", value=[[1.0, 2.0], [3.0, 4.0]]),
-        set_path(*F1, "landmarks", value=[[1.0, 2.0, 0.0]]),
-        set_path(*F1, "speaking_sources", value=[]),
-        set_path(*F1, "bbox_width", value=50.6),  # rounding within 1 px
-        set_path(*F1, "centroid_x", value=10),  # on the box edge is inside
-        set_path("metadata", "detection_stats", "face_detection_rate", value=0.67),  # rounded
-        set_path("metadata", "detection_stats", "object_detection_fallback_used", value=True),
-        set_path("metadata", "blendshapes_profile", value="mouth"),  # extra metadata is allowed
-        set_path(*P3, "label", value="dog"),  # any fallback class name
-    ],
-)
+TOLERATED_VARIANTS: list[Callable[[Doc], None]] = [
+    set_path(*F1, "blendshapes", value=None),  # seed: profile "none" exports blendshapes: null
+    set_path(*F1, "blendshapes", value={}),  # custom profile with no matching key
+    set_path(*F1, "head_pose", value=None),  # no landmarks for this face
+    set_path(*F1, "landmarks", value=[[1.0, 2.0], [3.0, 4.0]]),
+    set_path(*F1, "landmarks", value=[[1.0, 2.0, 0.0]]),
+    set_path(*F1, "speaking_sources", value=[]),
+    set_path(*F1, "bbox_width", value=50.6),  # rounding within 1 px
+    set_path(*F1, "centroid_x", value=10),  # on the box edge is inside
+    set_path("metadata", "detection_stats", "face_detection_rate", value=0.67),  # rounded
+    set_path("metadata", "detection_stats", "object_detection_fallback_used", value=True),
+    set_path("metadata", "blendshapes_profile", value="mouth"),
+    set_path("metadata", "engine_settings", value={"scale": 1}),  # extra metadata is allowed
+    set_path("metadata", "detection_stats", "per_class", value={"person": 1}),
+    set_path(*P3, "label", value="dog"),  # any fallback class name
+]
+
+
+@pytest.mark.parametrize("mutate", TOLERATED_VARIANTS)
 def test_tolerated_variants_stay_valid(mutate: Callable[[Doc], None]) -> None:
     doc = good_doc()
     mutate(doc)
@@ -406,6 +409,18 @@ def test_fast_validator_accepts_exactly_what_the_schema_file_accepts(landmarks: 
     obj(doc, 0)["landmarks"] = landmarks
     plain = Draft202012Validator(load_schema())
     assert plain.is_valid(doc) == (validate_tracking(doc) == [])
+
+
+def test_a_nullable_field_reports_why_its_value_is_refused() -> None:
+    doc = good_doc()
+    obj(doc, 0)["head_pose"] = {"pitch": 1.0, "yaw": 500, "roll": 0.0, "tilt": 2.0}
+    obj(doc, 1)["head_pose"] = "up"
+    where = "$.frames[{}].tracked_objects[0].head_pose"
+    assert validate_tracking(doc) == [
+        f"{where.format(0)}: Additional properties are not allowed ('tilt' was unexpected)",
+        f"{where.format(0)}.yaw: 500 is greater than the maximum of 180",
+        f"{where.format(1)}: 'up' is not valid under any of the given schemas",  # no branch of its type
+    ]
 
 
 def test_bad_landmark_point_is_located() -> None:

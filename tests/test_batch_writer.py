@@ -4,25 +4,53 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from vigil.batch.output import (
+    SCHEMA_VERSION,
+    DetectionStats,
+    FrameEntry,
+    PerformanceMetrics,
+    TrackingMetadata,
+)
 from vigil.batch.progress import VideoProgress, overall_fraction, progression_line
 from vigil.batch.writer import TrackingWriter
+
+
+def empty(number: int) -> FrameEntry:
+    return FrameEntry(frame=number, tracked_objects=[])
+
+
+def metadata(total_frames: int, **extra: Any) -> TrackingMetadata:
+    return TrackingMetadata(
+        video_path="/videos/clip.mp4",
+        total_frames=total_frames,
+        fps=25.0,
+        tracking_engine="yunet",
+        processing_time_sec=0.5,
+        schema_version=SCHEMA_VERSION,
+        detection_stats=DetectionStats(
+            face_detection_rate=0.0, avg_faces_per_frame=0.0, object_detection_fallback_used=False
+        ),
+        performance_metrics=PerformanceMetrics(avg_frame_processing_ms=1.0, max_memory_usage_mb=100.0),
+        **extra,
+    )
 
 
 def test_output_appears_only_on_commit(tmp_path: Path) -> None:
     target = tmp_path / "out" / "clip_tracking.json"
     writer = TrackingWriter(target)
     for number in range(1, 4):
-        writer.write_frame({"frame": number, "tracked_objects": []})
+        writer.write_frame(empty(number))
     assert not target.exists()
     hidden = list(target.parent.iterdir())
     assert hidden and all(p.name.startswith(".") for p in hidden)
-    writer.commit({"total_frames": 3})
+    writer.commit(metadata(3))
     data = json.loads(target.read_text())
     assert list(data) == ["metadata", "frames"]
-    assert data["metadata"] == {"total_frames": 3}
+    assert data["metadata"] == metadata(3).model_dump()
     assert [f["frame"] for f in data["frames"]] == [1, 2, 3]
     assert [p.name for p in target.parent.iterdir()] == ["clip_tracking.json"]
 
@@ -31,22 +59,34 @@ def test_abort_leaves_the_previous_output_untouched(tmp_path: Path) -> None:
     target = tmp_path / "clip_tracking.json"
     target.write_text("previous")
     with TrackingWriter(target) as writer:
-        writer.write_frame({"frame": 1, "tracked_objects": []})
+        writer.write_frame(empty(1))
     assert target.read_text() == "previous"
     assert [p.name for p in tmp_path.iterdir()] == ["clip_tracking.json"]
 
 
-def test_nan_is_refused_rather_than_written(tmp_path: Path) -> None:
+def test_layout_compact_frames_indented_metadata_in_field_order_ascii(tmp_path: Path) -> None:
+    """The bytes of the format before the models: existing readers and golden files rely on them."""
     writer = TrackingWriter(tmp_path / "clip_tracking.json")
+    writer.write_frame(empty(1))
+    writer.write_frame(empty(2))
+    meta = metadata(2, width=640, audio_source=None, note="café")  # a declared field set to None, an extra
+    text = writer.commit(meta).read_text(encoding="utf-8")
+    body = json.dumps(meta.model_dump(), indent=2)
+    frames = '{"frame":1,"tracked_objects":[]},\n{"frame":2,"tracked_objects":[]}'
+    assert text == '{"metadata": ' + body + ',\n"frames": [\n' + frames + "\n]}\n"
+    assert '"note": "caf\\u00e9"' in text and '"audio_source": null' in text and '"height"' not in text
+    assert list(json.loads(text)["metadata"])[-3:] == ["width", "audio_source", "note"]
+
+
+def test_nan_metadata_cannot_be_built() -> None:
+    # The models refuse NaN and Infinity, which json.dumps would write and JSON readers reject.
     with pytest.raises(ValueError):
-        writer.write_frame({"frame": 1, "value": float("nan")})
-    writer.abort()
-    assert list(tmp_path.iterdir()) == []
+        PerformanceMetrics(avg_frame_processing_ms=float("nan"), max_memory_usage_mb=1.0)
 
 
 def test_empty_video_is_valid_json(tmp_path: Path) -> None:
     writer = TrackingWriter(tmp_path / "x_tracking.json")
-    path = writer.commit({"total_frames": 0})
+    path = writer.commit(metadata(0))
     assert json.loads(path.read_text())["frames"] == []
 
 

@@ -39,12 +39,12 @@ from typing import Any
 from vigil.batch.chunking import adaptive_chunk_size, plan_chunks
 from vigil.batch.discover import split_pending, tracking_output_path
 from vigil.batch.engines import check_engine
+from vigil.batch.output import SCHEMA_VERSION, PerformanceMetrics, TrackingMetadata
 from vigil.batch.process import ChunkResult, ChunkTask, process_chunk
 from vigil.batch.progress import BatchProgress, VideoProgress, VideoState, overall_fraction
 from vigil.batch.settings import BatchSettings
 from vigil.batch.speaking import AudioActivity, AudioJsonError, find_audio_activity
 from vigil.batch.stitch import VideoStitcher, blendshape_estimator
-from vigil.batch.validate import SCHEMA_VERSION
 from vigil.batch.video import VideoInfo, probe_video
 from vigil.batch.worker import init_worker
 from vigil.batch.writer import TrackingWriter
@@ -304,28 +304,28 @@ class _Batch:
         if job.missing > total // 2:
             raise ValueError(f"{job.missing} of {total} frames could not be decoded (corrupt file?)")
         parent_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        metadata = {
-            "video_path": str(job.video),
-            "total_frames": total,
-            "fps": round(job.info.fps, 4),
-            "tracking_engine": self.settings.engine,
-            "processing_time_sec": round(time.perf_counter() - job.started, 3),
-            "schema_version": SCHEMA_VERSION,
-            "detection_stats": job.stitcher.stats.metadata(),
-            "performance_metrics": {
-                "avg_frame_processing_ms": round(job.busy_s * 1000 / max(total, 1), 3),
-                "max_memory_usage_mb": round(max(parent_rss, job.peak_rss_mb), 1),
-            },
-            "width": job.info.width,
-            "height": job.info.height,
-            "landmark_layout": job.layout,
-            "blendshapes_profile": self.settings.blendshapes_profile,
-            "detect_every_n": self.settings.detect_every_n,
-            "chunks": len(job.chunks),
-            "workers": self.settings.cpu_workers,
-            "audio_source": None if job.audio is None else job.audio.source,
-            "undecodable_frames": job.missing,
-        }
+        metadata = TrackingMetadata(
+            video_path=str(job.video),
+            total_frames=total,
+            fps=round(job.info.fps, 4),
+            tracking_engine=self.settings.engine,
+            processing_time_sec=round(time.perf_counter() - job.started, 3),
+            schema_version=SCHEMA_VERSION,
+            detection_stats=job.stitcher.stats.summary(),
+            performance_metrics=PerformanceMetrics(
+                avg_frame_processing_ms=round(job.busy_s * 1000 / max(total, 1), 3),
+                max_memory_usage_mb=round(max(parent_rss, job.peak_rss_mb), 1),
+            ),
+            width=job.info.width,
+            height=job.info.height,
+            landmark_layout=job.layout,
+            blendshapes_profile=self.settings.blendshapes_profile,
+            detect_every_n=self.settings.detect_every_n,
+            chunks=len(job.chunks),
+            workers=self.settings.cpu_workers,
+            audio_source=None if job.audio is None else job.audio.source,
+            undecodable_frames=job.missing,
+        )
         job.writer.commit(metadata)
         job.progress.state = "done"
         self.jobs.remove(job)

@@ -16,6 +16,16 @@ import numpy as np
 
 from vigil.batch.blendshapes import BlendshapeEstimator
 from vigil.batch.headpose import LandmarkLayout
+from vigil.batch.output import (
+    ABSENT,
+    FALLBACK_SOURCE,
+    Absent,
+    BoxFields,
+    DetectionStats,
+    FrameEntry,
+    HeadPose,
+    TrackedObject,
+)
 from vigil.batch.process import Box, FaceObs, FrameObs
 from vigil.batch.settings import BatchSettings
 from vigil.batch.speaking import SpeakingDetector, window_for_fps
@@ -23,23 +33,23 @@ from vigil.track import FaceTracker
 from vigil.types import Detections
 
 FACE_SOURCE = "face_detector"
-PERSON_SOURCE = "object_detector"
+PERSON_SOURCE = FALLBACK_SOURCE
 
 
 @dataclass
-class DetectionStats:
+class DetectionCounts:
     frames: int = 0
     frames_with_face: int = 0
     faces: int = 0
     persons: int = 0
 
-    def metadata(self) -> dict[str, Any]:
+    def summary(self) -> DetectionStats:
         total = max(self.frames, 1)
-        return {
-            "face_detection_rate": round(self.frames_with_face / total, 4),
-            "avg_faces_per_frame": round(self.faces / total, 4),
-            "object_detection_fallback_used": self.persons > 0,
-        }
+        return DetectionStats(
+            face_detection_rate=round(self.frames_with_face / total, 4),
+            avg_faces_per_frame=round(self.faces / total, 4),
+            object_detection_fallback_used=self.persons > 0,
+        )
 
 
 class _Ids:
@@ -68,7 +78,7 @@ def blendshape_estimator(settings: BatchSettings) -> BlendshapeEstimator:
 
 
 class VideoStitcher:
-    """Feed `entry(obs)` every frame of one video in order; it returns the frame's JSON object."""
+    """Feed `entry(obs)` every frame of one video in order; it returns the frame's output entry."""
 
     def __init__(self, settings: BatchSettings, fps: float, audio: Any, layout: LandmarkLayout) -> None:
         self._faces, self._persons = FaceTracker(settings.tracker), FaceTracker(settings.tracker)
@@ -83,15 +93,15 @@ class VideoStitcher:
             threshold=settings.speaking_threshold,
             window=window_for_fps(fps),
         )
-        self.stats = DetectionStats()
+        self.stats = DetectionCounts()
         self._next = 1
 
-    def entry(self, obs: FrameObs) -> dict[str, Any]:
+    def entry(self, obs: FrameObs) -> FrameEntry:
         if obs.frame != self._next:
             raise ValueError(f"frame {obs.frame} fed out of order (expected {self._next})")
         self._next += 1
         faces = [self._face(obs.frame, track_id, obs.faces[row]) for row, track_id in self._track_faces(obs)]
-        persons: list[dict[str, Any]] = []
+        persons: list[TrackedObject] = []
         if not faces:  # the fallback only ever describes frames without a face
             persons = [
                 self._person(track_id, *obs.persons[row]) for row, track_id in self._track_persons(obs)
@@ -100,7 +110,9 @@ class VideoStitcher:
         self.stats.faces += len(faces)
         self.stats.frames_with_face += bool(faces)
         self.stats.persons += len(persons)
-        return {"frame": obs.frame, "tracked_objects": faces + persons}
+        # Built from validated objects and a checked frame number: validating again would only
+        # repeat each object's face rule (pydantic re-runs `after` validators on instances).
+        return FrameEntry.model_construct(frame=obs.frame, tracked_objects=faces + persons)
 
     def _track_faces(self, obs: FrameObs) -> list[tuple[int, int]]:
         rows = _track(self._faces, [f.box for f in obs.faces], [f.score for f in obs.faces])
@@ -113,30 +125,34 @@ class VideoStitcher:
     def _track_persons(self, obs: FrameObs) -> list[tuple[int, int]]:
         return _track(self._persons, [b for b, _ in obs.persons], [s for _, s in obs.persons])[0]
 
-    def _face(self, frame: int, track_id: int, face: FaceObs) -> dict[str, Any]:
+    def _face(self, frame: int, track_id: int, face: FaceObs) -> TrackedObject:
         key = self._ids("face", track_id)
-        obj = _box_fields(key, face.box, FACE_SOURCE, "face", face.score)
         blendshapes = jaw = None
         if face.landmarks is not None:
             blendshapes = self._blendshapes.update(key, frame, face.landmarks, self._layout)
             jaw = self._blendshapes.jaw_open(key)
         speaking = self._speaking.update(key, frame, jaw)
-        obj["is_speaking"] = speaking.is_speaking
-        obj["speaking_confidence"] = round(speaking.confidence, 4)
-        obj["speaking_method"] = speaking.method
-        obj["speaking_sources"] = list(speaking.sources)
-        obj["blendshapes"] = blendshapes
-        obj["head_pose"] = (
-            None
-            if face.head_pose is None
-            else {name: round(v, 2) for name, v in zip(("pitch", "yaw", "roll"), face.head_pose, strict=True)}
-        )
+        pose = None
+        if face.head_pose is not None:
+            pitch, yaw, roll = (round(v, 2) for v in face.head_pose)
+            pose = HeadPose(pitch=pitch, yaw=yaw, roll=roll)
+        landmarks: list[list[float]] | Absent = ABSENT
         if self._verbose and face.landmarks is not None:
-            obj["landmarks"] = np.round(face.landmarks.astype(np.float64), 2).tolist()
-        return obj
+            landmarks = np.round(face.landmarks.astype(np.float64), 2).tolist()
+        return TrackedObject(
+            **_box_fields(key, face.box, FACE_SOURCE, "face", face.score),
+            is_speaking=speaking.is_speaking,
+            speaking_confidence=round(speaking.confidence, 4),
+            speaking_method=speaking.method,
+            speaking_sources=list(speaking.sources),
+            blendshapes=blendshapes,
+            head_pose=pose,
+            landmarks=landmarks,
+        )
 
-    def _person(self, track_id: int, box: Box, score: float) -> dict[str, Any]:
-        return _box_fields(self._ids("person", track_id), box, PERSON_SOURCE, "person", score)
+    def _person(self, track_id: int, box: Box, score: float) -> TrackedObject:
+        object_id = self._ids("person", track_id)
+        return TrackedObject(**_box_fields(object_id, box, PERSON_SOURCE, "person", score))
 
 
 def _track(
@@ -158,19 +174,19 @@ def _track(
     return pairs, update.ended
 
 
-def _box_fields(object_id: str, box: Box, source: str, label: str, score: float) -> dict[str, Any]:
+def _box_fields(object_id: str, box: Box, source: str, label: str, score: float) -> BoxFields:
     x0, y0, x1, y1 = (round(v, 2) for v in box)
-    return {
-        "id": object_id,
-        "bbox_xmin": x0,
-        "bbox_ymin": y0,
-        "bbox_xmax": x1,
-        "bbox_ymax": y1,
-        "bbox_width": round(x1 - x0, 2),
-        "bbox_height": round(y1 - y0, 2),
-        "centroid_x": round((x0 + x1) / 2, 2),
-        "centroid_y": round((y0 + y1) / 2, 2),
-        "source": source,
-        "label": label,
-        "confidence": round(min(max(score, 0.0), 1.0), 4),
-    }
+    return BoxFields(
+        id=object_id,
+        bbox_xmin=x0,
+        bbox_ymin=y0,
+        bbox_xmax=x1,
+        bbox_ymax=y1,
+        bbox_width=round(x1 - x0, 2),
+        bbox_height=round(y1 - y0, 2),
+        centroid_x=round((x0 + x1) / 2, 2),
+        centroid_y=round((y0 + y1) / 2, 2),
+        source=source,
+        label=label,
+        confidence=round(min(max(score, 0.0), 1.0), 4),
+    )

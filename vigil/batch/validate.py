@@ -3,8 +3,8 @@
 The seed's script stopped at the first bad file, checked only 10 frames, and looked for keys the
 writer never produced (`bbox`, `centroid`, `source_detector`). Here every file and every frame is
 checked, in two layers:
-1. the JSON Schema (`schema/tracking.schema.json`, draft 2020-12): keys, types, ranges, face-only
-   fields;
+1. the JSON Schema (`schema/tracking.schema.json`, draft 2020-12, generated from the models of
+   output.py): keys, types, ranges, face-only fields;
 2. what a schema cannot express: one entry per frame numbered 1..N in order, box arithmetic,
    centroid inside the box, unique ids per frame, one label per id, person fallback objects only in
    face-less frames, and `detection_stats` recomputed from the frames.
@@ -30,8 +30,19 @@ from jsonschema.protocols import Validator
 from jsonschema.validators import extend
 
 from vigil.batch.discover import TRACKING_SUFFIX, discover_videos, tracking_output_path
+from vigil.batch.output import SCHEMA_VERSION
 
-SCHEMA_VERSION = "1.0"  # must equal the schema's metadata.schema_version const (tested)
+__all__ = [
+    "MAX_PROBLEMS",
+    "SCHEMA_VERSION",
+    "FileReport",
+    "check_file",
+    "load_schema",
+    "validate_outputs",
+    "validate_tracking",
+    "validate_tracking_file",
+]
+
 MAX_PROBLEMS = 50
 # Writers may round coordinates to whole pixels independently of width/height.
 BOX_TOLERANCE_PX = 1.0
@@ -225,7 +236,23 @@ def _cap(problems: list[str], max_problems: int) -> list[str]:
 
 def _schema_problems(data: Any) -> Iterator[str]:
     for error in _validator().iter_errors(data):
-        yield f"{error.json_path}: {_message(error)}"
+        for cause in _causes(error):
+            yield f"{cause.json_path}: {_message(cause)}"
+
+
+def _causes(error: ValidationError) -> Iterator[ValidationError]:
+    """The errors that explain one: for an `anyOf` (a nullable field, `X | None` in the models),
+    why the branch of the value's type refused it, e.g. `head_pose: 'yaw' is a required property`
+    rather than `{...} is not valid under any of the given schemas`."""
+    if error.validator != "anyOf":
+        yield error
+        return
+    # A branch of another type only says "is not of type": not the reason.
+    reasons = [cause for cause in error.context or [] if cause.validator != "type" or cause.relative_path]
+    if not reasons:
+        yield error
+    for cause in reasons:
+        yield from _causes(cause)
 
 
 def _message(error: ValidationError) -> str:

@@ -14,7 +14,9 @@ import shutil
 import tempfile
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO
+
+from vigil.batch.output import FrameEntry, TrackingMetadata
 
 _BLOCK = 1 << 20
 
@@ -33,16 +35,16 @@ class TrackingWriter:
         os.close(fd)
         return Path(name)
 
-    def write_frame(self, entry: dict[str, Any]) -> None:
+    def write_frame(self, entry: FrameEntry) -> None:
         if self._frames is None:
             raise RuntimeError("writer already closed")
         if self.frames_written:
             self._frames.write(",\n")
-        # allow_nan=False: a NaN would make the file invalid JSON; fail the video instead.
-        self._frames.write(json.dumps(entry, separators=(",", ":"), allow_nan=False))
+        # Compact, one line per frame. No NaN can reach here: the models refuse it when built.
+        self._frames.write(entry.model_dump_json())
         self.frames_written += 1
 
-    def commit(self, metadata: dict[str, Any]) -> Path:
+    def commit(self, metadata: TrackingMetadata) -> Path:
         """Write metadata + frames to the target atomically; returns the target path."""
         if self._frames is None:
             raise RuntimeError("writer already closed")
@@ -52,7 +54,8 @@ class TrackingWriter:
         try:
             with final.open("w", encoding="utf-8") as out, self._frames_path.open(encoding="utf-8") as frames:
                 out.write('{"metadata": ')
-                out.write(json.dumps(metadata, indent=2, allow_nan=False))
+                # Python's json, as before: pydantic's would write a non-ASCII video path unescaped.
+                out.write(json.dumps(metadata.model_dump(mode="json"), indent=2, allow_nan=False))
                 out.write(',\n"frames": [\n')
                 shutil.copyfileobj(frames, out, _BLOCK)
                 out.write("\n]}\n")
