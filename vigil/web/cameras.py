@@ -24,18 +24,17 @@ from urllib.parse import urlsplit
 import cv2
 
 from vigil.config import CameraConfig, VigilSettings
-from vigil.detect import create_detector
-from vigil.embed import FaceEmbedder, create_embedder
+from vigil.embed import FaceEmbedder
 from vigil.errors import ConflictError, InvalidError, NotFoundError, RefusedError, UnavailableError
 from vigil.runtime.analyse import LatestResult
 from vigil.runtime.camera import CameraPipeline, CameraStatus
-from vigil.runtime.events import EventSink
+from vigil.runtime.factory import PipelineFactory, configure_process, default_embedder
 from vigil.runtime.health import SourceState
 from vigil.runtime.supervisor import unique_names
 from vigil.sources import camera_name, open_source
 from vigil.store.cameras import CameraRow, CameraSource, Zones
+from vigil.store.identifier import StoreIdentifier
 from vigil.store.repository import IdentityStore
-from vigil.store.sink import IdentitySink
 from vigil.types import Image
 from vigil.web.events import EventBus
 from vigil.web.live import LiveEncoder, VisitorNames
@@ -223,16 +222,14 @@ class CameraManager:
         events: EventBus,
         embedder_factory: Callable[[], FaceEmbedder] | None = None,
     ) -> None:
-        if settings.runtime.opencv_threads:  # as in `vigil watch`: one thread suits many cameras
-            cv2.setNumThreads(settings.runtime.opencv_threads)
+        configure_process(settings)  # as in `vigil watch`
         self.settings = settings
         self.store = store
         self.events = events
-        # Identity first, so the bus's events (and live labels) already carry visitor_id.
-        identity: list[EventSink] = [IdentitySink(store, close_store=False)] if settings.store.enabled else []
-        self.sinks: list[EventSink] = [*identity, events]
-        self._embedder_factory = embedder_factory or self._default_embedder
-        self._embedder: FaceEmbedder | None = None
+        enabled = settings.store.enabled
+        self.identifier = StoreIdentifier(store, close_store=False) if enabled else None
+        self._embedder_factory = embedder_factory or (lambda: default_embedder(settings))
+        self._factory: PipelineFactory | None = None  # built with the embedder, at the first start
         self._cameras: dict[int, CameraInfo] = {}
         self._pipelines: dict[int, CameraPipeline] = {}
         self._start_errors: dict[int, str] = {}
@@ -404,9 +401,9 @@ class CameraManager:
             for pipeline in pipelines:
                 if not pipeline.join(CLOSE_JOIN_S):
                     log.error("camera %s did not stop within %.0f s", pipeline.name, CLOSE_JOIN_S)
-            if self._embedder is not None:
-                self._embedder.close()
-                self._embedder = None
+            if self._factory is not None:
+                self._factory.embedder.close()
+                self._factory = None
 
     def lookup_visitor_names(self, visitor_ids: list[str]) -> dict[str, str | None]:
         """The stored names of these visitors (ids that are not visitors are left out)."""
@@ -417,21 +414,15 @@ class CameraManager:
         return {str(visitor): name for visitor, name in self.store.visitors.names(ids).items()}
 
     # -------------------------------------------------------------- internals
-    def _default_embedder(self) -> FaceEmbedder:
-        s = self.settings
-        return create_embedder(s.embedder, s.use_gpu, s.runtime.embed_processes)
-
     def _launch(self, info: CameraInfo) -> bool:
         """Builds and starts a new pipeline (caller holds `_ops`); False when it cannot start."""
         if self.closed or self.is_running(info.id):
             return not self.closed
         try:
-            if self._embedder is None:
-                self._embedder = self._embedder_factory()
-            detector = create_detector(self.settings.detector, self.settings.model_search_dirs())
-            pipeline = CameraPipeline(
-                info.name, info.config(), self.settings, detector, self._embedder, self.sinks
-            )
+            if self._factory is None:
+                embedder = self._embedder_factory()
+                self._factory = PipelineFactory(self.settings, embedder, [self.events], self.identifier)
+            pipeline = self._factory.build(info.name, info.config())
             pipeline.start()
         except Exception as exc:  # one camera's failure (model, settings) never affects the others
             log.error("camera %s could not start: %s", info.name, exc)
