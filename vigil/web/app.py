@@ -18,7 +18,6 @@ from vigil import __version__
 from vigil.batch.step5 import Step5Store, step5_defaults
 from vigil.config import VigilSettings
 from vigil.errors import RefusedError
-from vigil.jobs.errors import JobQueueFull
 from vigil.jobs.manager import JobManager
 from vigil.store.accounts import AccountRepository
 from vigil.store.audit import AuditLog
@@ -119,7 +118,6 @@ def create_web_app(settings: VigilSettings, db_url: str | None = None) -> FastAP
     app.add_api_route("/api/health", _health, tags=["health"], summary="Liveness (no authentication)")
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(RefusedError, refused)  # store, camera, image-link and job refusals
-    app.add_exception_handler(JobQueueFull, jobs.queue_full)  # the same, plus Retry-After
     app.add_exception_handler(Exception, _internal_error)
     app.add_middleware(SecurityMiddleware, ctx=ctx)
     return app

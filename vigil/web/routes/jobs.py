@@ -7,10 +7,9 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
-from vigil.jobs.errors import JobQueueFull
 from vigil.jobs.kinds import get_kind
 from vigil.jobs.model import JobProgress, JobRecord, JobState, JsonObject
 from vigil.web.auth import Principal, require_admin, require_viewer
@@ -99,10 +98,3 @@ def jobs_page(request: Request, ctx: Ctx, user: Annotated[Principal, Depends(pag
 
 
 JOBS_POLL_MS = 1500
-
-
-async def queue_full(request: Request, exc: Exception) -> Response:
-    """The refusal envelope plus Retry-After, so clients wait before submitting again."""
-    assert isinstance(exc, JobQueueFull)
-    headers = {"Retry-After": str(exc.retry_after_s)}
-    return JSONResponse({"detail": str(exc)}, status_code=exc.status, headers=headers)
