@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, TypedDict
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
-from pydantic_core import core_schema
 
 if TYPE_CHECKING:
     # mypy does not understand PEP 661 sentinels (pydantic's MISSING) yet: it sees a one-member enum.
@@ -265,10 +264,11 @@ class _SchemaGenerator(GenerateJsonSchema):
     """Pydantic's draft 2020-12 generator, without the per-field titles it derives from names
     ("Bbox Xmin"), and with dict key patterns that reject other keys as validation does."""
 
+    # `Any`: the core schema types live in pydantic_core, which vigil does not depend on directly.
     def field_title_should_be_set(self, schema: Any) -> bool:
         return False
 
-    def dict_schema(self, schema: core_schema.DictSchema) -> JsonSchemaValue:
+    def dict_schema(self, schema: Any) -> JsonSchemaValue:
         # Pydantic writes `patternProperties`, which lets keys that do not match through.
         json_schema = super().dict_schema(schema)
         patterns = json_schema.pop("patternProperties", None)
