@@ -338,11 +338,11 @@ def run_pipeline(
     status = supervisor.status()
     total = {key: sum(s.counters[key] for s in status.values()) for key in status["c0"].counters}
     errors = [
-        f"{n}: {s.health['state']} {s.health['last_error']}"
+        f"{n}: {s.health.state} {s.health.last_error}"
         for n, s in status.items()
-        if s.health["last_error"] or s.health["state"] == "failed"
+        if s.health.last_error or s.health.state == "failed"
     ]
-    health_fps = [float(s.health["analysed_fps"]) for s in ticks[-1][2].values()] if ticks else []
+    health_fps = [float(s.health.analysed_fps) for s in ticks[-1][2].values()] if ticks else []
     return LiveResult(
         label=label,
         clip=clip.label,

@@ -76,10 +76,10 @@ def test_bad_camera_does_not_stop_others(hamilton: Path, models_dir: Path, tmp_p
     ]
     supervisor, events = _run(cameras, models_dir)
     status = supervisor.status()
-    assert status["missing"].health["state"] == "failed"
-    assert "no such video file" in status["missing"].health["last_error"]
-    assert status["corrupt"].health["state"] == "failed" and status["corrupt"].health["last_error"]
-    assert status["good"].health["state"] == "finished" and status["good"].progress == 1.0
+    assert status["missing"].health.state == "failed"
+    assert "no such video file" in (status["missing"].health.last_error or "")
+    assert status["corrupt"].health.state == "failed" and status["corrupt"].health.last_error
+    assert status["good"].health.state == "finished" and status["good"].progress == 1.0
     assert {e.camera for e in events} == {"good"}
 
 
@@ -163,5 +163,20 @@ def test_backoff_restarts_after_a_connection_delivered_frames(models_dir: Path) 
         server.shutdown()
     health = supervisor.status()["flaky"].health
     # Constant 0.3 s waits give ~6 reconnects in 4 s; doubling waits (0.3, 0.6, 1.2, 2.4) give <= 4.
-    assert health["reconnects"] >= 5, health
+    assert health.reconnects >= 5, health
     assert supervisor.status()["flaky"].counters["frames_decoded"] >= 120
+
+
+def test_health_is_a_typed_snapshot_turned_into_strings_at_the_edge() -> None:
+    from vigil.runtime.health import HealthSnapshot, SourceHealth, SourceState
+
+    health = SourceHealth("door", "rtsp://admin:secret@10.0.0.5/stream", "rtsp")
+    health.state = SourceState.RECONNECTING
+    health.last_frame_ts = 1_800_000_000.0
+    snapshot = health.snapshot()
+    assert isinstance(snapshot, HealthSnapshot) and snapshot.state is SourceState.RECONNECTING
+    health.state = SourceState.RUNNING
+    assert snapshot.state is SourceState.RECONNECTING, "a snapshot does not follow the live object"
+    edge = snapshot.to_dict()
+    assert edge["state"] == "reconnecting" and type(edge["state"]) is str
+    assert edge["last_frame_at"] == "2027-01-15T08:00:00.000Z" and "secret" not in edge["url"]

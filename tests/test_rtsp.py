@@ -140,7 +140,7 @@ def _describe(pipeline: CameraPipeline) -> str:
     health = pipeline.status().health
     counters = pipeline.counters
     return (
-        f"state={health['state']} reconnects={health['reconnects']} last_error={health['last_error']!r} "
+        f"state={health.state} reconnects={health.reconnects} last_error={health.last_error!r} "
         f"frames_decoded={counters.frames_decoded} frames_sampled={counters.frames_sampled}"
     )
 
@@ -156,7 +156,7 @@ def _wait_for(pipeline: CameraPipeline, condition: Callable[[], bool], timeout_s
 
 
 def _state(pipeline: CameraPipeline) -> str:
-    return str(pipeline.status().health["state"])
+    return str(pipeline.status().health.state)
 
 
 def test_rtsp_reconnects_after_server_restart(rtsp_server: RtspServer) -> None:
@@ -178,7 +178,7 @@ def test_rtsp_reconnects_after_server_restart(rtsp_server: RtspServer) -> None:
             timeout_s=15,
             what="the first 30 frames from the RTSP server",
         )
-        assert pipeline.status().health["reconnects"] == 0, _describe(pipeline)
+        assert pipeline.status().health.reconnects == 0, _describe(pipeline)
 
         # 2. Server goes away: the camera notices and retries instead of failing or finishing.
         rtsp_server.stop()
@@ -186,19 +186,19 @@ def test_rtsp_reconnects_after_server_restart(rtsp_server: RtspServer) -> None:
 
         def reconnecting() -> bool:
             health = pipeline.status().health
-            seen_states.add(str(health["state"]))
-            return health["state"] == "reconnecting" and int(health["reconnects"]) >= 1
+            seen_states.add(str(health.state))
+            return health.state == "reconnecting" and int(health.reconnects) >= 1
 
         _wait_for(pipeline, reconnecting, timeout_s=10, what="state 'reconnecting' after the server stopped")
         assert not seen_states & {"failed", "finished", "stopped"}, (
             f"a live source must keep retrying, saw states {sorted(seen_states)}: {_describe(pipeline)}"
         )
-        assert pipeline.status().health["last_error"], f"no last_error recorded: {_describe(pipeline)}"
+        assert pipeline.status().health.last_error, f"no last_error recorded: {_describe(pipeline)}"
         assert sup.running, "camera threads ended while the server was down"
         time.sleep(1.0)  # let a few retries against the closed port happen
         assert _state(pipeline) in ("reconnecting", "connecting"), _describe(pipeline)
         frames_while_down = counters.frames_decoded
-        reconnects_while_down = int(pipeline.status().health["reconnects"])
+        reconnects_while_down = int(pipeline.status().health.reconnects)
 
         # 3. Server comes back on the same port: frames flow again without any intervention.
         rtsp_server.start()
@@ -209,7 +209,7 @@ def test_rtsp_reconnects_after_server_restart(rtsp_server: RtspServer) -> None:
             what=f"60 more frames after the server restarted (had {frames_while_down})",
         )
         health = pipeline.status().health
-        assert health["reconnects"] >= reconnects_while_down >= 1, _describe(pipeline)
+        assert health.reconnects >= reconnects_while_down >= 1, _describe(pipeline)
         assert counters.frames_sampled > 0, _describe(pipeline)
     finally:
         sup.stop()
@@ -233,11 +233,11 @@ def test_unreachable_rtsp_does_not_stop_other_cameras() -> None:
     try:
         _wait_for(
             dead,
-            lambda: dead.status().health["reconnects"] >= 1 and _state(dead) == "reconnecting",
+            lambda: dead.status().health.reconnects >= 1 and _state(dead) == "reconnecting",
             timeout_s=5,
             what="the unreachable RTSP camera to report 'reconnecting'",
         )
-        assert dead.status().health["last_error"], f"no last_error recorded: {_describe(dead)}"
+        assert dead.status().health.last_error, f"no last_error recorded: {_describe(dead)}"
 
         _wait_for(file, lambda: _state(file) == "finished", timeout_s=40, what="the file camera to finish")
         assert file.counters.frames_decoded > 200, _describe(file)
@@ -248,7 +248,7 @@ def test_unreachable_rtsp_does_not_stop_other_cameras() -> None:
         assert dead.running, "the unreachable camera stopped retrying"
         _wait_for(
             dead,
-            lambda: dead.status().health["reconnects"] >= 2,
+            lambda: dead.status().health.reconnects >= 2,
             timeout_s=5,
             what="a second retry of the unreachable RTSP camera",
         )

@@ -24,6 +24,7 @@ from vigil.jobs.cli import jobs_app
 from vigil.models import MODELS, fetch, is_installed
 from vigil.runtime.camera import CameraStatus
 from vigil.runtime.events import EventSink, JsonlSink
+from vigil.runtime.health import SourceState
 from vigil.runtime.supervisor import Supervisor
 from vigil.store.cli import visitors_app
 from vigil.store.identifier import StoreIdentifier
@@ -170,9 +171,9 @@ def watch(
             sink.close()
     statuses = supervisor.status()
     out.print(_summary_table(statuses))
-    failed = [n for n, s in statuses.items() if s.health["state"] == "failed"]
+    failed = [n for n, s in statuses.items() if s.health.state is SourceState.FAILED]
     for name in failed:
-        err.print(f"[red]camera {name} failed:[/red] {statuses[name].health['last_error']}")
+        err.print(f"[red]camera {name} failed:[/red] {statuses[name].health.last_error}")
     if events:
         out.print(f"events written to {events}")
     raise typer.Exit(3 if failed else 0)
@@ -201,7 +202,7 @@ def _run_with_progress(supervisor: Supervisor, duration: float | None) -> None:
             for name, status in supervisor.status().items():
                 c, h = status.counters, status.health
                 info = (
-                    f"{h['state']} in {h['input_fps']:.0f} fps, analysed {h['analysed_fps']:.1f} fps, "
+                    f"{h.state.value} in {h.input_fps:.0f} fps, analysed {h.analysed_fps:.1f} fps, "
                     f"tracks {c['tracks_started']}, embeddings {c['embeddings']}, "
                     f"dropped {c['frames_dropped']}"
                 )
@@ -223,8 +224,8 @@ def _summary_table(statuses: dict[str, CameraStatus]) -> Table:
     table.add_column("counter")
     for name in names:
         table.add_column(name, justify="right")
-    table.add_row("state", *(statuses[n].health["state"] for n in names))
-    table.add_row("reconnects", *(str(statuses[n].health["reconnects"]) for n in names))
+    table.add_row("state", *(statuses[n].health.state.value for n in names))
+    table.add_row("reconnects", *(str(statuses[n].health.reconnects) for n in names))
     for key in next(iter(statuses.values())).counters:
         table.add_row(key, *(str(statuses[n].counters[key]) for n in names))
     return table

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from vigil.config import CameraConfig, VigilSettings
 from vigil.detect import FaceDetector
@@ -18,7 +17,7 @@ from vigil.runtime.analyse import AnalysisWorker, LatestResult, WorkItem
 from vigil.runtime.counters import StageCounters
 from vigil.runtime.decode import DecodeWorker
 from vigil.runtime.events import EventSink, Identifier
-from vigil.runtime.health import SourceHealth, SourceState
+from vigil.runtime.health import HealthSnapshot, SourceHealth, SourceState
 from vigil.runtime.queues import DropOldestQueue
 from vigil.runtime.recognise import RecognitionWorker
 from vigil.sources import source_kind
@@ -28,8 +27,8 @@ from vigil.types import Frame
 
 @dataclass(frozen=True)
 class CameraStatus:
-    health: dict[str, Any]
-    counters: dict[str, float]
+    health: HealthSnapshot
+    counters: Mapping[str, float]  # stage counters by name (StageCounters' fields)
     progress: float | None  # 0..1 for files of known length
 
 

@@ -14,7 +14,7 @@ import logging
 import re
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,7 +29,7 @@ from vigil.errors import ConflictError, InvalidError, NotFoundError, RefusedErro
 from vigil.runtime.analyse import LatestResult
 from vigil.runtime.camera import CameraPipeline, CameraStatus
 from vigil.runtime.factory import PipelineFactory, configure_process, default_embedder
-from vigil.runtime.health import SourceState
+from vigil.runtime.health import HealthSnapshot, SourceState
 from vigil.runtime.supervisor import unique_names
 from vigil.sources import camera_name, open_source
 from vigil.store.cameras import CameraRow, CameraSource, Zones
@@ -106,9 +106,9 @@ class CameraRuntime:
     """What a camera is doing now. `state` is the source state, or stopped/failed without pipeline."""
 
     running: bool
-    state: str
-    health: dict[str, Any] | None = None
-    counters: dict[str, float] | None = None
+    state: SourceState
+    health: HealthSnapshot | None = None
+    counters: Mapping[str, float] | None = None
     progress: float | None = None
     start_error: str | None = None
 
@@ -258,10 +258,11 @@ class CameraManager:
             pipeline = self._pipelines.get(camera_id)
             error = self._start_errors.get(camera_id)
         if pipeline is None:
-            return CameraRuntime(False, "failed" if error else "stopped", start_error=error)
+            state = SourceState.FAILED if error else SourceState.STOPPED
+            return CameraRuntime(False, state, start_error=error)
         status = pipeline.status()
         return CameraRuntime(
-            pipeline.running, str(status.health["state"]), status.health, status.counters, status.progress
+            pipeline.running, status.health.state, status.health, status.counters, status.progress
         )
 
     def statuses(self) -> dict[str, CameraStatus]:
@@ -289,7 +290,7 @@ class CameraManager:
         """Seed 004's health shape: healthy when every enabled camera streams, degraded when some
         do not, unhealthy when none does. No camera at all is a valid, healthy state."""
         cameras = self.cameras()
-        active = sum(1 for c in cameras if self.runtime(c.id).state == SourceState.RUNNING.value)
+        active = sum(1 for c in cameras if self.runtime(c.id).state is SourceState.RUNNING)
         expected = sum(1 for c in cameras if c.enabled)
         if active >= expected:
             status = "healthy"

@@ -47,10 +47,10 @@ class VigilCollector(Collector):
         for name, status in statuses.items():
             health = status.health
             for value in STATES:
-                state.add_metric([name, value], 1.0 if health["state"] == value else 0.0)
-            fps.add_metric([name, "input"], health["input_fps"])
-            fps.add_metric([name, "analysed"], health["analysed_fps"])
-            reconnects.add_metric([name], health["reconnects"])
+                state.add_metric([name, value], 1.0 if health.state.value == value else 0.0)
+            fps.add_metric([name, "input"], health.input_fps)
+            fps.add_metric([name, "analysed"], health.analysed_fps)
+            reconnects.add_metric([name], health.reconnects)
             for key, count in status.counters.items():
                 family = families.get(key)
                 if family is None:

@@ -138,14 +138,14 @@ def camera_out(manager: CameraManager, info: CameraInfo) -> CameraOut:
         source=info.origin,
         enabled=info.enabled,
         running=runtime.running,
-        state=runtime.state,
+        state=runtime.state.value,
         fps=info.fps or manager.settings.analysis_fps,
         loop=info.loop,
         dead_zones=info.dead_zones,
-        health=CameraHealth(**{k: health[k] for k in CameraHealth.model_fields}) if health else None,
-        counters=runtime.counters,
+        health=CameraHealth.model_validate(health.to_dict()) if health else None,
+        counters=None if runtime.counters is None else dict(runtime.counters),
         progress=runtime.progress,
-        last_error=runtime.start_error or (health or {}).get("last_error"),
+        last_error=runtime.start_error or (health.last_error if health else None),
     )
 
 
