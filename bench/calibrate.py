@@ -39,9 +39,9 @@ from bench.live import machine_info, progress, shared_dir
 from vigil.config import VigilSettings
 from vigil.detect import FaceDetector, create_detector
 from vigil.embed import FaceCrop, FaceEmbedder, create_embedder
-from vigil.quality import face_quality
+from vigil.live.quality import face_quality
+from vigil.live.tracking import FaceTracker
 from vigil.sources import open_source
-from vigil.track import FaceTracker
 from vigil.types import Detections, FloatArray, Image
 
 PEOPLE = "media/faces/people"

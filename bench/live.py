@@ -45,10 +45,10 @@ import cv2
 from vigil.config import CameraConfig, VigilSettings, load_settings
 from vigil.detect import create_detector
 from vigil.embed import FaceCrop, FaceEmbedder, create_embedder
-from vigil.runtime.camera import CameraStatus
-from vigil.runtime.events import MemorySink, TrackEnded
-from vigil.runtime.sampling import FrameSampler
-from vigil.runtime.supervisor import Supervisor
+from vigil.live.camera import CameraStatus
+from vigil.live.events import MemorySink, TrackEnded
+from vigil.live.sampling import FrameSampler
+from vigil.live.supervisor import Supervisor
 from vigil.sources import open_source
 from vigil.types import Image
 

@@ -13,8 +13,8 @@ from vigil.batch.runner import run_batch
 from vigil.batch.settings import BatchTrackerConfig, load_batch_settings
 from vigil.batch.stitch import _track
 from vigil.errors import ConfigError
-from vigil.track import FaceTracker
-from vigil.tracking_config import TrackerConfig
+from vigil.live.tracking import FaceTracker
+from vigil.live.tracking_config import TrackerConfig
 
 
 def test_track_returns_each_tracked_box_with_its_row() -> None:

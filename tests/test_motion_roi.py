@@ -1,8 +1,8 @@
 import numpy as np
 
 from vigil.config import MotionConfig
-from vigil.motion import MotionGate
-from vigil.roi import DeadZones
+from vigil.live.dead_zones import DeadZones
+from vigil.live.motion import MotionGate
 from vigil.types import Detections
 
 

@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 from tests.conftest import read_image
 from vigil.cli import app
 from vigil.config import CameraConfig, load_settings
-from vigil.runtime.events import FaceEmbedded, MemorySink, PipelineEvent, TrackEnded
-from vigil.runtime.supervisor import Supervisor
+from vigil.live.events import FaceEmbedded, MemorySink, PipelineEvent, TrackEnded
+from vigil.live.supervisor import Supervisor
 
 
 def _run(
@@ -168,7 +168,7 @@ def test_backoff_restarts_after_a_connection_delivered_frames(models_dir: Path) 
 
 
 def test_health_is_a_typed_snapshot_turned_into_strings_at_the_edge() -> None:
-    from vigil.runtime.health import HealthSnapshot, SourceHealth, SourceState
+    from vigil.live.health import HealthSnapshot, SourceHealth, SourceState
 
     health = SourceHealth("door", "rtsp://admin:secret@10.0.0.5/stream", "rtsp")
     health.state = SourceState.RECONNECTING

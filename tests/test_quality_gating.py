@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from vigil.config import GatingConfig, QualityConfig
-from vigil.gating import RecognitionGate
-from vigil.quality import QualityParts, face_quality, frontality_term
+from vigil.live.gating import RecognitionGate
+from vigil.live.quality import QualityParts, face_quality, frontality_term
 
 CONFIG = QualityConfig()
 FRONTAL = np.array([[40, 45], [80, 45], [60, 70], [45, 90], [75, 90]], np.float32)

@@ -4,8 +4,8 @@ import time
 
 import pytest
 
-from vigil.runtime.queues import DropOldestQueue
-from vigil.runtime.sampling import FrameSampler
+from vigil.live.queues import DropOldestQueue
+from vigil.live.sampling import FrameSampler
 
 
 def test_drop_oldest_keeps_newest_and_counts() -> None:

@@ -9,11 +9,11 @@ import numpy as np
 
 from vigil.config import load_settings
 from vigil.embed.base import FaceCrop, FaceEmbedder
-from vigil.runtime.analyse import EmbedRequest, WorkItem
-from vigil.runtime.counters import StageCounters
-from vigil.runtime.events import FaceEmbedded, JsonlSink, MemorySink, PipelineEvent, TrackEnded
-from vigil.runtime.queues import DropOldestQueue
-from vigil.runtime.recognise import RecognitionWorker
+from vigil.live.analyse import EmbedRequest, WorkItem
+from vigil.live.counters import StageCounters
+from vigil.live.events import FaceEmbedded, JsonlSink, MemorySink, PipelineEvent, TrackEnded
+from vigil.live.queues import DropOldestQueue
+from vigil.live.recognise import RecognitionWorker
 from vigil.store.identifier import StoreIdentifier
 from vigil.store.repository import IdentityStore
 from vigil.types import FaceEmbedding

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from vigil.config import CameraConfig, load_settings
-from vigil.runtime.camera import CameraPipeline
-from vigil.runtime.events import MemorySink
-from vigil.runtime.supervisor import Supervisor
+from vigil.live.camera import CameraPipeline
+from vigil.live.events import MemorySink
+from vigil.live.supervisor import Supervisor
 
 SHARED = Path(os.environ.get("VIGIL_SHARED_DIR", Path(__file__).resolve().parents[1] / ".." / "shared"))
 CLIP = SHARED / "media" / "video" / "hamilton_640x360.mp4"

@@ -142,7 +142,7 @@ def test_kinds_and_names() -> None:
 
 
 def test_nonref_frames_skipped_only_when_sampling_allows() -> None:
-    from vigil.runtime.sampling import FrameSampler
+    from vigil.live.sampling import FrameSampler
 
     crowd = str(shared_file("media/video/crowd_1080p.mp4"))  # 25 fps with B-frames
     every = _read_all(crowd)

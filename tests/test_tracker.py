@@ -1,7 +1,7 @@
 import numpy as np
 
-from vigil.track import FaceTracker
-from vigil.tracking_config import TrackerConfig
+from vigil.live.tracking import FaceTracker
+from vigil.live.tracking_config import TrackerConfig
 from vigil.types import Detections
 
 

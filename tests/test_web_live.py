@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 
 from tests.web_util import ServedApp, bearer, ctx_of, login, make_app
-from vigil.runtime.analyse import LatestResult
+from vigil.live.analyse import LatestResult
 from vigil.store.schema import Visitor
 from vigil.types import Detections, Frame
 from vigil.web.cameras import CameraManager

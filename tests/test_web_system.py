@@ -16,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.web_util import ServedApp, bearer, ctx_of, login, make_app
-from vigil.runtime.events import FaceEmbedded, IdentityMatch, TrackEnded, TrackStarted
+from vigil.live.events import FaceEmbedded, IdentityMatch, TrackEnded, TrackStarted
 from vigil.types import FaceEmbedding
 from vigil.web.events import EventBus, Subscription
 from vigil.web.routes import system as system_routes

@@ -21,11 +21,11 @@ from vigil.batch.cli import track_app
 from vigil.config import CameraConfig, VigilSettings, load_settings
 from vigil.errors import VigilError
 from vigil.jobs.cli import jobs_app
+from vigil.live.camera import CameraStatus
+from vigil.live.events import EventSink, JsonlSink
+from vigil.live.health import SourceState
+from vigil.live.supervisor import Supervisor
 from vigil.models import MODELS, fetch, is_installed
-from vigil.runtime.camera import CameraStatus
-from vigil.runtime.events import EventSink, JsonlSink
-from vigil.runtime.health import SourceState
-from vigil.runtime.supervisor import Supervisor
 from vigil.store.cli import visitors_app
 from vigil.store.identifier import StoreIdentifier
 from vigil.store.repository import IdentityStore

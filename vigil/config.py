@@ -40,9 +40,9 @@ from vigil.embed.dlib_resnet import DlibResnetConfig
 from vigil.embed.registry import parse_embedder_config
 from vigil.errors import ConfigError
 from vigil.jobs.config import JobsConfig
+from vigil.live.tracking_config import TrackerConfig
 from vigil.paths import user_models_dir
 from vigil.settings_sources import YAML_FILE, SectionAliasSource
-from vigil.tracking_config import TrackerConfig
 
 Point = tuple[float, float]
 Polygon = Annotated[list[Point], Field(min_length=3, description="Polygon vertices in pixels")]

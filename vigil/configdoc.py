@@ -22,7 +22,7 @@ from vigil.config import (
 from vigil.detect.registry import detector_configs
 from vigil.embed.registry import embedder_configs
 from vigil.jobs.config import JobsConfig
-from vigil.tracking_config import TrackerConfig
+from vigil.live.tracking_config import TrackerConfig
 
 SECTIONS: list[tuple[str, str, type[BaseModel]]] = [
     ("Top level", "VIGIL_", VigilSettings),

@@ -25,7 +25,7 @@ from pydantic_settings import NoDecode
 
 from vigil.batch.blendshapes import unknown_blendshape_keys
 from vigil.detect.registry import detector_configs
-from vigil.tracking_config import TrackerConfig
+from vigil.live.tracking_config import TrackerConfig
 
 # Seed engines whose model files cannot ship: selecting one fails with the files to provide.
 SEED_ONLY_ENGINES: tuple[str, ...] = ("insightface", "eos", "openseeface", "opencv_yunet_pyfeat")

@@ -29,7 +29,7 @@ from vigil.batch.output import (
 from vigil.batch.process import Box, FaceObs, FrameObs
 from vigil.batch.settings import BatchSettings
 from vigil.batch.speaking import SpeakingDetector, window_for_fps
-from vigil.track import FaceTracker
+from vigil.live.tracking import FaceTracker
 from vigil.types import Detections
 
 FACE_SOURCE = "face_detector"

@@ -11,7 +11,7 @@ import threading
 import uuid
 from datetime import UTC, datetime
 
-from vigil.runtime.events import FaceEmbedded, IdentityMatch, PipelineEvent, TrackEnded
+from vigil.live.events import FaceEmbedded, IdentityMatch, PipelineEvent, TrackEnded
 from vigil.store.repository import FaceObservation, IdentityStore
 
 log = logging.getLogger(__name__)

@@ -26,11 +26,11 @@ import cv2
 from vigil.config import CameraConfig, VigilSettings
 from vigil.embed import FaceEmbedder
 from vigil.errors import ConflictError, InvalidError, NotFoundError, RefusedError, UnavailableError
-from vigil.runtime.analyse import LatestResult
-from vigil.runtime.camera import CameraPipeline, CameraStatus
-from vigil.runtime.factory import PipelineFactory, configure_process, default_embedder
-from vigil.runtime.health import HealthSnapshot, SourceState
-from vigil.runtime.supervisor import unique_names
+from vigil.live.analyse import LatestResult
+from vigil.live.camera import CameraPipeline, CameraStatus
+from vigil.live.factory import PipelineFactory, configure_process, default_embedder
+from vigil.live.health import HealthSnapshot, SourceState
+from vigil.live.supervisor import unique_names
 from vigil.sources import camera_name, open_source
 from vigil.store.cameras import CameraRow, CameraSource, Zones
 from vigil.store.identifier import StoreIdentifier

@@ -15,7 +15,7 @@ import threading
 from collections import deque
 from typing import Any
 
-from vigil.runtime.events import FaceEmbedded, PipelineEvent
+from vigil.live.events import FaceEmbedded, PipelineEvent
 
 SUBSCRIBER_QUEUE = 256
 RECENT_EVENTS = 200

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from vigil.runtime.analyse import LatestResult
+from vigil.live.analyse import LatestResult
 from vigil.types import Detections, Image
 
 GREEN = (0, 255, 0)  # BGR

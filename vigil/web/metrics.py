@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from vigil.runtime.camera import CameraStatus
+from vigil.live.camera import CameraStatus
 from vigil.web.events import EventBus
 
 StatusSource = Callable[[], Mapping[str, CameraStatus]]

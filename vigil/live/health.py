@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from vigil.runtime.counters import RateMeter
-from vigil.runtime.events import iso
+from vigil.live.counters import RateMeter
+from vigil.live.events import iso
 
 
 class SourceState(StrEnum):

@@ -9,9 +9,9 @@ from collections.abc import Callable, Sequence
 
 from vigil.config import CameraConfig, VigilSettings
 from vigil.embed import FaceEmbedder
-from vigil.runtime.camera import CameraStatus
-from vigil.runtime.events import EventSink, Identifier
-from vigil.runtime.factory import PipelineFactory, configure_process, default_embedder
+from vigil.live.camera import CameraStatus
+from vigil.live.events import EventSink, Identifier
+from vigil.live.factory import PipelineFactory, configure_process, default_embedder
 from vigil.sources import camera_name
 
 log = logging.getLogger(__name__)

@@ -10,18 +10,18 @@ from dataclasses import dataclass
 from vigil.config import CameraConfig, VigilSettings
 from vigil.detect import FaceDetector
 from vigil.embed import FaceEmbedder
-from vigil.gating import RecognitionGate
-from vigil.motion import MotionGate
-from vigil.roi import DeadZones
-from vigil.runtime.analyse import AnalysisWorker, LatestResult, WorkItem
-from vigil.runtime.counters import StageCounters
-from vigil.runtime.decode import DecodeWorker
-from vigil.runtime.events import EventSink, Identifier
-from vigil.runtime.health import HealthSnapshot, SourceHealth, SourceState
-from vigil.runtime.queues import DropOldestQueue
-from vigil.runtime.recognise import RecognitionWorker
+from vigil.live.analyse import AnalysisWorker, LatestResult, WorkItem
+from vigil.live.counters import StageCounters
+from vigil.live.dead_zones import DeadZones
+from vigil.live.decode import DecodeWorker
+from vigil.live.events import EventSink, Identifier
+from vigil.live.gating import RecognitionGate
+from vigil.live.health import HealthSnapshot, SourceHealth, SourceState
+from vigil.live.motion import MotionGate
+from vigil.live.queues import DropOldestQueue
+from vigil.live.recognise import RecognitionWorker
+from vigil.live.tracking import FaceTracker
 from vigil.sources import source_kind
-from vigil.track import FaceTracker
 from vigil.types import Frame
 
 

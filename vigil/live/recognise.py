@@ -8,10 +8,10 @@ from collections import Counter
 from collections.abc import Sequence
 
 from vigil.embed import FaceEmbedder
-from vigil.runtime.analyse import EmbedRequest, WorkItem
-from vigil.runtime.counters import StageCounters
-from vigil.runtime.events import EventSink, FaceEmbedded, Identifier, PipelineEvent, TrackEnded
-from vigil.runtime.queues import DropOldestQueue
+from vigil.live.analyse import EmbedRequest, WorkItem
+from vigil.live.counters import StageCounters
+from vigil.live.events import EventSink, FaceEmbedded, Identifier, PipelineEvent, TrackEnded
+from vigil.live.queues import DropOldestQueue
 
 log = logging.getLogger(__name__)
 

@@ -8,15 +8,15 @@ from dataclasses import dataclass
 from vigil.config import QualityConfig
 from vigil.detect import FaceDetector
 from vigil.embed import FaceCrop
-from vigil.gating import RecognitionGate
-from vigil.motion import MotionGate
-from vigil.quality import face_quality
-from vigil.roi import DeadZones
-from vigil.runtime.counters import StageCounters
-from vigil.runtime.events import TrackEnded, TrackStarted
-from vigil.runtime.health import SourceHealth
-from vigil.runtime.queues import DropOldestQueue
-from vigil.track import FaceTracker
+from vigil.live.counters import StageCounters
+from vigil.live.dead_zones import DeadZones
+from vigil.live.events import TrackEnded, TrackStarted
+from vigil.live.gating import RecognitionGate
+from vigil.live.health import SourceHealth
+from vigil.live.motion import MotionGate
+from vigil.live.quality import face_quality
+from vigil.live.queues import DropOldestQueue
+from vigil.live.tracking import FaceTracker
 from vigil.types import Detections, Frame
 
 

@@ -11,8 +11,8 @@ import cv2
 from vigil.config import CameraConfig, VigilSettings
 from vigil.detect import create_detector
 from vigil.embed import FaceEmbedder, create_embedder
-from vigil.runtime.camera import CameraPipeline
-from vigil.runtime.events import EventSink, Identifier
+from vigil.live.camera import CameraPipeline
+from vigil.live.events import EventSink, Identifier
 
 
 def configure_process(settings: VigilSettings) -> None:

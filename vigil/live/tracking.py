@@ -15,7 +15,7 @@ import numpy as np
 import supervision as sv
 from trackers import ByteTrackTracker
 
-from vigil.tracking_config import TrackerConfig
+from vigil.live.tracking_config import TrackerConfig
 from vigil.types import Detections
 
 

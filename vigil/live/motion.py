@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from vigil.config import MotionConfig
-from vigil.roi import Polygons, polygon_mask
+from vigil.live.dead_zones import Polygons, polygon_mask
 from vigil.types import Image
 
 

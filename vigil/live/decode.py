@@ -9,10 +9,10 @@ from collections.abc import Callable, Iterator
 
 from vigil.config import CameraConfig, RuntimeConfig
 from vigil.errors import SourceError, SourceUnavailable, SourceUnsupported
-from vigil.runtime.counters import StageCounters
-from vigil.runtime.health import SourceHealth, SourceState
-from vigil.runtime.queues import DropOldestQueue
-from vigil.runtime.sampling import FrameSampler, Pacer
+from vigil.live.counters import StageCounters
+from vigil.live.health import SourceHealth, SourceState
+from vigil.live.queues import DropOldestQueue
+from vigil.live.sampling import FrameSampler, Pacer
 from vigil.sources import FrameSource, RawFrame, open_source
 from vigil.types import Frame, Image
 
