@@ -18,15 +18,19 @@ from fastapi.testclient import TestClient
 from tests.web_util import bearer, ctx_of, login, make_app
 from vigil.errors import (
     ApiKeyNotFound,
+    ConfigError,
     ConflictError,
+    InputError,
     InvalidAccount,
     LastAdmin,
     MergeIntoItself,
+    ModelError,
     NotFoundError,
     RefusedError,
     RepairRefused,
     SightingsNotOwned,
     SplitTakesAll,
+    StoreUnavailable,
     UserExists,
     UserNotFound,
     VisitorNotFound,
@@ -46,6 +50,7 @@ def test_each_kind_of_refusal_has_its_status() -> None:
         MergeIntoItself: 409, SplitTakesAll: 409, SightingsNotOwned: 409, UserExists: 409,
         LastAdmin: 409, CameraConflict: 409, InvalidAccount: 422, InvalidCameraUrl: 422,
         CameraUnavailable: 503, ImageTokenError: 403, ImageTokenExpired: 410,
+        StoreUnavailable: 503, InputError: 400, ModelError: 400, ConfigError: 400,
     }  # fmt: skip
     assert {kind: kind.status for kind in expected} == expected
     assert issubclass(VisitorNotFound, NotFoundError) and issubclass(RepairRefused, ConflictError)

@@ -47,8 +47,14 @@ class UnavailableError(RefusedError):
     status = 503
 
 
-class ConfigError(VigilError):
-    """Invalid or inconsistent configuration."""
+class BadRequestError(RefusedError):
+    """The request itself cannot be carried out as given (inputs, settings, engine choice)."""
+
+    status = 400
+
+
+class ConfigError(BadRequestError):
+    """Invalid or inconsistent configuration (at start, or in a request's settings)."""
 
 
 class SourceError(VigilError):
@@ -63,15 +69,15 @@ class SourceUnsupported(SourceError):
     """A source can never be read (missing file, corrupt data, unknown codec); do not retry."""
 
 
-class ModelError(VigilError):
-    """A model file is missing, corrupt or incompatible."""
+class ModelError(BadRequestError):
+    """A model file is missing, corrupt or incompatible (the engine asked for cannot run here)."""
 
 
 class StoreError(VigilError):
     """The identity store cannot be used (unknown URL, bad schema) or refuses a change."""
 
 
-class StoreUnavailable(StoreError):
+class StoreUnavailable(StoreError, UnavailableError):
     """The database server cannot be reached right now; check the URL, network and credentials."""
 
 
@@ -135,5 +141,5 @@ class ApiKeyNotFound(StoreError, NotFoundError):
     pass
 
 
-class InputError(VigilError):
+class InputError(BadRequestError):
     """Batch inputs are missing or malformed (paths, video lists)."""
