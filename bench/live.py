@@ -336,7 +336,10 @@ def run_pipeline(
     # How late the main thread wakes from a TICK_S wait: GIL + CPU run-queue latency.
     late_ms = [1000 * (b[0] - a[1] - TICK_S) for a, b in itertools.pairwise(ticks)]
     status = supervisor.status()
-    total = {key: sum(s.counters[key] for s in status.values()) for key in status["c0"].counters}
+    total = {
+        key: sum(s.counters.to_dict()[key] for s in status.values())
+        for key in status["c0"].counters.to_dict()
+    }
     errors = [
         f"{n}: {s.health.state} {s.health.last_error}"
         for n, s in status.items()
@@ -353,7 +356,7 @@ def run_pipeline(
         wall_s=stop_at - wall0,
         drain_s=wall_end - stop_at,
         cpu_s=cpu1 - cpu0,
-        stream_s=[float(s.counters["stream_s"]) for s in status.values()],
+        stream_s=[float(s.counters.stream_s) for s in status.values()],
         frames_decoded=int(total["frames_decoded"]),
         frames_sampled=int(total["frames_sampled"]),
         frames_dropped=int(total["frames_dropped"]),

@@ -32,10 +32,10 @@ def _run(
 def test_hamilton_gated_recognition(hamilton: Path, models_dir: Path) -> None:
     supervisor, events = _run([CameraConfig(url=str(hamilton), name="stage")], models_dir)
     counters = supervisor.status()["stage"].counters
-    assert counters["frames_decoded"] == 275
-    assert 9.0 <= counters["stream_s"] <= 9.3  # last frame's stream time
-    assert 44 <= counters["frames_sampled"] <= 47  # 9.2 s at 5 fps
-    assert counters["frames_dropped"] == 0  # offline files wait instead of dropping
+    assert counters.frames_decoded == 275
+    assert 9.0 <= counters.stream_s <= 9.3  # last frame's stream time
+    assert 44 <= counters.frames_sampled <= 47  # 9.2 s at 5 fps
+    assert counters.frames_dropped == 0  # offline files wait instead of dropping
     per_track: dict[int, list[str]] = defaultdict(list)
     for event in events:
         assert event.camera == "stage"
@@ -45,11 +45,11 @@ def test_hamilton_gated_recognition(hamilton: Path, models_dir: Path) -> None:
         assert set(types[1:-1]) <= {"face_embedded"}
     ended = [e for e in events if isinstance(e, TrackEnded)]
     embedded = [e for e in events if isinstance(e, FaceEmbedded)]
-    assert len(ended) == counters["tracks_started"] >= 3
-    assert sum(e.embeddings for e in ended) == len(embedded) == counters["embeddings"] >= 2
+    assert len(ended) == counters.tracks_started >= 3
+    assert sum(e.embeddings for e in ended) == len(embedded) == counters.embeddings >= 2
     assert statistics.median(e.embeddings for e in ended) <= 2
     # Gating: far fewer embeddings than a per-frame detect+embed baseline would compute.
-    assert len(embedded) <= 0.1 * counters["faces_detected"]
+    assert len(embedded) <= 0.1 * counters.faces_detected
     best = max(ended, key=lambda e: e.frames)
     assert best.best_crop is not None and best.best_crop.size > 0 and best.frames >= 30
     for event in embedded:
@@ -61,9 +61,9 @@ def test_dead_zone_covering_frame_finds_nothing(hamilton: Path, models_dir: Path
     everything = [[(0.0, 0.0), (640.0, 0.0), (640.0, 360.0), (0.0, 360.0)]]
     supervisor, events = _run([CameraConfig(url=str(hamilton), name="c", dead_zones=everything)], models_dir)
     counters = supervisor.status()["c"].counters
-    assert events == [] and counters["faces_detected"] == 0 and counters["faces_in_dead_zones"] > 0
+    assert events == [] and counters.faces_detected == 0 and counters.faces_in_dead_zones > 0
     # Dead zones are masked for motion too: only the first and forced detections run.
-    assert counters["motion_skipped"] >= counters["frames_sampled"] - 5
+    assert counters.motion_skipped >= counters.frames_sampled - 5
 
 
 def test_bad_camera_does_not_stop_others(hamilton: Path, models_dir: Path, tmp_path: Path) -> None:
@@ -92,7 +92,7 @@ def test_realtime_pacing_and_duration(hamilton: Path, models_dir: Path) -> None:
     supervisor.wait(duration_s=3.0)
     counters = supervisor.status()["live"].counters
     # ~3 s of a 29.97 fps clip at real pace: neither as fast as possible nor stalled.
-    assert 60 <= counters["frames_decoded"] <= 110
+    assert 60 <= counters.frames_decoded <= 110
     assert not supervisor.running
 
 
@@ -139,9 +139,9 @@ def test_static_scene_motion_gate(models_dir: Path, tmp_path: Path) -> None:
         container.mux(stream.encode(None))
     supervisor, _events = _run([CameraConfig(url=str(clip), name="still")], models_dir)
     counters = supervisor.status()["still"].counters
-    assert counters["frames_sampled"] >= 38
-    assert counters["motion_skipped"] >= 0.8 * counters["frames_sampled"]
-    assert counters["frames_detected"] <= 5  # first frame + a forced refresh every 3 s
+    assert counters.frames_sampled >= 38
+    assert counters.motion_skipped >= 0.8 * counters.frames_sampled
+    assert counters.frames_detected <= 5  # first frame + a forced refresh every 3 s
 
 
 def test_backoff_restarts_after_a_connection_delivered_frames(models_dir: Path) -> None:
@@ -164,7 +164,7 @@ def test_backoff_restarts_after_a_connection_delivered_frames(models_dir: Path) 
     health = supervisor.status()["flaky"].health
     # Constant 0.3 s waits give ~6 reconnects in 4 s; doubling waits (0.3, 0.6, 1.2, 2.4) give <= 4.
     assert health.reconnects >= 5, health
-    assert supervisor.status()["flaky"].counters["frames_decoded"] >= 120
+    assert supervisor.status()["flaky"].counters.frames_decoded >= 120
 
 
 def test_health_is_a_typed_snapshot_turned_into_strings_at_the_edge() -> None:
@@ -180,3 +180,23 @@ def test_health_is_a_typed_snapshot_turned_into_strings_at_the_edge() -> None:
     edge = snapshot.to_dict()
     assert edge["state"] == "reconnecting" and type(edge["state"]) is str
     assert edge["last_frame_at"] == "2027-01-15T08:00:00.000Z" and "secret" not in edge["url"]
+
+
+def test_counter_snapshot_has_every_counter_and_is_frozen() -> None:
+    import dataclasses
+
+    import pytest
+
+    from vigil.live.counters import CounterSnapshot, StageCounters
+
+    live = StageCounters()
+    assert [f.name for f in dataclasses.fields(CounterSnapshot)] == [
+        f.name for f in dataclasses.fields(StageCounters)
+    ]
+    live.embeddings, live.ms_detect = 3, 12.345
+    snapshot = live.snapshot()
+    live.embeddings += 1
+    assert snapshot.embeddings == 3 and snapshot.ms_detect == 12.3
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        snapshot.embeddings = 9  # type: ignore[misc]
+    assert snapshot.to_dict()["embeddings"] == 3

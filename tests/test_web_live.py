@@ -158,7 +158,8 @@ def test_frame_jpg_shows_green_boxes_where_the_faces_are(live_app: FastAPI, hami
             assert inside.mean() < 0.2, "boxes are outlines, the face stays visible"
         raw = _decode(client.get(f"/api/cameras/{cid}/snapshot.jpg", headers=admin).content)
         assert _green(raw).sum() < green.sum() / 10  # the snapshot has no overlay
-        assert manager.live.encodes <= manager.runtime(cid).counters["frames_detected"] + 1  # type: ignore[index]
+        counters = manager.runtime(cid).counters
+        assert counters is not None and manager.live.encodes <= counters.frames_detected + 1
 
         # Visitors the store recognised are labelled with the name operators gave them.
         events = ctx_of(live_app).events

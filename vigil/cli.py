@@ -203,8 +203,8 @@ def _run_with_progress(supervisor: Supervisor, duration: float | None) -> None:
                 c, h = status.counters, status.health
                 info = (
                     f"{h.state.value} in {h.input_fps:.0f} fps, analysed {h.analysed_fps:.1f} fps, "
-                    f"tracks {c['tracks_started']}, embeddings {c['embeddings']}, "
-                    f"dropped {c['frames_dropped']}"
+                    f"tracks {c.tracks_started}, embeddings {c.embeddings}, "
+                    f"dropped {c.frames_dropped}"
                 )
                 completed = 100 * status.progress if status.progress is not None else None
                 progress.update(tasks[name], completed=completed, info=info)
@@ -226,8 +226,9 @@ def _summary_table(statuses: dict[str, CameraStatus]) -> Table:
         table.add_column(name, justify="right")
     table.add_row("state", *(statuses[n].health.state.value for n in names))
     table.add_row("reconnects", *(str(statuses[n].health.reconnects) for n in names))
-    for key in next(iter(statuses.values())).counters:
-        table.add_row(key, *(str(statuses[n].counters[key]) for n in names))
+    counters = [statuses[n].counters.to_dict() for n in names]
+    for key in counters[0] if counters else []:
+        table.add_row(key, *(str(values[key]) for values in counters))
     return table
 
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from vigil.config import CameraConfig, VigilSettings
 from vigil.detect import FaceDetector
 from vigil.embed import FaceEmbedder
 from vigil.live.analyse import AnalysisWorker, LatestResult, WorkItem
-from vigil.live.counters import StageCounters
+from vigil.live.counters import CounterSnapshot, StageCounters
 from vigil.live.dead_zones import DeadZones
 from vigil.live.decode import DecodeWorker
 from vigil.live.events import EventSink, Identifier
@@ -28,7 +28,7 @@ from vigil.types import Frame
 @dataclass(frozen=True)
 class CameraStatus:
     health: HealthSnapshot
-    counters: Mapping[str, float]  # stage counters by name (StageCounters' fields)
+    counters: CounterSnapshot
     progress: float | None  # 0..1 for files of known length
 
 

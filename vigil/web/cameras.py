@@ -14,7 +14,7 @@ import logging
 import re
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +28,7 @@ from vigil.embed import FaceEmbedder
 from vigil.errors import ConflictError, InvalidError, NotFoundError, RefusedError, UnavailableError
 from vigil.live.analyse import LatestResult
 from vigil.live.camera import CameraPipeline, CameraStatus
+from vigil.live.counters import CounterSnapshot
 from vigil.live.factory import PipelineFactory, configure_process, default_embedder
 from vigil.live.health import HealthSnapshot, SourceState
 from vigil.live.supervisor import unique_names
@@ -108,7 +109,7 @@ class CameraRuntime:
     running: bool
     state: SourceState
     health: HealthSnapshot | None = None
-    counters: Mapping[str, float] | None = None
+    counters: CounterSnapshot | None = None
     progress: float | None = None
     start_error: str | None = None
 

@@ -12,11 +12,12 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from vigil.live.camera import CameraStatus
+from vigil.live.health import SourceState
 from vigil.web.events import EventBus
 
 StatusSource = Callable[[], Mapping[str, CameraStatus]]
 GAUGES = {"stream_s"}  # everything else in StageCounters only grows
-STATES = ("starting", "connecting", "running", "reconnecting", "finished", "failed", "stopped")
+STATES = tuple(state.value for state in SourceState)
 
 
 class VigilCollector(Collector):
@@ -51,7 +52,7 @@ class VigilCollector(Collector):
             fps.add_metric([name, "input"], health.input_fps)
             fps.add_metric([name, "analysed"], health.analysed_fps)
             reconnects.add_metric([name], health.reconnects)
-            for key, count in status.counters.items():
+            for key, count in status.counters.to_dict().items():
                 family = families.get(key)
                 if family is None:
                     metric, doc = f"vigil_camera_{key}", f"Per-camera counter {key}"

@@ -143,7 +143,7 @@ def camera_out(manager: CameraManager, info: CameraInfo) -> CameraOut:
         loop=info.loop,
         dead_zones=info.dead_zones,
         health=CameraHealth.model_validate(health.to_dict()) if health else None,
-        counters=None if runtime.counters is None else dict(runtime.counters),
+        counters=None if runtime.counters is None else runtime.counters.to_dict(),
         progress=runtime.progress,
         last_error=runtime.start_error or (health.last_error if health else None),
     )

@@ -112,7 +112,7 @@ def system_status(ctx: WebContext) -> SystemStatus:
         version=__version__,
         uptime_s=round(time.time() - ctx.started_at, 1),
         cameras={
-            name: {"health": s.health.to_dict(), "counters": dict(s.counters), "progress": s.progress}
+            name: {"health": s.health.to_dict(), "counters": s.counters.to_dict(), "progress": s.progress}
             for name, s in statuses.items()
         },
         store=ctx.store.counts(),
