@@ -19,6 +19,7 @@ from rich.table import Table
 from vigil import __version__
 from vigil.batch.cli import track_app
 from vigil.config import CameraConfig, VigilSettings, load_settings
+from vigil.detect.registry import detector_configs
 from vigil.errors import VigilError
 from vigil.jobs.cli import jobs_app
 from vigil.live.camera import CameraStatus
@@ -103,7 +104,7 @@ def watch(
     detector: Annotated[
         str | None,
         typer.Option(
-            help="Detector type: yunet, blazeface, haar, dlib_hog, mediapipe_facemesh.",
+            help=f"Detector type: {', '.join(detector_configs())}.",
             show_default="detector.type: yunet",
         ),
     ] = None,

@@ -20,6 +20,7 @@ from rich.logging import RichHandler
 from rich.table import Table
 from typer.core import TyperGroup
 
+from vigil.batch.settings import supported_engines
 from vigil.errors import VigilError
 
 err = Console(stderr=True)
@@ -58,7 +59,7 @@ def run(
     engine: Annotated[
         str | None,
         typer.Option(
-            help="Face engine: yunet, blazeface, mediapipe_facemesh, haar, dlib_hog.",
+            help=f"Face engine: {', '.join(supported_engines())}.",
             show_default="track.engine or STEP5_TRACKING_ENGINE: yunet",
         ),
     ] = None,

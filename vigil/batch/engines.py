@@ -60,16 +60,16 @@ class Landmarker(Protocol):
 
 
 class MeshLandmarker:
-    """FaceMesh on regions; the detector kind picks the box-to-region calibration."""
+    """FaceMesh on regions; the detector's config class gives the box-to-region calibration."""
 
     layout: LandmarkLayout = "facemesh478"
 
-    def __init__(self, detector_kind: str, refine: bool) -> None:
-        self._kind = detector_kind
+    def __init__(self, box_to_roi: tuple[float, float], refine: bool) -> None:
+        self._box_to_roi = box_to_roi
         self._mesh = FaceMeshLandmarker(refine=refine)
 
     def roi_from_detection(self, box: FloatArray, keypoints: FloatArray | None) -> Roi:
-        return roi_from_box(box, keypoints, self._kind)
+        return roi_from_box(box, keypoints, self._box_to_roi)
 
     def roi_from_points(self, points: FloatArray) -> Roi:
         return roi_from_mesh(points)
@@ -204,8 +204,8 @@ def create_engine(settings: BatchSettings) -> Engine:
     config = detector_config(settings)
     detector = create_detector(config, settings.models_dirs())
     landmarker: Landmarker
-    if settings.engine == "dlib_hog":
+    if config.batch_landmarks == "dlib68":
         landmarker = DlibLandmarker()
     else:
-        landmarker = MeshLandmarker(settings.engine, settings.use_refined_landmarks)
+        landmarker = MeshLandmarker(config.box_to_roi, settings.use_refined_landmarks)
     return Engine(settings.engine, detector, landmarker, config.max_width)

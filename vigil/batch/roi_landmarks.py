@@ -37,14 +37,6 @@ node {
 # box grown 1.5x (square) is the next frame's region.
 _RIGHT_EYE_OUTER, _LEFT_EYE_OUTER = 33, 263
 MESH_ROI_SCALE = 1.5
-# Detector box -> region: (scale of the box side, downward shift in box sides). Boxes differ per
-# detector (YuNet: forehead to chin; BlazeFace: tighter); these are the medians, over the shared
-# clips, of the region MediaPipe converges to from the mesh relative to each detector's box.
-BOX_TO_ROI: dict[str, tuple[float, float]] = {
-    "yunet": (1.33, 0.05),
-    "blazeface": (1.57, -0.02),
-    "haar": (1.50, 0.08),
-}
 
 
 @dataclass(frozen=True)
@@ -57,10 +49,13 @@ class Roi:
     rotation: float = 0.0
 
 
-def roi_from_box(box: FloatArray, keypoints: FloatArray | None = None, detector: str = "yunet") -> Roi:
-    """Region for a detector box `xyxy`; keypoints 0/1 (right/left eye, detector convention) set
-    the rotation when present."""
-    scale, shift = BOX_TO_ROI.get(detector, BOX_TO_ROI["yunet"])
+def roi_from_box(
+    box: FloatArray, keypoints: FloatArray | None = None, box_to_roi: tuple[float, float] = (1.33, 0.05)
+) -> Roi:
+    """Region for a detector box `xyxy`; `box_to_roi` is the detector's (scale, shift) calibration
+    (`DetectorConfigBase.box_to_roi`); keypoints 0/1 (right/left eye, detector convention) set the
+    rotation when present."""
+    scale, shift = box_to_roi
     x0, y0, x1, y1 = (float(v) for v in box[:4])
     side = max(x1 - x0, y1 - y0)
     rotation = 0.0

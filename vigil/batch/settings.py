@@ -76,7 +76,8 @@ class BatchSettings(BaseModel):
     engine: str = Field(
         "yunet",
         validation_alias=_alias("STEP5_TRACKING_ENGINE"),
-        description="Face engine: yunet, blazeface, mediapipe_facemesh, haar, dlib_hog "
+        description="Face engine: any detector of vigil/detect/ (yunet, blazeface, mediapipe_facemesh, haar, "
+        "dlib_hog today) "
         "(seed names opencv_yunet, opencv_haar, mediapipe_landmarker accepted)",
     )
     models_dir: Path | None = Field(
@@ -297,7 +298,8 @@ class BatchSettings(BaseModel):
     @property
     def jawopen_scale(self) -> float:
         """The seed's per-engine-family jawOpen multiplier."""
-        mediapipe_family = self.engine in ("mediapipe_facemesh", "blazeface")
+        config = detector_configs().get(self.engine)
+        mediapipe_family = config is not None and config.jaw_open_family == "mediapipe"
         return self.mediapipe_jawopen_scale if mediapipe_family else self.opencv_jawopen_scale
 
     @property

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from pathlib import Path
+from typing import ClassVar, Literal
 
 import cv2
 import numpy as np
@@ -28,6 +29,15 @@ class DetectorConfigBase(BaseModel):
         640, ge=64, le=7680, description="Frames wider than this are downscaled before detection"
     )
     max_faces: int = Field(50, ge=1, le=1000, description="Keep at most this many faces per frame")
+
+    # Traits batch tracking needs from each engine (class constants, not settings):
+    # detector box -> FaceMesh region: (scale of the box side, downward shift in box sides), the
+    # median over the shared clips of the region MediaPipe converges to relative to this box.
+    box_to_roi: ClassVar[tuple[float, float]] = (1.33, 0.05)
+    # which of the seed's jawOpen multipliers applies (STEP5_MEDIAPIPE/OPENCV_JAWOPEN_SCALE)
+    jaw_open_family: ClassVar[Literal["mediapipe", "opencv"]] = "opencv"
+    # landmarks located per face: FaceMesh on a region, or dlib's 68 points
+    batch_landmarks: ClassVar[Literal["facemesh", "dlib68"]] = "facemesh"
 
     def create(self, models_dirs: list[Path]) -> FaceDetector:
         """The detector these settings describe (model files looked up in `models_dirs`)."""

@@ -23,6 +23,9 @@ class BlazeFaceConfig(DetectorConfigBase):
         "full", description="short: faces within ~2 m; full: up to ~5 m"
     )
 
+    box_to_roi = (1.57, -0.02)  # BlazeFace boxes are tighter than YuNet's
+    jaw_open_family = "mediapipe"
+
     def create(self, models_dirs: list[Path]) -> FaceDetector:
         return BlazeFaceDetector(self)
 

@@ -17,6 +17,8 @@ class DlibHogConfig(DetectorConfigBase):
     score_threshold: float = Field(0.0, ge=0.0, le=1.0, description="Minimum mapped HOG score")
     upsample: int = Field(0, ge=0, le=3, description="Times to upsample (finds smaller faces)")
 
+    batch_landmarks = "dlib68"
+
     def create(self, models_dirs: list[Path]) -> FaceDetector:
         return DlibHogDetector(self)
 

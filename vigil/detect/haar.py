@@ -23,6 +23,8 @@ class HaarConfig(DetectorConfigBase):
     min_neighbors: int = Field(5, ge=0, le=50, description="Neighbour rectangles needed")
     min_size: int = Field(20, ge=8, le=1000, description="Smallest face side in pixels")
 
+    box_to_roi = (1.50, 0.08)
+
     def create(self, models_dirs: list[Path]) -> FaceDetector:
         return HaarDetector(self)
 

@@ -47,6 +47,8 @@ class FaceMeshConfig(DetectorConfigBase):
     max_faces: int = Field(4, ge=1, le=50, description="Faces meshed per frame at most")
     refine_landmarks: bool = Field(True, description="Attention model: 478 points incl. irises")
 
+    jaw_open_family = "mediapipe"
+
     def create(self, models_dirs: list[Path]) -> FaceDetector:
         return FaceMeshDetector(self)
 
