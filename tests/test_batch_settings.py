@@ -181,3 +181,21 @@ def test_track_command_reads_the_yaml_track_section(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["track", str(video), "--config", str(config)], env={"COLUMNS": "200"})
     assert result.exit_code != 0
     assert "insightface" in result.output
+
+
+def test_engine_traits_come_from_the_detector_config_classes() -> None:
+    from vigil.detect.registry import detector_configs
+
+    configs = detector_configs()
+    families = {name: cls.jaw_open_family for name, cls in configs.items()}
+    assert families == {
+        "blazeface": "mediapipe",
+        "dlib_hog": "opencv",
+        "haar": "opencv",
+        "mediapipe_facemesh": "mediapipe",
+        "yunet": "opencv",
+    }
+    scales = load_batch_settings(engine="blazeface", mediapipe_jawopen_scale=2.0, opencv_jawopen_scale=3.0)
+    assert scales.jawopen_scale == 2.0
+    assert configs["blazeface"].box_to_roi != configs["yunet"].box_to_roi
+    assert configs["dlib_hog"].batch_landmarks == "dlib68"
