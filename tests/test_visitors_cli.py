@@ -72,3 +72,8 @@ def test_help_names_list_and_list_help_shows_its_options() -> None:
     assert code == 0 and "list" in output and "vigil visitors list [OPTIONS]" in output
     code, output = visitors(Path("."), "list", "--help")
     assert code == 0 and "--loyal" in output and "--min-visits" in output
+
+
+def test_a_mistyped_sub_command_is_named_not_taken_for_list_arguments(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["visitors", "shwo", "x"], env={"VIGIL_DATA_DIR": str(tmp_path)})
+    assert result.exit_code != 0 and "No such command 'shwo'" in result.output

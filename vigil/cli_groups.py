@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from typer.core import TyperGroup
+from typer.core import TyperArgument, TyperGroup
 
 
 class DefaultCommandGroup(TyperGroup):
@@ -15,15 +15,31 @@ class DefaultCommandGroup(TyperGroup):
     would have to be repeated on the sub-command, or be given before the sub-command's name.)"""
 
     default_command: ClassVar[str]
+    help_shows_default: ClassVar[bool] = False  # `--help` shows the default command's help
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # typer bundles its own click
-        names_command = bool(args) and args[0] in self.commands
-        asks_help = bool(args) and args[0] in ctx.help_option_names
-        if not (names_command or asks_help):
+        if self._goes_to_default(ctx, args):
             args = [self.default_command, *args]
         return super().parse_args(ctx, args)
 
+    def _goes_to_default(self, ctx: Any, args: list[str]) -> bool:
+        if not args:
+            return True
+        first = args[0]
+        if first in self.commands:
+            return False
+        if first in ctx.help_option_names:
+            return self.help_shows_default
+        # A word that is no option is a mistyped command, unless the default takes arguments
+        # (`vigil track VIDEO`): then click's "No such command" is the clearer answer.
+        return first.startswith("-") or self._default_takes_arguments()
 
-def default_command_group(name: str) -> type[DefaultCommandGroup]:
+    def _default_takes_arguments(self) -> bool:
+        command = self.commands.get(self.default_command)
+        return command is not None and any(isinstance(p, TyperArgument) for p in command.params)
+
+
+def default_command_group(name: str, help_shows_default: bool = False) -> type[DefaultCommandGroup]:
     """A `DefaultCommandGroup` class (for `typer.Typer(cls=…)`) that defaults to sub-command `name`."""
-    return type(f"DefaultTo{name.title()}", (DefaultCommandGroup,), {"default_command": name})
+    attributes = {"default_command": name, "help_shows_default": help_shows_default}
+    return type(f"DefaultTo{name.title()}", (DefaultCommandGroup,), attributes)

@@ -18,9 +18,9 @@ import typer
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
-from typer.core import TyperGroup
 
 from vigil.batch.settings import supported_engines
+from vigil.cli_groups import default_command_group
 from vigil.errors import VigilError
 
 err = Console(stderr=True)
@@ -31,17 +31,9 @@ EXIT_FAILED_VIDEOS = 3
 EXIT_INTERRUPTED = 130
 
 
-class _DefaultToRun(TyperGroup):
-    """Routes `vigil track PATH...` to the `run` subcommand."""
-
-    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # typer bundles its own click
-        if not args or args[0] not in self.commands:
-            args = ["run", *args]
-        return super().parse_args(ctx, args)
-
-
 track_app = typer.Typer(
-    cls=_DefaultToRun,
+    # `vigil track PATH...` and `vigil track --help` mean `vigil track run …`.
+    cls=default_command_group("run", help_shows_default=True),
     help="Batch tracking of video files and folders into dense per-frame <stem>_tracking.json files. "
     "`vigil track PATH...` is short for `vigil track run PATH...`.",
 )
