@@ -200,3 +200,18 @@ def test_counter_snapshot_has_every_counter_and_is_frozen() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         snapshot.embeddings = 9  # type: ignore[misc]
     assert snapshot.to_dict()["embeddings"] == 3
+
+
+def test_watch_with_an_unwritable_events_file_fails_clearly(tmp_path: Path, models_dir: Path) -> None:
+    from typer.testing import CliRunner
+
+    from tests.conftest import shared_file
+    from vigil.cli import app
+
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    clip = shared_file("media/video/single_face.mp4")
+    env = {"VIGIL_DATA_DIR": str(tmp_path / "data"), "VIGIL_SHARED_DIR": str(models_dir.parent)}
+    result = CliRunner().invoke(app, ["watch", str(clip), "--events", str(blocker / "e.jsonl")], env=env)
+    assert result.exit_code == 1, result.output
+    assert "error" in result.output and "not-a-dir" in result.output

@@ -160,8 +160,8 @@ def watch(
             identity_store.tidy()
         sinks += [JsonlSink(events)] if events else []
         supervisor = Supervisor(settings, cameras, sinks, _clock_from(recorded_at), identifier=identifier)
-    except VigilError as exc:
-        for sink in [*sinks, *([identifier] if identifier else [])]:  # e.g. a detector model is missing
+    except (VigilError, OSError) as exc:  # e.g. a detector model is missing, --events not writable
+        for sink in [*sinks, *([identifier] if identifier else [])]:
             sink.close()
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from exc

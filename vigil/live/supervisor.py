@@ -45,9 +45,13 @@ class Supervisor:
         self._owns_embedder = embedder is None
         self.embedder = embedder or default_embedder(settings)
         factory = PipelineFactory(settings, self.embedder, sinks, identifier, clock)
-        self.pipelines = [
-            factory.build(name, cam) for name, cam in zip(unique_names(cameras), cameras, strict=True)
-        ]
+        try:
+            names = unique_names(cameras)
+            self.pipelines = [factory.build(name, cam) for name, cam in zip(names, cameras, strict=True)]
+        except BaseException:  # e.g. a detector model is missing: stop the embedder's child process
+            if self._owns_embedder:
+                self.embedder.close()
+            raise
 
     def start(self) -> None:
         for pipeline in self.pipelines:

@@ -122,9 +122,10 @@ def _zones_json(zones: Sequence[Sequence[tuple[float, float]]] | None) -> list[l
     return [[[float(x), float(y)] for x, y in polygon] for polygon in (zones or [])]
 
 
-def _zones(raw: Any) -> Zones:
+def zones_of(raw: Any) -> Zones:
+    """Polygons as float (x, y) tuples, from JSON lists or config tuples (None: none)."""
     return [[(float(x), float(y)) for x, y in polygon] for polygon in (raw or [])]
 
 
 def _row(r: Any) -> CameraRow:
-    return CameraRow(r.id, r.name, r.url or "", r.managed, r.enabled, r.fps, r.loop, _zones(r.dead_zones))
+    return CameraRow(r.id, r.name, r.url or "", r.managed, r.enabled, r.fps, r.loop, zones_of(r.dead_zones))

@@ -33,7 +33,7 @@ from vigil.live.factory import PipelineFactory, configure_process, default_embed
 from vigil.live.health import HealthSnapshot, SourceState
 from vigil.live.supervisor import unique_names
 from vigil.sources import camera_name, open_source
-from vigil.store.cameras import CameraRow, CameraSource, Zones
+from vigil.store.cameras import CameraRow, CameraSource, Zones, zones_of
 from vigil.store.identifier import StoreIdentifier
 from vigil.store.repository import IdentityStore
 from vigil.types import Image
@@ -154,10 +154,6 @@ def usb_index(url: str) -> int | None:
     if match is None:
         return None
     return int(match.group(1) or match.group(2))
-
-
-def _zones(raw: Any) -> Zones:
-    return [[(float(x), float(y)) for x, y in polygon] for polygon in (raw or [])]
 
 
 # ------------------------------------------------------------------ probing (no pipeline)
@@ -497,9 +493,9 @@ class CameraManager:
             if name in managed:
                 log.warning("configured camera %s ignored: a camera added in the UI has that name", name)
                 continue
-            source = CameraSource(camera.url, camera.fps, camera.loop, _zones(camera.dead_zones))
+            source = CameraSource(camera.url, camera.fps, camera.loop, zones_of(camera.dead_zones))
             row = rows.upsert(name, source, managed=False)  # keeps the row's enabled flag
-            infos.append(replace(_listed(row, "config"), motion_mask=_zones(camera.motion_mask)))
+            infos.append(replace(_listed(row, "config"), motion_mask=zones_of(camera.motion_mask)))
         infos += [_listed(row, "db") for row in managed.values()]
         with self._state:
             self._cameras = {info.id: info for info in infos}

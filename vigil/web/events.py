@@ -1,10 +1,10 @@
 """Fan-out of pipeline events to live subscribers (SSE) and the track -> visitor labels.
 
-`EventBus` is an `EventSink` placed after the identity sink, so `face_embedded` events already
-carry `visitor_id`. Pipeline threads call `handle()`; each subscriber owns a bounded buffer and
-loses its oldest events when it reads too slowly (a slow browser never blocks a camera).
-Subscribers wait on their event loop, not in a worker thread: open streams never use up the
-thread pool that sync routes run on."""
+`EventBus` is an `EventSink`; the recognition thread's identifier has set each `face_embedded`
+event's typed `identity` before any sink sees it, so live labels know the visitor. Pipeline
+threads call `handle()`; each subscriber owns a bounded buffer and loses its oldest events when
+it reads too slowly (a slow browser never blocks a camera). Subscribers wait on their event loop,
+not in a worker thread: open streams never use up the thread pool that sync routes run on."""
 
 from __future__ import annotations
 
