@@ -102,3 +102,43 @@ def test_progress_is_capped_until_done_and_lines_match_the_seed() -> None:
     half = VideoProgress(Path("/v/video.mp4"), 43, 100, 2, 5, "running")
     assert progression_line(half) == "[Progression]|43|video.mp4|chunk=2/5"
     assert progression_line(done) == "[Progression]|100|b.mp4|chunk=1/1"
+
+
+KILLED_WRITER = """
+import os, signal, sys
+from pathlib import Path
+from vigil.batch.output import FrameEntry
+from vigil.batch.writer import TrackingWriter
+
+writer = TrackingWriter(Path(sys.argv[1]))
+writer.write_frame(FrameEntry(frame=1, tracked_objects=[]))
+os.kill(os.getpid(), signal.SIGKILL)  # as kill -9 in the middle of a video
+"""
+
+
+def test_a_new_writer_removes_what_a_killed_one_left(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    target = tmp_path / "clip_tracking.json"
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_WRITER, str(target)], check=False, capture_output=True, text=True
+    )
+    assert killed.returncode == -9, killed.stderr
+    left = sorted(path.name for path in tmp_path.iterdir())
+    assert len(left) == 1 and left[0].startswith(".clip_tracking.json.") and left[0].endswith(".frames")
+    (tmp_path / ".clip_tracking.json.abcd_123.tmp").write_text("half a commit")  # killed in commit
+    other = tmp_path / ".other_tracking.json.abcd_123.frames"  # another video's: not ours to delete
+    other.write_text("")
+
+    live = TrackingWriter(target)  # a writer still running in another process keeps its file
+    resumed = TrackingWriter(target)
+    resumed.write_frame(empty(1))
+    resumed.commit(metadata(1))
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        live._frames_path.name,
+        other.name,
+        target.name,
+    ]
+    live.abort()
+    assert sorted(path.name for path in tmp_path.iterdir()) == [other.name, target.name]

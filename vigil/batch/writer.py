@@ -4,12 +4,20 @@ Frames are appended to a hidden temporary file as they are stitched (one JSON ob
 so memory does not grow with the video's length. `commit()` writes the final file, metadata
 first (it is only known at the end), copying the frames across in blocks, then renames it over
 the target: a reader, or a re-run after a crash, sees either no file or a complete one.
+
+A killed run (kill -9, power loss) leaves its hidden temporaries behind; the next writer of the
+same target deletes them when it starts. A writer holds an exclusive `flock` on each of its
+temporaries while it uses them, so only abandoned ones are deleted, never those of a writer
+still running in another process.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+import logging
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -19,21 +27,51 @@ from typing import IO
 from vigil.batch.output import FrameEntry, TrackingMetadata
 
 _BLOCK = 1 << 20
+_SUFFIXES = (".frames", ".tmp")
+log = logging.getLogger(__name__)
+
+
+def _temporary_pattern(target: Path) -> re.Pattern[str]:
+    # What `tempfile.mkstemp(prefix=".<name>.", suffix=...)` makes: 8 random characters between.
+    suffixes = "|".join(re.escape(suffix) for suffix in _SUFFIXES)
+    return re.compile(rf"\.{re.escape(target.name)}\.[a-z0-9_]{{8}}({suffixes})")
+
+
+def remove_stale_temporaries(target: Path) -> list[Path]:
+    """Delete the temporaries a killed writer of `target` left beside it (not those a live
+    writer holds locked); returns what was deleted."""
+    pattern = _temporary_pattern(target)
+    removed = []
+    for candidate in target.parent.glob(f".{target.name}.*"):
+        if not pattern.fullmatch(candidate.name):
+            continue
+        try:
+            with candidate.open("rb") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)  # fails while a writer uses it
+                candidate.unlink()
+        except OSError:  # in use, or already gone
+            continue
+        removed.append(candidate)
+    if removed:
+        log.info("removed %d temporary file(s) a stopped run left for %s", len(removed), target)
+    return removed
 
 
 class TrackingWriter:
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._frames_path = self._temp(".frames")
-        self._frames: IO[str] | None = self._frames_path.open("w", encoding="utf-8")
+        remove_stale_temporaries(path)
+        self._frames_path, frames = self._temp(".frames")
+        self._frames: IO[str] | None = frames
         self.frames_written = 0
 
-    def _temp(self, suffix: str) -> Path:
-        # Hidden, next to the target (same filesystem, so the final rename is atomic).
+    def _temp(self, suffix: str) -> tuple[Path, IO[str]]:
+        """A new hidden temporary next to the target (same filesystem, so the final rename is
+        atomic), open for writing and locked: ours until closed, never taken for a stale one."""
         fd, name = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=suffix)
-        os.close(fd)
-        return Path(name)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return Path(name), os.fdopen(fd, "w", encoding="utf-8")
 
     def write_frame(self, entry: FrameEntry) -> None:
         if self._frames is None:
@@ -46,13 +84,14 @@ class TrackingWriter:
 
     def commit(self, metadata: TrackingMetadata) -> Path:
         """Write metadata + frames to the target atomically; returns the target path."""
-        if self._frames is None:
+        frames_out = self._frames
+        if frames_out is None:
             raise RuntimeError("writer already closed")
-        self._frames.close()
         self._frames = None
-        final = self._temp(".tmp")
+        final, out = self._temp(".tmp")
         try:
-            with final.open("w", encoding="utf-8") as out, self._frames_path.open(encoding="utf-8") as frames:
+            frames_out.flush()  # still open: its lock keeps the frames file ours while copying
+            with out, self._frames_path.open(encoding="utf-8") as frames:
                 out.write('{"metadata": ')
                 # Python's json, as before: pydantic's would write a non-ASCII video path unescaped.
                 out.write(json.dumps(metadata.model_dump(mode="json"), indent=2, allow_nan=False))
@@ -61,11 +100,12 @@ class TrackingWriter:
                 out.write("\n]}\n")
                 out.flush()
                 os.fsync(out.fileno())
-            os.replace(final, self.path)
+                os.replace(final, self.path)  # while still locked: never taken for a stale one
         except BaseException:
             final.unlink(missing_ok=True)
             raise
         finally:
+            frames_out.close()
             self._frames_path.unlink(missing_ok=True)
         return self.path
 
