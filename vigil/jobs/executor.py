@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Protocol
 
+from vigil.errors import ConfigError
+from vigil.jobs.config import JobsConfig
 from vigil.jobs.kinds import AnyKind, JobContext, get_kind
 from vigil.jobs.model import JobOutcome, JobPayload, JobState
 
@@ -59,3 +61,10 @@ class LocalExecutor:
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def create_executor(config: JobsConfig, kinds: Mapping[str, AnyKind] | None = None) -> Executor:
+    """The executor `jobs.executor` names (only `local` today; issue 19 adds `ray`)."""
+    if config.executor == "local":
+        return LocalExecutor(kinds)
+    raise ConfigError(f"unknown jobs.executor {config.executor!r}: use local")

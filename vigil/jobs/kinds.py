@@ -11,10 +11,12 @@ from __future__ import annotations
 import functools
 import importlib
 import importlib.util
+import logging
 import pkgutil
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel
@@ -23,6 +25,7 @@ from vigil.jobs.errors import UnknownJobKind
 from vigil.jobs.model import FINAL_STATES, JobOutcome, JobPayload, JobProgress, JobRecord, JobState
 
 KIND_MODULE = "job"
+log = logging.getLogger(__name__)
 P = TypeVar("P", bound=BaseModel)
 R = TypeVar("R", bound=BaseModel)
 
@@ -89,14 +92,26 @@ def registry() -> Mapping[str, AnyKind]:
     """Every kind offered by a `vigil.<package>.job` module, by name."""
     import vigil
 
+    return discover_kinds(vigil)
+
+
+def discover_kinds(root: ModuleType) -> dict[str, AnyKind]:
+    """The kinds of `<root>.<package>.job` modules. A module that fails to import (a missing
+    optional dependency, a bug) is logged and left out: the other kinds still run, and jobs of
+    the missing kind fail with "unknown job kind" instead of stopping the server."""
     kinds: dict[str, AnyKind] = {}
-    for package in pkgutil.iter_modules(vigil.__path__):
-        name = f"vigil.{package.name}.{KIND_MODULE}"
-        if not package.ispkg or importlib.util.find_spec(name) is None:
+    for package in pkgutil.iter_modules(root.__path__):
+        name = f"{root.__name__}.{package.name}.{KIND_MODULE}"
+        try:
+            if not package.ispkg or importlib.util.find_spec(name) is None:
+                continue
+            kind = getattr(importlib.import_module(name), "KIND", None)
+        except Exception:
+            log.exception("job kinds: %s cannot be imported; its jobs cannot run here", name)
             continue
-        kind = getattr(importlib.import_module(name), "KIND", None)
         if not isinstance(kind, JobKind):
-            raise TypeError(f"{name} must define KIND = JobKind(...)")
+            log.error("job kinds: %s must define KIND = JobKind(...); left out", name)
+            continue
         kinds[kind.name] = kind
     return kinds
 

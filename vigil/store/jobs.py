@@ -152,8 +152,9 @@ class JobRepository:
         return _record(after), True
 
     def recover(self, resumable: Callable[[str], bool]) -> Recovery:
-        """At start: jobs left running by a stopped server are queued again when their kind can
-        resume (`resumable(kind)`), else failed; jobs left cancelling are cancelled."""
+        """When a manager becomes the scheduler (it holds the scheduler lock, so whoever ran these
+        jobs has stopped): jobs left running are queued again when their kind can resume
+        (`resumable(kind)`), else failed; jobs left cancelling are cancelled."""
         recovery = Recovery()
         with self.db.writer.begin() as conn:
             stale = conn.execute(
@@ -172,7 +173,10 @@ class JobRepository:
                 else:
                     changes = {"state": JobState.FAILED.value, "error": INTERRUPTED, "finished_at": _now()}
                     recovery.failed.append(job_id)
-                conn.execute(update(JOBS).where(JOBS.c.id == job_id).values(**changes))
+                # Conditional on the state read: a cancel made meanwhile is not overwritten.
+                conn.execute(
+                    update(JOBS).where(JOBS.c.id == job_id, JOBS.c.state == state.value).values(**changes)
+                )
         return recovery
 
     def prune(self, keep_finished: int, finished_before: datetime | None = None) -> int:
