@@ -3,6 +3,7 @@ both languages, CSRF on a session's cancel."""
 
 from __future__ import annotations
 
+import os
 import re
 import uuid
 from collections.abc import Iterator
@@ -11,10 +12,13 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from tests.web_util import bearer, ctx_of, login, make_app
 from vigil.batch.job import KIND, track_params
 from vigil.batch.settings import BatchSettings
+from vigil.errors import VigilError
 from vigil.jobs.model import ItemProgress, ItemState, JobProgress, JobRecord, JobState
 
 
@@ -106,3 +110,53 @@ def test_a_session_cancel_needs_the_csrf_token(client: TestClient) -> None:
     assert response.status_code == 202
     response = client.delete(f"/api/jobs/{queued.id}", headers={"X-CSRF-Token": csrf})
     assert response.status_code == 202, "cancelling twice is accepted while it stops"
+
+
+def test_viewers_see_no_server_paths(client: TestClient) -> None:
+    job = add_job(client, JobState.RUNNING, 0.5, name="secret.mp4")
+    viewer = bearer(client.app, "viewer")  # type: ignore[arg-type]
+    for seen in (
+        client.get("/api/jobs", headers=viewer).json()["jobs"][0],
+        client.get(f"/api/jobs/{job.id}", headers=viewer).json(),
+    ):
+        assert seen["params"] is None and seen["result"] is None
+        assert seen["progress"]["items"][0]["name"] == "secret.mp4"
+        assert "/videos" not in str(seen)
+    admin = client.get(f"/api/jobs/{job.id}", headers=bearer(client.app)).json()  # type: ignore[arg-type]
+    assert admin["params"]["videos"] == ["/videos/secret.mp4"]
+    assert admin["progress"]["items"][0]["name"] == "/videos/secret.mp4"
+
+    ctx_of(client.app).users.create("vera", "password-vera", "viewer")  # type: ignore[arg-type]
+    login(client, "vera", "password-vera")
+    html = client.get("/jobs").text
+    assert "secret.mp4" in html and "/videos" not in html
+
+
+def _open_files(path: Path) -> int:
+    """How many of this process's file descriptors point at `path`."""
+    count = 0
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            count += Path(os.readlink(fd)) == path
+        except OSError:
+            continue
+    return count
+
+
+def test_a_failed_build_closes_the_store(tmp_path: Path) -> None:
+    database = tmp_path / "data" / "vigil.db"
+    with pytest.raises(VigilError):  # the admin password file is missing: after the store opened
+        make_app(tmp_path, web={"admin_password": "", "admin_password_file": tmp_path / "missing"})
+    assert database.exists() and _open_files(database) == 0
+
+
+def test_a_failed_start_closes_cameras_jobs_and_store(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    ctx = ctx_of(app)
+    with ctx.store.db.writer.begin() as conn:  # e.g. a broken database: the jobs' start fails
+        conn.execute(text("DROP TABLE jobs"))
+    with pytest.raises(SQLAlchemyError), TestClient(app):
+        pass
+    assert ctx.cameras.closed
+    assert _open_files(tmp_path / "data" / "vigil.db") == 0
+    assert ctx.jobs.lock.try_acquire(), "the scheduler lock was released"

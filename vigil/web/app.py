@@ -46,6 +46,14 @@ login page (mutating requests then need the `X-CSRF-Token` header) or `Authoriza
 
 def build_context(settings: VigilSettings, db_url: str | None = None) -> WebContext:
     store = IdentityStore.open(settings, db_url)
+    try:
+        return _context_over(settings, store)
+    except BaseException:
+        store.close()  # nothing else would: the app was never built
+        raise
+
+
+def _context_over(settings: VigilSettings, store: IdentityStore) -> WebContext:
     store.tidy()
     users = AccountRepository(store.db)
     password, generated_at = first_admin_password(settings)
@@ -67,7 +75,7 @@ def build_context(settings: VigilSettings, db_url: str | None = None) -> WebCont
         events=events,
         cameras=cameras,
         metrics=build_registry(cameras.statuses, events, store.counts),
-        jobs=JobManager(JobRepository(store.db), settings.jobs),
+        jobs=JobManager(JobRepository(store.db), settings.jobs),  # its executor: `jobs.executor`
         step5=Step5Store(step5_defaults(settings.track)),
     )
 
@@ -77,10 +85,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     ctx: WebContext = app.state.ctx
     root = logging.getLogger()
     root.addHandler(ctx.errors)  # recent warnings/errors for the System page
-    if ctx.settings.web.start_cameras:
-        await run_in_threadpool(ctx.cameras.start_enabled)
-    await run_in_threadpool(ctx.jobs.start)  # jobs a stopped server left: resumed or failed
-    try:
+    try:  # whatever fails at start, the cameras, jobs and store are closed
+        if ctx.settings.web.start_cameras:
+            await run_in_threadpool(ctx.cameras.start_enabled)
+        # The scheduler lock: recover what a stopped server left and run the queued jobs.
+        await run_in_threadpool(ctx.jobs.start)
         yield
     finally:
         await run_in_threadpool(ctx.cameras.close)  # before the store and the event bus close

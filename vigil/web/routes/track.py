@@ -29,6 +29,7 @@ from vigil.jobs.errors import JobNotFound
 from vigil.jobs.manager import JobManager
 from vigil.jobs.model import ItemState, JobRecord, JobState
 from vigil.web.context import WebContext, get_ctx
+from vigil.web.routes.jobs import job_out
 
 router = APIRouter(prefix="/api/track", tags=["track"])
 Ctx = Annotated[WebContext, Depends(get_ctx)]
@@ -74,7 +75,9 @@ class VideoStatus(BaseModel):
     error: str | None
 
 
-class JobError(BaseModel):
+class ErrorEntry(BaseModel):
+    """One error of a tracking job (not an exception: see `vigil.jobs.errors` for those)."""
+
     video: str | None = Field(description="null for an error of the whole job")
     error: str
 
@@ -97,7 +100,7 @@ class JobStatus(BaseModel):
     finished_at: str | None
     overall: float = Field(description="0..1; at most 0.99 until every video is really done")
     videos: list[VideoStatus]
-    errors: list[JobError]
+    errors: list[ErrorEntry]
     report: TrackResult | None = Field(description="Set when the job has finished")
     options: TrackOptions = Field(description="The effective options of the run")
 
@@ -111,7 +114,9 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def job_status(record: JobRecord) -> JobStatus:
-    """A `track` job in the shape of the seed-era API."""
+    """A `track` job in the shape of the seed-era API: the generic view (`job_out`, as an admin
+    sees it: these routes are admin only) reshaped, with the typed parameters and result."""
+    view = job_out({KIND.name: KIND}, record, admin=True)
     params = KIND.params_of(record)
     videos = [
         VideoStatus(
@@ -123,19 +128,19 @@ def job_status(record: JobRecord) -> JobStatus:
             chunks_total=item.steps_total,
             error=item.error,
         )
-        for item in record.progress.items
+        for item in view.progress.items
     ]
-    errors = [JobError(video=video.video, error=video.error) for video in videos if video.error]
-    if record.error is not None:
-        errors.append(JobError(video=None, error=record.error))
+    errors = [ErrorEntry(video=video.video, error=video.error) for video in videos if video.error]
+    if view.error is not None:
+        errors.append(ErrorEntry(video=None, error=view.error))
     settings = params.settings
     return JobStatus(
-        id=record.id,
-        state=record.state,
-        created_at=_iso(record.created_at) or "",
-        started_at=_iso(record.started_at),
-        finished_at=_iso(record.finished_at),
-        overall=record.progress.overall,
+        id=view.id,
+        state=view.state,
+        created_at=_iso(view.created_at) or "",
+        started_at=_iso(view.started_at),
+        finished_at=_iso(view.finished_at),
+        overall=view.progress.overall,
         videos=videos,
         errors=errors,
         report=KIND.result_of(record),
