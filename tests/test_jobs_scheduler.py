@@ -23,6 +23,7 @@ from sqlalchemy import delete
 from tests.jobs_util import GATES, KINDS, STARTED, GateParams, wait_started, wait_state
 from vigil.errors import ConfigError
 from vigil.jobs.config import JobsConfig
+from vigil.jobs.errors import JobQueueFull
 from vigil.jobs.executor import JobControl, LocalExecutor, create_executor
 from vigil.jobs.kinds import discover_kinds
 from vigil.jobs.manager import JobManager
@@ -141,7 +142,7 @@ def test_the_queue_bound_holds_on_a_standby(db: Database, managers: list[JobMana
     holder, _ = server(db, managers, max_active=1)
     holder.submit("gate", gate())
     standby, _ = server(db, managers, max_active=1)
-    with pytest.raises(Exception, match="limit 1"):
+    with pytest.raises(JobQueueFull, match="limit 1"):
         standby.submit("gate", gate())
 
 
