@@ -24,7 +24,7 @@ from vigil.batch.engines import check_engine
 from vigil.batch.job import KIND, TrackResult, track_params
 from vigil.batch.settings import BatchSettings
 from vigil.batch.step5 import MAX_CPU_WORKERS, Step5Config
-from vigil.errors import VigilError
+from vigil.errors import InputError
 from vigil.jobs.errors import JobNotFound
 from vigil.jobs.manager import JobManager
 from vigil.jobs.model import ItemState, JobRecord, JobState
@@ -160,20 +160,15 @@ def _step5(ctx: WebContext) -> Step5Config:
     return ctx.step5.get()
 
 
-def _bad_request(message: str) -> HTTPException:
-    return HTTPException(status_code=400, detail=message)
-
-
+# InputError and ModelError are BadRequestError (400): the one refusal handler answers them.
 def _videos(paths: list[str]) -> list[Path]:
     try:
         videos = discover_videos([Path(path) for path in paths])
-    except VigilError as exc:
-        raise _bad_request(str(exc)) from None
     except OSError as exc:  # e.g. a name too long for the file system
-        raise _bad_request(f"cannot read the input paths: {exc.strerror or exc}") from None
+        raise InputError(f"cannot read the input paths: {exc.strerror or exc}") from None
     if not videos:
         extensions = " ".join(sorted(VIDEO_EXTENSIONS))
-        raise _bad_request(f"no video files ({extensions}) found in {', '.join(paths)}")
+        raise InputError(f"no video files ({extensions}) found in {', '.join(paths)}")
     return videos
 
 
@@ -184,7 +179,7 @@ def _out_dir(value: str | None) -> Path | None:
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise _bad_request(f"out_dir {value} cannot be created: {exc.strerror or exc}") from None
+        raise InputError(f"out_dir {value} cannot be created: {exc.strerror or exc}") from None
     return out_dir
 
 
@@ -231,11 +226,8 @@ def create_job(body: JobRequest, ctx: Ctx, response: Response) -> JobStatus:
     videos = _videos(body.paths)
     out_dir = _out_dir(body.out_dir)
     settings = _settings(body, ctx.settings.track, _step5(ctx))
-    try:
-        check_engine(settings)  # an engine whose model files are missing fails now, not later
-        split_pending(videos, out_dir, body.force)  # so do output collisions
-    except VigilError as exc:
-        raise _bad_request(str(exc)) from None
+    check_engine(settings)  # an engine whose model files are missing fails now (ModelError), not later
+    split_pending(videos, out_dir, body.force)  # so do output collisions (InputError)
     record = ctx.jobs.submit(KIND.name, track_params(videos, settings, out_dir, body.force))
     response.headers["Location"] = f"{router.prefix}/jobs/{record.id}"
     return job_status(record)
