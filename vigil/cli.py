@@ -27,6 +27,7 @@ from vigil.live.events import EventSink, JsonlSink
 from vigil.live.health import SourceState
 from vigil.live.supervisor import Supervisor
 from vigil.models import MODELS, fetch, is_installed
+from vigil.redact import install_log_redaction, redact_json
 from vigil.store.cli import visitors_app
 from vigil.store.identifier import StoreIdentifier
 from vigil.store.repository import IdentityStore
@@ -50,6 +51,7 @@ ConfigOption = Annotated[
 
 
 def _setup_logging(verbose: bool) -> None:
+    install_log_redaction()  # no camera or database password in any log line
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(message)s",
@@ -336,4 +338,4 @@ def models_status(config: ConfigOption = None) -> None:
 def show_config(config: ConfigOption = None) -> None:
     """Print the effective settings (defaults < YAML < .env < environment) as JSON."""
     settings = _settings(config)
-    out.print_json(json.dumps(settings.model_dump(mode="json")))
+    out.print_json(json.dumps(redact_json(settings.model_dump(mode="json"))))

@@ -13,6 +13,7 @@ from vigil.live.counters import StageCounters
 from vigil.live.health import SourceHealth, SourceState
 from vigil.live.queues import DropOldestQueue
 from vigil.live.sampling import FrameSampler, Pacer
+from vigil.redact import redact
 from vigil.sources import FrameSource, RawFrame, open_source
 from vigil.types import Frame, Image
 
@@ -148,13 +149,13 @@ class DecodeWorker:
 
     def _fail(self, exc: SourceError) -> None:
         self.health.state = SourceState.FAILED
-        self.health.last_error = str(exc)
+        self.health.last_error = redact(str(exc))
         log.error("camera %s failed: %s", self.name, exc)
 
     def _wait_before_retry(self, exc: SourceError, attempt: int) -> None:
         delay = min(self.retry_backoff_s * 2 ** (attempt - 1), self.runtime.max_backoff_s)
         self.health.state = SourceState.RECONNECTING
         self.health.reconnects += 1
-        self.health.last_error = str(exc)
+        self.health.last_error = redact(str(exc))
         log.warning("camera %s: %s; reconnecting in %.1f s", self.name, exc, delay)
         self.stop.wait(delay)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from vigil.live.counters import RateMeter
 from vigil.live.events import iso
+from vigil.redact import redact
 
 
 class SourceState(StrEnum):
@@ -19,11 +19,6 @@ class SourceState(StrEnum):
     FINISHED = "finished"  # a file reached its end
     FAILED = "failed"  # will not retry (missing/corrupt file, bad config)
     STOPPED = "stopped"
-
-
-def redact(url: str) -> str:
-    """Hide credentials in URLs shown to operators (rtsp://user:pass@host -> rtsp://***@host)."""
-    return re.sub(r"(?<=://)[^/@]+@", "***@", url)
 
 
 @dataclass
@@ -47,7 +42,7 @@ class SourceHealth:
             state=self.state,
             reconnects=self.reconnects,
             last_frame_ts=self.last_frame_ts,
-            last_error=self.last_error,
+            last_error=None if self.last_error is None else redact(self.last_error),
             input_fps=round(self.decoded.rate(), 2),
             analysed_fps=round(self.analysed.rate(), 2),
         )

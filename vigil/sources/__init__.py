@@ -52,5 +52,6 @@ def camera_name(url: str) -> str:
         return Path(url).stem or "file"
     if kind == "usb":
         return "usb" + re.sub(r"\D", "", url)
-    rest = re.sub(r"^[a-z]+://([^@/]*@)?", "", url, flags=re.I)  # drop scheme and credentials
+    # Scheme, credentials and query string dropped: a query may hold credentials (?user=…&pwd=…).
+    rest = re.sub(r"^[a-z]+://([^/]*@)?", "", url.split("?", 1)[0].split("#", 1)[0], flags=re.I)
     return re.sub(r"[^A-Za-z0-9._-]+", "_", rest).strip("_") or kind

@@ -32,6 +32,7 @@ from vigil.live.counters import CounterSnapshot
 from vigil.live.factory import PipelineFactory, configure_process, default_embedder
 from vigil.live.health import HealthSnapshot, SourceState
 from vigil.live.supervisor import unique_names
+from vigil.redact import redact
 from vigil.sources import camera_name, open_source
 from vigil.store.cameras import CameraRow, CameraSource, Zones, zones_of
 from vigil.store.identifier import StoreIdentifier
@@ -173,7 +174,7 @@ def _in_thread(job: Callable[[], T], timeout_s: float, what: str) -> T:
     if worker.is_alive():
         raise CameraUnavailable(f"{what}: no answer within {timeout_s:.0f} s")
     if "error" in result:
-        raise CameraUnavailable(f"{what}: {result['error']}")
+        raise CameraUnavailable(redact(f"{what}: {result['error']}"))
     value: T = result["value"]
     return value
 
@@ -425,7 +426,7 @@ class CameraManager:
         except Exception as exc:  # one camera's failure (model, settings) never affects the others
             log.error("camera %s could not start: %s", info.name, exc)
             with self._state:
-                self._start_errors[info.id] = str(exc)
+                self._start_errors[info.id] = redact(str(exc))
             return False
         with self._state:
             self._pipelines[info.id] = pipeline

@@ -10,9 +10,10 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
 from vigil.errors import RefusedError
+from vigil.redact import redact
 
 
 async def refused(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RefusedError)
     headers = {"Retry-After": str(exc.retry_after_s)} if exc.retry_after_s is not None else None
-    return JSONResponse({"detail": str(exc)}, status_code=exc.status, headers=headers)
+    return JSONResponse({"detail": redact(str(exc))}, status_code=exc.status, headers=headers)

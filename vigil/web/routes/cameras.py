@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from vigil.live.health import redact
+from vigil.redact import redact
 from vigil.web.auth import Principal, require_admin, require_viewer
 from vigil.web.cameras import CameraInfo, CameraManager, grab_frame, probe_usb
 from vigil.web.context import WebContext, get_ctx
