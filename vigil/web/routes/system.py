@@ -120,7 +120,13 @@ def system_status(ctx: WebContext) -> SystemStatus:
         event_subscribers=ctx.events.subscriber_count,
         events_published=ctx.events.published,
         recent_errors=[
-            {"at": line.at.isoformat(), "level": line.level, "logger": line.logger, "message": line.message}
+            {
+                "at": line.at.isoformat(),
+                "level": line.level,
+                "logger": line.logger,
+                "message": line.message,
+                "count": line.count,  # identical records share one entry
+            }
             for line in ctx.errors.lines()[:50]
         ],
     )
