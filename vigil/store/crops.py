@@ -17,6 +17,7 @@ from typing import Literal
 
 import cv2
 
+from vigil.private_files import make_private_dir, write_private_bytes
 from vigil.types import Image
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ class CropStore:
 
     def save(self, relative: str, image: Image) -> str:
         target = self.resolve(relative)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(target.parent)  # face crops are biometric data: 0700 dirs, 0600 files
         self._write(target, image)
         self._write(thumbnail_of(target), self._thumbnail(image))
         return relative
@@ -110,7 +111,7 @@ class CropStore:
         if not ok:
             raise OSError(f"could not encode face crop {target}")
         temp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
-        temp.write_bytes(data.tobytes())
+        write_private_bytes(temp, data.tobytes())
         os.replace(temp, target)
 
 

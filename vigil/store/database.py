@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from vigil.errors import StoreError, StoreUnavailable
+from vigil.private_files import create_private_file, make_private_dir
 from vigil.store.vectors import HNSW_EF_SEARCH
 
 Backend = Literal["sqlite", "postgresql"]
@@ -82,7 +84,7 @@ def connect(raw_url: str) -> Database:
     url, backend = parse_url(raw_url)
     if backend == "sqlite":
         assert url.database is not None
-        Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        _create_private_sqlite_file(Path(url.database).expanduser())
         db = Database(url, backend, _sqlite_engine(url, True), _sqlite_engine(url, False))
     else:
         # ef_search per session: a SET LOCAL per query would cost a round trip per lookup.
@@ -102,12 +104,31 @@ def connect(raw_url: str) -> Database:
     return db
 
 
+def _create_private_sqlite_file(path: Path) -> None:
+    """Create the database file 0600 (in a 0700 directory) before SQLite does: SQLite gives its
+    -wal and -shm files the database file's mode, so they stay private too."""
+    try:
+        make_private_dir(path.parent)
+        os.close(create_private_file(path))
+    except OSError as exc:
+        raise StoreUnavailable(f"cannot create the database file {path}: {exc.strerror}") from exc
+
+
+def sqlite_files(db: Database) -> list[Path]:
+    """The SQLite database file and its WAL companions (none for PostgreSQL)."""
+    if db.backend != "sqlite" or db.url.database is None:
+        return []
+    path = Path(db.url.database).expanduser()
+    return [path, *(path.with_name(path.name + suffix) for suffix in ("-wal", "-shm"))]
+
+
 @contextmanager
 def _migration_lock(db: Database) -> Iterator[None]:
     """One process migrates at a time: a file lock beside SQLite, an advisory lock on PostgreSQL."""
     if db.backend == "sqlite":
         assert db.url.database is not None
-        with Path(db.url.database + ".migrate.lock").open("w") as handle:
+        lock_path = Path(db.url.database + ".migrate.lock")
+        with os.fdopen(create_private_file(lock_path), "w") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             yield
         return

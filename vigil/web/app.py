@@ -19,8 +19,10 @@ from vigil.batch.step5 import Step5Store, step5_defaults
 from vigil.config import VigilSettings
 from vigil.errors import RefusedError
 from vigil.jobs.manager import JobManager
+from vigil.private_files import warn_if_exposed
 from vigil.store.accounts import AccountRepository
 from vigil.store.audit import AuditLog
+from vigil.store.database import sqlite_files
 from vigil.store.jobs import JobRepository
 from vigil.store.repository import IdentityStore
 from vigil.web.auth import Sessions, require_admin
@@ -46,6 +48,7 @@ login page (mutating requests then need the `X-CSRF-Token` header) or `Authoriza
 
 def build_context(settings: VigilSettings, db_url: str | None = None) -> WebContext:
     store = IdentityStore.open(settings, db_url)
+    warn_if_exposed([settings.data_dir, store.crops.root, *sqlite_files(store.db)])
     try:
         return _context_over(settings, store)
     except BaseException:

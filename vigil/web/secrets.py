@@ -14,6 +14,7 @@ from pydantic import SecretStr
 
 from vigil.config import VigilSettings
 from vigil.errors import ConfigError
+from vigil.private_files import create_private_file, make_private_dir
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +33,9 @@ def _generated(path: Path, what: str) -> str:
     """The value stored at `path`, created (random, mode 600) on first use."""
     if path.exists():
         return _read(path, what)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dir(path.parent)
     value = secrets.token_urlsafe(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd = create_private_file(path, exclusive=True)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(value + "\n")
     log.warning("generated a new %s into %s", what, path)
