@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from importlib import resources
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
@@ -37,6 +38,7 @@ from vigil.web.ratelimit import RateLimiter
 from vigil.web.routes import auth, cameras, jobs, live, step5, system, track, visitors
 from vigil.web.secrets import first_admin_password, signing_key
 from vigil.web.templating import LoginRequired, login_redirect
+from vigil.web.validation import invalid_request, refuse_non_finite_numbers
 
 log = logging.getLogger(__name__)
 DESCRIPTION = """People-centric video analytics: cameras, live results, recurring visitors.
@@ -117,7 +119,13 @@ async def _internal_error(request: Request, exc: Exception) -> Response:
 def create_web_app(settings: VigilSettings, db_url: str | None = None) -> FastAPI:
     """A new dashboard + API app over the store at `db_url` (default: the configured one)."""
     ctx = build_context(settings, db_url)
-    app = FastAPI(title="Vigil", version=__version__, description=DESCRIPTION, lifespan=_lifespan)
+    app = FastAPI(
+        title="Vigil",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=_lifespan,
+        dependencies=[Depends(refuse_non_finite_numbers)],  # JSON bodies: NaN and infinities get 422
+    )
     app.state.ctx = ctx
     # The batch tracking API (issue 4), admin only: it reads and writes server paths.
     for batch_router in (step5.router, track.router):
@@ -130,6 +138,7 @@ def create_web_app(settings: VigilSettings, db_url: str | None = None) -> FastAP
     app.add_api_route("/api/health", _health, tags=["health"], summary="Liveness (no authentication)")
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(RefusedError, refused)  # store, camera, image-link and job refusals
+    app.add_exception_handler(RequestValidationError, invalid_request)  # 422s that echo nothing back
     app.add_exception_handler(Exception, _internal_error)
     app.add_middleware(SecurityMiddleware, ctx=ctx)
     return app
