@@ -21,6 +21,7 @@ from vigil.config import VigilSettings
 from vigil.errors import RefusedError
 from vigil.jobs.manager import JobManager
 from vigil.private_files import warn_if_exposed
+from vigil.redact import install_log_redaction
 from vigil.store.accounts import AccountRepository
 from vigil.store.audit import AuditLog
 from vigil.store.database import sqlite_files
@@ -118,6 +119,7 @@ async def _internal_error(request: Request, exc: Exception) -> Response:
 
 def create_web_app(settings: VigilSettings, db_url: str | None = None) -> FastAPI:
     """A new dashboard + API app over the store at `db_url` (default: the configured one)."""
+    install_log_redaction()  # camera and database passwords never reach a log line or recent_errors
     ctx = build_context(settings, db_url)
     app = FastAPI(
         title="Vigil",
