@@ -14,10 +14,12 @@ import av.error
 import av.video
 
 from vigil.errors import SourceUnavailable, SourceUnsupported
+from vigil.log_throttle import LogThrottle
 from vigil.sources.base import FrameSource, RawFrame, SourceKind
 from vigil.types import Image
 
 log = logging.getLogger(__name__)
+CORRUPT_PACKET_LOG = LogThrottle(interval_s=60.0)
 
 
 class _AvFrame:
@@ -120,7 +122,11 @@ class AvSource(FrameSource):
             return list(self._stream.decode(packet))
         except av.error.InvalidDataError as exc:
             self.corrupt_packets += 1
-            log.warning("%s: skipped a corrupt packet: %s", self.url, exc)
+            message = f"{self.url}: skipped a corrupt packet: {exc}"
+            allowed, held_back = CORRUPT_PACKET_LOG.allow(message)  # a looping file repeats it
+            if allowed:
+                more = f" ({held_back} more since the last report)" if held_back else ""
+                log.warning("%s%s", message, more)
             return []
 
     @staticmethod
