@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Connection, Row, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from vigil.errors import ApiKeyNotFound, InvalidAccount, LastAdmin, UserExists, UserNotFound
@@ -29,6 +29,8 @@ class Account:
     id: int
     username: str
     role: Role
+    # Signed into session cookies; a cookie naming an older version is no longer valid.
+    session_version: int = 0
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,10 @@ class ApiKeyInfo:
     user: str
     created_at: datetime
     last_used_at: datetime | None
+
+
+def _account(row: Row[User]) -> Account:
+    return Account(row.id, row.username, row.role, row.session_version)
 
 
 def _key_hash(token: str) -> str:
@@ -91,17 +97,17 @@ class AccountRepository:
             return None
         if not verify_password(password, row.password_hash):
             return None
-        return Account(row.id, row.username, row.role)
+        return _account(row)
 
     def get(self, user_id: int) -> Account | None:
         with self.db.reader.connect() as conn:
             row = conn.execute(select(User).where(User.id == user_id)).first()
-        return None if row is None else Account(row.id, row.username, row.role)
+        return None if row is None else _account(row)
 
     def all(self) -> list[Account]:
         with self.db.reader.connect() as conn:
             rows = conn.execute(select(User).order_by(User.username)).all()
-        return [Account(r.id, r.username, r.role) for r in rows]
+        return [_account(r) for r in rows]
 
     def delete(self, user_id: int) -> None:
         with self.db.writer.begin() as conn:
@@ -113,6 +119,39 @@ class AccountRepository:
             if row.role == "admin" and admins <= 1:
                 raise LastAdmin("cannot delete the last admin")
             conn.execute(delete(User).where(User.id == user_id))
+
+    # ------------------------------------------------------------------ sessions
+    def end_sessions(self, user_id: int) -> None:
+        """Ends every login session of the user (their cookies name an older version); API keys stay."""
+        with self.db.writer.begin() as conn:
+            self._bump(conn, user_id, {})
+
+    def set_role(self, user_id: int, role: Role) -> None:
+        """Changes the role and ends the user's sessions (the last admin cannot become a viewer)."""
+        if role not in ROLES:
+            raise InvalidAccount(f"role must be one of {', '.join(ROLES)}")
+        with self.db.writer.begin() as conn:
+            current = conn.execute(select(User.role).where(User.id == user_id)).scalar_one_or_none()
+            if current == "admin" and role != "admin":
+                count_admins = select(func.count()).select_from(User).where(User.role == "admin")
+                if conn.execute(count_admins).scalar_one() <= 1:
+                    raise LastAdmin("cannot take the admin role from the last admin")
+            self._bump(conn, user_id, {"role": role})
+
+    def set_password(self, user_id: int, password: str) -> None:
+        """Sets a new password and ends the user's sessions."""
+        if len(password) < 8:
+            raise InvalidAccount("passwords need at least 8 characters")
+        with self.db.writer.begin() as conn:
+            self._bump(conn, user_id, {"password_hash": hash_password(password)})
+
+    @staticmethod
+    def _bump(conn: Connection, user_id: int, values: dict[str, str]) -> None:
+        """Applies `values` and increments the session version in one UPDATE (atomic across processes)."""
+        bump = update(User).where(User.id == user_id)
+        bump = bump.values(session_version=User.session_version + 1, **values)
+        if conn.execute(bump).rowcount == 0:
+            raise UserNotFound(f"no user with id {user_id}")
 
     # ------------------------------------------------------------------ API keys
     def create_key(self, user_id: int, name: str) -> tuple[int, str]:
@@ -133,7 +172,8 @@ class AccountRepository:
             return None
         with self.db.reader.connect() as conn:
             row = conn.execute(
-                select(User.id, User.username, User.role, ApiKey.id.label("key_id"), ApiKey.last_used_at)
+                select(User.id, User.username, User.role, User.session_version)
+                .add_columns(ApiKey.id.label("key_id"), ApiKey.last_used_at)
                 .join(ApiKey, ApiKey.user_id == User.id)
                 .where(ApiKey.key_hash == _key_hash(token))
             ).first()
@@ -143,7 +183,7 @@ class AccountRepository:
         if row.last_used_at is None or (now - row.last_used_at).total_seconds() > KEY_TOUCH_S:
             with self.db.writer.begin() as conn:
                 conn.execute(update(ApiKey).where(ApiKey.id == row.key_id).values(last_used_at=now))
-        return Account(row.id, row.username, row.role)
+        return Account(row.id, row.username, row.role, row.session_version)
 
     def keys(self, user_id: int | None = None) -> list[ApiKeyInfo]:
         """Every key (or `user_id`'s), oldest first."""

@@ -31,26 +31,42 @@ class Principal:
         return self.role == "admin"
 
 
+@dataclass(frozen=True)
+class SessionClaim:
+    """What a valid session cookie says: who, its CSRF token, and the user's session version when
+    it was issued (the middleware refuses it once the account's version has moved on)."""
+
+    user_id: int
+    csrf: str
+    version: int
+
+
 class Sessions:
-    """Stateless sessions: a signed, timestamped cookie naming the user and its CSRF token."""
+    """Signed, timestamped cookies naming the user, its CSRF token and the user's session version.
+
+    Revocation is per user: logout, password and role changes bump `users.session_version`, which
+    ends every cookie issued before (see `AccountRepository.end_sessions`)."""
 
     def __init__(self, key: str, ttl_s: float) -> None:
         self._serializer = URLSafeTimedSerializer(key, salt="vigil.session")
         self.ttl_s = ttl_s
 
     def issue(self, account: Account) -> str:
-        return self._serializer.dumps({"u": account.id, "c": secrets.token_urlsafe(24)})
+        claim = {"u": account.id, "c": secrets.token_urlsafe(24), "v": account.session_version}
+        return self._serializer.dumps(claim)
 
-    def read(self, cookie: str) -> tuple[int, str] | None:
+    def read(self, cookie: str) -> SessionClaim | None:
         try:
             data: Any = self._serializer.loads(cookie, max_age=int(self.ttl_s))
         except BadSignature:  # includes SignatureExpired
             return None
         if not isinstance(data, dict):
             return None
-        if not isinstance(data.get("u"), int) or not isinstance(data.get("c"), str):
+        user_id, csrf, version = data.get("u"), data.get("c"), data.get("v")
+        # Cookies from before versions existed carry no "v": they are refused (one more login).
+        if not isinstance(user_id, int) or not isinstance(csrf, str) or not isinstance(version, int):
             return None
-        return data["u"], data["c"]
+        return SessionClaim(user_id, csrf, version)
 
 
 def principal_of(request: Request) -> Principal | None:

@@ -145,10 +145,12 @@ class SecurityMiddleware:
         session = self.ctx.sessions.read(morsel.value) if morsel else None
         if session is None:
             return None
-        account = await run_in_threadpool(users.get, session[0])
-        if account is None:  # deleted since login
+        # The account is read on every request anyway (role may change), so checking its session
+        # version costs nothing more and holds across processes sharing the database.
+        account = await run_in_threadpool(users.get, session.user_id)
+        if account is None or account.session_version != session.version:  # deleted or logged out
             return None
-        return Principal(account.id, account.username, account.role, "session", csrf=session[1])
+        return Principal(account.id, account.username, account.role, "session", csrf=session.csrf)
 
     async def _checked_body(
         self, scope: Scope, receive: Receive, principal: Principal | None, mutating: bool

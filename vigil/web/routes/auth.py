@@ -72,7 +72,9 @@ async def login(
 
 
 @pages.post("/logout")
-def logout(_: Annotated[Principal, Depends(require_viewer)]) -> Response:
+def logout(ctx: Ctx, principal: Annotated[Principal, Depends(require_viewer)]) -> Response:
+    """Ends every session of the caller (all browsers: sessions are revoked per user); API keys stay."""
+    ctx.users.end_sessions(principal.user_id)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response
