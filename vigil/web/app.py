@@ -37,6 +37,7 @@ from vigil.web.metrics import build_registry
 from vigil.web.middleware import SecurityMiddleware
 from vigil.web.ratelimit import RateLimiter
 from vigil.web.routes import auth, cameras, jobs, live, step5, system, track, visitors
+from vigil.web.routes.docs import mount_api_docs
 from vigil.web.secrets import first_admin_password, signing_key
 from vigil.web.templating import LoginRequired, login_redirect
 from vigil.web.validation import invalid_request, refuse_non_finite_numbers
@@ -127,6 +128,10 @@ def create_web_app(settings: VigilSettings, db_url: str | None = None) -> FastAP
         description=DESCRIPTION,
         lifespan=_lifespan,
         dependencies=[Depends(refuse_non_finite_numbers)],  # JSON bodies: NaN and infinities get 422
+        # The API docs are served by routes/docs.py, behind login and from local assets.
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
     app.state.ctx = ctx
     # The batch tracking API (issue 4), admin only: it reads and writes server paths.
@@ -135,6 +140,7 @@ def create_web_app(settings: VigilSettings, db_url: str | None = None) -> FastAP
     routers = (auth.pages, auth.api, live.router, cameras.router, visitors.router, system.router)
     for router in (*routers, jobs.router):
         app.include_router(router)
+    mount_api_docs(app)  # before /static: its assets live under /static/swagger
     app.mount("/static", StaticFiles(directory=str(resources.files("vigil.web") / "static")), name="static")
     app.add_api_route("/", _home, include_in_schema=False)
     app.add_api_route("/api/health", _health, tags=["health"], summary="Liveness (no authentication)")
