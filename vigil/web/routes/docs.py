@@ -2,13 +2,15 @@
 
 FastAPI's own `/docs` page loads Swagger UI from a CDN with an inline script, which the app's CSP
 (`script-src 'self'`) blocks: the page stayed blank. Here the assets come from the
-`swagger-ui-bundle` package, served by the app, and the start-up script is a static file."""
+`fastapi-offline` package (Swagger UI 5, which reads FastAPI's OpenAPI 3.1; `swagger-ui-bundle`'s
+Swagger UI 4 cannot), served by the app, and the start-up script is a static file."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-import swagger_ui_bundle
+from importlib import resources
+
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -42,5 +44,5 @@ def docs(_: Annotated[Principal, Depends(page_viewer)]) -> HTMLResponse:
 def mount_api_docs(app: FastAPI) -> None:
     """The docs routes and Swagger UI's files (a generic library: served without login)."""
     app.include_router(router)
-    assets = StaticFiles(directory=str(swagger_ui_bundle.swagger_ui_path))
+    assets = StaticFiles(directory=str(resources.files("fastapi_offline") / "static"))
     app.mount(SWAGGER_ASSETS, assets, name="swagger")
