@@ -81,6 +81,7 @@ SECTION_CASES: dict[str, tuple[str, object, str, str, object]] = {
     "web": ("port", 9000, "ADMIN_PASSWORD", "from-the-environment", "from-the-environment"),
     "track": ("chunk_max", 77, "ENGINE", "haar", "haar"),
     "jobs": ("keep_finished", 50, "MAX_ACTIVE", "4", 4),
+    "camera_policy": ("allow_loopback", True, "ALLOW_LINK_LOCAL", "true", True),
 }
 
 

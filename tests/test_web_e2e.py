@@ -6,6 +6,7 @@ Set E2E_SCREENSHOT_DIR to keep the screenshots (the README's come from here)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -52,6 +53,7 @@ def server(tmp_path: Path) -> Iterator[str]:
         **os.environ,
         "VIGIL_DATA_DIR": str(tmp_path / "data"),
         "VIGIL_SHARED_DIR": str(SHARED),
+        "VIGIL_CAMERA_POLICY__MEDIA_ROOTS": json.dumps([str(SHARED / "media")]),  # the clip added below
         "VIGIL_WEB__ADMIN_PASSWORD": PASSWORD,
     }
     log = (tmp_path / "server.log").open("w")

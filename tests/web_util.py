@@ -12,6 +12,7 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from tests.conftest import SHARED
 from vigil.config import VigilSettings, load_settings
 from vigil.web.app import create_web_app
 from vigil.web.context import WebContext
@@ -22,7 +23,11 @@ ADMIN_PASSWORD = "admin-secret-pw"
 def web_settings(tmp_path: Path, **overrides: Any) -> VigilSettings:
     """Settings for a test server: temp data dir, known admin password, no camera workers."""
     web = {"admin_password": ADMIN_PASSWORD, "start_cameras": False, **overrides.pop("web", {})}
-    return load_settings(data_dir=tmp_path / "data", web=web, **overrides)
+    # Web tests add cameras from the shared media, their temp dir and dead loopback ports; the
+    # policy's own tests (test_web_camera_policy.py) pass their own `camera_policy`.
+    policy = {"media_roots": [SHARED, tmp_path], "allow_loopback": True}
+    camera_policy = overrides.pop("camera_policy", policy)
+    return load_settings(data_dir=tmp_path / "data", web=web, camera_policy=camera_policy, **overrides)
 
 
 def make_app(tmp_path: Path, db_url: str | None = None, **overrides: Any) -> FastAPI:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import (
@@ -124,6 +124,30 @@ class CameraConfig(_Strict):
     loop: bool = Field(False, description="Restart a file source at its end (simulated camera)")
 
 
+CameraScheme = Literal["rtsp", "rtsps", "http", "https", "usb", "file"]
+
+
+class CameraPolicyConfig(_Strict):
+    """What a camera added at run time (API/UI) may point at; configured cameras are trusted."""
+
+    allowed_schemes: list[CameraScheme] = Field(
+        default_factory=lambda: list(get_args(CameraScheme)),
+        description="URL kinds a camera added in the UI/API may use (usb: usb:N and /dev/videoN; "
+        "file: a path or file://)",
+    )
+    media_roots: list[Path] | None = Field(
+        None,
+        description="Directories whose video files may become cameras added in the UI/API "
+        "(symlinks resolved); default [<data_dir>/media]; [] refuses every file",
+    )
+    allow_loopback: bool = Field(
+        False, description="Let UI/API cameras reach this machine (127.0.0.0/8, ::1, localhost)"
+    )
+    allow_link_local: bool = Field(
+        False, description="Let UI/API cameras reach link-local hosts (169.254.0.0/16, fe80::/10)"
+    )
+
+
 class StoreConfig(_Strict):
     url: str | None = Field(
         None,
@@ -235,6 +259,9 @@ class VigilSettings(BaseSettings):
     analysis_fps: float = Field(5.0, gt=0, le=120, description="Frames analysed per second")
     realtime: bool = Field(True, description="Play files at their real pace (False: max speed)")
     cameras: list[CameraConfig] = Field(default_factory=list, description="Cameras to watch")
+    camera_policy: CameraPolicyConfig = Field(
+        default_factory=CameraPolicyConfig, description="What cameras added in the UI/API may reach"
+    )
     cameras_ips: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         validation_alias=_alias("cameras_ips", "CAMERAS_IPS"),

@@ -11,6 +11,7 @@ from pydantic.fields import FieldInfo
 from vigil.batch.settings import BatchSettings, BatchTrackerConfig
 from vigil.config import (
     CameraConfig,
+    CameraPolicyConfig,
     GatingConfig,
     MotionConfig,
     QualityConfig,
@@ -27,6 +28,7 @@ from vigil.live.tracking_config import TrackerConfig
 SECTIONS: list[tuple[str, str, type[BaseModel]]] = [
     ("Top level", "VIGIL_", VigilSettings),
     ("cameras[] (YAML)", "", CameraConfig),
+    ("camera_policy: cameras added in the UI/API", "VIGIL_CAMERA_POLICY__", CameraPolicyConfig),
     *[(f"detector, type: {name}", "VIGIL_DETECTOR__", cls) for name, cls in detector_configs().items()],
     *[(f"embedder, type: {name}", "VIGIL_EMBEDDER__", cls) for name, cls in embedder_configs().items()],
     ("motion", "VIGIL_MOTION__", MotionConfig),

@@ -17,7 +17,6 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
@@ -38,6 +37,7 @@ from vigil.store.cameras import CameraRow, CameraSource, Zones, zones_of
 from vigil.store.identifier import StoreIdentifier
 from vigil.store.repository import IdentityStore
 from vigil.types import Image
+from vigil.web.camera_policy import CameraPolicy
 from vigil.web.events import EventBus
 from vigil.web.live import LiveEncoder, VisitorNames
 
@@ -117,8 +117,9 @@ class CameraRuntime:
 
 # ------------------------------------------------------------------ URLs and names
 def check_url(url: str) -> str:
-    """The URL if Vigil can open it: rtsp(s)/http(s) with a host, usb:N, /dev/videoN, or an
-    existing file on the server (path or file://). Raises `InvalidCameraUrl` with the reason."""
+    """The URL if Vigil can open it: rtsp(s)/http(s) with a host, usb:N, /dev/videoN, or a file
+    path (path or file://). Raises `InvalidCameraUrl` with the reason. Whether a camera added at
+    run time may use it (and whether its file exists) is the camera policy's check."""
     url = url.strip()
     if not url or any(ord(c) < 32 for c in url):
         raise InvalidCameraUrl("the camera URL is empty or contains control characters")
@@ -136,16 +137,6 @@ def check_url(url: str) -> str:
     if re.match(r"^[a-z][a-z0-9+.-]*://", lower) and not lower.startswith("file://"):
         raise InvalidCameraUrl(
             "unsupported camera URL: use rtsp://, http(s)://, usb:N, /dev/videoN or a video file path"
-        )
-    path = Path(url[len("file://") :] if lower.startswith("file://") else url)
-    try:
-        exists = path.is_file()
-    except (OSError, ValueError):
-        exists = False
-    if not exists:
-        raise InvalidCameraUrl(
-            f"no video file at {path} on the server; use rtsp://, http(s)://, usb:N, /dev/videoN "
-            "or the path of an existing file"
         )
     return url
 
@@ -226,6 +217,7 @@ class CameraManager:
         self.events = events
         enabled = settings.store.enabled
         self.identifier = StoreIdentifier(store, close_store=False) if enabled else None
+        self.policy = CameraPolicy.of(settings)
         self._embedder_factory = embedder_factory or (lambda: default_embedder(settings))
         self._factory: PipelineFactory | None = None  # built with the embedder, at the first start
         self._cameras: dict[int, CameraInfo] = {}
@@ -324,6 +316,7 @@ class CameraManager:
         dead_zones: Zones | None = None,
     ) -> CameraInfo:
         url = check_url(url)
+        self.policy.check(url)
         with self._ops:
             name = name.strip() if name else self._free_name(camera_name(url))
             self._check_name_free(name, None)
@@ -342,6 +335,7 @@ class CameraManager:
             info = self._editable(camera_id)
             if "url" in changes:
                 changes["url"] = check_url(changes["url"])
+                self.policy.check(changes["url"])
             if changes.get("name"):
                 changes["name"] = changes["name"].strip()
                 self._check_name_free(changes["name"], camera_id)
@@ -412,12 +406,19 @@ class CameraManager:
                 ids.append(uuid.UUID(visitor))
         return {str(visitor): name for visitor, name in self.store.visitors.names(ids).items()}
 
+    def check_source(self, info: CameraInfo) -> None:
+        """Raises `CameraUrlRefused` when a camera added at run time may not open its URL (a row
+        stored before the policy, or the policy or a host's address changed since)."""
+        if not info.read_only:
+            self.policy.check(info.url)
+
     # -------------------------------------------------------------- internals
     def _launch(self, info: CameraInfo) -> bool:
         """Builds and starts a new pipeline (caller holds `_ops`); False when it cannot start."""
         if self.closed or self.is_running(info.id):
             return not self.closed
         try:
+            self.check_source(info)
             if self._factory is None:
                 embedder = self._embedder_factory()
                 self._factory = PipelineFactory(self.settings, embedder, [self.events], self.identifier)

@@ -239,6 +239,7 @@ def snapshot(camera_id: CameraId, ctx: Ctx, _: Viewer) -> Response:
     if latest is not None:
         image = latest.frame.image
     else:
+        manager.check_source(info)
         image = grab_frame(info.url, manager.settings, SNAPSHOT_TIMEOUT_S)
     return jpeg_response(encode_jpeg(image, 90))
 
