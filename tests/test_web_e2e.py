@@ -231,3 +231,33 @@ def test_jobs_page_follows_a_tracking_job_and_cancels_it(server: str, tmp_path: 
             _keep("jobs.png", page.screenshot(), tmp_path)
         finally:
             browser.close()
+
+
+def test_api_docs_page_renders_the_operations_after_login(server: str, tmp_path: Path) -> None:
+    """/docs was a blank page (the CSP blocked Swagger UI's CDN and inline script); now it shows
+    the API's operations, from the app's own files, after a login."""
+    if not CHROMIUM.exists():
+        pytest.fail("Chromium is missing: run `make system-deps` (installs Debian's chromium)")
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(30_000)
+        blocked: list[str] = []
+        page.on(
+            "console",
+            lambda message: blocked.append(message.text) if "Content Security" in message.text else None,
+        )
+        try:
+            page.goto(f"{server}/docs")
+            page.fill("input[name=username]", "admin")
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
+            expect(page).to_have_url(f"{server}/docs")
+            expect(page.locator(".opblock").first).to_be_visible()
+            assert page.locator(".opblock").count() > 30
+            assert not blocked, blocked
+            _keep("docs.png", page.screenshot(), tmp_path)
+        finally:
+            browser.close()

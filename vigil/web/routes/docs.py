@@ -7,9 +7,8 @@ Swagger UI 4 cannot), served by the app, and the start-up script is a static fil
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from importlib import resources
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
