@@ -92,3 +92,36 @@ def test_vigil_config_prints_no_password(monkeypatch: pytest.MonkeyPatch) -> Non
     result = CliRunner().invoke(cli_app, ["config"])
     assert result.exit_code == 0, result.output
     assert SECRET not in result.output and "***@10.0.0.5" in result.output
+
+
+def test_log_records_keep_their_argument_shape_for_other_formatters() -> None:
+    """uvicorn's access formatter unpacks `record.args` itself: the redaction must keep it a tuple
+    (flattening it broke every access log line of `vigil serve`)."""
+    from uvicorn.logging import AccessFormatter
+
+    from vigil.redact import install_log_redaction
+
+    install_log_redaction()
+    access = logging.getLogger("uvicorn.access")
+    plain = access.makeRecord(
+        "uvicorn.access",
+        logging.INFO,
+        "f",
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5", "GET", "/api/system", "1.1", 200),
+        None,
+    )
+    secret = access.makeRecord(
+        "uvicorn.access",
+        logging.INFO,
+        "f",
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5", "GET", f"/x?pwd={SECRET}", "1.1", 200),
+        None,
+    )
+    formatter = AccessFormatter('%(client_addr)s - "%(request_line)s" %(status_code)s')
+    assert formatter.format(plain) == '127.0.0.1:5 - "GET /api/system HTTP/1.1" 200 OK'
+    line = formatter.format(secret)
+    assert SECRET not in line and "pwd=***" in line

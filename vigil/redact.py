@@ -62,10 +62,8 @@ def install_log_redaction() -> None:
 
     def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = previous(*args, **kwargs)
-        message = record.getMessage()
-        cleaned = redact(message)
-        if cleaned != message or record.args:
-            record.msg, record.args = cleaned, None
+        if redact(record.getMessage()) != record.getMessage():
+            _redact_in_place(record)
         if record.exc_info and record.exc_info[1] is not None:
             # Formatters reuse exc_text when set: the traceback's messages are redacted too.
             record.exc_text = redact("".join(traceback.format_exception(*record.exc_info)).rstrip("\n"))
@@ -73,3 +71,16 @@ def install_log_redaction() -> None:
 
     logging.setLogRecordFactory(factory)
     _installed = True
+
+
+def _redact_in_place(record: logging.LogRecord) -> None:
+    """Redacts the message and its arguments, keeping their shape: formatters such as uvicorn's
+    access log unpack `record.args` themselves."""
+    if isinstance(record.msg, str):
+        record.msg = redact(record.msg)
+    if isinstance(record.args, tuple):
+        record.args = tuple(redact(arg) if isinstance(arg, str) else arg for arg in record.args)
+    elif isinstance(record.args, dict):
+        record.args = {key: redact(arg) if isinstance(arg, str) else arg for key, arg in record.args.items()}
+    if redact(record.getMessage()) != record.getMessage():  # a secret split across arguments
+        record.msg, record.args = redact(record.getMessage()), None
