@@ -318,7 +318,7 @@ class VigilSettings(BaseSettings):
             init_settings,
             env_settings,
             dotenv_settings,
-            SectionAliasSource(settings_cls, Path(".env")),
+            SectionAliasSource(settings_cls, dotenv_settings),
         ]
         if yaml_file is not None:
             sources.append(

@@ -10,14 +10,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-from dotenv import dotenv_values
 from pydantic import AliasChoices, BaseModel
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
+from pydantic_settings import BaseSettings, DotEnvSettingsSource, PydanticBaseSettingsSource
 
 YAML_FILE: ContextVar[Path | None] = ContextVar("vigil_yaml_file", default=None)
 
@@ -40,11 +40,12 @@ def env_alias_names(field: FieldInfo) -> list[str]:
 
 
 class SectionAliasSource(PydanticBaseSettingsSource):
-    """Section fields set through their alias names, from the environment, else the `.env` file."""
+    """Section fields set through their alias names, from the environment, else the `.env` file
+    (the values pydantic-settings' own dotenv source has read: the file is read once)."""
 
-    def __init__(self, settings_cls: type[BaseSettings], env_file: Path | None) -> None:
+    def __init__(self, settings_cls: type[BaseSettings], dotenv: PydanticBaseSettingsSource) -> None:
         super().__init__(settings_cls)
-        values = dotenv_values(env_file) if env_file is not None and env_file.is_file() else {}
+        values: Mapping[str, str | None] = dotenv.env_vars if isinstance(dotenv, DotEnvSettingsSource) else {}
         file_values = {key.upper(): value for key, value in values.items() if value is not None}
         self._environ = {**file_values, **{key.upper(): value for key, value in os.environ.items()}}
 
