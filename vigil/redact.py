@@ -62,7 +62,8 @@ def install_log_redaction() -> None:
 
     def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = previous(*args, **kwargs)
-        if redact(record.getMessage()) != record.getMessage():
+        message = record.getMessage()
+        if redact(message) != message:
             _redact_in_place(record)
         if record.exc_info and record.exc_info[1] is not None:
             # Formatters reuse exc_text when set: the traceback's messages are redacted too.

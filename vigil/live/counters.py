@@ -5,39 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from dataclasses import asdict, dataclass, field
-
-
-@dataclass(frozen=True)
-class CounterSnapshot:
-    """The counters at one moment (milliseconds and stream seconds rounded to 0.1); the same
-    fields as `StageCounters` (a test keeps them equal). Strings only at the edge (`to_dict`)."""
-
-    stream_s: float = 0.0  # seconds of video played (stream time, across reconnects and loops)
-    frames_decoded: int = 0
-    frames_sampled: int = 0
-    frames_dropped: int = 0  # sampled frames dropped by the frame queue (analysis too slow)
-    motion_skipped: int = 0
-    frames_detected: int = 0
-    faces_detected: int = 0
-    faces_in_dead_zones: int = 0
-    tracks_started: int = 0
-    tracks_ended: int = 0
-    embed_requests: int = 0
-    embed_dropped: int = 0  # faces dropped by the embedding queue
-    embeddings: int = 0
-    embed_errors: int = 0
-    identity_errors: int = 0  # the identity store failed to assign a face (logged)
-    corrupt_packets: int = 0
-    ms_decode: float = 0.0
-    ms_motion: float = 0.0
-    ms_detect: float = 0.0
-    ms_track: float = 0.0
-    ms_quality: float = 0.0
-    ms_embed: float = 0.0
-
-    def to_dict(self) -> dict[str, float]:
-        return asdict(self)
+from dataclasses import FrozenInstanceError, asdict, dataclass, field
 
 
 @dataclass
@@ -66,8 +34,24 @@ class StageCounters:
     ms_embed: float = 0.0
 
     def snapshot(self) -> CounterSnapshot:
-        values = {k: (round(v, 1) if isinstance(v, float) else v) for k, v in asdict(self).items()}
-        return CounterSnapshot(**values)  # type: ignore[arg-type]  # same fields, same types
+        snapshot = object.__new__(CounterSnapshot)  # fields set below, past the frozen __setattr__
+        for name, value in asdict(self).items():
+            object.__setattr__(snapshot, name, round(value, 1) if isinstance(value, float) else value)
+        return snapshot
+
+
+class CounterSnapshot(StageCounters):
+    """The counters at one moment (milliseconds and stream seconds rounded to 0.1), read-only;
+    the same fields by construction. Strings only at the edge (`to_dict`)."""
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise FrozenInstanceError(f"cannot assign to field {name!r} of a snapshot")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(f"cannot delete field {name!r} of a snapshot")
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
 
 
 @dataclass

@@ -42,7 +42,7 @@ class SourceHealth:
             state=self.state,
             reconnects=self.reconnects,
             last_frame_ts=self.last_frame_ts,
-            last_error=None if self.last_error is None else redact(self.last_error),
+            last_error=self.last_error,  # redacted where it is set (live/decode.py)
             input_fps=round(self.decoded.rate(), 2),
             analysed_fps=round(self.analysed.rate(), 2),
         )
