@@ -84,3 +84,13 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'vigil.db'}"
     return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[Any]:
+    """An opened store database of `db_url` (both backends), disposed after the test."""
+    from vigil.store.database import connect  # imported lazily, like pgserver: not every test needs it
+
+    database = connect(db_url)
+    yield database
+    database.dispose()

@@ -3,14 +3,17 @@ from the metadata and a migrated one plan the recurrence queries the same way.""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import Engine, create_engine, inspect, text
 
 from vigil.store.database import connect
 from vigil.store.schema import Base
+
+T = TypeVar("T")
 
 IndexRow = tuple[str, str, tuple[str, ...], bool]
 
@@ -37,17 +40,24 @@ def metadata_engine(db_url: str, tmp_path: Path, request: pytest.FixtureRequest)
     return engine
 
 
-def test_migrated_indexes_are_the_declared_ones(
-    db_url: str, tmp_path: Path, request: pytest.FixtureRequest
-) -> None:
+def migrated_and_declared(
+    db_url: str, tmp_path: Path, request: pytest.FixtureRequest, read: Callable[[Engine], T]
+) -> tuple[T, T]:
+    """`read` of a database the migrations made, and of one `schema.py`'s `create_all` made."""
     db = connect(db_url)
     declared_engine = metadata_engine(db_url, tmp_path, request)
     try:
         Base.metadata.create_all(declared_engine)
-        migrated, declared = indexes(db.writer), indexes(declared_engine)
+        return read(db.writer), read(declared_engine)
     finally:
         declared_engine.dispose()
         db.dispose()
+
+
+def test_migrated_indexes_are_the_declared_ones(
+    db_url: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    migrated, declared = migrated_and_declared(db_url, tmp_path, request, indexes)
     assert migrated == declared
     # The covering (time, visitor) indexes the recurrence listings read, and no redundant
     # single-column time index beside them (dropped by 0004).

@@ -23,15 +23,8 @@ from vigil.jobs.errors import JobAlreadyFinished, JobNotFound, JobQueueFull, Unk
 from vigil.jobs.kinds import registry
 from vigil.jobs.manager import SHUTDOWN, JobManager
 from vigil.jobs.model import JobOutcome, JobPayload, JobProgress, JobRecord, JobState
-from vigil.store.database import Database, connect
+from vigil.store.database import Database
 from vigil.store.jobs import INTERRUPTED, JobRepository
-
-
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    database = connect(db_url)
-    yield database
-    database.dispose()
 
 
 @pytest.fixture

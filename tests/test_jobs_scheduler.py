@@ -28,7 +28,7 @@ from vigil.jobs.executor import JobControl, LocalExecutor, create_executor
 from vigil.jobs.kinds import discover_kinds
 from vigil.jobs.manager import JobManager
 from vigil.jobs.model import JobOutcome, JobPayload, JobProgress, JobRecord, JobState
-from vigil.store.database import Database, connect
+from vigil.store.database import Database
 from vigil.store.jobs import INTERRUPTED, JOBS, JobRepository
 
 POLL_S = 0.05
@@ -44,13 +44,6 @@ class SeenExecutor(LocalExecutor):
     def submit(self, payload: JobPayload, control: JobControl) -> Future[JobOutcome | None]:
         self.seen.append(payload.id)
         return super().submit(payload, control)
-
-
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    database = connect(db_url)
-    yield database
-    database.dispose()
 
 
 @pytest.fixture

@@ -12,9 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, inspect
 
-from tests.test_analytics_indexes import metadata_engine
-from vigil.store.database import connect
-from vigil.store.schema import Base
+from tests.test_analytics_indexes import migrated_and_declared
 
 VERSIONS = Path(str(resources.files("vigil.store") / "migrations" / "versions"))
 
@@ -57,14 +55,7 @@ def table_shapes(engine: Engine) -> dict[str, dict[str, Any]]:
 def test_migrated_schema_is_the_declared_one(
     db_url: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    db = connect(db_url)
-    declared_engine = metadata_engine(db_url, tmp_path, request)
-    try:
-        Base.metadata.create_all(declared_engine)
-        migrated, declared = table_shapes(db.writer), table_shapes(declared_engine)
-    finally:
-        declared_engine.dispose()
-        db.dispose()
+    migrated, declared = migrated_and_declared(db_url, tmp_path, request, table_shapes)
     assert set(migrated) == set(declared)
     for table in declared:
         assert migrated[table] == declared[table], table
