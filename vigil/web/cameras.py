@@ -165,7 +165,7 @@ def _in_thread(job: Callable[[], T], timeout_s: float, what: str) -> T:
     if worker.is_alive():
         raise CameraUnavailable(f"{what}: no answer within {timeout_s:.0f} s")
     if "error" in result:
-        raise CameraUnavailable(redact(f"{what}: {result['error']}"))
+        raise CameraUnavailable(f"{what}: {result['error']}")  # answered through the redacting handler
     value: T = result["value"]
     return value
 
