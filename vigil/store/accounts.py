@@ -31,6 +31,8 @@ class Account:
     role: Role
     # Signed into session cookies; a cookie naming an older version is no longer valid.
     session_version: int = 0
+    # A disabled account cannot log in, its sessions are ended and its API keys refused.
+    disabled: bool = False
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,7 @@ class ApiKeyInfo:
 
 
 def _account(row: Row[User]) -> Account:
-    return Account(row.id, row.username, row.role, row.session_version)
+    return Account(row.id, row.username, row.role, row.session_version, row.disabled)
 
 
 def _key_hash(token: str) -> str:
@@ -95,9 +97,22 @@ class AccountRepository:
         if row is None:
             verify_password(password, self._dummy_hash)
             return None
-        if not verify_password(password, row.password_hash):
+        if not verify_password(password, row.password_hash) or row.disabled:
             return None
         return _account(row)
+
+    def check_password(self, user_id: int, password: str) -> bool:
+        """Whether `password` is the user's current one (own password change asks for it)."""
+        with self.db.reader.connect() as conn:
+            stored = conn.execute(select(User.password_hash).where(User.id == user_id)).scalar_one_or_none()
+        if stored is None:
+            raise UserNotFound(f"no user with id {user_id}")
+        return verify_password(password, stored)
+
+    def by_name(self, username: str) -> Account | None:
+        with self.db.reader.connect() as conn:
+            row = conn.execute(select(User).where(User.username == username)).first()
+        return None if row is None else _account(row)
 
     def get(self, user_id: int) -> Account | None:
         with self.db.reader.connect() as conn:
@@ -111,12 +126,10 @@ class AccountRepository:
 
     def delete(self, user_id: int) -> None:
         with self.db.writer.begin() as conn:
-            count_admins = select(func.count()).select_from(User).where(User.role == "admin")
-            admins = conn.execute(count_admins).scalar_one()
-            row = conn.execute(select(User.role).where(User.id == user_id)).first()
+            row = conn.execute(select(User.role, User.disabled).where(User.id == user_id)).first()
             if row is None:
                 raise UserNotFound(f"no user with id {user_id}")
-            if row.role == "admin" and admins <= 1:
+            if row.role == "admin" and not row.disabled and _active_admins(conn) <= 1:
                 raise LastAdmin("cannot delete the last admin")
             conn.execute(delete(User).where(User.id == user_id))
 
@@ -131,12 +144,17 @@ class AccountRepository:
         if role not in ROLES:
             raise InvalidAccount(f"role must be one of {', '.join(ROLES)}")
         with self.db.writer.begin() as conn:
-            current = conn.execute(select(User.role).where(User.id == user_id)).scalar_one_or_none()
-            if current == "admin" and role != "admin":
-                count_admins = select(func.count()).select_from(User).where(User.role == "admin")
-                if conn.execute(count_admins).scalar_one() <= 1:
-                    raise LastAdmin("cannot take the admin role from the last admin")
+            if role != "admin" and _is_last_active_admin(conn, user_id):
+                raise LastAdmin("cannot take the admin role from the last admin")
             self._bump(conn, user_id, {"role": role})
+
+    def set_disabled(self, user_id: int, disabled: bool) -> None:
+        """Disables (ending the user's sessions; API keys are refused while disabled) or re-enables
+        an account. The last enabled admin cannot be disabled."""
+        with self.db.writer.begin() as conn:
+            if disabled and _is_last_active_admin(conn, user_id):
+                raise LastAdmin("cannot disable the last admin")
+            self._bump(conn, user_id, {"disabled": disabled})
 
     def set_password(self, user_id: int, password: str) -> None:
         """Sets a new password and ends the user's sessions."""
@@ -146,7 +164,7 @@ class AccountRepository:
             self._bump(conn, user_id, {"password_hash": hash_password(password)})
 
     @staticmethod
-    def _bump(conn: Connection, user_id: int, values: dict[str, str]) -> None:
+    def _bump(conn: Connection, user_id: int, values: dict[str, str | bool]) -> None:
         """Applies `values` and increments the session version in one UPDATE (atomic across processes)."""
         bump = update(User).where(User.id == user_id)
         bump = bump.values(session_version=User.session_version + 1, **values)
@@ -172,12 +190,12 @@ class AccountRepository:
             return None
         with self.db.reader.connect() as conn:
             row = conn.execute(
-                select(User.id, User.username, User.role, User.session_version)
+                select(User.id, User.username, User.role, User.session_version, User.disabled)
                 .add_columns(ApiKey.id.label("key_id"), ApiKey.last_used_at)
                 .join(ApiKey, ApiKey.user_id == User.id)
                 .where(ApiKey.key_hash == _key_hash(token))
             ).first()
-        if row is None:
+        if row is None or row.disabled:
             return None
         now = datetime.now(UTC)
         if row.last_used_at is None or (now - row.last_used_at).total_seconds() > KEY_TOUCH_S:
@@ -202,3 +220,15 @@ class AccountRepository:
         with self.db.writer.begin() as conn:
             if conn.execute(query).rowcount == 0:
                 raise ApiKeyNotFound(f"no API key with id {key_id}")
+
+
+def _active_admins(conn: Connection) -> int:
+    query = select(func.count()).select_from(User).where(User.role == "admin", User.disabled.is_(False))
+    return int(conn.execute(query).scalar_one())
+
+
+def _is_last_active_admin(conn: Connection, user_id: int) -> bool:
+    row = conn.execute(select(User.role, User.disabled).where(User.id == user_id)).first()
+    if row is None:
+        raise UserNotFound(f"no user with id {user_id}")
+    return bool(row.role == "admin" and not row.disabled and _active_admins(conn) <= 1)

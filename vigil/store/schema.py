@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     Uuid,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeEngine
@@ -215,6 +216,17 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     # Embedded in session cookies; bumped to end every session of the user (migration 0008).
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # A disabled account cannot log in and its API keys are refused (migration 0009).
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class LoginFailure(Base):
+    """Consecutive failed logins per attempted user name (lower-cased), for growing delays."""
+
+    __tablename__ = "login_failures"
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failed_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class ApiKey(Base):

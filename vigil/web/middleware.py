@@ -148,7 +148,7 @@ class SecurityMiddleware:
         # The account is read on every request anyway (role may change), so checking its session
         # version costs nothing more and holds across processes sharing the database.
         account = await run_in_threadpool(users.get, session.user_id)
-        if account is None or account.session_version != session.version:  # deleted or logged out
+        if account is None or account.disabled or account.session_version != session.version:
             return None
         return Principal(account.id, account.username, account.role, "session", csrf=session.csrf)
 
