@@ -33,6 +33,8 @@ class Account:
     session_version: int = 0
     # A disabled account cannot log in, its sessions are ended and its API keys refused.
     disabled: bool = False
+    created_at: datetime | None = None  # None only where an account is built without its row
+    created_at: datetime | None = None  # None only where not read (API-key lookups)
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,7 @@ class ApiKeyInfo:
 
 
 def _account(row: Row[User]) -> Account:
-    return Account(row.id, row.username, row.role, row.session_version, row.disabled)
+    return Account(row.id, row.username, row.role, row.session_version, row.disabled, row.created_at)
 
 
 def _key_hash(token: str) -> str:
@@ -72,14 +74,14 @@ class AccountRepository:
             raise InvalidAccount("passwords need at least 8 characters")
         try:
             with self.db.writer.begin() as conn:
-                user_id = conn.execute(
+                created = conn.execute(
                     insert(User)
                     .values(username=username, password_hash=hash_password(password), role=role)
-                    .returning(User.id)
-                ).scalar_one()
+                    .returning(User.id, User.created_at)
+                ).one()
         except IntegrityError as exc:
             raise UserExists(f"user {username!r} already exists") from exc
-        return Account(int(user_id), username, role)
+        return Account(int(created.id), username, role, created_at=created.created_at)
 
     def ensure_admin(self, username: str, password: str) -> bool:
         """Create the first admin when there is no user at all; True when created."""
