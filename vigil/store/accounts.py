@@ -33,7 +33,6 @@ class Account:
     session_version: int = 0
     # A disabled account cannot log in, its sessions are ended and its API keys refused.
     disabled: bool = False
-    created_at: datetime | None = None  # None only where an account is built without its row
     created_at: datetime | None = None  # None only where not read (API-key lookups)
 
 
