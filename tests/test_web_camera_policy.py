@@ -64,6 +64,14 @@ def test_default_media_root_is_the_data_dirs_media(tmp_path: Path) -> None:
         )
 
 
+def test_unreadable_names_inside_a_media_root_are_refused_not_a_server_error(tmp_path: Path) -> None:
+    """Found by the schemathesis run: a name longer than the file system allows (ENAMETOOLONG) made
+    `is_file()` raise, a 500. Any name that cannot be checked is simply no video file."""
+    policy = CameraPolicy.of(load_settings(data_dir=tmp_path, camera_policy={"media_roots": [tmp_path]}))
+    with pytest.raises(CameraUrlRefused, match="no video file"):
+        policy.check(str(tmp_path / ("0" * 1000)))
+
+
 @pytest.mark.parametrize(
     ("url", "reason"),
     [

@@ -78,7 +78,7 @@ class CameraPolicy:
                 "video files must be inside a media directory of the server "
                 "(setting camera_policy.media_roots)"
             )
-        if not real.is_file():
+        if not _is_file(real):
             raise CameraUrlRefused(f"no video file at {path} in the media directories")
 
     def _check_host(self, host: str) -> None:
@@ -92,6 +92,14 @@ class CameraPolicy:
                 raise CameraUrlRefused(
                     f"camera host {host} is link-local; refused unless camera_policy.allow_link_local is set"
                 )
+
+
+def _is_file(path: Path) -> bool:
+    """`Path.is_file`, also False for a name it cannot check (too long, no permission), not an error."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
 
 
 def _addresses(host: str) -> list[IpAddress]:
