@@ -28,6 +28,7 @@ from vigil.live.health import SourceState
 from vigil.live.supervisor import Supervisor
 from vigil.models import MODELS, fetch, is_installed
 from vigil.redact import install_log_redaction, redact_json
+from vigil.store.accounts_cli import keys_app, users_app
 from vigil.store.cli import visitors_app
 from vigil.store.identifier import StoreIdentifier
 from vigil.store.repository import IdentityStore
@@ -42,6 +43,8 @@ app.add_typer(models_app, name="models")
 app.add_typer(visitors_app, name="visitors")
 app.add_typer(track_app, name="track")
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(users_app, name="users")
+app.add_typer(keys_app, name="keys")
 err = Console(stderr=True)
 out = Console()
 
