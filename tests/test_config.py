@@ -82,7 +82,19 @@ SECTION_CASES: dict[str, tuple[str, object, str, str, object]] = {
     "track": ("chunk_max", 77, "ENGINE", "haar", "haar"),
     "jobs": ("keep_finished", 50, "MAX_ACTIVE", "4", 4),
     "camera_policy": ("allow_loopback", True, "ALLOW_LINK_LOCAL", "true", True),
+    "watchlist": ("similarity_threshold", 0.7, "MIN_FACE_PX", "100", 100),
 }
+
+
+def test_seed_004_threshold_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("WARN_THRESHOLD=0.4\n")
+    monkeypatch.setenv("SIMILARITY_THRESHOLD", "0.6")
+    watchlist = load_settings(None).watchlist
+    assert (watchlist.similarity_threshold, watchlist.warn_threshold) == (0.6, 0.4)
+    monkeypatch.setenv("WARN_THRESHOLD", "0.65")
+    with pytest.raises(ConfigError, match="a probable match must need less than a match"):
+        load_settings(None)
 
 
 def _section_names() -> set[str]:

@@ -32,6 +32,7 @@ from vigil.store.accounts_cli import keys_app, users_app
 from vigil.store.cli import visitors_app
 from vigil.store.identifier import StoreIdentifier
 from vigil.store.repository import IdentityStore
+from vigil.watchlist.cli import watchlist_app
 
 app = typer.Typer(
     help="Vigil: people-centric video analytics (live face pipeline, gated recognition).",
@@ -43,6 +44,7 @@ app.add_typer(models_app, name="models")
 app.add_typer(visitors_app, name="visitors")
 app.add_typer(track_app, name="track")
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(watchlist_app, name="watchlist")
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
 err = Console(stderr=True)

@@ -43,6 +43,7 @@ from vigil.jobs.config import JobsConfig
 from vigil.live.tracking_config import TrackerConfig
 from vigil.paths import user_models_dir
 from vigil.settings_sources import YAML_FILE, SectionAliasSource
+from vigil.watchlist.config import WatchlistConfig
 
 Point = tuple[float, float]
 Polygon = Annotated[list[Point], Field(min_length=3, description="Polygon vertices in pixels")]
@@ -301,6 +302,9 @@ class VigilSettings(BaseSettings):
     web: WebConfig = Field(default_factory=WebConfig, description="Web dashboard and REST API")
     track: BatchSettings = Field(default_factory=BatchSettings, description="Batch tracking (`vigil track`)")
     jobs: JobsConfig = Field(default_factory=JobsConfig, description="Persistent jobs (batch tracking, ...)")
+    watchlist: WatchlistConfig = Field(
+        default_factory=WatchlistConfig, description="Watchlist: enrolled people and alert thresholds"
+    )
 
     @classmethod
     def settings_customise_sources(

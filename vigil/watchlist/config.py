@@ -1,0 +1,78 @@
+"""Settings of the watchlist (`watchlist:` in YAML, `VIGIL_WATCHLIST__*`, or seed 004's names)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
+
+ScoreScale = Literal["calibrated", "raw"]
+
+
+class Thresholds(BaseModel):
+    """The two alert levels, on the score scale of `WatchlistConfig.score_scale`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    similarity_threshold: float = Field(
+        0.55,
+        ge=0.0,
+        le=1.0,
+        validation_alias=AliasChoices("similarity_threshold", "SIMILARITY_THRESHOLD"),
+        description="Score from which a face is a match (immediate alert); seed SIMILARITY_THRESHOLD",
+    )
+    warn_threshold: float = Field(
+        0.45,
+        ge=0.0,
+        le=1.0,
+        validation_alias=AliasChoices("warn_threshold", "WARN_THRESHOLD"),
+        description="Score from which a face is a probable match (discreet notice); seed WARN_THRESHOLD",
+    )
+
+    @model_validator(mode="after")
+    def _warn_not_above_match(self) -> Thresholds:
+        if self.warn_threshold > self.similarity_threshold:
+            raise ValueError(
+                f"warn_threshold {self.warn_threshold} is above similarity_threshold "
+                f"{self.similarity_threshold}: a probable match must need less than a match"
+            )
+        return self
+
+
+class WatchlistConfig(Thresholds):
+    score_scale: ScoreScale = Field(
+        "calibrated",
+        description="calibrated: thresholds apply to a score that means the same for every embedder "
+        "(docs/watchlist.md); raw: to the embedder's cosine similarity (refused when it would accept "
+        "every impostor of the calibration set)",
+    )
+    camera_thresholds: dict[str, Thresholds] = Field(
+        default_factory=dict, description="Per-camera overrides of both thresholds, by camera name"
+    )
+    max_photo_mb: float = Field(10.0, gt=0, le=200, description="Largest accepted reference photo (MiB)")
+    max_photo_megapixels: float = Field(
+        40.0, gt=0, le=500, description="Largest photo size in megapixels (decompression bombs are refused)"
+    )
+    min_face_px: int = Field(
+        80, ge=20, le=2000, description="Shortest side of a reference face, in pixels of the photo"
+    )
+    min_face_score: float = Field(
+        0.85,
+        ge=0.0,
+        le=1.0,
+        description="Least detector confidence for a face of a reference photo to count (weaker ones are "
+        "taken for background: a painting, a poster)",
+    )
+    min_sharpness: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="Least sharpness of a reference face: v/(v+40), v the Laplacian variance at 150x150",
+    )
+    min_frontality: float = Field(
+        0.3, ge=0.0, le=1.0, description="Least frontality term (yaw and roll) of a reference face"
+    )
+
+    def thresholds_for(self, camera: str) -> Thresholds:
+        """The camera's override, else the global pair."""
+        return self.camera_thresholds.get(camera, self)

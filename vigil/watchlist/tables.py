@@ -1,0 +1,43 @@
+"""The watchlist's tables (migration 0010), on the store's declarative base so one database and
+one migration chain hold everything. Only `vigil.watchlist.repository` reads or writes them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from vigil.store.schema import Base, Embedding, UtcDateTime, utcnow
+from vigil.types import FloatArray
+
+
+class WatchlistPerson(Base):
+    """Someone to look for: a name, free notes and a category (seed 004's registry entry)."""
+
+    __tablename__ = "watchlist_people"
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    category: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class WatchlistReference(Base):
+    """One reference face of a person: its embedding (per model) and its crop on disk."""
+
+    __tablename__ = "watchlist_references"
+    __table_args__ = (Index("ix_watchlist_references_model", "model"),)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    person_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("watchlist_people.id", ondelete="CASCADE"), index=True
+    )
+    model: Mapped[str] = mapped_column(String(100))
+    dim: Mapped[int] = mapped_column(Integer)
+    embedding: Mapped[FloatArray] = mapped_column(Embedding)
+    quality: Mapped[float] = mapped_column(Float)
+    # Where it came from: "photo" (an upload / file), "visitor" (a visitor's crop).
+    source: Mapped[str] = mapped_column(String(32))
+    crop_path: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
