@@ -28,7 +28,9 @@ system-deps:
 
 # Install YuNet into the per-user models dir (~/.local/share/vigil/models), sha256-checked: from the
 # shared copy when there is one (offline), else from the official URL; without either, BlazeFace.
+# Export dlib's face descriptor there as ONNX, offline from the pip-installed weights.
 models: $(STAMP)
+	$(BIN)/python -m vigil.embed.dlib_export
 	if [ -f "$(SHARED)/models/$(YUNET_FILE)" ]; then \
 		$(BIN)/vigil models fetch yunet --url "file://$(abspath $(SHARED))/models/$(YUNET_FILE)"; \
 	else \

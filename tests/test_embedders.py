@@ -77,7 +77,7 @@ def test_onnx_embedder_missing_model(tmp_path: Path) -> None:
 
 
 def test_registry_and_zero_vector_rejected() -> None:
-    assert set(embedder_configs()) == {"dlib_resnet", "onnx"}
+    assert set(embedder_configs()) == {"dlib_onnx", "dlib_resnet", "onnx"}
     with pytest.raises(ValueError, match="zero"):
         FaceEmbedding(np.zeros(8, np.float32), "m")
 
