@@ -43,6 +43,7 @@ from vigil.live.quality import face_quality
 from vigil.live.tracking import FaceTracker
 from vigil.sources import open_source
 from vigil.types import Detections, FloatArray, Image
+from vigil.watchlist.calibration import MATCH, PROBABLE, CalibrationFile, LevelRates
 
 PEOPLE = "media/faces/people"
 HAMILTON = "media/video/hamilton_640x360.mp4"
@@ -121,6 +122,7 @@ class Results:
     below_floor: list[Sample]  # best face of segments with no face above the quality floor
     timer: Timer
     seconds: float = 0.0
+    model: str = ""  # the embedder's model name (vectors are comparable within one model only)
 
 
 # ------------------------------------------------------------------ photos
@@ -293,7 +295,8 @@ def measure(args: argparse.Namespace) -> Results:
     video = embed_segments(faces, embedder, args.per_track, timer)
     below_floor = embed_below_floor(faces, embedder, timer)
     embedder.close()
-    return Results(photos, missed, norms, faces, video, below_floor, timer, time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    return Results(photos, missed, norms, faces, video, below_floor, timer, seconds, embedder.name)
 
 
 # ------------------------------------------------------------------ pairs and rates
@@ -773,7 +776,43 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--min-quality", type=float, default=0.3, help="quality floor (default 0.3)")
     parser.add_argument("--per-track", type=int, default=15, help="faces embedded per segment (default 15)")
     parser.add_argument("--out", type=Path, help="also write the markdown report to this file")
+    parser.add_argument(
+        "--watchlist-out",
+        type=Path,
+        help="also write the watchlist's score calibration of this embedder (JSON, see "
+        "vigil/watchlist/calibration.py), e.g. vigil/watchlist/calibrations/<model>.json",
+    )
     return parser.parse_args(argv)
+
+
+def watchlist_calibration(a: Analysis, model: str) -> CalibrationFile:
+    """The anchors of the watchlist's common score scale (vigil/watchlist/calibration.py) for this
+    embedder, with the FAR/FRR measured at both levels (photos, and the gated video faces)."""
+    impostors = np.concatenate([a.photos.impostor, a.gated.impostor])
+    match_raw = zero_far_threshold(a.photos, a.gated)
+    probable_raw = min(zero_far_threshold(a.photos), match_raw - 0.001)
+    stranger = min(float(np.median(impostors)), probable_raw - 0.001)
+    anchors = [(-1.0, 0.0), (stranger, 0.0), (probable_raw, PROBABLE), (match_raw, MATCH), (1.0, 1.0)]
+
+    def rates(raw: float) -> LevelRates:
+        return LevelRates(
+            raw=raw,
+            photos_far=far(a.photos, raw),
+            photos_frr=frr(a.photos, raw),
+            video_far=far(a.gated, raw),
+            video_frr=frr(a.gated, raw),
+        )
+
+    info = machine_info()
+    return CalibrationFile(
+        model=model,
+        generated=f"{info['date']} by `python -m bench.calibrate --watchlist-out` "
+        f"(Vigil {info['vigil_revision']}); video: {a.gated.name}",
+        anchors=anchors,
+        impostor_min=float(impostors.min()),
+        impostor_max=float(impostors.max()),
+        rates={"match": rates(match_raw), "probable": rates(probable_raw)},
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -785,6 +824,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.out:
         args.out.write_text(text, encoding="utf-8")
         progress(f"wrote {args.out}")
+    if args.watchlist_out:
+        calibration = watchlist_calibration(analysis, results.model)
+        args.watchlist_out.write_text(calibration.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        progress(f"wrote {args.watchlist_out}")
     return 0
 
 
