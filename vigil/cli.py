@@ -296,6 +296,9 @@ def serve(
         # C parser and loop: each MJPEG part costs about half the CPU of h11 + asyncio.
         http="httptools",
         loop="uvloop",
+        # uvicorn would believe X-Forwarded-For from 127.0.0.1 (or FORWARDED_ALLOW_IPS): the app
+        # honours it only from `web.trusted_proxies` (create_web_app), so uvicorn must not.
+        proxy_headers=False,
     )
 
 

@@ -7,12 +7,14 @@ then an optional YAML file (`--config` or `VIGIL_CONFIG_FILE`), then defaults.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import (
+    AfterValidator,
     AliasChoices,
     BaseModel,
     ConfigDict,
@@ -194,6 +196,23 @@ class StoreConfig(_Strict):
     )
 
 
+def _proxy_address(entry: str) -> str:
+    """An IP address or a CIDR network (parsed as uvicorn's ProxyHeadersMiddleware will: it would
+    silently treat anything else as a literal host name that never matches)."""
+    try:
+        if "/" in entry:
+            ipaddress.ip_network(entry)
+        else:
+            ipaddress.ip_address(entry)
+    except ValueError as exc:
+        example = "such as 10.0.0.5 or 10.0.0.0/24"
+        raise ValueError(f"{entry!r} is not an IP address or CIDR network {example} ({exc})") from exc
+    return entry
+
+
+ProxyAddress = Annotated[str, AfterValidator(_proxy_address)]
+
+
 class WebConfig(_Strict):
     """`vigil serve`: dashboard, REST API and security. Secrets come from env or files only."""
 
@@ -221,6 +240,30 @@ class WebConfig(_Strict):
         1024, ge=1, le=1024 * 1024, description="Largest accepted request body (KiB); larger gets 413"
     )
     cookie_secure: bool = Field(False, description="Send cookies only over HTTPS (set behind TLS)")
+    trusted_proxies: list[ProxyAddress] = Field(
+        default_factory=list,
+        description="Reverse proxies (IPs or CIDR networks) whose X-Forwarded-For/-Proto headers are "
+        "believed; from any other peer they are ignored (default: none)",
+    )
+    login_attempts_per_min: int = Field(
+        10, ge=1, le=10000, description="Login attempts per minute per client IP; then 429"
+    )
+    login_free_failures: int = Field(
+        5, ge=0, le=1000, description="Failed logins of one user name before each attempt must wait"
+    )
+    login_delay_base_s: float = Field(
+        2.0,
+        gt=0,
+        le=3600,
+        description="Wait (seconds) before the next attempt once the free failures are used; "
+        "doubles with each further failure",
+    )
+    login_delay_max_s: float = Field(
+        900.0, gt=0, le=86400, description="Longest wait between login attempts on one user name (seconds)"
+    )
+    login_failures_reset_h: float = Field(
+        24.0, gt=0, le=24 * 365, description="A user name's failure count restarts after this quiet period"
+    )
     language: Literal["en", "fr"] = Field("en", description="Default UI language (users can switch)")
     live_fps: float = Field(5.0, gt=0, le=30, description="Highest frame rate of the live MJPEG view")
     live_jpeg_quality: int = Field(70, ge=10, le=100, description="JPEG quality of live pictures")

@@ -34,10 +34,11 @@ class LoginFailureRepository:
             row = conn.execute(select(LoginFailure).where(LoginFailure.username == _key(username))).first()
         return None if row is None else FailureCount(row.failures, row.last_failed_at)
 
-    def record(self, username: str, restart: bool = False) -> int:
-        """Counts one more failure (from 1 when `restart`, e.g. after a long quiet period); the new count."""
+    def record(self, username: str, restart: bool = False, at: datetime | None = None) -> int:
+        """Counts one more failure (from 1 when `restart`, e.g. after a long quiet period) at `at`
+        (default now: the caller's clock when it compares times itself); the new count."""
         with self.db.writer.begin() as conn:
-            return _upsert(conn, _key(username), datetime.now(UTC), restart)
+            return _upsert(conn, _key(username), at or datetime.now(UTC), restart)
 
     def clear(self, username: str) -> None:
         with self.db.writer.begin() as conn:

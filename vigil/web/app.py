@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from vigil import __version__
 from vigil.batch.step5 import Step5Store, step5_defaults
@@ -26,6 +27,7 @@ from vigil.store.accounts import AccountRepository
 from vigil.store.audit import AuditLog
 from vigil.store.database import sqlite_files
 from vigil.store.jobs import JobRepository
+from vigil.store.login_failures import LoginFailureRepository
 from vigil.store.repository import IdentityStore
 from vigil.web.auth import Sessions, require_admin
 from vigil.web.cameras import CameraManager
@@ -33,6 +35,7 @@ from vigil.web.context import WebContext
 from vigil.web.errors import refused
 from vigil.web.events import EventBus
 from vigil.web.images import ImageSigner
+from vigil.web.login_throttle import DelayPolicy, LoginThrottle
 from vigil.web.metrics import build_registry
 from vigil.web.middleware import SecurityMiddleware
 from vigil.web.ratelimit import RateLimiter
@@ -77,6 +80,9 @@ def _context_over(settings: VigilSettings, store: IdentityStore) -> WebContext:
         audit=AuditLog(store.db),
         sessions=Sessions(key, web.session_ttl_h * 3600),
         limiter=RateLimiter(web.rate_limit_per_min),
+        login_throttle=LoginThrottle(
+            LoginFailureRepository(store.db), DelayPolicy.of(web), RateLimiter(web.login_attempts_per_min)
+        ),
         signing_key=key,
         images=ImageSigner(key, web.image_url_ttl_s),
         events=events,
@@ -149,6 +155,8 @@ def create_web_app(settings: VigilSettings, db_url: str | None = None) -> FastAP
     app.add_exception_handler(RequestValidationError, invalid_request)  # 422s that echo nothing back
     app.add_exception_handler(Exception, _internal_error)
     app.add_middleware(SecurityMiddleware, ctx=ctx)
+    if settings.web.trusted_proxies:  # outermost: the middleware above must see the real client
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.web.trusted_proxies)
     return app
 
 

@@ -19,6 +19,7 @@ from vigil.web.cameras import CameraManager
 from vigil.web.errorlog import RecentErrors
 from vigil.web.events import EventBus
 from vigil.web.images import ImageSigner
+from vigil.web.login_throttle import LoginThrottle
 from vigil.web.ratelimit import RateLimiter
 
 
@@ -30,6 +31,7 @@ class WebContext:
     audit: AuditLog
     sessions: Sessions
     limiter: RateLimiter
+    login_throttle: LoginThrottle  # per-IP login attempts and per-account delays after failures
     signing_key: str
     images: ImageSigner  # signed, expiring URLs of face crops
     events: EventBus

@@ -16,6 +16,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "login.submit": "Log in",
         "login.failed": "Wrong user name or password.",
         "login.expired": "The form expired; please try again.",
+        "login.throttled.client": "Too many login attempts from your address. Try again in {seconds} s.",
+        "login.throttled.account": "Too many failed logins with this user name. Try again in {seconds} s.",
         "audit.title": "Audit log",
         "audit.at": "When",
         "audit.actor": "Who",
@@ -45,6 +47,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "login.submit": "Se connecter",
         "login.failed": "Nom d'utilisateur ou mot de passe incorrect.",
         "login.expired": "Le formulaire a expiré ; veuillez réessayer.",
+        "login.throttled.client": "Trop de tentatives de connexion depuis votre adresse. "
+        "Réessayez dans {seconds} s.",
+        "login.throttled.account": "Trop d'échecs de connexion avec ce nom d'utilisateur. "
+        "Réessayez dans {seconds} s.",
         "audit.title": "Journal d'audit",
         "audit.at": "Quand",
         "audit.actor": "Qui",

@@ -17,6 +17,7 @@ from vigil.store.audit import AuditRecord
 from vigil.web.auth import LOGIN_CSRF_COOKIE, SESSION_COOKIE, Principal, require_admin, require_viewer
 from vigil.web.context import WebContext, get_ctx
 from vigil.web.i18n import LANG_COOKIE, LANGUAGES
+from vigil.web.login_throttle import LoginThrottled
 from vigil.web.params import DbId
 from vigil.web.templating import page_admin, render
 
@@ -54,10 +55,16 @@ async def login(
     again = {"login_csrf": expected, "next": _safe_next(next)}
     if not expected or not hmac.compare_digest(csrf_token, expected):
         return render(request, "login.html", 400, error="login.expired", **again)
+    try:  # before the password is checked: a refused guess is not tested at all
+        await run_in_threadpool(ctx.login_throttle.admit, username, client or "unknown")
+    except LoginThrottled as refusal:
+        await run_in_threadpool(ctx.audit.record, username, "login", f"refused ({refusal.by})", 429, client)
+        return _throttled(request, refusal, again)
     account = await run_in_threadpool(ctx.users.authenticate, username, password)
     await run_in_threadpool(ctx.audit.record, username, "login", None, 303 if account else 401, client)
     if account is None:
         return render(request, "login.html", 401, error="login.failed", **again)
+    await run_in_threadpool(ctx.login_throttle.succeeded, username)
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
@@ -68,6 +75,14 @@ async def login(
         secure=ctx.settings.web.cookie_secure,
     )
     response.delete_cookie(LOGIN_CSRF_COOKIE)
+    return response
+
+
+def _throttled(request: Request, refusal: LoginThrottled, again: dict[str, str]) -> Response:
+    """The login page again, saying how long to wait (429 + Retry-After)."""
+    error = f"login.throttled.{refusal.by}"
+    response = render(request, "login.html", 429, error=error, retry_after=refusal.retry_after_s, **again)
+    response.headers["Retry-After"] = str(refusal.retry_after_s)
     return response
 
 
