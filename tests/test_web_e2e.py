@@ -261,3 +261,63 @@ def test_api_docs_page_renders_the_operations_after_login(server: str, tmp_path:
             _keep("docs.png", page.screenshot(), tmp_path)
         finally:
             browser.close()
+
+
+def test_users_page_creates_a_user_who_changes_password_and_gets_an_api_key(
+    server: str, tmp_path: Path
+) -> None:
+    """Issue 14 defect 4: an admin adds a user on the Users page; that user logs in, changes their
+    password on the Account page (and stays logged in), creates an API key shown once, and it works."""
+    if not CHROMIUM.exists():
+        pytest.fail("Chromium is missing: run `make system-deps` (installs Debian's chromium)")
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(30_000)
+        try:
+            _log_in(page, server, "/users", "admin", PASSWORD)
+            page.fill("#user-name", "clara")
+            page.fill("#user-password", "first-password")
+            page.click("#user-add")
+            row = page.locator(".user-row[data-username=clara]")
+            expect(row.locator(".user-status")).to_have_text("enabled")
+            expect(row.locator("select.user-role")).to_have_value("viewer")
+            _keep("users.png", page.screenshot(full_page=True), tmp_path)
+            page.click("form[action='/logout'] button")
+
+            _log_in(page, server, "/account", "clara", "first-password")
+            expect(page.locator("#account-role")).to_have_text("viewer")
+            page.fill("#current-password", "first-password")
+            page.fill("#new-password", "second-password")
+            page.fill("#repeat-password", "second-password")
+            page.click("#password-submit")
+            expect(page).to_have_url(f"{server}/account?notice=password_changed")  # still logged in
+            expect(page.locator("#accounts-message")).to_contain_text("Password changed")
+
+            page.fill("#key-name", "grafana")
+            page.click("#key-create")
+            expect(page.locator("#key-created")).to_be_visible()
+            token = page.locator("#key-token").inner_text()
+            assert token.startswith("vgl_") and len(token) > 40
+            expect(page.locator(".key-row .key-prefix")).to_have_text(f"{token[:10]}…")
+            _keep("account.png", page.screenshot(full_page=True), tmp_path)
+            me = httpx.get(f"{server}/api/me", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+            assert me.json()["username"] == "clara"
+            page.reload()
+            expect(page.locator(".key-row .key-name")).to_have_text("grafana")
+            assert token not in page.content(), "the token is shown once"
+        finally:
+            browser.close()
+
+
+def _log_in(page: Any, server: str, path: str, username: str, password: str) -> None:
+    """Through the login form `path` redirects to; lands on `path`."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{server}{path}")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    expect(page).to_have_url(f"{server}{path}")

@@ -39,7 +39,7 @@ from vigil.web.login_throttle import DelayPolicy, LoginThrottle
 from vigil.web.metrics import build_registry
 from vigil.web.middleware import SecurityMiddleware
 from vigil.web.ratelimit import RateLimiter
-from vigil.web.routes import auth, cameras, jobs, live, step5, system, track, visitors
+from vigil.web.routes import accounts, auth, cameras, jobs, live, step5, system, track, visitors
 from vigil.web.routes.docs import mount_api_docs
 from vigil.web.secrets import first_admin_password, signing_key
 from vigil.web.templating import LoginRequired, login_redirect
@@ -144,7 +144,7 @@ def create_web_app(settings: VigilSettings, db_url: str | None = None) -> FastAP
     for batch_router in (step5.router, track.router):
         app.include_router(batch_router, dependencies=[Depends(require_admin)])
     routers = (auth.pages, auth.api, live.router, cameras.router, visitors.router, system.router)
-    for router in (*routers, jobs.router):
+    for router in (*routers, accounts.pages, accounts.api, jobs.router):
         app.include_router(router)
     mount_api_docs(app)  # before /static: its assets live under /static/swagger
     app.mount("/static", StaticFiles(directory=str(resources.files("vigil.web") / "static")), name="static")

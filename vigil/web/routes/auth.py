@@ -1,24 +1,23 @@
-"""Login and logout (pages), language switch, and the account API: me, users, API keys, audit log."""
+"""Login and logout (pages), language switch, and the audit log (page and API).
+
+Accounts and API keys: `vigil.web.routes.accounts`."""
 
 from __future__ import annotations
 
 import hmac
 import secrets
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from vigil.store.accounts import Role
 from vigil.store.audit import AuditRecord
 from vigil.web.auth import LOGIN_CSRF_COOKIE, SESSION_COOKIE, Principal, require_admin, require_viewer
 from vigil.web.context import WebContext, get_ctx
 from vigil.web.i18n import LANG_COOKIE, LANGUAGES
 from vigil.web.login_throttle import LoginThrottled
-from vigil.web.params import DbId
 from vigil.web.templating import page_admin, render
 
 pages = APIRouter(include_in_schema=False)
@@ -120,101 +119,6 @@ def audit_page(
 
 
 # ------------------------------------------------------------------------------ API
-class Me(BaseModel):
-    username: str
-    role: Role
-    via: str
-
-
-@api.get("/me", response_model=Me)
-def me(principal: Annotated[Principal, Depends(require_viewer)]) -> Me:
-    """The caller's account."""
-    return Me(username=principal.username, role=principal.role, via=principal.via)
-
-
-class UserOut(BaseModel):
-    id: int
-    username: str
-    role: Role
-
-
-class UserIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    username: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
-    password: str = Field(min_length=8, max_length=256)
-    role: Role = "viewer"
-
-
-@api.get("/users", response_model=list[UserOut])
-def list_users(ctx: Ctx, _: Annotated[Principal, Depends(require_admin)]) -> list[UserOut]:
-    """Every account (admin only)."""
-    return [UserOut(id=a.id, username=a.username, role=a.role) for a in ctx.users.all()]
-
-
-@api.post("/users", response_model=UserOut, status_code=201)
-def create_user(body: UserIn, ctx: Ctx, _: Annotated[Principal, Depends(require_admin)]) -> UserOut:
-    """Create an account (admin only). 409 when the name is taken."""
-    account = ctx.users.create(body.username, body.password, body.role)
-    return UserOut(id=account.id, username=account.username, role=account.role)
-
-
-@api.delete("/users/{user_id}", status_code=204)
-def delete_user(user_id: DbId, ctx: Ctx, principal: Annotated[Principal, Depends(require_admin)]) -> Response:
-    """Delete an account and its API keys (admin only; the last admin cannot be deleted)."""
-    ctx.users.delete(user_id)
-    return Response(status_code=204)
-
-
-class KeyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=100)
-    username: str | None = Field(None, max_length=64, description="Admins may create keys for other users")
-
-
-class KeyCreated(BaseModel):
-    id: int
-    name: str
-    token: str = Field(description="Send as 'Authorization: Bearer <token>'; shown only once")
-
-
-class KeyOut(BaseModel):
-    id: int
-    name: str
-    prefix: str
-    user: str
-    created_at: datetime
-    last_used_at: datetime | None
-
-
-@api.get("/keys", response_model=list[KeyOut])
-def list_keys(ctx: Ctx, principal: Annotated[Principal, Depends(require_viewer)]) -> list[KeyOut]:
-    """API keys: all of them for admins, one's own otherwise (tokens are never shown again)."""
-    keys = ctx.users.keys(None if principal.is_admin else principal.user_id)
-    return [KeyOut.model_validate(key, from_attributes=True) for key in keys]
-
-
-@api.post("/keys", response_model=KeyCreated, status_code=201)
-def create_key(body: KeyIn, ctx: Ctx, principal: Annotated[Principal, Depends(require_viewer)]) -> KeyCreated:
-    """A new API key for oneself (or, for admins, for `username`)."""
-    user_id = principal.user_id
-    if body.username and body.username != principal.username:
-        if not principal.is_admin:
-            raise HTTPException(403, "only admins create keys for other users")
-        match = [a for a in ctx.users.all() if a.username == body.username]
-        if not match:
-            raise HTTPException(404, f"no user named {body.username!r}")
-        user_id = match[0].id
-    key_id, token = ctx.users.create_key(user_id, body.name)
-    return KeyCreated(id=key_id, name=body.name, token=token)
-
-
-@api.delete("/keys/{key_id}", status_code=204)
-def revoke_key(key_id: DbId, ctx: Ctx, principal: Annotated[Principal, Depends(require_viewer)]) -> Response:
-    """Revoke a key (one's own; admins any)."""
-    ctx.users.revoke_key(key_id, None if principal.is_admin else principal.user_id)
-    return Response(status_code=204)
-
-
 class AuditOut(BaseModel):
     total: int
     items: list[dict[str, object]]

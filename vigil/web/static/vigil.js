@@ -15,7 +15,9 @@ window.vigil = {
     if (!response.ok) {
       let detail = response.statusText;
       try { detail = (await response.json()).detail || detail; } catch (e) { /* not JSON */ }
-      throw new Error(typeof detail === "string" ? detail : JSON.stringify(detail));
+      const error = new Error(typeof detail === "string" ? detail : JSON.stringify(detail));
+      error.status = response.status;  // pages may word known refusals in the user's language
+      throw error;
     }
     return response.status === 204 ? null : response.json();
   },
