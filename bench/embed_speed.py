@@ -1,11 +1,13 @@
 """Cost of one face embedding: dlib's ResNet run by dlib vs the same network run by onnxruntime.
 
-The engines take turns, round after round, on the same face crops (YuNet on the shared photos),
+The engines take turns, round after round, on the same face crops (YuNet on every 20th frame
+of the hamilton clip: 360p faces as the live pipeline sees them; `--photos`: the shared photos,
+larger faces whose alignment costs more),
 so a change in machine load hits all of them; each number is the median over rounds of the
 mean per face in a round. Wall ms and CPU ms (all threads of this process) per `embed()` call,
-alignment included, as the pipeline pays it.
+alignment included, as the pipeline pays it; the alignment's own share on its own row.
 
-    python -m bench.embed_speed [--rounds 15]
+    python -m bench.embed_speed [--rounds 15] [--photos]
 """
 
 from __future__ import annotations
@@ -25,14 +27,18 @@ from bench.live import machine_info, shared_dir
 from vigil.detect import create_detector
 from vigil.detect.yunet import YuNetConfig
 from vigil.embed import EmbedderConfigBase, FaceCrop, FaceEmbedder, create_embedder
+from vigil.embed.dlib_chip import DlibChipper
 from vigil.embed.dlib_onnx import DlibOnnxConfig
 from vigil.embed.dlib_resnet import DlibResnetConfig
+from vigil.types import FaceEmbedding
 
 ENGINES: dict[str, EmbedderConfigBase] = {
     "dlib_resnet (dlib-bin)": DlibResnetConfig(),
     "dlib_onnx, 1 thread": DlibOnnxConfig(threads=1),
     "dlib_onnx, default threads": DlibOnnxConfig(threads=0),
 }
+ALIGNMENT = "alignment alone (in each of the above)"
+CLIP_FRAME_STEP = 20
 
 
 @dataclass(frozen=True)
@@ -41,20 +47,47 @@ class Timing:
     cpu_ms: float
 
 
-def face_crops(shared: Path, limit: int) -> list[FaceCrop]:
-    """The largest face of each shared photo, cut as the live pipeline cuts it."""
+def frames(shared: Path, photos: bool) -> Iterator[np.ndarray]:
+    if photos:
+        for path in sorted((shared / "media/faces/people").glob("*/*")):
+            image = cv2.imread(str(path))
+            if image is not None:
+                yield image
+        return
+    capture = cv2.VideoCapture(str(shared / "media/video/hamilton_640x360.mp4"))
+    index = 0
+    while (frame := capture.read()[1]) is not None:
+        if index % CLIP_FRAME_STEP == 0:
+            yield frame
+        index += 1
+    capture.release()
+
+
+def face_crops(shared: Path, photos: bool) -> list[FaceCrop]:
+    """Every face found (the largest of each photo), cut as the live pipeline cuts it."""
     detector = create_detector(YuNetConfig(), [shared / "models"])
     crops: list[FaceCrop] = []
-    for photo in sorted((shared / "media/faces/people").glob("*/*"))[:limit]:
-        image = cv2.imread(str(photo))
-        if image is None:
-            continue
+    for image in frames(shared, photos):
         found = detector.detect(image)
-        if not len(found.xyxy) or found.landmarks is None:
+        if found.landmarks is None:
             continue
-        best = int(np.argmax(found.score))
-        crops.append(FaceCrop.cut(image, found.xyxy[best], found.landmarks[best]))
+        rows = [int(np.argmax(found.score))] if photos and len(found.xyxy) else range(len(found.xyxy))
+        crops += [FaceCrop.cut(image, found.xyxy[row], found.landmarks[row]) for row in rows]
     return crops
+
+
+class AlignmentOnly(FaceEmbedder):
+    """Times the part both dlib engines share: shape predictor and face chip (no vector)."""
+
+    name = "alignment"
+    dim = 0
+
+    def __init__(self) -> None:
+        self._chipper = DlibChipper()
+
+    def embed(self, crop: FaceCrop) -> FaceEmbedding:
+        self._chipper.chip(crop)
+        return FaceEmbedding(np.ones(1, np.float32), self.name)
 
 
 def time_round(embedder: FaceEmbedder, crops: list[FaceCrop]) -> Timing:
@@ -79,20 +112,23 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--faces", type=int, default=12, help="shared photos to take faces from")
+    parser.add_argument("--photos", action="store_true", help="faces of the shared photos, not the clip")
     args = parser.parse_args()
-    crops = face_crops(shared_dir(), args.faces)
+    crops = face_crops(shared_dir(), args.photos)
     embedders = {name: create_embedder(config) for name, config in ENGINES.items()}
+    embedders[ALIGNMENT] = AlignmentOnly()
     rounds = list(alternate(embedders, crops, args.rounds))
     print(json.dumps(machine_info(), indent=1))
-    print(f"\n{len(crops)} faces x {args.rounds} rounds, medians over rounds\n")
-    print("| engine | wall ms / face | CPU ms / face | speed-up (wall) |")
-    print("|---|---|---|---|")
-    baseline = statistics.median(r[next(iter(ENGINES))].wall_ms for r in rounds)
-    for name in ENGINES:
+    source = "shared photos" if args.photos else f"hamilton, every {CLIP_FRAME_STEP}th frame"
+    print(f"\n{len(crops)} faces ({source}) x {args.rounds} rounds, medians over rounds\n")
+    print("| engine | wall ms / face | CPU ms / face | speed-up, wall | speed-up, CPU |")
+    print("|---|---|---|---|---|")
+    dlib_wall = statistics.median(r[next(iter(ENGINES))].wall_ms for r in rounds)
+    dlib_cpu = statistics.median(r[next(iter(ENGINES))].cpu_ms for r in rounds)
+    for name in embedders:
         wall = statistics.median(r[name].wall_ms for r in rounds)
         cpu = statistics.median(r[name].cpu_ms for r in rounds)
-        print(f"| {name} | {wall:.1f} | {cpu:.1f} | {baseline / wall:.1f}x |")
+        print(f"| {name} | {wall:.1f} | {cpu:.1f} | {dlib_wall / wall:.1f}x | {dlib_cpu / cpu:.1f}x |")
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ from vigil.detect.base import DetectorConfigBase
 from vigil.detect.registry import parse_detector_config
 from vigil.detect.yunet import YuNetConfig
 from vigil.embed.base import EmbedderConfigBase
-from vigil.embed.dlib_resnet import DlibResnetConfig
+from vigil.embed.dlib_onnx import DlibOnnxConfig
 from vigil.embed.registry import parse_embedder_config
 from vigil.errors import ConfigError
 from vigil.jobs.config import JobsConfig
@@ -334,7 +334,7 @@ class VigilSettings(BaseSettings):
         default_factory=YuNetConfig, description="Face detector (`type` picks the engine)"
     )
     embedder: SerializeAsAny[EmbedderConfigBase] = Field(
-        default_factory=DlibResnetConfig, description="Face embedder (`type` picks the engine)"
+        default_factory=DlibOnnxConfig, description="Face embedder (`type` picks the engine)"
     )
     motion: MotionConfig = Field(default_factory=MotionConfig, description="Motion gate")
     tracker: TrackerConfig = Field(default_factory=TrackerConfig, description="Face tracker")
