@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import cv2
+import numpy as np
 from typer.testing import CliRunner
 
 from tests.conftest import SHARED
@@ -50,7 +51,7 @@ def test_import_show_and_remove(tmp_path: Path) -> None:
 
 def test_add_reports_refused_photos(tmp_path: Path) -> None:
     blank = tmp_path / "blank.png"
-    cv2.imwrite(str(blank), (cv2.imread(str(PEOPLE / "obama" / "obama.jpg")) * 0 + 128))
+    cv2.imwrite(str(blank), np.full((400, 300, 3), 128, np.uint8))
     photo = PEOPLE / "paul_rudd" / "1.jpg"
     code, out, err = run(
         tmp_path, "add", "Paul", str(photo), str(blank), "--category", "vip", "--notes", "hi"
@@ -63,3 +64,21 @@ def test_add_reports_refused_photos(tmp_path: Path) -> None:
     assert listed(tmp_path) == {"Paul": 1}
     code, _, err = run(tmp_path, "add", "Ghost", str(tmp_path / "missing.jpg"))
     assert code == 1 and "not a file" in err
+
+
+def test_vigil_watch_writes_watchlist_alerts(tmp_path: Path) -> None:
+    """Seed 004 headless: enrol a person with `vigil watchlist`, play the clip with `vigil watch
+    --events`: alert events name them, with a level and a score, beside the pipeline's events."""
+    code, _, err = run(tmp_path, "add", "lin", *map(str, (PEOPLE / "lin_manuel_miranda").iterdir()))
+    assert code == 0, err
+    events = tmp_path / "events.jsonl"
+    env = {"VIGIL_DATA_DIR": str(tmp_path / "data"), "VIGIL_SHARED_DIR": str(SHARED), "COLUMNS": "200"}
+    clip = SHARED / "media" / "video" / "hamilton_640x360.mp4"
+    result = CliRunner().invoke(app, ["watch", str(clip), "--events", str(events)], env=env)
+    assert result.exit_code == 0, result.stderr
+    lines = [json.loads(line) for line in events.read_text().splitlines()]
+    alerts = [e for e in lines if "alert" in e["type"]]
+    assert alerts and {e["person"] for e in alerts} == {"lin"}
+    assert alerts[0]["type"] == "watchlist_alert" and alerts[0]["level"] in {"probable", "match"}
+    assert alerts[0]["score"] >= 0.45 and alerts[0]["track_id"] == 0  # lin opens the clip
+    assert {"track_started", "face_embedded", "track_ended"} <= {e["type"] for e in lines}

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image as PILImage
 
-from tests.conftest import SHARED, shared_file
+from tests.conftest import SHARED, read_image, shared_file
 from vigil.config import StoreConfig, VigilSettings
 from vigil.watchlist.config import WatchlistConfig
 from vigil.watchlist.errors import AmbiguousPerson, NoUsablePhoto, PersonNotFound, PhotoRefused
@@ -107,8 +107,8 @@ def reason(watchlist: Watchlist, image: np.ndarray) -> str:
 
 
 def test_unusable_faces_are_refused_with_the_reason(watchlist: Watchlist) -> None:
-    obama = cv2.imread(str(PEOPLE / "obama" / "obama.jpg"))
-    biden = cv2.imread(str(PEOPLE / "biden" / "biden.jpg"))
+    obama = read_image("media/faces/people/obama/obama.jpg")
+    biden = read_image("media/faces/people/biden/biden.jpg")
     height = min(obama.shape[0], biden.shape[0])
     pair = np.hstack([obama[:height], biden[:height]])
     assert reason(watchlist, pair) == "several_faces"

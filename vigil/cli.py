@@ -20,10 +20,12 @@ from vigil import __version__
 from vigil.batch.cli import track_app
 from vigil.config import CameraConfig, VigilSettings, load_settings
 from vigil.detect.registry import detector_configs
+from vigil.embed import FaceEmbedder
 from vigil.errors import VigilError
 from vigil.jobs.cli import jobs_app
 from vigil.live.camera import CameraStatus
 from vigil.live.events import EventSink, JsonlSink
+from vigil.live.factory import default_embedder
 from vigil.live.health import SourceState
 from vigil.live.supervisor import Supervisor
 from vigil.models import MODELS, fetch, is_installed
@@ -33,6 +35,7 @@ from vigil.store.cli import visitors_app
 from vigil.store.identifier import StoreIdentifier
 from vigil.store.repository import IdentityStore
 from vigil.watchlist.cli import watchlist_app
+from vigil.watchlist.service import live_monitor
 
 app = typer.Typer(
     help="Vigil: people-centric video analytics (live face pipeline, gated recognition).",
@@ -160,23 +163,26 @@ def watch(
         raise typer.Exit(1)
     sinks: list[EventSink] = []
     identifier: StoreIdentifier | None = None
+    embedder: FaceEmbedder | None = None
     try:
+        sinks += [JsonlSink(events)] if events else []
+        embedder = default_embedder(settings)
         if settings.store.enabled if store is None else store:
             identity_store = IdentityStore.open(settings, db)
             identifier = StoreIdentifier(identity_store)
             identity_store.tidy()
-        sinks += [JsonlSink(events)] if events else []
-        supervisor = Supervisor(settings, cameras, sinks, _clock_from(recorded_at), identifier=identifier)
+            if settings.watchlist.enabled:  # alert events go to the events file beside the others
+                sinks.append(live_monitor(settings, embedder.name, listeners=list(sinks), url=db))
+        clock = _clock_from(recorded_at)
+        supervisor = Supervisor(settings, cameras, sinks, clock, identifier=identifier, embedder=embedder)
     except (VigilError, OSError) as exc:  # e.g. a detector model is missing, --events not writable
-        for sink in [*sinks, *([identifier] if identifier else [])]:
-            sink.close()
+        _close_all(sinks, identifier, embedder)
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from exc
     try:
         _run_with_progress(supervisor, duration)
     finally:
-        for sink in [*sinks, *([identifier] if identifier else [])]:
-            sink.close()
+        _close_all(sinks, identifier, embedder)
     statuses = supervisor.status()
     out.print(_summary_table(statuses))
     failed = [n for n, s in statuses.items() if s.health.state is SourceState.FAILED]
@@ -185,6 +191,16 @@ def watch(
     if events:
         out.print(f"events written to {events}")
     raise typer.Exit(3 if failed else 0)
+
+
+def _close_all(
+    sinks: list[EventSink], identifier: StoreIdentifier | None, embedder: FaceEmbedder | None
+) -> None:
+    """Sinks in reverse order (the watchlist before the events file it writes to), then the rest."""
+    for sink in [*reversed(sinks), *([identifier] if identifier else [])]:
+        sink.close()
+    if embedder is not None:
+        embedder.close()
 
 
 def _clock_from(recorded_at: datetime | None) -> Callable[[], float]:

@@ -24,6 +24,7 @@ from vigil.detect.registry import detector_configs
 from vigil.embed.registry import embedder_configs
 from vigil.jobs.config import JobsConfig
 from vigil.live.tracking_config import TrackerConfig
+from vigil.watchlist.config import Thresholds, WatchlistConfig
 
 SECTIONS: list[tuple[str, str, type[BaseModel]]] = [
     ("Top level", "VIGIL_", VigilSettings),
@@ -41,6 +42,8 @@ SECTIONS: list[tuple[str, str, type[BaseModel]]] = [
     ("track: batch tracking (`vigil track`)", "VIGIL_TRACK__", BatchSettings),
     ("track.tracker: batch tracking's tracker", "VIGIL_TRACK__TRACKER__", BatchTrackerConfig),
     ("jobs", "VIGIL_JOBS__", JobsConfig),
+    ("watchlist", "VIGIL_WATCHLIST__", WatchlistConfig),
+    ("watchlist.camera_thresholds.<camera> (YAML)", "", Thresholds),
 ]
 
 

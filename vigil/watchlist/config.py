@@ -40,6 +40,9 @@ class Thresholds(BaseModel):
 
 
 class WatchlistConfig(Thresholds):
+    enabled: bool = Field(
+        True, description="Match faces against the watchlist in vigil watch (needs the store)"
+    )
     score_scale: ScoreScale = Field(
         "calibrated",
         description="calibrated: thresholds apply to a score that means the same for every embedder "
@@ -48,6 +51,12 @@ class WatchlistConfig(Thresholds):
     )
     camera_thresholds: dict[str, Thresholds] = Field(
         default_factory=dict, description="Per-camera overrides of both thresholds, by camera name"
+    )
+    cooldown_s: float = Field(
+        120.0,
+        ge=0,
+        le=86400,
+        description="A person seen again on the same camera within this many seconds joins the open alert",
     )
     max_photo_mb: float = Field(10.0, gt=0, le=200, description="Largest accepted reference photo (MiB)")
     max_photo_megapixels: float = Field(

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -158,18 +159,26 @@ class WatchlistRepository:
         vectors = np.stack([r.embedding for r in rows]) if rows else np.zeros((0, 0), np.float32)
         return ReferenceSet(model, [r.person_id for r in rows], vectors.astype(np.float32))
 
+    def fingerprint(self) -> tuple[int, int, datetime | None]:
+        """Changes whenever a person or reference is added or removed (cheap: two aggregates)."""
+        with self.db.reader.connect() as conn:
+            people = conn.execute(select(func.count()).select_from(WatchlistPerson)).scalar_one()
+            refs, newest = conn.execute(
+                select(func.count(), func.max(WatchlistReference.created_at)).select_from(WatchlistReference)
+            ).one()
+        return int(people), int(refs), newest
+
     def remove(self, person_id: uuid.UUID) -> int:
-        """Erases the person, their references and crop files; the number of files removed."""
-        crops = [ref.crop_path for ref in self.references(person_id)]
+        """Erases the person with their references, alerts (rows cascade) and every file of theirs
+        (reference and alert crops live in their folder); the number of files removed."""
         with self.db.writer.begin() as conn:
             conn.execute(delete(WatchlistReference).where(WatchlistReference.person_id == person_id))
             if conn.execute(delete(WatchlistPerson).where(WatchlistPerson.id == person_id)).rowcount == 0:
                 raise PersonNotFound(str(person_id))
-        removed = self.crops.delete(crops)
-        folder = self.crops.root / str(person_id)
-        if folder.is_dir() and not any(folder.iterdir()):
-            folder.rmdir()
-        return removed
+        folder = self.crops.resolve(str(person_id))
+        files = [p for p in folder.rglob("*") if p.is_file()] if folder.is_dir() else []
+        shutil.rmtree(folder, ignore_errors=True)
+        return len(files)
 
     def _people_where(self, condition: ColumnElement[bool] | None) -> list[Person]:
         count = (

@@ -11,8 +11,12 @@ from pathlib import Path
 from vigil.config import VigilSettings
 from vigil.detect import create_detector
 from vigil.embed import FaceEmbedder, create_embedder
+from vigil.live.events import EventSink
+from vigil.store.crops import CropStore
 from vigil.store.database import Database, connect
+from vigil.watchlist.alerts import AlertRepository
 from vigil.watchlist.errors import NoUsablePhoto, PhotoRefused
+from vigil.watchlist.monitor import WatchlistMonitor
 from vigil.watchlist.photos import PhotoChecker
 from vigil.watchlist.repository import NewReference, Person, WatchlistRepository
 
@@ -101,3 +105,23 @@ def read_photos(paths: Iterable[Path]) -> list[Photo]:
     return [
         Photo(p.name, p.read_bytes()) for p in paths if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES
     ]
+
+
+def live_monitor(
+    settings: VigilSettings, model: str, listeners: Sequence[EventSink], url: str | None = None
+) -> WatchlistMonitor:
+    """The watchlist stage of a camera host, on its own connection to the store's database; a
+    ConfigError when the thresholds cannot work with the embedder `model`."""
+    db = connect(url or settings.resolved_db_url)
+    root = watchlist_dir(settings)
+    try:
+        return WatchlistMonitor(
+            WatchlistRepository(db, root),
+            AlertRepository(db, CropStore(root)),
+            settings.watchlist,
+            model,
+            listeners,
+        )
+    except BaseException:
+        db.dispose()
+        raise

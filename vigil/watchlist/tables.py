@@ -41,3 +41,28 @@ class WatchlistReference(Base):
     source: Mapped[str] = mapped_column(String(32))
     crop_path: Mapped[str] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class WatchlistAlert(Base):
+    """A watchlisted person seen by a camera: one per person and track; repeats on the same camera
+    within the cooldown join it. Operators confirm or reject it (migration 0011)."""
+
+    __tablename__ = "watchlist_alerts"
+    __table_args__ = (Index("ix_watchlist_alerts_person_camera", "person_id", "camera", "last_at"),)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    person_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("watchlist_people.id", ondelete="CASCADE"), index=True
+    )
+    camera: Mapped[str] = mapped_column(String(200))
+    track_id: Mapped[int] = mapped_column(Integer)
+    level: Mapped[str] = mapped_column(String(16))  # probable | match
+    score: Mapped[float] = mapped_column(Float)  # the best track score seen
+    faces: Mapped[int] = mapped_column(Integer)  # embeddings that took part
+    repeats: Mapped[int] = mapped_column(Integer, default=0)  # later sightings that joined it
+    crop_path: Mapped[str] = mapped_column(String(500))
+    first_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    last_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # open | confirmed | rejected | expired
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    note: Mapped[str] = mapped_column(Text, default="")

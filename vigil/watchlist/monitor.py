@@ -1,0 +1,134 @@
+"""The watchlist in the live pipeline: an event sink that scores each embedded face against the
+enrolled people, decides per track, records alerts and passes alert events on to its listeners
+(the events file of `vigil watch`, the live bus of `vigil serve`).
+
+Shared by every camera's recognition thread: the decisions are serialised by a lock; the reference
+set is reloaded when the watchlist changes (checked every `refresh_s`, so enrolments made by
+another process, e.g. `vigil watchlist add` while `vigil watch` runs, are seen)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from vigil.live.events import EventSink, FaceEmbedded, PipelineEvent, TrackEnded
+from vigil.watchlist.alerts import AlertChangeRecord, AlertRepository
+from vigil.watchlist.calibration import scorer_for
+from vigil.watchlist.config import WatchlistConfig
+from vigil.watchlist.matching import Decision, Matcher, TrackDecider
+from vigil.watchlist.repository import WatchlistRepository
+
+log = logging.getLogger(__name__)
+EVENT_TYPES = {
+    "raised": "watchlist_alert",
+    "upgraded": "watchlist_alert_upgraded",
+    "joined": "watchlist_alert_repeat",
+}
+
+
+@dataclass
+class AlertEvent(PipelineEvent):
+    """An alert raised, upgraded (probable -> match) or joined by a repeat sighting."""
+
+    alert_id: uuid.UUID | None = None
+    person_id: uuid.UUID | None = None
+    person: str = ""
+    level: str = ""
+    score: float = 0.0  # the track's score on the thresholds' scale
+    face_score: float = 0.0  # the newest face's own score
+    faces: int = 0
+
+    def _fields(self) -> dict[str, Any]:
+        return {
+            "alert_id": str(self.alert_id), "person_id": str(self.person_id), "person": self.person,
+            "level": self.level, "score": round(self.score, 4), "face_score": round(self.face_score, 4),
+            "faces": self.faces,
+        }  # fmt: skip
+
+
+class WatchlistMonitor:
+    def __init__(
+        self,
+        people: WatchlistRepository,
+        alerts: AlertRepository,
+        config: WatchlistConfig,
+        model: str,
+        listeners: Sequence[EventSink] = (),
+        refresh_s: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.people, self.alerts, self.config = people, alerts, config
+        self.scorer = scorer_for(model, config)  # ConfigError at start for thresholds that cannot work
+        self.model = model
+        self.listeners = list(listeners)
+        self.decider = TrackDecider(config.thresholds_for)
+        self._refresh_s, self._clock = refresh_s, clock
+        self._lock = threading.Lock()
+        self._fingerprint: object = None
+        self._checked_at = -float("inf")
+        self._matcher = self._load()
+
+    def handle(self, event: PipelineEvent) -> None:
+        if isinstance(event, TrackEnded):
+            with self._lock:
+                self.decider.end(event.camera, event.track_id)
+        elif isinstance(event, FaceEmbedded) and event.embedding is not None:
+            decision = self._decide(event)
+            if decision is not None and event.crop is not None:
+                self._alert(event, decision)
+
+    def close(self) -> None:
+        """Releases the database; the listeners belong to the caller, which closes them."""
+        self.people.db.dispose()
+
+    def _decide(self, event: FaceEmbedded) -> Decision | None:
+        assert event.embedding is not None
+        with self._lock:
+            matcher = self._current()
+            scores = matcher.scores(event.embedding)
+            return (
+                self.decider.observe(event.camera, event.track_id, scores, event.quality) if scores else None
+            )
+
+    def _alert(self, event: FaceEmbedded, decision: Decision) -> None:
+        assert event.crop is not None
+        now = datetime.fromtimestamp(event.ts, UTC)
+        record = self.alerts.record(decision, event.crop, now, self.config.cooldown_s)
+        alert = record.alert
+        log.info("watchlist %s: %s (%s %.2f) on %s track %d", record.change, alert.person_name,
+                 alert.level, decision.score, event.camera, event.track_id)  # fmt: skip
+        out = self._event(event, decision, record)
+        for listener in self.listeners:
+            try:
+                listener.handle(out)
+            except Exception:  # one failing listener must not silence the others
+                log.exception("watchlist listener %s failed", type(listener).__name__)
+
+    @staticmethod
+    def _event(event: FaceEmbedded, decision: Decision, record: AlertChangeRecord) -> AlertEvent:
+        alert = record.alert
+        return AlertEvent(
+            camera=event.camera, track_id=event.track_id, ts=event.ts, pts=event.pts,
+            type=EVENT_TYPES[record.change], alert_id=alert.id, person_id=alert.person_id,
+            person=alert.person_name, level=alert.level, score=decision.score,
+            face_score=decision.face_score, faces=decision.faces,
+        )  # fmt: skip
+
+    def _current(self) -> Matcher:
+        now = self._clock()
+        if now - self._checked_at >= self._refresh_s:
+            self._checked_at = now
+            if self.people.fingerprint() != self._fingerprint:
+                self._matcher = self._load()
+        return self._matcher
+
+    def _load(self) -> Matcher:
+        self._fingerprint = self.people.fingerprint()
+        self._checked_at = self._clock()
+        return Matcher(self.people.reference_set(self.model), self.scorer)
