@@ -193,6 +193,18 @@ def test_a_wrong_current_password_is_refused_and_the_session_stays(app: FastAPI,
     assert ctx_of(app).users.authenticate("vera", VIEWER_PASSWORD) is not None
 
 
+def test_wrong_current_passwords_are_throttled_like_failed_logins(app: FastAPI, client: TestClient) -> None:
+    """A stolen session (or key) cannot guess the account's password through this route either."""
+    viewer = bearer(app, "viewer")
+    wrong = {"current_password": "guess-number-x", "new_password": "changed-by-thief"}
+    statuses = [client.post("/api/me/password", json=wrong, headers=viewer).status_code for _ in range(6)]
+    assert statuses == [403] * 5 + [429]  # web.login_free_failures = 5, then growing delays
+    right = {"current_password": "password-viewer-user", "new_password": "changed-by-owner"}
+    refused = client.post("/api/me/password", json=right, headers=viewer)
+    assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1  # not even tested
+    assert ctx_of(app).users.authenticate("viewer-user", "password-viewer-user") is not None
+
+
 def test_an_api_key_changes_its_users_password(app: FastAPI, client: TestClient) -> None:
     viewer = bearer(app, "viewer")
     change = {"current_password": "password-viewer-user", "new_password": "changed-by-key"}

@@ -137,15 +137,22 @@ def me(principal: Viewer) -> Me:
 @api.post(
     "/me/password",
     status_code=204,
-    responses={403: {"description": "The current password is wrong"}},
+    responses={
+        403: {"description": "The current password is wrong"},
+        429: {"description": "Too many wrong current passwords (or logins) for this account or client"},
+    },
 )
-def change_own_password(body: PasswordChange, ctx: Ctx, principal: Viewer) -> Response:
+def change_own_password(body: PasswordChange, request: Request, ctx: Ctx, principal: Viewer) -> Response:
     """Change one's own password (the current one is asked). Every other session of the account
     ends; a browser session making the change gets a new session cookie and stays logged in
-    (its CSRF token changes: reload the page). API keys keep working."""
+    (its CSRF token changes: reload the page). API keys keep working. Wrong current passwords
+    count like failed logins (429 with growing delays): a stolen session cannot guess it fast."""
+    client = request.client.host if request.client else "unknown"
+    ctx.login_throttle.admit(principal.username, client)
     if not ctx.users.check_password(principal.user_id, body.current_password):
         # 403, not 401: the caller is authenticated and stays so; only this change is refused.
         raise HTTPException(403, "the current password is wrong")
+    ctx.login_throttle.succeeded(principal.username)
     ctx.users.set_password(principal.user_id, body.new_password)
     response = Response(status_code=204)
     if principal.via == "session":
