@@ -9,10 +9,10 @@ import numpy as np
 
 from vigil.config import load_settings
 from vigil.embed.base import FaceCrop, FaceEmbedder
-from vigil.live.analyse import EmbedRequest, WorkItem
+from vigil.live.analyse import EmbedRequest, WorkQueue
 from vigil.live.counters import StageCounters
 from vigil.live.events import FaceEmbedded, JsonlSink, MemorySink, PipelineEvent, TrackEnded
-from vigil.live.queues import DropOldestQueue
+from vigil.live.queues import TwoLaneQueue
 from vigil.live.recognise import RecognitionWorker
 from vigil.store.identifier import StoreIdentifier
 from vigil.store.repository import IdentityStore
@@ -38,8 +38,8 @@ class BrokenStore:
     def close(self) -> None: ...
 
 
-def _work(colours: list[tuple[int, int, int]]) -> DropOldestQueue[WorkItem]:
-    work: DropOldestQueue[WorkItem] = DropOldestQueue(16)
+def _work(colours: list[tuple[int, int, int]]) -> WorkQueue:
+    work: WorkQueue = TwoLaneQueue(16)
     for track, colour in enumerate(colours, start=1):
         image = np.empty((64, 64, 3), np.uint8)
         image[:] = colour

@@ -228,7 +228,8 @@ def _run_with_progress(supervisor: Supervisor, duration: float | None) -> None:
                 info = (
                     f"{h.state.value} in {h.input_fps:.0f} fps, analysed {h.analysed_fps:.1f} fps, "
                     f"tracks {c.tracks_started}, embeddings {c.embeddings}, "
-                    f"dropped {c.frames_dropped}"
+                    f"dropped {c.frames_dropped} frames, {c.embed_dropped_first} first faces, "
+                    f"{c.embed_dropped_improvement} better faces"
                 )
                 completed = 100 * status.progress if status.progress is not None else None
                 progress.update(tasks[name], completed=completed, info=info)

@@ -15,7 +15,7 @@ from vigil.live.gating import RecognitionGate
 from vigil.live.health import SourceHealth
 from vigil.live.motion import MotionGate
 from vigil.live.quality import face_quality
-from vigil.live.queues import DropOldestQueue
+from vigil.live.queues import DropOldestQueue, TwoLaneQueue
 from vigil.live.tracking import FaceTracker
 from vigil.types import Detections, Frame
 
@@ -28,9 +28,11 @@ class EmbedRequest:
     pts: float
     quality: float
     crop: FaceCrop
+    first: bool = True  # the track's first face (urgent lane) or a better one (bulk lane)
 
 
 WorkItem = EmbedRequest | TrackStarted | TrackEnded | None  # None: end of stream
+WorkQueue = TwoLaneQueue[WorkItem]
 
 
 @dataclass
@@ -52,7 +54,7 @@ class AnalysisWorker:
         dead_zones: DeadZones,
         quality: QualityConfig,
         frames: DropOldestQueue[Frame | None],
-        work: DropOldestQueue[WorkItem],
+        work: WorkQueue,
         counters: StageCounters,
         health: SourceHealth,
     ) -> None:
@@ -71,7 +73,7 @@ class AnalysisWorker:
             last_pts = self._last.pts if self._last else 0.0
             for track_id in self.tracker.finish():
                 self._end(track_id, last_ts, last_pts)
-            self.work.put(None, droppable=False)
+            self.work.put_barrier(None, before=lambda _: True)  # end of stream after every request
 
     def _analyse(self, frame: Frame) -> None:
         self._last = frame
@@ -117,13 +119,26 @@ class AnalysisWorker:
             if observation.best:
                 self.gate.keep_crop(track_id, crop.image)
             if observation.embed:
-                self._request(EmbedRequest(self.name, track_id, frame.wall_ts, frame.pts, quality, crop))
+                first = observation.first
+                self._request(
+                    EmbedRequest(self.name, track_id, frame.wall_ts, frame.pts, quality, crop, first)
+                )
         self.counters.ms_quality += (time.perf_counter() - start) * 1000
 
     def _request(self, request: EmbedRequest) -> None:
+        """First faces go in the urgent lane: under load they pass improvements and are dropped last."""
         self.counters.embed_requests += 1
-        if self.work.put(request) is not None:
-            self.counters.embed_dropped += 1
+        victim = self.work.put(request) if request.first else self.work.put_bulk(request)
+        if isinstance(victim, EmbedRequest):  # only requests are droppable
+            self._count_drop(victim)
+
+    def _count_drop(self, victim: EmbedRequest) -> None:
+        self.counters.embed_dropped += 1
+        if victim.first:
+            self.counters.embed_dropped_first += 1
+        else:
+            self.counters.embed_dropped_improvement += 1
+        self.gate.withdraw(victim.track_id)  # a dropped first face: the track asks again
 
     def _start(self, frame: Frame, track_id: int, box: list[float]) -> None:
         self.counters.tracks_started += 1
@@ -146,4 +161,9 @@ class AnalysisWorker:
             duration_s=max(0.0, ts - state.started_ts),
             best_crop=state.best_crop,
         )
-        self.work.put(event, droppable=False)
+        # The track's queued improvements are served before its end (per-track event order).
+        self.work.put_barrier(event, before=lambda item: _requested_by(item, track_id))
+
+
+def _requested_by(item: WorkItem, track_id: int) -> bool:
+    return isinstance(item, EmbedRequest) and item.track_id == track_id

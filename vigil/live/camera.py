@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from vigil.config import CameraConfig, VigilSettings
 from vigil.detect import FaceDetector
 from vigil.embed import FaceEmbedder
-from vigil.live.analyse import AnalysisWorker, LatestResult, WorkItem
+from vigil.live.analyse import AnalysisWorker, LatestResult, WorkQueue
 from vigil.live.counters import CounterSnapshot, StageCounters
 from vigil.live.dead_zones import DeadZones
 from vigil.live.decode import DecodeWorker
@@ -18,7 +18,7 @@ from vigil.live.events import EventSink, Identifier
 from vigil.live.gating import RecognitionGate
 from vigil.live.health import HealthSnapshot, SourceHealth, SourceState
 from vigil.live.motion import MotionGate
-from vigil.live.queues import DropOldestQueue
+from vigil.live.queues import DropOldestQueue, TwoLaneQueue
 from vigil.live.recognise import RecognitionWorker
 from vigil.live.tracking import FaceTracker
 from vigil.sources import source_kind
@@ -49,7 +49,7 @@ class CameraPipeline:
         self.counters = StageCounters()
         self.health = SourceHealth(name, camera.url, source_kind(camera.url))
         frames: DropOldestQueue[Frame | None] = DropOldestQueue(settings.runtime.frame_queue)
-        work: DropOldestQueue[WorkItem] = DropOldestQueue(settings.runtime.embed_queue)
+        work: WorkQueue = TwoLaneQueue(settings.runtime.embed_queue)
         self.decoder = DecodeWorker(
             camera,
             name,

@@ -21,7 +21,9 @@ class StageCounters:
     tracks_started: int = 0
     tracks_ended: int = 0
     embed_requests: int = 0
-    embed_dropped: int = 0  # faces dropped by the embedding queue
+    embed_dropped: int = 0  # faces dropped by the embedding queue (the two below together)
+    embed_dropped_first: int = 0  # a track's first face: only to make room for another first face
+    embed_dropped_improvement: int = 0  # a better face of an already requested track
     embeddings: int = 0
     embed_errors: int = 0
     identity_errors: int = 0  # the identity store failed to assign a face (logged)

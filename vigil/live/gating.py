@@ -2,7 +2,8 @@
 
 A track is embedded the first time its quality reaches `min_quality`; after that only when
 its quality beats the best embedded so far by `improvement_margin`, at most
-`max_embeddings` times. The track keeps its best crop either way."""
+`max_embeddings` times. The track keeps its best crop either way. A request the embedding
+queue drops is given back (`withdraw`): a track whose first face was dropped asks again."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ class TrackState:
 class Observation:
     embed: bool  # send this face to the embedder
     best: bool  # best-quality observation of the track so far: keep its crop
+    first: bool = False  # the track's first embedding request (goes before improvements)
 
 
 class RecognitionGate:
@@ -49,14 +51,25 @@ class RecognitionGate:
         state.best_quality = max(state.best_quality, quality)
         if state.embeddings >= self.config.max_embeddings:
             return Observation(embed=False, best=best)
-        if state.embeddings == 0:
+        first = state.embeddings == 0
+        if first:
             wanted = quality >= self.config.min_quality
         else:
             wanted = quality >= state.embedded_quality + self.config.improvement_margin
         if wanted:
             state.embeddings += 1
             state.embedded_quality = quality
-        return Observation(embed=wanted, best=best)
+        return Observation(embed=wanted, best=best, first=first and wanted)
+
+    def withdraw(self, track_id: int) -> None:
+        """The embedding queue dropped one of the track's requests: give its place back. Without any
+        request left, the next face reaching `min_quality` is a first request again."""
+        state = self.tracks.get(track_id)
+        if state is None or state.embeddings == 0:
+            return
+        state.embeddings -= 1
+        if state.embeddings == 0:
+            state.embedded_quality = -1.0
 
     def keep_crop(self, track_id: int, crop: Image) -> None:
         """Store the crop of the observation `observe` just reported as best."""

@@ -8,10 +8,9 @@ from collections import Counter
 from collections.abc import Sequence
 
 from vigil.embed import FaceEmbedder
-from vigil.live.analyse import EmbedRequest, WorkItem
+from vigil.live.analyse import EmbedRequest, WorkQueue
 from vigil.live.counters import StageCounters
 from vigil.live.events import EventSink, FaceEmbedded, Identifier, PipelineEvent, TrackEnded
-from vigil.live.queues import DropOldestQueue
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +19,7 @@ class RecognitionWorker:
     def __init__(
         self,
         embedder: FaceEmbedder,
-        work: DropOldestQueue[WorkItem],
+        work: WorkQueue,
         sinks: Sequence[EventSink],
         counters: StageCounters,
         identifier: Identifier | None = None,

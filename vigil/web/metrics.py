@@ -17,6 +17,10 @@ from vigil.web.events import EventBus
 
 StatusSource = Callable[[], Mapping[str, CameraStatus]]
 GAUGES = {"stream_s"}  # everything else in StageCounters only grows
+HELP = {  # counters an operator acts on: say what they mean
+    "embed_dropped_first": "First faces of tracks dropped by a full embedding queue (may go unrecognised)",
+    "embed_dropped_improvement": "Better faces of already embedded tracks dropped by a full embedding queue",
+}
 STATES = tuple(state.value for state in SourceState)
 
 
@@ -55,7 +59,7 @@ class VigilCollector(Collector):
             for key, count in status.counters.to_dict().items():
                 family = families.get(key)
                 if family is None:
-                    metric, doc = f"vigil_camera_{key}", f"Per-camera counter {key}"
+                    metric, doc = f"vigil_camera_{key}", HELP.get(key, f"Per-camera counter {key}")
                     family = (GaugeMetricFamily if key in GAUGES else CounterMetricFamily)(
                         metric, doc, labels=["camera"]
                     )
