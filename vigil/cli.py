@@ -35,6 +35,7 @@ from vigil.store.cli import visitors_app
 from vigil.store.identifier import StoreIdentifier
 from vigil.store.repository import IdentityStore
 from vigil.watchlist.cli import watchlist_app
+from vigil.watchlist.outbox import registry_delivery
 from vigil.watchlist.service import live_monitor
 
 app = typer.Typer(
@@ -172,6 +173,7 @@ def watch(
             identifier = StoreIdentifier(identity_store)
             identity_store.tidy()
             if settings.watchlist.enabled:  # alert events go to the events file beside the others
+                sinks += registry_delivery(settings, url=db)  # UPR_API_URL outbox, closed after the monitor
                 sinks.append(live_monitor(settings, embedder.name, listeners=list(sinks), url=db))
         clock = _clock_from(recorded_at)
         supervisor = Supervisor(settings, cameras, sinks, clock, identifier=identifier, embedder=embedder)

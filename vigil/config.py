@@ -281,6 +281,8 @@ def env_settings_config(prefix: str) -> SettingsConfigDict:
         env_nested_delimiter="__",
         extra="forbid",
         populate_by_name=True,
+        # Errors name the field and the rule, never the value: it may be a key or a password.
+        hide_input_in_errors=True,
     )
 
 

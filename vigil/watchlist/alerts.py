@@ -15,6 +15,8 @@ from vigil.store.crops import CropStore
 from vigil.store.database import Database
 from vigil.types import Image
 from vigil.watchlist.matching import LEVEL_RANK, Decision, Level
+from vigil.watchlist.outbox_store import enqueue
+from vigil.watchlist.registry_message import decision_event, registry_event, registry_message
 from vigil.watchlist.tables import WatchlistAlert, WatchlistPerson
 
 Status = Literal["open", "confirmed", "rejected", "expired"]
@@ -69,9 +71,11 @@ class AlertFilter:
 
 
 class AlertRepository:
-    def __init__(self, db: Database, crops: CropStore) -> None:
+    def __init__(self, db: Database, crops: CropStore, outbox: bool = False) -> None:
         self.db = db
         self.crops = crops
+        # Queue every change for the external registry (UPR_API_URL) in the change's transaction.
+        self.outbox = outbox
 
     def record(self, decision: Decision, crop: Image, now: datetime, cooldown_s: float) -> AlertChangeRecord:
         """A track decision becomes an alert, or joins the person's open alert on that camera when
@@ -83,7 +87,12 @@ class AlertRepository:
                 change: Change = "raised"
             else:
                 alert_id, change = current.id, self._join(conn, current, decision, now)
-        return AlertChangeRecord(change, self.get(alert_id))
+            alert = self._read(conn, alert_id)
+            repeat = current is not None and current.track_id != decision.track_id
+            event = registry_event(change, repeat)
+            if self.outbox and event is not None:
+                enqueue(conn, registry_message(event, alert))
+        return AlertChangeRecord(change, alert)
 
     def _open_recent(self, conn: Connection, decision: Decision, since: datetime) -> Alert | None:
         query = _alerts().where(
@@ -126,7 +135,11 @@ class AlertRepository:
 
     def get(self, alert_id: uuid.UUID) -> Alert:
         with self.db.reader.connect() as conn:
-            row = conn.execute(_alerts().where(WatchlistAlert.id == alert_id)).first()
+            return self._read(conn, alert_id)
+
+    @staticmethod
+    def _read(conn: Connection, alert_id: uuid.UUID) -> Alert:
+        row = conn.execute(_alerts().where(WatchlistAlert.id == alert_id)).first()
         if row is None:
             raise AlertNotFound(alert_id)
         return _alert(row)
@@ -158,7 +171,10 @@ class AlertRepository:
                 if row is None:
                     raise AlertNotFound(alert_id)
                 raise AlertAlreadyDecided(alert_id, row.status)
-        return self.get(alert_id)
+            alert = self._read(conn, alert_id)
+            if self.outbox:
+                enqueue(conn, registry_message(decision_event(status), alert))
+        return alert
 
     def expire(self, older_than: datetime) -> int:
         """Open alerts last seen before `older_than` become expired; how many."""

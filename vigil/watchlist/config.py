@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 ScoreScale = Literal["calibrated", "raw"]
 
@@ -81,6 +81,66 @@ class WatchlistConfig(Thresholds):
     min_frontality: float = Field(
         0.3, ge=0.0, le=1.0, description="Least frontality term (yaw and roll) of a reference face"
     )
+
+    upr_api_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("upr_api_url", "UPR_API_URL"),
+        description="External registry (seed UPR_API_URL): every alert and decision is POSTed there as "
+        "JSON through a durable outbox (docs/watchlist.md); unset: nothing is queued",
+    )
+    upr_api_key: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("upr_api_key", "UPR_API_KEY"),
+        description="Bearer key sent to upr_api_url (seed UPR_API_KEY; required with it, never shown)",
+    )
+    upr_timeout_s: float = Field(10.0, gt=0, le=300, description="Timeout of one POST to the registry")
+    upr_retry_backoff_s: float = Field(
+        5.0, gt=0, le=3600, description="First retry delay of an undelivered message, doubled per failure"
+    )
+    upr_max_backoff_s: float = Field(300.0, gt=0, le=86400, description="Longest delay between two retries")
+    upr_give_up_after_h: float = Field(
+        168.0,
+        gt=0,
+        le=8760,
+        description="A message still undelivered this long after it was queued is marked failed (kept, "
+        "counted on /metrics, never deleted silently)",
+    )
+    upr_max_refusals: int = Field(
+        5,
+        ge=1,
+        le=1000,
+        description="A message the registry refuses (a 4xx other than 408 and 429) this many times is "
+        "marked failed",
+    )
+    upr_keep_delivered_days: float = Field(
+        7.0, ge=0, le=3650, description="Delivered messages are removed from the outbox after this many days"
+    )
+
+    @field_validator("upr_api_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        scheme, _, rest = value.partition("://")
+        if scheme.lower() not in ("http", "https") or not rest.strip("/"):
+            raise ValueError("upr_api_url must be an http:// or https:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _key_with_url(self) -> WatchlistConfig:
+        if self.upr_api_url is not None and not (self.upr_api_key and self.upr_api_key.get_secret_value()):
+            raise ValueError(
+                "upr_api_url is set but upr_api_key (UPR_API_KEY) is not: the registry needs its key"
+            )
+        if self.upr_max_backoff_s < self.upr_retry_backoff_s:
+            raise ValueError("upr_max_backoff_s is below upr_retry_backoff_s")
+        return self
+
+    @property
+    def upr_enabled(self) -> bool:
+        """Whether alert changes and decisions are queued for the external registry."""
+        return self.upr_api_url is not None
 
     def thresholds_for(self, camera: str) -> Thresholds:
         """The camera's override, else the global pair."""

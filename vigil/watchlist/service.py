@@ -117,7 +117,7 @@ def live_monitor(
     try:
         return WatchlistMonitor(
             WatchlistRepository(db, root),
-            AlertRepository(db, CropStore(root)),
+            AlertRepository(db, CropStore(root), outbox=settings.watchlist.upr_enabled),
             settings.watchlist,
             model,
             listeners,

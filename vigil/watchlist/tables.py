@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, Uuid
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vigil.store.schema import Base, Embedding, UtcDateTime, utcnow
@@ -66,3 +67,25 @@ class WatchlistAlert(Base):
     decided_by: Mapped[str | None] = mapped_column(String(64))
     decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     note: Mapped[str] = mapped_column(Text, default="")
+
+
+class WatchlistOutboxMessage(Base):
+    """A message for the external registry (UPR_API_URL), queued in the transaction of the alert
+    change it reports and kept until delivered (migration 0012). `id` orders delivery."""
+
+    __tablename__ = "watchlist_outbox"
+    __table_args__ = (Index("ix_watchlist_outbox_due", "status", "next_attempt_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # Erasing a person erases their alerts and, with them, their undelivered messages.
+    alert_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("watchlist_alerts.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(32))  # the body's `event`
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    status: Mapped[str] = mapped_column(String(16))  # pending | delivered | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    refusals: Mapped[int] = mapped_column(Integer, default=0)  # 4xx answers (not 408/429)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_error: Mapped[str] = mapped_column(Text, default="")  # redacted
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

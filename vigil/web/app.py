@@ -29,6 +29,9 @@ from vigil.store.database import sqlite_files
 from vigil.store.jobs import JobRepository
 from vigil.store.login_failures import LoginFailureRepository
 from vigil.store.repository import IdentityStore
+from vigil.watchlist.outbox import OutboxWorker, start_outbox_worker
+from vigil.watchlist.outbox_metrics import OutboxCollector
+from vigil.watchlist.outbox_store import OutboxStore
 from vigil.web.auth import Sessions, require_admin
 from vigil.web.cameras import CameraManager
 from vigil.web.context import WebContext
@@ -98,14 +101,18 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     ctx: WebContext = app.state.ctx
     root = logging.getLogger()
     root.addHandler(ctx.errors)  # recent warnings/errors for the System page
+    outbox: OutboxWorker | None = None
     try:  # whatever fails at start, the cameras, jobs and store are closed
         if ctx.settings.web.start_cameras:
             await run_in_threadpool(ctx.cameras.start_enabled)
         # The scheduler lock: recover what a stopped server left and run the queued jobs.
         await run_in_threadpool(ctx.jobs.start)
+        outbox = start_outbox_worker(ctx.settings, ctx.store.db)  # UPR_API_URL's deliveries, if set
         yield
     finally:
         await run_in_threadpool(ctx.cameras.close)  # before the store and the event bus close
+        if outbox is not None:  # after the cameras: it flushes their last alerts for a few seconds
+            await run_in_threadpool(outbox.close)
         root.removeHandler(ctx.errors)
         ctx.events.close()
         await run_in_threadpool(ctx.jobs.shutdown)  # the running job stops, resumable ones re-queue
@@ -128,6 +135,8 @@ def create_web_app(settings: VigilSettings, db_url: str | None = None) -> FastAP
     """A new dashboard + API app over the store at `db_url` (default: the configured one)."""
     install_log_redaction()  # camera and database passwords never reach a log line or recent_errors
     ctx = build_context(settings, db_url)
+    if settings.watchlist.upr_enabled:
+        ctx.metrics.register(OutboxCollector(OutboxStore(ctx.store.db).counts))
     app = FastAPI(
         title="Vigil",
         version=__version__,
