@@ -4,8 +4,9 @@ must match it exactly, route by route, as callers see it:
 - every route the app serves (API, pages, static mounts) is in the table, and nothing else is;
 - a route listed as *anonymous* needs no login; any other answers an anonymous caller 401, or, for
   the HTML pages, a redirect to the login form; API routes of the schema always 401;
-- a route listed as *admin* answers a viewer 403 and lets an admin past the check; a *viewer* route
-  lets a viewer in.
+- a route listed as *admin* answers a viewer and an operator 403 and lets an admin past the check;
+  an *operator* route answers a viewer 403 and lets an operator in; a *viewer* route lets a viewer in;
+- the WebSocket routes (`WS /path`) too, through the handshake.
 
 So the anonymous allow-list and the role of each route are written once, in docs/security.md."""
 
@@ -19,21 +20,22 @@ from typing import Literal
 import httpx
 import pytest
 from fastapi import FastAPI
-from fastapi.routing import iter_route_contexts
+from fastapi.routing import APIWebSocketRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
+from starlette.testclient import WebSocketDenialResponse
 
 from tests.web_util import bearer, make_app
 from vigil.config import VigilSettings
 
-Access = Literal["anonymous", "viewer", "admin"]
-ACCESS_LEVELS: tuple[Access, ...] = ("anonymous", "viewer", "admin")
+Access = Literal["anonymous", "viewer", "operator", "admin"]
+ACCESS_LEVELS: tuple[Access, ...] = ("anonymous", "viewer", "operator", "admin")
 SECURITY_DOC = Path(__file__).resolve().parents[1] / "docs" / "security.md"
 TABLE_MARK = "<!-- access table: tests/test_web_access.py reads it -->"
-ENDPOINT = re.compile(r"`(GET|POST|PUT|PATCH|DELETE) (/[^`\s]*)`")
+ENDPOINT = re.compile(r"`(GET|POST|PUT|PATCH|DELETE|WS) (/[^`\s]*)`")
 NO_SUCH_ID = "999999"
 # Streams that would never end on their own get a query that ends them (their role is unchanged).
-ENDING_QUERY = {"/api/events": "?timeout_s=0.01"}
+ENDING_QUERY = {"/api/events": "?timeout_s=0.01", "/api/alerts/stream": "?timeout_s=0.01"}
 # The pages every login-protected deployment must keep behind the login form (issue 14).
 PAGES = ("/live", "/cameras", "/visitors", "/system", "/jobs", "/audit", "/account", "/users", "/docs")
 
@@ -92,6 +94,9 @@ def served_endpoints(app: FastAPI) -> list[Endpoint]:
     for route in iter_route_contexts(app.routes):
         if route.path is None:
             continue
+        if isinstance(route.original_route, APIWebSocketRoute):
+            found.append(Endpoint("WS", route.path, False))
+            continue
         if route.methods is None:  # a mount (static files)
             found.append(Endpoint("GET", f"{route.path}/{{path}}", False))
             continue
@@ -107,8 +112,23 @@ def asks_for_login(answer: httpx.Response) -> bool:
 
 
 def refused_for_role(answer: httpx.Response) -> bool:
-    """The role checks' 403 (`require_admin`, `page_admin`), not another 403 (e.g. a bad image token)."""
-    return answer.status_code == 403 and "needs the admin role" in answer.text
+    """The role checks' 403 (`require_admin`, `require_operator`, `page_admin`), not another 403
+    (e.g. a bad image token)."""
+    return (
+        answer.status_code == 403
+        and re.search(r"needs the (admin|operator or admin) role", answer.text) is not None
+    )
+
+
+def call(client: TestClient, endpoint: Endpoint, headers: dict[str, str] | None = None) -> httpx.Response:
+    """The route's answer; a WebSocket handshake refused by the route counts as its HTTP answer."""
+    if endpoint.method != "WS":
+        return client.request(endpoint.method, endpoint.url, headers=headers)
+    try:
+        with client.websocket_connect(endpoint.url, headers=headers or {}):
+            return httpx.Response(101)  # accepted
+    except WebSocketDenialResponse as denied:
+        return denied
 
 
 @pytest.fixture
@@ -129,7 +149,7 @@ def test_anonymous_callers_reach_only_the_documented_routes(app: FastAPI) -> Non
     documented = documented_access()
     with TestClient(app, follow_redirects=False) as client:
         for endpoint in served_endpoints(app):
-            answer = client.request(endpoint.method, endpoint.url)
+            answer = call(client, endpoint)
             where = f"{endpoint.method} {endpoint.path} -> {answer.status_code}"
             if documented[endpoint.key] == "anonymous":
                 assert not asks_for_login(answer), f"documented as anonymous: {where}"
@@ -146,20 +166,25 @@ def test_anonymous_callers_reach_only_the_documented_routes(app: FastAPI) -> Non
         assert client.get("/static/api-docs.js").status_code == 200
 
 
-def test_viewers_get_403_on_admin_routes_and_admins_pass(app: FastAPI) -> None:
+def test_each_role_gets_403_above_its_level_and_admins_pass(app: FastAPI) -> None:
     documented = documented_access()
-    viewer, admin = bearer(app, "viewer"), bearer(app, "admin")
+    viewer, operator, admin = bearer(app, "viewer"), bearer(app, "operator"), bearer(app, "admin")
     with TestClient(app, follow_redirects=False) as client:
         checked = 0
         for endpoint in served_endpoints(app):
             level = documented[endpoint.key]
             if level == "anonymous":
                 continue
-            as_viewer = client.request(endpoint.method, endpoint.url, headers=viewer)
+            as_viewer = call(client, endpoint, viewer)
             where = f"{endpoint.method} {endpoint.path} as viewer -> {as_viewer.status_code}"
-            assert refused_for_role(as_viewer) == (level == "admin"), f"documented {level}: {where}"
-            if level == "admin":
-                as_admin = client.request(endpoint.method, endpoint.url, headers=admin)
+            assert refused_for_role(as_viewer) == (level in ("operator", "admin")), (
+                f"documented {level}: {where}"
+            )
+            as_operator = call(client, endpoint, operator)
+            where = f"{endpoint.method} {endpoint.path} as operator -> {as_operator.status_code}"
+            assert refused_for_role(as_operator) == (level == "admin"), f"documented {level}: {where}"
+            if level != "viewer":
+                as_admin = call(client, endpoint, admin)
                 where = f"{endpoint.method} {endpoint.path} as admin -> {as_admin.status_code}"
                 assert as_admin.status_code != 401 and not refused_for_role(as_admin), where
             checked += 1

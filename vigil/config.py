@@ -245,6 +245,9 @@ class WebConfig(_Strict):
         description="Reverse proxies (IPs or CIDR networks) whose X-Forwarded-For/-Proto headers are "
         "believed; from any other peer they are ignored (default: none)",
     )
+    decisions_per_min: int = Field(
+        30, ge=1, le=10000, description="Watchlist alert decisions per minute per user; then 429"
+    )
     login_attempts_per_min: int = Field(
         10, ge=1, le=10000, description="Login attempts per minute per client IP; then 429"
     )

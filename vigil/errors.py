@@ -22,6 +22,10 @@ class RefusedError(VigilError):
     status: ClassVar[int] = 400
     retry_after_s: int | None = None
 
+    def details(self) -> dict[str, object]:
+        """Structured fields an API answer carries beside `detail` (e.g. why each photo was refused)."""
+        return {}
+
 
 class NotFoundError(RefusedError):
     """The named thing does not exist (or no longer does)."""

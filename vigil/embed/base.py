@@ -66,3 +66,8 @@ class EmbedderConfigBase(BaseModel):
     def create(self, use_gpu: bool) -> FaceEmbedder:
         """The embedder these settings describe, in this process."""
         raise NotImplementedError(f"{type(self).__name__} must implement create()")
+
+    def vector_model(self) -> str | None:
+        """The model name its vectors will carry, known without loading any weights (None when only
+        the loaded model can tell): lets a server check model-dependent settings at start."""
+        return None

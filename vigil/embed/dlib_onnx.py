@@ -38,6 +38,9 @@ class DlibOnnxConfig(EmbedderConfigBase):
     def create(self, use_gpu: bool) -> FaceEmbedder:
         return DlibOnnxEmbedder(self, use_gpu=use_gpu)
 
+    def vector_model(self) -> str:
+        return DLIB_RESNET_MODEL
+
 
 def _model_file(config: DlibOnnxConfig) -> Path:
     if config.model_path is not None:

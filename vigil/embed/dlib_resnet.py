@@ -25,6 +25,9 @@ class DlibResnetConfig(EmbedderConfigBase):
     def create(self, use_gpu: bool) -> FaceEmbedder:
         return DlibResnetEmbedder(self)
 
+    def vector_model(self) -> str:
+        return DLIB_RESNET_MODEL
+
 
 class DlibResnetEmbedder(FaceEmbedder):
     name = DLIB_RESNET_MODEL

@@ -37,6 +37,9 @@ class OnnxEmbedderConfig(EmbedderConfigBase):
     def create(self, use_gpu: bool) -> FaceEmbedder:
         return OnnxEmbedder(self, use_gpu=use_gpu)
 
+    def vector_model(self) -> str:
+        return self.name or Path(self.model_path).stem  # as OnnxEmbedder names its vectors
+
 
 def reference_points(landmark_count: int, size: int) -> FloatArray:
     """Template points matching the detector's landmark layout (see detect/base.py)."""

@@ -1,4 +1,4 @@
-"""Accounts (admin / viewer) and their API keys, in the store's database.
+"""Accounts (admin / operator / viewer) and their API keys, in the store's database.
 
 API keys are random tokens shown once; only their SHA-256 is stored."""
 
@@ -18,8 +18,9 @@ from vigil.store.database import Database
 from vigil.store.passwords import hash_password, verify_password
 from vigil.store.schema import ApiKey, User
 
-Role = Literal["admin", "viewer"]
-ROLES: tuple[Role, ...] = ("admin", "viewer")
+# admin: everything; operator: a viewer who also sees and decides watchlist alerts; viewer: read only.
+Role = Literal["admin", "operator", "viewer"]
+ROLES: tuple[Role, ...] = ("admin", "operator", "viewer")
 KEY_PREFIX = "vgl_"
 KEY_TOUCH_S = 60  # `last_used_at` is written at most once a minute per key
 

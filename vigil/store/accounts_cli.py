@@ -25,7 +25,7 @@ from vigil.store.accounts import Account, AccountRepository, Role
 from vigil.store.cli import ConfigOption, DbOption, opened_store
 
 users_app = typer.Typer(
-    help="Accounts of the web app (admin / viewer): list, create, role, disable, enable, "
+    help="Accounts of the web app (admin / operator / viewer): list, create, role, disable, enable, "
     "reset-password, delete, logout.",
     no_args_is_help=True,
 )
@@ -97,7 +97,12 @@ def list_users(db: DbOption = None, config: ConfigOption = None) -> None:
 @users_app.command("create")
 def create_user(
     name: UserName,
-    role: Annotated[Role, typer.Option(help="Role: admin (everything) or viewer (read only).")] = "viewer",
+    role: Annotated[
+        Role,
+        typer.Option(
+            help="Role: admin (everything), operator (viewer + watchlist alerts), viewer (read only)."
+        ),
+    ] = "viewer",
     password_stdin: PasswordStdin = False,
     generate: Generate = False,
     db: DbOption = None,
@@ -117,7 +122,7 @@ def create_user(
 @users_app.command("role")
 def set_role(
     name: UserName,
-    role: Annotated[Role, typer.Argument(help="New role: admin or viewer.")],
+    role: Annotated[Role, typer.Argument(help="New role: admin, operator or viewer.")],
     db: DbOption = None,
     config: ConfigOption = None,
 ) -> None:

@@ -206,7 +206,7 @@ class Meta(Base):
 
 
 class User(Base):
-    """A dashboard/API account; `role` is "admin" or "viewer"."""
+    """A dashboard/API account; `role` is "admin", "operator" or "viewer"."""
 
     __tablename__ = "users"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -41,7 +41,9 @@ class Thresholds(BaseModel):
 
 class WatchlistConfig(Thresholds):
     enabled: bool = Field(
-        True, description="Match faces against the watchlist in vigil watch (needs the store)"
+        True,
+        description="Match faces against the watchlist in vigil watch and vigil serve (needs the store); "
+        "serve pushes the alerts to operators",
     )
     score_scale: ScoreScale = Field(
         "calibrated",
@@ -57,6 +59,16 @@ class WatchlistConfig(Thresholds):
         ge=0,
         le=86400,
         description="A person seen again on the same camera within this many seconds joins the open alert",
+    )
+    alert_expiry_h: float = Field(
+        24.0, gt=0, le=24 * 365, description="Open alerts nobody decided become expired after this many hours"
+    )
+    max_upload_mb: float = Field(
+        50.0,
+        gt=0,
+        le=2000,
+        description="Largest enrolment request of the API (all its photos); these routes alone get this "
+        "body limit instead of web.max_body_kb",
     )
     max_photo_mb: float = Field(10.0, gt=0, le=200, description="Largest accepted reference photo (MiB)")
     max_photo_megapixels: float = Field(

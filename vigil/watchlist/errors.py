@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 from vigil.errors import ConflictError, InvalidError, NotFoundError
@@ -41,4 +42,11 @@ class PhotoRefused(InvalidError):
 
 
 class NoUsablePhoto(InvalidError):
-    """Enrolment needs at least one accepted reference photo."""
+    """Enrolment needs at least one accepted reference photo; `refused` says why each was refused."""
+
+    def __init__(self, message: str, refused: Sequence[PhotoRefused] = ()) -> None:
+        super().__init__(message)
+        self.refused = list(refused)
+
+    def details(self) -> dict[str, object]:
+        return {"refused": [{"photo": r.photo, "reason": r.reason, "message": str(r)} for r in self.refused]}

@@ -83,6 +83,12 @@ class WatchlistMonitor:
             if decision is not None and event.crop is not None:
                 self._alert(event, decision)
 
+    def watchlist_changed(self) -> None:
+        """The next face re-reads the references (a change made in this process, e.g. through the
+        API, is seen at once rather than at the next `refresh_s` check)."""
+        with self._lock:
+            self._checked_at = -float("inf")
+
     def close(self) -> None:
         """Releases the database; the listeners belong to the caller, which closes them."""
         self.people.db.dispose()

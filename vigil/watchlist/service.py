@@ -55,9 +55,13 @@ class Watchlist:
         return cls(settings, connect(url or settings.resolved_db_url))
 
     def close(self) -> None:
+        self.release_models()
+        self.repository.db.dispose()
+
+    def release_models(self) -> None:
+        """Closes the photo embedder this registry created (not one it was given)."""
         if "checker" in self.__dict__ and self._embedder is None:
             self.checker.embedder.close()
-        self.repository.db.dispose()
 
     @cached_property
     def checker(self) -> PhotoChecker:
@@ -82,7 +86,7 @@ class Watchlist:
         accepted, refused = self.check(photos)
         if not accepted:
             reasons = "; ".join(str(r) for r in refused) or "no photo given"
-            raise NoUsablePhoto(f"no usable photo of {name!r}: {reasons}")
+            raise NoUsablePhoto(f"no usable photo of {name!r}: {reasons}", refused)
         person = self.repository.add_person(name, accepted, notes, category)
         return Enrolment(person, len(accepted), refused)
 

@@ -42,18 +42,32 @@ from vigil.web.login_throttle import DelayPolicy, LoginThrottle
 from vigil.web.metrics import build_registry
 from vigil.web.middleware import SecurityMiddleware
 from vigil.web.ratelimit import RateLimiter
-from vigil.web.routes import accounts, auth, cameras, jobs, live, step5, system, track, visitors
+from vigil.web.routes import (
+    accounts,
+    alerts,
+    auth,
+    cameras,
+    jobs,
+    live,
+    step5,
+    system,
+    track,
+    visitors,
+    watchlist,
+)
 from vigil.web.routes.docs import mount_api_docs
 from vigil.web.secrets import first_admin_password, signing_key
 from vigil.web.templating import LoginRequired, login_redirect
 from vigil.web.validation import invalid_request, refuse_non_finite_numbers
+from vigil.web.watchlist_host import WatchlistHost
 
 log = logging.getLogger(__name__)
 DESCRIPTION = """People-centric video analytics: cameras, live results, recurring visitors.
 
 Every route except `/login` and `/api/health*` needs authentication: a session cookie from the
 login page (mutating requests then need the `X-CSRF-Token` header) or `Authorization: Bearer <API key>`
-(create keys with `POST /api/keys`). Roles: `admin` (everything) and `viewer` (read only)."""
+(create keys with `POST /api/keys`). Roles: `admin` (everything), `operator` (a viewer who also sees
+the watchlist and decides its alerts) and `viewer` (read only; no watchlist, no alerts)."""
 
 
 def build_context(settings: VigilSettings, db_url: str | None = None) -> WebContext:
@@ -75,7 +89,8 @@ def _context_over(settings: VigilSettings, store: IdentityStore) -> WebContext:
         log.warning("created the admin account %r (password: %s)", settings.web.admin_user, where)
     web, key = settings.web, signing_key(settings)
     events = EventBus()
-    cameras = CameraManager(settings, store, events)
+    host = WatchlistHost(settings, store, key)  # ConfigError: thresholds unusable with the embedder
+    cameras = CameraManager(settings, store, events, model_sinks=host.sinks_for)
     return WebContext(
         settings=settings,
         store=store,
@@ -93,6 +108,8 @@ def _context_over(settings: VigilSettings, store: IdentityStore) -> WebContext:
         metrics=build_registry(cameras.statuses, events, store.counts),
         jobs=JobManager(JobRepository(store.db), settings.jobs),  # its executor: `jobs.executor`
         step5=Step5Store(step5_defaults(settings.track)),
+        watchlist=host,
+        decisions=RateLimiter(web.decisions_per_min),
     )
 
 
@@ -115,6 +132,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             await run_in_threadpool(outbox.close)
         root.removeHandler(ctx.errors)
         ctx.events.close()
+        await run_in_threadpool(ctx.watchlist.close)
         await run_in_threadpool(ctx.jobs.shutdown)  # the running job stops, resumable ones re-queue
         ctx.store.close()
 
@@ -153,7 +171,7 @@ def create_web_app(settings: VigilSettings, db_url: str | None = None) -> FastAP
     for batch_router in (step5.router, track.router):
         app.include_router(batch_router, dependencies=[Depends(require_admin)])
     routers = (auth.pages, auth.api, live.router, cameras.router, visitors.router, system.router)
-    for router in (*routers, accounts.pages, accounts.api, jobs.router):
+    for router in (*routers, accounts.pages, accounts.api, jobs.router, watchlist.router, alerts.router):
         app.include_router(router)
     mount_api_docs(app)  # before /static: its assets live under /static/swagger
     app.mount("/static", StaticFiles(directory=str(resources.files("vigil.web") / "static")), name="static")

@@ -1,7 +1,8 @@
 """Who is asking: login sessions (signed cookies) and bearer API keys, and the role checks.
 
 `SecurityMiddleware` resolves the caller once per request into `request.state.principal`;
-routes declare what they need with `Depends(require_viewer)` or `Depends(require_admin)`."""
+routes declare what they need with `Depends(require_viewer)`, `Depends(require_operator)` (watchlist
+alerts: operators and admins) or `Depends(require_admin)`."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any, Literal
 
 from fastapi import HTTPException, Request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from starlette.requests import HTTPConnection
 
 from vigil.store.accounts import Account, Role
 
@@ -29,6 +31,11 @@ class Principal:
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+    @property
+    def sees_alerts(self) -> bool:
+        """Watchlist alerts and the registry are biometric data: operators and admins only."""
+        return self.role in ("admin", "operator")
 
 
 @dataclass(frozen=True)
@@ -69,7 +76,7 @@ class Sessions:
         return SessionClaim(user_id, csrf, version)
 
 
-def principal_of(request: Request) -> Principal | None:
+def principal_of(request: HTTPConnection) -> Principal | None:
     principal = getattr(request.state, "principal", None)
     return principal if isinstance(principal, Principal) else None
 
@@ -86,8 +93,16 @@ def require_viewer(request: Request) -> Principal:
     return principal
 
 
+def require_operator(request: Request) -> Principal:
+    """An operator or an admin (403 for viewers, 401 for anonymous callers)."""
+    principal = require_viewer(request)
+    if not principal.sees_alerts:
+        raise HTTPException(403, "this action needs the operator or admin role")
+    return principal
+
+
 def require_admin(request: Request) -> Principal:
-    """An admin (403 for viewers, 401 for anonymous callers)."""
+    """An admin (403 for operators and viewers, 401 for anonymous callers)."""
     principal = require_viewer(request)
     if not principal.is_admin:
         raise HTTPException(403, "this action needs the admin role")

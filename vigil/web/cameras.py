@@ -14,7 +14,7 @@ import logging
 import re
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
@@ -28,6 +28,7 @@ from vigil.errors import ConflictError, InvalidError, NotFoundError, RefusedErro
 from vigil.live.analyse import LatestResult
 from vigil.live.camera import CameraPipeline, CameraStatus
 from vigil.live.counters import CounterSnapshot
+from vigil.live.events import EventSink
 from vigil.live.factory import PipelineFactory, configure_process, default_embedder
 from vigil.live.health import HealthSnapshot, SourceState
 from vigil.live.supervisor import unique_names
@@ -210,7 +211,9 @@ class CameraManager:
         store: IdentityStore,
         events: EventBus,
         embedder_factory: Callable[[], FaceEmbedder] | None = None,
+        model_sinks: Callable[[str], Sequence[EventSink]] = lambda model: (),
     ) -> None:
+        """`model_sinks(embedder model)`: more sinks of every pipeline (the watchlist monitor)."""
         configure_process(settings)  # as in `vigil watch`
         self.settings = settings
         self.store = store
@@ -219,6 +222,7 @@ class CameraManager:
         self.identifier = StoreIdentifier(store, close_store=False) if enabled else None
         self.policy = CameraPolicy.of(settings)
         self._embedder_factory = embedder_factory or (lambda: default_embedder(settings))
+        self._model_sinks = model_sinks
         self._factory: PipelineFactory | None = None  # built with the embedder, at the first start
         self._cameras: dict[int, CameraInfo] = {}
         self._pipelines: dict[int, CameraPipeline] = {}
@@ -420,8 +424,7 @@ class CameraManager:
         try:
             self.check_source(info)
             if self._factory is None:
-                embedder = self._embedder_factory()
-                self._factory = PipelineFactory(self.settings, embedder, [self.events], self.identifier)
+                self._factory = self._new_factory()
             pipeline = self._factory.build(info.name, info.config())
             pipeline.start()
         except Exception as exc:  # one camera's failure (model, settings) never affects the others
@@ -433,6 +436,15 @@ class CameraManager:
             self._pipelines[info.id] = pipeline
             self._start_errors.pop(info.id, None)
         return True
+
+    def _new_factory(self) -> PipelineFactory:
+        embedder = self._embedder_factory()
+        try:
+            sinks = [self.events, *self._model_sinks(embedder.name)]
+        except BaseException:  # e.g. watchlist thresholds that cannot work with this embedder
+            embedder.close()
+            raise
+        return PipelineFactory(self.settings, embedder, sinks, self.identifier)
 
     def _halt(self, camera_id: int) -> None:
         with self._state:

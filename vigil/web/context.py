@@ -21,6 +21,7 @@ from vigil.web.events import EventBus
 from vigil.web.images import ImageSigner
 from vigil.web.login_throttle import LoginThrottle
 from vigil.web.ratelimit import RateLimiter
+from vigil.web.watchlist_host import WatchlistHost
 
 
 @dataclass
@@ -39,6 +40,8 @@ class WebContext:
     metrics: CollectorRegistry
     jobs: JobManager  # persistent jobs (batch tracking, ...), run by this server
     step5: Step5Store  # seed 000's batch defaults, set through /api/step5/*
+    watchlist: WatchlistHost  # registry, alerts, live monitor and alert streams
+    decisions: RateLimiter  # alert decisions per user (stricter than `limiter`)
     errors: RecentErrors = field(default_factory=RecentErrors)
     started_at: float = field(default_factory=time.time)
 

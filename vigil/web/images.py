@@ -52,16 +52,25 @@ class ImageSigner:
     `<thumb 0|1>:<expiry>:<relative path>`. A page signs hundreds of URLs, so the key is derived
     once (not per token, as itsdangerous's serializers do)."""
 
-    def __init__(self, key: str, ttl_s: int, clock: Callable[[], float] = time.time) -> None:
-        self._key = hmac.new(key.encode(), SALT.encode(), hashlib.sha256).digest()
+    def __init__(
+        self,
+        key: str,
+        ttl_s: int,
+        clock: Callable[[], float] = time.time,
+        salt: str = SALT,
+        prefix: str = URL_PREFIX,
+    ) -> None:
+        # Another salt for another image root (the watchlist's): its tokens are worthless here.
+        self._key = hmac.new(key.encode(), salt.encode(), hashlib.sha256).digest()
         self.ttl_s = ttl_s
         self.clock = clock
+        self.prefix = prefix
 
     def url(self, relative: str | None, thumb: bool = False) -> str | None:
         """The signed URL of a stored crop (None for no crop)."""
         if not relative:
             return None
-        return URL_PREFIX + self.token(relative, thumb)
+        return self.prefix + self.token(relative, thumb)
 
     def token(self, relative: str, thumb: bool = False) -> str:
         step = max(1, self.ttl_s // 2)

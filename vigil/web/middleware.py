@@ -1,7 +1,9 @@
 """One ASGI middleware for the cross-cutting rules, so no route can forget them:
 
-1. request bodies above `web.max_body_kb` get 413 (declared length or counted while streaming);
-2. the caller is resolved once (bearer API key, else session cookie) into `request.state.principal`;
+1. request bodies above `web.max_body_kb` get 413 (declared length or counted while streaming); the
+   photo uploads of the watchlist (`UPLOAD_PATHS`) get `watchlist.max_upload_mb` instead;
+2. the caller is resolved once (bearer API key, else session cookie) into `request.state.principal`
+   (for WebSocket handshakes too: the alert stream checks it);
 3. mutating requests are rate-limited per caller (429 + Retry-After);
 4. mutating requests made with a session cookie must carry its CSRF token (`X-CSRF-Token` header or
    a `csrf_token` form field), so another site cannot post forms with the user's cookie;
@@ -15,6 +17,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from http.cookies import SimpleCookie
 from typing import TYPE_CHECKING, Any
@@ -35,6 +38,8 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+# Watchlist enrolment: several photos in one multipart request (POST only).
+UPLOAD_PATHS = re.compile(r"^/api/watchlist(?:/[^/]+/photos|/?)$")
 CSRF_EXEMPT = {"/login"}  # checked by the login route itself (no session exists yet)
 NOT_AUDITED = {"/login"}  # the login route records attempts with the attempted user name
 SECURITY_HEADERS = [
@@ -81,16 +86,22 @@ class SecurityMiddleware:
     def __init__(self, app: ASGIApp, ctx: WebContext) -> None:
         self.app = app
         self.ctx = ctx
-        self.max_body = ctx.settings.web.max_body_kb * 1024
+        self.default_max_body = ctx.settings.web.max_body_kb * 1024
+        self.upload_max_body = int(ctx.settings.watchlist.max_upload_mb * 1024 * 1024)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":  # no body, no CSRF (the route checks the Origin): who it is
+            scope.setdefault("state", {})["principal"] = await self._principal(scope)
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         method, path = scope["method"], scope["path"]
+        upload = method == "POST" and UPLOAD_PATHS.match(path) is not None
+        max_body = self.upload_max_body if upload else self.default_max_body
+        too_large = f"request body larger than {max_body // 1024} KiB"
         declared = _header(scope, b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
-            await _json_error(send, 413, f"request body larger than {self.max_body // 1024} KiB", [])
+        if declared is not None and (not declared.isdigit() or int(declared) > max_body):
+            await _json_error(send, 413, too_large, [])
             return
         principal = await self._principal(scope)
         scope.setdefault("state", {})["principal"] = principal
@@ -102,9 +113,9 @@ class SecurityMiddleware:
                 await _json_error(send, 429, "too many requests: slow down", [(b"retry-after", retry)])
                 return
         try:
-            receive = await self._checked_body(scope, receive, principal, mutating)
+            receive = await self._checked_body(scope, receive, principal, mutating, max_body)
         except BodyTooLarge:
-            await _json_error(send, 413, f"request body larger than {self.max_body // 1024} KiB", [])
+            await _json_error(send, 413, too_large, [])
             return
         except PermissionError as exc:
             await self._audit(principal, scope, 403)
@@ -123,7 +134,7 @@ class SecurityMiddleware:
         except BodyTooLarge:
             status["code"] = 413
             if not status["started"]:
-                await _json_error(send, 413, f"request body larger than {self.max_body // 1024} KiB", [])
+                await _json_error(send, 413, too_large, [])
         finally:
             if mutating and path not in NOT_AUDITED:
                 await self._audit(principal, scope, status["code"])
@@ -153,7 +164,7 @@ class SecurityMiddleware:
         return Principal(account.id, account.username, account.role, "session", csrf=session.csrf)
 
     async def _checked_body(
-        self, scope: Scope, receive: Receive, principal: Principal | None, mutating: bool
+        self, scope: Scope, receive: Receive, principal: Principal | None, mutating: bool, max_body: int
     ) -> Receive:
         """Reads the body (bounded) when it must be inspected for CSRF; returns a replaying receive."""
         needs_csrf = mutating and principal is not None and principal.via == "session"
@@ -164,8 +175,8 @@ class SecurityMiddleware:
             if token is not None:
                 if not hmac.compare_digest(token, principal.csrf):
                     raise PermissionError("CSRF token mismatch: reload the page and try again")
-                return self._counting(receive)
-            body = await self._read_all(receive)
+                return self._counting(receive, max_body)
+            body = await self._read_all(receive, max_body)
             form_type = (_header(scope, b"content-type") or "").split(";")[0].strip()
             is_form = form_type == "application/x-www-form-urlencoded"
             fields = parse_qs(body.decode("latin-1")) if is_form else {}
@@ -175,10 +186,10 @@ class SecurityMiddleware:
             return _replay(body, receive)
         if mutating and _header(scope, b"content-length") is None:
             # A streamed (chunked) body: read it here, bounded, so the app never parses a partial one.
-            return _replay(await self._read_all(receive), receive)
-        return self._counting(receive)
+            return _replay(await self._read_all(receive, max_body), receive)
+        return self._counting(receive, max_body)
 
-    async def _read_all(self, receive: Receive) -> bytes:
+    async def _read_all(self, receive: Receive, max_body: int) -> bytes:
         chunks, size = [], 0
         while True:
             message = await receive()
@@ -186,14 +197,14 @@ class SecurityMiddleware:
                 break
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_body:
+            if size > max_body:
                 raise BodyTooLarge
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
         return b"".join(chunks)
 
-    def _counting(self, receive: Receive) -> Receive:
+    def _counting(self, receive: Receive, max_body: int) -> Receive:
         """Counts streamed (chunked) bodies that declared no length."""
         seen = {"bytes": 0}
 
@@ -201,7 +212,7 @@ class SecurityMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 seen["bytes"] += len(message.get("body", b""))
-                if seen["bytes"] > self.max_body:
+                if seen["bytes"] > max_body:
                     raise BodyTooLarge
             return message
 

@@ -16,16 +16,20 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
+from starlette.requests import HTTPConnection
 
 Location = tuple[str | int, ...]
 
 
-async def refuse_non_finite_numbers(request: Request) -> None:
+async def refuse_non_finite_numbers(request: HTTPConnection) -> None:
     """An app-wide dependency: a JSON body a route validates against a model must hold finite numbers.
 
-    Routes that parse their body themselves (the STEP5 API and its seed error rules) are left alone."""
+    Routes that parse their body themselves (the STEP5 API and its seed error rules) are left alone,
+    and so are WebSocket routes (no body; an app dependency runs for them too)."""
     route = request.scope.get("route")
-    if not isinstance(route, APIRoute) or route.body_field is None or not _is_json(request):
+    if not isinstance(request, Request) or not isinstance(route, APIRoute) or route.body_field is None:
+        return
+    if not _is_json(request):
         return
     try:
         body = await request.json()  # already parsed (and cached) by FastAPI for the route

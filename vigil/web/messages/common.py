@@ -31,6 +31,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "common.none": "Nothing yet.",
         "role.admin": "admin",
         "role.viewer": "viewer",
+        "role.operator": "operator",
     },
     "fr": {
         "app.title": "Vigil",
@@ -64,5 +65,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "common.none": "Rien pour l'instant.",
         "role.admin": "administrateur",
         "role.viewer": "lecteur",
+        "role.operator": "opérateur",
     },
 }

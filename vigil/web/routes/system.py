@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from vigil import __version__
 from vigil.web.auth import Principal, require_viewer
 from vigil.web.context import WebContext, get_ctx
-from vigil.web.events import EventBus, Subscription
+from vigil.web.events import Subscription
 from vigil.web.templating import page_viewer, render
 
 router = APIRouter()
@@ -49,15 +49,18 @@ async def events(
     subscription = ctx.events.subscribe(camera)
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
-    stream = _sse_stream(request, ctx.events, subscription, deadline)
+    stream = sse_stream(request, subscription, deadline, ctx.events.unsubscribe)
     return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
 
 
-async def _sse_stream(
-    request: Request, bus: EventBus, subscription: Subscription, deadline: float | None
+async def sse_stream(
+    request: Request,
+    subscription: Subscription,
+    deadline: float | None,
+    unsubscribe: Callable[[Subscription], None],
 ) -> AsyncIterator[str]:
     """Waits on the event loop (no worker thread per stream); ends at the deadline, when the
-    client leaves or the bus closes, and always unsubscribes."""
+    client leaves or the bus closes, and always unsubscribes (also used by the alert stream)."""
     try:
         yield ": connected\n\n"
         last_sent = time.monotonic()
@@ -75,7 +78,7 @@ async def _sse_stream(
                 yield "".join(_sse_message(event) for event in batch)
                 last_sent = time.monotonic()
     finally:
-        bus.unsubscribe(subscription)
+        unsubscribe(subscription)
 
 
 def _sse_message(event: dict[str, Any]) -> str:

@@ -1,0 +1,171 @@
+"""The watchlist inside `vigil serve`: the registry the API enrols into, the alerts operators decide,
+the live monitor the camera pipelines feed, and the feed that pushes alerts to the open streams.
+
+Everything runs over the store's database (one engine, closed by the store) and the same data
+directory as `vigil watch`. The monitor is built per embedder model: at start for the configured
+embedder when its model name is known without loading it, so thresholds that cannot work with it
+stop the server with their ConfigError before it serves anything."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Sequence
+from datetime import timedelta
+
+import cv2
+
+from vigil.config import VigilSettings
+from vigil.embed import FaceEmbedder
+from vigil.live.events import EventSink, PipelineEvent
+from vigil.store.repository import IdentityStore
+from vigil.watchlist.alerts import Alert as StoredAlert
+from vigil.watchlist.alerts import AlertRepository, Status, utc_now
+from vigil.watchlist.errors import NoUsablePhoto, PhotoRefused
+from vigil.watchlist.monitor import AlertEvent, WatchlistMonitor
+from vigil.watchlist.repository import NewReference
+from vigil.watchlist.service import Enrolment, Photo, Watchlist
+from vigil.web.alert_feed import AlertFeed
+from vigil.web.alert_views import DECIDED, stream_event
+from vigil.web.images import ImageSigner
+
+log = logging.getLogger(__name__)
+IMAGE_SALT = "vigil.watchlist-image-url"
+IMAGE_PREFIX = "/api/watchlist/images/"
+VISITOR_CROPS = 5  # the best crops of a visitor tried as references ("Add to watchlist")
+VISITOR_SIGHTINGS_READ = 500  # the newest sightings among which the best crops are chosen
+
+
+class WatchlistHost:
+    def __init__(
+        self,
+        settings: VigilSettings,
+        store: IdentityStore,
+        signing_key: str,
+        embedder: FaceEmbedder | None = None,
+    ) -> None:
+        self.settings = settings
+        self.config = settings.watchlist
+        self.store = store
+        self.registry = Watchlist(settings, store.db, embedder)
+        self.people = self.registry.repository
+        self.alerts = AlertRepository(store.db, self.people.crops, outbox=self.config.upr_enabled)
+        self.images = ImageSigner(
+            signing_key, settings.web.image_url_ttl_s, salt=IMAGE_SALT, prefix=IMAGE_PREFIX
+        )
+        self.feed = AlertFeed()
+        self._monitors: dict[str, WatchlistMonitor] = {}
+        self._models = threading.Lock()  # one enrolment at a time loads and uses the photo models
+        model = settings.embedder.vector_model()
+        if self.live and model is not None:
+            self.monitor_for(model)  # ConfigError now, not at the first camera start
+
+    @property
+    def live(self) -> bool:
+        """Whether camera pipelines match faces (the watchlist and the store are both enabled)."""
+        return self.config.enabled and self.settings.store.enabled
+
+    # ---------------------------------------------------------------- live pipeline
+    def sinks_for(self, model: str) -> list[EventSink]:
+        """What the camera pipelines of embedder `model` feed (nothing when matching is off)."""
+        return [self.monitor_for(model)] if self.live else []
+
+    def monitor_for(self, model: str) -> WatchlistMonitor:
+        monitor = self._monitors.get(model)
+        if monitor is None:
+            monitor = WatchlistMonitor(self.people, self.alerts, self.config, model, [_Relay(self)])
+            self._monitors[model] = monitor
+        return monitor
+
+    def relay(self, event: AlertEvent) -> None:
+        """An alert the monitor recorded, pushed to the streams as the stored alert."""
+        if event.alert_id is not None:
+            self.feed.publish(stream_event(event.type, self.alerts.get(event.alert_id), self.images))
+
+    # ---------------------------------------------------------------- registry
+    def enrol(self, name: str, photos: Sequence[Photo], notes: str, category: str) -> Enrolment:
+        with self._models:
+            enrolment = self.registry.enrol(name, photos, notes, category)
+        self._changed()
+        return enrolment
+
+    def add_photos(self, person_id: uuid.UUID, photos: Sequence[Photo]) -> Enrolment:
+        """More references for a person; NoUsablePhoto when none of `photos` is usable."""
+        person = self.people.get(person_id)  # PersonNotFound before any model is loaded
+        with self._models:
+            accepted, refused = self.registry.check(photos)
+        if not accepted:
+            reasons = "; ".join(str(r) for r in refused) or "no photo given"
+            raise NoUsablePhoto(f"no usable photo for {person.name!r}: {reasons}", refused)
+        self.people.add_references(person.id, accepted)
+        self._changed()
+        return Enrolment(self.people.get(person_id), len(accepted), refused)
+
+    def enrol_visitor(self, visitor_id: uuid.UUID, name: str, notes: str, category: str) -> Enrolment:
+        """A new person whose references are the visitor's best stored crops (by quality)."""
+        visitor = self.store.visitors.get(visitor_id)  # VisitorNotFound (404) when gone
+        sightings = self.store.visitors.sightings(visitor_id, VISITOR_SIGHTINGS_READ, 0)
+        best = sorted((s for s in sightings if s.image_path), key=lambda s: -s.quality)[:VISITOR_CROPS]
+        accepted: list[NewReference] = []
+        refused: list[PhotoRefused] = []
+        with self._models:
+            for sighting in best:
+                assert sighting.image_path is not None
+                label = f"sighting {sighting.sighting_id}"
+                image = cv2.imread(str(self.store.crops.resolve(sighting.image_path)))
+                if image is None:
+                    refused.append(PhotoRefused("not_an_image", "the crop file is gone", label))
+                    continue
+                try:
+                    accepted.append(self.registry.checker.reference_of_image(image, "visitor"))
+                except PhotoRefused as exc:
+                    refused.append(PhotoRefused(exc.reason, str(exc), label))
+        if not accepted:
+            reasons = "; ".join(str(r) for r in refused) or "the visitor has no stored crop"
+            raise NoUsablePhoto(f"no usable crop of visitor {visitor_id}: {reasons}", refused)
+        name = name or visitor.name or f"visitor {visitor_id}"
+        person = self.people.add_person(name, accepted, notes, category)
+        self._changed()
+        return Enrolment(person, len(accepted), refused)
+
+    def remove(self, person_id: uuid.UUID) -> int:
+        """Erases the person, their references and alerts (rows and files); files removed."""
+        files = self.people.remove(person_id)
+        self._changed()
+        return files
+
+    def _changed(self) -> None:
+        for monitor in list(self._monitors.values()):
+            monitor.watchlist_changed()
+
+    # ---------------------------------------------------------------- alerts
+    def expire_old(self) -> int:
+        """Open alerts past `watchlist.alert_expiry_h` become expired (run before reads and decisions)."""
+        return self.alerts.expire(utc_now() - timedelta(hours=self.config.alert_expiry_h))
+
+    def decide(self, alert_id: uuid.UUID, decision: Status, by: str, note: str) -> StoredAlert:
+        """Confirms or rejects an open alert and tells every open stream (other operators' screens)."""
+        self.expire_old()
+        alert = self.alerts.decide(alert_id, decision, by, note, utc_now())
+        self.feed.publish(stream_event(DECIDED, alert, self.images))
+        return alert
+
+    def close(self) -> None:
+        """Ends the streams and frees the photo models; the database belongs to the store."""
+        self.feed.close()
+        self.registry.release_models()
+
+
+class _Relay:
+    """The monitor's listener: alert events go to the host's feed."""
+
+    def __init__(self, host: WatchlistHost) -> None:
+        self.host = host
+
+    def handle(self, event: PipelineEvent) -> None:
+        if isinstance(event, AlertEvent):
+            self.host.relay(event)
+
+    def close(self) -> None:
+        pass
