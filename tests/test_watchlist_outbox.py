@@ -525,3 +525,35 @@ def test_vigil_watch_posts_the_clip_alerts_to_the_registry(tmp_path: Path, recei
     finally:
         db.dispose()
     assert KEY not in result.output + result.stderr
+
+
+def test_vigil_watchlist_outbox_shows_failures_and_queues_them_again(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    url = f"sqlite:///{tmp_path / 'v.db'}"
+    db = connect(url)
+    try:
+        alerts_on(db, tmp_path).record(
+            decision(enrol(WatchlistRepository(db, tmp_path / "w"), "Ada")), CROP, T0, 60
+        )
+        receiver.answers = [(403, {})] * 3  # a wrong key, say
+        clock = Clock()
+        worker = worker_on(db, receiver.url, clock=clock)
+        for _ in range(3):
+            worker.step()
+            clock.advance(60)
+        shown = CliRunner().invoke(app, ["watchlist", "outbox", "--db", url], env={"COLUMNS": "250"})
+        assert shown.exit_code == 0, shown.stderr
+        assert "pending 0, delivered 0, failed 1" in shown.stdout
+        assert (
+            "alert_raised" in shown.stdout and "Ada" in shown.stdout and "HTTP 403 Forbidden" in shown.stdout
+        )
+        again = CliRunner().invoke(app, ["watchlist", "outbox", "--db", url, "--retry-failed", "--json"])
+        assert again.exit_code == 0 and "1 failed message(s) queued again" in again.stderr
+        assert json.loads(again.stdout) | {"failed_messages": None} == {
+            "pending": 1, "delivered": 0, "failed": 0, "failed_messages": None,
+        }  # fmt: skip
+        assert worker.step() == 0.0 and OutboxStore(db).counts() == OutboxCounts(delivered=1)
+        worker.client.close()
+    finally:
+        db.dispose()

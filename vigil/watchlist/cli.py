@@ -18,10 +18,12 @@ from rich.table import Table
 from vigil.config import load_settings
 from vigil.errors import VigilError
 from vigil.watchlist.errors import NoUsablePhoto
+from vigil.watchlist.outbox_cli import outbox
 from vigil.watchlist.service import Enrolment, Watchlist, read_photos
 
 watchlist_app = typer.Typer(
-    help="People to look for: add (from photos), import (a folder per person), list, show, remove."
+    help="People to look for: add (from photos), import (a folder per person), list, show, remove; "
+    "outbox: messages for the external registry (UPR_API_URL)."
 )
 out = Console()
 err = Console(stderr=True)
@@ -168,3 +170,6 @@ def remove(
             typer.confirm(f"remove {found.name!r} ({found.id}) and their photos?", abort=True)
         files = watchlist.repository.remove(found.id)
     out.print(f"removed {found.name!r} ({files} image files)", markup=False)
+
+
+watchlist_app.command("outbox")(outbox)  # the external registry's messages (UPR_API_URL)
