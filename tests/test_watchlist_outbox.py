@@ -477,21 +477,28 @@ def test_seed_names_configure_the_registry(monkeypatch: pytest.MonkeyPatch) -> N
 
 
 # ------------------------------------------------------------------ wiring: vigil serve, vigil watch
-def test_vigil_serve_delivers_and_counts_the_outbox_on_metrics(tmp_path: Path, receiver: Receiver) -> None:
+def test_vigil_serve_sends_alerts_and_api_decisions_and_counts_them_on_metrics(tmp_path: Path, receiver: Receiver) -> None:
     from fastapi.testclient import TestClient
 
     from tests.web_util import bearer, ctx_of, make_app
 
     app = make_app(tmp_path, watchlist={"upr_api_url": receiver.url, "upr_api_key": KEY})
     with TestClient(app) as client:
-        db = ctx_of(app).store.db
-        ada = enrol(WatchlistRepository(db, tmp_path / "watchlist"), "Ada")
-        alerts_on(db, tmp_path).record(decision(ada), CROP, datetime.now(UTC), cooldown_s=60)
-        wait_until(lambda: len(receiver.requests) == 1)
-        wait_until(lambda: OutboxStore(db).counts() == OutboxCounts(delivered=1))
+        host, db = ctx_of(app).watchlist, ctx_of(app).store.db
+        ada = enrol(host.people, "Ada")
+        alert = host.alerts.record(
+            decision(ada), CROP, datetime.now(UTC), cooldown_s=60
+        ).alert  # as the monitor
+        url, body = f"/api/alerts/{alert.id}/decision", {"decision": "confirmed", "note": "yes"}
+        assert client.post(url, json=body, headers=bearer(app, "operator")).status_code == 200
+        wait_until(lambda: OutboxStore(db).counts() == OutboxCounts(delivered=2))
         metrics = client.get("/metrics", headers=bearer(app, "viewer")).text
-    assert receiver.requests[0].body["person_name"] == "Ada"
-    assert 'vigil_registry_outbox_messages{status="delivered"} 1.0' in metrics
+    assert [r.body["event"] for r in receiver.requests] == ["alert_raised", "alert_confirmed"]
+    assert (receiver.requests[1].body["decided_by"], receiver.requests[1].body["note"]) == (
+        "operator-user",
+        "yes",
+    )
+    assert 'vigil_registry_outbox_messages{status="delivered"} 2.0' in metrics
     assert 'vigil_registry_outbox_messages{status="pending"} 0.0' in metrics
     assert KEY not in metrics
 
