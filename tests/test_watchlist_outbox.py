@@ -477,7 +477,9 @@ def test_seed_names_configure_the_registry(monkeypatch: pytest.MonkeyPatch) -> N
 
 
 # ------------------------------------------------------------------ wiring: vigil serve, vigil watch
-def test_vigil_serve_sends_alerts_and_api_decisions_and_counts_them_on_metrics(tmp_path: Path, receiver: Receiver) -> None:
+def test_vigil_serve_sends_alerts_and_api_decisions_and_counts_them_on_metrics(
+    tmp_path: Path, receiver: Receiver
+) -> None:
     from fastapi.testclient import TestClient
 
     from tests.web_util import bearer, ctx_of, make_app
