@@ -123,7 +123,8 @@ def refused_for_role(answer: httpx.Response) -> bool:
 def call(client: TestClient, endpoint: Endpoint, headers: dict[str, str] | None = None) -> httpx.Response:
     """The route's answer; a WebSocket handshake refused by the route counts as its HTTP answer."""
     if endpoint.method != "WS":
-        return client.request(endpoint.method, endpoint.url, headers=headers)
+        answer: httpx.Response = client.request(endpoint.method, endpoint.url, headers=headers)
+        return answer
     try:
         with client.websocket_connect(endpoint.url, headers=headers or {}):
             return httpx.Response(101)  # accepted

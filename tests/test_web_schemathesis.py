@@ -5,8 +5,9 @@ grows across examples (users, keys, cameras the fuzzer creates are then read, ch
 Excluded, with reasons:
 - `POST /api/track/jobs` would start real tracking jobs on arbitrary server paths (its validation is
   covered by tests/test_api_batch.py);
-- endless streams (`/api/events` without `timeout_s`, MJPEG `live.mjpg`) never finish a response,
-  and `/api/events` with a `timeout_s` holds the run for that long (tests/test_web_system.py covers it);
+- endless streams (`/api/events` and `/api/alerts/stream` without `timeout_s`, MJPEG `live.mjpg`)
+  never finish a response, and with a `timeout_s` they hold the run for that long
+  (tests/test_web_system.py and tests/test_web_alerts.py cover them);
 - examples that would delete, disable, demote or re-password the two accounts the run
   authenticates with, or revoke their keys: every later call would get 401 (or 403), so the run
   would pass without reaching the routes. A check after each mutating call fails the run if an
@@ -91,6 +92,7 @@ def identities(web_app: FastAPI) -> list[Identity]:
 schema = (
     schemathesis.pytest.from_fixture("api_schema")
     .exclude(path="/api/events")
+    .exclude(path="/api/alerts/stream")
     .exclude(path_regex=r"live\.mjpg$")
     .exclude(method="POST", path="/api/track/jobs")
 )
