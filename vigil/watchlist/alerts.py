@@ -14,6 +14,7 @@ from vigil.errors import ConflictError, NotFoundError
 from vigil.store.crops import CropStore
 from vigil.store.database import Database
 from vigil.types import Image
+from vigil.watchlist.learning import learn_rejection
 from vigil.watchlist.matching import LEVEL_RANK, Decision, Level
 from vigil.watchlist.outbox_store import enqueue
 from vigil.watchlist.registry_message import decision_event, registry_event, registry_message
@@ -60,6 +61,12 @@ class AlertChangeRecord:
 
     change: Change
     alert: Alert
+
+
+@dataclass(frozen=True)
+class DecidedAlert:
+    alert: Alert
+    negatives: int  # faces a rejection turned into negatives of the person
 
 
 @dataclass(frozen=True)
@@ -158,6 +165,12 @@ class AlertRepository:
 
     def decide(self, alert_id: uuid.UUID, status: Status, by: str, note: str, now: datetime) -> Alert:
         """Confirms or rejects an open alert (once: a decided alert answers AlertAlreadyDecided)."""
+        return self.decide_and_learn(alert_id, status, by, note, now).alert
+
+    def decide_and_learn(
+        self, alert_id: uuid.UUID, status: Status, by: str, note: str, now: datetime
+    ) -> DecidedAlert:
+        """`decide`; a rejection's faces become negatives of the person in the same transaction."""
         if status not in DECISIONS:
             raise ValueError(f"an alert is decided as one of {DECISIONS}, not {status!r}")
         with self.db.writer.begin() as conn:
@@ -172,9 +185,10 @@ class AlertRepository:
                     raise AlertNotFound(alert_id)
                 raise AlertAlreadyDecided(alert_id, row.status)
             alert = self._read(conn, alert_id)
+            learned = learn_rejection(conn, alert_id, alert.person_id, by) if status == "rejected" else 0
             if self.outbox:
                 enqueue(conn, registry_message(decision_event(status), alert))
-        return alert
+        return DecidedAlert(alert, learned)
 
     def expire(self, older_than: datetime) -> int:
         """Open alerts last seen before `older_than` become expired; how many."""

@@ -28,30 +28,56 @@ LEVEL_RANK: dict[Level | None, int] = {None: 0, "probable": 1, "match": 2}
 class PersonScore:
     person_id: uuid.UUID
     raw: float  # best cosine similarity with the person's references
-    score: float  # on the thresholds' scale
+    score: float  # on the thresholds' scale; 0 when a negative is nearer (`suppressed`)
+    suppressed: bool = False  # nearer to a face an operator rejected for this person
+
+
+class _Vectors:
+    """Vectors grouped by person: the best similarity per person in one matrix product."""
+
+    def __init__(self, people: list[uuid.UUID], references: ReferenceSet) -> None:
+        index = {person: i for i, person in enumerate(people)}
+        keep = [i for i, p in enumerate(references.person_ids) if p in index]
+        self._owner = np.array([index[references.person_ids[i]] for i in keep], np.int64)
+        self._vectors = references.vectors[keep] if keep else np.zeros((0, 0), np.float32)
+        self._size = len(people)
+
+    def best(self, vector: np.ndarray) -> np.ndarray:
+        best = np.full(self._size, -1.0)
+        if len(self._owner):
+            np.maximum.at(best, self._owner, self._vectors @ vector)
+        return best
 
 
 class Matcher:
-    """Scores embeddings against one model's reference set (rebuilt when the watchlist changes)."""
+    """Scores embeddings against one model's reference set and the negatives learned from
+    rejections (rebuilt when the watchlist changes)."""
 
-    def __init__(self, references: ReferenceSet, scorer: Scorer) -> None:
+    def __init__(
+        self, references: ReferenceSet, scorer: Scorer, negatives: ReferenceSet | None = None
+    ) -> None:
         self.model = references.model
         self.scorer = scorer
         self.people = sorted(set(references.person_ids))
-        index = {person: i for i, person in enumerate(self.people)}
-        self._owner = np.array([index[p] for p in references.person_ids], np.int64)
-        self._vectors = references.vectors
+        self._references = _Vectors(self.people, references)
+        self._negatives = _Vectors(self.people, negatives) if negatives is not None else None
 
     def scores(self, embedding: FaceEmbedding) -> list[PersonScore]:
         """Every enrolled person's score for this face, best first; [] for another model's vector."""
         if embedding.model != self.model or not self.people:
             return []
-        similarities = self._vectors @ np.asarray(embedding.vector, np.float32)
-        best = np.full(len(self.people), -1.0)
-        np.maximum.at(best, self._owner, similarities)
+        vector = np.asarray(embedding.vector, np.float32)
+        best = self._references.best(vector)
         calibrated = self.scorer(best)
+        suppressed = np.zeros(len(self.people), bool)
+        if self._negatives is not None:
+            suppressed = self._negatives.best(vector) > best
+            calibrated = np.where(suppressed, 0.0, calibrated)
         order = np.argsort(-calibrated, kind="stable")
-        return [PersonScore(self.people[i], float(best[i]), float(calibrated[i])) for i in order]
+        return [
+            PersonScore(self.people[i], float(best[i]), float(calibrated[i]), bool(suppressed[i]))
+            for i in order
+        ]
 
 
 @dataclass(frozen=True)

@@ -21,10 +21,13 @@ from vigil.live.events import EventSink, FaceEmbedded, PipelineEvent, TrackEnded
 from vigil.watchlist.alerts import AlertChangeRecord, AlertRepository
 from vigil.watchlist.calibration import scorer_for
 from vigil.watchlist.config import WatchlistConfig
+from vigil.watchlist.learning import LearningRepository, TrackFace
 from vigil.watchlist.matching import Decision, Matcher, TrackDecider
 from vigil.watchlist.repository import WatchlistRepository
 
 log = logging.getLogger(__name__)
+TrackKey = tuple[str, int]
+MAX_TRACK_FACES = 30  # a track's faces kept for its alert (the newest)
 EVENT_TYPES = {
     "raised": "watchlist_alert",
     "upgraded": "watchlist_alert_upgraded",
@@ -72,16 +75,27 @@ class WatchlistMonitor:
         self._lock = threading.Lock()
         self._fingerprint: object = None
         self._checked_at = -float("inf")
+        self.learning = LearningRepository(people.db)
+        # Per track: its faces (kept for its alert, which a rejection turns into negatives), and the
+        # alert they go to with how many are stored already.
+        self._faces: dict[TrackKey, list[TrackFace]] = {}
+        self._stored: dict[TrackKey, tuple[uuid.UUID, int]] = {}  # alert, faces seen when last stored
+        self._seen: dict[TrackKey, int] = {}
         self._matcher = self._load()
 
     def handle(self, event: PipelineEvent) -> None:
         if isinstance(event, TrackEnded):
             with self._lock:
                 self.decider.end(event.camera, event.track_id)
+                self._faces.pop((event.camera, event.track_id), None)
+                self._stored.pop((event.camera, event.track_id), None)
+                self._seen.pop((event.camera, event.track_id), None)
         elif isinstance(event, FaceEmbedded) and event.embedding is not None:
             decision = self._decide(event)
-            if decision is not None and event.crop is not None:
-                self._alert(event, decision)
+            alert_id = (
+                self._alert(event, decision) if decision is not None and event.crop is not None else None
+            )
+            self._keep_faces((event.camera, event.track_id), alert_id)
 
     def watchlist_changed(self) -> None:
         """The next face re-reads the references (a change made in this process, e.g. through the
@@ -96,13 +110,35 @@ class WatchlistMonitor:
     def _decide(self, event: FaceEmbedded) -> Decision | None:
         assert event.embedding is not None
         with self._lock:
+            key = (event.camera, event.track_id)
+            faces = self._faces.setdefault(key, [])
+            faces.append(TrackFace(event.embedding.vector, event.embedding.model, event.quality))
+            del faces[:-MAX_TRACK_FACES]
+            self._seen[key] = self._seen.get(key, 0) + 1
             matcher = self._current()
             scores = matcher.scores(event.embedding)
             return (
                 self.decider.observe(event.camera, event.track_id, scores, event.quality) if scores else None
             )
 
-    def _alert(self, event: FaceEmbedded, decision: Decision) -> None:
+    def _keep_faces(self, key: TrackKey, alert_id: uuid.UUID | None) -> None:
+        """Stores the track's faces not yet stored with its alert (all of them when it was raised
+        or joined just now, then each new face), outside the lock: a database write."""
+        with self._lock:
+            if alert_id is not None:
+                previous = self._stored.get(key)
+                stored = previous[1] if previous is not None and previous[0] == alert_id else 0
+                self._stored[key] = (alert_id, stored)
+            if key not in self._stored:
+                return
+            alert, stored = self._stored[key]
+            faces = self._faces.get(key, [])
+            seen = self._seen.get(key, 0)
+            new = faces[-(seen - stored) :] if seen > stored else []
+            self._stored[key] = (alert, seen)
+        self.learning.add_faces(alert, new)
+
+    def _alert(self, event: FaceEmbedded, decision: Decision) -> uuid.UUID:
         assert event.crop is not None
         now = datetime.fromtimestamp(event.ts, UTC)
         record = self.alerts.record(decision, event.crop, now, self.config.cooldown_s)
@@ -115,6 +151,7 @@ class WatchlistMonitor:
                 listener.handle(out)
             except Exception:  # one failing listener must not silence the others
                 log.exception("watchlist listener %s failed", type(listener).__name__)
+        return alert.id
 
     @staticmethod
     def _event(event: FaceEmbedded, decision: Decision, record: AlertChangeRecord) -> AlertEvent:
@@ -130,11 +167,15 @@ class WatchlistMonitor:
         now = self._clock()
         if now - self._checked_at >= self._refresh_s:
             self._checked_at = now
-            if self.people.fingerprint() != self._fingerprint:
+            if self._watchlist_state() != self._fingerprint:
                 self._matcher = self._load()
         return self._matcher
 
+    def _watchlist_state(self) -> object:
+        return self.people.fingerprint(), self.learning.fingerprint()
+
     def _load(self) -> Matcher:
-        self._fingerprint = self.people.fingerprint()
+        self._fingerprint = self._watchlist_state()
         self._checked_at = self._clock()
-        return Matcher(self.people.reference_set(self.model), self.scorer)
+        references = self.people.reference_set(self.model)
+        return Matcher(references, self.scorer, self.learning.negative_set(self.model))

@@ -89,3 +89,37 @@ class WatchlistOutboxMessage(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime)
     last_error: Mapped[str] = mapped_column(Text, default="")  # redacted
     delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class WatchlistAlertFace(Base):
+    """An embedded face of an alert's track(s): what a rejection turns into negatives (migration 0013)."""
+
+    __tablename__ = "watchlist_alert_faces"
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    alert_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("watchlist_alerts.id", ondelete="CASCADE"), index=True
+    )
+    model: Mapped[str] = mapped_column(String(100))
+    dim: Mapped[int] = mapped_column(Integer)
+    embedding: Mapped[FloatArray] = mapped_column(Embedding)
+    quality: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class WatchlistNegative(Base):
+    """A face an operator said is NOT the person (a rejected alert's faces): later faces nearer to
+    a person's negatives than to their references raise no alert for them (migration 0013)."""
+
+    __tablename__ = "watchlist_negatives"
+    __table_args__ = (Index("ix_watchlist_negatives_model", "model"),)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    person_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("watchlist_people.id", ondelete="CASCADE"), index=True
+    )
+    # The rejected alert it came from (undo removes an alert's negatives); kept if the alert goes.
+    alert_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    model: Mapped[str] = mapped_column(String(100))
+    dim: Mapped[int] = mapped_column(Integer)
+    embedding: Mapped[FloatArray] = mapped_column(Embedding)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
