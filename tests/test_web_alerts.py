@@ -6,6 +6,9 @@ decisions; refused for viewers, anonymous callers and other sites' pages."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -322,3 +325,20 @@ def test_thresholds_that_cannot_work_stop_the_server(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match="accepts every impostor"):
         create_web_app(settings)
+
+
+def test_vigil_serve_refuses_to_start_with_thresholds_that_cannot_work(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "VIGIL_DATA_DIR": str(tmp_path / "data"),
+        "VIGIL_WEB__ADMIN_PASSWORD": "some-admin-password",
+        "VIGIL_WATCHLIST__SCORE_SCALE": "raw",
+        "SIMILARITY_THRESHOLD": "0.3",  # seed 004's names: raw cosine values meant for ArcFace
+        "WARN_THRESHOLD": "0.2",
+    }
+    run = subprocess.run(
+        [sys.executable, "-m", "vigil", "serve", "--port", "1"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "watchlist.warn_threshold = 0.2" in run.stderr and "accepts every impostor" in run.stderr
