@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -240,3 +241,20 @@ def test_garbage_bodies_are_refused(client: TestClient, keys: dict[str, dict[str
         headers={**keys["admin"], "Content-Type": "application/json"},
     )
     assert nan.status_code == 422
+
+
+def test_from_visitor_falls_back_on_the_reference_photo_once_sightings_expired(tmp_path: Path) -> None:
+    """Retention removed the sightings and their crops; the visitor's reference photo (kept with the
+    prototype) is the crop left to enrol from."""
+    app = make_app(tmp_path, store={"retention_days": 1, "retention_keep_prototypes": True})
+    with TestClient(app) as client:
+        store = ctx_of(app).store
+        vector = np.random.default_rng(2).normal(size=128).astype(np.float32)
+        old = datetime.now(UTC) - timedelta(days=3)
+        obs = FaceObservation("cam-a", 1, old, FaceEmbedding(vector, "m1"), 0.9, cv2.imread(str(LIN)))
+        visitor = store.observe(obs).visitor_id
+        assert store.apply_retention(datetime.now(UTC))[0] == 1  # the sighting and its crop are gone
+        assert store.visitors.sightings(visitor, 10, 0) == []
+        answer = client.post(f"/api/watchlist/from-visitor/{visitor}", headers=bearer(app, "admin"))
+        assert answer.status_code == 201, answer.text
+        assert (answer.json()["accepted"], answer.json()["refused"]) == (1, [])

@@ -103,24 +103,13 @@ class WatchlistHost:
         return Enrolment(self.people.get(person_id), len(accepted), refused)
 
     def enrol_visitor(self, visitor_id: uuid.UUID, name: str, notes: str, category: str) -> Enrolment:
-        """A new person whose references are the visitor's best stored crops (by quality)."""
+        """A new person whose references are the visitor's best stored crops (each through the photo
+        check)."""
         visitor = self.store.visitors.get(visitor_id)  # VisitorNotFound (404) when gone
-        sightings = self.store.visitors.sightings(visitor_id, VISITOR_SIGHTINGS_READ, 0)
-        best = sorted((s for s in sightings if s.image_path), key=lambda s: -s.quality)[:VISITOR_CROPS]
-        accepted: list[NewReference] = []
-        refused: list[PhotoRefused] = []
         with self._models:
-            for sighting in best:
-                assert sighting.image_path is not None
-                label = f"sighting {sighting.sighting_id}"
-                image = cv2.imread(str(self.store.crops.resolve(sighting.image_path)))
-                if image is None:
-                    refused.append(PhotoRefused("not_an_image", "the crop file is gone", label))
-                    continue
-                try:
-                    accepted.append(self.registry.checker.reference_of_image(image, "visitor"))
-                except PhotoRefused as exc:
-                    refused.append(PhotoRefused(exc.reason, str(exc), label))
+            accepted, refused = self._crop_references(
+                self._visitor_crops(visitor_id, visitor.reference_photo)
+            )
         if not accepted:
             reasons = "; ".join(str(r) for r in refused) or "the visitor has no stored crop"
             raise NoUsablePhoto(f"no usable crop of visitor {visitor_id}: {reasons}", refused)
@@ -128,6 +117,29 @@ class WatchlistHost:
         person = self.people.add_person(name, accepted, notes, category)
         self._changed()
         return Enrolment(person, len(accepted), refused)
+
+    def _visitor_crops(self, visitor_id: uuid.UUID, reference_photo: str | None) -> list[tuple[str, str]]:
+        """(label, crop path in the faces directory): the best sightings' crops, at most
+        VISITOR_CROPS; else the visitor's reference photo (a copy of a sighting's crop, kept after
+        the sightings expire)."""
+        sightings = self.store.visitors.sightings(visitor_id, VISITOR_SIGHTINGS_READ, 0)
+        ranked = sorted((s for s in sightings if s.image_path), key=lambda s: -s.quality)
+        crops = [(f"sighting {s.sighting_id}", s.image_path) for s in ranked if s.image_path]
+        fallback = [("reference photo", reference_photo)] if reference_photo else []
+        return crops[:VISITOR_CROPS] or fallback
+
+    def _crop_references(self, crops: list[tuple[str, str]]) -> tuple[list[NewReference], list[PhotoRefused]]:
+        accepted: list[NewReference] = []
+        refused: list[PhotoRefused] = []
+        for label, relative in crops:
+            image = cv2.imread(str(self.store.crops.resolve(relative)))
+            try:
+                if image is None:
+                    raise PhotoRefused("not_an_image", "the crop file is gone or unreadable")
+                accepted.append(self.registry.checker.reference_of_image(image, "visitor"))
+            except PhotoRefused as exc:
+                refused.append(PhotoRefused(exc.reason, str(exc), label))
+        return accepted, refused
 
     def remove(self, person_id: uuid.UUID) -> int:
         """Erases the person, their references and alerts (rows and files); files removed."""
