@@ -190,3 +190,17 @@ def test_commands_use_the_configured_store(tmp_path: Path) -> None:
         assert AccountRepository(db).by_name("eve") is not None
     finally:
         db.dispose()
+
+
+def test_operator_role_from_the_command_line(sqlite_url: str) -> None:
+    db = connect(sqlite_url)
+    users = AccountRepository(db)
+    try:
+        ok(vigil("users", "create", "olivia", "--role", "operator", "--generate", "--db", sqlite_url))
+        assert account(users, "olivia").role == "operator"
+        ok(vigil("users", "role", "olivia", "viewer", "--db", sqlite_url))
+        assert account(users, "olivia").role == "viewer"
+        refused = vigil("users", "role", "olivia", "superuser", "--db", sqlite_url)
+        assert refused.exit_code != 0 and "operator" in refused.output
+    finally:
+        db.dispose()
