@@ -176,11 +176,11 @@ class SecurityMiddleware:
                 if not hmac.compare_digest(token, principal.csrf):
                     raise PermissionError("CSRF token mismatch: reload the page and try again")
                 return self._counting(receive, max_body)
-            body = await self._read_all(receive, max_body)
             form_type = (_header(scope, b"content-type") or "").split(";")[0].strip()
-            is_form = form_type == "application/x-www-form-urlencoded"
-            fields = parse_qs(body.decode("latin-1")) if is_form else {}
-            sent = fields.get("csrf_token", [""])[0]
+            if form_type != "application/x-www-form-urlencoded":  # no token can be in it: not read
+                raise PermissionError("missing or wrong CSRF token: reload the page and try again")
+            body = await self._read_all(receive, max_body)
+            sent = parse_qs(body.decode("latin-1")).get("csrf_token", [""])[0]
             if not sent or not hmac.compare_digest(sent, principal.csrf):
                 raise PermissionError("missing or wrong CSRF token: reload the page and try again")
             return _replay(body, receive)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 IMAGE_SALT = "vigil.watchlist-image-url"
 IMAGE_PREFIX = "/api/watchlist/images/"
 VISITOR_CROPS = 5  # the best crops of a visitor tried as references ("Add to watchlist")
+EXPIRE_EVERY_S = 10.0
 VISITOR_SIGHTINGS_READ = 500  # the newest sightings among which the best crops are chosen
 
 
@@ -56,6 +58,7 @@ class WatchlistHost:
         )
         self.feed = AlertFeed()
         self._monitors: dict[str, WatchlistMonitor] = {}
+        self._expired_at = -float("inf")
         self._models = threading.Lock()  # one enrolment at a time loads and uses the photo models
         model = settings.embedder.vector_model()
         if self.live and model is not None:
@@ -153,8 +156,15 @@ class WatchlistHost:
 
     # ---------------------------------------------------------------- alerts
     def expire_old(self) -> int:
-        """Open alerts past `watchlist.alert_expiry_h` become expired (run before reads and decisions)."""
+        """Open alerts past `watchlist.alert_expiry_h` become expired (before every decision)."""
+        self._expired_at = time.monotonic()
         return self.alerts.expire(utc_now() - timedelta(hours=self.config.alert_expiry_h))
+
+    def expire_before_reading(self) -> None:
+        """`expire_old` before a read, at most every EXPIRE_EVERY_S: a page of operators polling
+        the alerts does not take the database's write lock on every request."""
+        if time.monotonic() - self._expired_at >= EXPIRE_EVERY_S:
+            self.expire_old()
 
     def decide(self, alert_id: uuid.UUID, decision: Status, by: str, note: str) -> StoredAlert:
         """Confirms or rejects an open alert and tells every open stream (other operators' screens)."""

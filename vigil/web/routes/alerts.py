@@ -1,11 +1,11 @@
 """Watchlist alerts: listing, one alert, the operators' decision, and the live streams (SSE and
 WebSocket, seed 004 names both). Operators and admins only: viewers get 403.
 
-Open alerts older than `watchlist.alert_expiry_h` are expired before every read and decision."""
+Open alerts older than `watchlist.alert_expiry_h` are expired before every decision and, at most
+every 10 s, before reads."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import time
@@ -13,6 +13,7 @@ import uuid
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
+import anyio
 from fastapi import APIRouter, Depends, Path, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -71,7 +72,7 @@ def list_alerts(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> AlertListOut:
     host = ctx.watchlist
-    host.expire_old()
+    host.expire_before_reading()
     total, alerts = host.alerts.page(AlertFilter(status, camera, level, person), limit, offset)
     return AlertListOut(total=total, alerts=[AlertOut.of(a, host.images) for a in alerts])
 
@@ -117,18 +118,33 @@ async def alert_socket(websocket: WebSocket, camera: CameraFilter = None, level:
     subscription = feed.subscribe(FeedFilter(camera, level))  # before accepting: nothing is missed
     try:
         await websocket.accept()
-        pump = asyncio.create_task(_pump(websocket, subscription))
-        listen = asyncio.create_task(_until_disconnect(websocket))
-        _, pending = await asyncio.wait({pump, listen}, return_when=asyncio.FIRST_COMPLETED)
-        for task in pending:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
-                await task
-        if pump.done() and not listen.done():  # the feed closed (server stopping)
+        if await _serve_until_either_side_ends(websocket, subscription):  # the feed closed: server stopping
             with contextlib.suppress(RuntimeError, WebSocketDisconnect):
                 await websocket.close(code=1001)
     finally:
         feed.unsubscribe(subscription)
+
+
+async def _serve_until_either_side_ends(websocket: WebSocket, subscription: Subscription) -> bool:
+    """Sends the events while reading the client's messages (to see it leave); True when the feed
+    ended first. An anyio task group, so a cancellation from the server reaches both sides."""
+    feed_ended = False
+    async with anyio.create_task_group() as group:
+
+        async def send_events() -> None:
+            nonlocal feed_ended
+            with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):  # the client left
+                await _pump(websocket, subscription)
+                feed_ended = True
+            group.cancel_scope.cancel()
+
+        async def watch_client() -> None:
+            await _until_disconnect(websocket)
+            group.cancel_scope.cancel()
+
+        group.start_soon(send_events)
+        group.start_soon(watch_client)
+    return feed_ended
 
 
 def _refusal(websocket: WebSocket) -> tuple[int, str] | None:
@@ -170,7 +186,7 @@ async def _until_disconnect(websocket: WebSocket) -> None:
 @router.get("/{alert_id}", response_model=AlertOut, summary="One alert (operator or admin)")
 def get_alert(alert_id: AlertId, ctx: Ctx, _: Operator) -> AlertOut:
     host = ctx.watchlist
-    host.expire_old()
+    host.expire_before_reading()
     return AlertOut.of(host.alerts.get(alert_id), host.images)
 
 
