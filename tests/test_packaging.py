@@ -27,6 +27,8 @@ NO_DEPS = "requirements-nodeps.txt"
 OPENCV_CONTRIB = "opencv-contrib-python"
 # Declared (trackers pulls it, pyproject holds it on 4.x) but never pinned: `make` keeps one cv2.
 NEVER_PINNED = {"opencv-python"}
+# Run by the system Python (Debian's python3-gi) in a subprocess, never imported by vigil.
+SYSTEM_PYTHON_SCRIPTS = {"sources/gst_rtsp_server.py"}
 
 
 def _pyproject() -> dict[str, object]:
@@ -63,6 +65,8 @@ def _imported_modules() -> dict[str, set[str]]:
     """Absolute imports of third-party modules in vigil/, with the files that import them."""
     found: dict[str, set[str]] = {}
     for path in PACKAGE.rglob("*.py"):
+        if path.relative_to(PACKAGE).as_posix() in SYSTEM_PYTHON_SCRIPTS:
+            continue
         for name in _imports(ast.parse(path.read_text(), str(path))):
             top = name.split(".")[0]
             if top not in sys.stdlib_module_names and top not in ("vigil", "__future__"):

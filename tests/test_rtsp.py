@@ -1,18 +1,16 @@
 """Automatic reconnection against a real RTSP server (GStreamer's gst-rtsp-server).
 
-The server (tests/rtsp_server.py) runs under the system Python, which has the GStreamer
-introspection data; Vigil runs in this process and reads the stream through PyAV/FFmpeg.
+The server (vigil.sources.rtsp_simulator, the one `vigil simulate-rtsp` runs) is a subprocess
+of the system Python, which has the GStreamer introspection data; Vigil runs in this process and
+reads the stream through PyAV/FFmpeg.
 """
 
 from __future__ import annotations
 
 import os
-import selectors
 import socket
-import subprocess
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -21,13 +19,11 @@ from vigil.config import CameraConfig, load_settings
 from vigil.live.camera import CameraPipeline
 from vigil.live.events import MemorySink
 from vigil.live.supervisor import Supervisor
+from vigil.sources.rtsp_simulator import RtspSimulator, SimulatorUnavailable, check_server_available
 
 SHARED = Path(os.environ.get("VIGIL_SHARED_DIR", Path(__file__).resolve().parents[1] / ".." / "shared"))
 CLIP = SHARED / "media" / "video" / "hamilton_640x360.mp4"
-SYSTEM_PYTHON = "/usr/bin/python3"
-SERVER_SCRIPT = Path(__file__).resolve().parent / "rtsp_server.py"
 MOUNT = "/cam"
-READY_TIMEOUT_S = 15.0
 POLL_S = 0.05
 
 pytestmark = pytest.mark.slow
@@ -41,21 +37,10 @@ def _unavailable(reason: str) -> None:
 
 
 def _check_gst_rtsp_server() -> None:
-    probe = "import gi; gi.require_version('GstRtspServer', '1.0'); from gi.repository import GstRtspServer"
     try:
-        result = subprocess.run(
-            [SYSTEM_PYTHON, "-c", probe], capture_output=True, text=True, timeout=30, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        _unavailable(f"cannot run {SYSTEM_PYTHON} to check gst-rtsp-server: {exc}")
-        return
-    if result.returncode != 0:
-        detail = (result.stderr.strip().splitlines() or [f"exit code {result.returncode}"])[-1]
-        _unavailable(
-            f"{SYSTEM_PYTHON} cannot import GstRtspServer (install gir1.2-gst-rtsp-server-1.0, "
-            f"python3-gi and gstreamer1.0-plugins-{{base,good,bad}}; `make system-deps`): "
-            f"{detail}"
-        )
+        check_server_available()
+    except SimulatorUnavailable as exc:
+        _unavailable(str(exc))
 
 
 def _check_clip() -> None:
@@ -69,66 +54,11 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@dataclass
-class RtspServer:
-    """The server subprocess; `start()` again after `stop()` serves on the same port."""
-
-    port: int
-    clip: Path
-    process: subprocess.Popen[str] | None = field(default=None, init=False)
-
-    @property
-    def url(self) -> str:
-        return f"rtsp://127.0.0.1:{self.port}{MOUNT}"
-
-    def start(self, timeout_s: float = READY_TIMEOUT_S) -> None:
-        assert self.process is None, "server already running"
-        args = [SYSTEM_PYTHON, str(SERVER_SCRIPT), "--port", str(self.port), "--path", MOUNT]
-        process = subprocess.Popen(
-            [*args, "--file", str(self.clip)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.process = process
-        assert process.stdout is not None
-        deadline = time.monotonic() + timeout_s
-        with selectors.DefaultSelector() as selector:
-            selector.register(process.stdout, selectors.EVENT_READ)
-            while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    self.stop()
-                    pytest.fail(f"RTSP server on port {self.port} not READY within {timeout_s} s")
-                if not selector.select(timeout=remaining):
-                    continue
-                line = process.stdout.readline()
-                if line.strip() == "READY":
-                    return
-                if line == "":  # exited before READY
-                    errors = self.stop()
-                    pytest.fail(f"RTSP server on port {self.port} exited before READY:\n{errors}")
-
-    def stop(self) -> str:
-        """Terminate (then kill) the server; returns what it wrote on stderr."""
-        process, self.process = self.process, None
-        if process is None:
-            return ""
-        if process.poll() is None:
-            process.terminate()
-        try:
-            _, errors = process.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            _, errors = process.communicate(timeout=10)
-        return errors or ""
-
-
 @pytest.fixture
-def rtsp_server() -> Iterator[RtspServer]:
+def rtsp_server() -> Iterator[RtspSimulator]:
     _check_gst_rtsp_server()
     _check_clip()
-    server = RtspServer(_free_port(), CLIP)
+    server = RtspSimulator(CLIP, _free_port(), MOUNT, loop=True)
     server.start()
     try:
         yield server
@@ -159,7 +89,7 @@ def _state(pipeline: CameraPipeline) -> str:
     return str(pipeline.status().health.state)
 
 
-def test_rtsp_reconnects_after_server_restart(rtsp_server: RtspServer) -> None:
+def test_rtsp_reconnects_after_server_restart(rtsp_server: RtspSimulator) -> None:
     settings = load_settings(
         shared_dir=SHARED,
         retry_backoff=0.5,

@@ -30,6 +30,7 @@ from vigil.live.health import SourceState
 from vigil.live.supervisor import Supervisor
 from vigil.models import MODELS, fetch, is_installed
 from vigil.redact import install_log_redaction, redact_json
+from vigil.sources.simulate_cli import simulate_rtsp
 from vigil.store.accounts_cli import keys_app, users_app
 from vigil.store.cli import visitors_app
 from vigil.store.identifier import StoreIdentifier
@@ -51,6 +52,7 @@ app.add_typer(jobs_app, name="jobs")
 app.add_typer(watchlist_app, name="watchlist")
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
+app.command("simulate-rtsp")(simulate_rtsp)
 err = Console(stderr=True)
 out = Console()
 

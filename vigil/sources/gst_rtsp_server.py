@@ -1,12 +1,19 @@
-"""A tiny RTSP server for integration tests: serves an H.264 mp4 without re-encoding, looping.
+"""A small RTSP server (GStreamer's gst-rtsp-server): serves an H.264/H.265 MP4 or MOV without
+re-encoding, as a camera would. `vigil simulate-rtsp` and the tests start it through
+`vigil.sources.rtsp_simulator`.
 
-Run with the system Python that has GStreamer's introspection data (not the project venv):
+It runs under the system Python, which has GStreamer's introspection data (Debian's python3-gi
+and gir1.2-gst-rtsp-server-1.0), never inside Vigil's own environment, and imports nothing of
+Vigil:
 
-    /usr/bin/python3 tests/rtsp_server.py --port 8554 --path /cam --file clip.mp4
+    /usr/bin/python3 vigil/sources/gst_rtsp_server.py --port 8554 --path /cam --file clip.mp4 --loop
 
 Prints READY on stdout once the server listens; exits cleanly on SIGTERM or SIGINT.
-The clip loops seamlessly through segment seeks (running time keeps increasing, so RTP
-timestamps stay monotonic); if a seek fails the stream simply ends, and clients see EOS.
+With --loop, clients share one stream and the clip loops seamlessly through segment seeks
+(running time keeps increasing, so RTP timestamps stay monotonic); if a seek fails the stream
+simply ends, and clients see EOS. Known limit: the server skips its PLAY seek while the position
+is still 0, which a very short clip (single_face.mp4, 2.4 s) hits, and then it is served once.
+Without --loop, each client gets the clip once from its start.
 """
 
 from __future__ import annotations
@@ -25,11 +32,14 @@ from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
 _SEGMENT_SEEK = Gst.SeekFlags.SEGMENT
 
 
-def _launch_line(path: Path) -> str:
+CODECS = ("h264", "h265")
+
+
+def _launch_line(path: Path, codec: str) -> str:
     location = str(path).replace("\\", "\\\\").replace('"', '\\"')
     return (
         f'( filesrc location="{location}" ! qtdemux name=demux demux.video_0 ! queue '
-        "! h264parse ! rtph264pay name=pay0 pt=96 config-interval=1 )"
+        f"! {codec}parse ! rtp{codec}pay name=pay0 pt=96 config-interval=1 )"
     )
 
 
@@ -91,6 +101,9 @@ def main() -> int:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--path", default="/cam")
     parser.add_argument("--file", type=Path, required=True)
+    parser.add_argument("--codec", choices=CODECS, default="h264")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--loop", action="store_true", help="loop the clip (one stream shared by clients)")
     args = parser.parse_args()
     if not args.file.is_file():
         print(f"no such file: {args.file}", file=sys.stderr)
@@ -98,12 +111,13 @@ def main() -> int:
 
     Gst.init(None)
     server = GstRtspServer.RTSPServer()
-    server.set_address("127.0.0.1")
+    server.set_address(args.host)
     server.set_service(str(args.port))
     factory = GstRtspServer.RTSPMediaFactory()
-    factory.set_launch(_launch_line(args.file.resolve()))
-    factory.set_shared(True)
-    factory.connect("media-configure", _on_media_configure)
+    factory.set_launch(_launch_line(args.file.resolve(), args.codec))
+    if args.loop:
+        factory.set_shared(True)
+        factory.connect("media-configure", _on_media_configure)
     path = args.path if args.path.startswith("/") else "/" + args.path
     server.get_mount_points().add_factory(path, factory)
 
@@ -111,7 +125,7 @@ def main() -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         GLib.unix_signal_add(GLib.PRIORITY_HIGH, signum, lambda: loop.quit() or False)
     if server.attach(None) == 0:
-        print(f"cannot listen on 127.0.0.1:{args.port}", file=sys.stderr)
+        print(f"cannot listen on {args.host}:{args.port}", file=sys.stderr)
         return 1
     print("READY", flush=True)
     loop.run()
