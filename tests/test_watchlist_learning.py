@@ -32,7 +32,7 @@ T0 = datetime(2026, 12, 4, 9, 0, tzinfo=UTC).timestamp()
 
 
 def unit(v: np.ndarray) -> np.ndarray:
-    return (v / np.linalg.norm(v)).astype(np.float32)
+    return np.asarray(v / np.linalg.norm(v), dtype=np.float32)
 
 
 ADA = unit(np.random.default_rng(1).normal(size=128))
