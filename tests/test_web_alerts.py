@@ -29,6 +29,7 @@ from vigil.errors import ConfigError
 from vigil.live.events import FaceEmbedded
 from vigil.types import FaceEmbedding
 from vigil.watchlist.alerts import AlertFilter
+from vigil.watchlist.learning import TrackFace
 from vigil.watchlist.matching import Decision
 from vigil.watchlist.monitor import AlertEvent
 from vigil.watchlist.repository import NewReference
@@ -342,3 +343,82 @@ def test_vigil_serve_refuses_to_start_with_thresholds_that_cannot_work(tmp_path:
     )  # fmt: skip
     assert run.returncode == 1, run.stdout + run.stderr
     assert "watchlist.warn_threshold = 0.2" in run.stderr and "accepts every impostor" in run.stderr
+
+
+def kept_faces(host: WatchlistHost, alert_id: uuid.UUID, seed: int, count: int = 2) -> None:
+    """The faces of the alert's track, as the monitor keeps them with the alert."""
+    faces = [TrackFace(unit(seed + i), MODEL, 0.5 + 0.1 * i) for i in range(count)]
+    host.learning.add_faces(alert_id, faces)
+
+
+def test_a_rejection_teaches_and_an_admin_undoes_it(app: FastAPI, client: TestClient, keys: Keys) -> None:
+    host = ctx_of(app).watchlist
+    lin = person(host, "Lin", 1)
+    alert = stored_alert(host, lin)
+    kept_faces(host, alert, 40, count=3)
+    rejected = client.post(
+        f"/api/alerts/{alert}/decision", json={"decision": "rejected", "note": "his cousin"},
+        headers=keys["operator"],
+    )  # fmt: skip
+    assert rejected.status_code == 200, rejected.text
+    body = rejected.json()
+    assert (body["status"], body["negatives_learned"], body["reference_added"]) == ("rejected", 3, False)
+
+    url = f"/api/watchlist/{lin}/lessons"
+    assert client.get(url, headers=keys["viewer"]).status_code == 403
+    lessons = client.get(url, headers=keys["operator"])
+    assert lessons.status_code == 200, lessons.text
+    [lesson] = lessons.json()["lessons"]
+    assert (lesson["alert_id"], lesson["faces"], lesson["rejected_by"]) == (str(alert), 3, "operator-user")
+    assert (lesson["alert"]["note"], lesson["alert"]["camera"]) == ("his cousin", "door")
+    assert client.get(f"/api/watchlist/{uuid.uuid4()}/lessons", headers=keys["operator"]).status_code == 404
+
+    undo = f"/api/watchlist/{lin}/lessons/{alert}"
+    assert client.delete(undo, headers=keys["operator"]).status_code == 403
+    other = person(host, "Alex", 2)
+    assert client.delete(f"/api/watchlist/{other}/lessons/{alert}", headers=keys["admin"]).status_code == 404
+    undone = client.delete(undo, headers=keys["admin"])
+    assert undone.status_code == 200, undone.text
+    assert undone.json() == {"alert_id": str(alert), "negatives_removed": 3}
+    assert client.get(url, headers=keys["operator"]).json()["lessons"] == []
+    assert host.learning.negative_set(MODEL).person_ids == []
+    assert client.delete(undo, headers=keys["admin"]).status_code == 404
+    assert host.alerts.get(alert).status == "rejected"  # the decision itself stays
+    _, audit = ctx_of(app).audit.page(20)
+    assert any(e.action == f"DELETE {undo}" and e.status == 200 and e.actor == "admin-user" for e in audit)
+    assert any(e.action == f"DELETE {undo}" and e.status == 403 and e.actor == "operator-user" for e in audit)
+
+
+def test_an_admin_confirmation_may_add_the_face_to_the_references(
+    app: FastAPI, client: TestClient, keys: Keys
+) -> None:
+    host = ctx_of(app).watchlist
+    lin = person(host, "Lin", 1)
+    alert = stored_alert(host, lin)
+    url = f"/api/alerts/{alert}/decision"
+    asked = {"decision": "confirmed", "add_to_references": True}
+    by_operator = client.post(url, json=asked, headers=keys["operator"])
+    assert by_operator.status_code == 403 and "only admins" in by_operator.json()["detail"]
+    nothing = client.post(url, json=asked, headers=keys["admin"])  # the alert kept no face
+    assert nothing.status_code == 409 and "kept no face" in nothing.json()["detail"]
+    assert host.alerts.get(alert).status == "open"  # refused before deciding: still to decide
+    assert host.people.get(lin).references == 1
+
+    kept_faces(host, alert, 50)
+    added = client.post(url, json=asked, headers=keys["admin"])
+    assert added.status_code == 200, added.text
+    body = added.json()
+    assert (body["status"], body["decided_by"], body["reference_added"], body["negatives_learned"]) == (
+        "confirmed", "admin-user", True, 0,
+    )  # fmt: skip
+    assert host.people.get(lin).references == 2
+    sources = sorted(r.source for r in host.people.references(lin))
+    assert sources == ["alert", "photo"]
+
+    plain = stored_alert(host, lin, camera="hall")
+    kept_faces(host, plain, 60)
+    confirmed = client.post(
+        f"/api/alerts/{plain}/decision", json={"decision": "confirmed"}, headers=keys["operator"]
+    )
+    assert confirmed.status_code == 200 and confirmed.json()["reference_added"] is False
+    assert host.people.get(lin).references == 2

@@ -19,11 +19,13 @@ import cv2
 
 from vigil.config import VigilSettings
 from vigil.embed import FaceEmbedder
+from vigil.errors import NotFoundError
 from vigil.live.events import EventSink, PipelineEvent
 from vigil.store.repository import IdentityStore
-from vigil.watchlist.alerts import Alert as StoredAlert
 from vigil.watchlist.alerts import AlertRepository, Status, utc_now
+from vigil.watchlist.decisions import AlertDesk, DecisionResult, NothingToLearn
 from vigil.watchlist.errors import NoUsablePhoto, PhotoRefused
+from vigil.watchlist.learning import LearningRepository, Lesson
 from vigil.watchlist.monitor import AlertEvent, WatchlistMonitor
 from vigil.watchlist.repository import NewReference
 from vigil.watchlist.service import Enrolment, Photo, Watchlist
@@ -37,6 +39,11 @@ IMAGE_PREFIX = "/api/watchlist/images/"
 VISITOR_CROPS = 5  # the best crops of a visitor tried as references ("Add to watchlist")
 EXPIRE_EVERY_S = 10.0
 VISITOR_SIGHTINGS_READ = 500  # the newest sightings among which the best crops are chosen
+
+
+class LessonNotFound(NotFoundError):
+    def __init__(self, person_id: uuid.UUID, alert_id: uuid.UUID) -> None:
+        super().__init__(f"alert {alert_id} taught nothing about watchlist person {person_id}")
 
 
 class WatchlistHost:
@@ -53,6 +60,8 @@ class WatchlistHost:
         self.registry = Watchlist(settings, store.db, embedder)
         self.people = self.registry.repository
         self.alerts = AlertRepository(store.db, self.people.crops, outbox=self.config.upr_enabled)
+        self.learning = LearningRepository(store.db)
+        self.desk = AlertDesk(self.alerts, self.people, self.learning)
         self.images = ImageSigner(
             signing_key, settings.web.image_url_ttl_s, salt=IMAGE_SALT, prefix=IMAGE_PREFIX
         )
@@ -166,12 +175,49 @@ class WatchlistHost:
         if time.monotonic() - self._expired_at >= EXPIRE_EVERY_S:
             self.expire_old()
 
-    def decide(self, alert_id: uuid.UUID, decision: Status, by: str, note: str) -> StoredAlert:
-        """Confirms or rejects an open alert and tells every open stream (other operators' screens)."""
+    def decide(
+        self, alert_id: uuid.UUID, decision: Status, by: str, note: str, add_reference: bool = False
+    ) -> DecisionResult:
+        """Confirms or rejects an open alert, with what it teaches (a rejection's negatives; a
+        confirmation's face added to the references when asked), and tells every open stream
+        (other operators' screens). NothingToLearn (409) when asked to add a face the alert did not
+        keep: checked first, so the alert then stays open."""
         self.expire_old()
-        alert = self.alerts.decide(alert_id, decision, by, note, utc_now())
-        self.feed.publish(stream_event(DECIDED, alert, self.images))
-        return alert
+        if add_reference and decision == "confirmed":
+            self._check_face_kept(alert_id)
+        try:
+            result = self.desk.decide(alert_id, decision, by, note, utc_now(), add_reference)
+        except NothingToLearn:  # the face went between the check and the decision: decided anyway
+            self.feed.publish(stream_event(DECIDED, self.alerts.get(alert_id), self.images))
+            raise
+        self.feed.publish(stream_event(DECIDED, result.alert, self.images))
+        if result.reference_added or result.negatives_learned:
+            self._changed()  # the live matcher re-reads references and negatives at the next face
+        return result
+
+    def _check_face_kept(self, alert_id: uuid.UUID) -> None:
+        alert = self.alerts.get(alert_id)  # AlertNotFound (404) first
+        if alert.status != "open":
+            return  # the decision answers AlertAlreadyDecided (409)
+        if (
+            self.learning.best_face(alert_id) is None
+            or not self.alerts.crops.resolve(alert.crop_path).is_file()
+        ):
+            raise NothingToLearn(f"alert {alert_id} kept no face to add to {alert.person_name}'s references")
+
+    def lessons(self, person_id: uuid.UUID) -> list[Lesson]:
+        """What rejections taught about the person, newest first (PersonNotFound when unknown)."""
+        self.people.get(person_id)
+        return self.learning.lessons(person_id)
+
+    def undo_lesson(self, person_id: uuid.UUID, alert_id: uuid.UUID) -> int:
+        """Forgets what one rejected alert taught about the person; how many negatives.
+        LessonNotFound when that alert taught the person nothing."""
+        if not any(lesson.alert_id == alert_id for lesson in self.lessons(person_id)):
+            raise LessonNotFound(person_id, alert_id)
+        removed = self.learning.undo(alert_id)
+        self._changed()
+        return removed
 
     def close(self) -> None:
         """Ends the streams and frees the photo models; the database belongs to the store."""

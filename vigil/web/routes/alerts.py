@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 import anyio
-from fastapi import APIRouter, Depends, Path, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
@@ -58,6 +58,20 @@ class DecisionIn(BaseModel):
 
     decision: Literal["confirmed", "rejected"]
     note: str = Field("", max_length=2000, description="Why (optional); kept with the alert")
+    add_to_references: bool = Field(
+        False,
+        description="Admins only (403 otherwise): a confirmation also adds the alert's best face to the "
+        "person's references (409 when the alert kept none)",
+    )
+
+
+class DecisionOut(AlertOut):
+    """The decided alert and what the decision taught the watchlist."""
+
+    negatives_learned: int = Field(
+        description="Faces of the alert's track a rejection turned into negatives of the person"
+    )
+    reference_added: bool = Field(description="A confirmation added the alert's face to the references")
 
 
 @router.get("", response_model=AlertListOut, summary="Alerts, newest first (operator or admin)")
@@ -192,20 +206,33 @@ def get_alert(alert_id: AlertId, ctx: Ctx, _: Operator) -> AlertOut:
 
 @router.post(
     "/{alert_id}/decision",
-    response_model=AlertOut,
+    response_model=DecisionOut,
     summary="Confirm or reject an open alert (operator or admin)",
     responses={
-        409: {"description": "Already decided or expired"},
+        403: {"description": "`add_to_references` asked by an operator (admins only)"},
+        409: {"description": "Already decided or expired; or no face kept to add to the references"},
         429: {"description": "Too many decisions"},
     },
 )
-async def decide_alert(alert_id: AlertId, body: DecisionIn, ctx: Ctx, principal: Operator) -> AlertOut:
-    """Once per alert: a second decision answers 409. Decisions are limited per user
+async def decide_alert(alert_id: AlertId, body: DecisionIn, ctx: Ctx, principal: Operator) -> DecisionOut:
+    """Once per alert: a second decision answers 409. A rejection teaches: the alert's faces become
+    negatives of the person (`negatives_learned`), so the same look-alike raises no more alerts for
+    them. An admin's confirmation with `add_to_references` adds the alert's best face to the
+    person's references (`reference_added`). Decisions are limited per user
     (`web.decisions_per_min`) and, like every change, written to the audit log; every open alert
     stream receives a `watchlist_alert_decided` event."""
+    add_reference = body.add_to_references and body.decision == "confirmed"
+    if body.add_to_references and not principal.is_admin:
+        # It changes the registry, which only admins enrol into.
+        raise HTTPException(403, "only admins add an alert's face to the references")
     wait = ctx.decisions.acquire(principal.username)
     if wait > 0:
         raise DecisionsTooFast(wait)
     host = ctx.watchlist
-    alert = await run_in_threadpool(host.decide, alert_id, body.decision, principal.username, body.note)
-    return AlertOut.of(alert, host.images)
+    result = await run_in_threadpool(
+        host.decide, alert_id, body.decision, principal.username, body.note, add_reference
+    )
+    shown = AlertOut.of(result.alert, host.images).model_dump()
+    return DecisionOut(
+        **shown, negatives_learned=result.negatives_learned, reference_added=result.reference_added
+    )

@@ -6,6 +6,7 @@ these routes alone accept bodies up to `watchlist.max_upload_mb` (SecurityMiddle
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from datetime import datetime
 from typing import Annotated
@@ -16,12 +17,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from vigil.errors import InvalidError
+from vigil.watchlist.alerts import AlertNotFound
 from vigil.watchlist.errors import PhotoRefused, RefusalReason
+from vigil.watchlist.learning import Lesson
 from vigil.watchlist.repository import Person, Reference
 from vigil.watchlist.service import Enrolment, Photo
+from vigil.web.alert_views import AlertOut
 from vigil.web.auth import Principal, require_admin, require_operator
 from vigil.web.context import WebContext, get_ctx
 from vigil.web.images import ImageSigner, image_file, media_type
+from vigil.web.watchlist_host import WatchlistHost
 
 router = APIRouter(prefix="/api/watchlist", tags=["watchlist"])
 Ctx = Annotated[WebContext, Depends(get_ctx)]
@@ -99,6 +104,24 @@ class FromVisitorIn(BaseModel):
     name: str = Field("", max_length=200, description="Default: the visitor's name, else 'visitor <id>'")
     notes: str = Field("", max_length=2000)
     category: str = Field("", max_length=64)
+
+
+class LessonOut(BaseModel):
+    alert_id: uuid.UUID | None = Field(description="The rejected alert that taught it")
+    faces: int = Field(description="Faces of that alert's track kept as negatives of the person")
+    rejected_by: str
+    learned_at: datetime
+    alert: AlertOut | None = Field(description="The rejected alert (crop, camera, times, note), if kept")
+
+
+class LessonsOut(BaseModel):
+    person_id: uuid.UUID
+    lessons: list[LessonOut] = Field(description="Newest first, one per rejected alert")
+
+
+class LessonUndoneOut(BaseModel):
+    alert_id: uuid.UUID
+    negatives_removed: int = Field(description="Negatives forgotten: that look-alike may alert again")
 
 
 class RemovedOut(BaseModel):
@@ -181,6 +204,50 @@ def get_person(person_id: PersonId, ctx: Ctx, _: Operator) -> PersonDetailOut:
     person = host.people.get(person_id)
     refs = [ReferenceOut.of(r, host.images) for r in host.people.references(person_id)]
     return PersonDetailOut(**PersonOut.of(person).model_dump(), photos=refs)
+
+
+@router.get(
+    "/{person_id}/lessons",
+    response_model=LessonsOut,
+    summary="What rejected alerts taught about a person (operator or admin)",
+    responses={404: {"description": "No such person"}},
+)
+def lessons(person_id: PersonId, ctx: Ctx, _: Operator) -> LessonsOut:
+    """Each rejected alert of the person turned its track's faces into negatives: a later face
+    nearer to them than to the person's references raises no alert for this person."""
+    host = ctx.watchlist
+    return LessonsOut(
+        person_id=person_id, lessons=[_lesson(host, lesson) for lesson in host.lessons(person_id)]
+    )
+
+
+def _lesson(host: WatchlistHost, lesson: Lesson) -> LessonOut:
+    alert = None
+    if lesson.alert_id is not None:
+        with contextlib.suppress(AlertNotFound):
+            alert = AlertOut.of(host.alerts.get(lesson.alert_id), host.images)
+    return LessonOut(
+        alert_id=lesson.alert_id, faces=lesson.faces, rejected_by=lesson.created_by,
+        learned_at=lesson.created_at, alert=alert,
+    )  # fmt: skip
+
+
+@router.delete(
+    "/{person_id}/lessons/{alert_id}",
+    response_model=LessonUndoneOut,
+    summary="Forget what one rejected alert taught (admin)",
+    responses={404: {"description": "No such person, or that alert taught them nothing"}},
+)
+def undo_lesson(
+    person_id: PersonId,
+    alert_id: Annotated[uuid.UUID, Path(description="The rejected alert's id")],
+    ctx: Ctx,
+    _: Admin,
+) -> LessonUndoneOut:
+    """The alert's faces stop being negatives of the person (a rejection made by mistake); the
+    alert itself stays rejected."""
+    removed = ctx.watchlist.undo_lesson(person_id, alert_id)
+    return LessonUndoneOut(alert_id=alert_id, negatives_removed=removed)
 
 
 @router.post(
