@@ -11,6 +11,7 @@ from typer.testing import CliRunner, Result
 
 from vigil.cli import app
 from vigil.store.accounts import Account, AccountRepository
+from vigil.store.audit import AuditLog
 from vigil.store.database import connect
 
 ENV = {"COLUMNS": "200"}
@@ -204,3 +205,24 @@ def test_operator_role_from_the_command_line(sqlite_url: str) -> None:
         assert refused.exit_code != 0 and "operator" in refused.output
     finally:
         db.dispose()
+
+
+def test_names_follow_the_api_rule_and_changes_are_audited(sqlite_url: str) -> None:
+    create_root_and_ada(sqlite_url)
+    spaced = vigil("users", "create", "bob smith", "--password-stdin", "--db", sqlite_url, stdin=ADA_PASSWORD)
+    refused(spaced, "user names are 1 to 64 letters")
+    ok(vigil("users", "role", "ada", "operator", "--db", sqlite_url))
+    ok(vigil("users", "disable", "ada", "--db", sqlite_url))
+    db = connect(sqlite_url)
+    try:
+        _, entries = AuditLog(db).page()
+    finally:
+        db.dispose()
+    lines = [(e.action, e.target) for e in reversed(entries)]
+    assert lines == [
+        ("users create (admin)", "root"),
+        ("users create (viewer)", "ada"),
+        ("users role operator", "ada"),
+        ("users disable", "ada"),
+    ]
+    assert all(e.actor is not None and e.actor.startswith("cli:") for e in entries)

@@ -3,12 +3,14 @@ the per-name login failure counter; both backends."""
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from typing import Any
 
 import pytest
 
-from vigil.errors import LastAdmin, UserNotFound
-from vigil.store.accounts import AccountRepository
+from vigil.errors import InvalidAccount, LastAdmin, UserNotFound
+from vigil.store.accounts import Account, AccountRepository
 from vigil.store.login_failures import LoginFailureRepository
 
 
@@ -63,3 +65,45 @@ def test_login_failures_count_per_name_case_blind(db: Any) -> None:
     assert failures.record("ada", restart=True) == 1
     failures.clear("ADA")
     assert failures.get("ada") is None
+
+
+def test_role_and_disabled_change_together_or_not_at_all(db: Any) -> None:
+    users = AccountRepository(db)
+    root = users.create("root", "root-password", "admin")
+    ada = users.create("ada", "ada-password", "admin")
+    users.update(ada.id, role="viewer", disabled=True)  # one transaction, one session bump
+    changed = users.get(ada.id)
+    assert changed is not None and changed.role == "viewer" and changed.disabled
+    assert changed.session_version == ada.session_version + 1
+    with pytest.raises(LastAdmin):
+        users.update(root.id, role="operator", disabled=False)
+    kept = users.get(root.id)
+    assert kept is not None and kept.role == "admin" and kept.session_version == root.session_version
+    with pytest.raises(InvalidAccount):
+        users.create("bob smith", "bob-password", "viewer")  # the API's name rule, for the CLI too
+
+
+def test_two_admins_demoting_each_other_at_once_leave_one_admin(db: Any) -> None:
+    """Check-then-write raced on PostgreSQL (READ COMMITTED): both demotions could pass."""
+    users = AccountRepository(db)
+    for round_ in range(8):
+        pair = [
+            users.create(f"a{round_}", "a-password", "admin"),
+            users.create(f"b{round_}", "b-password", "admin"),
+        ]
+        for other in users.all():
+            if other.role == "admin" and other not in pair:
+                users.set_role(other.id, "viewer")
+        barrier = threading.Barrier(2)
+
+        def demote(account: Account, barrier: threading.Barrier = barrier) -> None:
+            barrier.wait()
+            with contextlib.suppress(LastAdmin):
+                users.set_role(account.id, "viewer")
+
+        threads = [threading.Thread(target=demote, args=(a,)) for a in pair]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sum(account.role == "admin" and not account.disabled for account in users.all()) == 1

@@ -5,6 +5,7 @@ API keys are random tokens shown once; only their SHA-256 is stored."""
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,6 +24,8 @@ Role = Literal["admin", "operator", "viewer"]
 ROLES: tuple[Role, ...] = ("admin", "operator", "viewer")
 KEY_PREFIX = "vgl_"
 KEY_TOUCH_S = 60  # `last_used_at` is written at most once a minute per key
+# User names: the API's and the CLI's one rule (no spaces or control characters in logs and URLs).
+USERNAME_PATTERN = r"^[A-Za-z0-9_.@-]{1,64}$"
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,8 @@ class AccountRepository:
             return int(conn.execute(select(func.count()).select_from(User)).scalar_one())
 
     def create(self, username: str, password: str, role: Role) -> Account:
+        if not re.fullmatch(USERNAME_PATTERN, username):
+            raise InvalidAccount("user names are 1 to 64 letters, digits or . _ @ -")
         if role not in ROLES:
             raise InvalidAccount(f"role must be one of {', '.join(ROLES)}")
         if len(password) < 8:
@@ -143,20 +148,32 @@ class AccountRepository:
 
     def set_role(self, user_id: int, role: Role) -> None:
         """Changes the role and ends the user's sessions (the last admin cannot become a viewer)."""
-        if role not in ROLES:
-            raise InvalidAccount(f"role must be one of {', '.join(ROLES)}")
-        with self.db.writer.begin() as conn:
-            if role != "admin" and _is_last_active_admin(conn, user_id):
-                raise LastAdmin("cannot take the admin role from the last admin")
-            self._bump(conn, user_id, {"role": role})
+        self.update(user_id, role=role)
 
     def set_disabled(self, user_id: int, disabled: bool) -> None:
         """Disables (ending the user's sessions; API keys are refused while disabled) or re-enables
         an account. The last enabled admin cannot be disabled."""
+        self.update(user_id, disabled=disabled)
+
+    def update(self, user_id: int, role: Role | None = None, disabled: bool | None = None) -> None:
+        """Role and/or disabled flag in one transaction, ending the user's sessions. The last
+        enabled admin can be neither demoted nor disabled (LastAdmin): the admins' rows are locked
+        first, so two concurrent changes on PostgreSQL cannot each leave the other as the last."""
+        if role is not None and role not in ROLES:
+            raise InvalidAccount(f"role must be one of {', '.join(ROLES)}")
+        values: dict[str, str | bool] = {}
+        if role is not None:
+            values["role"] = role
+        if disabled is not None:
+            values["disabled"] = disabled
+        if not values:
+            return
         with self.db.writer.begin() as conn:
-            if disabled and _is_last_active_admin(conn, user_id):
-                raise LastAdmin("cannot disable the last admin")
-            self._bump(conn, user_id, {"disabled": disabled})
+            stays_admin = role in (None, "admin") and not disabled
+            if not stays_admin and _is_last_active_admin(conn, user_id):
+                what = "disable" if disabled else "take the admin role from"
+                raise LastAdmin(f"cannot {what} the last admin")
+            self._bump(conn, user_id, values)
 
     def set_password(self, user_id: int, password: str) -> None:
         """Sets a new password and ends the user's sessions."""
@@ -225,8 +242,11 @@ class AccountRepository:
 
 
 def _active_admins(conn: Connection) -> int:
-    query = select(func.count()).select_from(User).where(User.role == "admin", User.disabled.is_(False))
-    return int(conn.execute(query).scalar_one())
+    """Enabled admins, their rows locked until the transaction ends (FOR UPDATE on PostgreSQL,
+    whose READ COMMITTED would let two transactions each count the other; SQLite's writer holds
+    the database's write lock already and renders no FOR UPDATE)."""
+    query = select(User.id).where(User.role == "admin", User.disabled.is_(False)).with_for_update()
+    return len(conn.execute(query).all())
 
 
 def _is_last_active_admin(conn: Connection, user_id: int) -> bool:

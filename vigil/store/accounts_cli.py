@@ -6,6 +6,7 @@ API key, or back in after a lost admin password. Passwords are never options (sh
 
 from __future__ import annotations
 
+import getpass
 import secrets
 import sys
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from rich.text import Text
 
 from vigil.errors import UserExists, UserNotFound
 from vigil.store.accounts import Account, AccountRepository, Role
+from vigil.store.audit import AuditLog
 from vigil.store.cli import ConfigOption, DbOption, opened_store
 
 users_app = typer.Typer(
@@ -56,6 +58,12 @@ def _user(users: AccountRepository, name: str) -> Account:
     if account is None:
         raise UserNotFound(f"no user {name!r}")
     return account
+
+
+def _audit(users: AccountRepository, action: str, target: str | None) -> None:
+    """The change in the audit log the web app writes, by `cli:<OS user>` (no IP): changes made
+    on the server's shell are as visible to admins as those made through the API."""
+    AuditLog(users.db).record(f"cli:{getpass.getuser()}", action, target, 200, None)
 
 
 def _new_password(from_stdin: bool, generate: bool) -> str:
@@ -114,6 +122,7 @@ def create_user(
             raise UserExists(f"user {name!r} already exists")
         password = _new_password(password_stdin, generate)
         users.create(name, password, role)
+        _audit(users, f"users create ({role})", name)
     out.print(f"created {role} {escape(name)}")
     if generate:
         _show_once(password, f"password of {escape(name)}")
@@ -129,6 +138,7 @@ def set_role(
     """Change a user's role and end their sessions (the last admin stays an admin)."""
     with _accounts(config, db) as users:
         users.set_role(_user(users, name).id, role)
+        _audit(users, f"users role {role}", name)
     out.print(f"{escape(name)} is now {role}; their sessions are ended")
 
 
@@ -137,6 +147,7 @@ def disable(name: UserName, db: DbOption = None, config: ConfigOption = None) ->
     """Refuse the user's logins and API keys and end their sessions (the last admin stays)."""
     with _accounts(config, db) as users:
         users.set_disabled(_user(users, name).id, True)
+        _audit(users, "users disable", name)
     out.print(f"disabled {escape(name)}: sessions ended, logins and API keys refused")
 
 
@@ -145,6 +156,7 @@ def enable(name: UserName, db: DbOption = None, config: ConfigOption = None) -> 
     """Allow a disabled user's logins and API keys again."""
     with _accounts(config, db) as users:
         users.set_disabled(_user(users, name).id, False)
+        _audit(users, "users enable", name)
     out.print(f"enabled {escape(name)}")
 
 
@@ -161,6 +173,7 @@ def reset_password(
         account = _user(users, name)  # before the prompt: no password typed for nobody
         password = _new_password(password_stdin, generate)
         users.set_password(account.id, password)
+        _audit(users, "users reset-password", name)
     out.print(f"new password for {escape(name)}; their sessions are ended")
     if generate:
         _show_once(password, f"password of {escape(name)}")
@@ -179,6 +192,7 @@ def delete(
         if not yes:
             typer.confirm(f"delete user {name!r} and their API keys?", abort=True)
         users.delete(account.id)
+        _audit(users, "users delete", name)
     out.print(f"deleted {escape(name)}")
 
 
@@ -187,6 +201,7 @@ def logout(name: UserName, db: DbOption = None, config: ConfigOption = None) -> 
     """End every login session of the user (their API keys keep working)."""
     with _accounts(config, db) as users:
         users.end_sessions(_user(users, name).id)
+        _audit(users, "users logout", name)
     out.print(f"ended the sessions of {escape(name)}")
 
 
@@ -201,6 +216,7 @@ def create_key(
     """Create an API key and print its token, once (`Authorization: Bearer <token>`)."""
     with _accounts(config, db) as users:
         key_id, token = users.create_key(_user(users, user).id, name)
+        _audit(users, f"keys create {key_id}", user)
     _show_once(token, f"API key {key_id} of {escape(user)}")
 
 
@@ -233,4 +249,5 @@ def revoke_key(
     """Revoke an API key: it is refused from now on."""
     with _accounts(config, db) as users:
         users.revoke_key(key_id)
+        _audit(users, f"keys revoke {key_id}", None)
     out.print(f"revoked API key {key_id}")

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from vigil.errors import UserNotFound
-from vigil.store.accounts import Account, Role
+from vigil.store.accounts import USERNAME_PATTERN, Account, Role
 from vigil.web.auth import SESSION_COOKIE, Principal, require_admin, require_viewer
 from vigil.web.context import WebContext, get_ctx
 from vigil.web.params import DbId
@@ -57,7 +57,7 @@ class UserOut(BaseModel):
 
 class UserIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    username: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
+    username: str = Field(min_length=1, max_length=64, pattern=USERNAME_PATTERN)
     password: Password
     role: Role = "viewer"
 
@@ -196,10 +196,7 @@ def create_user(body: UserIn, ctx: Ctx, _: Admin) -> UserOut:
 def update_user(user_id: DbId, body: UserPatch, ctx: Ctx, _: Admin) -> UserOut:
     """Change a user's role and/or disable or enable the account (admin only). Either change ends
     the user's sessions; the last enabled admin can be neither demoted nor disabled (409)."""
-    if body.role is not None:
-        ctx.users.set_role(user_id, body.role)
-    if body.disabled is not None:
-        ctx.users.set_disabled(user_id, body.disabled)
+    ctx.users.update(user_id, role=body.role, disabled=body.disabled)
     account = ctx.users.get(user_id)
     if account is None:  # deleted meanwhile
         raise UserNotFound(f"no user with id {user_id}")
@@ -240,6 +237,8 @@ def create_key(body: KeyIn, ctx: Ctx, principal: Viewer) -> KeyCreated:
             raise UserNotFound(f"no user named {body.username!r}")
         user_id = owner.id
     key_id, token = ctx.users.create_key(user_id, body.name)
+    if user_id != principal.user_id:  # the request's own audit line names no owner: say whose key
+        ctx.audit.record(principal.username, f"create API key {key_id} for", body.username, 201, None)
     return KeyCreated(id=key_id, name=body.name, token=token)
 
 
