@@ -1,26 +1,29 @@
 """Watchlist alerts (issue 15, part 3): raised per person and track, joined within the cooldown,
-upgraded, decided once, expired, erased with the person; the live monitor turns embedded faces into
-alert events for its listeners (the events file of `vigil watch`)."""
+upgraded, decided once, expired, erased with the person; each keeps a snapshot of the frame with the
+face's box in red, which follows the better face; the live monitor turns embedded faces into alert
+events for its listeners (the events file of `vigil watch`) and marks the tracks with an open alert."""
 
 from __future__ import annotations
 
 import json
+import stat
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
 from vigil.config import StoreConfig, VigilSettings
-from vigil.live.events import FaceEmbedded, JsonlSink, TrackEnded
+from vigil.live.events import FaceEmbedded, JsonlSink, SourceFrame, TrackEnded
 from vigil.store.crops import CropStore
 from vigil.store.database import Database, connect
 from vigil.types import FaceEmbedding
 from vigil.watchlist.alerts import AlertAlreadyDecided, AlertFilter, AlertNotFound, AlertRepository
 from vigil.watchlist.matching import Decision
-from vigil.watchlist.monitor import WatchlistMonitor
+from vigil.watchlist.monitor import TrackAlert, WatchlistMonitor
 from vigil.watchlist.repository import NewReference, WatchlistRepository
 
 T0 = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
@@ -106,24 +109,97 @@ def test_decisions_happen_once_and_old_alerts_expire(
     assert alerts.page(AlertFilter(status="open"))[0] == 1
 
 
+def frame_with_face(box: tuple[int, int, int, int], width: int = 1920, height: int = 1080) -> SourceFrame:
+    """A grey frame with a lighter "face" at `box` (x1, y1, x2, y2)."""
+    image = np.full((height, width, 3), 70, np.uint8)
+    x1, y1, x2, y2 = box
+    image[y1:y2, x1:x2] = 160
+    return SourceFrame(image, np.array(box, np.float32))
+
+
+def red(image: np.ndarray) -> np.ndarray:
+    """Pixels that are (after JPEG) still clearly red."""
+    b, g, r = (image[:, :, i].astype(int) for i in range(3))
+    return np.asarray((r > 180) & (g < 90) & (b < 90))
+
+
+def read_snapshot(alerts: AlertRepository, relative: str | None) -> np.ndarray:
+    assert relative is not None and relative.endswith(".jpg")
+    path = alerts.crops.resolve(relative)
+    assert path.read_bytes()[:3] == b"\xff\xd8\xff"  # a JPEG
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600  # private, like the crops
+    image = cv2.imread(str(path))
+    assert image is not None
+    return np.asarray(image)
+
+
+def assert_red_box(image: np.ndarray, box: tuple[int, int, int, int]) -> None:
+    x1, y1, x2, y2 = box
+    found = red(image)
+    assert found[y1 - 1 : y1 + 2, x1 + 5 : x2 - 5].any(axis=0).mean() > 0.9  # top edge
+    assert found[y1 + 5 : y2 - 5, x1 - 1 : x1 + 2].any(axis=1).mean() > 0.9  # left edge
+    assert found[y1 + 5 : y2 - 5, x2 - 1 : x2 + 2].any(axis=1).mean() > 0.9  # right edge
+    assert found[y1 + 6 : y2 - 6, x1 + 6 : x2 - 6].mean() < 0.01  # an outline: the face stays visible
+    assert found.sum() < 4 * 4 * (x2 - x1 + y2 - y1)  # nothing red elsewhere
+
+
+def test_an_alert_keeps_a_snapshot_with_the_box_which_follows_the_better_face(
+    people: WatchlistRepository, alerts: AlertRepository
+) -> None:
+    ada = enrol(people, "Ada", 1)
+    raised = alerts.record(decision(ada), CROP, T0, 60, frame_with_face((600, 300, 840, 600))).alert
+    assert raised.snapshot_path is not None
+    first = read_snapshot(alerts, raised.snapshot_path)
+    assert first.shape == (720, 1280, 3)  # a 1080p frame downscaled to 1280 px wide, box with it
+    assert_red_box(first, (400, 200, 560, 400))
+    thumb = cv2.imread(str(alerts.crops.resolve(raised.snapshot_path.replace(".jpg", "_thumb.jpg"))))
+    assert thumb is not None and thumb.shape[1] == 320
+    # A later face that only joins draws nothing; an upgrade replaces the crop and the snapshot.
+    joined = alerts.record(
+        decision(ada), CROP, T0 + timedelta(seconds=1), 60, frame_with_face((0, 0, 50, 50))
+    )
+    assert (joined.change, joined.alert.snapshot_path) == ("joined", raised.snapshot_path)
+    small = frame_with_face((100, 120, 220, 260), width=640, height=360)
+    up = alerts.record(decision(ada, level="match"), CROP, T0 + timedelta(seconds=2), 60, small).alert
+    assert (
+        up.id == raised.id and up.snapshot_path != raised.snapshot_path and up.crop_path != raised.crop_path
+    )
+    assert up.snapshot_path is not None
+    second = read_snapshot(alerts, up.snapshot_path)
+    assert second.shape == (360, 640, 3)  # smaller frames keep their size
+    assert_red_box(second, (100, 120, 220, 260))
+    for old in (raised.snapshot_path, raised.crop_path):
+        assert not alerts.crops.resolve(old).exists()  # the previous face's files are gone
+    assert sorted(alerts.crop_paths(ada)) == sorted([up.crop_path, up.snapshot_path])
+    # Without a frame (events from older callers) an alert has a crop and no snapshot.
+    bob = enrol(people, "Bob", 2)
+    assert alerts.record(decision(bob), CROP, T0, 60).alert.snapshot_path is None
+
+
 def test_removing_a_person_erases_their_alerts_and_crops(
     people: WatchlistRepository, alerts: AlertRepository
 ) -> None:
     ada, bob = enrol(people, "Ada", 1), enrol(people, "Bob", 2)
-    alert = alerts.record(decision(ada), CROP, T0, cooldown_s=60).alert
-    kept = alerts.record(decision(bob), CROP, T0, cooldown_s=60).alert
+    alert = alerts.record(decision(ada), CROP, T0, 60, frame_with_face((10, 10, 90, 90), 320, 240)).alert
+    kept = alerts.record(decision(bob), CROP, T0, 60, frame_with_face((10, 10, 90, 90), 320, 240)).alert
     crop = alerts.crops.resolve(alert.crop_path)
-    assert people.remove(ada) == 4  # reference + alert crops, each with its thumbnail
-    assert not crop.exists() and not (people.crops.root / str(ada)).exists()
+    assert alert.snapshot_path is not None
+    snapshot = alerts.crops.resolve(alert.snapshot_path)
+    assert snapshot.is_file()
+    assert people.remove(ada) == 6  # reference + alert crops + the snapshot, each with its thumbnail
+    assert not crop.exists() and not snapshot.exists() and not (people.crops.root / str(ada)).exists()
+    assert kept.snapshot_path is not None and alerts.crops.resolve(kept.snapshot_path).is_file()
     with pytest.raises(AlertNotFound):
         alerts.get(alert.id)
     assert alerts.get(kept.id).person_name == "Bob"
 
 
-def embedded(track: int, seed: int, ts: float, quality: float = 0.8) -> FaceEmbedded:
+def embedded(
+    track: int, seed: int, ts: float, quality: float = 0.8, source: SourceFrame | None = None
+) -> FaceEmbedded:
     return FaceEmbedded(
         camera="door", track_id=track, ts=ts, pts=ts - 1000, quality=quality,
-        embedding=FaceEmbedding(vector(seed), MODEL), crop=CROP,
+        embedding=FaceEmbedding(vector(seed), MODEL), crop=CROP, source=source,
     )  # fmt: skip
 
 
@@ -155,3 +231,39 @@ def test_the_monitor_writes_alert_events_beside_the_others(tmp_path: Path) -> No
     assert lines[0]["person_id"] == str(ada) and lines[0]["score"] == pytest.approx(1.0)
     assert lines[0]["alert_id"] == lines[1]["alert_id"]
     assert alerts.page(AlertFilter())[0] == 1
+
+
+def test_the_monitor_snapshots_alerts_and_marks_their_tracks_until_they_end_or_are_decided(
+    tmp_path: Path, people: WatchlistRepository, alerts: AlertRepository
+) -> None:
+    clock = [0.0]
+    settings = VigilSettings(watchlist={"alert_expiry_h": 1})
+    monitor = WatchlistMonitor(people, alerts, settings.watchlist, MODEL, refresh_s=0, clock=lambda: clock[0])
+    ada = enrol(people, "Ada", 1)
+    t = T0.timestamp()
+    box = (300, 100, 420, 260)
+    monitor.handle(embedded(1, 1, t, source=frame_with_face(box, 640, 480)))
+    monitor.handle(embedded(2, 7, t, source=frame_with_face(box, 640, 480)))  # a stranger: no mark
+    marks = monitor.track_alerts("door")
+    assert list(marks) == [1] and monitor.track_alerts("hall") == {}
+    mark = marks[1]
+    assert isinstance(mark, TrackAlert) and (mark.person, mark.level) == ("Ada", "match")
+    stored = alerts.get(mark.alert_id)
+    assert stored.person_id == ada
+    assert_red_box(read_snapshot(alerts, stored.snapshot_path), box)
+    monitor.handle(TrackEnded(camera="door", track_id=1, ts=t + 1, pts=1))
+    assert monitor.track_alerts("door") == {}  # the track ended
+    monitor.handle(embedded(3, 1, t + 2, source=frame_with_face(box, 640, 480)))  # a repeat joins
+    assert monitor.track_alerts("door")[3].alert_id == mark.alert_id
+    alerts.decide(mark.alert_id, "confirmed", "olga", "", T0 + timedelta(seconds=3))
+    assert monitor.track_alerts("door") == {}  # decided: no longer marked
+    monitor.handle(TrackEnded(camera="door", track_id=3, ts=t + 3, pts=3))
+    monitor.handle(embedded(4, 1, t + 4, source=frame_with_face(box, 640, 480)))  # a new alert
+    assert list(monitor.track_alerts("door")) == [4]
+    clock[0] += 3601  # no alerting face for longer than alert_expiry_h: the mark lapses
+    assert monitor.track_alerts("door") == {}
+    clock[0] = 0
+    assert list(monitor.track_alerts("door")) == [4]
+    assert alerts.expire(T0 + timedelta(hours=2)) == 1
+    assert monitor.track_alerts("door") == {}  # expired
+    monitor.close()

@@ -10,7 +10,7 @@ from vigil.detect import FaceDetector
 from vigil.embed import FaceCrop
 from vigil.live.counters import StageCounters
 from vigil.live.dead_zones import DeadZones
-from vigil.live.events import TrackEnded, TrackStarted
+from vigil.live.events import SourceFrame, TrackEnded, TrackStarted
 from vigil.live.gating import RecognitionGate
 from vigil.live.health import SourceHealth
 from vigil.live.motion import MotionGate
@@ -29,6 +29,9 @@ class EmbedRequest:
     quality: float
     crop: FaceCrop
     first: bool = True  # the track's first face (urgent lane) or a better one (bulk lane)
+    # The frame itself (a reference: no copy) for an alert's snapshot; held only while the request
+    # waits, so at most the queue's bound of frames per camera (faces of one frame share it).
+    source: SourceFrame | None = None
 
 
 WorkItem = EmbedRequest | TrackStarted | TrackEnded | None  # None: end of stream
@@ -119,9 +122,9 @@ class AnalysisWorker:
             if observation.best:
                 self.gate.keep_crop(track_id, crop.image)
             if observation.embed:
-                first = observation.first
+                first, source = observation.first, SourceFrame(frame.image, box.copy())
                 self._request(
-                    EmbedRequest(self.name, track_id, frame.wall_ts, frame.pts, quality, crop, first)
+                    EmbedRequest(self.name, track_id, frame.wall_ts, frame.pts, quality, crop, first, source)
                 )
         self.counters.ms_quality += (time.perf_counter() - start) * 1000
 

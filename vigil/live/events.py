@@ -4,7 +4,8 @@ The recognition worker emits, per camera and in order: `track_started`, zero or 
 `face_embedded`, `track_ended`. Before a `face_embedded` reaches any sink, the worker's
 `Identifier` (the identity store) has set its typed `identity` (or `identity_error`), so sinks
 are plain observers whose order does not matter. `face_embedded` carries the vector and crop
-for sinks that need them; they are not written to JSON."""
+for sinks that need them, and the analysed frame it was cut from (`SourceFrame`, shared, not
+copied, and let go once every sink had it); none of them is written to JSON."""
 
 from __future__ import annotations
 
@@ -39,6 +40,18 @@ class IdentityMatch:
             "new_visitor": self.new_visitor,
         }
         return fields if self.moved_from is None else {**fields, "moved_from": self.moved_from}
+
+
+@dataclass(frozen=True)
+class SourceFrame:
+    """The analysed frame a face was cut from and the face's box in it (x1, y1, x2, y2).
+
+    The pipeline's own frame, not a copy (frames are never modified once decoded): the watchlist
+    draws an alert's snapshot from it. The recognition worker lets go of it once every sink has
+    handled the event, so sinks use it inside `handle` only."""
+
+    image: Image
+    box: FloatArray
 
 
 @dataclass
@@ -77,7 +90,8 @@ class FaceEmbedded(PipelineEvent):
     quality: float = 0.0
     embedding: FaceEmbedding | None = None
     crop: Image | None = None
-    box: FloatArray | None = None
+    box: FloatArray | None = None  # in the crop's coordinates
+    source: SourceFrame | None = None  # the whole frame, during the sinks' `handle` only
     identity: IdentityMatch | None = None  # set by the worker's Identifier before any sink
     identity_error: str | None = None  # the Identifier failed (store down): no identity
     type: str = "face_embedded"

@@ -59,9 +59,11 @@ class RecognitionWorker:
             embedding=embedding,
             crop=request.crop.image,
             box=request.crop.box,
+            source=request.source,
         )
         self._identify(event)
         self._emit(event)
+        event.source = request.source = None  # the frame goes as soon as every sink had it
 
     def _identify(self, event: FaceEmbedded) -> None:
         if self.identifier is None:

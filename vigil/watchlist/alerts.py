@@ -1,9 +1,15 @@
 """Watchlist alerts in the database: raised from track decisions, joined within the cooldown,
-decided by operators (confirmed / rejected), expired when nobody decides."""
+decided by operators (confirmed / rejected), expired when nobody decides.
+
+Each alert keeps its best face crop and a snapshot of the frame with the face's box (both under the
+person's folder, so erasing the person erases them); both follow the better face when the alert is
+upgraded. Files are written before the row that names them and removed if the row is not."""
 
 from __future__ import annotations
 
+import logging
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -11,6 +17,7 @@ from typing import Literal
 from sqlalchemy import ColumnElement, Connection, Row, Select, and_, func, insert, select, update
 
 from vigil.errors import ConflictError, NotFoundError
+from vigil.live.events import SourceFrame
 from vigil.store.crops import CropStore
 from vigil.store.database import Database
 from vigil.types import Image
@@ -18,11 +25,14 @@ from vigil.watchlist.learning import learn_rejection
 from vigil.watchlist.matching import LEVEL_RANK, Decision, Level
 from vigil.watchlist.outbox_store import enqueue
 from vigil.watchlist.registry_message import decision_event, registry_event, registry_message
+from vigil.watchlist.snapshots import render_snapshot, snapshot_store
 from vigil.watchlist.tables import WatchlistAlert, WatchlistPerson
 
 Status = Literal["open", "confirmed", "rejected", "expired"]
 Change = Literal["raised", "upgraded", "joined"]
 DECISIONS: tuple[Status, ...] = ("confirmed", "rejected")
+ClosedListener = Callable[[Sequence[uuid.UUID]], None]  # alerts that left `open` (decided, expired)
+log = logging.getLogger(__name__)
 
 
 class AlertNotFound(NotFoundError):
@@ -47,6 +57,7 @@ class Alert:
     faces: int
     repeats: int
     crop_path: str
+    snapshot_path: str | None  # the frame with the face's box (JPEG); None for alerts without a frame
     first_at: datetime
     last_at: datetime
     status: Status
@@ -83,22 +94,49 @@ class AlertRepository:
         self.crops = crops
         # Queue every change for the external registry (UPR_API_URL) in the change's transaction.
         self.outbox = outbox
+        self.snapshots = snapshot_store(crops)
+        self._closed_listeners: list[ClosedListener] = []
 
-    def record(self, decision: Decision, crop: Image, now: datetime, cooldown_s: float) -> AlertChangeRecord:
+    def on_closed(self, listener: ClosedListener) -> None:
+        """`listener(ids)` after alerts were decided or expired through this repository (the live
+        view stops marking their tracks)."""
+        self._closed_listeners.append(listener)
+
+    def record(
+        self,
+        decision: Decision,
+        crop: Image,
+        now: datetime,
+        cooldown_s: float,
+        snapshot: SourceFrame | None = None,
+    ) -> AlertChangeRecord:
         """A track decision becomes an alert, or joins the person's open alert on that camera when
-        it was last seen there less than `cooldown_s` ago (same track or a repeat visit)."""
-        with self.db.writer.begin() as conn:
-            current = self._open_recent(conn, decision, now - timedelta(seconds=cooldown_s))
-            if current is None:
-                alert_id = self._insert(conn, decision, crop, now)
-                change: Change = "raised"
-            else:
-                alert_id, change = current.id, self._join(conn, current, decision, now)
-            alert = self._read(conn, alert_id)
-            repeat = current is not None and current.track_id != decision.track_id
-            event = registry_event(change, repeat)
-            if self.outbox and event is not None:
-                enqueue(conn, registry_message(event, alert))
+        it was last seen there less than `cooldown_s` ago (same track or a repeat visit).
+
+        A new alert stores `crop` and the snapshot drawn from `snapshot` (the face's frame); an
+        upgraded one replaces both with this better face's; a joined one draws nothing."""
+        written: list[str] = []
+        replaced: list[str | None] = []
+        try:
+            with self.db.writer.begin() as conn:
+                current = self._open_recent(conn, decision, now - timedelta(seconds=cooldown_s))
+                if current is None:
+                    alert_id = self._insert(conn, decision, crop, snapshot, now, written)
+                    change: Change = "raised"
+                else:
+                    alert_id, change = current.id, self._join(conn, current, decision, now)
+                    if change == "upgraded":
+                        self._set_images(conn, current, crop, snapshot, written)
+                        replaced = [current.crop_path, current.snapshot_path]
+                alert = self._read(conn, alert_id)
+                repeat = current is not None and current.track_id != decision.track_id
+                event = registry_event(change, repeat)
+                if self.outbox and event is not None:
+                    enqueue(conn, registry_message(event, alert))
+        except BaseException:
+            self._delete(written)
+            raise
+        self._delete(replaced)  # the previous face's files, once no row names them
         return AlertChangeRecord(change, alert)
 
     def _open_recent(self, conn: Connection, decision: Decision, since: datetime) -> Alert | None:
@@ -111,21 +149,59 @@ class AlertRepository:
         row = conn.execute(query.order_by(WatchlistAlert.last_at.desc()).limit(1)).first()
         return None if row is None else _alert(row)
 
-    def _insert(self, conn: Connection, decision: Decision, crop: Image, now: datetime) -> uuid.UUID:
+    def _insert(
+        self,
+        conn: Connection,
+        decision: Decision,
+        crop: Image,
+        snapshot: SourceFrame | None,
+        now: datetime,
+        written: list[str],
+    ) -> uuid.UUID:
         alert_id = uuid.uuid4()
-        relative = self.crops.save(f"{decision.person_id}/alerts/{alert_id}.webp", crop)
+        crop_path, snapshot_path = self._save_images(decision.person_id, alert_id, crop, snapshot, written)
         values = {
             "id": alert_id, "person_id": decision.person_id, "camera": decision.camera,
             "track_id": decision.track_id, "level": decision.level, "score": decision.score,
-            "faces": decision.faces, "repeats": 0, "crop_path": relative, "first_at": now,
-            "last_at": now, "status": "open", "note": "",
+            "faces": decision.faces, "repeats": 0, "crop_path": crop_path,
+            "snapshot_path": snapshot_path, "first_at": now, "last_at": now, "status": "open", "note": "",
         }  # fmt: skip
-        try:
-            conn.execute(insert(WatchlistAlert).values(**values))
-        except BaseException:
-            self.crops.delete([relative])
-            raise
+        conn.execute(insert(WatchlistAlert).values(**values))
         return alert_id
+
+    def _set_images(
+        self, conn: Connection, alert: Alert, crop: Image, snapshot: SourceFrame | None, written: list[str]
+    ) -> None:
+        """The alert's crop and snapshot become this face's (new files: a reader of the old URLs
+        gets 404, never half of a new image)."""
+        crop_path, snapshot_path = self._save_images(alert.person_id, alert.id, crop, snapshot, written)
+        values = {"crop_path": crop_path, "snapshot_path": snapshot_path or alert.snapshot_path}
+        conn.execute(update(WatchlistAlert).where(WatchlistAlert.id == alert.id).values(**values))
+
+    def _save_images(
+        self,
+        person_id: uuid.UUID,
+        alert_id: uuid.UUID,
+        crop: Image,
+        snapshot: SourceFrame | None,
+        written: list[str],
+    ) -> tuple[str, str | None]:
+        """Writes the crop and the snapshot (the only place a snapshot is drawn and encoded) under
+        the person's folder; `written` collects them for the caller's cleanup on failure."""
+        version = uuid.uuid4().hex[:8]  # an upgrade writes new names: signed URLs name one image
+        folder = f"{person_id}/alerts"
+        written.append(self.crops.save(f"{folder}/{alert_id}_{version}.webp", crop))
+        if snapshot is None:
+            return written[-1], None
+        image = render_snapshot(snapshot)
+        written.append(self.snapshots.save(f"{folder}/{alert_id}_{version}_snapshot.jpg", image))
+        return written[-2], written[-1]
+
+    def _delete(self, relatives: Sequence[str | None]) -> None:
+        try:
+            self.crops.delete(relatives)  # thumbnails too; the same root for crops and snapshots
+        except OSError:  # a leftover file is removed with the person; never fail the alert for it
+            log.exception("could not remove alert files %s", relatives)
 
     @staticmethod
     def _join(conn: Connection, alert: Alert, decision: Decision, now: datetime) -> Change:
@@ -188,6 +264,7 @@ class AlertRepository:
             learned = learn_rejection(conn, alert_id, alert.person_id, by) if status == "rejected" else 0
             if self.outbox:
                 enqueue(conn, registry_message(decision_event(status), alert))
+        self._closed([alert_id])
         return DecidedAlert(alert, learned)
 
     def expire(self, older_than: datetime) -> int:
@@ -196,12 +273,26 @@ class AlertRepository:
             query = update(WatchlistAlert).where(
                 WatchlistAlert.status == "open", WatchlistAlert.last_at < older_than
             )
-            return int(conn.execute(query.values(status="expired")).rowcount)
+            returning = query.values(status="expired").returning(WatchlistAlert.id)
+            expired = list(conn.execute(returning).scalars())
+        if expired:
+            self._closed(expired)
+        return len(expired)
+
+    def _closed(self, alert_ids: Sequence[uuid.UUID]) -> None:
+        for listener in list(self._closed_listeners):
+            try:
+                listener(alert_ids)
+            except Exception:  # the decision is stored: a listener must not turn it into an error
+                log.exception("alert listener %s failed", listener)
 
     def crop_paths(self, person_id: uuid.UUID) -> list[str]:
+        """Every file of the person's alerts: crops and snapshots."""
+        query = select(WatchlistAlert.crop_path, WatchlistAlert.snapshot_path).where(
+            WatchlistAlert.person_id == person_id
+        )
         with self.db.reader.connect() as conn:
-            query = select(WatchlistAlert.crop_path).where(WatchlistAlert.person_id == person_id)
-            return [str(path) for path in conn.execute(query).scalars()]
+            return [str(path) for row in conn.execute(query) for path in row if path]
 
 
 def _alerts() -> Select[WatchlistAlert, str]:
@@ -226,7 +317,8 @@ def _conditions(where: AlertFilter) -> list[ColumnElement[bool]]:
 def _alert(r: Row[WatchlistAlert, str]) -> Alert:
     return Alert(
         r.id, r.person_id, r.person_name, r.camera, r.track_id, r.level, r.score, r.faces,
-        r.repeats, r.crop_path, r.first_at, r.last_at, r.status, r.decided_by, r.decided_at, r.note,
+        r.repeats, r.crop_path, r.snapshot_path, r.first_at, r.last_at, r.status, r.decided_by,
+        r.decided_at, r.note,
     )  # fmt: skip
 
 

@@ -4,7 +4,12 @@ enrolled people, decides per track, records alerts and passes alert events on to
 
 Shared by every camera's recognition thread: the decisions are serialised by a lock; the reference
 set is reloaded when the watchlist changes (checked every `refresh_s`, so enrolments made by
-another process, e.g. `vigil watchlist add` while `vigil watch` runs, are seen)."""
+another process, e.g. `vigil watchlist add` while `vigil watch` runs, are seen).
+
+It also knows which current tracks have an open alert (`track_alerts`): the live view draws them
+in red (match) or amber (probable) with the person's name for operators. A mark goes when its track
+ends, when its alert is decided or expired through the same `AlertRepository`, or after
+`alert_expiry_h` without a new face."""
 
 from __future__ import annotations
 
@@ -22,17 +27,28 @@ from vigil.watchlist.alerts import AlertChangeRecord, AlertRepository
 from vigil.watchlist.calibration import scorer_for
 from vigil.watchlist.config import WatchlistConfig
 from vigil.watchlist.learning import LearningRepository, TrackFace
-from vigil.watchlist.matching import Decision, Matcher, TrackDecider
+from vigil.watchlist.matching import Decision, Level, Matcher, TrackDecider
 from vigil.watchlist.repository import WatchlistRepository
 
 log = logging.getLogger(__name__)
 TrackKey = tuple[str, int]
 MAX_TRACK_FACES = 30  # a track's faces kept for its alert (the newest)
+MAX_MARKS = 10_000  # tracks marked at once (their ends are normally seen long before)
 EVENT_TYPES = {
     "raised": "watchlist_alert",
     "upgraded": "watchlist_alert_upgraded",
     "joined": "watchlist_alert_repeat",
 }
+
+
+@dataclass(frozen=True)
+class TrackAlert:
+    """A current track with an open alert: who, and at which level (for the live view)."""
+
+    alert_id: uuid.UUID
+    person: str
+    level: Level
+    seen_at: float  # the monitor's clock at the track's last alerting face
 
 
 @dataclass
@@ -81,7 +97,10 @@ class WatchlistMonitor:
         self._faces: dict[TrackKey, list[TrackFace]] = {}
         self._stored: dict[TrackKey, tuple[uuid.UUID, int]] = {}  # alert, faces seen when last stored
         self._seen: dict[TrackKey, int] = {}
+        self._marks: dict[TrackKey, TrackAlert] = {}
+        self._mark_ttl_s = config.alert_expiry_h * 3600
         self._matcher = self._load()
+        alerts.on_closed(self._alerts_closed)
 
     def handle(self, event: PipelineEvent) -> None:
         if isinstance(event, TrackEnded):
@@ -90,12 +109,35 @@ class WatchlistMonitor:
                 self._faces.pop((event.camera, event.track_id), None)
                 self._stored.pop((event.camera, event.track_id), None)
                 self._seen.pop((event.camera, event.track_id), None)
+                self._marks.pop((event.camera, event.track_id), None)
         elif isinstance(event, FaceEmbedded) and event.embedding is not None:
             decision = self._decide(event)
             alert_id = (
                 self._alert(event, decision) if decision is not None and event.crop is not None else None
             )
             self._keep_faces((event.camera, event.track_id), alert_id)
+
+    def track_alerts(self, camera: str) -> dict[int, TrackAlert]:
+        """Track id -> its open alert, for the camera's current tracks (a copy: cheap, no database)."""
+        oldest = self._clock() - self._mark_ttl_s
+        with self._lock:
+            return {
+                track: mark
+                for (cam, track), mark in self._marks.items()
+                if cam == camera and mark.seen_at >= oldest
+            }
+
+    def _alerts_closed(self, alert_ids: Sequence[uuid.UUID]) -> None:
+        closed = set(alert_ids)
+        with self._lock:
+            for key in [k for k, mark in self._marks.items() if mark.alert_id in closed]:
+                del self._marks[key]
+
+    def _mark(self, key: TrackKey, mark: TrackAlert) -> None:
+        with self._lock:
+            if key not in self._marks and len(self._marks) >= MAX_MARKS:
+                self._marks.pop(next(iter(self._marks)))  # the oldest: its track ended unseen
+            self._marks[key] = mark
 
     def watchlist_changed(self) -> None:
         """The next face re-reads the references (a change made in this process, e.g. through the
@@ -141,8 +183,11 @@ class WatchlistMonitor:
     def _alert(self, event: FaceEmbedded, decision: Decision) -> uuid.UUID:
         assert event.crop is not None
         now = datetime.fromtimestamp(event.ts, UTC)
-        record = self.alerts.record(decision, event.crop, now, self.config.cooldown_s)
+        record = self.alerts.record(decision, event.crop, now, self.config.cooldown_s, event.source)
         alert = record.alert
+        if alert.status == "open":
+            mark = TrackAlert(alert.id, alert.person_name, alert.level, self._clock())
+            self._mark((event.camera, event.track_id), mark)
         log.info("watchlist %s: %s (%s %.2f) on %s track %d", record.change, alert.person_name,
                  alert.level, decision.score, event.camera, event.track_id)  # fmt: skip
         out = self._event(event, decision, record)

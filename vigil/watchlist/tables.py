@@ -61,6 +61,8 @@ class WatchlistAlert(Base):
     faces: Mapped[int] = mapped_column(Integer)  # embeddings that took part
     repeats: Mapped[int] = mapped_column(Integer, default=0)  # later sightings that joined it
     crop_path: Mapped[str] = mapped_column(String(500))
+    # The frame with the face's box, JPEG (migration 0014); None for alerts raised without a frame.
+    snapshot_path: Mapped[str | None] = mapped_column(String(500))
     first_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     last_at: Mapped[datetime] = mapped_column(UtcDateTime)
     status: Mapped[str] = mapped_column(String(16), index=True)  # open | confirmed | rejected | expired

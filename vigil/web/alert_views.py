@@ -36,6 +36,11 @@ class AlertOut(BaseModel):
     note: str
     crop_url: str | None = Field(description="Signed, expiring URL of the best face crop")
     crop_thumb_url: str | None
+    snapshot_url: str | None = Field(
+        description="Signed, expiring URL of the frame the face was seen in, with its box in red "
+        "(JPEG, at most 1280 px wide); null for alerts stored without a frame"
+    )
+    snapshot_thumb_url: str | None = Field(description="The snapshot at most 320 px wide")
 
     @classmethod
     def of(cls, alert: Alert, sign: ImageSigner) -> AlertOut:
@@ -45,6 +50,8 @@ class AlertOut(BaseModel):
             repeats=alert.repeats, first_at=alert.first_at, last_at=alert.last_at, status=alert.status,
             decided_by=alert.decided_by, decided_at=alert.decided_at, note=alert.note,
             crop_url=sign.url(alert.crop_path), crop_thumb_url=sign.url(alert.crop_path, thumb=True),
+            snapshot_url=sign.url(alert.snapshot_path),
+            snapshot_thumb_url=sign.url(alert.snapshot_path, thumb=True),
         )  # fmt: skip
 
 
