@@ -54,6 +54,7 @@ from vigil.web.routes import (
     track,
     visitors,
     watchlist,
+    watchlist_pages,
 )
 from vigil.web.routes.docs import mount_api_docs
 from vigil.web.secrets import first_admin_password, signing_key
@@ -173,6 +174,7 @@ def create_web_app(settings: VigilSettings, db_url: str | None = None) -> FastAP
     routers = (auth.pages, auth.api, live.router, cameras.router, visitors.router, system.router)
     for router in (*routers, accounts.pages, accounts.api, jobs.router, watchlist.router, alerts.router):
         app.include_router(router)
+    app.include_router(watchlist_pages.pages)  # /watchlist, /watchlist/{person_id}, /alerts
     mount_api_docs(app)  # before /static: its assets live under /static/swagger
     app.mount("/static", StaticFiles(directory=str(resources.files("vigil.web") / "static")), name="static")
     app.add_api_route("/", _home, include_in_schema=False)

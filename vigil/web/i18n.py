@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from types import ModuleType
 
-from vigil.web.messages import accounts, cameras, common, jobs, live, system, visitors
+from vigil.web.messages import accounts, cameras, common, jobs, live, system, visitors, watchlist
 
 LANGUAGES = ("en", "fr")
 LANG_COOKIE = "vigil_lang"
 # Explicit list (no import-time discovery): a new area is added here.
-AREAS: tuple[ModuleType, ...] = (common, live, cameras, visitors, system, jobs, accounts)
+AREAS: tuple[ModuleType, ...] = (common, live, cameras, visitors, system, jobs, accounts, watchlist)
 
 
 def _catalogs() -> dict[str, dict[str, str]]:
