@@ -1,6 +1,6 @@
 """Live view: green boxes drawn on the pipeline's latest result, one JPEG encode shared by every
 viewer, frame.jpg and the MJPEG stream (over a real HTTP server), the /live page, and cameras
-started and stopped with the server."""
+started and stopped with the server; watchlisted faces in red with the name for operators only."""
 
 from __future__ import annotations
 
@@ -19,12 +19,26 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
+from tests.conftest import SHARED
 from tests.web_util import ServedApp, bearer, ctx_of, login, make_app
 from vigil.live.analyse import LatestResult
 from vigil.store.schema import Visitor
 from vigil.types import Detections, Frame
+from vigil.watchlist.monitor import TrackAlert
+from vigil.watchlist.service import Photo
 from vigil.web.cameras import CameraManager
-from vigil.web.live import BOUNDARY, GREEN, LiveEncoder, VisitorNames, draw_faces, label_text, mjpeg_part
+from vigil.web.live import (
+    AMBER,
+    BOUNDARY,
+    GREEN,
+    RED,
+    LiveEncoder,
+    VisitorNames,
+    WatchlistMark,
+    draw_faces,
+    label_text,
+    mjpeg_part,
+)
 
 
 def _decode(jpeg: bytes) -> np.ndarray:
@@ -37,6 +51,17 @@ def _green(image: np.ndarray) -> np.ndarray:
     """Pixels that are (after JPEG) still clearly pure green."""
     b, g, r = (image[:, :, i].astype(int) for i in range(3))
     return np.asarray((g > 180) & (b < 90) & (r < 90))
+
+
+def _red(image: np.ndarray) -> np.ndarray:
+    """Pixels that are (after JPEG) still clearly red."""
+    b, g, r = (image[:, :, i].astype(int) for i in range(3))
+    return np.asarray((r > 180) & (g < 90) & (b < 90))
+
+
+def _amber(image: np.ndarray) -> np.ndarray:
+    b, g, r = (image[:, :, i].astype(int) for i in range(3))
+    return np.asarray((r > 200) & (g > 110) & (g < 220) & (b < 90))
 
 
 def _latest(image: np.ndarray, boxes: list[list[float]], tracks: list[int]) -> LatestResult:
@@ -69,6 +94,22 @@ def test_boxes_are_green_two_pixels_and_labelled_without_touching_the_frame() ->
     label_area = (slice(40, 58), slice(50, 150))
     assert (drawn[label_area] != 90).any()  # "#7" above the box
     assert (longer[label_area] != drawn[label_area]).any()
+
+
+def test_watchlisted_faces_are_drawn_red_or_amber_with_the_name() -> None:
+    image = np.full((200, 400, 3), 90, np.uint8)
+    latest = _latest(image, [[50, 60, 150, 170], [250, 60, 350, 170]], [7, 8])
+    marks = {7: WatchlistMark("Ada", "match"), 8: WatchlistMark("Bob", "probable")}
+    drawn = draw_faces(image, latest.detections, lambda track: f"#{track}", marks=marks)
+    assert (image == 90).all()
+    assert tuple(drawn[60, 100]) == RED and tuple(drawn[62, 100]) == RED  # 3 px: stands out
+    assert tuple(drawn[60, 300]) == AMBER
+    assert (drawn[100:110, 100] == 90).all()  # still an outline
+    assert (marks[7].label(7), marks[8].label(8)) == ("#7 Ada", "#8 Bob?")
+    plain = draw_faces(image, latest.detections, lambda track: f"#{track}")
+    label_area = (slice(40, 58), slice(50, 150))
+    assert (drawn[label_area] != plain[label_area]).any()  # the name, not the visitor label
+    assert tuple(plain[60, 100]) == GREEN
 
 
 def test_labels_name_the_visitor_when_known() -> None:
@@ -110,6 +151,22 @@ def test_one_encode_per_analysed_frame_whatever_the_number_of_viewers() -> None:
     small = _decode(encoder.picture(3, large, lambda t: f"#{t}").jpeg)
     assert small.shape == (720, 1280, 3)  # downscaled before encoding, boxes scaled with it
     assert _green(small)[360, 700:780].all()
+
+
+def test_operators_share_the_plain_picture_unless_a_watchlisted_face_is_in_it() -> None:
+    encoder = LiveEncoder(quality=80)
+    latest = _latest(np.full((360, 640, 3), 90, np.uint8), [[100, 100, 200, 220]], [4])
+    plain = encoder.picture(1, latest, lambda t: f"#{t}")
+    assert encoder.picture(1, latest, lambda t: f"#{t}", {}) is plain and encoder.encodes == 1
+    marked = encoder.picture(1, latest, lambda t: f"#{t}", {4: WatchlistMark("Ada", "match")})
+    assert encoder.encodes == 2 and marked.seq > plain.seq  # one more encode, for operators only
+    assert encoder.cached(1, latest) is plain and encoder.cached(1, latest, {4: WatchlistMark("A", "match")})
+    assert _red(_decode(marked.jpeg))[100, 120:180].all() and not _red(_decode(plain.jpeg)).any()
+    encoder.forget(1)
+    assert (
+        encoder.cached(1, latest) is None
+        and encoder.cached(1, latest, {4: WatchlistMark("A", "match")}) is None
+    )
 
 
 def test_mjpeg_part_framing() -> None:
@@ -292,3 +349,46 @@ def test_enabled_cameras_start_and_stop_with_the_server(
         assert _wait(lambda: client.get("/api/health/cameras").json()["active_streams"] == 1)
     assert manager.closed and manager.statuses() == {}
     assert not [t for t in threading.enumerate() if t.name.startswith("door-")], "pipeline threads left"
+
+
+def test_operators_see_a_watchlisted_face_in_red_with_the_name_and_viewers_do_not(
+    live_app: FastAPI, hamilton: Path
+) -> None:
+    lin = SHARED / "media" / "faces" / "people" / "lin_manuel_miranda" / "ref.png"
+    host = ctx_of(live_app).watchlist
+    with TestClient(live_app) as client:
+        keys = {role: bearer(live_app, role) for role in ("operator", "viewer")}
+        host.enrol("Lin", [Photo("ref.png", lin.read_bytes())], "", "")
+        camera = client.post(
+            "/api/cameras", json={"url": str(hamilton), "loop": True}, headers=bearer(live_app)
+        ).json()
+        cid, manager = camera["id"], _manager(live_app)
+
+        def same_moment() -> tuple[LatestResult, TrackAlert, int, np.ndarray, np.ndarray] | None:
+            """An operator's and a viewer's frame.jpg of one analysed frame showing Lin's open alert."""
+            latest = manager.latest(cid)
+            marks = host.track_alerts(camera["name"])
+            if latest is None or not marks:
+                return None
+            shown = [t for t in latest.detections.track_id.tolist() if t in marks]
+            if not shown:
+                return None
+            pictures = [client.get(f"/api/cameras/{cid}/frame.jpg", headers=keys[r]) for r in keys]
+            if manager.latest(cid) is not latest or any(p.status_code != 200 for p in pictures):
+                return None
+            operator, viewer = (_decode(p.content) for p in pictures)
+            return latest, marks[shown[0]], shown[0], operator, viewer
+
+        latest, mark, track, operator, viewer = _wait(same_moment, timeout_s=90)
+        assert mark.person == "Lin"
+        row = latest.detections.track_id.tolist().index(track)
+        x1, y1, x2, y2 = latest.detections.xyxy[row].round().astype(int)
+        # Red for a match, amber for a probable one (the clip's first face is often probable).
+        red_op = _red(operator) if mark.level == "match" else _amber(operator)
+        red_viewer = _red(viewer) | _amber(viewer)
+        for edge in (slice(max(0, x1 - 1), x1 + 3), slice(x2 - 2, x2 + 2)):
+            assert red_op[y1 + 3 : y2 - 3, edge].any(axis=1).mean() > 0.8  # a red box
+        label = (slice(max(0, y1 - 20), y1 - 2), slice(x1, min(operator.shape[1], x1 + 90)))
+        assert red_op[label].sum() > 10  # the name, in red above the box
+        assert red_viewer.sum() < 20  # viewers: no red, no watchlist name
+        assert _green(viewer)[y1 + 3 : y2 - 3, max(0, x1 - 1) : x1 + 3].any(axis=1).mean() > 0.8

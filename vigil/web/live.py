@@ -3,7 +3,12 @@ once per analysed frame and shared by every viewer, and the MJPEG stream built f
 
 Nothing here decodes video: the picture and the boxes come from `CameraPipeline.latest`
 (`LatestResult`), so viewers cost one overlay + one JPEG encode per analysed frame, whatever
-their number."""
+their number.
+
+Two audiences: everyone sees green boxes with track and visitor labels; operators and admins also
+see faces whose track has an open watchlist alert in red (match) or amber (probable) with the
+person's name. Their picture is cached apart, and only while such a face is in the frame: otherwise
+they share the viewers' picture, so the marks cost an encode only when there is something to show."""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ import asyncio
 import threading
 import time
 import unicodedata
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 import cv2
@@ -19,14 +24,38 @@ import numpy as np
 
 from vigil.live.analyse import LatestResult
 from vigil.types import Detections, Image
+from vigil.watchlist.matching import Level
 
 GREEN = (0, 255, 0)  # BGR
+RED = (0, 0, 255)
+AMBER = (0, 170, 255)
 BOX_THICKNESS = 2
+MARK_THICKNESS = 3  # a watchlisted face stands out from the green ones
 MAX_LIVE_WIDTH = 1280  # larger frames are downscaled before encoding (cost grows with pixels)
 BOUNDARY = "vigil-frame"
 MJPEG_MEDIA_TYPE = f"multipart/x-mixed-replace; boundary={BOUNDARY}"
 
 LabelOf = Callable[[int], str]  # track id -> label text
+
+
+@dataclass(frozen=True)
+class WatchlistMark:
+    """A face to draw as a watchlisted person's (operators' and admins' pictures only)."""
+
+    person: str
+    level: Level
+
+    @property
+    def color(self) -> tuple[int, int, int]:
+        return RED if self.level == "match" else AMBER
+
+    def label(self, track_id: int) -> str:
+        """ "#4 Ada Lovelace" for a match, "#4 Ada Lovelace?" for a probable one."""
+        return label_text(track_id, None, self.person) + ("?" if self.level == "probable" else "")
+
+
+Marks = Mapping[int, WatchlistMark]  # track id -> its mark
+NO_MARKS: Marks = {}
 
 
 def label_text(track_id: int, visitor_id: str | None, visitor_name: str | None = None) -> str:
@@ -62,23 +91,28 @@ class VisitorNames:
             return {v: self._known[v][0] for v in visitor_ids if v in self._known}
 
 
-def draw_faces(image: Image, detections: Detections, label_of: LabelOf, scale: float = 1.0) -> Image:
+def draw_faces(
+    image: Image, detections: Detections, label_of: LabelOf, scale: float = 1.0, marks: Marks = NO_MARKS
+) -> Image:
     """`image` with a green box and a label per tracked face, drawn on a copy (the pipeline's
-    frame is never modified). `scale` maps the detections' coordinates onto `image`."""
+    frame is never modified); a marked track gets its mark's colour and the person's name instead.
+    `scale` maps the detections' coordinates onto `image`."""
     if len(detections) == 0:
         return image  # nothing to draw: no copy (callers only read the result)
     canvas = image.copy()
     for row in range(len(detections)):
         x1, y1, x2, y2 = (round(float(v) * scale) for v in detections.xyxy[row])
-        cv2.rectangle(canvas, (x1, y1), (x2, y2), GREEN, BOX_THICKNESS)
         track_id = int(detections.track_id[row])
+        mark = marks.get(track_id)
+        color = GREEN if mark is None else mark.color
+        cv2.rectangle(canvas, (x1, y1), (x2, y2), color, BOX_THICKNESS if mark is None else MARK_THICKNESS)
         if track_id < 0:
             continue
         origin = (x1, max(12, y1 - 5))
-        text = label_of(track_id)
-        # Dark outline under green text: readable on any background.
+        text = label_of(track_id) if mark is None else mark.label(track_id)
+        # Dark outline under coloured text: readable on any background.
         cv2.putText(canvas, text, origin, cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 3, cv2.LINE_AA)
-        cv2.putText(canvas, text, origin, cv2.FONT_HERSHEY_SIMPLEX, 0.45, GREEN, 1, cv2.LINE_AA)
+        cv2.putText(canvas, text, origin, cv2.FONT_HERSHEY_SIMPLEX, 0.45, color, 1, cv2.LINE_AA)
     return canvas
 
 
@@ -113,8 +147,18 @@ class _Entry:
     picture: LiveJpeg
 
 
+CacheKey = tuple[int, bool]  # (camera id, watchlist marks drawn)
+
+
+def cache_key(camera_id: int, marks: Marks) -> CacheKey:
+    """The picture an audience shares: with marks (operators and admins while a watchlisted face
+    is in the frame) or the plain one (everyone else, and operators the rest of the time)."""
+    return camera_id, bool(marks)
+
+
 class LiveEncoder:
-    """Per camera, the JPEG of its latest analysed frame with boxes, encoded once and shared.
+    """Per camera and audience, the JPEG of its latest analysed frame with boxes, encoded once and
+    shared.
 
     The fast path (same analysed frame as last time) takes no lock and costs nothing; a new frame
     is encoded by the first viewer that asks, the others wait for that encode instead of repeating it."""
@@ -125,62 +169,68 @@ class LiveEncoder:
         self.encodes = 0
         self.encode_ms = 0.0
         self.hits = 0
-        self._entries: dict[int, _Entry] = {}
-        self._locks: dict[int, threading.Lock] = {}
-        self._waits: dict[int, asyncio.Lock] = {}
+        self._entries: dict[CacheKey, _Entry] = {}
+        self._locks: dict[CacheKey, threading.Lock] = {}
+        self._waits: dict[CacheKey, asyncio.Lock] = {}
         self._guard = threading.Lock()
         self._seq = 0
 
-    def cached(self, camera_id: int, latest: LatestResult) -> LiveJpeg | None:
-        """The shared JPEG if `latest` is already encoded (no lock, no work)."""
-        entry = self._entries.get(camera_id)
+    def cached(self, camera_id: int, latest: LatestResult, marks: Marks = NO_MARKS) -> LiveJpeg | None:
+        """The shared JPEG if `latest` is already encoded for this audience (no lock, no work)."""
+        entry = self._entries.get(cache_key(camera_id, marks))
         if entry is not None and entry.source is latest:
             self.hits += 1
             return entry.picture
         return None
 
-    def picture(self, camera_id: int, latest: LatestResult, label_of: LabelOf) -> LiveJpeg:
-        """The JPEG of `latest`, encoding it when no viewer did yet (blocking: call off the loop)."""
-        found = self.cached(camera_id, latest)
+    def picture(
+        self, camera_id: int, latest: LatestResult, label_of: LabelOf, marks: Marks = NO_MARKS
+    ) -> LiveJpeg:
+        """The JPEG of `latest` (with `marks`: the watchlisted faces in the frame, for operators),
+        encoding it when nobody of this audience did yet (blocking: call off the loop)."""
+        found = self.cached(camera_id, latest, marks)
         if found is not None:
             return found
-        with self._lock_of(camera_id):
-            found = self.cached(camera_id, latest)  # another viewer encoded it meanwhile
+        key = cache_key(camera_id, marks)
+        with self._lock_of(key):
+            found = self.cached(camera_id, latest, marks)  # another viewer encoded it meanwhile
             if found is not None:
                 return found
             start = time.perf_counter()
-            jpeg = encode_jpeg(self._overlay(latest, label_of), self.quality)
+            jpeg = encode_jpeg(self._overlay(latest, label_of, marks), self.quality)
             with self._guard:
                 self._seq += 1
                 picture = LiveJpeg(self._seq, jpeg, latest.frame.wall_ts)
                 self.encodes += 1
                 self.encode_ms += (time.perf_counter() - start) * 1000
-            self._entries[camera_id] = _Entry(latest, picture)
+            self._entries[key] = _Entry(latest, picture)
             return picture
 
     def forget(self, camera_id: int) -> None:
-        self._entries.pop(camera_id, None)
         with self._guard:
-            self._waits.pop(camera_id, None)
+            for key in (cache_key(camera_id, NO_MARKS), (camera_id, True)):
+                self._entries.pop(key, None)
+                self._waits.pop(key, None)
 
-    def _overlay(self, latest: LatestResult, label_of: LabelOf) -> Image:
+    def _overlay(self, latest: LatestResult, label_of: LabelOf, marks: Marks) -> Image:
         image = latest.frame.image
         width = image.shape[1]
         if width <= self.max_width:
-            return draw_faces(image, latest.detections, label_of)
+            return draw_faces(image, latest.detections, label_of, marks=marks)
         scale = self.max_width / width
         small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        return draw_faces(small, latest.detections, label_of, scale)
+        return draw_faces(small, latest.detections, label_of, scale, marks)
 
-    def encoding_turn(self, camera_id: int) -> asyncio.Lock:
-        """Async viewers of one camera queue here, so one of them takes a worker thread to encode
-        a new frame and the others wait on the event loop instead of each taking a thread."""
+    def encoding_turn(self, camera_id: int, marks: Marks = NO_MARKS) -> asyncio.Lock:
+        """Async viewers of one camera and audience queue here, so one of them takes a worker
+        thread to encode a new frame and the others wait on the event loop instead of each taking
+        a thread."""
         with self._guard:
-            return self._waits.setdefault(camera_id, asyncio.Lock())
+            return self._waits.setdefault(cache_key(camera_id, marks), asyncio.Lock())
 
-    def _lock_of(self, camera_id: int) -> threading.Lock:
+    def _lock_of(self, key: CacheKey) -> threading.Lock:
         with self._guard:
-            return self._locks.setdefault(camera_id, threading.Lock())
+            return self._locks.setdefault(key, threading.Lock())
 
 
 def mjpeg_part(jpeg: bytes) -> bytes:

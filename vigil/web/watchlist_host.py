@@ -26,7 +26,7 @@ from vigil.watchlist.alerts import AlertRepository, Status, utc_now
 from vigil.watchlist.decisions import AlertDesk, DecisionResult, NothingToLearn
 from vigil.watchlist.errors import NoUsablePhoto, PhotoRefused
 from vigil.watchlist.learning import LearningRepository, Lesson
-from vigil.watchlist.monitor import AlertEvent, WatchlistMonitor
+from vigil.watchlist.monitor import AlertEvent, TrackAlert, WatchlistMonitor
 from vigil.watchlist.repository import NewReference
 from vigil.watchlist.service import Enrolment, Photo, Watchlist
 from vigil.web.alert_feed import AlertFeed
@@ -89,6 +89,13 @@ class WatchlistHost:
             monitor = WatchlistMonitor(self.people, self.alerts, self.config, model, [_Relay(self)])
             self._monitors[model] = monitor
         return monitor
+
+    def track_alerts(self, camera: str) -> dict[int, TrackAlert]:
+        """The camera's current tracks with an open alert (the live view's red boxes)."""
+        marks: dict[int, TrackAlert] = {}
+        for monitor in list(self._monitors.values()):
+            marks.update(monitor.track_alerts(camera))
+        return marks
 
     def relay(self, event: AlertEvent) -> None:
         """An alert the monitor recorded, pushed to the streams as the stored alert."""

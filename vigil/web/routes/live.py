@@ -1,5 +1,7 @@
 """The live area: the /live page, each camera's MJPEG stream and its current picture with the
-green face boxes of the pipeline's latest analysed frame (no second decode)."""
+green face boxes of the pipeline's latest analysed frame (no second decode); for operators and
+admins, faces whose track has an open watchlist alert in red (match) or amber (probable) with the
+person's name."""
 
 from __future__ import annotations
 
@@ -11,10 +13,20 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from vigil.live.analyse import LatestResult
 from vigil.web.auth import Principal, require_viewer
 from vigil.web.cameras import CameraManager
 from vigil.web.context import WebContext, get_ctx
-from vigil.web.live import MJPEG_MEDIA_TYPE, LiveJpeg, label_text, mjpeg_stream, placeholder_jpeg
+from vigil.web.live import (
+    MJPEG_MEDIA_TYPE,
+    NO_MARKS,
+    LiveJpeg,
+    Marks,
+    WatchlistMark,
+    label_text,
+    mjpeg_stream,
+    placeholder_jpeg,
+)
 from vigil.web.routes.cameras import ERRORS, JPEG, CameraId, camera_out, jpeg_response
 from vigil.web.templating import page_viewer, render
 
@@ -32,34 +44,49 @@ def _placeholder(seq: int) -> LiveJpeg:
     return LiveJpeg(seq, placeholder_jpeg(text), 0.0)
 
 
-def live_picture(manager: CameraManager, ctx: WebContext, camera_id: int) -> LiveJpeg | None:
-    """The shared JPEG (with boxes) of the camera's latest analysed frame; None before the first.
-    Blocking when this frame was not encoded yet: call it off the event loop."""
+def watchlist_marks(ctx: WebContext, camera: str, latest: LatestResult, user: Principal) -> Marks:
+    """The faces of `latest` whose track has an open watchlist alert, for users who see alerts
+    (none for viewers: they never learn who is on the watchlist). Cheap: the monitor's marks in
+    memory, no database."""
+    if not (user.sees_alerts and ctx.watchlist.live) or len(latest.detections) == 0:
+        return NO_MARKS
+    open_alerts = ctx.watchlist.track_alerts(camera)
+    if not open_alerts:
+        return NO_MARKS
+    tracks = {int(t) for t in latest.detections.track_id}
+    return {t: WatchlistMark(a.person, a.level) for t, a in open_alerts.items() if t in tracks}
+
+
+def live_picture(manager: CameraManager, ctx: WebContext, camera_id: int, user: Principal) -> LiveJpeg | None:
+    """The shared JPEG (with boxes) of the camera's latest analysed frame for `user`'s audience;
+    None before the first. Blocking when this frame was not encoded yet: call it off the event loop."""
     latest = manager.latest(camera_id)
     if latest is None:
         return None
     name = manager.get(camera_id).name
+    marks = watchlist_marks(ctx, name, latest, user)
 
     def label(track: int) -> str:  # called only when this frame gets encoded
         visitor = ctx.events.visitor_of(name, track)
         visitor_name = manager.visitor_names.names([visitor]).get(visitor) if visitor else None
         return label_text(track, visitor, visitor_name)
 
-    return manager.live.picture(camera_id, latest, label)
+    return manager.live.picture(camera_id, latest, label, marks)
 
 
-async def _next_picture(manager: CameraManager, ctx: WebContext, camera_id: int) -> LiveJpeg:
+async def _next_picture(manager: CameraManager, ctx: WebContext, camera_id: int, user: Principal) -> LiveJpeg:
     latest = manager.latest(camera_id)
     if latest is None:
         return _placeholder(WAITING if manager.is_running(camera_id) else STOPPED)
-    shared = manager.live.cached(camera_id, latest)  # most calls: already encoded, no thread hop
+    marks = watchlist_marks(ctx, manager.get(camera_id).name, latest, user)
+    shared = manager.live.cached(camera_id, latest, marks)  # most calls: already encoded, no thread hop
     if shared is not None:
         return shared
-    async with manager.live.encoding_turn(camera_id):
-        shared = manager.live.cached(camera_id, latest)  # encoded while this viewer waited
+    async with manager.live.encoding_turn(camera_id, marks):
+        shared = manager.live.cached(camera_id, latest, marks)  # encoded while this viewer waited
         if shared is not None:
             return shared
-        picture = await run_in_threadpool(live_picture, manager, ctx, camera_id)
+        picture = await run_in_threadpool(live_picture, manager, ctx, camera_id, user)
     return picture or _placeholder(WAITING)
 
 
@@ -73,7 +100,7 @@ async def _next_picture(manager: CameraManager, ctx: WebContext, camera_id: int)
     },
     summary="Live MJPEG stream with green boxes on tracked faces (at most web.live_fps)",
 )
-async def live_stream(camera_id: CameraId, request: Request, ctx: Ctx, _: Viewer) -> StreamingResponse:
+async def live_stream(camera_id: CameraId, request: Request, ctx: Ctx, user: Viewer) -> StreamingResponse:
     manager = ctx.cameras
     manager.get(camera_id)  # an unknown camera answers 404 (vigil.web.errors)
 
@@ -91,7 +118,7 @@ async def live_stream(camera_id: CameraId, request: Request, ctx: Ctx, _: Viewer
 
     async def next_picture() -> LiveJpeg | None:
         try:
-            return await _next_picture(manager, ctx, camera_id)
+            return await _next_picture(manager, ctx, camera_id, user)
         except HTTPException:
             return None
 
@@ -107,10 +134,10 @@ async def live_stream(camera_id: CameraId, request: Request, ctx: Ctx, _: Viewer
     responses={**JPEG, **ERRORS},
     summary="The current live picture with green boxes on tracked faces",
 )
-def live_frame(camera_id: CameraId, ctx: Ctx, _: Viewer) -> Response:
+def live_frame(camera_id: CameraId, ctx: Ctx, user: Viewer) -> Response:
     manager = ctx.cameras
     manager.get(camera_id)  # an unknown camera answers 404 (vigil.web.errors)
-    picture = live_picture(manager, ctx, camera_id)
+    picture = live_picture(manager, ctx, camera_id, user)
     if picture is not None:
         return jpeg_response(picture.jpeg)
     if not manager.is_running(camera_id):
