@@ -109,11 +109,25 @@ def draw_faces(
         if track_id < 0:
             continue
         origin = (x1, max(12, y1 - 5))
-        text = label_of(track_id) if mark is None else mark.label(track_id)
-        # Dark outline under coloured text: readable on any background.
+        if mark is not None:
+            _tag(canvas, mark.label(track_id), origin, mark.color)
+            continue
+        text = label_of(track_id)
+        # Dark outline under green text: readable on any background.
         cv2.putText(canvas, text, origin, cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 3, cv2.LINE_AA)
-        cv2.putText(canvas, text, origin, cv2.FONT_HERSHEY_SIMPLEX, 0.45, color, 1, cv2.LINE_AA)
+        cv2.putText(canvas, text, origin, cv2.FONT_HERSHEY_SIMPLEX, 0.45, GREEN, 1, cv2.LINE_AA)
     return canvas
+
+
+def _tag(canvas: Image, text: str, origin: tuple[int, int], color: tuple[int, int, int]) -> None:
+    """A watchlisted person's name: dark text on a filled tag of the mark's colour (thin coloured
+    text is hard to read on a dark stage)."""
+    (width, height), baseline = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
+    # Kept inside the picture: a face at the right or top edge still shows the whole name.
+    x = max(1, min(origin[0], canvas.shape[1] - width - 3))
+    y = max(height + 3, origin[1])
+    cv2.rectangle(canvas, (x - 1, y - height - 3), (x + width + 2, y + baseline - 1), color, cv2.FILLED)
+    cv2.putText(canvas, text, (x + 1, y - 1), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
 
 
 def encode_jpeg(image: Image, quality: int) -> bytes:
