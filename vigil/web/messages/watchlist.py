@@ -122,7 +122,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "toast.close": "Close",
     },
     "fr": {
-        "nav.watchlist": "Liste de surveillance",
+        "nav.watchlist": "Surveillance",
         "nav.alerts": "Alertes",
         "watchlist.title": "Liste de surveillance",
         "watchlist.intro": (

@@ -40,7 +40,7 @@
   function showRefusals(summary, refused) {
     const box = $("enrol-result");
     if (!box) return;
-    $("enrol-summary").textContent = summary;
+    $("enrol-summary").textContent = summary && refused.length ? `${summary} ${texts.refused || ""}` : summary;
     const list = $("enrol-refused");
     list.replaceChildren();
     refused.forEach((r) => {
