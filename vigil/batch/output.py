@@ -126,6 +126,9 @@ class TrackingMetadata(_Model):
     chunks: int | Absent = Field(default=ABSENT, ge=0)
     workers: int | Absent = Field(default=ABSENT, ge=1)
     audio_source: str | None | Absent = ABSENT
+    audio_warnings: list[str] | Absent = Field(
+        default=ABSENT, description="Why an audio source was set aside (e.g. a malformed STEP4 file)."
+    )
     undecodable_frames: int | Absent = Field(default=ABSENT, ge=0)
 
 
@@ -232,6 +235,11 @@ class TrackedObject(_Model):
 class FrameEntry(_Model):
     frame: int = Field(ge=1, description="1-based frame number.")
     tracked_objects: list[TrackedObject]
+    active_speakers: list[str] | Absent = Field(
+        default=ABSENT,
+        description="Ids of this frame's faces whose is_speaking is true, in tracked_objects order "
+        "(seed 000: STEP6 reads it).",
+    )
 
 
 class TrackingDocument(_Model):
