@@ -143,7 +143,7 @@ def test_login_add_camera_live_boxes_and_recurrence(server: str, tmp_path: Path)
             page.check("#camera-loop")
             page.click("#camera-add-form button[type=submit]")
             row = page.locator(".camera-row[data-camera-name=stage]")
-            expect(row).to_be_visible()
+            expect(row).to_be_visible(timeout=30_000)  # the add opens the file first: slow on a busy box
             expect(row.locator(".camera-state")).to_have_class("camera-state state-running", timeout=30_000)
 
             # 3. the live view shows the picture with green boxes
