@@ -105,3 +105,65 @@ def test_admin_enrols_operator_gets_the_toast_and_confirms(
             expect(operator.locator(f"#alert-{alert_id} .alert-decision")).to_contain_text("by operator1")
         finally:
             browser.close()
+
+
+def test_admin_rejects_undoes_the_lesson_adds_a_face_and_removes_the_person(tmp_path: Path) -> None:
+    """The admin's controls in Chromium, over an in-process server (no camera, no photo model): a
+    rejection on the Alerts page says what it taught, the person page lists the lesson and its Undo
+    (confirm dialog) forgets it, a confirmation with "add this face to the references" adds one, and
+    the Watchlist page's Remove (confirm dialog) erases the person."""
+    if not CHROMIUM.exists():
+        pytest.fail("Chromium is missing: run `make system-deps` (installs Debian's chromium)")
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.test_web_alerts import kept_faces, person, stored_alert
+    from tests.web_util import ADMIN_PASSWORD, ServedApp, ctx_of, make_app
+
+    app = make_app(tmp_path)
+    host = ctx_of(app).watchlist
+    ada = person(host, "Ada Example", 3)
+    cousin, twin = stored_alert(host, ada, "door"), stored_alert(host, ada, "hall", track=2)
+    kept_faces(host, cousin, 40, count=2)
+    kept_faces(host, twin, 50)
+    with ServedApp(app) as base, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.set_default_timeout(30_000)
+            page.on("dialog", lambda dialog: dialog.accept())
+            _log_in(page, base, "/alerts", "admin", ADMIN_PASSWORD)
+
+            card = page.locator(f"#alert-{cousin}")
+            card.locator(".alert-note").fill("her cousin")
+            card.locator("button.alert-reject").click()
+            expect(card.locator(".status-pill")).to_have_text("rejected")
+            expect(page.locator("#alerts-message")).to_have_text("Learned: 2 face(s) are not this person.")
+
+            card = page.locator(f"#alert-{twin}")
+            card.locator(".alert-add-ref").check()
+            card.locator("button.alert-confirm").click()
+            expect(card.locator(".status-pill")).to_have_text("confirmed")
+            expect(page.locator("#alerts-message")).to_have_text(
+                "The face was added to the reference photos."
+            )
+            assert host.people.get(ada).references == 2
+
+            page.goto(f"{base}/watchlist/{ada}")
+            expect(page.locator(".reference-photo")).to_have_count(2)
+            lesson = page.locator(f"tr.lesson[data-alert-id='{cousin}']")
+            expect(lesson).to_contain_text("her cousin")
+            _keep("watchlist-person.png", page.screenshot(full_page=True), tmp_path)
+            lesson.locator("button.lesson-undo").click()
+            expect(lesson).to_have_count(0)
+            expect(page.locator("#watchlist-message")).to_have_text("Forgotten: 2 face(s).")
+            assert host.lessons(ada) == []
+
+            page.goto(f"{base}/watchlist")
+            page.locator(f"#person-{ada} button.person-remove").click()
+            expect(page.locator(f"#person-{ada}")).to_have_count(0)
+            expect(page.locator("#watchlist-message")).to_have_text(
+                "Ada Example was removed from the watchlist."
+            )
+            assert host.people.people() == []
+        finally:
+            browser.close()
