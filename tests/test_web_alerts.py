@@ -371,6 +371,7 @@ def test_a_rejection_teaches_and_an_admin_undoes_it(app: FastAPI, client: TestCl
     [lesson] = lessons.json()["lessons"]
     assert (lesson["alert_id"], lesson["faces"], lesson["rejected_by"]) == (str(alert), 3, "operator-user")
     assert (lesson["alert"]["note"], lesson["alert"]["camera"]) == ("his cousin", "door")
+    assert datetime.fromisoformat(lesson["learned_at"]).utcoffset() == timedelta(0)  # pages show it local
     assert client.get(f"/api/watchlist/{uuid.uuid4()}/lessons", headers=keys["operator"]).status_code == 404
 
     undo = f"/api/watchlist/{lin}/lessons/{alert}"
