@@ -48,13 +48,14 @@ def test_hamilton_gated_recognition(hamilton: Path, models_dir: Path) -> None:
     assert len(ended) == counters.tracks_started >= 3
     assert sum(e.embeddings for e in ended) == len(embedded) == counters.embeddings >= 2
     assert statistics.median(e.embeddings for e in ended) <= 2
-    # Gating: far fewer embeddings than a per-frame detect+embed baseline would compute.
-    assert len(embedded) <= 0.1 * counters.faces_detected
+    # Gating: far fewer embeddings than a per-frame detect+embed baseline would compute (every
+    # track gets a first chance and a well-seen one a look per refresh_s: 12 of 108 faces).
+    assert len(embedded) <= 0.15 * counters.faces_detected
     best = max(ended, key=lambda e: e.frames)
     assert best.best_crop is not None and best.best_crop.size > 0 and best.frames >= 30
     for event in embedded:
         assert event.embedding is not None and event.embedding.dim == 128
-        assert event.quality >= 0.45
+        assert event.quality >= 0.25  # gating.first_min_quality: nothing poorer is embedded
 
 
 def test_dead_zone_covering_frame_finds_nothing(hamilton: Path, models_dir: Path) -> None:

@@ -64,3 +64,36 @@ def test_gate_keeps_best_crop() -> None:
     assert bests == [True, True, False]
     best = gate.end(1)
     assert best is not None and best.best_crop is not None and int(best.best_crop[0, 0, 0]) == 80
+
+
+def test_every_track_gets_a_first_chance_after_a_short_wait() -> None:
+    """A small or turned face never reaching min_quality is still embedded once (the watchlist may
+    know it), but only after first_wait_s, so a good face arriving meanwhile goes instead."""
+    config = GatingConfig(min_quality=0.45, first_wait_s=0.3, first_min_quality=0.25, refresh_s=0)
+    gate = RecognitionGate(config)
+    gate.start(1, 10.0)
+    poor = [gate.observe(1, q, 10.0 + t) for t, q in ((0.0, 0.32), (0.2, 0.30), (0.4, 0.31), (0.6, 0.32))]
+    assert [o.embed for o in poor] == [False, False, True, False]
+    assert poor[2].first and not poor[3].first
+    assert gate.observe(1, 0.42, 10.8).embed  # an improvement by the margin still goes
+    gate.start(2, 10.0)
+    assert not any(gate.observe(2, 0.2, 10.0 + t / 5).embed for t in range(20))  # below first_min_quality
+    gate.start(3, 10.0)
+    quick = [gate.observe(3, q, 10.0 + t) for t, q in ((0.0, 0.3), (0.2, 0.5))]
+    assert [o.embed for o in quick] == [False, True] and quick[1].first  # a good face within the wait
+
+
+def test_a_well_seen_track_is_embedded_again_every_refresh_s() -> None:
+    """More faces of the same good quality (one face is a noisy sample), bounded by max_embeddings;
+    a poor track gets no refresh."""
+    config = GatingConfig(min_quality=0.45, improvement_margin=0.1, refresh_s=1.0, max_embeddings=4)
+    gate = RecognitionGate(config)
+    steps = [(0.0, 0.8), (0.5, 0.8), (1.0, 0.75), (1.6, 0.8), (2.1, 0.65), (2.2, 0.9), (3.5, 0.85)]
+    steps.append((5.0, 0.9))
+    embedded = [gate.observe(1, q, t).embed for t, q in steps]
+    # first; not due; due and within the margin; not due; due but 0.15 below the best; an
+    # improvement (>= 0.8 + 0.1); due, within the margin of 0.9: the 4th and last.
+    assert embedded == [True, False, True, False, False, True, True, False]
+    gate.start(2, 0.0)
+    poor = [gate.observe(2, 0.3, t / 5).embed for t in range(30)]  # 6 s of faces below min_quality
+    assert sum(poor) == 1

@@ -80,12 +80,29 @@ class QualityConfig(_Strict):
 
 class GatingConfig(_Strict):
     min_quality: float = Field(
-        0.45, ge=0.0, le=1.0, description="Quality a track must reach for its first embedding"
+        0.45, ge=0.0, le=1.0, description="Quality at which a track's first embedding goes at once"
+    )
+    first_wait_s: float = Field(
+        0.3,
+        ge=0.0,
+        le=60.0,
+        description="A track below min_quality this long gets its first embedding from its next face of "
+        "at least first_min_quality (every track gets a chance)",
+    )
+    first_min_quality: float = Field(
+        0.25, ge=0.0, le=1.0, description="Least quality of a first embedding after first_wait_s"
     )
     improvement_margin: float = Field(
-        0.1, ge=0.0, le=1.0, description="Re-embed only when quality beats the best by this"
+        0.1, ge=0.0, le=1.0, description="Re-embed when quality beats the best embedded by this"
     )
-    max_embeddings: int = Field(3, ge=1, le=100, description="Embeddings per track at most")
+    refresh_s: float = Field(
+        1.0,
+        ge=0.0,
+        le=3600.0,
+        description="Re-embed this long after the last embedding with a face of at least min_quality at most "
+        "improvement_margin below the best embedded (more faces for the watchlist's decision); 0: never",
+    )
+    max_embeddings: int = Field(5, ge=1, le=100, description="Embeddings per track at most")
 
 
 class RuntimeConfig(_Strict):

@@ -1,9 +1,16 @@
-"""Recognition gating: embed a track only when it is new or clearly better seen.
+"""Recognition gating: embed a track when it is new, clearly better seen, or due a fresh look.
 
-A track is embedded the first time its quality reaches `min_quality`; after that only when
-its quality beats the best embedded so far by `improvement_margin`, at most
-`max_embeddings` times. The track keeps its best crop either way. A request the embedding
-queue drops is given back (`withdraw`): a track whose first face was dropped asks again."""
+- First embedding: at once when the track's quality reaches `min_quality`. A track that has not
+  reached it after `first_wait_s` is embedded with its next face of at least `first_min_quality`:
+  every track gets a first chance (small, far, turned faces of a person on the watchlist too),
+  and a good face arriving within the wait goes instead of a poor one.
+- Then: a face beating the best embedded one by `improvement_margin`, or, `refresh_s` after the
+  last embedding, a face of at least `min_quality` at most `improvement_margin` below the best
+  embedded one (one face is a noisy sample: the watchlist decides on a track's faces together).
+- At most `max_embeddings` per track.
+
+The track keeps its best crop either way. A request the embedding queue drops is given back
+(`withdraw`): a track whose first face was dropped asks again."""
 
 from __future__ import annotations
 
@@ -19,8 +26,9 @@ class TrackState:
     started_ts: float
     frames: int = 0
     best_quality: float = 0.0  # best quality observed
-    embedded_quality: float = -1.0  # quality of the last observation sent for embedding
+    embedded_quality: float = -1.0  # best quality sent for embedding
     embeddings: int = 0  # embeddings requested
+    last_embed_ts: float = 0.0  # time of the last request
     best_crop: Image | None = None
 
 
@@ -52,18 +60,30 @@ class RecognitionGate:
         if state.embeddings >= self.config.max_embeddings:
             return Observation(embed=False, best=best)
         first = state.embeddings == 0
-        if first:
-            wanted = quality >= self.config.min_quality
-        else:
-            wanted = quality >= state.embedded_quality + self.config.improvement_margin
+        wanted = self._first_wanted(state, quality, ts) if first else self._again_wanted(state, quality, ts)
         if wanted:
             state.embeddings += 1
-            state.embedded_quality = quality
+            state.embedded_quality = max(state.embedded_quality, quality)
+            state.last_embed_ts = ts
         return Observation(embed=wanted, best=best, first=first and wanted)
+
+    def _first_wanted(self, state: TrackState, quality: float, ts: float) -> bool:
+        if quality >= self.config.min_quality:
+            return True
+        waited = ts - state.started_ts >= self.config.first_wait_s
+        return waited and quality >= self.config.first_min_quality
+
+    def _again_wanted(self, state: TrackState, quality: float, ts: float) -> bool:
+        margin = self.config.improvement_margin
+        if quality >= state.embedded_quality + margin:
+            return True
+        refresh = self.config.refresh_s
+        due = refresh > 0 and ts - state.last_embed_ts >= refresh
+        return due and quality >= max(state.embedded_quality - margin, self.config.min_quality)
 
     def withdraw(self, track_id: int) -> None:
         """The embedding queue dropped one of the track's requests: give its place back. Without any
-        request left, the next face reaching `min_quality` is a first request again."""
+        request left, the track's next face is judged as a first one again."""
         state = self.tracks.get(track_id)
         if state is None or state.embeddings == 0:
             return
