@@ -116,7 +116,7 @@ def test_admin_rejects_undoes_the_lesson_adds_a_face_and_removes_the_person(tmp_
         pytest.fail("Chromium is missing: run `make system-deps` (installs Debian's chromium)")
     from playwright.sync_api import expect, sync_playwright
 
-    from tests.test_web_alerts import kept_faces, person, stored_alert
+    from tests.test_web_alerts import kept_faces, person, pushed, stored_alert
     from tests.web_util import ADMIN_PASSWORD, ServedApp, ctx_of, make_app
 
     app = make_app(tmp_path)
@@ -147,6 +147,12 @@ def test_admin_rejects_undoes_the_lesson_adds_a_face_and_removes_the_person(tmp_
                 "The face was added to the reference photos."
             )
             assert host.people.get(ada).references == 2
+
+            fresh = stored_alert(host, ada, "lobby", track=3)
+            pushed(host, fresh)  # as the live monitor's listener does: the stream carries it
+            expect(page.locator(f"#alert-{fresh}")).to_be_visible()
+            page.locator(f".toast[data-alert-id='{fresh}'] a.toast-link").click()  # same page: the hash
+            expect(page.locator(f"#alert-{fresh}")).to_have_class(re.compile(r"\balert-focus\b"))
 
             page.goto(f"{base}/watchlist/{ada}")
             expect(page.locator(".reference-photo")).to_have_count(2)

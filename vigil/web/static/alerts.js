@@ -201,5 +201,9 @@
     }
   });
 
+  window.addEventListener("hashchange", () => {  // a toast's link followed on this very page
+    list.querySelectorAll(".alert-focus").forEach((node) => node.classList.remove("alert-focus"));
+    focusHash();
+  });
   load(0).then(focusHash);
 })();
