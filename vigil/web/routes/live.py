@@ -44,13 +44,13 @@ def _placeholder(seq: int) -> LiveJpeg:
     return LiveJpeg(seq, placeholder_jpeg(text), 0.0)
 
 
-def watchlist_marks(ctx: WebContext, camera: str, latest: LatestResult, user: Principal) -> Marks:
+def watchlist_marks(ctx: WebContext, camera_id: int, latest: LatestResult, user: Principal) -> Marks:
     """The faces of `latest` whose track has an open watchlist alert, for users who see alerts
     (none for viewers: they never learn who is on the watchlist). Cheap: the monitor's marks in
     memory, no database."""
     if not (user.sees_alerts and ctx.watchlist.live) or len(latest.detections) == 0:
         return NO_MARKS
-    open_alerts = ctx.watchlist.track_alerts(camera)
+    open_alerts = ctx.watchlist.track_alerts(ctx.cameras.get(camera_id).name)
     if not open_alerts:
         return NO_MARKS
     tracks = {int(t) for t in latest.detections.track_id}
@@ -64,7 +64,7 @@ def live_picture(manager: CameraManager, ctx: WebContext, camera_id: int, user: 
     if latest is None:
         return None
     name = manager.get(camera_id).name
-    marks = watchlist_marks(ctx, name, latest, user)
+    marks = watchlist_marks(ctx, camera_id, latest, user)
 
     def label(track: int) -> str:  # called only when this frame gets encoded
         visitor = ctx.events.visitor_of(name, track)
@@ -78,7 +78,7 @@ async def _next_picture(manager: CameraManager, ctx: WebContext, camera_id: int,
     latest = manager.latest(camera_id)
     if latest is None:
         return _placeholder(WAITING if manager.is_running(camera_id) else STOPPED)
-    marks = watchlist_marks(ctx, manager.get(camera_id).name, latest, user)
+    marks = watchlist_marks(ctx, camera_id, latest, user)
     shared = manager.live.cached(camera_id, latest, marks)  # most calls: already encoded, no thread hop
     if shared is not None:
         return shared
@@ -98,7 +98,8 @@ async def _next_picture(manager: CameraManager, ctx: WebContext, camera_id: int,
         200: {"content": {MJPEG_MEDIA_TYPE: {}}, "description": "MJPEG stream (multipart JPEG parts)"},
         **ERRORS,
     },
-    summary="Live MJPEG stream with green boxes on tracked faces (at most web.live_fps)",
+    summary="Live MJPEG stream with boxes on tracked faces (at most web.live_fps); watchlisted ones "
+    "in red or amber with the name for operators and admins",
 )
 async def live_stream(camera_id: CameraId, request: Request, ctx: Ctx, user: Viewer) -> StreamingResponse:
     manager = ctx.cameras
@@ -132,7 +133,7 @@ async def live_stream(camera_id: CameraId, request: Request, ctx: Ctx, user: Vie
     tags=["live"],
     response_class=Response,
     responses={**JPEG, **ERRORS},
-    summary="The current live picture with green boxes on tracked faces",
+    summary="The current live picture with boxes on tracked faces (watchlisted ones for operators)",
 )
 def live_frame(camera_id: CameraId, ctx: Ctx, user: Viewer) -> Response:
     manager = ctx.cameras
