@@ -1,4 +1,4 @@
-"""Stitcher details: rows survive the tracker, the batch tracker settings are the live ones with
+"""Stitcher details (ids: test_batch_ids.py): the batch tracker settings are the live ones with
 batch defaults, bad blendshape export keys fail before any work, a bad audio JSON fails its video."""
 
 from __future__ import annotations
@@ -10,28 +10,9 @@ import pytest
 
 from tests.batch_util import batch_settings, clip
 from vigil.batch.runner import run_batch
-from vigil.batch.settings import BatchTrackerConfig, load_batch_settings
-from vigil.batch.stitch import _track
+from vigil.batch.settings import load_batch_settings
 from vigil.errors import ConfigError
-from vigil.live.tracking import FaceTracker
 from vigil.live.tracking_config import TrackerConfig
-
-
-def test_track_returns_each_tracked_box_with_its_row() -> None:
-    tracker = FaceTracker(BatchTrackerConfig(min_consecutive=2))
-    boxes = [(300.0, 10.0, 360.0, 80.0), (10.0, 10.0, 60.0, 70.0), (150.0, 100.0, 200.0, 170.0)]
-    scores = [0.9, 0.95, 0.2]  # the third is below the activation threshold: never tracked
-    pairs, ended = _track(tracker, boxes, scores)
-    assert pairs == [] and ended == [], "min_consecutive=2: nothing tracked on the first frame"
-    moved = [(x0 + 2, y0, x1 + 2, y1) for x0, y0, x1, y1 in boxes]
-    pairs, _ = _track(tracker, moved, scores)
-    assert [row for row, _ in pairs] == [0, 1]
-    assert len({track for _, track in pairs}) == 2
-    # Same boxes given in another order: each row keeps its own track.
-    swapped, _ = _track(tracker, [moved[1], moved[0]], [scores[1], scores[0]])
-    assert swapped == [(0, pairs[1][1]), (1, pairs[0][1])]
-    none, ended = _track(tracker, [], [])
-    assert none == []
 
 
 def test_batch_tracker_settings_are_the_live_tracker_settings() -> None:

@@ -23,10 +23,12 @@ import cv2
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
+from vigil.batch.appearance import describe
 from vigil.batch.engines import Engine
 from vigil.batch.headpose import LandmarkLayout, head_pose
 from vigil.batch.person import PersonDetector
 from vigil.batch.settings import BatchSettings
+from vigil.batch.shots import FORCE_DETECT_SCORE, THUMB_SIZE, FrameSignature, content_score, signature
 from vigil.batch.video import FrameReader, VideoInfo
 from vigil.batch.worker import worker_models
 from vigil.types import FloatArray, Image
@@ -42,6 +44,8 @@ class FaceObs:
     score: float
     landmarks: FloatArray | None  # (P, 2|3) float32, original pixels
     head_pose: tuple[float, float, float] | None  # pitch, yaw, roll degrees
+    appearance: FloatArray | None = None  # colour descriptor, on detection frames (relink.py)
+    held: bool = False  # box held since the detection frame (landmarks lost): not a new position
 
 
 @dataclass
@@ -50,6 +54,7 @@ class FrameObs:
     decoded: bool
     faces: list[FaceObs] = field(default_factory=list)
     persons: list[tuple[Box, float]] = field(default_factory=list)
+    signature: FrameSignature | None = None  # HSV thumbnail for shot boundaries (shots.py)
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,8 @@ class _Face:
     score: float
     points: FloatArray | None  # in landmark-image pixels
     anchor: tuple[FloatArray, FloatArray] | None  # (box, points' box) when the face was detected
+    appearance: FloatArray | None = None  # until the face is next observed
+    held: bool = False
 
 
 class FaceFollower:
@@ -102,6 +109,7 @@ class FaceFollower:
         self.to_orig = info.width / self.lm_size[0]
         self.faces: list[_Face] = []
         self.persons: list[tuple[Box, float]] = []
+        self._signature: FrameSignature | None = None
         self.timings: dict[str, float] = defaultdict(float)
         self._persons = persons  # the worker's, when the person fallback is on
         # One scaler per conversion, reused for every frame: `frame.to_ndarray(...)` would set up a
@@ -110,9 +118,16 @@ class FaceFollower:
 
     def reset(self) -> None:
         self.faces, self.persons = [], []
+        self._signature = None
 
     def step(self, number: int, frame: Any) -> FrameObs:
         detecting = (number - 1) % self.settings.detect_every_n == 0
+        # A likely cut is a detection frame too: followed landmarks must not cross into a new shot.
+        # This depends on two consecutive decoded frames only, so chunking changes nothing.
+        previous, current = self._signature, self._thumbnail(frame)
+        self._signature = current
+        if previous is not None and content_score(previous, current) >= FORCE_DETECT_SCORE:
+            detecting = True
         rgb: Image | None = None
         if detecting or self.faces:
             rgb = self._image(frame, self.lm_size, "rgb24")
@@ -122,7 +137,13 @@ class FaceFollower:
             self.persons = self._detect_persons(bgr) if not self.faces else []
         elif self.faces and rgb is not None:
             self._follow(rgb)
-        return FrameObs(number, True, [self._observe(face) for face in self.faces], list(self.persons))
+        return FrameObs(
+            number, True, [self._observe(face) for face in self.faces], list(self.persons), current
+        )
+
+    def _thumbnail(self, frame: Any) -> FrameSignature:
+        thumb = self._image(frame, THUMB_SIZE, "rgb24")
+        return signature(thumb)
 
     def _image(self, frame: Any, size: tuple[int, int], fmt: str) -> Image:
         start = time.perf_counter()
@@ -166,16 +187,19 @@ class FaceFollower:
                 else:
                     points = self._locate(rgb, self.engine.landmarker.roi_from_detection(box, keypoints))
             anchor = None if points is None else (box.copy(), _points_box(points))
-            self.faces.append(_Face(box, float(found.score[row]), points, anchor))
+            self.faces.append(_Face(box, float(found.score[row]), points, anchor, describe(rgb, box)))
 
     def _follow(self, rgb: Image) -> None:
         for face in self.faces:
             if face.points is None or face.anchor is None:
-                continue  # no landmarks: the box is held until the next detection frame
+                face.held = True  # no landmarks: the box is held until the next detection frame
+                continue
             points = self._locate(rgb, self.engine.landmarker.roi_from_points(face.points))
             face.points = points
             if points is not None:
                 face.box = _moved_box(face.anchor, _points_box(points))
+            else:
+                face.held = True
 
     def _locate(self, rgb: Image, roi: Any) -> FloatArray | None:
         start = time.perf_counter()
@@ -194,7 +218,10 @@ class FaceFollower:
             except ValueError:  # degenerate landmarks: no pose rather than a failed chunk
                 pose = None
             self.timings["head_pose"] += time.perf_counter() - start
-        return FaceObs(_clip_box(box, self.width, self.height), face.score, points, pose)
+        appearance, face.appearance = face.appearance, None
+        return FaceObs(
+            _clip_box(box, self.width, self.height), face.score, points, pose, appearance, face.held
+        )
 
     def _detect_persons(self, bgr: Image) -> list[tuple[Box, float]]:
         if self._persons is None:

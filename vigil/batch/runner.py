@@ -43,6 +43,7 @@ from vigil.batch.output import SCHEMA_VERSION, PerformanceMetrics, TrackingMetad
 from vigil.batch.process import ChunkResult, ChunkTask, process_chunk
 from vigil.batch.progress import BatchProgress, VideoProgress, VideoState, overall_fraction
 from vigil.batch.settings import BatchSettings
+from vigil.batch.shots import scene_cuts
 from vigil.batch.speaking import AudioActivity, AudioJsonError, find_audio_activity
 from vigil.batch.stitch import VideoStitcher, blendshape_estimator
 from vigil.batch.video import VideoInfo, probe_video
@@ -289,7 +290,8 @@ class _Batch:
     def _stitch(self, job: _Job, result: ChunkResult) -> None:
         if job.stitcher is None:
             job.audio = job.audio_future.result()
-            job.stitcher = VideoStitcher(self.settings, job.info.fps, job.audio, result.layout)
+            cuts, _ = scene_cuts(job.video)  # the seed's STEP3 CSV, when there is one
+            job.stitcher = VideoStitcher(self.settings, job.info.fps, job.audio, result.layout, cuts)
             job.layout = result.layout
         for obs in result.frames:
             job.writer.write_frame(job.stitcher.entry(obs))

@@ -1,14 +1,16 @@
 """Stitches chunk observations into one video's output frames, in frame order, in the parent.
 
 Chunks come back from the workers out of order; the runner feeds their frames here strictly in
-frame order, so one tracker sees the whole video exactly as a single-worker run would: track ids
-(`obj_N`), per-track blendshape calibration and speaking windows continue across chunk
-boundaries with nothing to reconcile. (Workers overlap chunks by up to N-1 frames so that their
-observations, the only thing they compute, match a single run too: see process.py.)
+frame order, so one tracker sees the whole video exactly as a single-worker run would: shot cuts
+(shots.py), track ids (`obj_N`, relink.py), per-track blendshape calibration and speaking
+windows continue across chunk boundaries with nothing to reconcile. (Workers overlap chunks by
+up to N-1 frames so that their observations, the only thing they compute, match a single run
+too: see process.py.)
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,10 +29,11 @@ from vigil.batch.output import (
     TrackedObject,
 )
 from vigil.batch.process import Box, FaceObs, FrameObs
+from vigil.batch.relink import BatchTracker, Observation
 from vigil.batch.settings import BatchSettings
+from vigil.batch.shots import ShotDetector
 from vigil.batch.speaking import SpeakingDetector, window_for_fps
-from vigil.live.tracking import FaceTracker
-from vigil.types import Detections
+from vigil.types import FloatArray
 
 FACE_SOURCE = "face_detector"
 PERSON_SOURCE = FALLBACK_SOURCE
@@ -80,8 +83,16 @@ def blendshape_estimator(settings: BatchSettings) -> BlendshapeEstimator:
 class VideoStitcher:
     """Feed `entry(obs)` every frame of one video in order; it returns the frame's output entry."""
 
-    def __init__(self, settings: BatchSettings, fps: float, audio: Any, layout: LandmarkLayout) -> None:
-        self._faces, self._persons = FaceTracker(settings.tracker), FaceTracker(settings.tracker)
+    def __init__(
+        self,
+        settings: BatchSettings,
+        fps: float,
+        audio: Any,
+        layout: LandmarkLayout,
+        scene_cuts: Iterable[int] = (),
+    ) -> None:
+        self._faces, self._persons = BatchTracker(settings.tracker), BatchTracker(settings.tracker)
+        self.shots = ShotDetector(scene_cuts)  # `scene_cuts`: the STEP3 CSV's scene starts
         self._ids = _Ids()
         self._layout = layout
         self._verbose = settings.export_verbose_fields
@@ -100,11 +111,14 @@ class VideoStitcher:
         if obs.frame != self._next:
             raise ValueError(f"frame {obs.frame} fed out of order (expected {self._next})")
         self._next += 1
-        faces = [self._face(obs.frame, track_id, obs.faces[row]) for row, track_id in self._track_faces(obs)]
+        cut = self.shots.update(obs.frame, obs.signature)
+        faces = [
+            self._face(obs.frame, track_id, obs.faces[row]) for row, track_id in self._track_faces(obs, cut)
+        ]
         persons: list[TrackedObject] = []
         if not faces:  # the fallback only ever describes frames without a face
             persons = [
-                self._person(track_id, *obs.persons[row]) for row, track_id in self._track_persons(obs)
+                self._person(track_id, *obs.persons[row]) for row, track_id in self._track_persons(obs, cut)
             ]
         self.stats.frames += 1
         self.stats.faces += len(faces)
@@ -114,16 +128,18 @@ class VideoStitcher:
         # repeat each object's face rule (pydantic re-runs `after` validators on instances).
         return FrameEntry.model_construct(frame=obs.frame, tracked_objects=faces + persons)
 
-    def _track_faces(self, obs: FrameObs) -> list[tuple[int, int]]:
-        rows = _track(self._faces, [f.box for f in obs.faces], [f.score for f in obs.faces])
-        for ended in rows[1]:
+    def _track_faces(self, obs: FrameObs, cut: bool) -> list[tuple[int, int]]:
+        found = [_observation(f.box, f.score, f.appearance, f.held) for f in obs.faces]
+        step = self._faces.update(obs.frame, found, cut)
+        for ended in step.ended:
             key = self._ids("face", ended)
             self._blendshapes.forget(key)
             self._speaking.forget(key)
-        return rows[0]
+        return step.pairs
 
-    def _track_persons(self, obs: FrameObs) -> list[tuple[int, int]]:
-        return _track(self._persons, [b for b, _ in obs.persons], [s for _, s in obs.persons])[0]
+    def _track_persons(self, obs: FrameObs, cut: bool) -> list[tuple[int, int]]:
+        found = [_observation(box, score) for box, score in obs.persons]
+        return self._persons.update(obs.frame, found, cut).pairs
 
     def _face(self, frame: int, track_id: int, face: FaceObs) -> TrackedObject:
         key = self._ids("face", track_id)
@@ -155,23 +171,10 @@ class VideoStitcher:
         return TrackedObject(**_box_fields(object_id, box, PERSON_SOURCE, "person", score))
 
 
-def _track(
-    tracker: FaceTracker, boxes: list[Box], scores: list[float]
-) -> tuple[list[tuple[int, int]], list[int]]:
-    """(row, track id) of the tracked boxes in row order, and the track ids that ended."""
-    # Each box's row in the frame's observation list travels with it through the tracker.
-    found = Detections(
-        np.asarray(boxes, np.float32).reshape(-1, 4),
-        np.asarray(scores, np.float32),
-        data={"row": np.arange(len(boxes), dtype=np.int64)},
-    )
-    update = tracker.update(found)
-    tracked = update.detections
-    rows = tracked.data.get("row", np.empty(0, np.int64))
-    if len(rows) != len(tracked):  # only an empty result may come back without the slot
-        raise RuntimeError("the tracker returned boxes without their rows")
-    pairs = sorted(zip(rows.tolist(), tracked.track_id.tolist(), strict=True))
-    return pairs, update.ended
+def _observation(
+    box: Box, score: float, appearance: FloatArray | None = None, held: bool = False
+) -> Observation:
+    return Observation(np.asarray(box, np.float32), float(score), appearance, held)
 
 
 def _box_fields(object_id: str, box: Box, source: str, label: str, score: float) -> BoxFields:

@@ -1,0 +1,140 @@
+"""Shot boundaries (hard cuts): every track ends at a cut, so no id can cover two shots.
+
+The score of frame k is PySceneDetect's "content" value — the mean absolute difference of hue,
+saturation and value between frames k-1 and k — computed on a 48x27 HSV thumbnail. It is split
+in two because the frames live in the workers and the decision needs the whole history:
+
+- a worker computes each frame's thumbnail (`FrameSignature`, 3.9 kB) and forces a detection on
+  any frame whose score reaches `FORCE_DETECT_SCORE` (a permissive bar: a spurious detection costs
+  one detector call; a missed one would carry faces followed by their landmarks into the new shot).
+  That only depends on two consecutive frames the worker decodes, so chunked output stays
+  identical to a single-worker run;
+- the parent (`ShotDetector`, fed in frame order across chunk boundaries) declares a cut when the
+  score reaches `min_score` *and* `ratio` times the mean of the previous `window` scores (adaptive:
+  a hand-held or fast-moving shot raises its own bar). The seed's STEP3 scene CSV
+  (`<stem>.csv`, "No,Timecode In,Timecode Out,Frame In,Frame Out") adds its scene starts.
+
+PySceneDetect itself is not used: its detectors take whole frames in one process and keep their
+state per stream, while here the pixels are in the workers and the decision in the parent.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from collections import deque
+from collections.abc import Iterable
+from pathlib import Path
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from vigil.errors import VigilError
+from vigil.types import Image
+
+log = logging.getLogger(__name__)
+
+THUMB_SIZE = (48, 27)  # width, height: 16:9 at a size where noise and small motion average out
+FORCE_DETECT_SCORE = 12.0  # worker: detect again on such a frame (hamilton in-shot motion: <= 14)
+MIN_CUT_SCORE = 15.0  # parent: no cut below this (hamilton's three cuts: 36-39)
+CUT_RATIO = 3.0
+CUT_WINDOW = 8
+
+FrameSignature = npt.NDArray[np.uint8]  # (27, 48, 3) HSV, OpenCV ranges (H 0..179)
+
+
+class SceneCsvError(VigilError, ValueError):
+    """A STEP3 scene CSV that cannot be read."""
+
+
+def signature(rgb_thumb: Image) -> FrameSignature:
+    """The HSV thumbnail of an RGB thumbnail of THUMB_SIZE."""
+    return np.asarray(cv2.cvtColor(rgb_thumb, cv2.COLOR_RGB2HSV), dtype=np.uint8)
+
+
+def content_score(previous: FrameSignature, current: FrameSignature) -> float:
+    """Mean absolute HSV difference (hue on its circle), 0..~170."""
+    diff = np.abs(current.astype(np.int16) - previous.astype(np.int16))
+    hue = diff[..., 0]
+    diff[..., 0] = np.minimum(hue, 180 - hue)
+    return float(diff.mean())
+
+
+class ShotDetector:
+    """Feed `update(frame, signature)` every frame in order; True when the frame starts a shot
+    (frame 1 starts the first shot but is not a cut: it returns False)."""
+
+    def __init__(
+        self,
+        external_cuts: Iterable[int] = (),
+        min_score: float = MIN_CUT_SCORE,
+        ratio: float = CUT_RATIO,
+        window: int = CUT_WINDOW,
+    ) -> None:
+        self._external = {int(f) for f in external_cuts if int(f) > 1}
+        self._min, self._ratio = min_score, ratio
+        self._scores: deque[float] = deque(maxlen=window)
+        self._previous: FrameSignature | None = None
+        self.cuts: list[int] = []
+
+    def update(self, frame: int, current: FrameSignature | None) -> bool:
+        cut = frame in self._external
+        if current is not None:  # undecodable frames: compare with the last decoded one
+            if self._previous is not None:
+                score = content_score(self._previous, current)
+                history = float(np.mean(self._scores)) if self._scores else 0.0
+                detected = score >= self._min and score >= self._ratio * history
+                cut = cut or detected
+                # A cut's score would raise the bar for the next few frames of the new shot.
+                self._scores.append(min(score, history) if detected else score)
+            self._previous = current
+        if cut and frame > 1:
+            self.cuts.append(frame)
+            return True
+        return False
+
+
+def scene_csv_for(video: Path) -> Path | None:
+    """The seed's STEP3 output next to a video (`video1.mp4` -> `video1.csv`), if there is one."""
+    path = video.with_suffix(".csv")
+    return path if path.is_file() else None
+
+
+def read_scene_csv(path: Path) -> list[int]:
+    """First frames (1-based) of every scene after the first, from a STEP3 CSV.
+
+    The header is "No,Timecode In,Timecode Out,Frame In,Frame Out"; frame numbers are taken as
+    0-based when the first scene starts at 0 (PySceneDetect's numbering), else 1-based.
+    """
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            rows = list(csv.DictReader(handle))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise SceneCsvError(f"cannot read scene CSV {path.name}: {exc}") from exc
+    starts: list[int] = []
+    for number, row in enumerate(rows, start=2):
+        value = (row.get("Frame In") or "").strip()
+        try:
+            starts.append(int(float(value)))
+        except ValueError:
+            raise SceneCsvError(
+                f"{path.name} line {number}: 'Frame In' is not a frame number: {value!r}"
+            ) from None
+    if not starts:
+        return []
+    offset = 1 if min(starts) == 0 else 0
+    return sorted({s + offset for s in starts if s + offset > 1})
+
+
+def scene_cuts(video: Path) -> tuple[list[int], str | None]:
+    """(cuts, warning) from the video's STEP3 CSV: a CSV that cannot be read gives no cuts and a
+    warning (the detector still runs), never a failed video."""
+    path = scene_csv_for(video)
+    if path is None:
+        return [], None
+    try:
+        return read_scene_csv(path), None
+    except SceneCsvError as exc:
+        log.warning("%s", exc)
+        return [], str(exc)
