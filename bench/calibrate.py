@@ -812,6 +812,8 @@ def watchlist_calibration(a: Analysis, model: str) -> CalibrationFile:
         impostor_min=float(impostors.min()),
         impostor_max=float(impostors.max()),
         rates={"match": rates(match_raw), "probable": rates(probable_raw)},
+        # 0.02 under the lowest genuine face-vs-own-segment-mean similarity, on the table's 0.01 grid
+        track_split_raw=math.floor((float(a.prototypes.genuine.min()) - 0.02) * 100) / 100,
     )
 
 

@@ -12,9 +12,17 @@ from tests.conftest import SHARED
 from vigil.config import VigilSettings
 from vigil.errors import ConfigError
 from vigil.types import FaceEmbedding
-from vigil.watchlist.calibration import MATCH, PROBABLE, Scorer, load_calibration, scorer_for
+from vigil.watchlist.calibration import (
+    MATCH,
+    PROBABLE,
+    Calibration,
+    CalibrationFile,
+    Scorer,
+    load_calibration,
+    scorer_for,
+)
 from vigil.watchlist.config import Thresholds, WatchlistConfig
-from vigil.watchlist.matching import Matcher, PersonScore, TrackDecider, level_of
+from vigil.watchlist.matching import Matcher, TrackDecider, level_of
 from vigil.watchlist.repository import ReferenceSet
 from vigil.watchlist.service import Watchlist, read_photos
 
@@ -70,38 +78,52 @@ def test_a_person_scores_their_best_reference() -> None:
 
 ADA = uuid.uuid4()
 LEVELS = WatchlistConfig(camera_thresholds={"door": Thresholds(similarity_threshold=0.7, warn_threshold=0.6)})
+# Raw scale: a face's score is its cosine with Ada's one reference, the x axis.
+ADA_ONLY = Matcher(ReferenceSet("m", [ADA], np.stack([unit(1, 0, 0)])), Scorer("raw", None))
 
 
-def face(score: float) -> list[PersonScore]:
-    return [PersonScore(ADA, score, score)]
+def face(score: float, side: float = 1.0) -> FaceEmbedding:
+    """A unit vector scoring `score` against Ada (its other part on y, or -y with side=-1)."""
+    return FaceEmbedding(unit(score, side * float(np.sqrt(1 - score**2)), 0), "m")
 
 
 def test_levels_rise_once_and_a_better_face_upgrades() -> None:
     decider = TrackDecider(LEVELS.thresholds_for)
-    first = decider.observe("hall", 1, face(0.50), quality=0.6)
+    first = decider.observe("hall", 1, face(0.50), 0.6, ADA_ONLY)
     assert first is not None and (first.level, first.faces) == ("probable", 1)
-    assert decider.observe("hall", 1, face(0.50), quality=0.6) is None  # already raised
-    upgrade = decider.observe("hall", 1, face(0.80), quality=0.9)  # sharper face, stronger score
-    assert upgrade is not None and upgrade.level == "match" and upgrade.face_score == 0.80
-    assert 0.55 <= upgrade.score < 0.80  # the track's weighted mean, not the last face alone
-    assert decider.observe("hall", 1, face(0.9), quality=0.9) is None
+    assert first.score == pytest.approx(0.50, abs=1e-5)  # one face: the prototype is that face
+    assert decider.observe("hall", 1, face(0.50), 0.6, ADA_ONLY) is None  # already raised
+    upgrade = decider.observe("hall", 1, face(0.80), 0.9, ADA_ONLY)  # sharper face, stronger score
+    assert upgrade is not None and upgrade.level == "match" and upgrade.face_score == pytest.approx(0.80)
+    assert 0.55 <= upgrade.score < 0.80  # the track's prototype, not the last face alone
+    assert decider.observe("hall", 1, face(0.9), 0.9, ADA_ONLY) is None
+    assert decider.observe("hall", 1, FaceEmbedding(unit(1, 0, 0), "other model"), 0.9, ADA_ONLY) is None
     assert level_of(0.44, LEVELS) is None
+
+
+def test_a_prototype_scores_above_its_faces_when_they_differ_only_by_noise() -> None:
+    """Two faces of Ada at 0.5 whose off-axis parts cancel: their mean points at her reference."""
+    decider = TrackDecider(LEVELS.thresholds_for)
+    assert decider.observe("hall", 5, face(0.40), 0.8, ADA_ONLY) is None
+    both = decider.observe("hall", 5, face(0.40, side=-1), 0.8, ADA_ONLY)
+    assert both is not None and both.level == "match" and both.score == pytest.approx(1.0, abs=1e-5)
+    assert both.face_score == pytest.approx(0.40)
 
 
 def test_one_lucky_frame_does_not_make_a_match() -> None:
     decider = TrackDecider(LEVELS.thresholds_for)
     for _ in range(3):
-        assert decider.observe("hall", 2, face(0.20), quality=0.9) is None
-    assert decider.observe("hall", 2, face(0.60), quality=0.5) is None  # mean stays far below 0.45
+        assert decider.observe("hall", 2, face(0.20), 0.9, ADA_ONLY) is None
+    assert decider.observe("hall", 2, face(0.60), 0.5, ADA_ONLY) is None  # the prototype stays below 0.45
 
 
 def test_per_camera_thresholds_and_forgotten_tracks() -> None:
     decider = TrackDecider(LEVELS.thresholds_for)
-    assert decider.observe("door", 3, face(0.58), quality=0.8) is None  # the door asks 0.6 / 0.7
-    hall = decider.observe("hall", 3, face(0.58), quality=0.8)  # same track id, another camera
+    assert decider.observe("door", 3, face(0.58), 0.8, ADA_ONLY) is None  # the door asks 0.6 / 0.7
+    hall = decider.observe("hall", 3, face(0.58), 0.8, ADA_ONLY)  # same track id, another camera
     assert hall is not None and hall.level == "match"
     decider.end("hall", 3)
-    again = decider.observe("hall", 3, face(0.58), quality=0.8)
+    again = decider.observe("hall", 3, face(0.58), 0.8, ADA_ONLY)
     assert again is not None and again.faces == 1  # a new track with that id starts from nothing
 
 
@@ -142,3 +164,27 @@ def test_real_photos_held_out_match_their_person_and_strangers_stay_silent(
     assert missed == pytest.approx(calibration.data.rates["match"].photos_frr)
     assert set(levels.values()) <= {"match", "probable"}
     assert levels["alex_lacamoire"] == "probable"  # img1 vs ref.png: 0.934, the lowest genuine pair
+
+
+def test_a_track_holding_two_people_is_not_averaged_into_one() -> None:
+    """Trackers keep an id across a cut: Ada's face after Bob's on the same track starts a new
+    prototype (below track_split_raw), so Bob's face does not drag Ada's score down, nor the reverse."""
+    calibration = Calibration(
+        CalibrationFile(
+            model="m", generated="test", anchors=[(-1.0, 0.0), (0.5, 0.0), (1.0, 1.0)],
+            impostor_min=-1.0, impostor_max=0.5, rates={}, track_split_raw=0.9,
+        )
+    )  # fmt: skip
+    matcher = Matcher(ReferenceSet("m", [ADA], np.stack([unit(1, 0, 0)])), Scorer("calibrated", calibration))
+    assert matcher.track_split_raw == 0.9
+    decider = TrackDecider(LEVELS.thresholds_for)
+    assert decider.observe("hall", 4, FaceEmbedding(unit(0, 1, 0), "m"), 0.9, matcher) is None  # Bob
+    ada = decider.observe("hall", 4, FaceEmbedding(unit(1, 0.05, 0), "m"), 0.5, matcher)
+    assert ada is not None and ada.level == "match" and ada.faces == 2
+    # Without the split the prototype (Bob weighted 0.81, Ada 0.25) would score 0 for Ada.
+    plain = Matcher(ReferenceSet("m", [ADA], np.stack([unit(1, 0, 0)])), Scorer("raw", None))
+    decider = TrackDecider(
+        WatchlistConfig(score_scale="raw", similarity_threshold=0.775, warn_threshold=0.725).thresholds_for
+    )
+    assert decider.observe("hall", 4, FaceEmbedding(unit(0, 1, 0), "m"), 0.9, plain) is None
+    assert decider.observe("hall", 4, FaceEmbedding(unit(1, 0.05, 0), "m"), 0.5, plain) is None

@@ -10,7 +10,8 @@ function through anchors measured by the calibration benchmark (`python -m bench
 - 0.55 (match): the lowest similarity no impostor pair of the photos nor of the video reaches;
 - 1.00: identical vectors.
 
-The file also records the FAR/FRR measured at both levels, published in docs/watchlist.md."""
+The file also records the FAR/FRR measured at both levels, published in docs/watchlist.md, and the
+raw similarity under which a face does not belong to its track's person (`track_split_raw`)."""
 
 from __future__ import annotations
 
@@ -50,6 +51,12 @@ class CalibrationFile(BaseModel):
     impostor_min: float = Field(description="Lowest similarity of two different people measured")
     impostor_max: float = Field(description="Highest similarity of two different people measured")
     rates: dict[str, LevelRates] = Field(description="By level: match, probable")
+    track_split_raw: float | None = Field(
+        None,
+        description="A track's new face less similar than this to the track's prototype so far is taken "
+        "for another person (the tracker kept an id across a cut or a crossing): the track's evidence "
+        "restarts. Set below every genuine face-vs-own-segment-mean similarity the benchmark measured.",
+    )
 
     @model_validator(mode="after")
     def _rising(self) -> CalibrationFile:

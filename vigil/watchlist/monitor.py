@@ -158,10 +158,7 @@ class WatchlistMonitor:
             del faces[:-MAX_TRACK_FACES]
             self._seen[key] = self._seen.get(key, 0) + 1
             matcher = self._current()
-            scores = matcher.scores(event.embedding)
-            return (
-                self.decider.observe(event.camera, event.track_id, scores, event.quality) if scores else None
-            )
+            return self.decider.observe(event.camera, event.track_id, event.embedding, event.quality, matcher)
 
     def _keep_faces(self, key: TrackKey, alert_id: uuid.UUID | None) -> None:
         """Stores the track's faces not yet stored with its alert (all of them when it was raised
