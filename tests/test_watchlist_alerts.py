@@ -266,4 +266,16 @@ def test_the_monitor_snapshots_alerts_and_marks_their_tracks_until_they_end_or_a
     assert list(monitor.track_alerts("door")) == [4]
     assert alerts.expire(T0 + timedelta(hours=2)) == 1
     assert monitor.track_alerts("door") == {}  # expired
+    monitor.handle(TrackEnded(camera="door", track_id=4, ts=t + 5, pts=5))
+    monitor.handle(embedded(5, 1, t + 6, source=frame_with_face(box, 640, 480)))
+    assert list(monitor.track_alerts("door")) == [5]
+    people.remove(ada)
+    monitor.watchlist_changed()  # as the API does after erasing someone
+    assert monitor.track_alerts("door") == {}  # an erased person's name is not shown any more
+    bob = enrol(people, "Bob", 3)
+    monitor.handle(embedded(6, 3, t + 7, source=frame_with_face(box, 640, 480)))
+    assert [m.person for m in monitor.track_alerts("door").values()] == ["Bob"]
+    people.remove(bob)  # by another process (`vigil watchlist remove`): seen at the next face
+    monitor.handle(embedded(7, 7, t + 8, source=frame_with_face(box, 640, 480)))
+    assert monitor.track_alerts("door") == {}
     monitor.close()

@@ -8,8 +8,8 @@ another process, e.g. `vigil watchlist add` while `vigil watch` runs, are seen).
 
 It also knows which current tracks have an open alert (`track_alerts`): the live view draws them
 in red (match) or amber (probable) with the person's name for operators. A mark goes when its track
-ends, when its alert is decided or expired through the same `AlertRepository`, or after
-`alert_expiry_h` without a new face."""
+ends, when its alert is decided or expired through the same `AlertRepository`, when its person is
+erased, or after `alert_expiry_h` without a new face."""
 
 from __future__ import annotations
 
@@ -46,6 +46,7 @@ class TrackAlert:
     """A current track with an open alert: who, and at which level (for the live view)."""
 
     alert_id: uuid.UUID
+    person_id: uuid.UUID
     person: str
     level: Level
     seen_at: float  # the monitor's clock at the track's last alerting face
@@ -141,9 +142,16 @@ class WatchlistMonitor:
 
     def watchlist_changed(self) -> None:
         """The next face re-reads the references (a change made in this process, e.g. through the
-        API, is seen at once rather than at the next `refresh_s` check)."""
+        API, is seen at once rather than at the next `refresh_s` check); an erased person's tracks
+        are no longer marked from now on."""
+        enrolled = {person.id for person in self.people.people()}
         with self._lock:
             self._checked_at = -float("inf")
+            self._keep_marks_of(enrolled)
+
+    def _keep_marks_of(self, people: set[uuid.UUID]) -> None:
+        for key in [k for k, mark in self._marks.items() if mark.person_id not in people]:
+            del self._marks[key]
 
     def close(self) -> None:
         """Releases the database; the listeners belong to the caller, which closes them."""
@@ -183,7 +191,7 @@ class WatchlistMonitor:
         record = self.alerts.record(decision, event.crop, now, self.config.cooldown_s, event.source)
         alert = record.alert
         if alert.status == "open":
-            mark = TrackAlert(alert.id, alert.person_name, alert.level, self._clock())
+            mark = TrackAlert(alert.id, alert.person_id, alert.person_name, alert.level, self._clock())
             self._mark((event.camera, event.track_id), mark)
         log.info("watchlist %s: %s (%s %.2f) on %s track %d", record.change, alert.person_name,
                  alert.level, decision.score, event.camera, event.track_id)  # fmt: skip
@@ -220,4 +228,5 @@ class WatchlistMonitor:
         self._fingerprint = self._watchlist_state()
         self._checked_at = self._clock()
         references = self.people.reference_set(self.model)
+        self._keep_marks_of(set(references.person_ids))  # someone erased by another process
         return Matcher(references, self.scorer, self.learning.negative_set(self.model))
