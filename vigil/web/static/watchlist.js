@@ -36,11 +36,13 @@
     return answer;
   }
 
-  // Each refused photo with the reason in the page's language.
-  function showRefusals(summary, refused) {
+  // Each refused photo with the reason in the page's language, under `summary` ("refused photos:"
+  // is added after a success's summary).
+  function showRefusals(summary, refused, success = true) {
     const box = $("enrol-result");
     if (!box) return;
-    $("enrol-summary").textContent = summary && refused.length ? `${summary} ${texts.refused || ""}` : summary;
+    const intro = success && summary && refused.length ? ` ${texts.refused || ""}` : "";
+    $("enrol-summary").textContent = summary + intro;
     const list = $("enrol-refused");
     list.replaceChildren();
     refused.forEach((r) => {
@@ -57,8 +59,13 @@
 
   function uploadFailed(error) {
     if (error.status === 413) { fail(texts.too_large); showRefusals("", []); return; }
-    fail(error.status === 422 && error.refused.length ? texts.none_usable : error.message);
-    showRefusals("", error.refused);
+    if (error.status === 422 && error.refused.length) {  // the reasons, where the photos' results go
+      say("");
+      showRefusals(texts.none_usable, error.refused, false);
+      return;
+    }
+    fail(error.message);
+    showRefusals("", []);
   }
 
   // ------------------------------------------------------------ enrol (Watchlist page, admins)
