@@ -171,6 +171,12 @@ def test_an_alert_keeps_a_snapshot_with_the_box_which_follows_the_better_face(
     for old in (raised.snapshot_path, raised.crop_path):
         assert not alerts.crops.resolve(old).exists()  # the previous face's files are gone
     assert sorted(alerts.crop_paths(ada)) == sorted([up.crop_path, up.snapshot_path])
+    # Without a frame (events from older callers) an upgrade keeps the snapshot it has.
+    carol = enrol(people, "Carol", 3)
+    probable = alerts.record(decision(carol, track=5), CROP, T0, 60, small).alert
+    frameless = alerts.record(decision(carol, track=5, level="match"), CROP, T0, 60).alert
+    assert frameless.level == "match" and frameless.snapshot_path == probable.snapshot_path
+    assert probable.snapshot_path is not None and alerts.crops.resolve(probable.snapshot_path).is_file()
     # Without a frame (events from older callers) an alert has a crop and no snapshot.
     bob = enrol(people, "Bob", 2)
     assert alerts.record(decision(bob), CROP, T0, 60).alert.snapshot_path is None

@@ -126,8 +126,7 @@ class AlertRepository:
                 else:
                     alert_id, change = current.id, self._join(conn, current, decision, now)
                     if change == "upgraded":
-                        self._set_images(conn, current, crop, snapshot, written)
-                        replaced = [current.crop_path, current.snapshot_path]
+                        replaced = self._set_images(conn, current, crop, snapshot, written)
                 alert = self._read(conn, alert_id)
                 repeat = current is not None and current.track_id != decision.track_id
                 event = registry_event(change, repeat)
@@ -171,12 +170,14 @@ class AlertRepository:
 
     def _set_images(
         self, conn: Connection, alert: Alert, crop: Image, snapshot: SourceFrame | None, written: list[str]
-    ) -> None:
+    ) -> list[str | None]:
         """The alert's crop and snapshot become this face's (new files: a reader of the old URLs
-        gets 404, never half of a new image)."""
+        gets 404, never half of a new image); the files replaced. Without a frame the previous
+        snapshot stays."""
         crop_path, snapshot_path = self._save_images(alert.person_id, alert.id, crop, snapshot, written)
         values = {"crop_path": crop_path, "snapshot_path": snapshot_path or alert.snapshot_path}
         conn.execute(update(WatchlistAlert).where(WatchlistAlert.id == alert.id).values(**values))
+        return [alert.crop_path, alert.snapshot_path if snapshot_path else None]
 
     def _save_images(
         self,
