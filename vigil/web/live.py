@@ -50,7 +50,7 @@ class WatchlistMark:
         return RED if self.level == "match" else AMBER
 
     def label(self, track_id: int) -> str:
-        """ "#4 Ada Lovelace" for a match, "#4 Ada Lovelace?" for a probable one."""
+        """`#4 Ada Lovelace` for a match, `#4 Ada Lovelace?` for a probable one (ASCII, as labels)."""
         return label_text(track_id, None, self.person) + ("?" if self.level == "probable" else "")
 
 
