@@ -37,7 +37,19 @@ NO_SUCH_ID = "999999"
 # Streams that would never end on their own get a query that ends them (their role is unchanged).
 ENDING_QUERY = {"/api/events": "?timeout_s=0.01", "/api/alerts/stream": "?timeout_s=0.01"}
 # The pages every login-protected deployment must keep behind the login form (issue 14).
-PAGES = ("/live", "/cameras", "/visitors", "/system", "/jobs", "/audit", "/account", "/users", "/docs")
+PAGES = (
+    "/live",
+    "/cameras",
+    "/visitors",
+    "/system",
+    "/jobs",
+    "/audit",
+    "/account",
+    "/users",
+    "/docs",
+    "/watchlist",
+    "/alerts",
+)
 
 
 @dataclass(frozen=True)
