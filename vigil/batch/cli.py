@@ -167,6 +167,9 @@ def _summary(videos: list[Path], report: Any, out_dir: Path | None) -> Table:
             table.add_row(
                 video.name, "skipped (exists; --force redoes it)", str(tracking_output_path(video, out_dir))
             )
+        elif video in report.partial:  # done, with placeholder entries
+            output = tracking_output_path(video, out_dir)
+            table.add_row(video.name, "[yellow]partial[/yellow]", f"{output}\n{report.partial[video]}")
         elif video in report.done:
             table.add_row(video.name, "[green]done[/green]", str(tracking_output_path(video, out_dir)))
         else:

@@ -130,6 +130,17 @@ class TrackingMetadata(_Model):
         default=ABSENT, description="Why an audio source was set aside (e.g. a malformed STEP4 file)."
     )
     undecodable_frames: int | Absent = Field(default=ABSENT, ge=0)
+    status: Literal["complete", "partial"] | Absent = Field(
+        default=ABSENT,
+        description="'partial' when frames could not be read: their entries are placeholders (no "
+        "tracked objects) and partial_reasons says why.",
+    )
+    partial_reasons: list[Text] | Absent = Field(default=ABSENT, description="Why the video is partial.")
+    placeholder_frames: int | Absent = Field(
+        default=ABSENT,
+        ge=0,
+        description="Placeholder entries: undecodable frames plus the frames a truncated file lost.",
+    )
 
 
 # --- frames -----------------------------------------------------------------------------------

@@ -39,8 +39,8 @@ from typing import Any
 from vigil.batch.chunking import adaptive_chunk_size, plan_chunks
 from vigil.batch.discover import split_pending, tracking_output_path
 from vigil.batch.engines import check_engine
-from vigil.batch.output import SCHEMA_VERSION, PerformanceMetrics, TrackingMetadata
-from vigil.batch.process import ChunkResult, ChunkTask, process_chunk
+from vigil.batch.output import ABSENT, SCHEMA_VERSION, PerformanceMetrics, TrackingMetadata
+from vigil.batch.process import ChunkResult, ChunkTask, FrameObs, process_chunk
 from vigil.batch.progress import BatchProgress, VideoProgress, VideoState, overall_fraction
 from vigil.batch.settings import BatchSettings
 from vigil.batch.shots import scene_cuts
@@ -64,6 +64,8 @@ class BatchReport:
     done: list[Path] = field(default_factory=list)
     skipped: list[Path] = field(default_factory=list)
     failed: dict[Path, str] = field(default_factory=dict)  # video -> reason
+    # Done, but with placeholder entries for frames that could not be read: video -> reason.
+    partial: dict[Path, str] = field(default_factory=dict)
 
 
 class _InlineExecutor(Executor):
@@ -302,9 +304,9 @@ class _Batch:
 
     def _finish(self, job: _Job) -> None:
         assert job.stitcher is not None
-        total = job.info.total_frames
-        if job.missing > total // 2:
-            raise ValueError(f"{job.missing} of {total} frames could not be decoded (corrupt file?)")
+        self._write_truncated(job)
+        total = job.info.listed_frames
+        reasons = _partial_reasons(job)
         parent_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         metadata = TrackingMetadata(
             video_path=str(job.video),
@@ -327,11 +329,17 @@ class _Batch:
             workers=self.settings.cpu_workers,
             audio_source=None if job.audio is None else job.audio.source,
             undecodable_frames=job.missing,
+            status="partial" if reasons else "complete",
+            partial_reasons=reasons or ABSENT,
+            placeholder_frames=job.missing + job.info.truncated_frames,
         )
         job.writer.commit(metadata)
         job.progress.state = "done"
         self.jobs.remove(job)
         self.report.done.append(job.video)
+        if reasons:
+            self.report.partial[job.video] = "; ".join(reasons)
+            log.warning("%s: partial: %s", job.video.name, "; ".join(reasons))
         log.info("%s: done -> %s", job.video.name, job.output)
 
     # ------------------------------------------------------------ failures and shutdown
@@ -375,6 +383,27 @@ class _Batch:
             return
         videos = [dataclasses.replace(v) for v in self.progress.values()]  # snapshots: ours keep changing
         self.on_progress(BatchProgress(videos, overall_fraction(videos)))
+
+    @staticmethod
+    def _write_truncated(job: _Job) -> None:
+        """Placeholder entries (no tracked object) for the frames a truncated file lost, so the
+        output stays dense 1..N over the frames its index lists (seed 000)."""
+        assert job.stitcher is not None
+        info = job.info
+        for number in range(info.total_frames + 1, info.listed_frames + 1):
+            job.writer.write_frame(job.stitcher.entry(FrameObs(number, decoded=False)))
+
+
+def _partial_reasons(job: _Job) -> list[str]:
+    info, reasons = job.info, []
+    if info.truncated_frames:
+        reasons.append(
+            f"truncated file: its index lists {info.expected_frames} frames but only {info.packets} can "
+            f"be read; frames {info.total_frames + 1}-{info.listed_frames} are placeholders"
+        )
+    if job.missing:
+        reasons.append(f"{job.missing} frame(s) could not be decoded; their entries are placeholders")
+    return reasons
 
 
 def run_batch(

@@ -48,7 +48,19 @@ class VideoInfo:
 
     @property
     def total_frames(self) -> int:
+        """Frames that can be read (the frame table)."""
         return len(self.pts)
+
+    @property
+    def truncated_frames(self) -> int:
+        """Frames the container's index lists past the last packet that can be read: a cut or
+        half-copied file. Their entries are placeholders (seed 000's dense JSON)."""
+        return max(0, self.expected_frames - self.packets) if self.expected_frames else 0
+
+    @property
+    def listed_frames(self) -> int:
+        """Frames of the output: the readable ones, then the truncated ones."""
+        return self.total_frames + self.truncated_frames
 
     def frame_of(self, pts: int) -> int | None:
         """1-based frame number of a timestamp, None when it is not a frame of the table."""
@@ -58,7 +70,8 @@ class VideoInfo:
 
 def probe_video(path: Path) -> VideoInfo:
     """Frame table of `path`; SourceUnsupported when it cannot be read, has no video stream or no
-    frame, or is truncated (fewer packets than its index announces)."""
+    frame. A truncated file (fewer packets than its index announces) is readable up to its cut:
+    `info.truncated_frames` says how many frames are lost."""
     if not path.is_file():
         raise SourceUnsupported(f"{path}: no such video file")
     try:
@@ -84,10 +97,12 @@ def probe_video(path: Path) -> VideoInfo:
         ) from exc
     if info.total_frames == 0 or info.width <= 0 or info.height <= 0:
         raise SourceUnsupported(f"{path}: no decodable video frame (corrupt or empty file?)")
-    if info.expected_frames and info.packets < info.expected_frames:
-        raise SourceUnsupported(
-            f"{path}: truncated: its index lists {info.expected_frames} frames but only "
-            f"{info.packets} can be read"
+    if info.truncated_frames:
+        log.warning(
+            "%s: truncated: its index lists %d frames but only %d can be read",
+            path.name,
+            info.expected_frames,
+            info.packets,
         )
     if len(np.unique(info.pts)) != info.total_frames:
         raise SourceUnsupported(
