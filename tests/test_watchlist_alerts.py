@@ -15,6 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from sqlalchemy.exc import IntegrityError
 
 from vigil.config import StoreConfig, VigilSettings
 from vigil.live.events import FaceEmbedded, JsonlSink, SourceFrame, TrackEnded
@@ -285,3 +286,11 @@ def test_the_monitor_snapshots_alerts_and_marks_their_tracks_until_they_end_or_a
     monitor.handle(embedded(7, 7, t + 8, source=frame_with_face(box, 640, 480)))
     assert monitor.track_alerts("door") == {}
     monitor.close()
+
+
+def test_a_failed_alert_write_leaves_no_file(people: WatchlistRepository, alerts: AlertRepository) -> None:
+    enrol(people, "Ada", 1)
+    before = sorted(p for p in alerts.crops.root.rglob("*") if p.is_file())
+    with pytest.raises(IntegrityError):  # nobody of that id: the row is refused after its files
+        alerts.record(decision(uuid.uuid4()), CROP, T0, 60, frame_with_face((10, 10, 90, 90), 320, 240))
+    assert sorted(p for p in alerts.crops.root.rglob("*") if p.is_file()) == before
