@@ -244,6 +244,24 @@ def test_a_message_exists_only_with_its_change(
     assert OutboxStore(db).counts() == OutboxCounts(pending=1)
 
 
+def test_an_alert_nobody_decided_reaches_the_registry_as_expired(
+    db: Database, people: WatchlistRepository, tmp_path: Path, receiver: Receiver
+) -> None:
+    alerts = alerts_on(db, tmp_path)
+    ada = enrol(people, "Ada")
+    stale = alerts.record(decision(ada), CROP, T0, cooldown_s=60).alert
+    alerts.record(decision(ada, track=2), CROP, T0 + timedelta(hours=2), cooldown_s=60)  # still fresh
+    assert alerts.expire(T0 + timedelta(hours=1)) == 1
+    worker = worker_on(db, receiver.url)
+    deliver_due(worker)
+    bodies = [r.body for r in receiver.requests]
+    assert [(b["event"], b["alert_id"], b["status"]) for b in bodies][-1] == (
+        "alert_expired", str(stale.id), "expired",
+    )  # fmt: skip
+    assert [b["event"] for b in bodies].count("alert_expired") == 1
+    worker.client.close()
+
+
 # ------------------------------------------------------------------ (2) receiver down mid-run
 def test_nothing_is_lost_while_the_receiver_is_down(
     db: Database, people: WatchlistRepository, tmp_path: Path, receiver: Receiver

@@ -276,6 +276,9 @@ class AlertRepository:
             )
             returning = query.values(status="expired").returning(WatchlistAlert.id)
             expired = list(conn.execute(returning).scalars())
+            if self.outbox:  # the registry hears that nobody decided, as it hears decisions
+                for alert_id in expired:
+                    enqueue(conn, registry_message("alert_expired", self._read(conn, alert_id)))
         if expired:
             self._closed(expired)
         return len(expired)

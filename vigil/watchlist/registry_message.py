@@ -12,7 +12,9 @@ from pydantic import BaseModel, ConfigDict, field_serializer
 if TYPE_CHECKING:  # alerts.py imports this module
     from vigil.watchlist.alerts import Alert, Change
 
-RegistryEvent = Literal["alert_raised", "alert_upgraded", "alert_repeat", "alert_confirmed", "alert_rejected"]
+RegistryEvent = Literal[
+    "alert_raised", "alert_upgraded", "alert_repeat", "alert_confirmed", "alert_rejected", "alert_expired"
+]
 
 
 class RegistryMessage(BaseModel):
