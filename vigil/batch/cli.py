@@ -12,7 +12,7 @@ import logging
 import sys
 import threading
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -29,6 +29,7 @@ out = Console()
 EXIT_BAD_INPUT = 1
 EXIT_FAILED_VIDEOS = 3
 EXIT_INTERRUPTED = 130
+T = TypeVar("T")
 
 
 track_app = typer.Typer(
@@ -94,11 +95,23 @@ def run(
         typer.Option("--config", "-c", help="YAML settings file; batch tracking reads its `track:` section."),
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+    # Seed 000's spellings (run_tracking_manager.py / its workers), hidden aliases of the above.
+    seed_videos_json: Annotated[Path | None, typer.Option("--videos_json_path", hidden=True)] = None,
+    seed_engine: Annotated[str | None, typer.Option("--face_engine", hidden=True)] = None,
+    seed_workers: Annotated[int | None, typer.Option("--mp_num_workers_internal", hidden=True)] = None,
+    seed_cpu_workers: Annotated[int | None, typer.Option("--cpu_internal_workers", hidden=True)] = None,
+    seed_chunk_size: Annotated[int | None, typer.Option("--chunk_size", hidden=True)] = None,
+    seed_chunk_min: Annotated[int | None, typer.Option("--chunk_min", hidden=True)] = None,
+    seed_chunk_max: Annotated[int | None, typer.Option("--chunk_max", hidden=True)] = None,
+    seed_disable_gpu: Annotated[bool, typer.Option("--disable_gpu", hidden=True)] = False,
 ) -> None:
     """Track faces in videos: detect, landmarks, blendshapes, head pose, speaking, persistent ids.
 
     Videos that already have their output are skipped unless --force. Prints the seed's
-    `[Progression]|43|video.mp4|chunk=2/5` lines on stdout when it is not a terminal.
+    `[Progression]|43|video.mp4|chunk=2/5`, `[Progression-MultiLine]...` and `[Gestionnaire] Succès
+    pour video.mp4` lines on stdout when it is not a terminal, and `[PROFILING]` lines on stderr
+    with STEP5_ENABLE_PROFILING=1. The seed's snake_case flags (--videos_json_path, --face_engine,
+    ...) are accepted as aliases of these options.
     Exit code 0 when every video is done or skipped, 3 when one failed, 1 on bad settings or inputs,
     130 when interrupted (finished outputs stay; run again to do the rest).
     Check outputs with `vigil track validate PATH...`."""
@@ -106,6 +119,22 @@ def run(
     from vigil.batch.discover import discover_videos
     from vigil.batch.settings import load_batch_settings
 
+    del seed_disable_gpu  # accepted for the seed's command lines: every Vigil engine runs on the CPU
+    try:
+        videos_json = _alias("--videos-json", videos_json, ("--videos_json_path", seed_videos_json))
+        engine = _alias("--engine", engine, ("--face_engine", seed_engine))
+        workers = _alias(
+            "--workers",
+            workers,
+            ("--mp_num_workers_internal", seed_workers),
+            ("--cpu_internal_workers", seed_cpu_workers),
+        )
+        chunk_size = _alias("--chunk-size", chunk_size, ("--chunk_size", seed_chunk_size))
+        chunk_min = _alias("--chunk-min", chunk_min, ("--chunk_min", seed_chunk_min))
+        chunk_max = _alias("--chunk-max", chunk_max, ("--chunk_max", seed_chunk_max))
+    except typer.BadParameter as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(EXIT_BAD_INPUT) from exc
     if not paths and videos_json is None:
         err.print("[red]error:[/red] give video files or folders, or --videos-json FILE")
         raise typer.Exit(EXIT_BAD_INPUT)
@@ -127,6 +156,16 @@ def run(
         raise typer.Exit(0)
     report = _run(videos, settings, out_dir, force)
     raise typer.Exit(EXIT_FAILED_VIDEOS if report.failed else 0)
+
+
+def _alias(name: str, value: T | None, *aliases: tuple[str, T | None]) -> T | None:
+    """The value of an option given under its name or one of the seed's; two different values fail."""
+    given = [(name, value)] if value is not None else []
+    given += [(alias, v) for alias, v in aliases if v is not None]
+    if len({repr(v) for _, v in given}) > 1:
+        names = " and ".join(f"{n} {v}" for n, v in given)
+        raise typer.BadParameter(f"{names} disagree (the seed's spellings are aliases of {name})")
+    return given[0][1] if given else None
 
 
 def _run(videos: list[Path], settings: Any, out_dir: Path | None, force: bool) -> Any:
@@ -222,3 +261,13 @@ def _setup_logging(verbose: bool) -> None:
         format="%(message)s",
         handlers=[RichHandler(console=err, show_path=False)],
     )
+    # The [PROFILING] lines (only written with STEP5_ENABLE_PROFILING=1), plain on stderr: one
+    # greppable line each, as the seed's.
+    profiling = logging.getLogger("vigil.batch.profiling")
+    profiling.setLevel(logging.INFO)
+    for old in list(profiling.handlers):
+        profiling.removeHandler(old)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    profiling.addHandler(handler)
+    profiling.propagate = False

@@ -27,6 +27,7 @@ from vigil.batch.appearance import describe
 from vigil.batch.engines import Engine
 from vigil.batch.headpose import LandmarkLayout, head_pose
 from vigil.batch.person import PersonDetector
+from vigil.batch.profiling import Profiler, ProfileWindow
 from vigil.batch.settings import BatchSettings
 from vigil.batch.shots import FORCE_DETECT_SCORE, THUMB_SIZE, FrameSignature, content_score, signature
 from vigil.batch.video import FrameReader, VideoInfo
@@ -79,6 +80,7 @@ class ChunkResult:
     peak_rss_mb: float
     pid: int
     timings: dict[str, float]
+    profile: list[ProfileWindow] = field(default_factory=list)  # STEP5_ENABLE_PROFILING: logged by the parent
 
 
 def detection_start(first: int, every_n: int) -> int:
@@ -278,6 +280,7 @@ def process_chunk(task: ChunkTask) -> ChunkResult:
     warm = detection_start(task.first, settings.detect_every_n)
     reader = FrameReader(task.info, warm, task.last, threads=settings.decode_threads)
     frames: list[FrameObs] = []
+    profiler = Profiler(follower.timings) if settings.enable_profiling else None
     for number, frame in reader.frames():
         if frame is None:
             follower.reset()  # the next frames know nothing until the next detection frame
@@ -286,18 +289,9 @@ def process_chunk(task: ChunkTask) -> ChunkResult:
             obs = follower.step(number, frame)
         if number >= task.first:
             frames.append(obs)
+            if profiler is not None:
+                profiler.frame_done(number)
     busy = time.perf_counter() - start
-    if settings.enable_profiling:
-        parts = ", ".join(f"{k}={v * 1000 / max(len(frames), 1):.2f}" for k, v in follower.timings.items())
-        log.info(
-            "[PROFILING] %s chunk %d (%d-%d): %.2f ms/frame; %s ms/frame",
-            task.video.name,
-            task.index,
-            task.first,
-            task.last,
-            busy * 1000 / max(len(frames), 1),
-            parts,
-        )
     return ChunkResult(
         video=task.video,
         index=task.index,
@@ -309,4 +303,5 @@ def process_chunk(task: ChunkTask) -> ChunkResult:
         peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         pid=os.getpid(),
         timings=dict(follower.timings),
+        profile=[] if profiler is None else profiler.finish(task.last),
     )

@@ -1,5 +1,11 @@
 """Batch progress: values the runner reports, the seed's machine-readable lines, rich bars.
 
+The seed's manager lines, all written by the parent process (so with any worker count):
+- `[Progression]|43|video.mp4|chunk=2/5`, one per video each time a chunk of it is done;
+- `[Progression-MultiLine]a.mp4: Processing frame 150/2500 (6%) || b.mp4: ...`, the videos in
+  progress, on the same occasions;
+- `[Gestionnaire] Succès pour a.mp4` / `[Gestionnaire] Échec pour b.mp4` when a video ends.
+
 Overall progress follows the seed's rule: a video in progress counts for at most 99% of itself,
 so the overall figure never reaches 100% before every video is really finished.
 """
@@ -59,9 +65,29 @@ def progression_line(video: VideoProgress) -> str:
     return f"[Progression]|{percent}|{video.video.name}|chunk={video.chunks_done}/{video.chunks_total}"
 
 
+def multiline_line(videos: list[VideoProgress]) -> str | None:
+    """The seed's `[Progression-MultiLine]` line over the videos in progress (None: none is)."""
+    parts = [
+        f"{v.video.name}: Processing frame {v.frames_done}/{v.total_frames} ({int(v.fraction * 100)}%)"
+        for v in videos
+        if v.state == "running"
+    ]
+    return f"[Progression-MultiLine]{' || '.join(parts)}" if parts else None
+
+
+def manager_line(video: VideoProgress) -> str | None:
+    """The seed's `[Gestionnaire] Succès pour X` / `Échec pour X` line of a video that ended."""
+    if video.state == "done":
+        return f"[Gestionnaire] Succès pour {video.video.name}"
+    if video.state == "failed":
+        return f"[Gestionnaire] Échec pour {video.video.name}"
+    return None
+
+
 class RichProgress:
     """An `on_progress` callback: one bar per video plus an overall bar (on `console`, stderr by
-    default), and a seed progression line on `emit` each time a video's chunk count changes."""
+    default), and on `emit` the seed's lines: `[Progression]` and `[Progression-MultiLine]` each time
+    a video's chunk count changes, `[Gestionnaire]` once when a video ends."""
 
     def __init__(self, console: Console, emit: Callable[[str], None] | None = None) -> None:
         self._progress = Progress(
@@ -86,14 +112,22 @@ class RichProgress:
         self._progress.stop()
 
     def __call__(self, progress: BatchProgress) -> None:
-        for video in progress.videos:
-            self._update(video)
+        changed = [video for video in progress.videos if self._update(video)]
+        if self._emit is not None and any(v.state == "running" for v in changed):
+            line = multiline_line(progress.videos)
+            if line is not None:
+                self._emit(line)
+        for video in changed:
+            ended = manager_line(video)
+            if self._emit is not None and ended is not None:
+                self._emit(ended)
         if self._overall is not None:
             done = sum(v.state in FINISHED for v in progress.videos)
             info = f"{done}/{len(progress.videos)} videos"
             self._progress.update(self._overall, completed=round(progress.overall * 1000), info=info)
 
-    def _update(self, video: VideoProgress) -> None:
+    def _update(self, video: VideoProgress) -> bool:
+        """Updates the bar; True when the video's chunk count or state changed (lines emitted)."""
         if video.video not in self._tasks:
             self._tasks[video.video] = self._progress.add_task(video.video.name, total=1000, info="")
         info = video.state if video.state != "running" else f"chunk {video.chunks_done}/{video.chunks_total}"
@@ -101,10 +135,9 @@ class RichProgress:
             info = f"[red]{video.state}: {video.error}[/red]"
         self._progress.update(self._tasks[video.video], completed=round(video.fraction * 1000), info=info)
         key = (video.chunks_done, video.state)
-        if (
-            self._emit is not None
-            and video.state in ("running", "done")
-            and self._last.get(video.video) != key
-        ):
-            self._last[video.video] = key
+        if video.state not in ("running", "done", "failed") or self._last.get(video.video) == key:
+            return False
+        self._last[video.video] = key
+        if self._emit is not None and video.state != "failed":
             self._emit(progression_line(video))
+        return True

@@ -41,6 +41,7 @@ from vigil.batch.discover import split_pending, tracking_output_path
 from vigil.batch.engines import check_engine
 from vigil.batch.output import ABSENT, SCHEMA_VERSION, PerformanceMetrics, TrackingMetadata
 from vigil.batch.process import ChunkResult, ChunkTask, FrameObs, process_chunk
+from vigil.batch.profiling import profiling_line
 from vigil.batch.progress import BatchProgress, VideoProgress, VideoState, overall_fraction
 from vigil.batch.settings import BatchSettings
 from vigil.batch.shots import scene_cuts
@@ -54,6 +55,10 @@ from vigil.errors import ConfigError, VigilError
 __all__ = ["BatchProgress", "BatchReport", "VideoProgress", "run_batch"]
 
 log = logging.getLogger(__name__)
+# The seed's manager lines go to their own loggers, so a caller can show them alone (vigil track
+# shows the profiling lines; a server logs everything at INFO).
+manager_log = logging.getLogger("vigil.batch.manager")
+profiling_log = logging.getLogger("vigil.batch.profiling")
 
 CHUNKS_IN_FLIGHT_PER_WORKER = 2
 CHUNKS_AHEAD_PER_WORKER = 3  # submitted but not yet stitched, per video
@@ -277,6 +282,8 @@ class _Batch:
 
     def _accept(self, job: _Job, index: int, result: ChunkResult) -> None:
         job.results[index] = result
+        for window in result.profile:
+            profiling_log.info(profiling_line(job.video.name, index, result.pid, window))
         first, last = job.chunks[index]
         job.progress.chunks_done += 1
         job.progress.frames_done += last - first + 1
@@ -337,6 +344,7 @@ class _Batch:
         job.progress.state = "done"
         self.jobs.remove(job)
         self.report.done.append(job.video)
+        manager_log.info("[Gestionnaire] Succès pour %s", job.video.name)
         if reasons:
             self.report.partial[job.video] = "; ".join(reasons)
             log.warning("%s: partial: %s", job.video.name, "; ".join(reasons))
@@ -347,6 +355,7 @@ class _Batch:
         progress.state, progress.error = "failed", reason
         self.report.failed[progress.video] = reason
         log.error("%s failed: %s", progress.video.name, reason)
+        manager_log.info("[Gestionnaire] Échec pour %s", progress.video.name)
 
     def _fail_job(self, job: _Job, reason: str) -> None:
         job.writer.abort()
