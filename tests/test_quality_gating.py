@@ -74,8 +74,10 @@ def test_every_track_gets_a_first_chance_after_a_short_wait() -> None:
     gate.start(1, 10.0)
     poor = [gate.observe(1, q, 10.0 + t) for t, q in ((0.0, 0.32), (0.2, 0.30), (0.4, 0.31), (0.6, 0.32))]
     assert [o.embed for o in poor] == [False, False, True, False]
-    assert poor[2].first and not poor[3].first
+    assert not poor[2].first  # a poor face: not urgent, good faces pass first under load
     assert gate.observe(1, 0.42, 10.8).embed  # an improvement by the margin still goes
+    good = gate.observe(1, 0.8, 11.0)  # the track's first good face (e.g. after a cut): urgent
+    assert good.embed and good.first and not gate.observe(1, 0.95, 11.2).first
     gate.start(2, 10.0)
     assert not any(gate.observe(2, 0.2, 10.0 + t / 5).embed for t in range(20))  # below first_min_quality
     gate.start(3, 10.0)

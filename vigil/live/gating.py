@@ -9,8 +9,10 @@
   embedded one (one face is a noisy sample: the watchlist decides on a track's faces together).
 - At most `max_embeddings` per track.
 
-The track keeps its best crop either way. A request the embedding queue drops is given back
-(`withdraw`): a track whose first face was dropped asks again."""
+A track's first face of at least `min_quality` is urgent (`Observation.first`: the embedding
+queue serves it before other faces and drops it last). The track keeps its best crop either way.
+A request the embedding queue drops is given back (`withdraw`): a track whose first face was
+dropped asks again."""
 
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ class TrackState:
     embedded_quality: float = -1.0  # best quality sent for embedding
     embeddings: int = 0  # embeddings requested
     last_embed_ts: float = 0.0  # time of the last request
+    good: bool = False  # a face of at least min_quality was requested
     best_crop: Image | None = None
 
 
@@ -36,7 +39,11 @@ class TrackState:
 class Observation:
     embed: bool  # send this face to the embedder
     best: bool  # best-quality observation of the track so far: keep its crop
-    first: bool = False  # the track's first embedding request (goes before improvements)
+    # Urgent (goes before improvements, dropped last): the track's first request of a face of at least
+    # min_quality, whether or not a poorer first-chance face went before it (a track kept across a
+    # cut onto a new, well-seen face). A first-chance face under min_quality is not urgent: under
+    # load, good faces pass first; dropped, the track asks again.
+    first: bool = False
 
 
 class RecognitionGate:
@@ -59,13 +66,18 @@ class RecognitionGate:
         state.best_quality = max(state.best_quality, quality)
         if state.embeddings >= self.config.max_embeddings:
             return Observation(embed=False, best=best)
-        first = state.embeddings == 0
-        wanted = self._first_wanted(state, quality, ts) if first else self._again_wanted(state, quality, ts)
-        if wanted:
-            state.embeddings += 1
-            state.embedded_quality = max(state.embedded_quality, quality)
-            state.last_embed_ts = ts
-        return Observation(embed=wanted, best=best, first=first and wanted)
+        if state.embeddings == 0:
+            wanted = self._first_wanted(state, quality, ts)
+        else:
+            wanted = self._again_wanted(state, quality, ts)
+        if not wanted:
+            return Observation(embed=False, best=best)
+        urgent = quality >= self.config.min_quality and not state.good
+        state.good = state.good or quality >= self.config.min_quality
+        state.embeddings += 1
+        state.embedded_quality = max(state.embedded_quality, quality)
+        state.last_embed_ts = ts
+        return Observation(embed=True, best=best, first=urgent)
 
     def _first_wanted(self, state: TrackState, quality: float, ts: float) -> bool:
         if quality >= self.config.min_quality:
@@ -90,6 +102,7 @@ class RecognitionGate:
         state.embeddings -= 1
         if state.embeddings == 0:
             state.embedded_quality = -1.0
+            state.good = False
 
     def keep_crop(self, track_id: int, crop: Image) -> None:
         """Store the crop of the observation `observe` just reported as best."""
