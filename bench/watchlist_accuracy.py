@@ -10,6 +10,7 @@ an overloaded real-time run could drop frames or queued faces (their counts are 
 
     python -m bench.watchlist_accuracy                    # lin_manuel_miranda + alex_lacamoire
     python -m bench.watchlist_accuracy --trace            # + every track's quality per analysed frame
+    python -m bench.watchlist_accuracy --embedder dlib_resnet
     python -m bench.watchlist_accuracy --people obama --clip media/video/hamilton_640x360.mp4
 """
 
@@ -234,10 +235,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--clip", help=f"relative to the shared dir (default {HAMILTON})")
     parser.add_argument("--realtime", action="store_true", help="play at real pace")
     parser.add_argument("--trace", action="store_true", help="print each track's quality per frame")
+    parser.add_argument("--embedder", help="embedder.type (default: the configured one, dlib_onnx)")
     parser.add_argument("--json", type=Path, help="also write the report as JSON")
     args = parser.parse_args(argv)
     clip = shared_dir() / args.clip if args.clip else None
-    report = run(args.people, clip, realtime=args.realtime)
+    overrides: dict[str, object] = {"embedder": {"type": args.embedder}} if args.embedder else {}
+    report = run(args.people, clip, realtime=args.realtime, overrides=overrides)
     print_report(report, args.trace)
     if args.json:
         args.json.write_text(json.dumps(asdict(report), indent=1), encoding="utf-8")
