@@ -9,8 +9,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
+from av.video.reformatter import VideoReformatter
 
 from bench.ids import labels, score
 from tests.batch_util import batch_settings, clip, load_output
@@ -149,6 +151,37 @@ def test_colour_similarity_tells_alike_from_unlike() -> None:
 # ------------------------------------------------------------------ real clips (hand-checked)
 
 
+def _cuts_of(name: str) -> list[int]:
+    """The detector's cuts over a clip's thumbnails, made as the workers make them."""
+    scaler, detector = VideoReformatter(), ShotDetector()
+    with av.open(str(clip(name))) as container:
+        for number, frame in enumerate(container.decode(video=0), start=1):
+            thumb = scaler.reformat(
+                frame,
+                width=THUMB_SIZE[0],
+                height=THUMB_SIZE[1],
+                format="rgb24",
+                interpolation="AREA",
+                threads=1,
+            ).to_ndarray()
+            detector.update(number, signature(thumb))
+    return detector.cuts
+
+
+@pytest.mark.parametrize(
+    ("name", "cuts"),
+    [
+        ("hamilton_640x360.mp4", [21, 83, 212]),  # bench/ids_labels.json, seen on the frames
+        ("crowd_1080p.mp4", []),  # people walking fast across the frame: no cut
+        ("expressions_640x360.mp4", []),
+        ("face_then_noface_hevc.mov", [73, 74]),  # a black frame, then the sky
+        ("noface_then_face_hevc.mov", [97, 169]),  # sky -> face, face -> black
+    ],
+)
+def test_the_cuts_of_the_shared_clips(name: str, cuts: list[int]) -> None:
+    assert _cuts_of(name) == cuts
+
+
 @pytest.fixture(scope="module")
 def tracked(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("ids")
@@ -162,7 +195,9 @@ def tracked(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.slow
 def test_hamilton_no_id_spans_a_cut_or_two_people(tracked: Path) -> None:
     label = labels()["hamilton_640x360.mp4"]
-    result = score("hamilton_640x360.mp4", load_output(tracked / "hamilton_640x360_tracking.json"), label)
+    document = load_output(tracked / "hamilton_640x360_tracking.json")
+    assert document["metadata"]["shot_cuts"] == label["cuts"]
+    result = score("hamilton_640x360.mp4", document, label)
     assert result.ids_spanning_cuts == 0
     assert result.ids_spanning_people == 0
     assert result.late_starts == 0
@@ -193,7 +228,14 @@ def test_a_step3_scene_csv_cuts_the_tracks(tmp_path: Path) -> None:
         "1,00:00:00.000,00:00:01.000,1,29\n2,00:00:01.000,00:00:02.400,30,72\n"
     )
     run_batch([video], batch_settings(), out_dir=tmp_path / "out")
-    frames = load_output(tmp_path / "out" / "single_face_tracking.json")["frames"]
-    ids = [{o["id"] for o in f["tracked_objects"]} for f in frames]
+    document = load_output(tmp_path / "out" / "single_face_tracking.json")
+    ids = [{o["id"] for o in f["tracked_objects"]} for f in document["frames"]]
     assert ids[0] == ids[28] == {"obj_1"}
     assert ids[29] == ids[71] == {"obj_2"}
+    assert document["metadata"]["shot_cuts"] == [30]
+    assert document["metadata"]["scene_csv_warning"] is None
+    # A CSV that cannot be read: the video is still tracked, with the reason in the metadata.
+    (tmp_path / "single_face.csv").write_text("No,Timecode In,Timecode Out,Frame In,Frame Out\n1,a,b,x,y\n")
+    run_batch([video], batch_settings(), out_dir=tmp_path / "out", force=True)
+    metadata = load_output(tmp_path / "out" / "single_face_tracking.json")["metadata"]
+    assert metadata["shot_cuts"] == [] and "Frame In" in metadata["scene_csv_warning"]

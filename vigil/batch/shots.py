@@ -5,8 +5,8 @@ saturation and value between frames k-1 and k — computed on a 48x27 HSV thumbn
 in two because the frames live in the workers and the decision needs the whole history:
 
 - a worker computes each frame's thumbnail (`FrameSignature`, 3.9 kB) and forces a detection on
-  any frame whose score reaches `FORCE_DETECT_SCORE` (a permissive bar: a spurious detection costs
-  one detector call; a missed one would carry faces followed by their landmarks into the new shot).
+  any frame whose score reaches `FORCE_DETECT_SCORE` (the lowest score a cut can have: without
+  it, faces followed by their landmarks would be carried into the new shot).
   That only depends on two consecutive frames the worker decodes, so chunked output stays
   identical to a single-worker run;
 - the parent (`ShotDetector`, fed in frame order across chunk boundaries) declares a cut when the
@@ -36,8 +36,10 @@ from vigil.types import Image
 log = logging.getLogger(__name__)
 
 THUMB_SIZE = (48, 27)  # width, height: 16:9 at a size where noise and small motion average out
-FORCE_DETECT_SCORE = 12.0  # worker: detect again on such a frame (hamilton in-shot motion: <= 14)
-MIN_CUT_SCORE = 15.0  # parent: no cut below this (hamilton's three cuts: 36-39)
+MIN_CUT_SCORE = 15.0  # parent: no cut below this (hamilton's three cuts: 36-39, its motion: <= 14)
+# Worker: detect again on such a frame. Not above MIN_CUT_SCORE, so every cut is a detection frame;
+# not below either: each forced detection costs a detector call and landmarks for every face.
+FORCE_DETECT_SCORE = MIN_CUT_SCORE
 CUT_RATIO = 3.0
 CUT_WINDOW = 8
 
@@ -71,12 +73,14 @@ class ShotDetector:
         min_score: float = MIN_CUT_SCORE,
         ratio: float = CUT_RATIO,
         window: int = CUT_WINDOW,
+        warning: str | None = None,
     ) -> None:
+        self.warning = warning  # why the scene CSV was set aside (output metadata)
         self._external = {int(f) for f in external_cuts if int(f) > 1}
         self._min, self._ratio = min_score, ratio
         self._scores: deque[float] = deque(maxlen=window)
         self._previous: FrameSignature | None = None
-        self.cuts: list[int] = []
+        self.cuts: list[int] = []  # first frames of the shots after the first
 
     def update(self, frame: int, current: FrameSignature | None) -> bool:
         cut = frame in self._external

@@ -16,6 +16,14 @@ invalides (min/max)"). Where the seed is silent or its code contradicts its docu
 - a body that is not JSON, or not a JSON object, or that has keys other than min/max, is refused
   (the seed read it with `silent=True` and so reset both bounds on a typo);
 - each error body adds `detail`, an English sentence saying what to fix.
+
+Two more of the seed's routes sit on top of the jobs API, with the same admin-only access:
+- `POST /run/STEP5` starts a batch tracking job (`vigil.web.routes.track.create_job`) on the paths
+  given, or on the videos a `videos_json_path` file lists (what the seed's manager read), and
+  answers 202 with the job to poll at `/api/track/jobs/{id}`. The seed found its videos under its
+  workflow's base folder; Vigil has none, so a call without videos is 400.
+- `GET /api/system_monitor`: CPU and memory use of the machine and the STEP5 (tracking) jobs in
+  progress with the seed's `[Progression-MultiLine]` line.
 """
 
 from __future__ import annotations
@@ -23,13 +31,21 @@ from __future__ import annotations
 import json
 import math
 import os
+from pathlib import Path
 from typing import Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
+from vigil.batch.discover import read_videos_json
+from vigil.batch.job import KIND as TRACK_KIND
+from vigil.batch.progress import VideoProgress, multiline_line
 from vigil.batch.step5 import MAX_CHUNK, MAX_CPU_WORKERS, Step5Config, Step5Store
+from vigil.batch.sysmon import LoadMonitor
+from vigil.errors import BadRequestError, VigilError
 from vigil.web.context import get_ctx
+from vigil.web.routes.track import JobRequest, create_job, job_status
 
 INVALID = "Paramètres invalides"
 INVALID_BOUNDS = "Paramètres invalides (min/max)"
@@ -38,7 +54,9 @@ GPU_UNAVAILABLE = (
     "cannot ship; every Vigil engine runs on the CPU"
 )
 
-router = APIRouter(prefix="/api/step5", tags=["step5"])
+# No prefix: the seed's /run/STEP5 and /api/system_monitor live here too (app.py adds admin-only).
+router = APIRouter(tags=["step5"])
+PREFIX = "/api/step5"
 
 
 def _store(request: Request) -> Step5Store:
@@ -125,7 +143,7 @@ _BOUNDS_SCHEMA = _json_body(
 )
 
 
-@router.post("/chunk_bounds", openapi_extra=_BOUNDS_SCHEMA)
+@router.post(f"{PREFIX}/chunk_bounds", openapi_extra=_BOUNDS_SCHEMA)
 async def set_chunk_bounds(request: Request) -> JSONResponse:
     """Set the adaptive chunk size bounds of the next batch jobs (null resets to 20..400)."""
     payload = await _json_object(request)
@@ -144,7 +162,7 @@ async def set_chunk_bounds(request: Request) -> JSONResponse:
     return JSONResponse({"status": "success", "message": "Chunk bounds updated", **_bounds_body(config)})
 
 
-@router.get("/chunk_bounds")
+@router.get(f"{PREFIX}/chunk_bounds")
 def get_chunk_bounds(request: Request) -> JSONResponse:
     """The current chunk bounds (null = default) and the effective values."""
     return JSONResponse({"status": "success", **_bounds_body(_store(request).get())})
@@ -184,7 +202,7 @@ _CONFIGURATION_SCHEMA = _json_body(
 )
 
 
-@router.post("/configuration", openapi_extra=_CONFIGURATION_SCHEMA)
+@router.post(f"{PREFIX}/configuration", openapi_extra=_CONFIGURATION_SCHEMA)
 async def set_configuration(request: Request) -> JSONResponse:
     """Set GPU use and CPU workers of the next batch jobs; omitted fields keep their value.
     Returns the effective configuration: Vigil's engines are CPU-only, so use_gpu is false."""
@@ -200,7 +218,120 @@ async def set_configuration(request: Request) -> JSONResponse:
     return JSONResponse(body)
 
 
-@router.get("/configuration")
+@router.get(f"{PREFIX}/configuration")
 def get_configuration(request: Request) -> JSONResponse:
     """The current effective configuration."""
     return JSONResponse({"status": "success", **_configuration_body(_store(request).get())})
+
+
+# ------------------------------------------------------------------ /run/STEP5, /api/system_monitor
+_RUN_SCHEMA = _json_body(
+    {
+        "paths": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+        "videos_json_path": {"type": "string"},
+        "out_dir": {"type": ["string", "null"]},
+        "force": {"type": "boolean"},
+    },
+    {"paths": ["/data/project/docs"]},
+)
+_RUN_KEYS = ("paths", "videos_json_path", "out_dir", "force")
+
+
+def _run_paths(payload: dict[str, Any]) -> list[str] | str:
+    """The paths to track, or a sentence saying what is wrong."""
+    paths, listing = payload.get("paths"), payload.get("videos_json_path")
+    if paths is not None and (
+        not isinstance(paths, list) or not paths or not all(isinstance(p, str) and p.strip() for p in paths)
+    ):
+        return "paths must be a non-empty list of file or folder paths"
+    if listing is not None and not isinstance(listing, str):
+        return "videos_json_path must be a path"
+    found = list(paths or [])
+    if listing is not None:
+        try:
+            found += [str(video) for video in read_videos_json(Path(listing))]
+        except VigilError as exc:
+            return str(exc)
+    if not found:
+        return "give paths (video files or folders) or videos_json_path (a JSON list of videos)"
+    return found
+
+
+@router.post("/run/STEP5", status_code=202, openapi_extra=_RUN_SCHEMA)
+async def run_step5(request: Request) -> JSONResponse:
+    """Start STEP5 (batch tracking) as a job; poll it at `/api/track/jobs/{job_id}`. Options not
+    given come from /api/step5/* and the batch settings, as for `POST /api/track/jobs`."""
+    payload = await _json_object(request)
+    if isinstance(payload, JSONResponse):
+        return payload
+    if (unknown := _unknown_keys(payload, _RUN_KEYS)) is not None:
+        return unknown
+    paths = _run_paths(payload)
+    if isinstance(paths, str):
+        return _error(INVALID, paths)
+    out_dir, force = payload.get("out_dir"), payload.get("force", False)
+    if (out_dir is not None and not isinstance(out_dir, str)) or not isinstance(force, bool):
+        return _error(INVALID, "out_dir must be a path or null, force true or false")
+    body = JobRequest(paths=paths, out_dir=out_dir, force=force)
+    try:
+        job = await run_in_threadpool(create_job, body, get_ctx(request), Response())
+    except BadRequestError as exc:  # no video, missing model file, output collision...
+        return _error(INVALID, str(exc))
+    return JSONResponse(
+        {
+            "status": "success",
+            "message": f"STEP5 démarré: {len(job.videos)} vidéo(s)",
+            "job_id": job.id,
+            "job_url": f"/api/track/jobs/{job.id}",
+            "job": job.model_dump(mode="json"),
+        },
+        status_code=202,
+        headers={"Location": f"/api/track/jobs/{job.id}"},
+    )
+
+
+_monitor = LoadMonitor()
+
+
+@router.get("/api/system_monitor")
+def system_monitor(request: Request) -> JSONResponse:
+    """CPU and memory use of the machine (null where it cannot be read) and the tracking jobs queued
+    or running, with the seed's `[Progression-MultiLine]` line over their videos."""
+    load = _monitor.read()
+    jobs = [job_status(record) for record in get_ctx(request).jobs.list(kind=TRACK_KIND.name)]
+    active = [job for job in jobs if job.state.active]
+    running = [
+        VideoProgress(Path(v.video), v.frames_done, v.total_frames, v.chunks_done, v.chunks_total, "running")
+        for job in active
+        for v in job.videos
+        if v.state == "running"
+    ]
+    return JSONResponse(
+        {
+            "status": "success",
+            "cpu": {
+                "percent": load.cpu_percent,
+                "count": load.cpu_count,
+                "load_average": None if load.load_average is None else list(load.load_average),
+            },
+            "memory": {
+                "percent": load.memory_percent,
+                "used_mb": load.memory_used_mb,
+                "total_mb": load.memory_total_mb,
+            },
+            "gpu": None,  # Vigil's engines run on the CPU
+            "step5": {
+                "running": bool(active),
+                "progress_line": multiline_line(running),
+                "jobs": [
+                    {
+                        "id": job.id,
+                        "state": job.state.value,
+                        "overall": job.overall,
+                        "url": f"/api/track/jobs/{job.id}",
+                    }
+                    for job in active
+                ],
+            },
+        }
+    )
