@@ -42,7 +42,9 @@ def loop_period(clip: Path, fps: float) -> float:
     """Stream seconds one loop adds to pts (`vigil.live.decode`: last frame + one sample interval)."""
     with av.open(str(clip)) as container:
         stream = container.streams.video[0]
-        times = [float(p.pts * stream.time_base) for p in container.demux(stream) if p.pts is not None]
+        base = stream.time_base
+        assert base is not None
+        times = [float(p.pts * base) for p in container.demux(stream) if p.pts is not None]
     return max(times) - min(times) + 1.0 / fps
 
 
