@@ -3,6 +3,7 @@ batch defaults, bad blendshape export keys fail before any work, a bad audio JSO
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -37,7 +38,7 @@ def test_unknown_export_keys_fail_the_run_before_any_work(tmp_path: Path) -> Non
     assert list(tmp_path.iterdir()) == []
 
 
-def test_malformed_audio_json_fails_its_video_only(tmp_path: Path) -> None:
+def test_malformed_audio_json_is_set_aside_with_a_warning(tmp_path: Path) -> None:
     video = tmp_path / "single_face.mp4"
     shutil.copy(clip("single_face.mp4"), video)
     (tmp_path / "single_face_audio.json").write_text('{"frames_analysis": "nope"}', encoding="utf-8")
@@ -45,7 +46,9 @@ def test_malformed_audio_json_fails_its_video_only(tmp_path: Path) -> None:
     other.parent.mkdir()
     shutil.copy(video, other)
     report = run_batch([video, other], batch_settings(chunk_size=23), out_dir=None)
-    assert report.done == [other]
-    assert "frames_analysis" in report.failed[video]
-    assert not (tmp_path / "single_face_tracking.json").exists()
-    assert (other.parent / "single_face_tracking.json").is_file()
+    assert report.done == [video, other] and not report.failed  # the bad STEP4 file used to fail it
+    metadata = json.loads((tmp_path / "single_face_tracking.json").read_text())["metadata"]
+    (warning,) = metadata["audio_warnings"]
+    assert "single_face_audio.json ignored" in warning and "frames_analysis" in warning
+    other_output = json.loads((other.parent / "single_face_tracking.json").read_text())
+    assert "audio_warnings" not in other_output["metadata"]

@@ -1,22 +1,29 @@
-"""Speaking detection per face track: fuse an audio speech signal with a visual mouth score.
+"""Active-speaker detection per face track: the audio says *when* someone speaks, each face's
+mouth motion says *who*.
 
-Visual score of a track at frame f (jawOpen = calibrated value in [0,1] from the blendshape estimator):
+Audio (per video frame, from `AudioActivity`):
+    voice     in [0,1]: Silero VAD on the video's own track (speech and sung/rapped vocals, not
+              music or noise), or the STEP4 `<stem>_audio.json` where it gives a value;
+    envelope  log energy of the 1-4 kHz band (dB), the syllable rhythm.
 
-    level  = clip(jawOpen_f / JAW_OPEN_FULL, 0, 1)
-    motion = clip(std(jawOpen over the track's samples in frames (f - window, f]) / MOTION_STD_FULL, 0, 1)
-    visual = LEVEL_WEIGHT * level + MOTION_WEIGHT * motion
+Mouth (per face, per frame): `mouth_opening` = inner-lip gap / outer-eye-corner distance.
 
-Motion dominates so that a mouth held open (surprise, yawn) is not "speaking" on its own.
+    activity = std(opening over the track's last ACTIVITY_SECONDS)
+    level    = clip((activity - ACTIVITY_LOW) / (ACTIVITY_HIGH - ACTIVITY_LOW), 0, 1)
+    sync     = max over lags 0..SYNC_LAG_SECONDS of corr(|d opening/dt|, envelope shifted by the lag)
+               over the track's last SYNC_SECONDS (the lips move slightly before the sound)
+    agree    = clip((sync - SYNC_LOW) / (SYNC_HIGH - SYNC_LOW), 0, 1); 0 before MIN_SYNC_SECONDS
+               of history, 1 without any envelope (no audio track)
+    visual   = level * (SYNC_FLOOR + (1 - SYNC_FLOOR) * agree)
 
-Audio speech value in [0,1] per video frame (index 0 = frame 1), NaN where unknown, from either
-the seed's STEP4 `<stem>_audio.json` or the video's own audio track through webrtcvad.
-
-Fusion (seed 000: audio 0.6, visual 0.4, threshold 0.3), over the sources available at that frame:
-
-    confidence  = sum(w_s * score_s) / sum(w_s)
+Decision (both sources must agree; a weight of 0 disables a source):
+    audio and mouth known:  confidence = voice * visual           method "audio_primary"
+    mouth only (no audio):  confidence = visual * VISUAL_ONLY_FACTOR  method "blendshapes"
+    no mouth (no landmarks): confidence 0, never speaking          method "no_blendshapes"
     is_speaking = confidence >= threshold
 
-See docs/speaking.md for the method/sources values and the accepted audio JSON shape.
+Decisions are causal in the mouth (the trailing windows), so a video gives the same flags whatever
+its chunking. See docs/speaking.md for the measurements behind the constants.
 """
 
 from __future__ import annotations
@@ -25,29 +32,38 @@ import json
 import logging
 import math
 from collections import deque
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import av
 import numpy as np
-import webrtcvad
 
-from vigil.errors import ConfigError, SourceUnsupported, VigilError
+from vigil.batch.audio_voice import VoiceTrack, voice_from_video
+from vigil.errors import ConfigError, VigilError
 
 log = logging.getLogger(__name__)
 
-# Visual score constants (calibrated jawOpen units).
-JAW_OPEN_FULL = 0.3  # jawOpen at which the level term saturates
-MOTION_STD_FULL = 0.1  # std of jawOpen over the window at which the motion term saturates
-LEVEL_WEIGHT = 0.15
-MOTION_WEIGHT = 0.85
-MIN_MOTION_SAMPLES = 3  # fewer samples in the window -> motion term 0
-WINDOW_SECONDS = 0.4
-DEFAULT_WINDOW = 12  # frames, 0.4 s at 30 fps; use window_for_fps() for other rates
+# Mouth activity: std of the opening ratio (lip gap / nose-bridge-to-chin) over the trailing window.
+# Measured (docs/speaking.md): a rapping performer 0.02-0.04 median depending on the landmark engine,
+# listening or laughing audience faces 0.004-0.011 median, up to 0.03 at their 90th percentile.
+ACTIVITY_SECONDS = 0.5
+ACTIVITY_LOW = 0.005
+ACTIVITY_HIGH = 0.02
+MIN_MOTION_SAMPLES = 4
+# Audio-visual synchrony.
+SYNC_SECONDS = 1.5
+SYNC_LAG_SECONDS = 0.15
+MIN_SYNC_SECONDS = 0.5  # shorter shared histories correlate by chance (small faces' jitter)
+EARLY_WEIGHT = 0.4  # the share of `level` kept before MIN_SYNC_SECONDS of history
+SYNC_LOW = 0.0
+SYNC_HIGH = 0.4
+SYNC_FLOOR = 0.2  # the share of `level` kept when the mouth moves against the sound
+VOICE_HANGOVER_SECONDS = 0.25  # a voice value holds this long each side: short pauses stay in a turn
+VISUAL_ONLY_FACTOR = 0.7  # no audio: a moving mouth is weaker evidence (laughing, chewing)
+WINDOW_SECONDS = SYNC_SECONDS
+DEFAULT_WINDOW = 45  # frames: 1.5 s at 30 fps; use window_for_fps() for other rates
 
-# Fusion (seed 000, "Détection de Parole Enrichie").
+# Defaults of the settings (seed 000 names kept; see docs/speaking.md for their new meaning).
 AUDIO_WEIGHT = 0.6
 VISUAL_WEIGHT = 0.4
 THRESHOLD = 0.3
@@ -59,14 +75,6 @@ METHOD_AUDIO_PRIMARY = "audio_primary"
 METHOD_VISUAL_PRIMARY = "visual_primary"
 METHOD_VISUAL_ONLY = "blendshapes"
 METHOD_NO_VISUAL = "no_blendshapes"
-
-# webrtcvad input: 16 kHz mono signed 16-bit, 30 ms frames.
-VAD_RATE = 16000
-VAD_FRAME_MS = 30
-VAD_FRAME_SAMPLES = VAD_RATE * VAD_FRAME_MS // 1000
-VAD_FRAME_BYTES = VAD_FRAME_SAMPLES * 2
-VAD_AGGRESSIVENESS = 2  # 0 (permissive) .. 3 (strict)
-VAD_SMOOTH_FRAMES = 5  # centred moving average over 5 x 30 ms = 150 ms
 
 AUDIO_JSON_SUFFIX = "_audio.json"
 _FRAME_KEYS = ("frame", "frame_number")
@@ -88,10 +96,12 @@ class SpeakingResult:
 
 @dataclass
 class AudioActivity:
-    """Per-video-frame speech value in [0,1]; NaN = unknown. Small and picklable (sent to workers)."""
+    """Per-video-frame audio for one video; NaN = unknown. Small and picklable."""
 
-    speech: np.ndarray  # float32, index 0 = frame 1
-    source: str  # "audio_json" or "webrtcvad"
+    speech: np.ndarray  # float32 voice value in [0,1], index 0 = frame 1
+    source: str  # "audio_json", "silero_vad", "webrtcvad" or "audio_json+silero_vad"...
+    envelope: np.ndarray | None = None  # float32 voice-band log energy (dB), same indexing
+    warnings: tuple[str, ...] = ()  # what went wrong on the way (reported in the metadata)
 
     def at(self, frame: int) -> float | None:
         """Speech value at a 1-based frame; None when out of range or unknown there."""
@@ -211,134 +221,123 @@ def _entry_speech(path: Path, where: str, entry: dict[str, Any]) -> float:
     raise _json_error(path, f"{where} has none of {keys}")
 
 
-# ---------------------------------------------------------------- audio: the video's own track
+# ---------------------------------------------------------------- audio: choosing the source
 
 
-def audio_from_video(
-    path: Path, fps: float, total_frames: int, aggressiveness: int = VAD_AGGRESSIVENESS
-) -> AudioActivity | None:
-    """Per-frame speech from the video's first audio track through webrtcvad; None without audio."""
+def audio_from_video(path: Path, fps: float, total_frames: int) -> AudioActivity | None:
+    """Voice and envelope per frame from the video's own audio track; None without audio."""
     _check_timing(fps, total_frames)
-    try:
-        container = av.open(str(path))
-    except (av.error.FFmpegError, OSError) as exc:
-        raise SourceUnsupported(f"cannot open {path} to read its audio: {exc}") from exc
-    with container:
-        if not container.streams.audio:
-            return None
-        video_start = _video_start_seconds(container)
-        decisions, audio_start = _vad_decisions(container, webrtcvad.Vad(aggressiveness))
-    if audio_start is None:
-        return None  # an audio stream without a single decodable sample
-    speech = _frames_from_vad(decisions, audio_start - video_start, fps, total_frames)
-    return AudioActivity(speech=speech, source="webrtcvad")
+    track = voice_from_video(path, fps, total_frames)
+    return None if track is None else _from_track(track)
 
 
-def _video_start_seconds(container: Any) -> float:
-    if not container.streams.video:
-        return 0.0
-    stream = container.streams.video[0]
-    if stream.start_time is None or stream.time_base is None:
-        return 0.0
-    return float(stream.start_time * stream.time_base)
-
-
-def _vad_decisions(container: Any, vad: Any) -> tuple[np.ndarray, float | None]:
-    """0/1 per 30 ms of audio (streamed: memory stays flat) and the audio's start time in seconds."""
-    decisions = bytearray()
-    pending = bytearray()
-    start: float | None = None
-    consumed = 0  # samples placed on the timeline
-    for chunk in _resampled_audio(container):
-        if start is None:
-            start = float(chunk.time) if chunk.time is not None else 0.0
-        elif chunk.time is not None:
-            # A gap (lost packets) is filled with silence so later speech keeps its timestamp.
-            missing = round((float(chunk.time) - start) * VAD_RATE) - consumed
-            if missing > VAD_FRAME_SAMPLES:
-                pending += bytes(2 * missing)
-                consumed += missing
-        samples = chunk.to_ndarray().astype(np.int16, copy=False).ravel()
-        pending += samples.tobytes()
-        consumed += len(samples)
-        usable = len(pending) - len(pending) % VAD_FRAME_BYTES
-        for offset in range(0, usable, VAD_FRAME_BYTES):
-            decisions.append(vad.is_speech(bytes(pending[offset : offset + VAD_FRAME_BYTES]), VAD_RATE))
-        del pending[:usable]
-    if pending:  # the last partial 30 ms, padded with silence
-        pending += bytes(VAD_FRAME_BYTES - len(pending))
-        decisions.append(vad.is_speech(bytes(pending), VAD_RATE))
-    return np.frombuffer(bytes(decisions), dtype=np.uint8), start
-
-
-def _resampled_audio(container: Any) -> Iterator[Any]:
-    """16 kHz mono s16 frames of the first audio stream; undecodable packets are skipped."""
-    resampler = av.AudioResampler(format="s16", layout="mono", rate=VAD_RATE)
-    skipped = 0
-    for packet in container.demux(container.streams.audio[0]):
-        try:
-            frames = packet.decode()
-        except av.error.FFmpegError:
-            skipped += 1
-            continue
-        for frame in frames:
-            yield from resampler.resample(frame)
-    yield from resampler.resample(None)
-    if skipped:
-        log.warning("%s: skipped %d undecodable audio packets", container.name, skipped)
-
-
-def _frames_from_vad(decisions: np.ndarray, offset_s: float, fps: float, total_frames: int) -> np.ndarray:
-    """Smoothed VAD at each video frame's mid-time; NaN where the audio does not cover the frame."""
-    speech = np.full(total_frames, np.nan, dtype=np.float32)
-    if len(decisions) == 0 or total_frames == 0:
-        return speech
-    kernel = np.ones(VAD_SMOOTH_FRAMES, dtype=np.float32) / VAD_SMOOTH_FRAMES
-    padded = np.pad(decisions.astype(np.float32), VAD_SMOOTH_FRAMES // 2, mode="edge")
-    smoothed = np.convolve(padded, kernel, mode="valid")
-    mid_times = (np.arange(total_frames) + 0.5) / fps - offset_s  # relative to the audio start
-    index = np.floor(mid_times * 1000 / VAD_FRAME_MS).astype(np.int64)
-    covered = (index >= 0) & (index < len(smoothed))
-    speech[covered] = smoothed[index[covered]]
-    return speech
+def _from_track(track: VoiceTrack) -> AudioActivity:
+    return AudioActivity(track.voice, track.source, track.envelope, track.warnings)
 
 
 def find_audio_activity(video: Path, fps: float, total_frames: int) -> AudioActivity | None:
-    """The sibling `<stem>_audio.json` when present (errors if malformed), else the video's audio track."""
+    """The sibling STEP4 `<stem>_audio.json` where it gives a value, the video's own track for the
+    envelope and the frames it leaves out. A malformed STEP4 file never fails the video: it is
+    set aside with a warning (in the returned `warnings`) and the video's own track is used."""
+    _check_timing(fps, total_frames)
+    own = audio_from_video(video, fps, total_frames)
     sibling = video.with_name(video.stem + AUDIO_JSON_SUFFIX)
-    if sibling.is_file():
-        return load_audio_json(sibling, fps, total_frames)
-    return audio_from_video(video, fps, total_frames)
+    if not sibling.is_file():
+        return own
+    try:
+        step4 = load_audio_json(sibling, fps, total_frames)
+    except AudioJsonError as exc:
+        message = f"{sibling.name} ignored: {exc}"
+        log.warning("%s: %s", video.name, message)
+        if own is None:
+            return AudioActivity(np.full(total_frames, np.nan, np.float32), "none", None, (message,))
+        return AudioActivity(own.speech, own.source, own.envelope, (*own.warnings, message))
+    if own is None:
+        return step4
+    known = ~np.isnan(step4.speech)
+    speech = np.where(known, step4.speech, own.speech).astype(np.float32)
+    source = step4.source if known.all() else f"{step4.source}+{own.source}"
+    return AudioActivity(speech, source, own.envelope, own.warnings)
 
 
-# ---------------------------------------------------------------- visual score and fusion
+# ---------------------------------------------------------------- mouth and fusion
 
 
 def window_for_fps(fps: float, seconds: float = WINDOW_SECONDS) -> int:
-    """Motion window in frames for a frame rate (at least MIN_MOTION_SAMPLES)."""
+    """History kept per track, in frames (at least MIN_MOTION_SAMPLES)."""
     return max(MIN_MOTION_SAMPLES, round(seconds * fps))
 
 
-def visual_score(jaw_now: float, recent_jaw: np.ndarray) -> float:
-    """LEVEL_WEIGHT * level + MOTION_WEIGHT * motion, in [0,1] (module docstring)."""
-    level = min(max(jaw_now / JAW_OPEN_FULL, 0.0), 1.0)
-    motion = 0.0
-    if len(recent_jaw) >= MIN_MOTION_SAMPLES:
-        motion = min(float(np.std(recent_jaw)) / MOTION_STD_FULL, 1.0)
-    return LEVEL_WEIGHT * level + MOTION_WEIGHT * motion
+@dataclass(frozen=True)
+class MouthEvidence:
+    """How a face's mouth moves over its trailing windows (docs/speaking.md)."""
+
+    activity: float  # std of the opening ratio
+    sync: float | None  # best lagged correlation with the voice envelope; None without enough data
+    visual: float  # in [0,1]
+
+
+def mouth_evidence(
+    openings: np.ndarray, frames: np.ndarray, envelope: np.ndarray | None, fps: float
+) -> MouthEvidence:
+    """Evidence at the last frame of `frames` (1-based, increasing) from the track's openings there."""
+    recent = frames > frames[-1] - max(MIN_MOTION_SAMPLES, round(ACTIVITY_SECONDS * fps))
+    activity = float(np.std(openings[recent])) if int(recent.sum()) >= MIN_MOTION_SAMPLES else 0.0
+    level = min(max((activity - ACTIVITY_LOW) / (ACTIVITY_HIGH - ACTIVITY_LOW), 0.0), 1.0)
+    sync = _sync(openings, frames, envelope, fps)
+    # With a soundtrack but too little shared history yet, the mouth alone is weak evidence.
+    weight = 1.0 if envelope is None else EARLY_WEIGHT
+    if sync is not None:
+        agreement = min(max((sync - SYNC_LOW) / (SYNC_HIGH - SYNC_LOW), 0.0), 1.0)
+        weight = SYNC_FLOOR + (1.0 - SYNC_FLOOR) * agreement
+    return MouthEvidence(activity, sync, level * weight)
+
+
+def _sync(openings: np.ndarray, frames: np.ndarray, envelope: np.ndarray | None, fps: float) -> float | None:
+    if envelope is None or len(frames) < max(2 * MIN_MOTION_SAMPLES, round(MIN_SYNC_SECONDS * fps)):
+        return None
+    speed = np.abs(np.diff(openings))  # per consecutive sample pair, at the later frame
+    at = frames[1:]
+    best: float | None = None
+    for lag in range(max(1, round(SYNC_LAG_SECONDS * fps)) + 1):
+        index = at - 1 + lag
+        inside = index < len(envelope)
+        if int(inside.sum()) < 2 * MIN_MOTION_SAMPLES:
+            continue
+        sound = envelope[index[inside]]
+        motion = speed[inside]
+        keep = ~np.isnan(sound)
+        if int(keep.sum()) < 2 * MIN_MOTION_SAMPLES:
+            continue
+        sound, motion = sound[keep], motion[keep]
+        if float(np.std(sound)) < 1e-6 or float(np.std(motion)) < 1e-9:
+            continue
+        value = float(np.corrcoef(motion, sound)[0, 1])
+        best = value if best is None else max(best, value)
+    return best
+
+
+def _hold(values: np.ndarray, frames: int) -> np.ndarray:
+    """Each value replaced by the maximum of the known values within `frames` each side."""
+    if frames <= 0 or len(values) == 0:
+        return values
+    padded = np.pad(np.where(np.isnan(values), -np.inf, values), frames, constant_values=-np.inf)
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * frames + 1)
+    held = windows.max(axis=1)
+    return np.where(np.isinf(held), np.nan, held).astype(np.float32)
 
 
 @dataclass
 class _TrackMouth:
-    samples: deque[tuple[int, float]] = field(default_factory=deque)  # (frame, jawOpen)
+    samples: deque[tuple[int, float]] = field(default_factory=deque)  # (frame, opening)
     last_frame: int = 0
 
 
 class SpeakingDetector:
-    """Per-track speaking decisions for one video (or chunk); feed frames in increasing order per track.
+    """Per-track speaking decisions for one video; feed each track's frames in increasing order.
 
-    A track's motion term needs `window` frames of history: chunks should overlap by at least
-    `window` frames for chunked output to match a single-worker run.
+    A track's windows need `window` frames of history: chunks should overlap by at least `window`
+    frames for chunked output to match a single-worker run.
     """
 
     def __init__(
@@ -348,6 +347,7 @@ class SpeakingDetector:
         visual_weight: float = VISUAL_WEIGHT,
         threshold: float = THRESHOLD,
         window: int = DEFAULT_WINDOW,
+        fps: float | None = None,
     ) -> None:
         if audio_weight < 0 or visual_weight < 0 or audio_weight + visual_weight <= 0:
             raise ConfigError("speaking weights must be >= 0 with a positive sum")
@@ -360,13 +360,16 @@ class SpeakingDetector:
         self.visual_weight = visual_weight
         self.threshold = threshold
         self.window = window
+        self.fps = fps if fps is not None and fps > 0 else window / WINDOW_SECONDS
+        self._envelope = None if audio is None or audio_weight == 0 else audio.envelope
+        self._voice = None if audio is None else _hold(audio.speech, round(VOICE_HANGOVER_SECONDS * self.fps))
         self._tracks: dict[str, _TrackMouth] = {}
         self._updates = 0
 
-    def update(self, track_key: str, frame: int, jaw_open: float | None) -> SpeakingResult:
-        """Decision for one face at a 1-based frame; jaw_open None when no blendshapes are available."""
-        visual = self._visual(track_key, frame, jaw_open) if self.visual_weight > 0 else None
-        audio = self.audio.at(frame) if self.audio is not None and self.audio_weight > 0 else None
+    def update(self, track_key: str, frame: int, mouth: float | None) -> SpeakingResult:
+        """Decision for one face at a 1-based frame; `mouth` is its `mouth_opening` (None: no landmarks)."""
+        visual = self._visual(track_key, frame, mouth)
+        audio = self._voice_at(frame) if self.audio_weight > 0 else None
         self._updates += 1
         if self._updates % (8 * self.window) == 0:
             self._forget_stale(frame)
@@ -376,7 +379,13 @@ class SpeakingDetector:
         """Drop a finished track's history."""
         self._tracks.pop(track_key, None)
 
-    def _visual(self, track_key: str, frame: int, jaw_open: float | None) -> float | None:
+    def _voice_at(self, frame: int) -> float | None:
+        if self._voice is None or frame < 1 or frame > len(self._voice):
+            return None
+        value = float(self._voice[frame - 1])
+        return None if math.isnan(value) else value
+
+    def _visual(self, track_key: str, frame: int, mouth: float | None) -> float | None:
         track = self._tracks.get(track_key)
         if track is None or frame < track.last_frame:  # new track, or frames went backwards: restart
             track = self._tracks[track_key] = _TrackMouth()
@@ -385,11 +394,14 @@ class SpeakingDetector:
         track.last_frame = frame
         while track.samples and track.samples[0][0] <= frame - self.window:
             track.samples.popleft()
-        if jaw_open is None or math.isnan(jaw_open):
+        if mouth is None or math.isnan(mouth):
             return None
-        track.samples.append((frame, float(jaw_open)))
-        recent = np.fromiter((jaw for _, jaw in track.samples), dtype=np.float64, count=len(track.samples))
-        return visual_score(float(jaw_open), recent)
+        track.samples.append((frame, float(mouth)))
+        if self.visual_weight == 0:
+            return None
+        frames = np.fromiter((f for f, _ in track.samples), dtype=np.int64, count=len(track.samples))
+        openings = np.fromiter((m for _, m in track.samples), dtype=np.float64, count=len(track.samples))
+        return mouth_evidence(openings, frames, self._envelope, self.fps).visual
 
     def _forget_stale(self, frame: int) -> None:
         stale = [key for key, track in self._tracks.items() if track.last_frame <= frame - self.window]
@@ -397,16 +409,15 @@ class SpeakingDetector:
             del self._tracks[key]
 
     def _fuse(self, audio: float | None, visual: float | None) -> SpeakingResult:
-        if audio is not None and visual is not None:
-            weighted_audio, weighted_visual = self.audio_weight * audio, self.visual_weight * visual
-            confidence = (weighted_audio + weighted_visual) / (self.audio_weight + self.visual_weight)
-            method = METHOD_AUDIO_PRIMARY if weighted_audio >= weighted_visual else METHOD_VISUAL_PRIMARY
-            return self._result(confidence, method, [SOURCE_AUDIO, SOURCE_VISUAL])
-        if audio is not None:
+        if self.visual_weight == 0:  # audio alone: says someone speaks, not who (every face)
+            if audio is None:
+                return SpeakingResult(False, 0.0, METHOD_NO_VISUAL, [])
             return self._result(audio, METHOD_NO_VISUAL, [SOURCE_AUDIO])
-        if visual is not None:
-            return self._result(visual, METHOD_VISUAL_ONLY, [SOURCE_VISUAL])
-        return SpeakingResult(is_speaking=False, confidence=0.0, method=METHOD_NO_VISUAL, sources=[])
+        if visual is None:  # no landmarks: nothing says this face is the one speaking
+            return SpeakingResult(False, 0.0, METHOD_NO_VISUAL, [SOURCE_AUDIO] if audio is not None else [])
+        if audio is not None:
+            return self._result(audio * visual, METHOD_AUDIO_PRIMARY, [SOURCE_AUDIO, SOURCE_VISUAL])
+        return self._result(visual * VISUAL_ONLY_FACTOR, METHOD_VISUAL_ONLY, [SOURCE_VISUAL])
 
     def _result(self, confidence: float, method: str, sources: list[str]) -> SpeakingResult:
         confidence = min(max(confidence, 0.0), 1.0)

@@ -33,6 +33,7 @@ from vigil.batch.relink import BatchTracker, Observation
 from vigil.batch.settings import BatchSettings
 from vigil.batch.shots import ShotDetector
 from vigil.batch.speaking import SpeakingDetector, window_for_fps
+from vigil.batch.speaking_mouth import mouth_opening
 from vigil.types import FloatArray
 
 FACE_SOURCE = "face_detector"
@@ -103,6 +104,7 @@ class VideoStitcher:
             visual_weight=settings.speaking_visual_weight,
             threshold=settings.speaking_threshold,
             window=window_for_fps(fps),
+            fps=fps,
         )
         self.stats = DetectionCounts()
         self._next = 1
@@ -126,7 +128,11 @@ class VideoStitcher:
         self.stats.persons += len(persons)
         # Built from validated objects and a checked frame number: validating again would only
         # repeat each object's face rule (pydantic re-runs `after` validators on instances).
-        return FrameEntry.model_construct(frame=obs.frame, tracked_objects=faces + persons)
+        return FrameEntry.model_construct(
+            frame=obs.frame,
+            tracked_objects=faces + persons,
+            active_speakers=[face.id for face in faces if face.is_speaking is True],
+        )
 
     def _track_faces(self, obs: FrameObs, cut: bool) -> list[tuple[int, int]]:
         found = [_observation(f.box, f.score, f.appearance, f.held) for f in obs.faces]
@@ -143,11 +149,10 @@ class VideoStitcher:
 
     def _face(self, frame: int, track_id: int, face: FaceObs) -> TrackedObject:
         key = self._ids("face", track_id)
-        blendshapes = jaw = None
+        blendshapes = None
         if face.landmarks is not None:
             blendshapes = self._blendshapes.update(key, frame, face.landmarks, self._layout)
-            jaw = self._blendshapes.jaw_open(key)
-        speaking = self._speaking.update(key, frame, jaw)
+        speaking = self._speaking.update(key, frame, mouth_opening(face.landmarks, self._layout))
         pose = None
         if face.head_pose is not None:
             pitch, yaw, roll = (round(v, 2) for v in face.head_pose)
