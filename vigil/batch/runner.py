@@ -303,8 +303,8 @@ class _Batch:
     def _stitch(self, job: _Job, result: ChunkResult) -> None:
         if job.stitcher is None:
             job.audio = job.audio_future.result()
-            cuts, _ = scene_cuts(job.video)  # the seed's STEP3 CSV, when there is one
-            job.stitcher = VideoStitcher(self.settings, job.info.fps, job.audio, result.layout, cuts)
+            cuts, warning = scene_cuts(job.video)  # the seed's STEP3 CSV, when there is one
+            job.stitcher = VideoStitcher(self.settings, job.info.fps, job.audio, result.layout, cuts, warning)
             job.layout = result.layout
         for obs in result.frames:
             job.writer.write_frame(job.stitcher.entry(obs))
@@ -341,6 +341,8 @@ class _Batch:
             audio_source=None if job.audio is None else job.audio.source,
             audio_warnings=_audio_warnings(job.audio),
             undecodable_frames=job.missing,
+            shot_cuts=job.stitcher.shots.cuts,
+            scene_csv_warning=job.stitcher.shots.warning,
             status="partial" if reasons else "complete",
             partial_reasons=reasons or ABSENT,
             placeholder_frames=job.missing + job.info.truncated_frames,

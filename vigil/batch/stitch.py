@@ -91,9 +91,11 @@ class VideoStitcher:
         audio: Any,
         layout: LandmarkLayout,
         scene_cuts: Iterable[int] = (),
+        scene_warning: str | None = None,
     ) -> None:
         self._faces, self._persons = BatchTracker(settings.tracker), BatchTracker(settings.tracker)
-        self.shots = ShotDetector(scene_cuts)  # `scene_cuts`: the STEP3 CSV's scene starts
+        # `scene_cuts`: the STEP3 CSV's scene starts; `scene_warning`: why that CSV was set aside
+        self.shots = ShotDetector(scene_cuts, warning=scene_warning)
         self._ids = _Ids()
         self._layout = layout
         self._verbose = settings.export_verbose_fields
