@@ -52,7 +52,8 @@ def test_hamilton_gated_recognition(hamilton: Path, models_dir: Path) -> None:
     # track gets a first chance and a well-seen one a look per refresh_s: 12 of 108 faces).
     assert len(embedded) <= 0.15 * counters.faces_detected
     best = max(ended, key=lambda e: e.frames)
-    assert best.best_crop is not None and best.best_crop.size > 0 and best.frames >= 30
+    # Tracks end at cuts: the longest shot (Lin's close-up, 4.3 s) is 21 analysed frames.
+    assert best.best_crop is not None and best.best_crop.size > 0 and 20 <= best.frames <= 22
     for event in embedded:
         assert event.embedding is not None and event.embedding.dim == 128
         assert event.quality >= 0.25  # gating.first_min_quality: nothing poorer is embedded

@@ -21,12 +21,16 @@ Image = npt.NDArray[Any]  # uint8 BGR, H x W x 3
 
 @dataclass(frozen=True)
 class Frame:
-    """A decoded BGR frame with its stream timestamp and wall-clock capture time."""
+    """A decoded BGR frame with its stream timestamp and wall-clock capture time.
+
+    `shot` counts the hard cuts (and file loop points) the decoder saw before this frame: two
+    analysed frames of different shots cannot show the same face track."""
 
     image: Image
     pts: float
     wall_ts: float
     index: int
+    shot: int = 0
 
 
 @dataclass

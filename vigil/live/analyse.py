@@ -1,4 +1,4 @@
-"""Analysis thread: motion gate -> detect -> dead zones -> track -> quality -> gating."""
+"""Analysis thread: shot change -> motion gate -> detect -> dead zones -> track -> quality -> gating."""
 
 from __future__ import annotations
 
@@ -66,6 +66,7 @@ class AnalysisWorker:
         self.frames, self.work, self.counters, self.health = frames, work, counters, health
         self.latest: LatestResult | None = None
         self._last: Frame | None = None
+        self._shot = 0  # the decoder's shot number of the last analysed frame
 
     def run(self) -> None:
         try:
@@ -79,9 +80,15 @@ class AnalysisWorker:
             self.work.put_barrier(None, before=lambda _: True)  # end of stream after every request
 
     def _analyse(self, frame: Frame) -> None:
+        if frame.shot != self._shot:
+            self._end_shot(frame.shot)
+            if self.latest is not None:  # the overlay must not show the ended tracks
+                self.latest = LatestResult(frame, Detections.empty())
         self._last = frame
         self.health.analysed.tick()
         start = time.perf_counter()
+        # A cut changes the whole picture, so the motion gate lets it through unless the change
+        # is all in masked areas, where there is nothing to detect anyway.
         gate = self.motion.check(frame.image, frame.pts)
         self.counters.ms_motion += (time.perf_counter() - start) * 1000
         if not gate.run_detection:
@@ -106,6 +113,16 @@ class AnalysisWorker:
         for track_id in update.ended:
             self._end(track_id, frame.wall_ts, frame.pts)
         self.latest = LatestResult(frame, tracked)
+
+    def _end_shot(self, shot: int) -> None:
+        """A hard cut (or a file's loop point) since the last analysed frame: no face can be
+        followed across it, however well its box overlaps one of the new shot. Every track ends
+        at the last frame it could have been seen in; the next faces get new ids."""
+        self._shot = shot
+        if self._last is None:
+            return
+        for track_id in self.tracker.finish():
+            self._end(track_id, self._last.wall_ts, self._last.pts)
 
     def _score_and_gate(self, frame: Frame, tracked: Detections) -> None:
         start = time.perf_counter()

@@ -28,6 +28,7 @@ class StageCounters:
     embed_errors: int = 0
     identity_errors: int = 0  # the identity store failed to assign a face (logged)
     corrupt_packets: int = 0
+    shot_cuts: int = 0  # hard cuts and file loop points seen by the decoder: every track ended there
     ms_decode: float = 0.0
     ms_motion: float = 0.0
     ms_detect: float = 0.0

@@ -1,4 +1,5 @@
-"""Decode thread: open the source, sample frames by timestamp, reconnect with backoff."""
+"""Decode thread: open the source, score every frame for hard cuts, sample frames by timestamp,
+reconnect with backoff."""
 
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ from collections.abc import Callable, Iterator
 from vigil.config import CameraConfig, RuntimeConfig
 from vigil.errors import SourceError, SourceUnavailable, SourceUnsupported
 from vigil.live.counters import StageCounters
+from vigil.live.cuts import ShotCounter
 from vigil.live.health import SourceHealth, SourceState
 from vigil.live.queues import DropOldestQueue
 from vigil.live.sampling import FrameSampler, Pacer
 from vigil.redact import redact
 from vigil.sources import FrameSource, RawFrame, open_source
-from vigil.types import Frame, Image
+from vigil.types import Frame
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,7 @@ class DecodeWorker:
         self.clock = clock
         self.sampler = FrameSampler(fps)
         self.pacer = Pacer()
+        self.shots = ShotCounter()  # kept across reconnects: a changed picture after one is a cut
         self.duration_s: float | None = None
         self._index = 0
         self._pts_offset = 0.0
@@ -95,10 +98,11 @@ class DecodeWorker:
                 return False
             if self.health.last_error and self.health.state == SourceState.RUNNING:
                 self.health.last_error = None  # recovered: frames flow again
-            self._on_frame(raw.pts, raw.to_bgr, source.is_live)
+            self._on_frame(raw, source.is_live)
         if source.is_live:
             raise SourceUnavailable(f"{self.name}: stream ended")
         if self.camera.loop and not self.stop.is_set():
+            self.shots.force()  # the end joined to the start: even a still picture is a new shot
             return True
         self.health.state = SourceState.FINISHED
         return False
@@ -113,23 +117,27 @@ class DecodeWorker:
                 return
             yield raw
 
-    def _on_frame(self, raw_pts: float, to_bgr: Callable[[], Image], live: bool) -> None:
+    def _on_frame(self, raw: RawFrame, live: bool) -> None:
         if self._stream_pts_start is None:
-            self._stream_pts_start = raw_pts
-        pts = self._pts_offset + raw_pts - self._stream_pts_start
+            self._stream_pts_start = raw.pts
+        pts = self._pts_offset + raw.pts - self._stream_pts_start
         self.counters.stream_s = pts
         self.counters.frames_decoded += 1
         self.health.decoded.tick()
+        start = time.perf_counter()
+        if self.shots.observe(raw):  # every decoded frame, sampled or not
+            self.counters.shot_cuts += 1
+        self.counters.ms_decode += (time.perf_counter() - start) * 1000
         if self.realtime and not live:
             self.pacer.wait(pts, self.stop)
         if not self.sampler.take(pts):
             return
         start = time.perf_counter()
-        image = to_bgr()
+        image = raw.to_bgr()
         self.counters.ms_decode += (time.perf_counter() - start) * 1000
         wall = self._wall_ts(pts, live)
         self.health.last_frame_ts = wall
-        frame = Frame(image=image, pts=pts, wall_ts=wall, index=self._index)
+        frame = Frame(image=image, pts=pts, wall_ts=wall, index=self._index, shot=self.shots.shot)
         self._index += 1
         self.counters.frames_sampled += 1
         if live or self.realtime:

@@ -18,6 +18,10 @@ class RawFrame(Protocol):
 
     def to_bgr(self) -> Image: ...
 
+    def thumbnail(self, width: int, height: int) -> Image:
+        """An RGB thumbnail, area-averaged; cheap enough for every decoded frame (cut detection)."""
+        ...
+
 
 class FrameSource(ABC):
     """One camera or file. `frames()` raises `SourceError` subclasses on failure."""

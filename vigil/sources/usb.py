@@ -22,6 +22,10 @@ class _ArrayFrame:
     def to_bgr(self) -> Image:
         return self._image
 
+    def thumbnail(self, width: int, height: int) -> Image:
+        small = cv2.resize(self._image, (width, height), interpolation=cv2.INTER_AREA)
+        return cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
+
 
 class UsbSource(FrameSource):
     kind = "usb"
