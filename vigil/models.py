@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from vigil.batch.objects import COCO_SSD_FILENAME, EFFICIENTDET_LITE0_FILENAME
 from vigil.detect.yunet import YUNET_FILENAME
 from vigil.errors import ModelError
 
@@ -29,6 +30,22 @@ YUNET = ModelFile(
     licence="MIT (OpenCV Zoo)",
 )
 MODELS = {"yunet": YUNET}
+
+# COCO object detectors of the object fallback (vigil/batch/objects.py), MediaPipe ObjectDetector.
+COCO_SSD_MOBILENET = ModelFile(
+    filename=COCO_SSD_FILENAME,
+    url="https://storage.googleapis.com/mediapipe-assets/" + COCO_SSD_FILENAME,
+    sha256="61d598093ed03ed41aa47c3a39a28ac01e960d6a810a5419b9a5016a1e9c469b",
+    licence="Apache-2.0 (MediaPipe / TensorFlow Lite)",
+)
+EFFICIENTDET_LITE0 = ModelFile(
+    filename=EFFICIENTDET_LITE0_FILENAME,
+    url="https://storage.googleapis.com/mediapipe-models/object_detector/efficientdet_lite0/int8/1/"
+    + EFFICIENTDET_LITE0_FILENAME,
+    sha256="0720bf247bd76e6594ea28fa9c6f7c5242be774818997dbbeffc4da460c723bb",
+    licence="Apache-2.0 (MediaPipe)",
+)
+MODELS.update({"coco_ssd_mobilenet": COCO_SSD_MOBILENET, "efficientdet_lite0": EFFICIENTDET_LITE0})
 
 
 def sha256_of(path: Path) -> str:

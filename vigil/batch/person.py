@@ -1,7 +1,7 @@
-"""Person fallback for frames without a face (seed 000's object-detection fallback).
+"""Person detectors, the fallback of the object fallback (objects.py) when no COCO model is installed.
 
 The seed used MediaPipe Tasks' EfficientDet, whose weights do not ship in a package. Both
-detectors here do:
+detectors here do (they find persons only):
 - `mediapipe_pose` (default): MediaPipe Pose (full model, in the mediapipe==0.10.14 wheel), one
   person per frame, finds upper bodies and people seen from behind; ~100 ms per call here.
 - `hog`: OpenCV's HOG people detector (weights built into OpenCV), several people, but only
@@ -26,8 +26,8 @@ PERSON_WIDTH = 640  # frames are downscaled to this width before person detectio
 class PersonDetector(Protocol):
     closed: bool
 
-    def detect(self, image_bgr: Image) -> tuple[FloatArray, FloatArray]:
-        """(boxes xyxy (N, 4) in `image_bgr` pixels, confidences (N,) in [0, 1])."""
+    def detect(self, image_bgr: Image) -> tuple[FloatArray, FloatArray, list[str]]:
+        """(boxes xyxy (N, 4) in `image_bgr` pixels, confidences (N,) in [0, 1], N labels)."""
         ...
 
     def close(self) -> None: ...
@@ -40,17 +40,17 @@ class HogPersonDetector:
         self._min_score = min_score
         self.closed = False
 
-    def detect(self, image_bgr: Image) -> tuple[FloatArray, FloatArray]:
+    def detect(self, image_bgr: Image) -> tuple[FloatArray, FloatArray, list[str]]:
         small, scale = downscale(image_bgr, PERSON_WIDTH)
         rects, weights = self._hog.detectMultiScale(small, winStride=(8, 8), padding=(8, 8), scale=1.05)
         if len(rects) == 0:
-            return np.empty((0, 4), np.float32), np.empty(0, np.float32)
+            return np.empty((0, 4), np.float32), np.empty(0, np.float32), []
         boxes = np.asarray(rects, np.float32)
         xyxy = np.column_stack([boxes[:, :2], boxes[:, :2] + boxes[:, 2:]]) * scale
         # SVM margins are unbounded; a logistic maps margin 0 -> 0.5 (as for dlib's HOG faces).
         scores = 1.0 / (1.0 + np.exp(-2.0 * np.asarray(weights, np.float32).reshape(-1)))
         keep = scores >= self._min_score
-        return xyxy[keep], scores[keep]
+        return xyxy[keep], scores[keep], ["person"] * int(keep.sum())
 
     def close(self) -> None:
         self.closed = True
@@ -67,22 +67,22 @@ class PosePersonDetector:
         self._min_score = min_score
         self.closed = False
 
-    def detect(self, image_bgr: Image) -> tuple[FloatArray, FloatArray]:
+    def detect(self, image_bgr: Image) -> tuple[FloatArray, FloatArray, list[str]]:
         small, scale = downscale(image_bgr, PERSON_WIDTH)
         height, width = small.shape[:2]
         result = self._pose.process(cv2.cvtColor(small, cv2.COLOR_BGR2RGB))
         if result.pose_landmarks is None:
-            return np.empty((0, 4), np.float32), np.empty(0, np.float32)
+            return np.empty((0, 4), np.float32), np.empty(0, np.float32), []
         points = np.array([[p.x, p.y, p.visibility] for p in result.pose_landmarks.landmark], np.float32)
         visible = points[points[:, 2] >= 0.5]
         score = float(visible[:, 2].mean()) if len(visible) >= 3 else 0.0
         if score < self._min_score or math.isnan(score):
-            return np.empty((0, 4), np.float32), np.empty(0, np.float32)
+            return np.empty((0, 4), np.float32), np.empty(0, np.float32), []
         lo = visible[:, :2].min(axis=0) * (width, height)
         hi = visible[:, :2].max(axis=0) * (width, height)
         margin = (hi - lo) * 0.1
         box = np.concatenate([np.maximum(lo - margin, 0), np.minimum(hi + margin, (width, height))])
-        return (box * scale).reshape(1, 4).astype(np.float32), np.array([score], np.float32)
+        return (box * scale).reshape(1, 4).astype(np.float32), np.array([score], np.float32), ["person"]
 
     def close(self) -> None:
         if not self.closed:

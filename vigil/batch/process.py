@@ -54,7 +54,7 @@ class FrameObs:
     frame: int  # 1-based
     decoded: bool
     faces: list[FaceObs] = field(default_factory=list)
-    persons: list[tuple[Box, float]] = field(default_factory=list)
+    persons: list[tuple[Box, float, str]] = field(default_factory=list)  # fallback objects: box, score, label
     signature: FrameSignature | None = None  # HSV thumbnail for shot boundaries (shots.py)
 
 
@@ -110,7 +110,7 @@ class FaceFollower:
         self.det_size = _fit(info.width, info.height, engine.detect_width)
         self.to_orig = info.width / self.lm_size[0]
         self.faces: list[_Face] = []
-        self.persons: list[tuple[Box, float]] = []
+        self.persons: list[tuple[Box, float, str]] = []
         self._signature: FrameSignature | None = None
         self.timings: dict[str, float] = defaultdict(float)
         self._persons = persons  # the worker's, when the person fallback is on
@@ -225,16 +225,16 @@ class FaceFollower:
             _clip_box(box, self.width, self.height), face.score, points, pose, appearance, face.held
         )
 
-    def _detect_persons(self, bgr: Image) -> list[tuple[Box, float]]:
+    def _detect_persons(self, bgr: Image) -> list[tuple[Box, float, str]]:
         if self._persons is None:
             return []
         start = time.perf_counter()
-        boxes, scores = self._persons.detect(bgr)
+        boxes, scores, labels = self._persons.detect(bgr)
         self.timings["persons"] += time.perf_counter() - start
         factor = self.width / self.det_size[0]
         return [
-            (_clip_box(tuple(float(v) * factor for v in box), self.width, self.height), float(score))
-            for box, score in zip(boxes, scores, strict=True)
+            (_clip_box(tuple(float(v) * factor for v in box), self.width, self.height), float(score), label)
+            for box, score, label in zip(boxes, scores, labels, strict=True)
         ]
 
 

@@ -39,6 +39,7 @@ from typing import Any
 from vigil.batch.chunking import adaptive_chunk_size, plan_chunks
 from vigil.batch.discover import split_pending, tracking_output_path
 from vigil.batch.engines import check_engine
+from vigil.batch.objects import object_model_path
 from vigil.batch.output import (
     ABSENT,
     SCHEMA_VERSION,
@@ -445,6 +446,8 @@ def run_batch(
     and their partial outputs removed. `executor` reuses a caller's process pool (initialised with
     `init_worker`, e.g. already warm in a benchmark); it is not shut down."""
     check_engine(settings)
+    if settings.enable_object_detection:
+        object_model_path(settings)  # an unknown model name or a missing model file fails here
     try:
         blendshape_estimator(settings)  # a bad export profile fails here, before any work
     except ValueError as exc:

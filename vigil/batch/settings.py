@@ -201,14 +201,30 @@ class BatchSettings(BaseModel):
     enable_object_detection: bool = Field(
         False,
         validation_alias=_alias("STEP5_ENABLE_OBJECT_DETECTION"),
-        description="When a frame has no face, look for persons (label person, source object_detector)",
+        description="When a frame has no face, look for objects (COCO label, e.g. person; source "
+        "object_detector)",
     )
     person_detector: PersonDetectorName = Field(
         "mediapipe_pose",
         description="Person fallback detector: mediapipe_pose (one person, upper bodies too) or hog "
         "(OpenCV HOG people detector: several upright full bodies); runs on detection frames only",
     )
-    person_min_score: float = Field(0.5, ge=0, le=1, description="Minimum person detection confidence")
+    person_min_score: float = Field(
+        0.5, ge=0, le=1, description="Minimum confidence of a fallback object (COCO object or person)"
+    )
+    object_detector_model: str = Field(
+        "coco_ssd_mobilenet",
+        min_length=1,
+        validation_alias=_alias("STEP5_OBJECT_DETECTOR_MODEL"),
+        description="Object fallback model (MediaPipe ObjectDetector, COCO classes): coco_ssd_mobilenet, "
+        "efficientdet_lite0 (vigil models fetch NAME), or the seed's efficientdet_lite1/2, ssd_mobilenet_v3 "
+        "files; when not installed, person_detector is used",
+    )
+    object_detector_model_path: Path | None = Field(
+        None,
+        validation_alias=_alias("STEP5_OBJECT_DETECTOR_MODEL_PATH"),
+        description="A MediaPipe object detector .tflite, instead of object_detector_model's file",
+    )
     # ------------------------------------------------------------ parallelism
     cpu_workers: int = Field(
         default_factory=lambda: max(1, os.cpu_count() or 1),

@@ -146,7 +146,7 @@ class VideoStitcher:
         return step.pairs
 
     def _track_persons(self, obs: FrameObs, cut: bool) -> list[tuple[int, int]]:
-        found = [_observation(box, score) for box, score in obs.persons]
+        found = [_observation(box, score) for box, score, _ in obs.persons]
         return self._persons.update(obs.frame, found, cut).pairs
 
     def _face(self, frame: int, track_id: int, face: FaceObs) -> TrackedObject:
@@ -173,9 +173,9 @@ class VideoStitcher:
             landmarks=landmarks,
         )
 
-    def _person(self, track_id: int, box: Box, score: float) -> TrackedObject:
-        object_id = self._ids("person", track_id)
-        return TrackedObject(**_box_fields(object_id, box, PERSON_SOURCE, "person", score))
+    def _person(self, track_id: int, box: Box, score: float, label: str) -> TrackedObject:
+        object_id = self._ids("person", track_id)  # any fallback object (objects.py): one id space
+        return TrackedObject(**_box_fields(object_id, box, PERSON_SOURCE, label, score))
 
 
 def _observation(

@@ -19,7 +19,8 @@ import warnings
 import cv2
 
 from vigil.batch.engines import Engine, create_engine
-from vigil.batch.person import PersonDetector, create_person_detector
+from vigil.batch.objects import create_fallback_detector
+from vigil.batch.person import PersonDetector
 from vigil.batch.settings import BatchSettings
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ class WorkerModels:
         with self._lock:
             self._use(settings)
             if self._persons is None:
-                self._persons = create_person_detector(settings.person_detector, settings.person_min_score)
+                self._persons = create_fallback_detector(settings)  # COCO objects, else persons
             return self._persons
 
     def close(self) -> None:
