@@ -176,6 +176,20 @@ def test_gap_in_audio_timestamps_keeps_later_sound_in_place(tmp_path: Path) -> N
     assert np.nanmax(envelope[30:36]) < np.nanmin(envelope[40:60]) - 30  # frames 31..36: in the gap
 
 
+def test_the_audio_is_streamed_with_a_bounded_buffer() -> None:
+    from vigil.batch.audio_voice import RATE, WebrtcVad, _Analysis
+
+    analysis = _Analysis(WebrtcVad(), 25.0, 60 * 25)
+    noise = np.random.default_rng(1).uniform(-0.1, 0.1, RATE).astype(np.float32)
+    largest = 0
+    for _ in range(60):  # one minute, a second at a time
+        analysis.feed(noise)
+        largest = max(largest, len(analysis._buffer))
+    assert largest < 2 * RATE  # never more than the pending second and a frame's window
+    assert len(analysis.probabilities) == 60 * RATE // 480
+    assert not np.isnan(analysis.envelope[1:-1]).any()
+
+
 def test_video_without_audio_track_gives_none(tmp_path: Path, hamilton: Path) -> None:
     video_only = tmp_path / "mute.mp4"
     with av.open(str(hamilton)) as source, av.open(str(video_only), "w") as target:

@@ -68,6 +68,8 @@ def silero_model_path() -> Path | None:
 class SileroVad:
     """Streaming Silero VAD v5/v6: one speech probability per 32 ms window at 16 kHz."""
 
+    window = SILERO_WINDOW
+
     def __init__(self, model: Path) -> None:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = 1  # tiny model: threads cost more than they give
@@ -75,51 +77,45 @@ class SileroVad:
         self._session = onnxruntime.InferenceSession(
             str(model), sess_options=options, providers=["CPUExecutionProvider"]
         )
+        self._state = np.zeros((2, 1, 128), np.float32)
+        self._context = np.zeros(SILERO_CONTEXT, np.float32)
+        self._rate = np.array(RATE, np.int64)
 
-    def probabilities(self, samples: np.ndarray) -> np.ndarray:
-        """Speech probability per 512-sample window of mono float samples in [-1, 1]."""
-        state = np.zeros((2, 1, 128), np.float32)
-        context = np.zeros(SILERO_CONTEXT, np.float32)
-        rate = np.array(RATE, np.int64)
-        count = len(samples) // SILERO_WINDOW
-        out = np.empty(count, np.float32)
-        for index in range(count):
-            window = samples[index * SILERO_WINDOW : (index + 1) * SILERO_WINDOW]
-            batch = np.concatenate([context, window])[None, :]
-            prob, state = self._session.run(None, {"input": batch, "state": state, "sr": rate})
-            out[index] = float(prob[0, 0])
-            context = window[-SILERO_CONTEXT:]
-        return out
+    def __call__(self, window: np.ndarray) -> float:
+        """Speech probability of the next 512 samples (mono float in [-1, 1]), in stream order."""
+        batch = np.concatenate([self._context, window])[None, :].astype(np.float32, copy=False)
+        prob, self._state = self._session.run(None, {"input": batch, "state": self._state, "sr": self._rate})
+        self._context = window[-SILERO_CONTEXT:]
+        return float(prob[0, 0])
+
+
+class WebrtcVad:
+    """webrtcvad (aggressiveness 2) on 30 ms windows: 0 or 1."""
+
+    window = WEBRTC_FRAME
+
+    def __init__(self) -> None:
+        self._vad = webrtcvad.Vad(WEBRTC_AGGRESSIVENESS)
+
+    def __call__(self, window: np.ndarray) -> float:
+        return float(self._vad.is_speech((window * 32767).astype(np.int16).tobytes(), RATE))
 
 
 def voice_from_video(path: Path, fps: float, total_frames: int) -> VoiceTrack | None:
-    """Voice per frame of the video's first audio track; None when it has no (decodable) audio."""
-    decoded = decode_audio(path)
-    if decoded is None:
-        return None
-    samples, offset_s = decoded  # offset: audio start minus video start, seconds
-    samples = np.clip(samples, -1.0, 1.0)
+    """Voice per frame of the video's first audio track; None when it has no (decodable) audio.
+    The audio is streamed: memory stays flat whatever the video's length."""
     model = silero_model_path()
     warnings: tuple[str, ...] = ()
+    vad: SileroVad | WebrtcVad
     if model is not None:
-        step = SILERO_WINDOW / RATE
-        voice = _at_frames(SileroVad(model).probabilities(samples), step, offset_s, fps, total_frames)
-        source = SOURCE_SILERO
+        vad, source = SileroVad(model), SOURCE_SILERO
     else:
         message = (
             "Silero VAD model not found (install silero-vad with --no-deps, or set "
             f"{SILERO_PATH_ENV}); webrtcvad used instead: it counts music and noise as voice"
         )
-        log.warning("%s: %s", path.name, message)
-        warnings = (message,)
-        voice = _at_frames(_webrtc(samples), WEBRTC_FRAME / RATE, offset_s, fps, total_frames)
-        source = SOURCE_WEBRTC
-    envelope = band_envelope(samples, offset_s, fps, total_frames)
-    return VoiceTrack(voice=voice, envelope=envelope, source=source, warnings=warnings)
-
-
-def decode_audio(path: Path) -> tuple[np.ndarray, float] | None:
-    """16 kHz mono float32 samples of the first audio stream and its start relative to the video's."""
+        vad, source, warnings = WebrtcVad(), SOURCE_WEBRTC, (message,)
+    analysis = _Analysis(vad, fps, total_frames)
     try:
         container = av.open(str(path))
     except (av.error.FFmpegError, OSError) as exc:
@@ -128,24 +124,73 @@ def decode_audio(path: Path) -> tuple[np.ndarray, float] | None:
         if not container.streams.audio:
             return None
         video_start = _stream_start(container.streams.video[0]) if container.streams.video else 0.0
-        parts: list[np.ndarray] = []
         start: float | None = None
         consumed = 0
         for chunk in _resampled(container):
             if start is None:
                 start = float(chunk.time) if chunk.time is not None else 0.0
+                analysis.offset_s = start - video_start
             elif chunk.time is not None:
                 # A gap (lost packets) is filled with silence so later audio keeps its time.
                 missing = round((float(chunk.time) - start) * RATE) - consumed
                 if missing > WEBRTC_FRAME:
-                    parts.append(np.zeros(missing, np.float32))
+                    analysis.feed(np.zeros(missing, np.float32))
                     consumed += missing
-            samples = chunk.to_ndarray().astype(np.float32, copy=False).ravel()
-            parts.append(samples)
+            samples = np.clip(chunk.to_ndarray().astype(np.float32, copy=False).ravel(), -1.0, 1.0)
+            analysis.feed(samples)
             consumed += len(samples)
-    if start is None or not parts:
-        return None
-    return np.concatenate(parts), start - video_start
+    if start is None:
+        return None  # an audio stream without a single decodable sample
+    if warnings:
+        log.warning("%s: %s", path.name, warnings[0])
+    voice = _at_frames(
+        np.asarray(analysis.probabilities, np.float32),
+        vad.window / RATE,
+        analysis.offset_s,
+        fps,
+        total_frames,
+    )
+    return VoiceTrack(voice=voice, envelope=analysis.envelope, source=source, warnings=warnings)
+
+
+class _Analysis:
+    """Voice windows and per-frame envelope over a stream of samples, keeping only what is pending."""
+
+    def __init__(self, vad: SileroVad | WebrtcVad, fps: float, total_frames: int) -> None:
+        self.vad, self.fps, self.total = vad, fps, total_frames
+        self.offset_s = 0.0  # audio start minus video start
+        self.probabilities: list[float] = []
+        self.envelope = np.full(total_frames, np.nan, np.float32)
+        self._half = max(int(RATE / fps), 32)
+        self._hann = np.hanning(2 * self._half)
+        freqs = np.fft.rfftfreq(2 * self._half, 1 / RATE)
+        self._band = (freqs >= ENVELOPE_BAND_HZ[0]) & (freqs < ENVELOPE_BAND_HZ[1])
+        self._buffer = np.zeros(0, np.float32)
+        self._buffer_start = 0  # absolute sample index of _buffer[0]
+        self._vad_at = 0  # next voice window's first sample
+        self._frame = 0  # next frame of the envelope
+
+    def feed(self, samples: np.ndarray) -> None:
+        self._buffer = np.concatenate([self._buffer, samples])
+        end = self._buffer_start + len(self._buffer)
+        width = self.vad.window
+        while self._vad_at + width <= end:
+            at = self._vad_at - self._buffer_start
+            self.probabilities.append(self.vad(self._buffer[at : at + width]))
+            self._vad_at += width
+        while self._frame < self.total:
+            centre = round(((self._frame + 0.5) / self.fps - self.offset_s) * RATE)
+            if centre + self._half > end:
+                break
+            if centre - self._half >= self._buffer_start:
+                at = centre - self._half - self._buffer_start
+                spectrum = np.abs(np.fft.rfft(self._buffer[at : at + 2 * self._half] * self._hann)) ** 2
+                self.envelope[self._frame] = 10 * np.log10(float(spectrum[self._band].sum()) + 1e-10)
+            self._frame += 1  # frames before the audio starts stay NaN
+        next_centre = round(((self._frame + 0.5) / self.fps - self.offset_s) * RATE)
+        keep_from = max(self._buffer_start, min(self._vad_at, next_centre - self._half))
+        self._buffer = self._buffer[keep_from - self._buffer_start :]
+        self._buffer_start = keep_from
 
 
 def _stream_start(stream: Any) -> float:
@@ -170,16 +215,6 @@ def _resampled(container: Any) -> Iterator[Any]:
         log.warning("%s: skipped %d undecodable audio packets", container.name, skipped)
 
 
-def _webrtc(samples: np.ndarray) -> np.ndarray:
-    vad = webrtcvad.Vad(WEBRTC_AGGRESSIVENESS)
-    pcm = (samples * 32767).astype(np.int16)
-    count = len(pcm) // WEBRTC_FRAME
-    return np.array(
-        [vad.is_speech(pcm[i * WEBRTC_FRAME : (i + 1) * WEBRTC_FRAME].tobytes(), RATE) for i in range(count)],
-        dtype=np.float32,
-    )
-
-
 def _at_frames(
     values: np.ndarray, step_s: float, offset_s: float, fps: float, total_frames: int
 ) -> np.ndarray:
@@ -195,20 +230,4 @@ def _at_frames(
         lo, hi = max(first[frame], 0), min(last[frame], len(values) - 1)
         if lo <= hi:
             out[frame] = (cumulative[hi + 1] - cumulative[lo]) / (hi + 1 - lo)
-    return out
-
-
-def band_envelope(samples: np.ndarray, offset_s: float, fps: float, total_frames: int) -> np.ndarray:
-    """Log energy (dB) of the voice band over two frame durations centred on each frame."""
-    out = np.full(total_frames, np.nan, np.float32)
-    half = max(int(RATE / fps), 32)
-    window = np.hanning(2 * half)
-    freqs = np.fft.rfftfreq(2 * half, 1 / RATE)
-    band = (freqs >= ENVELOPE_BAND_HZ[0]) & (freqs < ENVELOPE_BAND_HZ[1])
-    for frame in range(total_frames):
-        centre = round(((frame + 0.5) / fps - offset_s) * RATE)
-        if centre - half < 0 or centre + half > len(samples):
-            continue
-        spectrum = np.abs(np.fft.rfft(samples[centre - half : centre + half] * window)) ** 2
-        out[frame] = 10 * np.log10(float(spectrum[band].sum()) + 1e-10)
     return out
