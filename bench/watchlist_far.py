@@ -1,12 +1,12 @@
 """Watchlist false alarms per track: the visitors of the shared clips as impostors of enrolled people.
 
 Every person of `<shared>/media/faces/people/` is enrolled from their photos (as `vigil watchlist
-import` does). Each clip of `<shared>/media/video/` is played through the live pipeline (detector,
-tracker, quality, recognition gate, embedder: the faces a real run embeds); each track is a
-visitor. A track is an impostor of every enrolled person who is not in its clip (hamilton holds
-lin_manuel_miranda, alex_lacamoire and obama). The track's score for a person is taken as the
-decider takes it (`vigil.watchlist.matching`): after each of its faces, the score of its
-prototype so far; the track reaches a level when any of those does. The previous rule (the
+import` does). Each clip of `<shared>/media/video/` and `<shared>/media/activity/*/` is played
+through the live pipeline (detector, tracker, quality, recognition gate, embedder: the faces a real
+run embeds); each track is a visitor. A track is an impostor of every enrolled person who is not
+in its clip (hamilton holds lin_manuel_miranda, alex_lacamoire and obama). The track's score for a
+person is taken as the decider takes it (`vigil.watchlist.matching`): after each of its faces, the
+score of its prototype so far; the track reaches a level when any of those does. The previous rule (the
 quality-weighted mean of the faces' own scores) is shown beside it.
 
 Prints FAR per (track, person) pair at both levels, and how many false alerts one enrolled person
@@ -127,7 +127,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--embedder", nargs="+", default=["dlib_onnx"])
     args = parser.parse_args(argv)
-    clips = sorted(p for p in (shared_dir() / "media" / "video").iterdir() if p.suffix in VIDEO_SUFFIXES)
+    media = shared_dir() / "media"
+    found = [*(media / "video").iterdir(), *(media / "activity").glob("*/*")]
+    clips = sorted(p for p in found if p.suffix in VIDEO_SUFFIXES)
     info = machine_info()
     print(f"{info['date']} {info['cpu']} ({info['usable_cores']} cores), Vigil {info['vigil_revision']}")
     for embedder_type in args.embedder:
