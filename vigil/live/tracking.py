@@ -62,7 +62,8 @@ class FaceTracker:
         return TrackUpdate(result, started, ended)
 
     def finish(self) -> list[int]:
-        """End every live track (end of stream); ids stay unique if the tracker is reused."""
+        """End every live track (end of stream, a hard cut); ids stay unique: the tracker goes on
+        numbering from where it was."""
         ended = sorted(self._alive)
         self._alive.clear()
         self._tracker.tracks = []
