@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import read_image, shared_file
 from vigil.config import CameraConfig, GatingConfig, load_settings
-from vigil.cuts import CutDetector
+from vigil.cuts import THUMB_SIZE, CutDetector
 from vigil.detect import create_detector
 from vigil.live.counters import CounterSnapshot
 from vigil.live.cuts import ShotCounter
@@ -177,3 +177,25 @@ def test_cut_detector_adapts_to_a_busy_shot() -> None:
     for k in range(8):  # every frame moves by ~12: a fast zoom
         busy.update(shifted(12 * (k % 2)))
     assert not busy.update(shifted(12 + 20)) and busy.last_score >= 15
+
+
+def test_thumbnails_show_the_frame_in_rgb(hamilton: Path) -> None:
+    """The cheap thumbnail (scaled from the YUV frame) is the frame's picture in RGB order, like an
+    area-resized BGR conversion; the USB source's (from an OpenCV image) is exactly that."""
+    from vigil.sources.usb import _ArrayFrame
+
+    source = open_source(str(hamilton), load_settings().runtime)
+    source.open()
+    try:
+        raws = [raw for _, raw in zip(range(30), source.frames(), strict=False)]
+        for raw in raws[::10]:
+            bgr = raw.to_bgr()
+            expected = cv2.cvtColor(
+                cv2.resize(bgr, THUMB_SIZE, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB
+            )
+            thumb = raw.thumbnail(*THUMB_SIZE)
+            assert thumb.shape == (27, 48, 3)
+            assert float(np.abs(thumb.astype(np.int16) - expected.astype(np.int16)).mean()) < 3.0
+            assert np.array_equal(_ArrayFrame(bgr, raw.pts).thumbnail(*THUMB_SIZE), expected)
+    finally:
+        source.close()
