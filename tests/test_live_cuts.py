@@ -199,3 +199,52 @@ def test_thumbnails_show_the_frame_in_rgb(hamilton: Path) -> None:
             assert np.array_equal(_ArrayFrame(bgr, raw.pts).thumbnail(*THUMB_SIZE), expected)
     finally:
         source.close()
+
+
+def test_a_cut_survives_a_dropped_frame(faces: list[Image]) -> None:
+    """The frame after a cut may be dropped by the frame queue (real time, analysis behind): the
+    next frame's shot number still differs, so the old track ends at its own last frame."""
+    from vigil.live.analyse import AnalysisWorker, WorkItem, WorkQueue
+    from vigil.live.counters import StageCounters
+    from vigil.live.dead_zones import DeadZones
+    from vigil.live.events import TrackEnded, TrackStarted
+    from vigil.live.health import SourceHealth
+    from vigil.live.motion import MotionGate
+    from vigil.live.queues import DropOldestQueue, TwoLaneQueue
+    from vigil.live.tracking import FaceTracker
+    from vigil.types import Frame
+
+    settings = load_settings(shared_dir=shared_file("models").parent)
+    frames: DropOldestQueue[Frame | None] = DropOldestQueue(100)
+    work: WorkQueue = TwoLaneQueue(100)
+    worker = AnalysisWorker(
+        "cam",
+        create_detector(settings.detector, settings.model_search_dirs()),
+        FaceTracker(settings.tracker),
+        RecognitionGate(settings.gating),
+        MotionGate(settings.motion),
+        DeadZones([]),
+        settings.quality,
+        frames,
+        work,
+        StageCounters(),
+        SourceHealth("cam", "file.mp4", "file"),
+    )
+    obama, biden = faces
+    # Obama for 4 analysed frames (shot 0); shot 1's frames were dropped; Biden from shot 2 on.
+    plan = [(obama, 0)] * 4 + [(biden, 2)] * 4
+    for index, (image, shot) in enumerate(plan):
+        moved = np.ascontiguousarray(np.roll(image, index * 2, axis=1))
+        frames.put(Frame(moved, pts=index * 0.2, wall_ts=1000.0 + index * 0.2, index=index, shot=shot))
+    frames.put(None)
+    worker.run()
+    items: list[WorkItem] = []
+    while (item := work.get(timeout=1)) is not None:
+        items.append(item)
+    started = [(e.track_id, e.pts) for e in items if isinstance(e, TrackStarted)]
+    ended = {e.track_id: e.pts for e in items if isinstance(e, TrackEnded)}
+    assert len(started) == 2, started  # one track per shot, not one across both
+    (first, first_start), (second, second_start) = started
+    assert second != first and set(ended) == {first, second}
+    assert first_start < 0.8 <= second_start
+    assert ended[first] == pytest.approx(0.6)  # its last frame, before the cut
