@@ -24,11 +24,12 @@ import numpy as np
 
 from vigil.batch.headpose import LandmarkLayout
 from vigil.batch.speaking import SpeakingDetector, find_audio_activity, window_for_fps
-from vigil.batch.speaking_mouth import mouth_opening
+from vigil.batch.speaking_mouth import mouth_signal
 
 ROOT = Path(__file__).resolve().parents[1]
 LABELS = ROOT / "bench" / "speaking_labels.json"
 SHARED = Path(os.environ.get("VIGIL_SHARED_DIR", ROOT / ".." / "shared")).resolve()
+LEARNED_ENGINE = "mediapipe_landmarker"
 
 
 @dataclass(frozen=True)
@@ -124,13 +125,15 @@ def replay(document: dict[str, Any], video: Path) -> dict[str, Any]:
     fps, total = float(meta["fps"]), int(meta["total_frames"])
     layout: LandmarkLayout = meta.get("landmark_layout") or "facemesh478"
     detector = SpeakingDetector(find_audio_activity(video, fps, total), window=window_for_fps(fps), fps=fps)
+    learned = meta.get("tracking_engine") == LEARNED_ENGINE  # its jawOpen is the landmarker's own
     for entry in document["frames"]:
         for obj in entry["tracked_objects"]:
             if obj.get("label") != "face":
                 continue
             points = obj.get("landmarks")
             landmarks = None if points is None else np.asarray(points, np.float32)
-            result = detector.update(obj["id"], entry["frame"], mouth_opening(landmarks, layout))
+            jaw = (obj.get("blendshapes") or {}).get("jawOpen") if learned else None
+            result = detector.update(obj["id"], entry["frame"], mouth_signal(landmarks, layout, jaw))
             obj["is_speaking"] = result.is_speaking
             obj["speaking_confidence"] = result.confidence
     return document

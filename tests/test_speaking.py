@@ -26,7 +26,7 @@ from vigil.batch.speaking import (
     mouth_evidence,
     window_for_fps,
 )
-from vigil.batch.speaking_mouth import mouth_opening
+from vigil.batch.speaking_mouth import mouth_opening, mouth_signal
 from vigil.errors import ConfigError, SourceUnsupported, VigilError
 
 # ---------------------------------------------------------------- helpers
@@ -339,6 +339,14 @@ def test_mouth_opening_is_lip_gap_over_nose_bridge_to_chin() -> None:
     dlib = np.zeros((68, 2), np.float32)
     dlib[27], dlib[8], dlib[62], dlib[66] = (30, 0), (30, 60), (30, 40), (30, 52)
     assert mouth_opening(dlib, "dlib68") == pytest.approx(0.2)
+
+
+def test_the_learned_jaw_open_is_preferred_to_the_lips() -> None:
+    points = facemesh_points(30.0)
+    assert mouth_signal(points, "facemesh478", 0.42) == pytest.approx(0.42)
+    assert mouth_signal(points, "facemesh478", None) == pytest.approx(0.3)
+    assert mouth_signal(points, "facemesh478", float("nan")) == pytest.approx(0.3)
+    assert mouth_signal(None, "facemesh478", None) is None
 
 
 def test_turning_the_head_barely_changes_the_opening() -> None:
