@@ -6,6 +6,7 @@ STAMP := $(VENV)/.installed
 SHARED := $(or $(VIGIL_SHARED_DIR),../shared)
 SOURCES ?= $(SHARED)/media/video/hamilton_640x360.mp4
 YUNET_FILE := face_detection_yunet_2023mar.onnx
+LANDMARKER_FILE := face_landmarker.task
 
 .PHONY: run test lint bench setup system-deps models clean
 
@@ -26,8 +27,10 @@ $(STAMP): requirements.txt requirements-nodeps.txt requirements-dev.txt pyprojec
 system-deps:
 	./scripts/install-system-deps.sh
 
-# Install YuNet into the per-user models dir (~/.local/share/vigil/models), sha256-checked: from the
-# shared copy when there is one (offline), else from the official URL; without either, BlazeFace.
+# Install YuNet and the MediaPipe Face Landmarker (vigil track's default engine) into the per-user
+# models dir (~/.local/share/vigil/models), sha256-checked: from the shared copy when there is one
+# (offline), else from the official URL; without YuNet, BlazeFace; without the Face Landmarker,
+# vigil track uses FaceMesh and geometric blendshapes.
 # Export dlib's face descriptor there as ONNX, offline from the pip-installed weights.
 models: $(STAMP)
 	$(BIN)/python -m vigil.embed.dlib_export
@@ -35,6 +38,11 @@ models: $(STAMP)
 		$(BIN)/vigil models fetch yunet --url "file://$(abspath $(SHARED))/models/$(YUNET_FILE)"; \
 	else \
 		$(BIN)/vigil models fetch yunet || echo "YuNet download failed: Vigil falls back to BlazeFace"; \
+	fi
+	if [ -f "$(SHARED)/models/$(LANDMARKER_FILE)" ]; then \
+		$(BIN)/vigil models fetch face_landmarker --url "file://$(abspath $(SHARED))/models/$(LANDMARKER_FILE)"; \
+	else \
+		$(BIN)/vigil models fetch face_landmarker || echo "Face Landmarker download failed: vigil track uses geometric blendshapes"; \
 	fi
 
 # The dashboard on http://127.0.0.1:8000/ with the demo clip as a looping camera.

@@ -4,8 +4,9 @@
 fps and the CPU time per frame of the parent and of the workers (CPU per frame barely moves with
 other load on a shared machine, fps does): for quick before/after comparisons.
 
-One run measures, on this machine, with the default engine (YuNet + FaceMesh landmarks +
-blendshapes + head pose + tracking + speaking + JSON):
+One run measures, on this machine, with the default engine (`auto`: YuNet + Face Landmarker
+landmarks and learned blendshapes when face_landmarker.task is in ../shared/models, else YuNet +
+FaceMesh + geometric blendshapes; + head pose + tracking + speaking + JSON):
 1. decode-only throughput of each clip (PyAV, FFmpeg threads auto, RGB conversion);
 2. `run_batch` throughput with 2 warm worker processes (models loaded), and cold (pool start
    included), as fps and as a ratio of decode-only;
@@ -263,11 +264,11 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def warm_only(name: str, repeats: int) -> None:
+def warm_only(name: str, repeats: int, engine: str | None = None) -> None:
     """Warm 2-worker runs of one clip: fps, and CPU per frame of the parent and of the workers
     (CPU time is much less sensitive than fps to other load on a shared machine)."""
     path = SHARED / "media" / "video" / name
-    s = settings()
+    s = settings() if engine is None else settings(engine=engine)
     total = probe_video(path).total_frames
     pool = warm_pool(s)
     workers = list(pool._processes)  # the pool keeps its processes (max_workers already started)
@@ -287,7 +288,12 @@ def warm_only(name: str, repeats: int) -> None:
             print(json.dumps({"load_avg": load} | {k: round(v, 2) for k, v in rows[-1].items()}), flush=True)
     pool.shutdown()
     fps = [r["fps"] for r in rows]
-    summary = {"clip": name, "fps_median": float(np.median(fps)), "fps_best": max(fps)}
+    summary = {
+        "clip": name,
+        "engine": s.resolved_engine,
+        "fps_median": float(np.median(fps)),
+        "fps_best": max(fps),
+    }
     for key in ("parent_cpu_ms", "workers_cpu_ms"):
         summary[f"{key}_per_frame_median"] = float(np.median([r[key] for r in rows]))
     print(json.dumps({k: round(v, 2) if isinstance(v, float) else v for k, v in summary.items()}))
@@ -306,9 +312,10 @@ def main() -> None:
         help="only the warm 2-worker runs of one clip (quick before/after comparisons)",
     )
     parser.add_argument("--repeats", type=int, default=REPEATS, help="warm runs per clip")
+    parser.add_argument("--engine", help="with --warm-only: this engine instead of the default (auto)")
     args = parser.parse_args()
     if args.warm_only:
-        warm_only(args.warm_only, args.repeats)
+        warm_only(args.warm_only, args.repeats, args.engine)
         return
     results: dict[str, Any] = {"machine": machine(), "workers": WORKERS, "clips": {}}
     print(json.dumps(results["machine"]))

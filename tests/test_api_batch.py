@@ -403,7 +403,7 @@ def test_job_options_default_to_the_step5_routes(job_client: TestClient, clip: P
     job_client.post(BOUNDS, json={"min": 30, "max": 60})
     created = job_client.post(JOBS, json={"paths": [str(clip)], "out_dir": str(tmp_path)}).json()
     assert created["options"] == {
-        "engine": "yunet",
+        "engine": "auto",
         "workers": 1,
         "chunk_size": None,
         "chunk_min": 30,

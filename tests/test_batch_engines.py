@@ -14,7 +14,14 @@ from vigil.detect.mediapipe_facemesh import FaceMeshConfig
 from vigil.detect.registry import detector_configs
 from vigil.errors import ModelError
 
-POINTS = {"yunet": 468, "blazeface": 468, "haar": 468, "mediapipe_facemesh": 478, "dlib_hog": 68}
+POINTS = {
+    "mediapipe_landmarker": 478,
+    "yunet": 468,
+    "blazeface": 468,
+    "haar": 468,
+    "mediapipe_facemesh": 478,
+    "dlib_hog": 68,
+}
 
 
 @pytest.mark.parametrize("engine", sorted(POINTS))
@@ -33,6 +40,9 @@ def test_engine_finds_the_face_with_landmarks(engine: str) -> None:
         inside = (face.landmarks[:, 0] > x0 - 20) & (face.landmarks[:, 0] < x1 + 20)
         assert inside.mean() > 0.9, "landmarks are on the face"
         assert face.head_pose is not None and abs(face.head_pose[1]) < 45
+        assert face.translation is not None and 200 < face.translation[2] < 5000, "mm in front of the camera"
+        # Only the Face Landmarker makes learned blendshapes (52 scores); the others are estimated later.
+        assert (face.blendshapes is not None) == (engine == "mediapipe_landmarker")
 
 
 def test_observations_do_not_depend_on_the_chunk_start() -> None:
@@ -71,4 +81,5 @@ def test_unshippable_engines_name_their_model_files(engine: str) -> None:
 def test_seed_engine_names_are_accepted() -> None:
     assert batch_settings(engine="opencv_yunet").engine == "yunet"
     assert batch_settings(engine="opencv_haar").engine == "haar"
-    assert batch_settings(engine="mediapipe_landmarker").engine == "mediapipe_facemesh"
+    assert batch_settings(engine="mediapipe_landmarker").engine == "mediapipe_landmarker"
+    assert batch_settings(engine="mediapipe").engine == "mediapipe_landmarker"

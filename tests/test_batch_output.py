@@ -30,7 +30,7 @@ def test_schema_file_is_generated_from_the_models() -> None:
     assert committed == tracking_schema_text(), "run `python -m vigil.batch.output`"
 
 
-def box(label: str = "face", source: str = "face_detector") -> BoxFields:
+def box(label: str = "face", source: str = "face_landmarker") -> BoxFields:
     return BoxFields(
         id="obj_1",
         bbox_xmin=10.0,
@@ -85,7 +85,7 @@ def test_a_person_has_no_face_fields_in_its_json_and_the_fallback_source() -> No
     assert set(json.loads(person().model_dump_json())) == set(BoxFields.__annotations__)
     assert person(landmarks=ABSENT).model_dump_json() == person().model_dump_json()
     with pytest.raises(ValidationError, match="must have source 'object_detector'"):
-        TrackedObject(**box("person", "face_detector"))
+        TrackedObject(**box("person", "face_landmarker"))
 
 
 def test_a_face_needs_its_fields_may_have_nulls_and_landmarks_only_when_verbose() -> None:
@@ -96,7 +96,7 @@ def test_a_face_needs_its_fields_may_have_nulls_and_landmarks_only_when_verbose(
     with pytest.raises(ValidationError, match="a face needs head_pose"):
         TrackedObject(**box(), is_speaking=False, speaking_confidence=0.1, speaking_method="x",
                       speaking_sources=[], blendshapes=None)  # fmt: skip
-    with pytest.raises(ValidationError, match="faces must not use the non-face source"):
+    with pytest.raises(ValidationError, match=r"a face.s source is .face_landmarker."):
         face(source="object_detector")
 
 

@@ -4,6 +4,7 @@ failures, skipping, cancellation and the person fallback."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import threading
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,9 @@ from vigil.batch.video import probe_video
 from vigil.errors import ModelError
 
 Outputs = dict[str, Any]
+# The `outputs` fixture runs every shared clip twice with the default engine (the Face Landmarker on
+# every face of every frame): minutes on a busy 2-core machine, counted in the first test's time.
+pytestmark = pytest.mark.timeout(900)
 
 
 @pytest.fixture(scope="module")
@@ -103,10 +107,20 @@ def test_faces_found_where_the_clips_have_them(outputs: Outputs) -> None:
         head, tail = found[:40], found[-40:]
         assert (sum(head) > sum(tail)) is face_first, name
     face = next(obj for f in single for obj in f["tracked_objects"])
-    assert face["label"] == "face" and face["source"] == "face_detector"
-    assert set(face["head_pose"]) == {"pitch", "yaw", "roll"}
-    assert "jawOpen" in face["blendshapes"]
+    assert face["label"] == "face" and face["source"] == "face_landmarker"
+    assert set(face["head_pose"]) == {"pitch", "yaw", "roll", "translation"}
+    assert len(face["head_pose"]["translation"]) == 3
+    # The default engine with face_landmarker.task in the models dirs: 52 learned blendshapes.
+    assert len(face["blendshapes"]) == 52 and "cheekSquintLeft" in face["blendshapes"]
     assert "landmarks" not in face  # verbose export is off by default
+    # The seed's newer fields (STEP5 v4.1): version, engine, CPU use, per-frame time.
+    metadata = load_output(_output(outputs, "chunked", clip("single_face.mp4")))["metadata"]
+    assert (metadata["version"], metadata["tracking_engine"]) == ("4.1", "mediapipe_landmarker")
+    assert metadata["engine"] == metadata["tracking_engine"]
+    assert 0 < metadata["performance_metrics"]["cpu_utilization_percent"] <= 100
+    times = [f["timestamp_ms"] for f in single]
+    assert times[0] == 0.0 and all(b > a for a, b in itertools.pairwise(times))
+    assert abs(times[30] - 30 * 1000 / metadata["fps"]) < 1.0
 
 
 def test_progress_capped_until_every_video_is_done(outputs: Outputs) -> None:
@@ -237,7 +251,7 @@ def test_verbose_landmarks_and_blendshape_profiles(tmp_path: Path) -> None:
     assert validate_tracking_file(path) == []
     faces = [o for f in load_output(path)["frames"] for o in f["tracked_objects"]]
     with_landmarks = [face for face in faces if face["blendshapes"] is not None]
-    assert with_landmarks and all(len(face["landmarks"]) == 468 for face in with_landmarks)
+    assert with_landmarks and all(len(face["landmarks"]) == 478 for face in with_landmarks)
     assert rewritten_through_the_models(path, tmp_path / "again_tracking.json") == path.read_bytes()
     assert all(key.startswith(("mouth", "jaw")) for face in with_landmarks for key in face["blendshapes"])
     none = batch_settings(blendshapes_profile="none", chunk_size=30)

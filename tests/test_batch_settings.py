@@ -134,7 +134,7 @@ def test_bare_field_names_are_not_environment_variables(monkeypatch: pytest.Monk
     monkeypatch.setenv("ENGINE", "haar")
     monkeypatch.setenv("CPU_WORKERS", "255")
     settings = load_batch_settings()
-    assert settings.engine == "yunet" and settings.cpu_workers != 255
+    assert settings.engine == "auto" and settings.cpu_workers != 255
     assert load_batch_settings(engine="haar").engine == "haar"  # keyword arguments still work
 
 

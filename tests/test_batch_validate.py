@@ -34,7 +34,7 @@ def face(object_id: str, x: float, y: float, w: float = 50, h: float = 60) -> di
         "bbox_height": h,
         "centroid_x": x + w / 2,
         "centroid_y": y + h / 2,
-        "source": "face_detector",
+        "source": "face_landmarker",
         "label": "face",
         "confidence": 0.92,
         "is_speaking": False,
@@ -42,7 +42,7 @@ def face(object_id: str, x: float, y: float, w: float = 50, h: float = 60) -> di
         "speaking_method": "audio_primary",
         "speaking_sources": ["audio", "blendshapes"],
         "blendshapes": {"jawOpen": 0.1, "mouthSmileLeft": 0.0, "_neutral": 0.0},
-        "head_pose": {"pitch": 1.0, "yaw": -3.0, "roll": 0.5},
+        "head_pose": {"pitch": 1.0, "yaw": -3.0, "roll": 0.5, "translation": [12.5, -30.0, 640.2]},
     }
 
 
@@ -70,20 +70,30 @@ def good_doc() -> Doc:
             "video_path": "/videos/clip.mp4",
             "total_frames": 3,
             "fps": 29.97,
-            "tracking_engine": "yunet",
+            "tracking_engine": "opencv_yunet",
             "processing_time_sec": 0.4,
             "schema_version": SCHEMA_VERSION,
+            "version": "4.1",
+            "engine": "opencv_yunet",
             "detection_stats": {
                 "face_detection_rate": 0.667,
                 "avg_faces_per_frame": 1.0,
                 "object_detection_fallback_used": True,
             },
-            "performance_metrics": {"avg_frame_processing_ms": 6.1, "max_memory_usage_mb": 310.5},
+            "performance_metrics": {
+                "avg_frame_processing_ms": 6.1,
+                "max_memory_usage_mb": 310.5,
+                "cpu_utilization_percent": 85.5,
+            },
         },
         "frames": [
-            {"frame": 1, "tracked_objects": [face("obj_1", 10, 20), face("obj_2", 200, 40)]},
-            {"frame": 2, "tracked_objects": [face("obj_1", 12, 21)]},
-            {"frame": 3, "tracked_objects": [person("obj_3")]},
+            {
+                "frame": 1,
+                "timestamp_ms": 0.0,
+                "tracked_objects": [face("obj_1", 10, 20), face("obj_2", 200, 40)],
+            },
+            {"frame": 2, "timestamp_ms": 33.37, "tracked_objects": [face("obj_1", 12, 21)]},
+            {"frame": 3, "timestamp_ms": 66.73, "tracked_objects": [person("obj_3")]},
         ],
     }
 
@@ -198,7 +208,7 @@ SCHEMA_CASES: dict[str, tuple[Callable[[Doc], None], str]] = {
     ),
     "face with object source": (
         set_path(*F1, "source", value="object_detector"),
-        "source: faces must not use the non-face source 'object_detector'",
+        "$.frames[0].tracked_objects[0].source: 'face_landmarker' was expected",
     ),
     "person speaking": (
         set_path(*P3, "is_speaking", value=False),
@@ -210,7 +220,7 @@ SCHEMA_CASES: dict[str, tuple[Callable[[Doc], None], str]] = {
     ),
     "person landmarks": (set_path(*P3, "landmarks", value=[[1, 2]]), "landmarks: face-only field"),
     "person face source": (
-        set_path(*P3, "source", value="face_detector"),
+        set_path(*P3, "source", value="face_landmarker"),
         "$.frames[2].tracked_objects[0].source: 'object_detector' was expected",
     ),
 }
@@ -264,9 +274,64 @@ SEMANTIC_CASES: dict[str, tuple[Callable[[Doc], None], str]] = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(SCHEMA_CASES | SEMANTIC_CASES))
+def both(*mutations: Callable[[Doc], None]) -> Callable[[Doc], None]:
+    def mutate(doc: Doc) -> None:
+        for mutation in mutations:
+            mutation(doc)
+
+    return mutate
+
+
+# The seed's own rules (STEP5 README), on top of the schema and the consistency checks.
+SEED_CASES: dict[str, tuple[Callable[[Doc], None], str]] = {
+    "Vigil's former face source": (
+        set_path(*F1, "source", value="face_detector"),
+        "$.frames[0].tracked_objects[0].source: 'face_landmarker' was expected",
+    ),
+    "unknown engine": (
+        set_path("metadata", "tracking_engine", value="magic_faces"),
+        "$.metadata.tracking_engine: 'magic_faces' is not an engine name of the seed",
+    ),
+    "not an ARKit key": (  # the seed's own v4.1 example writes this key
+        set_path(*F1, "blendshapes", value={"mouthSmile": 0.6}),
+        "$.frames[0].tracked_objects[0].blendshapes: mouthSmile not ARKit blendshape names",
+    ),
+    "mouth profile with eye keys": (
+        both(
+            set_path("metadata", "blendshapes_profile", value="mouth"),
+            set_path(*F1, "blendshapes", "eyeBlinkLeft", value=0.9),
+        ),
+        "blendshapes: _neutral, eyeBlinkLeft not exported by blendshapes_profile 'mouth'",
+    ),
+    "none profile with values": (
+        set_path("metadata", "blendshapes_profile", value="none"),
+        "$.frames[0].tracked_objects[0].blendshapes: must be null with blendshapes_profile 'none'",
+    ),
+    "mediapipe profile with tongueOut": (
+        both(
+            set_path("metadata", "blendshapes_profile", value="mediapipe"),
+            set_path("frames", 1, "tracked_objects", 0, "blendshapes", "tongueOut", value=0.2),
+        ),
+        "$.frames[1].tracked_objects[0].blendshapes: blendshapes_profile 'mediapipe' drops tongueOut",
+    ),
+    "time goes back": (
+        set_path("frames", 2, "timestamp_ms", value=10.0),
+        "$.frames[2].timestamp_ms: 10.0 does not follow 33.37",
+    ),
+    "translation not 3-D": (
+        set_path(*F1, "head_pose", "translation", value=[1.0, 2.0]),
+        "$.frames[0].tracked_objects[0].head_pose.translation: [1.0, 2.0] is too short",
+    ),
+    "CPU above 100%": (
+        set_path("metadata", "performance_metrics", "cpu_utilization_percent", value=180.0),
+        "cpu_utilization_percent: 180.0 is greater than the maximum of 100",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SCHEMA_CASES | SEMANTIC_CASES | SEED_CASES))
 def test_each_defect_is_reported(case: str) -> None:
-    mutate, expected = (SCHEMA_CASES | SEMANTIC_CASES)[case]
+    mutate, expected = (SCHEMA_CASES | SEMANTIC_CASES | SEED_CASES)[case]
     doc = good_doc()
     mutate(doc)
     problems = validate_tracking(doc)
@@ -284,7 +349,12 @@ TOLERATED_VARIANTS: list[Callable[[Doc], None]] = [
     set_path(*F1, "centroid_x", value=10),  # on the box edge is inside
     set_path("metadata", "detection_stats", "face_detection_rate", value=0.67),  # rounded
     set_path("metadata", "detection_stats", "object_detection_fallback_used", value=True),
-    set_path("metadata", "blendshapes_profile", value="mouth"),
+    set_path("metadata", "blendshapes_profile", value="custom"),  # its keys are not in the file
+    delete_path("metadata", "version"),  # the seed's newer fields are optional (older writers)
+    delete_path("metadata", "performance_metrics", "cpu_utilization_percent"),
+    delete_path("frames", 1, "timestamp_ms"),
+    delete_path(*F1, "head_pose", "translation"),
+    set_path("metadata", "tracking_engine", value="dlib_hog"),  # a Vigil engine the seed lacks
     set_path("metadata", "engine_settings", value={"scale": 1}),  # extra metadata is allowed
     set_path("metadata", "detection_stats", "per_class", value={"person": 1}),
     set_path(*P3, "label", value="dog"),  # any fallback class name

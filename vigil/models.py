@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from vigil.batch.landmarker import FACE_LANDMARKER_FILENAME
 from vigil.batch.objects import COCO_SSD_FILENAME, EFFICIENTDET_LITE0_FILENAME
 from vigil.detect.yunet import YUNET_FILENAME
 from vigil.errors import ModelError
@@ -29,7 +30,16 @@ YUNET = ModelFile(
     sha256="8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4",
     licence="MIT (OpenCV Zoo)",
 )
-MODELS = {"yunet": YUNET}
+# MediaPipe Face Landmarker (float16 v1): 478 landmarks + 52 learned ARKit blendshapes, the
+# default batch tracking engine when installed (`mediapipe_landmarker`).
+FACE_LANDMARKER = ModelFile(
+    filename=FACE_LANDMARKER_FILENAME,
+    url="https://storage.googleapis.com/mediapipe-models/face_landmarker/face_landmarker/float16/1/"
+    + FACE_LANDMARKER_FILENAME,
+    sha256="64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff",
+    licence="Apache-2.0 (MediaPipe)",
+)
+MODELS = {"yunet": YUNET, "face_landmarker": FACE_LANDMARKER}
 
 # COCO object detectors of the object fallback (vigil/batch/objects.py), MediaPipe ObjectDetector.
 COCO_SSD_MOBILENET = ModelFile(

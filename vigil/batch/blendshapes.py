@@ -1,4 +1,6 @@
-"""ARKit-named blendshapes in [0,1] from 2-D face landmarks (FaceMesh 478 or dlib 68 points).
+"""ARKit-named blendshapes in [0,1]: the Face Landmarker's learned values when the engine makes
+them (`BlendshapeEstimator.update(..., learned=...)`: the 52 scores as they are, no calibration),
+else geometric estimates from 2-D face landmarks (FaceMesh 478 or dlib 68 points), below.
 
 Three steps, all documented with their formulas in docs/blendshapes.md:
 1. `face_measures`: geometric measures of the frontalised face (headpose.frontalize), in units of
@@ -27,6 +29,7 @@ from typing import Literal, get_args
 import numpy as np
 
 from vigil.batch.headpose import LandmarkLayout, check_landmarks, frontalize
+from vigil.batch.landmarker import LEARNED_KEYS
 from vigil.types import FloatArray
 
 __all__ = [
@@ -62,6 +65,7 @@ ARKIT_KEYS: tuple[str, ...] = (
     "noseSneerLeft", "noseSneerRight", "tongueOut",
 )  # fmt: skip
 MEDIAPIPE_KEYS: tuple[str, ...] = ("_neutral", *(k for k in ARKIT_KEYS if k != "tongueOut"))
+assert set(MEDIAPIPE_KEYS) == set(LEARNED_KEYS)
 
 
 @dataclass(frozen=True)
@@ -376,14 +380,40 @@ class BlendshapeEstimator:
         self._tracks: dict[str, _TrackState] = {}
 
     def update(
-        self, track_key: str, frame: int, landmarks: FloatArray, layout: LandmarkLayout
+        self,
+        track_key: str,
+        frame: int,
+        landmarks: FloatArray,
+        layout: LandmarkLayout,
+        learned: FloatArray | None = None,
     ) -> dict[str, float] | None:
-        """Calibrated blendshapes of this track at this frame, filtered by the export profile;
-        None when the profile is `none` (jawOpen is still computed for `jaw_open`)."""
+        """Blendshapes of this track at this frame, filtered by the export profile; None when the
+        profile is `none` (jawOpen is still computed for `jaw_open`). `learned`: the Face
+        Landmarker's 52 scores for these landmarks (`landmarker.LEARNED_KEYS` order), used as they
+        are (jawOpen times jaw_open_scale) instead of the geometric estimates."""
         state = self._tracks.get(track_key)
         if state is None or self._due(state, frame):
-            state = self._compute(track_key, state, frame, landmarks, layout)
+            if learned is not None:
+                state = self._take_learned(track_key, state, frame, learned)
+            else:
+                state = self._compute(track_key, state, frame, landmarks, layout)
         return filter_for_export(state.values, self.profile, self.export_keys, self.include_tongue)
+
+    def _take_learned(
+        self, track_key: str, state: _TrackState | None, frame: int, learned: FloatArray
+    ) -> _TrackState:
+        if len(learned) != len(LEARNED_KEYS):
+            raise ValueError(f"expected {len(LEARNED_KEYS)} learned blendshape scores, got {len(learned)}")
+        if state is None or state.keys != LEARNED_KEYS:
+            state = _TrackState(LEARNED_KEYS, deque(maxlen=1))
+            self._tracks[track_key] = state
+        scores = np.clip(np.asarray(learned, np.float64), 0.0, 1.0)
+        values = dict(zip(LEARNED_KEYS, np.round(scores, 4).tolist(), strict=True))
+        values["jawOpen"] = round(min(values["jawOpen"] * self.jaw_open_scale, 1.0), 4)
+        state.values = values
+        state.frame = frame
+        self.computations += 1
+        return state
 
     def jaw_open(self, track_key: str) -> float | None:
         """The track's latest calibrated jawOpen, whatever the export profile."""

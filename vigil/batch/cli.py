@@ -53,7 +53,7 @@ def run(
         str | None,
         typer.Option(
             help=f"Face engine: {', '.join(supported_engines())}.",
-            show_default="track.engine or STEP5_TRACKING_ENGINE: yunet",
+            show_default="track.engine or STEP5_TRACKING_ENGINE: auto (mediapipe_landmarker if installed)",
         ),
     ] = None,
     workers: Annotated[

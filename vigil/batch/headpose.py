@@ -230,6 +230,22 @@ def head_pose(
     return fit_pose(landmarks, layout, frame_width, frame_height).angles()
 
 
+# Mean adult inter-ocular distance (between the eye centres), to give the translation in mm:
+# the generic face's unit is the IOD, so a face's real size is an assumption.
+IOD_MM = 63.0
+
+
+def pose_and_translation(
+    landmarks: FloatArray, layout: LandmarkLayout, frame_width: int, frame_height: int
+) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+    """(pitch, yaw, roll) degrees and the translation [x, y, z] in millimetres of the point between
+    the eyes, in camera axes (x right, y down, z forward from the camera), for an IOD of
+    `IOD_MM` and the focal length of `fit_pose` (the frame width); see `fit_pose`."""
+    fit = fit_pose(landmarks, layout, frame_width, frame_height)
+    x, y, z = (float(v) * IOD_MM for v in fit.translation)
+    return fit.angles(), (x, y, z)
+
+
 def rotation_to_angles(rotation: FloatArray) -> tuple[float, float, float]:
     """(pitch, yaw, roll) degrees of a model-to-camera rotation R = Ry(a) @ Rx(b) @ Rz(c)
     (OpenCV camera axes: x right, y down, z forward): pitch = -b, yaw = -a, roll = c, signed

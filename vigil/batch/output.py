@@ -18,6 +18,7 @@ validation is what keeps the files valid JSON.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, TypedDict
 
@@ -40,9 +41,12 @@ else:
 
 __all__ = [
     "ABSENT",
+    "FACE_LABEL",
+    "FACE_SOURCE",
     "FALLBACK_SOURCE",
     "SCHEMA_PATH",
     "SCHEMA_VERSION",
+    "SEED_FORMAT_VERSION",
     "Absent",
     "BoxFields",
     "DetectionStats",
@@ -52,11 +56,17 @@ __all__ = [
     "TrackedObject",
     "TrackingDocument",
     "TrackingMetadata",
+    "cpu_percent",
     "tracking_schema",
     "tracking_schema_text",
 ]
 
 SCHEMA_VERSION: Final = "1.0"
+# The STEP5 output format (seed 000, "Format JSON de Sortie (v4.1+)") these files follow.
+SEED_FORMAT_VERSION: Final = "4.1"
+# Every face's `source` (the seed's spelling, whatever the engine: its faces come from
+# MediaPipe's Face Landmarker); fallback objects use FALLBACK_SOURCE.
+FACE_SOURCE: Final = "face_landmarker"
 SCHEMA_PATH: Final = Path(__file__).with_name("schema") / "tracking.schema.json"
 FACE_LABEL: Final = "face"
 FALLBACK_SOURCE: Final = "object_detector"  # the person fallback's source; never a face's
@@ -102,6 +112,13 @@ class PerformanceMetrics(_Model):
 
     avg_frame_processing_ms: float = Field(ge=0)
     max_memory_usage_mb: float = Field(ge=0)
+    cpu_utilization_percent: float | Absent = Field(
+        default=ABSENT,
+        ge=0,
+        le=100,
+        description="CPU time of the processes that analysed the video / (processing wall time x CPU "
+        "count), in percent.",
+    )
 
 
 class TrackingMetadata(_Model):
@@ -115,6 +132,8 @@ class TrackingMetadata(_Model):
     tracking_engine: Text
     processing_time_sec: float = Field(ge=0)
     schema_version: Literal["1.0"]
+    version: Text | Absent = Field(default=ABSENT, description="STEP5 format version (seed: '4.1').")
+    engine: Text | Absent = Field(default=ABSENT, description="Same as tracking_engine (seed v4.1's key).")
     detection_stats: DetectionStats
     performance_metrics: PerformanceMetrics
     # What vigil's runner adds about the run; optional, as outputs of other writers lack them.
@@ -143,15 +162,23 @@ class TrackingMetadata(_Model):
     )
 
 
+def cpu_percent(cpu_s: float, wall_s: float, cpus: int | None = None) -> float:
+    """CPU seconds over `wall_s` seconds of `cpus` cores (default: this machine's), in percent."""
+    cores = cpus or os.cpu_count() or 1
+    return round(min(100.0, max(0.0, cpu_s / max(wall_s, 1e-9) / cores * 100)), 1)
+
+
 # --- frames -----------------------------------------------------------------------------------
 
 
 class HeadPose(_Model):
-    """Degrees."""
+    """Degrees; `translation`: where the head is, [x, y, z] millimetres in camera axes (x right,
+    y down, z forward), for an inter-ocular distance of 63 mm and a focal length of the frame width."""
 
     pitch: Degrees
     yaw: Degrees
     roll: Degrees
+    translation: Annotated[list[float], Field(min_length=3, max_length=3)] | Absent = ABSENT
 
 
 class BoxFields(TypedDict):
@@ -177,10 +204,7 @@ def _face_rule(schema: dict[str, Any]) -> None:
     schema["then"] = {
         "required": [name for name in _FACE_ONLY if name not in VERBOSE_FACE_FIELDS],
         "properties": {
-            "source": {
-                "description": f"faces must not use the non-face source '{FALLBACK_SOURCE}'",
-                "not": {"const": FALLBACK_SOURCE},
-            }
+            "source": {"description": f"a face's source is '{FACE_SOURCE}' (seed 000)", "const": FACE_SOURCE}
         },
     }
     absent = {"description": FACE_ONLY_MESSAGE, "not": {}}
@@ -233,8 +257,8 @@ class TrackedObject(_Model):
             missing = [name for name in _FACE_ONLY if name not in present and name not in VERBOSE_FACE_FIELDS]
             if missing:
                 raise ValueError(f"a face needs {', '.join(missing)}")
-            if self.source == FALLBACK_SOURCE:
-                raise ValueError(f"faces must not use the non-face source '{FALLBACK_SOURCE}'")
+            if self.source != FACE_SOURCE:
+                raise ValueError(f"a face's source is '{FACE_SOURCE}' (seed 000), not {self.source!r}")
         else:
             if present:
                 raise ValueError(f"{', '.join(present)}: {FACE_ONLY_MESSAGE}")
@@ -245,6 +269,9 @@ class TrackedObject(_Model):
 
 class FrameEntry(_Model):
     frame: int = Field(ge=1, description="1-based frame number.")
+    timestamp_ms: float | Absent = Field(
+        default=ABSENT, ge=0, description="Presentation time of the frame from the first frame's, in ms."
+    )
     tracked_objects: list[TrackedObject]
     active_speakers: list[str] | Absent = Field(
         default=ABSENT,

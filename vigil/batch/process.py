@@ -25,7 +25,8 @@ from av.video.reformatter import VideoReformatter
 
 from vigil.batch.appearance import describe
 from vigil.batch.engines import Engine
-from vigil.batch.headpose import LandmarkLayout, head_pose
+from vigil.batch.headpose import LandmarkLayout, pose_and_translation
+from vigil.batch.landmarker import Located
 from vigil.batch.person import PersonDetector
 from vigil.batch.profiling import Profiler, ProfileWindow
 from vigil.batch.settings import BatchSettings
@@ -47,6 +48,8 @@ class FaceObs:
     head_pose: tuple[float, float, float] | None  # pitch, yaw, roll degrees
     appearance: FloatArray | None = None  # colour descriptor, on detection frames (relink.py)
     held: bool = False  # box held since the detection frame (landmarks lost): not a new position
+    translation: tuple[float, float, float] | None = None  # head position, camera mm (headpose.py)
+    blendshapes: FloatArray | None = None  # learned scores (52, landmarker.LEARNED_KEYS order)
 
 
 @dataclass
@@ -56,6 +59,7 @@ class FrameObs:
     faces: list[FaceObs] = field(default_factory=list)
     persons: list[tuple[Box, float, str]] = field(default_factory=list)  # fallback objects: box, score, label
     signature: FrameSignature | None = None  # HSV thumbnail for shot boundaries (shots.py)
+    timestamp_ms: float | None = None  # presentation time from the first frame's; None: unknown
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,7 @@ class ChunkResult:
     pid: int
     timings: dict[str, float]
     profile: list[ProfileWindow] = field(default_factory=list)  # STEP5_ENABLE_PROFILING: logged by the parent
+    cpu_s: float = 0.0  # CPU time of the process over the same span
 
 
 def detection_start(first: int, every_n: int) -> int:
@@ -96,6 +101,7 @@ class _Face:
     anchor: tuple[FloatArray, FloatArray] | None  # (box, points' box) when the face was detected
     appearance: FloatArray | None = None  # until the face is next observed
     held: bool = False
+    learned: FloatArray | None = None  # the landmarker's blendshapes for `points`, if it makes them
 
 
 class FaceFollower:
@@ -183,27 +189,36 @@ class FaceFollower:
             box = found.xyxy[row] * factor
             keypoints = None if found.landmarks is None else found.landmarks[row] * factor
             points: FloatArray | None = None
+            learned: FloatArray | None = None
             if max(box[2] - box[0], box[3] - box[1]) >= min_side:
                 if meshes is not None:
                     points = meshes[row] * np.float32(factor)
                 else:
-                    points = self._locate(rgb, self.engine.landmarker.roi_from_detection(box, keypoints))
+                    located = self._locate(rgb, self.engine.landmarker.roi_from_detection(box, keypoints))
+                    if located is not None:
+                        points, learned = located.points, located.blendshapes
             anchor = None if points is None else (box.copy(), _points_box(points))
-            self.faces.append(_Face(box, float(found.score[row]), points, anchor, describe(rgb, box)))
+            self.faces.append(
+                _Face(box, float(found.score[row]), points, anchor, describe(rgb, box), learned=learned)
+            )
 
     def _follow(self, rgb: Image) -> None:
         for face in self.faces:
             if face.points is None or face.anchor is None:
                 face.held = True  # no landmarks: the box is held until the next detection frame
                 continue
-            points = self._locate(rgb, self.engine.landmarker.roi_from_points(face.points))
-            face.points = points
+            landmarker = self.engine.landmarker
+            located = self._locate(rgb, landmarker.roi_from_points(face.points))
+            if located is None and landmarker.retry_held_region:  # the detector's region, held
+                located = self._locate(rgb, landmarker.roi_from_detection(face.anchor[0], None))
+            points = face.points = None if located is None else located.points
+            face.learned = None if located is None else located.blendshapes
             if points is not None:
                 face.box = _moved_box(face.anchor, _points_box(points))
             else:
                 face.held = True
 
-    def _locate(self, rgb: Image, roi: Any) -> FloatArray | None:
+    def _locate(self, rgb: Image, roi: Any) -> Located | None:
         start = time.perf_counter()
         points = self.engine.landmarker.locate(rgb, roi)
         self.timings["landmarks"] += time.perf_counter() - start
@@ -212,17 +227,24 @@ class FaceFollower:
     def _observe(self, face: _Face) -> FaceObs:
         box = tuple(float(v) * self.to_orig for v in face.box)
         points = None if face.points is None else (face.points * np.float32(self.to_orig)).astype(np.float32)
-        pose = None
+        pose = translation = None
         if points is not None:
             start = time.perf_counter()
             try:
-                pose = head_pose(points, self.engine.layout, self.width, self.height)
+                pose, translation = pose_and_translation(points, self.engine.layout, self.width, self.height)
             except ValueError:  # degenerate landmarks: no pose rather than a failed chunk
                 pose = None
             self.timings["head_pose"] += time.perf_counter() - start
         appearance, face.appearance = face.appearance, None
         return FaceObs(
-            _clip_box(box, self.width, self.height), face.score, points, pose, appearance, face.held
+            _clip_box(box, self.width, self.height),
+            face.score,
+            points,
+            pose,
+            appearance,
+            face.held,
+            translation=translation,
+            blendshapes=None if points is None else face.learned,
         )
 
     def _detect_persons(self, bgr: Image) -> list[tuple[Box, float, str]]:
@@ -271,7 +293,7 @@ def _clip_box(box: tuple[float, ...], width: int, height: int) -> Box:
 
 def process_chunk(task: ChunkTask) -> ChunkResult:
     """Observations for frames `task.first..task.last` (one per frame, in order)."""
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     settings = task.settings
     models = worker_models()
     engine = models.engine(settings)
@@ -288,6 +310,8 @@ def process_chunk(task: ChunkTask) -> ChunkResult:
         else:
             obs = follower.step(number, frame)
         if number >= task.first:
+            ticks = int(task.info.pts[number - 1]) - int(task.info.pts[0])
+            obs.timestamp_ms = float(ticks * task.info.time_base * 1000)
             frames.append(obs)
             if profiler is not None:
                 profiler.frame_done(number)
@@ -304,4 +328,5 @@ def process_chunk(task: ChunkTask) -> ChunkResult:
         pid=os.getpid(),
         timings=dict(follower.timings),
         profile=[] if profiler is None else profiler.finish(task.last),
+        cpu_s=time.process_time() - cpu_start,
     )

@@ -43,14 +43,16 @@ from vigil.batch.objects import object_model_path
 from vigil.batch.output import (
     ABSENT,
     SCHEMA_VERSION,
+    SEED_FORMAT_VERSION,
     Absent,
     PerformanceMetrics,
     TrackingMetadata,
+    cpu_percent,
 )
 from vigil.batch.process import ChunkResult, ChunkTask, FrameObs, process_chunk
 from vigil.batch.profiling import profiling_line
 from vigil.batch.progress import BatchProgress, VideoProgress, VideoState, overall_fraction
-from vigil.batch.settings import BatchSettings
+from vigil.batch.settings import BatchSettings, output_engine_name
 from vigil.batch.shots import scene_cuts
 from vigil.batch.speaking import AudioActivity, find_audio_activity
 from vigil.batch.stitch import VideoStitcher, blendshape_estimator
@@ -109,6 +111,7 @@ class _Job:
     stitched: int = 0
     results: dict[int, ChunkResult] = field(default_factory=dict)
     busy_s: float = 0.0
+    cpu_s: float = 0.0  # workers' CPU on its chunks + the parent's stitching
     peak_rss_mb: float = 0.0
     missing: int = 0
     seek_fallbacks: int = 0
@@ -307,8 +310,10 @@ class _Batch:
             cuts, warning = scene_cuts(job.video)  # the seed's STEP3 CSV, when there is one
             job.stitcher = VideoStitcher(self.settings, job.info.fps, job.audio, result.layout, cuts, warning)
             job.layout = result.layout
+        stitch_cpu = time.thread_time()
         for obs in result.frames:
             job.writer.write_frame(job.stitcher.entry(obs))
+        job.cpu_s += result.cpu_s + time.thread_time() - stitch_cpu
         job.busy_s += result.busy_s
         job.peak_rss_mb = max(job.peak_rss_mb, result.peak_rss_mb)
         job.missing += len(result.missing)
@@ -320,17 +325,22 @@ class _Batch:
         total = job.info.listed_frames
         reasons = _partial_reasons(job)
         parent_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        wall = time.perf_counter() - job.started
+        engine = output_engine_name(self.settings.resolved_engine)
         metadata = TrackingMetadata(
             video_path=str(job.video),
             total_frames=total,
             fps=round(job.info.fps, 4),
-            tracking_engine=self.settings.engine,
-            processing_time_sec=round(time.perf_counter() - job.started, 3),
+            tracking_engine=engine,
+            processing_time_sec=round(wall, 3),
             schema_version=SCHEMA_VERSION,
+            version=SEED_FORMAT_VERSION,
+            engine=engine,
             detection_stats=job.stitcher.stats.summary(),
             performance_metrics=PerformanceMetrics(
                 avg_frame_processing_ms=round(job.busy_s * 1000 / max(total, 1), 3),
                 max_memory_usage_mb=round(max(parent_rss, job.peak_rss_mb), 1),
+                cpu_utilization_percent=cpu_percent(job.cpu_s, wall),
             ),
             width=job.info.width,
             height=job.info.height,

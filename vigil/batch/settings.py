@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Final, Literal
 
 from pydantic import (
     AliasChoices,
@@ -24,6 +24,7 @@ from pydantic import (
 from pydantic_settings import NoDecode
 
 from vigil.batch.blendshapes import unknown_blendshape_keys
+from vigil.batch.landmarker import FACE_LANDMARKER_FILENAME
 from vigil.detect.registry import detector_configs
 from vigil.live.tracking_config import TrackerConfig
 
@@ -31,19 +32,34 @@ from vigil.live.tracking_config import TrackerConfig
 SEED_ONLY_ENGINES: tuple[str, ...] = ("insightface", "eos", "openseeface", "opencv_yunet_pyfeat")
 
 
+# YuNet detection + the MediaPipe Face Landmarker (face_landmarker.task) on the tracked regions:
+# 478 landmarks and 52 learned ARKit blendshapes (seed 000's default engine, under its name).
+LANDMARKER_ENGINE: Final = "mediapipe_landmarker"
+# The default: LANDMARKER_ENGINE when face_landmarker.task is found, else yunet (FaceMesh + the
+# geometric blendshape estimates).
+AUTO_ENGINE: Final = "auto"
+
+
 def supported_engines() -> tuple[str, ...]:
-    """Every face detector of `vigil.detect` is a batch engine."""
-    return tuple(detector_configs())
+    """Every face detector of `vigil.detect` is a batch engine, and so is the Face Landmarker."""
+    return (LANDMARKER_ENGINE, *detector_configs())
 
 
 # The seed's engine names (STEP5_TRACKING_ENGINE / --face_engine) mapped to Vigil's.
 SEED_ENGINE_NAMES = {
     "opencv_yunet": "yunet",
     "opencv_haar": "haar",
-    "mediapipe_landmarker": "mediapipe_facemesh",
-    "mediapipe": "mediapipe_facemesh",
+    "mediapipe": LANDMARKER_ENGINE,
     "pyfeat": "opencv_yunet_pyfeat",
 }
+# What `tracking_engine` says in the output: the seed's name where the seed has this engine.
+OUTPUT_ENGINE_NAMES = {"yunet": "opencv_yunet", "haar": "opencv_haar"}
+
+
+def output_engine_name(engine: str) -> str:
+    """The engine's name in `metadata.tracking_engine` (seed spelling when it has one)."""
+    return OUTPUT_ENGINE_NAMES.get(engine, engine)
+
 
 BlendshapeProfile = Literal["full", "mouth", "none", "mediapipe", "custom"]
 PersonDetectorName = Literal["hog", "mediapipe_pose"]
@@ -74,11 +90,13 @@ class BatchSettings(BaseModel):
 
     # ------------------------------------------------------------ engine
     engine: str = Field(
-        "yunet",
+        AUTO_ENGINE,
         validation_alias=_alias("STEP5_TRACKING_ENGINE"),
-        description="Face engine: any detector of vigil/detect/ (yunet, blazeface, mediapipe_facemesh, haar, "
-        "dlib_hog today) "
-        "(seed names opencv_yunet, opencv_haar, mediapipe_landmarker accepted)",
+        description="Face engine: mediapipe_landmarker (YuNet + MediaPipe Face Landmarker: 52 learned "
+        "blendshapes), or any detector of vigil/detect/ with FaceMesh landmarks and geometric blendshapes "
+        "(yunet, blazeface, mediapipe_facemesh, haar, dlib_hog); auto: mediapipe_landmarker when "
+        "face_landmarker.task is found, else yunet (seed names opencv_yunet, opencv_haar, mediapipe "
+        "accepted)",
     )
     models_dir: Path | None = Field(
         None,
@@ -89,6 +107,26 @@ class BatchSettings(BaseModel):
         None,
         validation_alias=_alias("STEP5_YUNET_MODEL_PATH"),
         description="YuNet ONNX file; default face_detection_yunet_2023mar.onnx in the models dirs",
+    )
+    face_landmarker_model_path: Path | None = Field(
+        None,
+        description="MediaPipe Face Landmarker bundle; default face_landmarker.task in the models dirs "
+        "(`vigil models fetch face_landmarker`)",
+    )
+    landmarker_min_presence: float = Field(
+        0.01,
+        ge=0.0,
+        le=1.0,
+        description="mediapipe_landmarker: face-presence score under which a detector's region gets no "
+        "landmarks (MediaPipe's min_face_presence_confidence, 0.5 there: on YuNet's regions, small, dark "
+        "and turned faces that have good landmarks score 0.01-0.5)",
+    )
+    landmarker_follow_presence: float = Field(
+        0.1,
+        ge=0.0,
+        le=1.0,
+        description="mediapipe_landmarker: the same between detection frames, on regions that follow the "
+        "landmarks (lower, a followed face can slide onto a passer-by)",
     )
     yunet_max_width: int = Field(
         640,
@@ -278,8 +316,8 @@ class BatchSettings(BaseModel):
     @field_validator("engine", mode="after")
     @classmethod
     def _known_engine(cls, value: str) -> str:
-        if value not in supported_engines() and value not in SEED_ONLY_ENGINES:
-            choices = ", ".join([*supported_engines(), *SEED_ONLY_ENGINES])
+        if value not in (AUTO_ENGINE, *supported_engines(), *SEED_ONLY_ENGINES):
+            choices = ", ".join([AUTO_ENGINE, *supported_engines(), *SEED_ONLY_ENGINES])
             raise ValueError(f"unknown engine {value!r}; choose from {choices}")
         return value
 
@@ -312,10 +350,30 @@ class BatchSettings(BaseModel):
         return self
 
     @property
+    def resolved_engine(self) -> str:
+        """The engine that runs: `auto` is mediapipe_landmarker when its model file is found, else yunet."""
+        if self.engine != AUTO_ENGINE:
+            return self.engine
+        return LANDMARKER_ENGINE if self.face_landmarker_path() is not None else "yunet"
+
+    def face_landmarker_path(self) -> Path | None:
+        """The Face Landmarker bundle: `face_landmarker_model_path`, else the first models dir holding it."""
+        if self.face_landmarker_model_path is not None:
+            path = self.face_landmarker_model_path
+            return path if path.is_file() else None
+        for directory in self.models_dirs():
+            if (directory / FACE_LANDMARKER_FILENAME).is_file():
+                return directory / FACE_LANDMARKER_FILENAME
+        return None
+
+    @property
     def jawopen_scale(self) -> float:
         """The seed's per-engine-family jawOpen multiplier."""
-        config = detector_configs().get(self.engine)
-        mediapipe_family = config is not None and config.jaw_open_family == "mediapipe"
+        engine = self.resolved_engine
+        config = detector_configs().get(engine)
+        mediapipe_family = engine == LANDMARKER_ENGINE or (
+            config is not None and config.jaw_open_family == "mediapipe"
+        )
         return self.mediapipe_jawopen_scale if mediapipe_family else self.opencv_jawopen_scale
 
     @property

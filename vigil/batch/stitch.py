@@ -20,6 +20,7 @@ from vigil.batch.blendshapes import BlendshapeEstimator
 from vigil.batch.headpose import LandmarkLayout
 from vigil.batch.output import (
     ABSENT,
+    FACE_SOURCE,
     FALLBACK_SOURCE,
     Absent,
     BoxFields,
@@ -33,10 +34,9 @@ from vigil.batch.relink import BatchTracker, Observation
 from vigil.batch.settings import BatchSettings
 from vigil.batch.shots import ShotDetector
 from vigil.batch.speaking import SpeakingDetector, window_for_fps
-from vigil.batch.speaking_mouth import mouth_opening
+from vigil.batch.speaking_mouth import mouth_signal
 from vigil.types import FloatArray
 
-FACE_SOURCE = "face_detector"
 PERSON_SOURCE = FALLBACK_SOURCE
 
 
@@ -97,6 +97,7 @@ class VideoStitcher:
         # `scene_cuts`: the STEP3 CSV's scene starts; `scene_warning`: why that CSV was set aside
         self.shots = ShotDetector(scene_cuts, warning=scene_warning)
         self._ids = _Ids()
+        self._frame_ms, self._last_ms = 1000.0 / fps, -1000.0 / fps
         self._layout = layout
         self._verbose = settings.export_verbose_fields
         self._blendshapes = blendshape_estimator(settings)
@@ -130,8 +131,12 @@ class VideoStitcher:
         self.stats.persons += len(persons)
         # Built from validated objects and a checked frame number: validating again would only
         # repeat each object's face rule (pydantic re-runs `after` validators on instances).
+        # Frames past a truncation have no timestamp: one frame duration after the previous one.
+        time_ms = self._last_ms + self._frame_ms if obs.timestamp_ms is None else obs.timestamp_ms
+        self._last_ms = time_ms
         return FrameEntry.model_construct(
             frame=obs.frame,
+            timestamp_ms=round(time_ms, 2),
             tracked_objects=faces + persons,
             active_speakers=[face.id for face in faces if face.is_speaking is True],
         )
@@ -153,12 +158,15 @@ class VideoStitcher:
         key = self._ids("face", track_id)
         blendshapes = None
         if face.landmarks is not None:
-            blendshapes = self._blendshapes.update(key, frame, face.landmarks, self._layout)
-        speaking = self._speaking.update(key, frame, mouth_opening(face.landmarks, self._layout))
+            blendshapes = self._blendshapes.update(key, frame, face.landmarks, self._layout, face.blendshapes)
+        # The learned jawOpen when the Face Landmarker made blendshapes for this face, else the lips.
+        learned_jaw = self._blendshapes.jaw_open(key) if face.blendshapes is not None else None
+        speaking = self._speaking.update(key, frame, mouth_signal(face.landmarks, self._layout, learned_jaw))
         pose = None
         if face.head_pose is not None:
             pitch, yaw, roll = (round(v, 2) for v in face.head_pose)
-            pose = HeadPose(pitch=pitch, yaw=yaw, roll=roll)
+            moved = ABSENT if face.translation is None else [round(v, 1) for v in face.translation]
+            pose = HeadPose(pitch=pitch, yaw=yaw, roll=roll, translation=moved)
         landmarks: list[list[float]] | Absent = ABSENT
         if self._verbose and face.landmarks is not None:
             landmarks = np.round(face.landmarks.astype(np.float64), 2).tolist()

@@ -7,7 +7,11 @@ checked, in two layers:
    output.py): keys, types, ranges, face-only fields;
 2. what a schema cannot express: one entry per frame numbered 1..N in order, box arithmetic,
    centroid inside the box, unique ids per frame, one label per id, person fallback objects only in
-   face-less frames, and `detection_stats` recomputed from the frames.
+   face-less frames, and `detection_stats` recomputed from the frames;
+3. the seed's own rules (STEP5's README): `tracking_engine` one of its engine names (or a Vigil
+   engine), blendshape keys ARKit names (or `_neutral`), blendshapes as the declared
+   `blendshapes_profile` exports them (mouth: mouth*/jaw*/tongueOut only; none: null; mediapipe: no
+   tongueOut, `_neutral` present), and `timestamp_ms` increasing with the frames.
 Semantic checks run only on a schema-valid document (they rely on its types). Files are loaded
 whole (no streaming): a 10-minute 30 fps output without landmarks is tens of MB, which fits.
 """
@@ -29,8 +33,15 @@ from jsonschema.exceptions import ValidationError
 from jsonschema.protocols import Validator
 from jsonschema.validators import extend
 
+from vigil.batch.blendshapes import unknown_blendshape_keys
 from vigil.batch.discover import TRACKING_SUFFIX, discover_videos, tracking_output_path
-from vigil.batch.output import SCHEMA_VERSION
+from vigil.batch.output import FACE_LABEL, SCHEMA_VERSION
+from vigil.batch.settings import (
+    OUTPUT_ENGINE_NAMES,
+    SEED_ENGINE_NAMES,
+    SEED_ONLY_ENGINES,
+    supported_engines,
+)
 
 __all__ = [
     "MAX_PROBLEMS",
@@ -274,6 +285,7 @@ def _semantic_problems(data: dict[str, Any]) -> Iterator[str]:
     for index, frame in enumerate(frames):
         yield from _frame_object_problems(index, frame["tracked_objects"], labels)
     yield from _stats_problems(frames, metadata)
+    yield from _seed_problems(frames, metadata)
 
 
 def _frame_numbering_problems(frames: list[dict[str, Any]], total_frames: int) -> Iterator[str]:
@@ -340,3 +352,52 @@ def _stats_problems(frames: list[dict[str, Any]], metadata: dict[str, Any]) -> I
             "$.metadata.detection_stats.object_detection_fallback_used: is false "
             "but the frames contain non-face (fallback) objects"
         )
+
+
+# --- layer 3: the seed's own rules -------------------------------------------------------------
+
+
+def known_engine_names() -> frozenset[str]:
+    """`tracking_engine` values a STEP5 reader may meet: the seed's names and Vigil's engines."""
+    seed = {"mediapipe_landmarker", "opencv_haar", "opencv_yunet", "opencv_yunet_pyfeat", "openseeface"}
+    return frozenset(
+        seed | set(SEED_ENGINE_NAMES) | set(SEED_ONLY_ENGINES) | set(OUTPUT_ENGINE_NAMES.values())
+    ) | frozenset(supported_engines())
+
+
+def _seed_problems(frames: list[dict[str, Any]], metadata: dict[str, Any]) -> Iterator[str]:
+    engine = metadata["tracking_engine"]
+    if engine not in known_engine_names():
+        yield (
+            f"$.metadata.tracking_engine: {engine!r} is not an engine name of the seed "
+            f"({', '.join(sorted(known_engine_names()))})"
+        )
+    profile = metadata.get("blendshapes_profile")
+    previous_time: float | None = None
+    for index, frame in enumerate(frames):
+        time_ms = frame.get("timestamp_ms")
+        if time_ms is not None:
+            if previous_time is not None and time_ms <= previous_time:
+                yield f"$.frames[{index}].timestamp_ms: {time_ms} does not follow {previous_time}"
+            previous_time = time_ms
+        for position, obj in enumerate(frame["tracked_objects"]):
+            if obj["label"] == FACE_LABEL:
+                where = f"$.frames[{index}].tracked_objects[{position}].blendshapes"
+                yield from _blendshape_problems(where, obj["blendshapes"], profile)
+
+
+def _blendshape_problems(where: str, values: dict[str, float] | None, profile: Any) -> Iterator[str]:
+    if values is None:
+        return
+    if profile == "none":
+        yield f"{where}: must be null with blendshapes_profile 'none'"
+        return
+    unknown = unknown_blendshape_keys(list(values))
+    if unknown:
+        yield f"{where}: {', '.join(unknown)} not ARKit blendshape names"
+    if profile == "mouth":
+        other = sorted(k for k in values if not k.startswith(("mouth", "jaw")) and k != "tongueOut")
+        if other:
+            yield f"{where}: {', '.join(other)} not exported by blendshapes_profile 'mouth'"
+    elif profile == "mediapipe" and ("tongueOut" in values or "_neutral" not in values):
+        yield f"{where}: blendshapes_profile 'mediapipe' drops tongueOut and has _neutral"
