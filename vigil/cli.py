@@ -359,7 +359,7 @@ def models_status(config: ConfigOption = None) -> None:
     """Show which model files are installed and verified."""
     directory = _settings(config).resolved_models_dir
     for key, model in MODELS.items():
-        state = "installed" if is_installed(model, directory) else "missing (run `vigil models fetch`)"
+        state = "installed" if is_installed(model, directory) else f"missing (run `vigil models fetch {key}`)"
         out.print(f"{key}: {directory / model.filename}: {state}")
 
 
