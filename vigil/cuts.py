@@ -1,6 +1,6 @@
 """Hard-cut detection core: a frame signature, its content score and the adaptive cut rule.
 
-The same measure and rule as batch's shot detector (`vigil.batch.shots`, which keeps its own copy):
+The measure and rule of batch's shot detector (`vigil.batch.shots`) and live's (`vigil.live.cuts`):
 PySceneDetect's "content" value — the mean absolute difference of hue, saturation and value
 between two consecutive frames — on a 48x27 HSV thumbnail scaled with area averaging. A cut is a
 score of at least `min_score` that is also `ratio` times the mean of the previous `window` scores,

@@ -22,50 +22,37 @@ from __future__ import annotations
 
 import csv
 import logging
-from collections import deque
 from collections.abc import Iterable
 from pathlib import Path
 
-import cv2
-import numpy as np
-import numpy.typing as npt
-
+from vigil.cuts import (
+    CUT_RATIO,
+    CUT_WINDOW,
+    MIN_CUT_SCORE,
+    THUMB_SIZE,
+    CutDetector,
+    FrameSignature,
+    content_score,
+    signature,
+)
 from vigil.errors import VigilError
-from vigil.types import Image
 
 log = logging.getLogger(__name__)
 
-THUMB_SIZE = (48, 27)  # width, height: 16:9 at a size where noise and small motion average out
-MIN_CUT_SCORE = 15.0  # parent: no cut below this (hamilton's three cuts: 36-39, its motion: <= 14)
 # Worker: detect again on such a frame. Not above MIN_CUT_SCORE, so every cut is a detection frame;
 # not below either: each forced detection costs a detector call and landmarks for every face.
 FORCE_DETECT_SCORE = MIN_CUT_SCORE
-CUT_RATIO = 3.0
-CUT_WINDOW = 8
-
-FrameSignature = npt.NDArray[np.uint8]  # (27, 48, 3) HSV, OpenCV ranges (H 0..179)
+__all__ = ["THUMB_SIZE", "FrameSignature", "ShotDetector", "content_score", "signature"]
 
 
 class SceneCsvError(VigilError, ValueError):
     """A STEP3 scene CSV that cannot be read."""
 
 
-def signature(rgb_thumb: Image) -> FrameSignature:
-    """The HSV thumbnail of an RGB thumbnail of THUMB_SIZE."""
-    return np.asarray(cv2.cvtColor(rgb_thumb, cv2.COLOR_RGB2HSV), dtype=np.uint8)
-
-
-def content_score(previous: FrameSignature, current: FrameSignature) -> float:
-    """Mean absolute HSV difference (hue on its circle), 0..~170."""
-    diff = np.abs(current.astype(np.int16) - previous.astype(np.int16))
-    hue = diff[..., 0]
-    diff[..., 0] = np.minimum(hue, 180 - hue)
-    return float(diff.mean())
-
-
 class ShotDetector:
     """Feed `update(frame, signature)` every frame in order; True when the frame starts a shot
-    (frame 1 starts the first shot but is not a cut: it returns False)."""
+    (frame 1 starts the first shot but is not a cut: it returns False). Live's rule
+    (`vigil.cuts.CutDetector`) plus the scene CSV's cuts and undecodable frames."""
 
     def __init__(
         self,
@@ -77,22 +64,13 @@ class ShotDetector:
     ) -> None:
         self.warning = warning  # why the scene CSV was set aside (output metadata)
         self._external = {int(f) for f in external_cuts if int(f) > 1}
-        self._min, self._ratio = min_score, ratio
-        self._scores: deque[float] = deque(maxlen=window)
-        self._previous: FrameSignature | None = None
+        self._rule = CutDetector(min_score, ratio, window)
         self.cuts: list[int] = []  # first frames of the shots after the first
 
     def update(self, frame: int, current: FrameSignature | None) -> bool:
         cut = frame in self._external
         if current is not None:  # undecodable frames: compare with the last decoded one
-            if self._previous is not None:
-                score = content_score(self._previous, current)
-                history = float(np.mean(self._scores)) if self._scores else 0.0
-                detected = score >= self._min and score >= self._ratio * history
-                cut = cut or detected
-                # A cut's score would raise the bar for the next few frames of the new shot.
-                self._scores.append(min(score, history) if detected else score)
-            self._previous = current
+            cut = self._rule.update(current) or cut
         if cut and frame > 1:
             self.cuts.append(frame)
             return True
