@@ -91,7 +91,8 @@ def test_computed_defaults_are_those_of_the_settings() -> None:
         (("watch",), "detector"): f"detector.type: {settings.detector.type}",
         (("watch",), "realtime"): f"realtime: {'--realtime' if settings.realtime else '--no-realtime'}",
         (("watch",), "store"): f"store.enabled: {'--store' if settings.store.enabled else '--no-store'}",
-        (("track", "run"), "engine"): f"track.engine or STEP5_TRACKING_ENGINE: {batch['engine'].default}",
+        (("track", "run"), "engine"): f"track.engine or STEP5_TRACKING_ENGINE: {batch['engine'].default}"
+        " (mediapipe_landmarker if installed, else yunet)",
         (
             ("track", "run"),
             "chunk_min",

@@ -19,9 +19,11 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 
-from vigil.batch.settings import supported_engines
+from vigil.batch.settings import BatchSettings, supported_engines
 from vigil.cli_groups import default_command_group
 from vigil.errors import VigilError
+
+DEFAULT_ENGINE = BatchSettings.model_fields["engine"].default
 
 err = Console(stderr=True)
 out = Console()
@@ -53,7 +55,8 @@ def run(
         str | None,
         typer.Option(
             help=f"Face engine: {', '.join(supported_engines())}.",
-            show_default="track.engine or STEP5_TRACKING_ENGINE: auto (mediapipe_landmarker if installed)",
+            show_default=f"track.engine or STEP5_TRACKING_ENGINE: {DEFAULT_ENGINE}"
+            " (mediapipe_landmarker if installed, else yunet)",
         ),
     ] = None,
     workers: Annotated[
