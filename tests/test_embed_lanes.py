@@ -158,11 +158,13 @@ def test_under_load_every_track_is_embedded_and_drops_are_counted_apart(
         shared_dir=models_dir.parent,
         realtime=False,
         gating={"min_quality": 0.1, "improvement_margin": 0.0, "max_embeddings": 100},
-        runtime={"embed_queue": 6},
+        # The default queue (8): since tracks end at cuts, a cut onto the audience starts ~8 at once,
+        # and a bounded queue must drop first faces when more tracks start at once than it holds.
+        runtime={"embed_queue": 8},
     )
     sink = MemorySink()
     supervisor = Supervisor(
-        settings, [CameraConfig(url=str(hamilton), name="stage")], [sink], embedder=SlowMeanEmbedder(0.05)
+        settings, [CameraConfig(url=str(hamilton), name="stage")], [sink], embedder=SlowMeanEmbedder(0.1)
     )
     supervisor.start()
     supervisor.wait(duration_s=120)
