@@ -329,7 +329,7 @@ def run_a_real_clip(job_client: TestClient, clip: Path, tmp_path: Path) -> None:
     assert video["state"] == "done"
     assert video["total_frames"] == 72 and video["frames_done"] == 72
     assert video["chunks_total"] >= 1 and video["chunks_done"] == video["chunks_total"]
-    assert final["report"] == {"done": [str(clip)], "skipped": [], "failed": {}}
+    assert final["report"] == {"done": [str(clip)], "skipped": [], "failed": {}, "partial": {}}
     output = out_dir / "single_face_tracking.json"
     assert validate_tracking_file(output) == []
     assert len(json.loads(output.read_text())["frames"]) == 72

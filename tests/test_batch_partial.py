@@ -3,14 +3,17 @@ every frame its index lists: placeholders for the lost frames, the video marked 
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
 
 from tests.batch_util import batch_settings, clip, load_output
+from vigil.batch.job import run_track, track_params
 from vigil.batch.runner import run_batch
 from vigil.batch.validate import validate_tracking_file
 from vigil.batch.video import probe_video
+from vigil.jobs.model import JobProgress
 
 
 @pytest.fixture(scope="module")
@@ -56,3 +59,21 @@ def test_a_whole_video_is_complete(tmp_path: Path) -> None:
     report = run_batch([clip("single_face.mp4")], batch_settings(), out_dir=tmp_path)
     meta = load_output(tmp_path / "single_face_tracking.json")["metadata"]
     assert report.partial == {} and meta["status"] == "complete" and "partial_reasons" not in meta
+
+
+class _Context:
+    """A job's context as the job system gives it: progress reports and a cancel flag."""
+
+    def __init__(self) -> None:
+        self.cancel = threading.Event()
+        self.reports: list[JobProgress] = []
+
+    def report(self, progress: JobProgress) -> None:
+        self.reports.append(progress)
+
+
+def test_a_track_job_names_the_partial_video_in_its_result(truncated: Path, tmp_path: Path) -> None:
+    params = track_params([truncated], batch_settings(cpu_workers=1), tmp_path, force=False)
+    finished = run_track(params, _Context())
+    assert finished.result is not None and finished.result.done == [str(truncated)]
+    assert "truncated" in finished.result.partial[str(truncated)]

@@ -259,6 +259,6 @@ def test_a_track_payload_runs_from_its_json_alone(tmp_path: Path, models_dir: Pa
     )
     outcome = JobOutcome.model_validate_json(done.stdout.strip().splitlines()[-1])
     assert outcome.state == JobState.DONE and outcome.error is None
-    assert outcome.result == {"done": [str(video)], "skipped": [], "failed": {}}
+    assert outcome.result == {"done": [str(video)], "skipped": [], "failed": {}, "partial": {}}
     assert int(done.stderr.strip().splitlines()[-1]) >= 2  # progress while running, then the end
     assert validate_tracking_file(tmp_path / "single_face_tracking.json") == []

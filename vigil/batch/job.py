@@ -52,6 +52,9 @@ class TrackResult(BaseModel):
     done: list[str]
     skipped: list[str]
     failed: dict[str, str] = Field(description="video -> reason")
+    partial: dict[str, str] = Field(
+        default_factory=dict, description="done videos with unreadable frames (placeholders): video -> why"
+    )
 
 
 def _item(video: VideoProgress) -> ItemProgress:
@@ -119,6 +122,7 @@ def run_track(params: TrackParams, context: JobContext) -> Finished[TrackResult]
         done=sorted(str(v) for v in report.done),
         skipped=sorted(str(v) for v in report.skipped),
         failed={str(video): reason for video, reason in report.failed.items()},
+        partial={str(video): reason for video, reason in report.partial.items()},
     )
     finished = len(report.done) + len(report.skipped) + len(report.failed)
     if context.cancel.is_set() and finished < len(params.videos):
