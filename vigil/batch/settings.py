@@ -72,13 +72,16 @@ def _alias(*seed_names: str) -> AliasChoices:
 
 
 class BatchTrackerConfig(TrackerConfig):
-    """The live pipeline's tracker settings (ByteTrack, `FaceTracker`), with defaults for a tracker
-    run on every frame instead of on detection passes."""
+    """The live pipeline's tracker settings, read by batch's own tracker (`relink.BatchTracker`,
+    run on every frame): it uses lost_track_buffer, min_iou and activation_threshold; it gives an id
+    on a face's first detection, so min_consecutive is not used."""
 
     lost_track_buffer: int = Field(
         15, ge=0, le=1000, description="Frames a lost track is kept before its id is retired"
     )
-    min_consecutive: int = Field(1, ge=1, le=30, description="Frames before a track gets an id")
+    min_consecutive: int = Field(
+        1, ge=1, le=30, description="Not used in batch: a face gets its id on its first detection"
+    )
 
 
 class BatchSettings(BaseModel):
