@@ -33,6 +33,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from vigil.anonymize.settings import AnonymizeSettings
 from vigil.batch.settings import BatchSettings
 from vigil.detect.base import DetectorConfigBase
 from vigil.detect.registry import parse_detector_config
@@ -369,6 +370,9 @@ class VigilSettings(BaseSettings):
     jobs: JobsConfig = Field(default_factory=JobsConfig, description="Persistent jobs (batch tracking, ...)")
     watchlist: WatchlistConfig = Field(
         default_factory=WatchlistConfig, description="Watchlist: enrolled people and alert thresholds"
+    )
+    anonymize: AnonymizeSettings = Field(
+        default_factory=AnonymizeSettings, description="Anonymisation of faces and bodies (`vigil anonymize`)"
     )
 
     @classmethod
