@@ -24,3 +24,8 @@ class AnonymizeSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     faces: FaceOptions = Field(default_factory=FaceOptions, description="Faces")
+    strip_metadata: bool = Field(
+        True,
+        description="Remove identifying container metadata (location, device, creation time) from "
+        "outputs; what was removed is listed in the sidecar report",
+    )
