@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import AliasChoices, BaseModel
 from pydantic.fields import FieldInfo
 
+from vigil.anonymize.live_privacy import LivePrivacyConfig
 from vigil.batch.settings import BatchSettings, BatchTrackerConfig
 from vigil.config import (
     CameraConfig,
@@ -44,6 +45,7 @@ SECTIONS: list[tuple[str, str, type[BaseModel]]] = [
     ("jobs", "VIGIL_JOBS__", JobsConfig),
     ("watchlist", "VIGIL_WATCHLIST__", WatchlistConfig),
     ("watchlist.camera_thresholds.<camera> (YAML)", "", Thresholds),
+    ("anonymize.live: live privacy mode (`vigil serve`)", "VIGIL_ANONYMIZE__LIVE__", LivePrivacyConfig),
 ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from vigil.anonymize.live_privacy import LivePrivacyConfig
 from vigil.anonymize.styles import FaceStyle
 
 
@@ -24,6 +25,9 @@ class AnonymizeSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     faces: FaceOptions = Field(default_factory=FaceOptions, description="Faces")
+    live: LivePrivacyConfig = Field(
+        default_factory=LivePrivacyConfig, description="Live privacy mode: faces covered in the dashboard"
+    )
     strip_metadata: bool = Field(
         True,
         description="Remove identifying container metadata (location, device, creation time) from "

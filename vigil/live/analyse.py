@@ -40,10 +40,13 @@ WorkQueue = TwoLaneQueue[WorkItem]
 
 @dataclass
 class LatestResult:
-    """The newest analysed frame's tracked faces (for live overlays; no second decode)."""
+    """The newest analysed frame's tracked faces (for live overlays; no second decode) and every
+    face the detector found on it, dead zones and not-yet-tracked ones included (what the live
+    privacy mode covers); `faces` is None when this frame's faces were not searched."""
 
     frame: Frame
     detections: Detections
+    faces: Detections | None = None
 
 
 class AnalysisWorker:
@@ -112,7 +115,7 @@ class AnalysisWorker:
         self._score_and_gate(frame, tracked)
         for track_id in update.ended:
             self._end(track_id, frame.wall_ts, frame.pts)
-        self.latest = LatestResult(frame, tracked)
+        self.latest = LatestResult(frame, tracked, found)
 
     def _end_shot(self, shot: int) -> None:
         """A hard cut (or a file's loop point) since the last analysed frame: no face can be

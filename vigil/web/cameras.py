@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 import cv2
 
+from vigil.anonymize.live_privacy import LivePrivacy
 from vigil.config import CameraConfig, VigilSettings
 from vigil.embed import FaceEmbedder
 from vigil.errors import ConflictError, InvalidError, NotFoundError, RefusedError, UnavailableError
@@ -231,7 +232,8 @@ class CameraManager:
         self._ops = threading.RLock()
         self._state = threading.Lock()
         self.closed = False
-        self.live = LiveEncoder(settings.web.live_jpeg_quality)  # shared JPEGs of the live views
+        # Shared JPEGs of the live views, faces covered for the roles under the privacy mode.
+        self.live = LiveEncoder(settings.web.live_jpeg_quality, privacy=LivePrivacy(settings.anonymize.live))
         self.visitor_names = VisitorNames(self.lookup_visitor_names)  # for the live labels
         self._load()
 

@@ -8,7 +8,11 @@ their number.
 Two audiences: everyone sees green boxes with track and visitor labels; operators and admins also
 see faces whose track has an open watchlist alert in red (match) or amber (probable) with the
 person's name. Their picture is cached apart, and only while such a face is in the frame: otherwise
-they share the viewers' picture, so the marks cost an encode only when there is something to show."""
+they share the viewers' picture, so the marks cost an encode only when there is something to show.
+
+The live privacy mode (vigil.anonymize.live_privacy) covers the faces for the roles the settings
+name, per camera: covered pictures are cached apart from clear ones (the cache key says which), and
+their labels carry the track id only (a visitor id or name would say who is under the blur)."""
 
 from __future__ import annotations
 
@@ -22,6 +26,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from vigil.anonymize.live_privacy import LivePrivacy, LivePrivacyConfig, scaled
+from vigil.anonymize.styles import FaceRegion, cover_faces
 from vigil.live.analyse import LatestResult
 from vigil.types import Detections, Image
 from vigil.watchlist.matching import Level
@@ -161,13 +167,15 @@ class _Entry:
     picture: LiveJpeg
 
 
-CacheKey = tuple[int, bool]  # (camera id, watchlist marks drawn)
+CacheKey = tuple[int, bool, bool]  # (camera id, watchlist marks drawn, faces covered)
 
 
-def cache_key(camera_id: int, marks: Marks) -> CacheKey:
+def cache_key(camera_id: int, marks: Marks, covered: bool = False) -> CacheKey:
     """The picture an audience shares: with marks (operators and admins while a watchlisted face
-    is in the frame) or the plain one (everyone else, and operators the rest of the time)."""
-    return camera_id, bool(marks)
+    is in the frame) or the plain one (everyone else, and operators the rest of the time), with
+    the faces covered (roles under the camera's privacy mode) or clear. A covered audience never
+    shares a clear picture: `covered` is part of the key."""
+    return camera_id, bool(marks), covered
 
 
 class LiveEncoder:
@@ -177,9 +185,12 @@ class LiveEncoder:
     The fast path (same analysed frame as last time) takes no lock and costs nothing; a new frame
     is encoded by the first viewer that asks, the others wait for that encode instead of repeating it."""
 
-    def __init__(self, quality: int, max_width: int = MAX_LIVE_WIDTH) -> None:
+    def __init__(
+        self, quality: int, max_width: int = MAX_LIVE_WIDTH, privacy: LivePrivacy | None = None
+    ) -> None:
         self.quality = quality
         self.max_width = max_width
+        self.privacy = privacy or LivePrivacy(LivePrivacyConfig())
         self.encodes = 0
         self.encode_ms = 0.0
         self.hits = 0
@@ -189,29 +200,43 @@ class LiveEncoder:
         self._guard = threading.Lock()
         self._seq = 0
 
-    def cached(self, camera_id: int, latest: LatestResult, marks: Marks = NO_MARKS) -> LiveJpeg | None:
+    def cached(
+        self, camera_id: int, latest: LatestResult, marks: Marks = NO_MARKS, covered: bool = False
+    ) -> LiveJpeg | None:
         """The shared JPEG if `latest` is already encoded for this audience (no lock, no work)."""
-        entry = self._entries.get(cache_key(camera_id, marks))
+        entry = self._entries.get(cache_key(camera_id, marks, covered))
         if entry is not None and entry.source is latest:
             self.hits += 1
             return entry.picture
         return None
 
     def picture(
-        self, camera_id: int, latest: LatestResult, label_of: LabelOf, marks: Marks = NO_MARKS
+        self,
+        camera_id: int,
+        latest: LatestResult,
+        label_of: LabelOf,
+        marks: Marks = NO_MARKS,
+        covered: bool = False,
     ) -> LiveJpeg:
-        """The JPEG of `latest` (with `marks`: the watchlisted faces in the frame, for operators),
-        encoding it when nobody of this audience did yet (blocking: call off the loop)."""
-        found = self.cached(camera_id, latest, marks)
+        """The JPEG of `latest` (with `marks`: the watchlisted faces in the frame, for operators;
+        `covered`: faces covered, for the roles under the camera's privacy mode), encoding it when
+        nobody of this audience did yet (blocking: call off the loop)."""
+        found = self.cached(camera_id, latest, marks, covered)
         if found is not None:
             return found
-        key = cache_key(camera_id, marks)
+        key = cache_key(camera_id, marks, covered)
         with self._lock_of(key):
-            found = self.cached(camera_id, latest, marks)  # another viewer encoded it meanwhile
+            found = self.cached(camera_id, latest, marks, covered)  # another viewer encoded it meanwhile
             if found is not None:
                 return found
             start = time.perf_counter()
-            jpeg = encode_jpeg(self._overlay(latest, label_of, marks), self.quality)
+            if covered:
+                image = self._covered(camera_id, latest)
+                label_of = _track_only
+            else:
+                image = self._scaled(latest.frame.image)
+            scale = self._scale(latest.frame.image)
+            jpeg = encode_jpeg(draw_faces(image, latest.detections, label_of, scale, marks), self.quality)
             with self._guard:
                 self._seq += 1
                 picture = LiveJpeg(self._seq, jpeg, latest.frame.wall_ts)
@@ -222,29 +247,50 @@ class LiveEncoder:
 
     def forget(self, camera_id: int) -> None:
         with self._guard:
-            for key in (cache_key(camera_id, NO_MARKS), (camera_id, True)):
+            for key in [k for k in self._entries.keys() | self._waits.keys() if k[0] == camera_id]:
                 self._entries.pop(key, None)
                 self._waits.pop(key, None)
+        self.privacy.forget(camera_id)
 
-    def _overlay(self, latest: LatestResult, label_of: LabelOf, marks: Marks) -> Image:
-        image = latest.frame.image
-        width = image.shape[1]
-        if width <= self.max_width:
-            return draw_faces(image, latest.detections, label_of, marks=marks)
-        scale = self.max_width / width
-        small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        return draw_faces(small, latest.detections, label_of, scale, marks)
+    def _scale(self, image: Image) -> float:
+        return min(1.0, self.max_width / int(image.shape[1]))
 
-    def encoding_turn(self, camera_id: int, marks: Marks = NO_MARKS) -> asyncio.Lock:
+    def _scaled(self, image: Image) -> Image:
+        """The frame at most `max_width` wide (the pipeline's own array when it fits: callers copy
+        before drawing)."""
+        scale = self._scale(image)
+        if scale == 1.0:
+            return image
+        return cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+
+    def _covered(self, camera_id: int, latest: LatestResult) -> Image:
+        """A copy of the frame (scaled) with its faces covered, or all of it when they were not
+        searched (see vigil.anonymize.live_privacy)."""
+        frame = latest.frame
+        regions = self.privacy.regions(camera_id, frame.wall_ts, frame.shot, latest.faces, latest.detections)
+        image = self._scaled(frame.image)
+        image = image.copy() if image is frame.image else image
+        config = self.privacy.config
+        if regions is None:
+            height, width = image.shape[:2]
+            whole = [FaceRegion((0.0, 0.0, float(width), float(height)))]
+            return cover_faces(image, whole, "solid" if config.style == "mask" else config.style, pad=0.0)
+        return cover_faces(image, scaled(regions, self._scale(frame.image)), config.style, config.pad)
+
+    def encoding_turn(self, camera_id: int, marks: Marks = NO_MARKS, covered: bool = False) -> asyncio.Lock:
         """Async viewers of one camera and audience queue here, so one of them takes a worker
         thread to encode a new frame and the others wait on the event loop instead of each taking
         a thread."""
         with self._guard:
-            return self._waits.setdefault(cache_key(camera_id, marks), asyncio.Lock())
+            return self._waits.setdefault(cache_key(camera_id, marks, covered), asyncio.Lock())
 
     def _lock_of(self, key: CacheKey) -> threading.Lock:
         with self._guard:
             return self._locks.setdefault(key, threading.Lock())
+
+
+def _track_only(track_id: int) -> str:
+    return label_text(track_id, None)
 
 
 def mjpeg_part(jpeg: bytes) -> bytes:

@@ -1,7 +1,7 @@
 """The live area: the /live page, each camera's MJPEG stream and its current picture with the
 green face boxes of the pipeline's latest analysed frame (no second decode); for operators and
 admins, faces whose track has an open watchlist alert in red (match) or amber (probable) with the
-person's name."""
+person's name. Roles under a camera's live privacy mode (`anonymize.live`) get its faces covered."""
 
 from __future__ import annotations
 
@@ -65,13 +65,14 @@ def live_picture(manager: CameraManager, ctx: WebContext, camera_id: int, user: 
         return None
     name = manager.get(camera_id).name
     marks = watchlist_marks(ctx, camera_id, latest, user)
+    covered = manager.live.privacy.covered(name, user.role)
 
     def label(track: int) -> str:  # called only when this frame gets encoded
         visitor = ctx.events.visitor_of(name, track)
         visitor_name = manager.visitor_names.names([visitor]).get(visitor) if visitor else None
         return label_text(track, visitor, visitor_name)
 
-    return manager.live.picture(camera_id, latest, label, marks)
+    return manager.live.picture(camera_id, latest, label, marks, covered)
 
 
 async def _next_picture(manager: CameraManager, ctx: WebContext, camera_id: int, user: Principal) -> LiveJpeg:
@@ -79,11 +80,12 @@ async def _next_picture(manager: CameraManager, ctx: WebContext, camera_id: int,
     if latest is None:
         return _placeholder(WAITING if manager.is_running(camera_id) else STOPPED)
     marks = watchlist_marks(ctx, camera_id, latest, user)
-    shared = manager.live.cached(camera_id, latest, marks)  # most calls: already encoded, no thread hop
+    covered = manager.live.privacy.covered(manager.get(camera_id).name, user.role)
+    shared = manager.live.cached(camera_id, latest, marks, covered)  # most calls: encoded, no thread hop
     if shared is not None:
         return shared
-    async with manager.live.encoding_turn(camera_id, marks):
-        shared = manager.live.cached(camera_id, latest, marks)  # encoded while this viewer waited
+    async with manager.live.encoding_turn(camera_id, marks, covered):
+        shared = manager.live.cached(camera_id, latest, marks, covered)  # encoded while this viewer waited
         if shared is not None:
             return shared
         picture = await run_in_threadpool(live_picture, manager, ctx, camera_id, user)
@@ -99,7 +101,8 @@ async def _next_picture(manager: CameraManager, ctx: WebContext, camera_id: int,
         **ERRORS,
     },
     summary="Live MJPEG stream with boxes on tracked faces (at most web.live_fps); watchlisted ones "
-    "in red or amber with the name for operators and admins",
+    "in red or amber with the name for operators and admins; faces covered for the roles under the "
+    "camera's privacy mode",
 )
 async def live_stream(camera_id: CameraId, request: Request, ctx: Ctx, user: Viewer) -> StreamingResponse:
     manager = ctx.cameras
@@ -133,7 +136,8 @@ async def live_stream(camera_id: CameraId, request: Request, ctx: Ctx, user: Vie
     tags=["live"],
     response_class=Response,
     responses={**JPEG, **ERRORS},
-    summary="The current live picture with boxes on tracked faces (watchlisted ones for operators)",
+    summary="The current live picture with boxes on tracked faces (watchlisted ones for operators; "
+    "faces covered for the roles under the camera's privacy mode)",
 )
 def live_frame(camera_id: CameraId, ctx: Ctx, user: Viewer) -> Response:
     manager = ctx.cameras
@@ -151,6 +155,13 @@ def live_page(request: Request, ctx: Ctx, user: Annotated[Principal, Depends(pag
     manager = ctx.cameras
     cameras = [camera_out(manager, info) for info in manager.cameras()]
     mode = "mjpeg" if len(cameras) <= MJPEG_MAX_CAMERAS else "refresh"
+    covered = {c.id for c in cameras if manager.live.privacy.covered(c.name, user.role)}
     return render(
-        request, "live.html", active="live", cameras=cameras, mode=mode, live_fps=ctx.settings.web.live_fps
+        request,
+        "live.html",
+        active="live",
+        cameras=cameras,
+        mode=mode,
+        live_fps=ctx.settings.web.live_fps,
+        covered=covered,
     )
