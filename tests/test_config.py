@@ -83,7 +83,13 @@ SECTION_CASES: dict[str, tuple[str, object, str, str, object]] = {
     "jobs": ("keep_finished", 50, "MAX_ACTIVE", "4", 4),
     "camera_policy": ("allow_loopback", True, "ALLOW_LINK_LOCAL", "true", True),
     "watchlist": ("similarity_threshold", 0.7, "MIN_FACE_PX", "100", 100),
-    "anonymize": ("strip_metadata", False, "FACES", '{"style": "mask"}', {"style": "mask", "pad": 0.25}),
+    "anonymize": (
+        "strip_metadata",
+        False,
+        "FACES",
+        '{"style": "mask"}',
+        {"style": "mask", "pad": 0.25, "hold_frames": 5, "score_threshold": 0.5},
+    ),
 }
 
 

@@ -9,6 +9,7 @@ from pydantic import AliasChoices, BaseModel
 from pydantic.fields import FieldInfo
 
 from vigil.anonymize.live_privacy import LivePrivacyConfig
+from vigil.anonymize.settings import FaceOptions, VideoOutputOptions
 from vigil.batch.settings import BatchSettings, BatchTrackerConfig
 from vigil.config import (
     CameraConfig,
@@ -42,6 +43,8 @@ SECTIONS: list[tuple[str, str, type[BaseModel]]] = [
     ("web (`vigil serve`)", "VIGIL_WEB__", WebConfig),
     ("track: batch tracking (`vigil track`)", "VIGIL_TRACK__", BatchSettings),
     ("track.tracker: batch tracking's tracker", "VIGIL_TRACK__TRACKER__", BatchTrackerConfig),
+    ("anonymize.faces: faces in `vigil anonymize`", "VIGIL_ANONYMIZE__FACES__", FaceOptions),
+    ("anonymize.video: `vigil anonymize`'s encoding", "VIGIL_ANONYMIZE__VIDEO__", VideoOutputOptions),
     ("jobs", "VIGIL_JOBS__", JobsConfig),
     ("watchlist", "VIGIL_WATCHLIST__", WatchlistConfig),
     ("watchlist.camera_thresholds.<camera> (YAML)", "", Thresholds),

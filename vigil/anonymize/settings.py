@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from vigil.anonymize.live_privacy import LivePrivacyConfig
@@ -19,6 +21,34 @@ class FaceOptions(BaseModel):
     pad: float = Field(
         0.25, ge=0, le=2, description="Grow each face box by this fraction of its size on every side"
     )
+    hold_frames: int = Field(
+        5,
+        ge=0,
+        le=300,
+        description="Files: keep a track's box this many frames before its first and after its last "
+        "detection (never across a shot cut); frames between two detections are interpolated",
+    )
+    score_threshold: float = Field(
+        0.5,
+        ge=0.05,
+        le=1,
+        description="Files: minimum face detector confidence (lower than tracking's, for recall: a "
+        "false face costs a blurred patch, a missed one a leak)",
+    )
+
+
+X264Preset = Literal[
+    "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"
+]
+
+
+class VideoOutputOptions(BaseModel):
+    """How anonymised files are encoded (H.264, yuv420p; the audio is copied as it is)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    crf: int = Field(18, ge=0, le=51, description="libx264 constant rate factor (lower: better, larger)")
+    preset: X264Preset = Field("veryfast", description="libx264 preset (slower: smaller files, same quality)")
 
 
 class AnonymizeSettings(BaseModel):
@@ -27,6 +57,9 @@ class AnonymizeSettings(BaseModel):
     faces: FaceOptions = Field(default_factory=FaceOptions, description="Faces")
     live: LivePrivacyConfig = Field(
         default_factory=LivePrivacyConfig, description="Live privacy mode: faces covered in the dashboard"
+    )
+    video: VideoOutputOptions = Field(
+        default_factory=VideoOutputOptions, description="Encoding of anonymised files"
     )
     strip_metadata: bool = Field(
         True,
