@@ -1,0 +1,258 @@
+"""Bodies and clothes (issue 17 item 3) on real frames: the background stays as it was, the skin
+inside face-mesh and hand hulls is kept under `recolor`, the luminance of recoloured pixels is
+kept, one person keeps their colour over frames and two people get different ones."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from tests.conftest import read_image, shared_file
+from vigil.anonymize.person_options import PERSON_STYLES, PersonOptions, PersonStyle
+from vigil.anonymize.persons import PersonAnonymizer
+from vigil.anonymize.recolor import direction, hue_for, recolor
+from vigil.anonymize.segment import BlobTracker, fill_holes, person_blobs
+from vigil.anonymize.styles import FaceRegion
+from vigil.detect import create_detector
+from vigil.detect.yunet import YuNetConfig
+
+
+def _frames(relative: str, count: int, start: int = 0) -> list[np.ndarray]:
+    frames: list[np.ndarray] = []
+    with av.open(str(shared_file(relative))) as container:
+        for index, frame in enumerate(container.decode(video=0)):
+            if index >= start:
+                frames.append(frame.to_ndarray(format="bgr24"))
+            if len(frames) >= count:
+                break
+    return frames
+
+
+def _faces(image: np.ndarray, models_dir: Path) -> list[FaceRegion]:
+    found = create_detector(YuNetConfig(), [models_dir]).detect(image)
+    return [FaceRegion((float(b[0]), float(b[1]), float(b[2]), float(b[3]))) for b in found.xyxy]
+
+
+@pytest.fixture
+def anonymizer(request: pytest.FixtureRequest, models_dir: Path) -> Iterator[PersonAnonymizer]:
+    style: PersonStyle = getattr(request, "param", "recolor")
+    made = PersonAnonymizer(PersonOptions(style=style), [models_dir])
+    yield made
+    made.close()
+
+
+def _changed(before: np.ndarray, after: np.ndarray, tolerance: int = 2) -> np.ndarray:
+    return np.asarray(np.abs(after.astype(int) - before).max(axis=2) > tolerance)
+
+
+def _independent_person_mask(image: np.ndarray) -> np.ndarray:
+    """Selfie segmentation run separately at the frame's own size, generous threshold, dilated by
+    2% of the width: whatever lies outside is background for any reasonable person mask."""
+    from mediapipe.python.solutions import selfie_segmentation
+
+    with selfie_segmentation.SelfieSegmentation(model_selection=1) as seg:
+        probability = seg.process(cv2.cvtColor(image, cv2.COLOR_BGR2RGB)).segmentation_mask
+    mask = (probability > 0.05).astype(np.uint8)
+    grow = max(3, round(image.shape[1] * 0.02)) * 2 + 1
+    return np.asarray(cv2.dilate(mask, np.ones((grow, grow), np.uint8)) > 0)
+
+
+def _hulls(image: np.ndarray, with_hands: bool = True) -> tuple[np.ndarray, int, int]:
+    """Union of the face-mesh hulls and the hand hulls MediaPipe finds (static mode, separate
+    from the anonymizer's own models and settings), with the counts of faces and hands."""
+    from mediapipe.python.solutions import face_mesh, hands
+
+    height, width = image.shape[:2]
+    rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    mask = np.zeros((height, width), np.uint8)
+    polygons: list[Any] = []
+    with face_mesh.FaceMesh(static_image_mode=True, max_num_faces=8) as mesh:
+        faces = mesh.process(rgb).multi_face_landmarks or []
+    with hands.Hands(static_image_mode=True, max_num_hands=6) as finder:
+        found = (finder.process(rgb).multi_hand_landmarks or []) if with_hands else []
+    for item in [*faces, *found]:
+        points = np.array([(p.x * width, p.y * height) for p in item.landmark], np.float32)
+        polygons.append(np.round(cv2.convexHull(points)).astype(np.int32))
+    for polygon in polygons:
+        cv2.fillConvexPoly(mask, polygon, 1)
+    return mask > 0, len(faces), len(found)
+
+
+def _mean_hue(before: np.ndarray, after: np.ndarray, where: np.ndarray) -> float:
+    """Angle (degrees) of the output's mean chroma over the changed pixels of `where` (CrCb)."""
+    chroma = cv2.cvtColor(after, cv2.COLOR_BGR2YCrCb).astype(float)[..., 1:] - 128
+    where = where & _changed(before, after)
+    cr, cb = chroma[..., 0][where].mean(), chroma[..., 1][where].mean()
+    return float(np.degrees(np.arctan2(cb, cr)))
+
+
+def _angle_gap(a: float, b: float) -> float:
+    return abs((a - b + 180) % 360 - 180)
+
+
+@pytest.mark.parametrize("anonymizer", [s for s in PERSON_STYLES if s != "none"], indirect=True)
+@pytest.mark.parametrize("source", ["media/faces/groups/two_people.jpg", "media/video/hamilton_640x360.mp4"])
+def test_background_outside_the_person_mask_is_untouched(
+    anonymizer: PersonAnonymizer, source: str, models_dir: Path
+) -> None:
+    frames = [read_image(source)] if source.endswith(".jpg") else _frames(source, 3, start=30)
+    for before in frames:
+        after = anonymizer.apply(before.copy(), _faces(before, models_dir))
+        changed = _changed(before, after, tolerance=0)
+        assert changed.mean() > 0.02, "the people were left as they were"
+        outside = ~_independent_person_mask(before)
+        assert outside.mean() > 0.2
+        assert changed[outside].mean() == 0, f"{changed[outside].sum()} background pixels changed"
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "media/faces/groups/two_people.jpg",
+        "media/faces/groups/kit_with_rose.jpg",
+        "media/faces/groups/multi_face.jpg",
+        "media/video/expressions_640x360.mp4",
+        "media/activity/busy/askanything_making_cake.mp4",
+    ],
+)
+def test_recolor_keeps_the_skin_inside_face_mesh_and_hand_hulls(
+    anonymizer: PersonAnonymizer, source: str, models_dir: Path
+) -> None:
+    frames = [read_image(source)] if source.endswith(".jpg") else _frames(source, 10)
+    hull_pixels = changed_in_hulls = 0
+    for before in frames:
+        after = anonymizer.apply(before.copy(), _faces(before, models_dir))
+        hulls, face_count, _ = _hulls(before)
+        assert face_count >= 1
+        changed = _changed(before, after)
+        hull_pixels += int(hulls.sum())
+        changed_in_hulls += int(changed[hulls].sum())
+        assert changed[~hulls].mean() > 0.03, "no clothes were recoloured"
+    assert changed_in_hulls / hull_pixels < 0.02, f"{changed_in_hulls}/{hull_pixels} skin pixels changed"
+
+
+@pytest.mark.parametrize(
+    "source", ["media/faces/groups/kit_with_rose.jpg", "media/faces/groups/multi_face.jpg"]
+)
+def test_hands_are_kept(anonymizer: PersonAnonymizer, source: str, models_dir: Path) -> None:
+    """Hands held on clothes being recoloured (Rose Leslie's on her dress, a hand on a shoulder)."""
+    before = read_image(source)
+    after = anonymizer.apply(before.copy(), _faces(before, models_dir))
+    hulls, _, hand_count = _hulls(before)
+    assert hand_count >= 1
+    hands_only = hulls & ~_hulls(before, with_hands=False)[0]
+    changed = _changed(before, after)
+    assert changed[hands_only].mean() < 0.02
+
+
+def test_recolor_keeps_the_luminance(anonymizer: PersonAnonymizer, models_dir: Path) -> None:
+    before = read_image("media/faces/groups/kit_with_rose.jpg")
+    after = anonymizer.apply(before.copy(), _faces(before, models_dir))
+    changed = _changed(before, after)
+    assert changed.mean() > 0.1
+    luma_before = cv2.cvtColor(before, cv2.COLOR_BGR2YCrCb)[..., 0].astype(int)
+    luma_after = cv2.cvtColor(after, cv2.COLOR_BGR2YCrCb)[..., 0].astype(int)
+    assert np.abs(luma_after - luma_before)[changed].max() <= 1
+    chroma_shift = np.abs(
+        cv2.cvtColor(after, cv2.COLOR_BGR2YCrCb)[..., 1:].astype(int)
+        - cv2.cvtColor(before, cv2.COLOR_BGR2YCrCb)[..., 1:]
+    )
+    assert chroma_shift[changed].mean() > 10, "the colour barely changed"
+
+
+def test_a_person_keeps_the_colour_over_frames(anonymizer: PersonAnonymizer, models_dir: Path) -> None:
+    """The performer on stage in hamilton's first shot (frames 0-19; a cut follows): one key,
+    one hue."""
+    keys: list[int] = []
+    hues: list[float] = []
+    for before in _frames("media/video/hamilton_640x360.mp4", 20):
+        after = anonymizer.apply(before.copy(), _faces(before, models_dir))
+        largest = max(anonymizer.last, key=lambda m: float(m.alpha.sum()))
+        keys.append(largest.key)
+        left, top, right, bottom = largest.box
+        where = np.zeros(before.shape[:2], bool)
+        where[top:bottom, left:right] = largest.alpha > 0.9
+        hues.append(_mean_hue(before, after, where))
+    assert len(set(keys)) == 1, keys
+    assert max(_angle_gap(h, hues[0]) for h in hues) < 10, hues
+
+
+def test_two_people_get_different_colours(anonymizer: PersonAnonymizer, models_dir: Path) -> None:
+    before = read_image("media/faces/groups/kit_with_rose.jpg")
+    after = anonymizer.apply(before.copy(), _faces(before, models_dir))
+    assert len(anonymizer.last) == 2
+    assert len({m.key for m in anonymizer.last}) == 2
+    hues = []
+    for person in anonymizer.last:
+        left, top, right, bottom = person.box
+        where = np.zeros(before.shape[:2], bool)
+        where[top:bottom, left:right] = person.alpha > 0.9
+        hues.append(_mean_hue(before, after, where))
+    assert _angle_gap(*hues) > 60, hues
+
+
+def test_the_colour_follows_the_face_track_id(models_dir: Path) -> None:
+    image = read_image("media/faces/groups/kit_with_rose.jpg")
+    faces = _faces(image, models_dir)
+    assert len(faces) == 2
+    made = PersonAnonymizer(PersonOptions(style="recolor", hands=False), [models_dir])
+    try:
+        made.apply(image.copy(), faces, person_ids=[7, 12])
+        assert sorted(m.key for m in made.last) == [7, 12]
+    finally:
+        made.close()
+
+
+def test_none_leaves_the_frame_as_it_was(models_dir: Path) -> None:
+    image = read_image("media/faces/groups/two_people.jpg")
+    made = PersonAnonymizer(PersonOptions(), [models_dir])
+    assert made.options.style == "none"
+    assert np.array_equal(made.apply(image.copy(), _faces(image, models_dir)), image)
+    made.close()
+
+
+def test_a_blob_with_two_faces_is_cut_between_them() -> None:
+    probability = np.zeros((40, 60), np.float32)
+    probability[10:40, 5:55] = 1.0
+    probability[20:25, 20:25] = 0.0  # a hole: filled
+    blobs = person_blobs(probability, 0.5, 0.0, [(15.0, 12.0), (45.0, 12.0), (100.0, 100.0)])
+    assert [b.faces for b in blobs] == [[0], [1]]
+    assert blobs[0].box == (5, 10, 30, 40) and blobs[1].box == (30, 10, 55, 40)
+    assert blobs[0].mask[22, 22]
+
+
+def test_fill_holes_keeps_the_outside() -> None:
+    ring = np.zeros((9, 9), bool)
+    ring[2:7, 2:7] = True
+    ring[4, 4] = False
+    filled = fill_holes(ring)
+    assert filled[4, 4] and not filled[0, 0] and filled.sum() == 25
+
+
+def test_tracker_keys_follow_overlap_and_face_ids() -> None:
+    tracker = BlobTracker()
+    first = tracker.update([(0, 0, 10, 20), (30, 0, 40, 20)], [None, 5])
+    assert first == [-1, 5]
+    moved = tracker.update([(31, 1, 41, 21), (1, 0, 11, 20)], [None, None])
+    assert moved == [5, -1]
+    # Another face id where track 5 was: a different person, a new key.
+    assert tracker.update([(31, 1, 41, 21)], [9]) == [9]
+
+
+def test_recolor_stays_in_gamut_and_keeps_luma() -> None:
+    rng = np.random.default_rng(0)
+    region = rng.integers(0, 256, (50, 50, 3), dtype=np.uint8)
+    region[:5] = 255
+    region[5:10] = 0
+    before = region.copy()
+    recolor(region, np.ones((50, 50), np.float32), hue_for(3), 80)
+    luma = np.array([0.114, 0.587, 0.299])
+    assert np.abs(region.astype(float) @ luma - before.astype(float) @ luma).max() <= 1.0
+    assert np.array_equal(region[:10], before[:10])  # black and white: no room for a colour
+    assert abs(float(direction(0.3) @ luma)) < 1e-5

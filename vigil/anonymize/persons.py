@@ -1,0 +1,255 @@
+"""Bodies and clothes (issue 17 item 3): each person found by the selfie segmentation is
+recoloured (clothes only: face, hands and skin kept), blurred, pixelated or filled.
+
+Per frame: segmentation on a 256-wide copy (vigil/anonymize/segment.py), instances and their
+colour keys at that size, then per person, in its box at full size: the soft person mask, minus
+(for `recolor`) the face ellipses, the hand hulls and the pixels of the person's own skin colour.
+Call `apply` before the faces are covered: the skin colour is learnt from the face's pixels."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vigil.anonymize.hands import HandFinder
+from vigil.anonymize.person_options import PersonOptions
+from vigil.anonymize.recolor import flat_colour, hue_for, recolor
+from vigil.anonymize.segment import BlobTracker, PersonBlob, PersonSegmenter, person_blobs
+from vigil.anonymize.skin import SkinModel, merged, skin_model
+from vigil.anonymize.styles import FaceRegion
+from vigil.types import FloatArray, Image, IntArray
+
+__all__ = ["PersonAnonymizer", "PersonMask", "StepTimes"]
+
+# The face ellipse kept under `recolor`: the detector's box grown by this much of its size
+# (ears, jaw line, the forehead under the fringe); the skin model keeps the neck.
+_FACE_GROW = 0.2
+# Whole-person styles: detail left across the person's height.
+_BLUR_CELLS = 10
+_PIXEL_CELLS = 16
+_MARGIN = 2  # work pixels around a blob's box: room for the feathered edge
+_REMEMBERED_SKINS = 64  # people whose last seen skin colour is kept for when their face is not
+_HOLD_SKIN = 150  # frames a frame-wide skin model is used after the last face was seen
+# The kept face area reaches this far above the box (fraction of its height): the hair on top
+# of the head, which a recolour made look painted.
+_HEAD_TOP = 0.45
+
+
+@dataclass
+class StepTimes:
+    """Milliseconds spent per step since the anonymizer started (for benchmarks)."""
+
+    frames: int = 0
+    segmentation: float = 0.0
+    hands: float = 0.0
+    skin: float = 0.0
+    paint: float = 0.0
+
+    def per_frame(self) -> dict[str, float]:
+        n = max(1, self.frames)
+        return {
+            "segmentation": self.segmentation / n,
+            "hands": self.hands / n,
+            "skin": self.skin / n,
+            "paint": self.paint / n,
+        }
+
+
+@dataclass(frozen=True)
+class PersonMask:
+    """One person of the last frame: colour key, box (frame pixels) and the alpha that was
+    painted there (clothes only under `recolor`), for tests and benchmarks."""
+
+    key: int
+    box: tuple[int, int, int, int]
+    alpha: FloatArray
+    faces: tuple[int, ...] = ()
+
+
+@dataclass
+class _Frame:
+    skins: list[SkinModel | None] = field(default_factory=list)
+    fallback: SkinModel | None = None
+    hands: list[IntArray] = field(default_factory=list)
+
+
+class PersonAnonymizer:
+    """Anonymises the people of successive frames of one stream (keeps tracks: one per stream
+    and per worker). `models_dirs` is where optional model files would be looked up: the models
+    used now ship in the mediapipe wheel."""
+
+    def __init__(self, options: PersonOptions, models_dirs: list[Path]) -> None:
+        self.options = options
+        self.models_dirs = models_dirs
+        self.times = StepTimes()
+        self.last: list[PersonMask] = []
+        self._segmenter: PersonSegmenter | None = None
+        self._hands: HandFinder | None = None
+        self._tracker = BlobTracker()
+        self._skin_by_key: dict[int, SkinModel] = {}
+        self._last_fallback: tuple[int, SkinModel] | None = None  # frame number, model
+        if options.style != "none":
+            self._segmenter = PersonSegmenter()
+            if options.style == "recolor" and options.hands:
+                self._hands = HandFinder(every=options.hands_every)
+
+    def apply(
+        self, image: Image, faces: Sequence[FaceRegion], person_ids: Sequence[int | None] | None = None
+    ) -> Image:
+        """Anonymises the people of `image` (BGR, in place) and returns it. `faces` are this
+        frame's faces (skin colour, face area kept, and people side by side told apart);
+        `person_ids`, aligned with `faces`, their track ids when known: a person's colour then
+        follows the face's track."""
+        self.last = []
+        if self._segmenter is None:
+            return image
+        options = self.options
+        height, width = image.shape[:2]
+        work_w = min(options.segment_width, width)
+        work_h = max(1, round(height * work_w / width))
+        scale_x, scale_y = width / work_w, height / work_h
+        start = time.perf_counter()
+        small = cv2.resize(image, (work_w, work_h), interpolation=cv2.INTER_AREA)
+        probability = self._segmenter.probabilities(cv2.cvtColor(small, cv2.COLOR_BGR2RGB))
+        centres = [((f.box[0] + f.box[2]) / 2 / scale_x, (f.box[1] + f.box[3]) / 2 / scale_y) for f in faces]
+        blobs = person_blobs(probability, options.threshold, options.min_area, centres)
+        face_keys: list[int | None] = []
+        for blob in blobs:
+            ids = [person_ids[i] for i in blob.faces] if person_ids is not None else []
+            face_keys.append(next((i for i in ids if i is not None), None))
+        keys = self._tracker.update([b.box for b in blobs], face_keys)
+        self.times.segmentation += (time.perf_counter() - start) * 1000
+        self.times.frames += 1
+        if not blobs:
+            return image
+        frame = _Frame()
+        if options.style == "recolor":
+            frame = self._skin_and_hands(image, faces)
+        start = time.perf_counter()
+        for blob, key in zip(blobs, keys, strict=True):
+            self._paint(image, blob, key, faces, frame, (scale_x, scale_y))
+        self.times.paint += (time.perf_counter() - start) * 1000
+        return image
+
+    def _skin_and_hands(self, image: Image, faces: Sequence[FaceRegion]) -> _Frame:
+        start = time.perf_counter()
+        hands = self._hands.hulls(image) if self._hands is not None else []
+        mid = time.perf_counter()
+        skins = [skin_model(image, f.box, self.options.skin_distance) for f in faces]
+        self.times.hands += (mid - start) * 1000
+        self.times.skin += (time.perf_counter() - mid) * 1000
+        fallback = merged([s for s in skins if s is not None])
+        if fallback is not None:
+            self._last_fallback = (self.times.frames, fallback)
+        elif self._last_fallback is not None and self.times.frames - self._last_fallback[0] <= _HOLD_SKIN:
+            fallback = self._last_fallback[1]
+        return _Frame(skins, fallback, hands)
+
+    def _paint(
+        self,
+        image: Image,
+        blob: PersonBlob,
+        key: int,
+        faces: Sequence[FaceRegion],
+        frame: _Frame,
+        scale: tuple[float, float],
+    ) -> None:
+        options = self.options
+        height, width = image.shape[:2]
+        work_h, work_w = blob.mask.shape
+        x1, y1 = max(0, blob.box[0] - _MARGIN), max(0, blob.box[1] - _MARGIN)
+        x2, y2 = min(work_w, blob.box[2] + _MARGIN), min(work_h, blob.box[3] + _MARGIN)
+        left, top = round(x1 * scale[0]), round(y1 * scale[1])
+        right, bottom = min(width, round(x2 * scale[0])), min(height, round(y2 * scale[1]))
+        if right - left < 2 or bottom - top < 2:
+            return
+        soft: FloatArray = blob.mask[y1:y2, x1:x2].astype(np.float32)
+        if options.feather > 0:
+            soft = cv2.GaussianBlur(soft, (0, 0), options.feather)
+        alpha = cv2.resize(soft, (right - left, bottom - top), interpolation=cv2.INTER_LINEAR)
+        alpha[alpha < 1 / 255] = 0
+        region = image[top:bottom, left:right]
+        hue = hue_for(key)
+        if options.style == "recolor":
+            alpha *= 1 - self._kept(region, (left, top), blob, key, faces, frame)
+            recolor(region, alpha, hue, options.strength)
+        else:
+            _cover(region, alpha, options.style, hue, options.strength)
+        self.last.append(PersonMask(key, (left, top, right, bottom), alpha, tuple(blob.faces)))
+
+    def _kept(
+        self,
+        region: Image,
+        origin: tuple[int, int],
+        blob: PersonBlob,
+        key: int,
+        faces: Sequence[FaceRegion],
+        frame: _Frame,
+    ) -> FloatArray:
+        """Where the person's skin is ([0, 1], region pixels): face ellipses and landmark hulls,
+        hand hulls, and pixels of the person's skin colour (their own face's, else every face's
+        in the frame)."""
+        start = time.perf_counter()
+        keep = np.zeros(region.shape[:2], np.uint8)
+        shift = np.array(origin, np.float32)
+        for face in faces:
+            x1, y1, x2, y2 = face.box
+            top = y1 - (y2 - y1) * _HEAD_TOP
+            centre = (round((x1 + x2) / 2 - origin[0]), round((top + y2) / 2 - origin[1]))
+            grow = 0.5 + _FACE_GROW
+            axes = (max(1, round((x2 - x1) * grow)), max(1, round((y2 - top) * grow)))
+            cv2.ellipse(keep, centre, axes, 0, 0, 360, 1, cv2.FILLED)
+            if face.landmarks is not None and len(face.landmarks) >= 3:
+                hull = cv2.convexHull(np.asarray(face.landmarks, np.float32)[:, :2] - shift)
+                cv2.fillConvexPoly(keep, np.round(hull).astype(np.int32), 1)
+        for hull in frame.hands:
+            cv2.fillConvexPoly(keep, (hull - np.asarray(origin, np.int32)).astype(np.int32), 1)
+        own = [m for i in blob.faces if i < len(frame.skins) and (m := frame.skins[i]) is not None]
+        if own:
+            self._skin_by_key[key] = own[0]
+            while len(self._skin_by_key) > _REMEMBERED_SKINS:
+                del self._skin_by_key[next(iter(self._skin_by_key))]
+        # Face not seen this frame: the skin this person's face had last, else anyone's.
+        model = own[0] if own else self._skin_by_key.get(key, frame.fallback)
+        if model is not None:
+            skin: Image = model.mask(region).astype(np.uint8)
+            # Isolated skin-coloured specks inside cloth are noise, not skin.
+            skin = cv2.morphologyEx(skin, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+            np.maximum(keep, skin, out=keep)
+        soft = cv2.blur(keep.astype(np.float32), (3, 3))
+        self.times.skin += (time.perf_counter() - start) * 1000
+        return np.asarray(np.maximum(soft, keep.astype(np.float32)))
+
+    def close(self) -> None:
+        if self._segmenter is not None:
+            self._segmenter.close()
+            self._segmenter = None
+        if self._hands is not None:
+            self._hands.close()
+            self._hands = None
+
+
+def _cover(region: Image, alpha: FloatArray, style: str, hue: float, strength: float) -> None:
+    """Blur, pixelate or flat-fill the whole person (in place, blended by `alpha`)."""
+    height, width = region.shape[:2]
+    if style == "silhouette":
+        cover = np.empty_like(region)
+        cover[:] = flat_colour(hue, strength)
+    else:
+        cells = _BLUR_CELLS if style == "blur" else _PIXEL_CELLS
+        across = max(1, min(height, cells))
+        size = (max(1, round(across * width / max(height, 1))), across)
+        small = cv2.resize(region, size, interpolation=cv2.INTER_AREA)
+        if style == "blur":
+            cover = cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
+            cover = cv2.GaussianBlur(cover, (0, 0), max(1.0, height / (2 * cells)))
+        else:
+            cover = cv2.resize(small, (width, height), interpolation=cv2.INTER_NEAREST)
+    pixels = region.astype(np.float32)
+    blended = pixels + alpha[..., None] * (cover.astype(np.float32) - pixels)
+    region[:] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)

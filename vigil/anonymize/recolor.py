@@ -1,0 +1,60 @@
+"""A new colour with the shading kept: each pixel keeps its luminance Y (BT.601, OpenCV's
+YCrCb) and gets the chroma of the new hue, so folds, light and the weave still read as cloth.
+
+The new value is Y + s * d, where d is the BGR direction of the hue with zero luminance
+(0.114 dB + 0.587 dG + 0.299 dR = 0): the luminance is unchanged by construction. The
+amount s is the chosen chroma, cut per pixel where it would leave [0, 255] (a clipped channel
+would change the luminance), so near-black and near-white cloth gets a paler tint."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vigil.types import FloatArray, Image
+
+_GOLDEN = 0.6180339887498949
+# BT.601 (OpenCV's YCrCb): R = Y + 1.403 Cr', G = Y - 0.714 Cr' - 0.344 Cb', B = Y + 1.773 Cb'.
+_FROM_CR = np.array([0.0, -0.714, 1.403], np.float32)  # B, G, R
+_FROM_CB = np.array([1.773, -0.344, 0.0], np.float32)
+_LUMA = np.array([0.114, 0.587, 0.299], np.float32)  # B, G, R
+
+
+def hue_for(key: int) -> float:
+    """A hue in [0, 1) for a person key: golden-ratio steps, so consecutive keys (people met one
+    after another) get far-apart hues, and the same key always the same hue."""
+    return (key * _GOLDEN) % 1.0
+
+
+def direction(hue: float) -> FloatArray:
+    """BGR change per unit of chroma toward `hue` (zero luminance)."""
+    angle = 2 * np.pi * hue
+    d = (np.cos(angle) * _FROM_CR + np.sin(angle) * _FROM_CB).astype(np.float32)
+    return np.asarray(d - _LUMA @ d, np.float32)  # exact zero luminance despite rounded coefficients
+
+
+def recolor(region: Image, alpha: FloatArray, hue: float, strength: float) -> None:
+    """Recolours `region` (BGR uint8, in place) where `alpha` (same H x W, [0, 1]) is set."""
+    d = direction(hue)
+    pixels = region.astype(np.float32)
+    luma = pixels @ _LUMA
+    # Largest s per pixel keeping every channel of Y + s*d inside [0, 255].
+    room = np.full(luma.shape, np.float32(strength), np.float32)
+    for channel in range(3):
+        step = float(d[channel])
+        if step > 1e-6:
+            np.minimum(room, (255.0 - luma) / step, out=room)
+        elif step < -1e-6:
+            np.minimum(room, luma / -step, out=room)
+    target = luma[..., None] + room[..., None] * d
+    blended = pixels + alpha[..., None] * (target - pixels)
+    region[:] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+
+
+def flat_colour(hue: float, strength: float, luma: float = 110.0) -> tuple[int, int, int]:
+    """A BGR fill of the person's hue (silhouettes)."""
+    value = luma + strength * direction(hue)
+    return (
+        int(np.clip(round(value[0]), 0, 255)),
+        int(np.clip(round(value[1]), 0, 255)),
+        int(np.clip(round(value[2]), 0, 255)),
+    )
