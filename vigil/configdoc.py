@@ -9,6 +9,7 @@ from pydantic import AliasChoices, BaseModel
 from pydantic.fields import FieldInfo
 
 from vigil.anonymize.live_privacy import LivePrivacyConfig
+from vigil.anonymize.person_options import PersonOptions
 from vigil.anonymize.settings import FaceOptions, VideoOutputOptions
 from vigil.batch.settings import BatchSettings, BatchTrackerConfig
 from vigil.config import (
@@ -44,6 +45,7 @@ SECTIONS: list[tuple[str, str, type[BaseModel]]] = [
     ("track: batch tracking (`vigil track`)", "VIGIL_TRACK__", BatchSettings),
     ("track.tracker: batch tracking's tracker", "VIGIL_TRACK__TRACKER__", BatchTrackerConfig),
     ("anonymize.faces: faces in `vigil anonymize`", "VIGIL_ANONYMIZE__FACES__", FaceOptions),
+    ("anonymize.persons: bodies and clothes", "VIGIL_ANONYMIZE__PERSONS__", PersonOptions),
     ("anonymize.video: `vigil anonymize`'s encoding", "VIGIL_ANONYMIZE__VIDEO__", VideoOutputOptions),
     ("jobs", "VIGIL_JOBS__", JobsConfig),
     ("watchlist", "VIGIL_WATCHLIST__", WatchlistConfig),

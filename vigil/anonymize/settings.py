@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from vigil.anonymize.live_privacy import LivePrivacyConfig
+from vigil.anonymize.person_options import PersonOptions
 from vigil.anonymize.styles import FaceStyle
 
 
@@ -55,6 +56,7 @@ class AnonymizeSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     faces: FaceOptions = Field(default_factory=FaceOptions, description="Faces")
+    persons: PersonOptions = Field(default_factory=PersonOptions, description="Bodies and clothes")
     live: LivePrivacyConfig = Field(
         default_factory=LivePrivacyConfig, description="Live privacy mode: faces covered in the dashboard"
     )
