@@ -1,0 +1,66 @@
+"""`vigil anonymize`: defaults from the settings in --help, skip-existing and --force, bad options."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.conftest import shared_file
+from tests.test_cli_help import flat
+from vigil.anonymize.settings import FaceOptions
+from vigil.cli import app
+
+pytestmark = pytest.mark.timeout(300)
+WIDE = {"COLUMNS": "250", "TERMINAL_WIDTH": "250"}
+
+
+def _config(tmp_path: Path) -> Path:
+    """A settings file that finds the shared models and runs the face pass in this process."""
+    models = shared_file("models/face_detection_yunet_2023mar.onnx").parent
+    path = tmp_path / "vigil.yaml"
+    path.write_text(f"track:\n  models_dir: {models}\n  cpu_workers: 1\n", encoding="utf-8")
+    return path
+
+
+def test_help_shows_the_settings_defaults() -> None:
+    result = CliRunner().invoke(app, ["anonymize", "--help"], env=WIDE)
+    assert result.exit_code == 0, result.output
+    shown = flat(result.output)
+    faces = FaceOptions()
+    assert f"[default: (anonymize.faces.style: {faces.style})]" in shown
+    assert f"[default: (anonymize.faces.pad: {faces.pad:g})]" in shown
+    assert "[default: (anonymize.strip_metadata: --strip-metadata)]" in shown
+
+
+def test_skips_existing_outputs_unless_forced(tmp_path: Path) -> None:
+    video, out, config = shared_file("media/video/single_face.mp4"), tmp_path / "out", _config(tmp_path)
+    args = ["anonymize", str(video), "--out-dir", str(out), "--faces", "pixelate", "-c", str(config)]
+    first = CliRunner().invoke(app, args, env=WIDE)
+    assert first.exit_code == 0, first.output
+    output, sidecar = out / "single_face_anonymized.mp4", out / "single_face_anonymized.json"
+    assert output.stat().st_size > 10_000
+    report = json.loads(sidecar.read_text(encoding="utf-8"))
+    assert report["options"]["faces"]["style"] == "pixelate" and report["frames"] == 72
+    assert report["faces"]["frames_with_faces"] >= 60
+    made = output.stat().st_mtime_ns
+
+    again = CliRunner().invoke(app, args, env=WIDE)
+    assert again.exit_code == 0 and "skipped" in again.output, again.output
+    assert output.stat().st_mtime_ns == made
+
+    forced = CliRunner().invoke(app, [*args, "--force", "--keep-metadata"], env=WIDE)
+    assert forced.exit_code == 0, forced.output
+    assert output.stat().st_mtime_ns != made
+    assert json.loads(sidecar.read_text(encoding="utf-8"))["metadata_removed"] == []
+
+
+def test_bad_inputs_exit_1_with_the_reason(tmp_path: Path) -> None:
+    video = shared_file("media/video/single_face.mp4")
+    bad_style = CliRunner().invoke(app, ["anonymize", str(video), "--faces", "smudge"], env=WIDE)
+    assert bad_style.exit_code == 1 and "style" in bad_style.output
+    missing = CliRunner().invoke(app, ["anonymize", str(tmp_path / "nope.mp4")], env=WIDE)
+    assert missing.exit_code == 1 and "does not exist" in missing.output
+    assert not list(tmp_path.glob("*_anonymized.*"))
