@@ -231,7 +231,7 @@ class LiveEncoder:
                 return found
             start = time.perf_counter()
             if covered:
-                image = self._covered(camera_id, latest)
+                image = self.covered_image(camera_id, latest)
                 label_of = _track_only
             else:
                 image = self._scaled(latest.frame.image)
@@ -263,9 +263,9 @@ class LiveEncoder:
             return image
         return cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
 
-    def _covered(self, camera_id: int, latest: LatestResult) -> Image:
-        """A copy of the frame (scaled) with its faces covered, or all of it when they were not
-        searched (see vigil.anonymize.live_privacy)."""
+    def covered_image(self, camera_id: int, latest: LatestResult) -> Image:
+        """A copy of the frame (at most `max_width` wide) with its faces covered, or all of it
+        when they were not searched (see vigil.anonymize.live_privacy)."""
         frame = latest.frame
         regions = self.privacy.regions(camera_id, frame.wall_ts, frame.shot, latest.faces, latest.detections)
         image = self._scaled(frame.image)

@@ -3,6 +3,7 @@ health check (seed 004's shape) and the /cameras page with its dead-zone editor.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
 
@@ -10,7 +11,9 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from vigil.live.analyse import LatestResult
 from vigil.redact import redact
+from vigil.types import Detections, Frame
 from vigil.web.auth import Principal, require_admin, require_viewer
 from vigil.web.cameras import CameraInfo, CameraManager, grab_frame, probe_usb
 from vigil.web.context import WebContext, get_ctx
@@ -230,17 +233,20 @@ def stop_camera(camera_id: CameraId, ctx: Ctx, _: Admin) -> CameraOut:
     "/{camera_id}/snapshot.jpg",
     response_class=Response,
     responses={**JPEG, **ERRORS},
-    summary="The camera's current picture without overlays (read from the source when stopped)",
+    summary="The camera's current picture without overlays (read from the source when stopped); "
+    "faces covered for the roles under the camera's live privacy mode",
 )
-def snapshot(camera_id: CameraId, ctx: Ctx, _: Viewer) -> Response:
+def snapshot(camera_id: CameraId, ctx: Ctx, user: Viewer) -> Response:
     manager = ctx.cameras
     info = manager.get(camera_id)
     latest = manager.latest(camera_id) if manager.is_running(camera_id) else None
-    if latest is not None:
-        image = latest.frame.image
-    else:
+    if latest is None:
         manager.check_source(info)
-        image = grab_frame(info.url, manager.settings, SNAPSHOT_TIMEOUT_S)
+        frame = Frame(grab_frame(info.url, manager.settings, SNAPSHOT_TIMEOUT_S), 0.0, time.time(), 0)
+        latest = LatestResult(frame, Detections.empty())  # its faces not searched
+    image = latest.frame.image
+    if manager.live.privacy.covered(info.name, user.role):  # no way around the live privacy mode
+        image = manager.live.covered_image(camera_id, latest)  # a frame not searched: covered whole
     return jpeg_response(encode_jpeg(image, 90))
 
 
