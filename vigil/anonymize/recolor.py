@@ -8,6 +8,7 @@ would change the luminance), so near-black and near-white cloth gets a paler tin
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from vigil.types import FloatArray, Image
@@ -33,21 +34,41 @@ def direction(hue: float) -> FloatArray:
 
 
 def recolor(region: Image, alpha: FloatArray, hue: float, strength: float) -> None:
-    """Recolours `region` (BGR uint8, in place) where `alpha` (same H x W, [0, 1]) is set."""
+    """Recolours `region` (BGR uint8, in place) where `alpha` (same H x W, float32 [0, 1]) is set.
+
+    Worked in YCrCb with OpenCV's vectorised calls (a float NumPy version cost 55 ms for a 720p
+    close-up): the target chroma depends only on Y (the gamut cut), so it is a 256-entry table
+    per channel, and Cr, Cb are blended toward it by `alpha` (blendLinear). The blend stays in
+    gamut: for a given Y the colours inside [0, 255]^3 form a convex set holding both ends."""
     d = direction(hue)
-    pixels = region.astype(np.float32)
-    luma = pixels @ _LUMA
-    # Largest s per pixel keeping every channel of Y + s*d inside [0, 255].
-    room = np.full(luma.shape, np.float32(strength), np.float32)
+    angle = 2 * np.pi * hue
+    room = _room(d, strength)
+    table_cr = np.clip(np.rint(128 + room * np.cos(angle)), 0, 255).astype(np.uint8)
+    table_cb = np.clip(np.rint(128 + room * np.sin(angle)), 0, 255).astype(np.uint8)
+    ycrcb = cv2.cvtColor(region, cv2.COLOR_BGR2YCrCb)
+    luma, cr, cb = cv2.split(ycrcb)
+    weight = np.ascontiguousarray(alpha, dtype=np.float32)
+    keep = np.subtract(np.float32(1.0), weight)
+    cr = cv2.blendLinear(cr, cv2.LUT(luma, table_cr), keep, weight)
+    cb = cv2.blendLinear(cb, cv2.LUT(luma, table_cb), keep, weight)
+    recoloured = cv2.cvtColor(cv2.merge([luma, cr, cb]), cv2.COLOR_YCrCb2BGR)
+    # The round trip through YCrCb moves some pixels by 1: only those painted take its result.
+    cv2.copyTo(recoloured, np.greater(weight, 0).view(np.uint8), region)
+
+
+def _room(d: FloatArray, strength: float) -> FloatArray:
+    """Per luminance 0..255: the chroma toward `d` that keeps every channel of Y + s*d inside
+    [0, 255] (a clipped channel would change the luminance), at most `strength`; one unit less
+    for the rounding of the tables and of the conversion back."""
+    luma = np.arange(256, dtype=np.float32)
+    room = np.full(256, np.float32(strength), np.float32)
     for channel in range(3):
         step = float(d[channel])
         if step > 1e-6:
-            np.minimum(room, (255.0 - luma) / step, out=room)
+            room = np.minimum(room, (255.0 - luma) / step)
         elif step < -1e-6:
-            np.minimum(room, luma / -step, out=room)
-    target = luma[..., None] + room[..., None] * d
-    blended = pixels + alpha[..., None] * (target - pixels)
-    region[:] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+            room = np.minimum(room, luma / -step)
+    return np.asarray(np.maximum(room - 1.0, 0.0), np.float32)
 
 
 def flat_colour(hue: float, strength: float, luma: float = 110.0) -> tuple[int, int, int]:

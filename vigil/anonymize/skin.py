@@ -9,30 +9,30 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-import numpy.typing as npt
 
-from vigil.types import Image
+from vigil.types import FloatArray, Image
 
 # The part of a detector's face box that is skin on most faces: cheeks, nose, mouth and chin
 # (below the eyes and brows, inside the hairline and the background at the sides).
 _SAMPLE_X = (0.25, 0.75)
 _SAMPLE_Y = (0.45, 0.9)
 _MIN_PIXELS = 20
+_MAX_PIXELS = 3000
 _MIN_STD = 2.0  # CrCb units: a face sampled from a few flat pixels still gets a usable spread
 
 
 @dataclass(frozen=True)
 class SkinModel:
-    """`table[cr, cb]` is True for skin chroma."""
+    """`table[cr, cb]` is 1.0 for skin chroma, else 0 (float32: calcBackProject's histogram)."""
 
     mean: tuple[float, float]
-    table: npt.NDArray[np.bool_]
+    table: FloatArray
 
-    def mask(self, region: Image) -> npt.NDArray[np.bool_]:
-        """Skin pixels of a BGR region."""
+    def mask(self, region: Image) -> Image:
+        """Skin pixels of a BGR region (uint8, 1 for skin): the table read by calcBackProject,
+        several times faster than NumPy's fancy indexing on a 720p close-up."""
         ycrcb = cv2.cvtColor(region, cv2.COLOR_BGR2YCrCb)
-        index = ycrcb[..., 1].astype(np.intp) * 256 + ycrcb[..., 2]
-        return np.asarray(self.table.reshape(-1)[index])
+        return np.asarray(cv2.calcBackProject([ycrcb], [1, 2], self.table, [0, 256, 0, 256], 1))
 
 
 def skin_model(image: Image, box: tuple[float, float, float, float], max_distance: float) -> SkinModel | None:
@@ -46,6 +46,8 @@ def skin_model(image: Image, box: tuple[float, float, float, float], max_distanc
     if right - left < 2 or bottom - top < 2:
         return None
     ycrcb = cv2.cvtColor(image[top:bottom, left:right], cv2.COLOR_BGR2YCrCb).reshape(-1, 3)
+    # A few thousand pixels describe the colour as well as all of a 720p close-up's 40 000.
+    ycrcb = ycrcb[:: max(1, len(ycrcb) // _MAX_PIXELS)]
     exposed = ycrcb[(ycrcb[:, 0] > 30) & (ycrcb[:, 0] < 240), 1:].astype(np.float64)
     if len(exposed) < _MIN_PIXELS:
         return None
@@ -62,13 +64,13 @@ def skin_model(image: Image, box: tuple[float, float, float, float], max_distanc
     dcr = grid[:, None] - mean[0]
     dcb = grid[None, :] - mean[1]
     distance2 = inv[0, 0] * dcr**2 + 2 * inv[0, 1] * dcr * dcb + inv[1, 1] * dcb**2
-    return SkinModel((float(mean[0]), float(mean[1])), distance2 <= max_distance**2)
+    return SkinModel((float(mean[0]), float(mean[1])), (distance2 <= max_distance**2).astype(np.float32))
 
 
 def merged(models: list[SkinModel]) -> SkinModel | None:
     """Every face's skin at once: for people whose own face is not seen (turned away, too small)."""
     if not models:
         return None
-    table = np.logical_or.reduce([m.table for m in models])
+    table = np.maximum.reduce([m.table for m in models])
     mean = (float(np.mean([m.mean[0] for m in models])), float(np.mean([m.mean[1] for m in models])))
     return SkinModel(mean, table)
