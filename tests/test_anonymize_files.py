@@ -6,9 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vigil.anonymize.faces import TrackBoxes
+from vigil.anonymize.faces import NO_LANDMARKS_BELOW_PX, TrackBoxes, tracking_settings
 from vigil.anonymize.fill import FaceSchedule, fill_track
 from vigil.anonymize.metadata import kept_container_tags, kept_stream_tags, removed_tags
+from vigil.anonymize.settings import FaceOptions
+from vigil.batch.settings import BatchSettings
 
 
 def _track(
@@ -81,3 +83,14 @@ def test_stripping_lists_every_key_it_drops_but_the_muxers_own() -> None:
     assert kept_container_tags(container, strip=False) == {
         k: v for k, v in container.items() if k != "major_brand"
     }
+
+
+def test_the_face_pass_asks_for_landmarks_only_for_the_mask_style() -> None:
+    base = BatchSettings(detect_every_n=5, blendshapes_profile="full", enable_object_detection=True)
+    blur = tracking_settings(base, FaceOptions(style="blur", score_threshold=0.4), workers=2)
+    assert (blur.detect_every_n, blur.blendshapes_profile, blur.enable_object_detection) == (1, "none", False)
+    assert blur.score_threshold == 0.4 and blur.cpu_workers == 2
+    assert blur.landmarks_min_face_px == NO_LANDMARKS_BELOW_PX and not blur.export_verbose_fields
+    mask = tracking_settings(base, FaceOptions(style="mask"))
+    assert mask.landmarks_min_face_px == base.landmarks_min_face_px and mask.export_verbose_fields
+    assert mask.cpu_workers == base.cpu_workers
