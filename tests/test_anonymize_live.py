@@ -9,14 +9,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import av
 import cv2
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.conftest import shared_file
 from tests.web_util import bearer, ctx_of, make_app
 from vigil.anonymize.live_privacy import HeldFaces, LivePrivacy, LivePrivacyConfig
+from vigil.anonymize.person_options import PersonOptions
 from vigil.config import load_settings
+from vigil.detect import create_detector
+from vigil.detect.yunet import YuNetConfig
 from vigil.live.analyse import LatestResult
 from vigil.types import Detections, Frame
 from vigil.web.live import NO_MARKS, LiveEncoder, WatchlistMark, cache_key
@@ -73,9 +78,11 @@ def test_roles_are_covered_per_camera_with_a_default_and_overrides() -> None:
 def test_settings_from_yaml_style_values_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VIGIL_ANONYMIZE__LIVE__COVERED_ROLES", '["viewer"]')
     monkeypatch.setenv("VIGIL_ANONYMIZE__LIVE__CAMERAS", '{"stage": ["viewer", "operator"]}')
+    monkeypatch.setenv("VIGIL_ANONYMIZE__LIVE__PERSONS__STYLE", "silhouette")
     live = load_settings().anonymize.live
     assert live.covered_roles == ["viewer"] and live.cameras == {"stage": ["viewer", "operator"]}
     assert (live.style, live.pad, live.hold_s) == ("blur", 0.25, 1.0)
+    assert live.persons.style == "silhouette"
     with pytest.raises(Exception, match="covered_roles"):
         LivePrivacyConfig.model_validate({"covered_roles": ["guest"]})
 
@@ -167,6 +174,32 @@ def test_large_frames_are_covered_at_the_display_scale() -> None:
     assert picture.shape == (720, 1280, 3)
     inside = picture[370:525, 650:790].astype(int)  # the box at 2/3 scale, away from its lines
     assert np.abs(inside - 40).max() < 12  # solid grey (JPEG noise aside)
+
+
+def test_bodies_are_covered_too_when_asked(models_dir: Path) -> None:
+    """persons.style silhouette: the singer's body is filled in the covered picture, the stage
+    around him is left as it is, and his face is still covered."""
+    with av.open(str(shared_file("media/video/hamilton_640x360.mp4"))) as container:
+        image = next(f for i, f in enumerate(container.decode(video=0)) if i == 100).to_ndarray(
+            format="bgr24"
+        )
+    found = create_detector(YuNetConfig(), [models_dir]).detect(image)
+    assert len(found) == 1  # the singer, face and body in the frame
+    frame = Frame(image=image, pts=0.0, wall_ts=time.time(), index=0)
+    latest = LatestResult(frame, found, found)
+    faces_only = LiveEncoder(90).covered_image(1, latest)
+    config = LivePrivacyConfig(persons=PersonOptions(style="silhouette"))
+    privacy = LivePrivacy(config, [models_dir])
+    try:
+        both = LiveEncoder(90, privacy=privacy).covered_image(1, latest)
+    finally:
+        privacy.forget(1)  # closes the camera's person anonymiser
+    changed = np.abs(both.astype(int) - faces_only.astype(int)).max(axis=2) > 10
+    x1, y1, x2, y2 = (int(v) for v in found.xyxy[0])
+    body = changed[y2 + 10 :, max(0, x1 - 20) : x2 + 20]
+    assert body.mean() > 0.5  # the body under the face is filled
+    assert changed.mean() < 0.5  # the rest of the stage is not
+    assert _detail(both, (x1, y1, x2, y2)) < 0.1 * _detail(image, (x1, y1, x2, y2))  # the face still covered
 
 
 # ------------------------------------------------------------------ through the API, real camera

@@ -51,6 +51,7 @@ SECTIONS: list[tuple[str, str, type[BaseModel]]] = [
     ("watchlist", "VIGIL_WATCHLIST__", WatchlistConfig),
     ("watchlist.camera_thresholds.<camera> (YAML)", "", Thresholds),
     ("anonymize.live: live privacy mode (`vigil serve`)", "VIGIL_ANONYMIZE__LIVE__", LivePrivacyConfig),
+    ("anonymize.live.persons: live privacy bodies", "VIGIL_ANONYMIZE__LIVE__PERSONS__", PersonOptions),
 ]
 
 

@@ -233,7 +233,8 @@ class CameraManager:
         self._state = threading.Lock()
         self.closed = False
         # Shared JPEGs of the live views, faces covered for the roles under the privacy mode.
-        self.live = LiveEncoder(settings.web.live_jpeg_quality, privacy=LivePrivacy(settings.anonymize.live))
+        privacy = LivePrivacy(settings.anonymize.live, settings.model_search_dirs())
+        self.live = LiveEncoder(settings.web.live_jpeg_quality, privacy=privacy)
         self.visitor_names = VisitorNames(self.lookup_visitor_names)  # for the live labels
         self._load()
 

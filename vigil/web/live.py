@@ -26,8 +26,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from vigil.anonymize.live_privacy import LivePrivacy, LivePrivacyConfig, scaled
-from vigil.anonymize.styles import FaceRegion, cover_faces
+from vigil.anonymize.live_privacy import LivePrivacy, LivePrivacyConfig
 from vigil.live.analyse import LatestResult
 from vigil.types import Detections, Image
 from vigil.watchlist.matching import Level
@@ -267,15 +266,9 @@ class LiveEncoder:
         """A copy of the frame (at most `max_width` wide) with its faces covered, or all of it
         when they were not searched (see vigil.anonymize.live_privacy)."""
         frame = latest.frame
-        regions = self.privacy.regions(camera_id, frame.wall_ts, frame.shot, latest.faces, latest.detections)
         image = self._scaled(frame.image)
         image = image.copy() if image is frame.image else image
-        config = self.privacy.config
-        if regions is None:
-            height, width = image.shape[:2]
-            whole = [FaceRegion((0.0, 0.0, float(width), float(height)))]
-            return cover_faces(image, whole, "solid" if config.style == "mask" else config.style, pad=0.0)
-        return cover_faces(image, scaled(regions, self._scale(frame.image)), config.style, config.pad)
+        return self.privacy.cover(camera_id, image, frame, latest.faces, latest.detections)
 
     def encoding_turn(self, camera_id: int, marks: Marks = NO_MARKS, covered: bool = False) -> asyncio.Lock:
         """Async viewers of one camera and audience queue here, so one of them takes a worker
