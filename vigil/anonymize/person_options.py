@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 PersonStyle = Literal["none", "recolor", "blur", "pixelate", "silhouette"]
 PERSON_STYLES: tuple[PersonStyle, ...] = ("none", "recolor", "blur", "pixelate", "silhouette")
+TileMode = Literal["auto", "always", "never"]
 
 
 class PersonOptions(BaseModel):
@@ -24,11 +25,16 @@ class PersonOptions(BaseModel):
         0.5, gt=0, lt=1, description="Selfie segmentation confidence above which a pixel is a person"
     )
     segment_width: int = Field(
-        256,
+        512,
         ge=128,
         le=1280,
-        description="Width the frame is scaled to for segmentation and instance masks (the model "
-        "works at 256x144)",
+        description="Width the frame is scaled to for segmentation and instance masks (each model "
+        "call works at 256x144)",
+    )
+    tiles: TileMode = Field(
+        "auto",
+        description="Also segment 2x2 overlapping tiles (4 more model calls), where people are small: "
+        "auto (when no face is taller than 1/8 of the frame), always, or never",
     )
     min_area: float = Field(
         0.002, ge=0, le=1, description="Ignore person blobs smaller than this fraction of the frame"

@@ -38,6 +38,8 @@ _HOLD_SKIN = 150  # frames a frame-wide skin model is used after the last face w
 # The kept face area reaches this far above the box (fraction of its height): the hair on top
 # of the head, which a recolour made look painted.
 _HEAD_TOP = 0.45
+_TILE_GRID = 2
+_SMALL_FACE = 8  # people are small (tiles help) when no face is taller than 1/8 of the frame
 
 
 @dataclass
@@ -115,7 +117,9 @@ class PersonAnonymizer:
         scale_x, scale_y = width / work_w, height / work_h
         start = time.perf_counter()
         small = cv2.resize(image, (work_w, work_h), interpolation=cv2.INTER_AREA)
-        probability = self._segmenter.probabilities(cv2.cvtColor(small, cv2.COLOR_BGR2RGB))
+        probability = self._segmenter.probabilities(
+            cv2.cvtColor(small, cv2.COLOR_BGR2RGB), _TILE_GRID if self._tiled(faces, height) else 1
+        )
         centres = [((f.box[0] + f.box[2]) / 2 / scale_x, (f.box[1] + f.box[3]) / 2 / scale_y) for f in faces]
         blobs = person_blobs(probability, options.threshold, options.min_area, centres)
         face_keys: list[int | None] = []
@@ -135,6 +139,11 @@ class PersonAnonymizer:
             self._paint(image, blob, key, faces, frame, (scale_x, scale_y))
         self.times.paint += (time.perf_counter() - start) * 1000
         return image
+
+    def _tiled(self, faces: Sequence[FaceRegion], height: int) -> bool:
+        if self.options.tiles != "auto":
+            return self.options.tiles == "always"
+        return all((f.box[3] - f.box[1]) * _SMALL_FACE < height for f in faces)
 
     def _skin_and_hands(self, image: Image, faces: Sequence[FaceRegion]) -> _Frame:
         start = time.perf_counter()

@@ -1,5 +1,5 @@
-"""People as separate masks: MediaPipe selfie segmentation (legacy solution in the
-`mediapipe==0.10.14` wheel, landscape model: 4-6 ms a frame here), split into instances by
+"""People as separate masks: MediaPipe selfie segmentation (the landscape model in the
+`mediapipe==0.10.14` wheel: 4-6 ms a call here), split into instances by
 connected components and by the faces inside a blob, and followed over frames by box overlap.
 
 Why not the pose landmarker's per-person masks: 54-57 ms a frame with `num_poses=4` here, and it
@@ -10,36 +10,77 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
+from vigil.errors import ModelError
 from vigil.types import FloatArray, Image
 
 BoolArray = npt.NDArray[np.bool_]
+_MODEL = "selfie_segmentation_landscape.tflite"  # in the mediapipe wheel, 4-6 ms a call here
+_OVERLAP = 0.15  # of a tile's size on each side: a person cut by a tile edge is whole in one
 Box = tuple[int, int, int, int]  # x1, y1, x2, y2 (exclusive), work-resolution pixels
 
 
 class PersonSegmenter:
-    """Person probability (H x W float32 in [0, 1]) of a small RGB frame. One per worker."""
+    """Person probability (H x W float32 in [0, 1]) of a small RGB frame. One per worker.
+
+    The landscape selfie model (144x256) shipped in the mediapipe wheel, run by the Tasks
+    ImageSegmenter in image mode: no state between calls (the legacy solution smooths each mask
+    with the previous one, which on crowd_1080p faded people out over 20 frames and would mix
+    tiles), so a frame's mask is the same whichever chunk of a file it falls in."""
 
     def __init__(self) -> None:
-        from mediapipe.python.solutions import selfie_segmentation  # slow import, only when used
+        import mediapipe as mp  # slow import, only when used
+        from mediapipe.tasks.python import BaseOptions, vision
 
-        # model 1 (landscape, 144x256): 4.1 ms at 360p vs 6.9 for the square general model.
-        self._mp: Any = selfie_segmentation.SelfieSegmentation(model_selection=1)
+        model = Path(mp.__file__).parent / "modules" / "selfie_segmentation" / _MODEL
+        try:
+            options = vision.ImageSegmenterOptions(
+                base_options=BaseOptions(model_asset_buffer=model.read_bytes()),
+                running_mode=vision.RunningMode.IMAGE,
+                output_confidence_masks=True,
+                output_category_mask=False,
+            )
+            self._mp: Any = mp
+            self._segmenter: Any = vision.ImageSegmenter.create_from_options(options)
+        except (OSError, RuntimeError, ValueError) as exc:
+            raise ModelError(f"cannot load the selfie segmentation model {model}: {exc}") from exc
+        self.calls = 0
 
-    def probabilities(self, rgb: Image) -> FloatArray:
-        result = self._mp.process(rgb)
-        mask = result.segmentation_mask
-        if mask is None:
+    def probabilities(self, rgb: Image, grid: int = 1) -> FloatArray:
+        """Whole frame; with `grid` > 1 also `grid` x `grid` overlapping tiles, merged by maximum:
+        the model is made for people near the camera, and in crowd_1080p's street scene it found
+        nobody in the whole frame but every walker in 2 x 2 tiles."""
+        probability = self._segment(rgb)
+        if grid <= 1:
+            return probability
+        height, width = rgb.shape[:2]
+        tile_h, tile_w = height / grid, width / grid
+        for row in range(grid):
+            for col in range(grid):
+                top = max(0, int((row - _OVERLAP) * tile_h))
+                bottom = min(height, int((row + 1 + _OVERLAP) * tile_h))
+                left = max(0, int((col - _OVERLAP) * tile_w))
+                right = min(width, int((col + 1 + _OVERLAP) * tile_w))
+                view = probability[top:bottom, left:right]
+                np.maximum(view, self._segment(np.ascontiguousarray(rgb[top:bottom, left:right])), out=view)
+        return probability
+
+    def _segment(self, rgb: Image) -> FloatArray:
+        self.calls += 1
+        image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
+        masks = self._segmenter.segment(image).confidence_masks
+        if not masks:
             return np.zeros(rgb.shape[:2], np.float32)
-        return np.asarray(mask, np.float32)
+        return np.array(masks[-1].numpy_view(), np.float32).reshape(rgb.shape[:2])
 
     def close(self) -> None:
-        self._mp.close()
+        self._segmenter.close()
 
 
 @dataclass
