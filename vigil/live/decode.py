@@ -147,9 +147,11 @@ class DecodeWorker:
             self.counters.frames_dropped += 1  # stopping: this frame will not be analysed
 
     def _wall_ts(self, pts: float, live: bool) -> float:
-        """Live: capture time. Files: clock at start + stream time, so a file analysed
-        faster than real time still gets a consistent timeline."""
-        if live:
+        """Live, and files played in real time: the clock when the frame was released (a looped
+        file's pts gains a sample interval at each loop, so clock at start + pts would drift ahead
+        of the clock). Other files: clock at start + stream time, a consistent timeline when
+        analysed faster than real time."""
+        if live or self.realtime:
             return self.clock()
         if self._wall_origin is None:
             self._wall_origin = self.clock() - pts
