@@ -54,6 +54,11 @@ class PersonOptions(BaseModel):
         description="recolor: pixels within this Mahalanobis distance of the colour (CrCb) of the "
         "person's own face are skin and kept",
     )
+    skin_fallback: bool = Field(
+        True,
+        description="recolor: for people no face has been seen of, keep the chroma of skin in "
+        "general (fitted to 50 faces; also keeps beige cloth)",
+    )
     strength: float = Field(
         60, ge=5, le=127, description="recolor: chroma of the new colour (YCrCb units; luminance is kept)"
     )

@@ -20,7 +20,7 @@ from vigil.anonymize.hands import HandFinder
 from vigil.anonymize.person_options import PersonOptions
 from vigil.anonymize.recolor import flat_colour, hue_for, recolor
 from vigil.anonymize.segment import BlobTracker, PersonBlob, PersonSegmenter, person_blobs
-from vigil.anonymize.skin import SkinModel, merged, skin_model
+from vigil.anonymize.skin import SkinModel, generic_model, merged, skin_model
 from vigil.anonymize.styles import FaceRegion
 from vigil.types import FloatArray, Image, IntArray
 
@@ -94,6 +94,7 @@ class PersonAnonymizer:
         self._hands: HandFinder | None = None
         self._tracker = BlobTracker()
         self._skin_by_key: dict[int, SkinModel] = {}
+        self._generic = generic_model(options.skin_distance) if options.skin_fallback else None
         self._last_fallback: tuple[int, SkinModel] | None = None  # frame number, model
         if options.style != "none":
             self._segmenter = PersonSegmenter()
@@ -225,10 +226,13 @@ class PersonAnonymizer:
                 del self._skin_by_key[next(iter(self._skin_by_key))]
         # Face not seen this frame: the skin this person's face had last, else anyone's.
         model = own[0] if own else self._skin_by_key.get(key, frame.fallback)
+        if model is None:
+            model = self._generic
         if model is not None:
             skin = model.mask(region)
-            # Isolated skin-coloured specks inside cloth are noise, not skin.
-            skin = cv2.morphologyEx(skin, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+            # Majority of each 5x5 neighbourhood: skin-coloured specks in cloth and cloth-coloured
+            # specks in skin are noise (an opening alone left skin speckled with colour).
+            skin = cv2.medianBlur(skin, 5)
             np.maximum(keep, skin, out=keep)
         soft = cv2.blur(keep.astype(np.float32), (3, 3))
         self.times.skin += (time.perf_counter() - start) * 1000

@@ -18,6 +18,8 @@ _SAMPLE_X = (0.25, 0.75)
 _SAMPLE_Y = (0.45, 0.9)
 _MIN_PIXELS = 20
 _MAX_PIXELS = 3000
+# Faces in shadow are dark: at 30 the face of askanything_making_cake gave no model at all.
+_DARKEST = 15
 _MIN_STD = 2.0  # CrCb units: a face sampled from a few flat pixels still gets a usable spread
 
 
@@ -35,6 +37,31 @@ class SkinModel:
         return np.asarray(cv2.calcBackProject([ycrcb], [1, 2], self.table, [0, 256, 0, 256], 1))
 
 
+# Faces' skin chroma across people: the medians of 50 faces (YuNet boxes, the sample area
+# below) of the shared group photos and clips (hamilton, crowd, expressions, the activity
+# clips), their mean and covariance, plus a little of a face's own spread (more would take in
+# grey: at +16 neutral chroma fell 2.7 sigma from the mean, +4 puts it at 3.4). Only for people
+# none of whose faces has been seen (a body turned away, a yoga pose the detector misses):
+# wider than any one face's model, so it also keeps beige and tan cloth.
+_GENERIC_MEAN = (146.7, 121.7)
+_GENERIC_COV = ((47.7 + 4.0, -60.4), (-60.4, 118.8 + 4.0))
+
+
+def generic_model(max_distance: float) -> SkinModel:
+    """The skin chroma of people in general (see _GENERIC_MEAN)."""
+    return _gaussian(np.array(_GENERIC_MEAN), np.array(_GENERIC_COV), max_distance)
+
+
+def _gaussian(mean: FloatArray, cov: FloatArray, max_distance: float) -> SkinModel:
+    inv = np.linalg.inv(cov)
+    grid = np.arange(256, dtype=np.float64)
+    dcr = grid[:, None] - mean[0]
+    dcb = grid[None, :] - mean[1]
+    distance2 = inv[0, 0] * dcr**2 + 2 * inv[0, 1] * dcr * dcb + inv[1, 1] * dcb**2
+    table = (distance2 <= max_distance**2).astype(np.float32)
+    return SkinModel((float(mean[0]), float(mean[1])), table)
+
+
 def skin_model(image: Image, box: tuple[float, float, float, float], max_distance: float) -> SkinModel | None:
     """The skin model of the face in `box` (x1, y1, x2, y2), or None when too little of it is
     in the frame or well exposed."""
@@ -48,7 +75,7 @@ def skin_model(image: Image, box: tuple[float, float, float, float], max_distanc
     ycrcb = cv2.cvtColor(image[top:bottom, left:right], cv2.COLOR_BGR2YCrCb).reshape(-1, 3)
     # A few thousand pixels describe the colour as well as all of a 720p close-up's 40 000.
     ycrcb = ycrcb[:: max(1, len(ycrcb) // _MAX_PIXELS)]
-    exposed = ycrcb[(ycrcb[:, 0] > 30) & (ycrcb[:, 0] < 240), 1:].astype(np.float64)
+    exposed = ycrcb[(ycrcb[:, 0] > _DARKEST) & (ycrcb[:, 0] < 240), 1:].astype(np.float64)
     if len(exposed) < _MIN_PIXELS:
         return None
     # Robust centre first: nostrils, lips and stray hair would pull a plain mean and widen it.
@@ -58,13 +85,7 @@ def skin_model(image: Image, box: tuple[float, float, float, float], max_distanc
     if len(core) < _MIN_PIXELS:
         core = exposed
     mean = core.mean(axis=0)
-    cov = np.cov(core.T) + np.eye(2) * _MIN_STD**2
-    inv = np.linalg.inv(cov)
-    grid = np.arange(256, dtype=np.float64)
-    dcr = grid[:, None] - mean[0]
-    dcb = grid[None, :] - mean[1]
-    distance2 = inv[0, 0] * dcr**2 + 2 * inv[0, 1] * dcr * dcb + inv[1, 1] * dcb**2
-    return SkinModel((float(mean[0]), float(mean[1])), (distance2 <= max_distance**2).astype(np.float32))
+    return _gaussian(mean, np.cov(core.T) + np.eye(2) * _MIN_STD**2, max_distance)
 
 
 def merged(models: list[SkinModel]) -> SkinModel | None:
