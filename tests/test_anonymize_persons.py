@@ -18,6 +18,7 @@ from vigil.anonymize.person_options import PERSON_STYLES, PersonOptions, PersonS
 from vigil.anonymize.persons import PersonAnonymizer
 from vigil.anonymize.recolor import direction, hue_for, recolor
 from vigil.anonymize.segment import BlobTracker, fill_holes, person_blobs
+from vigil.anonymize.skin import generic_model
 from vigil.anonymize.styles import FaceRegion
 from vigil.detect import create_detector
 from vigil.detect.yunet import YuNetConfig
@@ -274,3 +275,11 @@ def test_tiles_find_the_small_people_of_a_street_scene(models_dir: Path) -> None
             made.close()
     assert covered["never"] < 0.05
     assert covered["auto"] > 0.15 and people >= 3, (covered, people)
+
+
+def test_the_generic_skin_model_takes_skin_tones_not_grey() -> None:
+    model = generic_model(3.0)
+    assert model.table[147, 122] == 1  # the mean face of the shared media
+    assert model.table[155, 110] == 1  # a warmer, darker tone
+    assert model.table[128, 128] == 0  # black, grey and white cloth
+    assert model.table[110, 150] == 0  # blue
