@@ -258,6 +258,8 @@ def test_a_viewer_gets_the_faces_covered_where_the_admin_sees_them(
         page = client.get("/live", headers=keys["viewer"]).text
         assert f'id="live-covered-{cid}"' in page
         assert "live-covered" not in client.get("/live", headers=keys["admin"]).text
+        cameras_page = client.get("/cameras", headers=keys["admin"]).text
+        assert f'<td class="camera-privacy" id="camera-privacy-{cid}">viewer</td>' in cameras_page
 
         # Stopped, the snapshot is read from the source, whose faces nobody searched: covered whole.
         assert client.post(f"/api/cameras/{cid}/stop", headers=keys["admin"]).status_code == 200

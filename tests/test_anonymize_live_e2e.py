@@ -197,6 +197,10 @@ def test_a_viewer_sees_the_live_faces_covered_where_the_admin_sees_them_clear(
             viewer = _log_in(browser, server, "viewer1", VIEWER_PASSWORD)
             expect(viewer.locator(f"#live-covered-{camera_id}")).to_be_visible()  # told why it is blurred
             expect(admin.locator(f"#live-covered-{camera_id}")).to_have_count(0)
+            admin.goto(f"{server}/cameras")  # the admin sees who gets faces hidden, per camera
+            expect(admin.locator(f"#camera-privacy-{camera_id}")).to_have_text("viewer")
+            _keep("cameras_admin_page.png", admin.screenshot(), tmp_path)
+            admin.goto(f"{server}/live")
 
             # 1. What each browser shows: inside the green boxes of its own picture.
             shots = {}

@@ -78,7 +78,11 @@ class LivePrivacyConfig(BaseModel):
 
     def covered(self, camera: str, role: Role) -> bool:
         """Whether `role` sees the faces of camera `camera` covered."""
-        return role in self.cameras.get(camera, self.covered_roles)
+        return role in self.roles(camera)
+
+    def roles(self, camera: str) -> list[Role]:
+        """The roles that see the faces of camera `camera` covered."""
+        return self.cameras.get(camera, self.covered_roles)
 
 
 @dataclass(frozen=True)

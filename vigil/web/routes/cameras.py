@@ -270,7 +270,8 @@ pages = APIRouter(include_in_schema=False)
 def cameras_page(request: Request, ctx: Ctx, user: Annotated[Principal, Depends(page_viewer)]) -> Response:
     manager = ctx.cameras
     cameras = [camera_out(manager, info) for info in manager.cameras()]
-    return render(request, "cameras.html", active="cameras", cameras=cameras)
+    covered = {c.id: manager.live.privacy.config.roles(c.name) for c in cameras}  # live privacy mode
+    return render(request, "cameras.html", active="cameras", cameras=cameras, covered=covered)
 
 
 router.include_router(api)
