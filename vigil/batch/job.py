@@ -6,10 +6,12 @@ interrupted by a restart simply starts again (videos finished before it show as 
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from vigil.batch.pool import WARM_POOL
 from vigil.batch.progress import BatchProgress, VideoProgress
 from vigil.batch.runner import BatchReport, run_batch
 from vigil.batch.settings import BatchSettings
@@ -109,14 +111,19 @@ class _Progress:
 
 def run_track(params: TrackParams, context: JobContext) -> Finished[TrackResult]:
     progress = _Progress(params.videos)
-    report = run_batch(
-        [Path(video) for video in params.videos],
-        params.batch_settings(),
-        out_dir=None if params.out_dir is None else Path(params.out_dir),
-        force=params.force,
-        on_progress=lambda update: context.report(progress.update(update)),
-        cancel=context.cancel,
-    )
+    settings = params.batch_settings()
+    with ExitStack() as stack:
+        # A server runs job after job: its workers stay warm between them (pool.py).
+        executor = None if settings.cpu_workers <= 1 else stack.enter_context(WARM_POOL.use(settings))
+        report = run_batch(
+            [Path(video) for video in params.videos],
+            settings,
+            out_dir=None if params.out_dir is None else Path(params.out_dir),
+            force=params.force,
+            on_progress=lambda update: context.report(progress.update(update)),
+            cancel=context.cancel,
+            executor=executor,
+        )
     context.report(progress.finish(report))
     result = TrackResult(
         done=sorted(str(v) for v in report.done),

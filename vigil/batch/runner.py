@@ -49,6 +49,7 @@ from vigil.batch.output import (
     TrackingMetadata,
     cpu_percent,
 )
+from vigil.batch.planning import planned_workers
 from vigil.batch.process import ChunkResult, ChunkTask, FrameObs, process_chunk
 from vigil.batch.profiling import profiling_line
 from vigil.batch.progress import BatchProgress, VideoProgress, VideoState, overall_fraction
@@ -454,7 +455,8 @@ def run_batch(
     per-video problems land in `report.failed`.
     A set `cancel` event stops submitting work; unfinished videos are left out of the report
     and their partial outputs removed. `executor` reuses a caller's process pool (initialised with
-    `init_worker`, e.g. already warm in a benchmark); it is not shut down."""
+    `init_worker`, e.g. already warm in a benchmark); it is not shut down. Without one, the pool
+    gets as many workers as the work repays, at most `settings.cpu_workers` (planning.py)."""
     check_engine(settings)
     if settings.enable_object_detection:
         object_model_path(settings)  # an unknown model name or a missing model file fails here
@@ -462,4 +464,10 @@ def run_batch(
         blendshape_estimator(settings)  # a bad export profile fails here, before any work
     except ValueError as exc:
         raise ConfigError(f"invalid blendshape export settings: {exc}") from exc
+    if executor is None and settings.cpu_workers > 1:
+        todo, _ = split_pending(videos, out_dir, force)
+        workers = planned_workers(settings.cpu_workers, todo)
+        if workers < settings.cpu_workers:
+            log.info("%d worker(s) for this work (at most %d)", workers, settings.cpu_workers)
+            settings = settings.model_copy(update={"cpu_workers": workers})
     return _Batch(settings, out_dir, on_progress, cancel, executor).run(videos, force)

@@ -273,7 +273,15 @@ class BatchSettings(BaseModel):
         ge=1,
         le=256,
         validation_alias=_alias("TRACKING_CPU_WORKERS"),
-        description="Worker processes (1: in-process, no pool); default: CPU count",
+        description="At most this many worker processes (fewer for short work: ~1 per 200 frames of "
+        "360p); 1: in-process, no pool; default: CPU count",
+    )
+    warm_idle_s: float = Field(
+        300.0,
+        ge=0,
+        le=86400,
+        description="vigil serve: keep the tracking workers started (models loaded) this long after "
+        "a job, for the next one; 0: stop them with each job",
     )
     chunk_size: int | None = Field(
         None,
