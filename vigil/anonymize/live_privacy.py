@@ -186,10 +186,11 @@ class LivePrivacy:
     def forget(self, camera_id: int) -> None:
         with self._guard:
             self._held.pop(camera_id, None)
-            self._locks.pop(camera_id, None)
+            lock = self._locks.pop(camera_id, None)
             anonymizer = self._persons.pop(camera_id, None)
         if anonymizer is not None:
-            anonymizer.close()
+            with lock or threading.Lock():  # not while a frame of this camera is being covered
+                anonymizer.close()
 
     def _person_anonymizer(self, camera_id: int) -> PersonAnonymizer:
         with self._guard:
