@@ -94,9 +94,14 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--clips", nargs="*", default=list(CLIPS))
     parser.add_argument("--out-dir", type=Path, default=None)
+    parser.add_argument("--pad", type=float, default=None, help="anonymize.faces.pad (default: setting)")
+    parser.add_argument("--extra-engines", nargs="*", default=[], help="anonymize.faces.extra_engines")
     args = parser.parse_args()
     models = SHARED / "models"
-    settings = VigilSettings(track={"models_dir": models})
+    faces: dict[str, object] = {"extra_engines": args.extra_engines}
+    if args.pad is not None:
+        faces["pad"] = args.pad
+    settings = VigilSettings(track={"models_dir": models}, anonymize={"faces": faces})
     detectors = {name: create_detector(config, [models]) for name, config in CHECKERS.items()}
     out_dir = args.out_dir or Path(tempfile.mkdtemp(prefix="vigil-anonymize-bench-"))
     rows = []

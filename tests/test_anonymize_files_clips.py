@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import shared_file
-from vigil.anonymize.faces import TrackBoxes
+from vigil.anonymize.faces import TrackBoxes, find_faces, tracking_settings
 from vigil.anonymize.fill import FaceSchedule
 from vigil.anonymize.render import RenderJob, render
 from vigil.anonymize.report import AnonymizedVideo, AnonymizeReport
@@ -261,3 +261,17 @@ def test_the_frame_hook_sees_every_frame_before_the_faces_are_covered(tmp_path: 
     assert min(c[2] for c in calls) > 10  # the face region still had its detail when the hook ran
     first = next(_frames(tmp_path / "out.mp4")).to_ndarray(format="bgr24")
     assert first[5:15, 5:15, 2].mean() > 200 and first[5:15, 5:15, :2].mean() < 60
+
+
+def test_extra_engines_add_their_tracks(tmp_path: Path) -> None:
+    """A second detector's tracks join the first's (ids prefixed with its name); both are covered."""
+    video = shared_file("media/video/single_face.mp4")
+    settings = vigil_settings(faces={"extra_engines": ["blazeface"]})
+    batch = tracking_settings(settings.track, settings.anonymize.faces, workers=1)
+    found, report = find_faces([video], batch, tmp_path, extra_engines=settings.anonymize.faces.extra_engines)
+    assert report.done == [video] and not report.failed
+    faces = found[video]
+    ids = {track.track_id for track in faces.tracks}
+    assert any(i.startswith("blazeface:obj_") for i in ids) and any(i.startswith("obj_") for i in ids), ids
+    assert faces.engine.endswith("+blazeface") and faces.total_frames == 72
+    assert not list(tmp_path.iterdir())  # the tracker's outputs are deleted once read

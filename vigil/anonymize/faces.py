@@ -8,6 +8,7 @@ each track's boxes (and, for the mask style, a landmark hull)."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -90,27 +91,73 @@ def find_faces(
     settings: BatchSettings,
     work_dir: Path,
     *,
+    extra_engines: Sequence[str] = (),
     with_hulls: bool = False,
     on_progress: Callable[[BatchProgress], None] | None = None,
     cancel: threading.Event | None = None,
 ) -> tuple[dict[Path, VideoFaces], BatchReport]:
     """Tracks of every video (the batch tracker's outputs go to `work_dir` and are deleted once
     read). Videos the tracker failed, or could only read in part, are in the report, not in the
-    result: an anonymised file must not have frames whose faces were never looked for."""
-    report = run_batch(videos, settings, out_dir=work_dir, force=True, on_progress=on_progress, cancel=cancel)
+    result: an anonymised file must not have frames whose faces were never looked for.
+
+    `extra_engines`: more detectors, each one more pass over the files; their tracks are added to
+    the first engine's (ids prefixed with the engine's name), and a video must pass them all."""
+    engines = [settings.engine, *(engine for engine in extra_engines if engine != settings.engine)]
     found: dict[Path, VideoFaces] = {}
-    for video in report.done:
-        path = tracking_output_path(video, work_dir)
-        try:
-            if video not in report.partial:
-                found[video] = read_tracks(path, video, with_hulls=with_hulls)
-        finally:
-            path.unlink(missing_ok=True)
-    return found, report
+    report = BatchReport()
+    for index, engine in enumerate(engines):
+        engine_settings = settings if index == 0 else settings.model_copy(update={"engine": engine})
+        engine_settings.set_search_dirs(settings.models_dirs())
+        run = run_batch(
+            [video for video in videos if video not in report.failed],
+            engine_settings,
+            out_dir=work_dir,
+            force=True,
+            on_progress=_share(on_progress, index, len(engines)),
+            cancel=cancel,
+        )
+        report.failed.update(run.failed)
+        report.partial.update(run.partial)
+        for video in run.done:
+            path = tracking_output_path(video, work_dir)
+            try:
+                if video in run.partial:
+                    continue
+                faces = read_tracks(path, video, with_hulls=with_hulls, prefix="" if index == 0 else engine)
+                found[video] = faces if index == 0 else merge(found[video], faces)
+            finally:
+                path.unlink(missing_ok=True)
+    done = [video for video in videos if video in found and video not in report.failed]
+    report.done = done
+    return {video: found[video] for video in done}, report
 
 
-def read_tracks(path: Path, video: Path, *, with_hulls: bool = False) -> VideoFaces:
-    """The face tracks of a `<stem>_tracking.json`, read one frame entry at a time."""
+def merge(first: VideoFaces, more: VideoFaces) -> VideoFaces:
+    """The tracks of two detectors over the same video (cuts and frame count from the first)."""
+    return dataclasses.replace(
+        first,
+        tracks=sorted([*first.tracks, *more.tracks], key=lambda t: t.frames[0]),
+        engine=f"{first.engine}+{more.engine}",
+        detection_frames=max(first.detection_frames, more.detection_frames),
+    )
+
+
+def _share(
+    on_progress: Callable[[BatchProgress], None] | None, index: int, passes: int
+) -> Callable[[BatchProgress], None] | None:
+    """Progress of pass `index` of `passes` as a share of the whole face pass."""
+    if on_progress is None or passes == 1:
+        return on_progress
+
+    def forward(progress: BatchProgress) -> None:
+        on_progress(BatchProgress(progress.videos, (index + progress.overall) / passes))
+
+    return forward
+
+
+def read_tracks(path: Path, video: Path, *, with_hulls: bool = False, prefix: str = "") -> VideoFaces:
+    """The face tracks of a `<stem>_tracking.json`, read one frame entry at a time (track ids
+    prefixed with `prefix:` when given)."""
     tracks: dict[str, TrackBoxes] = {}
     detection_frames = 0
     lines = _lines(path)
@@ -119,7 +166,8 @@ def read_tracks(path: Path, video: Path, *, with_hulls: bool = False) -> VideoFa
         faces = [obj for obj in entry.tracked_objects if obj.label == FACE_LABEL]
         detection_frames += bool(faces)
         for face in faces:
-            track = tracks.setdefault(face.id, TrackBoxes(face.id))
+            name = f"{prefix}:{face.id}" if prefix else face.id
+            track = tracks.setdefault(name, TrackBoxes(name))
             track.frames.append(entry.frame)
             track.boxes.append((face.bbox_xmin, face.bbox_ymin, face.bbox_xmax, face.bbox_ymax))
             if with_hulls:

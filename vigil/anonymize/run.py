@@ -102,6 +102,7 @@ def anonymize_videos(
                 todo,
                 batch,
                 Path(work),
+                extra_engines=options.faces.extra_engines,
                 with_hulls=options.faces.style == "mask",
                 on_progress=_face_progress(on_progress),
                 cancel=cancel,

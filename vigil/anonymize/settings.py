@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from vigil.anonymize.live_privacy import LivePrivacyConfig
 from vigil.anonymize.person_options import PersonOptions
@@ -36,6 +36,21 @@ class FaceOptions(BaseModel):
         description="Files: minimum face detector confidence (lower than tracking's, for recall: a "
         "false face costs a blurred patch, a missed one a leak)",
     )
+    extra_engines: list[str] = Field(
+        default_factory=list,
+        description="Files: more face detectors (e.g. blazeface) run over the whole file after "
+        "track.engine's; every box any of them tracks is covered (recall, at one more face pass each)",
+    )
+
+    @field_validator("extra_engines", mode="after")
+    @classmethod
+    def _known_engines(cls, value: list[str]) -> list[str]:
+        from vigil.detect.registry import detector_configs  # the detectors import heavy modules
+
+        unknown = [name for name in value if name not in detector_configs()]
+        if unknown:
+            raise ValueError(f"unknown face detectors {unknown}; choose from {', '.join(detector_configs())}")
+        return list(dict.fromkeys(value))
 
 
 X264Preset = Literal[
