@@ -5,7 +5,9 @@
    process (one thread, as one worker); ms per frame of each step: segmentation (resize, selfie
    model, instances, tracking), hands (MediaPipe Hands, every `hands_every` frames, averaged over
    all frames), skin (face skin models, face ellipses, hand hulls, skin pixels), paint (masks at
-   full size and the recolour or cover), with the machine's load average.
+   full size and the recolour or cover), with the machine's load average; `cpu_ms` is the
+   process's CPU time per frame (all threads: MediaPipe runs its own), less sensitive to other
+   work on the machine than the wall times.
 2. Skin kept under `recolor`: on every `--skin-step`th frame, the face-mesh and hand hulls of
    MediaPipe FaceMesh and Hands (static mode, the full hands model: not the anonymizer's own
    calls) and the share of their pixels changed by more than 2 in any channel.
@@ -40,7 +42,6 @@ CLIPS = (
     "activity/busy/askanything_making_cake.mp4",
     "activity/talking/liveportrait_d12.mp4",
 )
-SIZES = ((640, 360), (1280, 720))
 
 
 def frames(path: Path, count: int, size: tuple[int, int] | None = None) -> list[np.ndarray]:
@@ -76,7 +77,7 @@ def cost(
     anonymizer = PersonAnonymizer(PersonOptions(style=style), models)
     detect_ms = 0.0
     load = os.getloadavg()[0]
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     for image in images:
         t0 = time.perf_counter()
         found = detector.detect(image)
@@ -84,6 +85,7 @@ def cost(
         faces = [FaceRegion((float(b[0]), float(b[1]), float(b[2]), float(b[3]))) for b in found.xyxy]
         anonymizer.apply(image, faces)
     total = (time.perf_counter() - started) * 1000 / len(images)
+    cpu = (time.process_time() - cpu_started) * 1000 / len(images)
     steps = {k: round(v, 2) for k, v in anonymizer.times.per_frame().items()}
     anonymizer.close()
     return {
@@ -96,6 +98,7 @@ def cost(
         **{f"{k}_ms": v for k, v in steps.items()},
         "persons_ms": round(sum(steps.values()), 2),
         "total_ms": round(total, 2),
+        "cpu_ms": round(cpu, 2),
         "load_1min": round(load, 2),
     }
 
@@ -138,16 +141,18 @@ def main() -> None:
     parser.add_argument("--skin-frames", type=int, default=150, help="frames per clip (skin)")
     parser.add_argument("--skin-step", type=int, default=10, help="measure skin every N frames")
     parser.add_argument("--styles", nargs="+", default=["recolor", "blur"])
+    parser.add_argument("--sizes", nargs="+", default=["640x360", "1280x720"], help="WxH")
+    parser.add_argument("--no-skin", action="store_true", help="cost only")
     parser.add_argument("--json", type=Path, default=Path("bench/results/anonymize_persons.json"))
     args = parser.parse_args()
     models = [SHARED / "models"]
     rows: list[dict[str, Any]] = []
     for style in args.styles:
-        for size in SIZES:
+        for size in [(int(w), int(h)) for w, h in (s.split("x") for s in args.sizes)]:
             for clip in CLIPS:
                 rows.append(cost(clip, size, style, args.frames, models))
                 print(json.dumps(rows[-1]), flush=True)
-    for clip in CLIPS:
+    for clip in [] if args.no_skin else CLIPS:
         rows.append(skin(clip, args.skin_frames, args.skin_step, models))
         print(json.dumps(rows[-1]), flush=True)
     args.json.parent.mkdir(parents=True, exist_ok=True)
