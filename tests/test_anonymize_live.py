@@ -87,6 +87,13 @@ def test_settings_from_yaml_style_values_and_environment(monkeypatch: pytest.Mon
         LivePrivacyConfig.model_validate({"covered_roles": ["guest"]})
 
 
+def test_an_override_naming_no_camera_is_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A misspelt camera name would leave that camera on the default roles: the server says so."""
+    with caplog.at_level("WARNING", logger="vigil.web.cameras"):
+        make_app(tmp_path, anonymize={"live": {"cameras": {"loby": ["viewer"]}}})
+    assert "anonymize.live.cameras names no known camera (yet): loby" in caplog.text
+
+
 # ------------------------------------------------------------------ faces held through misses
 def test_a_missed_face_stays_covered_for_hold_s_in_the_same_shot() -> None:
     held = HeldFaces(hold_s=1.0)

@@ -516,6 +516,10 @@ class CameraManager:
         infos += [_listed(row, "db") for row in managed.values()]
         with self._state:
             self._cameras = {info.id: info for info in infos}
+        # A misspelt name in the live privacy overrides would silently leave that camera on the default.
+        unknown = sorted(set(self.settings.anonymize.live.cameras) - {info.name for info in infos})
+        if unknown:
+            log.warning("anonymize.live.cameras names no known camera (yet): %s", ", ".join(unknown))
 
 
 def _listed(row: CameraRow, origin: Origin) -> CameraInfo:
