@@ -9,6 +9,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from vigil.errors import ModelError
 from vigil.types import Image, IntArray
 
 # The hull of the 21 landmarks runs through the finger joints and tips: grown from its centre so
@@ -26,9 +27,15 @@ class HandFinder:
         from mediapipe.python.solutions import hands  # slow import, only when used
 
         self.every, self.input_width = every, input_width
-        self._mp: Any = hands.Hands(
-            static_image_mode=False, max_num_hands=max_hands, model_complexity=0, min_detection_confidence=0.5
-        )
+        try:
+            self._mp: Any = hands.Hands(
+                static_image_mode=False,
+                max_num_hands=max_hands,
+                model_complexity=0,
+                min_detection_confidence=0.5,
+            )
+        except (OSError, RuntimeError, ValueError) as exc:  # the model files are in the mediapipe wheel
+            raise ModelError(f"cannot start MediaPipe Hands: {exc}") from exc
         self._frame = 0
         self._held: list[np.ndarray[Any, Any]] = []  # landmarks (21, 2), frame pixels
         self.calls = 0
