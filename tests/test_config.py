@@ -88,7 +88,7 @@ SECTION_CASES: dict[str, tuple[str, object, str, str, object]] = {
         False,
         "FACES",
         '{"style": "mask"}',
-        {"style": "mask", "pad": 0.25, "hold_frames": 5, "score_threshold": 0.5, "extra_engines": []},
+        {"style": "mask", "pad": 0.4, "hold_frames": 5, "score_threshold": 0.5, "extra_engines": []},
     ),
 }
 
