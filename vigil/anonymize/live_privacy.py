@@ -12,9 +12,9 @@ What gets covered on a frame (`HeldFaces`):
   missed on this frame (the tracker's coasting boxes are not exposed, so the box is held where it
   was last seen, not predicted);
 - the whole frame when its faces were not searched (the overlay's empty result at a cut).
-Bodies too when `persons.style` asks for it: the file pipeline's `PersonAnonymizer`, one per camera
-(measured on hamilton 640x360 with silhouette: 21-28 ms per covered frame, about 1 s to load on a
-camera's first covered frame), run before the faces are covered.
+Bodies too when `persons.style` asks for it: the file pipeline's `PersonAnonymizer`, one per camera,
+run before the faces are covered (hamilton 640x360 under load: silhouette 16.6 ms median per
+covered frame, recolor 29.8 ms; about 1 s to load on a camera's first covered frame).
 
 Limits: a face the detector never found (too small, too turned, below the detector's threshold)
 and a face that moves out of its held box before it is found again are not covered. Held boxes
