@@ -222,10 +222,14 @@ def test_a_blob_with_two_faces_is_cut_between_them() -> None:
     probability = np.zeros((40, 60), np.float32)
     probability[10:40, 5:55] = 1.0
     probability[20:25, 20:25] = 0.0  # a hole: filled
-    blobs = person_blobs(probability, 0.5, 0.0, [(15.0, 12.0), (45.0, 12.0), (100.0, 100.0)])
+    faces = [(11.0, 8.0, 19.0, 16.0), (41.0, 8.0, 49.0, 16.0), (96.0, 96.0, 104.0, 104.0)]
+    blobs = person_blobs(probability, 0.5, 0.0, faces)
     assert [b.faces for b in blobs] == [[0], [1]]
     assert blobs[0].box == (5, 10, 30, 40) and blobs[1].box == (30, 10, 55, 40)
     assert blobs[0].mask[22, 22]
+    # A second box on the same face (a held box beside a fresh one): one person, not cut.
+    both = person_blobs(probability, 0.5, 0.0, [faces[0], (13.0, 9.0, 21.0, 17.0)])
+    assert [b.faces for b in both] == [[0, 1]] and both[0].box == (5, 10, 55, 40)
 
 
 def test_fill_holes_keeps_the_outside() -> None:

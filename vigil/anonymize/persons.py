@@ -121,8 +121,10 @@ class PersonAnonymizer:
         probability = self._segmenter.probabilities(
             cv2.cvtColor(small, cv2.COLOR_BGR2RGB), _TILE_GRID if self._tiled(faces, height) else 1
         )
-        centres = [((f.box[0] + f.box[2]) / 2 / scale_x, (f.box[1] + f.box[3]) / 2 / scale_y) for f in faces]
-        blobs = person_blobs(probability, options.threshold, options.min_area, centres)
+        boxes = [
+            (f.box[0] / scale_x, f.box[1] / scale_y, f.box[2] / scale_x, f.box[3] / scale_y) for f in faces
+        ]
+        blobs = person_blobs(probability, options.threshold, options.min_area, boxes)
         face_keys: list[int | None] = []
         for blob in blobs:
             ids = [person_ids[i] for i in blob.faces] if person_ids is not None else []

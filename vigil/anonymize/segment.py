@@ -106,38 +106,54 @@ def person_blobs(
     probability: FloatArray,
     threshold: float,
     min_area: float,
-    face_centres: Sequence[tuple[float, float]],
+    face_boxes: Sequence[tuple[float, float, float, float]],
 ) -> list[PersonBlob]:
     """Instances of the person mask: connected components (holes filled, small ones dropped);
-    a component holding several faces (people side by side touch) is cut between them, at the
-    middle between neighbouring face centres (columns)."""
+    a component holding several people's faces (people side by side touch) is cut between them,
+    at the middle between neighbouring face centres (columns). Faces (x1, y1, x2, y2, in
+    `probability`'s pixels) whose centres lie within one another's width are one person: a
+    pipeline may pass a held box beside a fresh one, and cutting there split a jacket in two."""
     binary: Image = (probability > threshold).astype(np.uint8)
     binary = cv2.morphologyEx(binary, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
     count, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
     height, width = probability.shape
     least = max(4.0, min_area * height * width)
+    centres = [((b[0] + b[2]) / 2, (b[1] + b[3]) / 2) for b in face_boxes]
     blobs: list[PersonBlob] = []
     for label in range(1, count):
         if stats[label, cv2.CC_STAT_AREA] < least:
             continue
         component = fill_holes(labels == label)
-        inside = [
-            i
-            for i, (x, y) in enumerate(face_centres)
-            if 0 <= int(y) < height and 0 <= int(x) < width and component[int(y), int(x)]
-        ]
-        if len(inside) < 2:
+        inside = sorted(
+            (
+                i
+                for i, (x, y) in enumerate(centres)
+                if 0 <= int(y) < height and 0 <= int(x) < width and component[int(y), int(x)]
+            ),
+            key=lambda i: centres[i][0],
+        )
+        people: list[list[int]] = []
+        for i in inside:
+            last = people[-1][-1] if people else None
+            if last is not None and centres[i][0] - centres[last][0] < _half_width(face_boxes, i, last):
+                people[-1].append(i)
+            else:
+                people.append([i])
+        if len(people) < 2:
             blobs.append(_blob(component, inside))
             continue
-        inside.sort(key=lambda i: face_centres[i][0])
-        xs = [face_centres[i][0] for i in inside]
+        xs = [float(np.mean([centres[i][0] for i in group])) for group in people]
         cuts = [0, *(round((a + b) / 2) for a, b in pairwise(xs)), width]
-        for face, (left, right) in zip(inside, pairwise(cuts), strict=True):
+        for group, (left, right) in zip(people, pairwise(cuts), strict=True):
             part = np.zeros_like(component)
             part[:, left:right] = component[:, left:right]
             if part.any():
-                blobs.append(_blob(part, [face]))
+                blobs.append(_blob(part, group))
     return blobs
+
+
+def _half_width(boxes: Sequence[tuple[float, float, float, float]], a: int, b: int) -> float:
+    return max(boxes[a][2] - boxes[a][0], boxes[b][2] - boxes[b][0]) / 2
 
 
 def _blob(mask: BoolArray, faces: list[int]) -> PersonBlob:
