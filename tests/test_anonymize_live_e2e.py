@@ -34,7 +34,7 @@ VIEWER_PASSWORD = "privacy-e2e-viewer-pw"
 FRAMES = 8  # analysed frames compared pixel by pixel
 MIN_BOX = 30  # px: smaller boxes hold too few pixels inside their lines to measure detail
 DETAILED = 6.0  # `detail` of a well-lit clear face
-MEASURABLE = 2.0  # `detail` under which a clear face is as flat as a blurred one
+MEASURABLE = 3.0  # `detail` under which a clear face is too flat to tell from a blurred one
 pytestmark = pytest.mark.slow
 
 
@@ -232,9 +232,9 @@ def test_a_viewer_sees_the_live_faces_covered_where_the_admin_sees_them_clear(
                 _keep(f"frame_{checked}_viewer.jpg", answers[1].body(), tmp_path)
                 pairs = [(round(detail(clear, box), 2), round(detail(covered, box), 2)) for box in boxes]
                 print(f"frame {checked}: boxes {boxes}, detail inside (admin, viewer) {pairs}")
-                # Measured: 13-16 clear vs ~1 covered on the lit singer; 2.4-4 vs 0.75-1.2 on
-                # small dark faces in the audience; an out-of-focus one 1.25 vs 0.55 (too flat to
-                # tell a blur by its detail: below MEASURABLE only the rest is checked).
+                # Measured: 10-16 clear vs 0.7-1.3 covered on the lit singer; 3.5-4 vs 0.75-1.2 on
+                # small dark faces in the audience; out-of-focus ones 1.05-2.1 vs 0.4-0.8 (too flat
+                # to tell a blur by its detail with a margin: below MEASURABLE, not checked).
                 for clear_detail, covered_detail in pairs:
                     assert clear_detail < MEASURABLE or covered_detail * 2 < clear_detail, (
                         checked,
