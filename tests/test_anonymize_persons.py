@@ -230,6 +230,9 @@ def test_a_blob_with_two_faces_is_cut_between_them() -> None:
     # A second box on the same face (a held box beside a fresh one): one person, not cut.
     both = person_blobs(probability, 0.5, 0.0, [faces[0], (13.0, 9.0, 21.0, 17.0)])
     assert [b.faces for b in both] == [[0, 1]] and both[0].box == (5, 10, 55, 40)
+    # A small false face beside a real one (hamilton frame 180, on a raised hand): not cut either.
+    small = person_blobs(probability, 0.5, 0.0, [faces[0], (44.0, 20.0, 46.0, 23.0)])
+    assert [b.faces for b in small] == [[0, 1]]
 
 
 def test_fill_holes_keeps_the_outside() -> None:

@@ -22,6 +22,7 @@ from vigil.types import FloatArray, Image
 
 BoolArray = npt.NDArray[np.bool_]
 _MODEL = "selfie_segmentation_landscape.tflite"  # in the mediapipe wheel, 4-6 ms a call here
+_LEAD_FACE = 0.5  # of the tallest face in a blob: smaller faces do not cut it
 _OVERLAP = 0.15  # of a tile's size on each side: a person cut by a tile edge is whole in one
 Box = tuple[int, int, int, int]  # x1, y1, x2, y2 (exclusive), work-resolution pixels
 
@@ -132,13 +133,23 @@ def person_blobs(
             ),
             key=lambda i: centres[i][0],
         )
+        # A face much smaller than the blob's largest is a false face (on a raised hand, in
+        # hamilton) or someone far behind: it joins the nearest person instead of cutting one.
+        tallest = max((face_boxes[i][3] - face_boxes[i][1] for i in inside), default=0.0)
+        leads = [i for i in inside if face_boxes[i][3] - face_boxes[i][1] >= _LEAD_FACE * tallest]
         people: list[list[int]] = []
-        for i in inside:
+        for i in leads:
             last = people[-1][-1] if people else None
             if last is not None and centres[i][0] - centres[last][0] < _half_width(face_boxes, i, last):
                 people[-1].append(i)
             else:
                 people.append([i])
+        for i in inside:
+            if i not in leads:
+                nearest = min(
+                    people, key=lambda group: min(abs(centres[i][0] - centres[j][0]) for j in group)
+                )
+                nearest.append(i)
         if len(people) < 2:
             blobs.append(_blob(component, inside))
             continue
