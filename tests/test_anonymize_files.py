@@ -54,6 +54,7 @@ def test_schedule_gives_each_frame_its_boxes() -> None:
     assert [len(schedule.regions(frame)) for frame in range(1, 6)] == [2, 2, 2, 1, 0]
     assert sorted(r.box for r in schedule.regions(2)) == [(5.0, 0.0, 15.0, 10.0), (50.0, 50.0, 60.0, 60.0)]
     assert len(schedule) == 7 and schedule.filled_count() == 4
+    assert [sorted(schedule.track_numbers(frame)) for frame in (2, 4)] == [[0, 1], [0]]
     assert schedule.regions(99) == []
 
 

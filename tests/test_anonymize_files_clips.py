@@ -247,7 +247,8 @@ def test_the_frame_hook_sees_every_frame_before_the_faces_are_covered(tmp_path: 
     schedule = FaceSchedule([TrackBoxes("obj_1", [1, info.total_frames], [box, box])], 0, info.total_frames)
     calls: list[tuple[int, int, float]] = []
 
-    def hook(image: np.ndarray, faces: Sequence[FaceRegion], frame: int) -> np.ndarray:
+    def hook(image: np.ndarray, faces: Sequence[FaceRegion], tracks: Sequence[int], frame: int) -> np.ndarray:
+        assert list(tracks) == [0]
         calls.append((frame, len(faces), float(image[100:200, 100:200].std())))
         image[:20, :20] = (0, 0, 255)  # a red corner
         return image
@@ -275,3 +276,17 @@ def test_extra_engines_add_their_tracks(tmp_path: Path) -> None:
     assert any(i.startswith("blazeface:obj_") for i in ids) and any(i.startswith("obj_") for i in ids), ids
     assert faces.engine.endswith("+blazeface") and faces.total_frames == 72
     assert not list(tmp_path.iterdir())  # the tracker's outputs are deleted once read
+
+
+def test_the_persons_pass_runs_as_the_hook(tmp_path: Path) -> None:
+    """With anonymize.persons.style set, PersonAnonymizer changes the bodies too: much more of the
+    frame differs from the faces-only output than the face boxes' encoding noise."""
+    video = shared_file("media/video/single_face.mp4")
+    first_frames = {}
+    for style in ("none", "silhouette"):
+        settings = vigil_settings(persons={"style": style})
+        report = anonymize_videos([video], tmp_path / style, settings, workers=1)
+        assert report.sidecars[video].options.persons == style
+        first_frames[style] = next(_frames(report.done[video])).to_ndarray(format="bgr24").astype(int)
+    changed = np.abs(first_frames["silhouette"] - first_frames["none"]).max(axis=2) > 20
+    assert changed.mean() > 0.05, changed.mean()

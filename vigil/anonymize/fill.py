@@ -81,13 +81,15 @@ class FaceSchedule:
         boxes: list[Box] = []
         detected: list[bool] = []
         hull_of: list[int] = []
+        track_of: list[int] = []
         self._hulls: list[FloatArray] = []
-        for track in tracks:
+        for number, track in enumerate(tracks):
             hulls = dict(zip(track.frames, track.hulls, strict=False))
             for filled in fill_track(track, hold, total_frames, cuts):
                 frames.append(filled.frame)
                 boxes.append(filled.box)
                 detected.append(filled.detected)
+                track_of.append(number)
                 hull = hulls.get(filled.frame) if filled.detected else None
                 hull_of.append(-1 if hull is None else len(self._hulls))
                 if hull is not None:
@@ -97,6 +99,7 @@ class FaceSchedule:
         self.boxes: FloatArray = np.asarray(boxes, np.float32).reshape(-1, 4)[order]
         self.detected = np.asarray(detected, bool)[order]
         self._hull_of = np.asarray(hull_of, np.int64)[order]
+        self._track_of = np.asarray(track_of, np.int64)[order]
         self.total_frames = total_frames
 
     def __len__(self) -> int:
@@ -113,6 +116,13 @@ class FaceSchedule:
             )
             for i, b in zip(range(lo, hi), self.boxes[lo:hi], strict=True)
         ]
+
+    def track_numbers(self, frame: int) -> list[int]:
+        """The track (its index in the tracks given) of each of `regions(frame)`, in the same order:
+        e.g. for a persons pass whose colours follow a person's track."""
+        lo = int(np.searchsorted(self.frames, frame, side="left"))
+        hi = int(np.searchsorted(self.frames, frame, side="right"))
+        return [int(n) for n in self._track_of[lo:hi]]
 
     def filled_count(self) -> int:
         """Boxes added by interpolation or holding (not detected on their frame)."""

@@ -28,8 +28,9 @@ from vigil.errors import SourceUnsupported
 from vigil.types import Image
 
 # Called on every frame before its faces are covered (e.g. clothes recolouring, which samples the
-# face's skin): (BGR image, the frame's faces, 1-based frame number) -> the image (in place).
-FrameHook = Callable[[Image, Sequence[FaceRegion], int], Image]
+# face's skin): (BGR image, the frame's faces, each face's track number, 1-based frame number)
+# -> the image (in place).
+FrameHook = Callable[[Image, Sequence[FaceRegion], Sequence[int], int], Image]
 
 
 class RenderCancelled(Exception):
@@ -140,7 +141,8 @@ def _encode(job: RenderJob, frame: Any, vout: Any, target: Any, stats: RenderSta
     if faces or job.hook is not None:
         image = frame.to_ndarray(format="bgr24")
         if job.hook is not None:
-            image = job.hook(image, faces, number or 0)
+            tracks = job.schedule.track_numbers(number) if number is not None else []
+            image = job.hook(image, faces, tracks, number or 0)
         cover_faces(image, faces, job.faces.style, job.faces.pad)
         covered = av.VideoFrame.from_ndarray(image, format="bgr24")
         covered.pts, covered.time_base = frame.pts, frame.time_base

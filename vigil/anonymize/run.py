@@ -300,9 +300,9 @@ def _person_hook(settings: VigilSettings) -> tuple[FrameHook | None, Callable[[]
         ) from exc
     anonymizer = module.PersonAnonymizer(options, settings.model_search_dirs())
 
-    def hook(image: Image, faces: Sequence[FaceRegion], frame: int) -> Image:
+    def hook(image: Image, faces: Sequence[FaceRegion], tracks: Sequence[int], frame: int) -> Image:
         del frame
-        result: Image = anonymizer.apply(image, faces)
+        result: Image = anonymizer.apply(image, faces, list(tracks))  # a person's colour follows its track
         return result
 
     return hook, anonymizer.close, options.style
