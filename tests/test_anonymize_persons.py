@@ -245,12 +245,14 @@ def test_fill_holes_keeps_the_outside() -> None:
 
 def test_tracker_keys_follow_overlap_and_face_ids() -> None:
     tracker = BlobTracker()
-    first = tracker.update([(0, 0, 10, 20), (30, 0, 40, 20)], [None, 5])
+    first = tracker.update([(0, 0, 10, 20), (30, 0, 40, 20)], [[], [5]])
     assert first == [-1, 5]
-    moved = tracker.update([(31, 1, 41, 21), (1, 0, 11, 20)], [None, None])
+    moved = tracker.update([(31, 1, 41, 21), (1, 0, 11, 20)], [[], []])
     assert moved == [5, -1]
+    # A duplicate track on the same face (ids 8 and 5): still track 5.
+    assert tracker.update([(31, 1, 41, 21)], [[8, 5]]) == [5]
     # Another face id where track 5 was: a different person, a new key.
-    assert tracker.update([(31, 1, 41, 21)], [9]) == [9]
+    assert tracker.update([(31, 1, 41, 21)], [[9]]) == [9]
 
 
 def test_recolor_stays_in_gamut_and_keeps_luma() -> None:

@@ -125,10 +125,12 @@ class PersonAnonymizer:
             (f.box[0] / scale_x, f.box[1] / scale_y, f.box[2] / scale_x, f.box[3] / scale_y) for f in faces
         ]
         blobs = person_blobs(probability, options.threshold, options.min_area, boxes)
-        face_keys: list[int | None] = []
-        for blob in blobs:
-            ids = [person_ids[i] for i in blob.faces] if person_ids is not None else []
-            face_keys.append(next((i for i in ids if i is not None), None))
+        face_keys = [
+            [k for k in (person_ids[i] for i in blob.faces) if k is not None]
+            if person_ids is not None
+            else []
+            for blob in blobs
+        ]
         keys = self._tracker.update([b.box for b in blobs], face_keys)
         self.times.segmentation += (time.perf_counter() - start) * 1000
         self.times.frames += 1

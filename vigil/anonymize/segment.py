@@ -198,7 +198,9 @@ class BlobTracker:
         self._tracks: list[_Track] = []
         self._next = -1
 
-    def update(self, boxes: Sequence[Box], face_keys: Sequence[int | None]) -> list[int]:
+    def update(self, boxes: Sequence[Box], face_keys: Sequence[Sequence[int]]) -> list[int]:
+        """Colour keys of this frame's blobs; `face_keys[i]`: the track ids of blob i's faces
+        (a person may carry two: a duplicate track on one face)."""
         pairs = sorted(
             ((iou(t.box, b), ti, bi) for ti, t in enumerate(self._tracks) for bi, b in enumerate(boxes)),
             reverse=True,
@@ -212,8 +214,8 @@ class BlobTracker:
                 continue
             track = self._tracks[ti]
             wanted = face_keys[bi]
-            # A blob whose face track differs from the one this track follows is someone else.
-            if wanted is not None and track.key >= 0 and wanted != track.key:
+            # A blob whose face tracks exclude the one this track follows is someone else.
+            if wanted and track.key >= 0 and track.key not in wanted:
                 continue
             used.add(ti)
             track.box, track.missed = boxes[bi], 0
@@ -226,9 +228,9 @@ class BlobTracker:
                     survivors.append(track)
         for bi, box in enumerate(boxes):
             if keys[bi] is None:
-                wanted = face_keys[bi]
-                if wanted is not None and wanted >= 0:
-                    key = wanted
+                wanted = [k for k in face_keys[bi] if k >= 0]
+                if wanted:
+                    key = min(wanted)
                 else:
                     key, self._next = self._next, self._next - 1
                 survivors.append(_Track(box, key))
