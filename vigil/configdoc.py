@@ -10,7 +10,7 @@ from pydantic.fields import FieldInfo
 
 from vigil.anonymize.live_privacy import LivePrivacyConfig
 from vigil.anonymize.person_options import PersonOptions
-from vigil.anonymize.settings import FaceOptions, VideoOutputOptions
+from vigil.anonymize.settings import AnonymizeSettings, FaceOptions, VideoOutputOptions
 from vigil.batch.settings import BatchSettings, BatchTrackerConfig
 from vigil.config import (
     CameraConfig,
@@ -44,6 +44,11 @@ SECTIONS: list[tuple[str, str, type[BaseModel]]] = [
     ("web (`vigil serve`)", "VIGIL_WEB__", WebConfig),
     ("track: batch tracking (`vigil track`)", "VIGIL_TRACK__", BatchSettings),
     ("track.tracker: batch tracking's tracker", "VIGIL_TRACK__TRACKER__", BatchTrackerConfig),
+    (
+        "anonymize: anonymisation (`vigil anonymize`, the Anonymise page)",
+        "VIGIL_ANONYMIZE__",
+        AnonymizeSettings,
+    ),
     ("anonymize.faces: faces in `vigil anonymize`", "VIGIL_ANONYMIZE__FACES__", FaceOptions),
     ("anonymize.persons: bodies and clothes", "VIGIL_ANONYMIZE__PERSONS__", PersonOptions),
     ("anonymize.video: `vigil anonymize`'s encoding", "VIGIL_ANONYMIZE__VIDEO__", VideoOutputOptions),

@@ -81,6 +81,9 @@ class AnonymizeSettings(BaseModel):
     video: VideoOutputOptions = Field(
         default_factory=VideoOutputOptions, description="Encoding of anonymised files"
     )
+    max_upload_mb: float = Field(
+        2048.0, gt=0, le=1_000_000, description="Largest video the web API accepts as an upload (MiB)"
+    )
     strip_metadata: bool = Field(
         True,
         description="Remove identifying container metadata (location, device, creation time) from "

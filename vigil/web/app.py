@@ -45,6 +45,7 @@ from vigil.web.ratelimit import RateLimiter
 from vigil.web.routes import (
     accounts,
     alerts,
+    anonymize,
     auth,
     cameras,
     jobs,
@@ -175,6 +176,7 @@ def create_web_app(settings: VigilSettings, db_url: str | None = None) -> FastAP
     for router in (*routers, accounts.pages, accounts.api, jobs.router, watchlist.router, alerts.router):
         app.include_router(router)
     app.include_router(watchlist_pages.pages)  # /watchlist, /watchlist/{person_id}, /alerts
+    app.include_router(anonymize.router)  # admin only: /anonymize and /api/anonymize/*
     mount_api_docs(app)  # before /static: its assets live under /static/swagger
     app.mount("/static", StaticFiles(directory=str(resources.files("vigil.web") / "static")), name="static")
     app.add_api_route("/", _home, include_in_schema=False)
