@@ -107,3 +107,21 @@ def test_the_page_offers_every_style(client: TestClient) -> None:
     for style in ("blur", "pixelate", "solid", "mask", "recolor", "silhouette"):
         assert f'value="{style}"' in page.text
     assert 'id="anon-file"' in page.text and 'id="anon-path"' in page.text
+
+
+def test_cancel_a_running_job(client: TestClient, tmp_path: Path) -> None:
+    clip = SHARED / "media" / "video" / "expressions_640x360.mp4"
+    job = client.post("/api/anonymize/jobs", json={"path": str(clip), "persons": "silhouette"})
+    assert job.status_code == 201, job.text
+    job_id = job.json()["id"]
+    deadline = time.monotonic() + 60
+    while (
+        client.get(f"/api/jobs/{job_id}").json()["progress"]["overall"] <= 0 and time.monotonic() < deadline
+    ):
+        time.sleep(0.1)
+    assert client.delete(f"/api/jobs/{job_id}").status_code == 202
+    finished = _wait(client, job_id)
+    assert finished["state"] == "cancelled", finished
+    assert client.get(f"/api/anonymize/jobs/{job_id}/output").status_code == 404
+    outputs = tmp_path / "data" / "anonymize" / "outputs"
+    assert not [p for p in outputs.rglob("*") if p.is_file()], "nothing half-written stays"
