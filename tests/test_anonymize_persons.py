@@ -225,11 +225,18 @@ def test_a_blob_with_two_faces_is_cut_between_them() -> None:
     faces = [(11.0, 8.0, 19.0, 16.0), (41.0, 8.0, 49.0, 16.0), (96.0, 96.0, 104.0, 104.0)]
     blobs = person_blobs(probability, 0.5, 0.0, faces)
     assert [b.faces for b in blobs] == [[0], [1]]
-    assert blobs[0].box == (5, 10, 30, 40) and blobs[1].box == (30, 10, 55, 40)
+    assert blobs[0].box[:2] == (5, 10) and blobs[1].box[2:] == (55, 40)
+    assert blobs[0].box[2] in (30, 31) and blobs[1].box[0] == blobs[0].box[2]  # between the faces
+    assert not (blobs[0].mask & blobs[1].mask).any()
     assert blobs[0].mask[22, 22]
     # A second box on the same face (a held box beside a fresh one): one person, not cut.
     both = person_blobs(probability, 0.5, 0.0, [faces[0], (13.0, 9.0, 21.0, 17.0)])
     assert [b.faces for b in both] == [[0, 1]] and both[0].box == (5, 10, 55, 40)
+    # Rows: a face lower and in front (x 30) hides the body of the one behind (x 20) below it.
+    rows = person_blobs(probability, 0.5, 0.0, [(16.0, 6.0, 24.0, 14.0), (25.0, 18.0, 35.0, 28.0)])
+    back, front = rows
+    assert back.faces == [0] and front.faces == [1]
+    assert front.mask[35, 22] and back.mask[12, 20]  # below the front face's level: the front's
     # A small false face beside a real one (hamilton frame 180, on a raised hand): not cut either.
     small = person_blobs(probability, 0.5, 0.0, [faces[0], (44.0, 20.0, 46.0, 23.0)])
     assert [b.faces for b in small] == [[0, 1]]

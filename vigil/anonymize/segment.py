@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from vigil.types import FloatArray, Image
 
 BoolArray = npt.NDArray[np.bool_]
 _MODEL = "selfie_segmentation_landscape.tflite"  # in the mediapipe wheel, 4-6 ms a call here
+_BODY_WIDTH = 1.6  # face widths from the face's centre to the side of a body (shoulders)
 _LEAD_FACE = 0.5  # of the tallest face in a blob: smaller faces do not cut it
 _OVERLAP = 0.15  # of a tile's size on each side: a person cut by a tile edge is whole in one
 Box = tuple[int, int, int, int]  # x1, y1, x2, y2 (exclusive), work-resolution pixels
@@ -153,14 +153,38 @@ def person_blobs(
         if len(people) < 2:
             blobs.append(_blob(component, inside))
             continue
-        xs = [float(np.mean([centres[i][0] for i in group])) for group in people]
-        cuts = [0, *(round((a + b) / 2) for a, b in pairwise(xs)), width]
-        for group, (left, right) in zip(people, pairwise(cuts), strict=True):
-            part = np.zeros_like(component)
-            part[:, left:right] = component[:, left:right]
+        for group, part in zip(people, _split(component, people, face_boxes), strict=True):
             if part.any():
                 blobs.append(_blob(part, group))
     return blobs
+
+
+def _split(
+    component: BoolArray, people: list[list[int]], boxes: Sequence[tuple[float, float, float, float]]
+) -> list[BoolArray]:
+    """Each pixel of a blob to one person: among the people whose body could reach it (face above
+    it, within `_BODY_WIDTH` face widths sideways), those of the front row (the lowest face, and any
+    less than a face height above it: in a group photo the people in front hide those behind),
+    else everyone; then the nearest in face widths. Cutting at the middles between faces painted
+    a back-row face's colour down through the person in front of it (multi_face)."""
+    ys, xs = np.nonzero(component)
+    cx = np.array([np.mean([(boxes[i][0] + boxes[i][2]) / 2 for i in g]) for g in people])
+    cy = np.array([np.mean([(boxes[i][1] + boxes[i][3]) / 2 for i in g]) for g in people])
+    fw = np.array([max(max(boxes[i][2] - boxes[i][0] for i in g), 1.0) for g in people])
+    fh = np.array([max(max(boxes[i][3] - boxes[i][1] for i in g), 1.0) for g in people])
+    dx = np.abs(xs[None, :] - cx[:, None]) / fw[:, None]  # (people, pixels), in face widths
+    reach = (dx < _BODY_WIDTH) & (ys[None, :] >= cy[:, None])
+    front_y = np.where(reach, cy[:, None], -np.inf).max(axis=0)
+    front = reach & (cy[:, None] >= front_y[None, :] - fh[:, None])
+    score = np.where(front, dx, np.inf)
+    choice = np.where(front.any(axis=0), score.argmin(axis=0), dx.argmin(axis=0))
+    parts = []
+    for index in range(len(people)):
+        part = np.zeros_like(component)
+        mine = choice == index
+        part[ys[mine], xs[mine]] = True
+        parts.append(part)
+    return parts
 
 
 def _half_width(boxes: Sequence[tuple[float, float, float, float]], a: int, b: int) -> float:
