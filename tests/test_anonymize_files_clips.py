@@ -173,7 +173,9 @@ def test_audio_is_copied_packet_for_packet(run: Run) -> None:
         codec_out, packets_out, duration_out = _audio_packets(run.output(video))
         assert codec_out == codec and duration_out == pytest.approx(duration, abs=1e-3)
         assert packets_out == packets and len(packets) > 50
-        assert run.sidecar(video).audio is not None
+        audio = run.sidecar(video).audio
+        assert audio is not None and audio.packets == len(packets)
+        assert audio.codec == ("aac" if video == run.hamilton else "mp3")  # single_face has MP3 audio
 
 
 def test_identifying_metadata_is_stripped_and_listed(run: Run) -> None:

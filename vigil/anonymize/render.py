@@ -105,7 +105,7 @@ def _render(
     if ain is not None:
         aout = target.add_stream_from_template(ain)
         aout.metadata.update(kept_stream_tags(ain.metadata, job.strip_metadata))
-        stats.audio_codec = ain.codec_context.name
+        stats.audio_codec = ain.codec_context.codec.canonical_name  # "mp3", not the decoder "mp3float"
     carried = [(vin.index, "video", dict(vin.metadata))]
     if ain is not None:
         carried.append((ain.index, "audio", dict(ain.metadata)))
