@@ -8,6 +8,7 @@ bytes (index at the start of the file, so it is readable up to the cut)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -292,3 +293,20 @@ def test_the_persons_pass_runs_as_the_hook(tmp_path: Path) -> None:
         first_frames[style] = next(_frames(report.done[video])).to_ndarray(format="bgr24").astype(int)
     changed = np.abs(first_frames["silhouette"] - first_frames["none"]).max(axis=2) > 20
     assert changed.mean() > 0.05, changed.mean()
+
+
+def test_cancel_while_rendering_leaves_nothing_half_written(tmp_path: Path) -> None:
+    video = shared_file("media/video/single_face.mp4")
+    cancel = threading.Event()
+    seen: list[AnonymizeProgress] = []
+
+    def progress(update: AnonymizeProgress) -> None:
+        seen.append(update)
+        if update.phase == "render" and update.frames_done >= 20:
+            cancel.set()
+
+    out = tmp_path / "out"
+    report = anonymize_videos([video], out, vigil_settings(), progress, cancel, workers=1)
+    assert cancel.is_set() and report.done == {} and report.failed == {}
+    assert [p.name for p in out.iterdir()] == []  # no output, no sidecar, no temporary
+    assert seen[-1].phase == "render" and seen[-1].overall < 1
