@@ -45,12 +45,13 @@ def remux(
     seconds: float | None = None,
     tags: dict[str, str] | None = None,
     rotation: int = 0,
+    audio: bool = True,
 ) -> Path:
     """A stream copy of `source` (video + first audio), cut at `seconds`, with tags and rotation."""
     with _open(source) as inp, _open(target, "w") as out:
         out.metadata.update(tags or {})
         mapping = {}
-        for stream in (inp.streams.video[0], *inp.streams.audio[:1]):
+        for stream in (inp.streams.video[0], *inp.streams.audio[: 1 if audio else 0]):
             copy = out.add_stream_from_template(stream)
             copy.metadata.update(tags or {})
             if rotation and stream.type == "video":
@@ -310,3 +311,12 @@ def test_cancel_while_rendering_leaves_nothing_half_written(tmp_path: Path) -> N
     assert cancel.is_set() and report.done == {} and report.failed == {}
     assert [p.name for p in out.iterdir()] == []  # no output, no sidecar, no temporary
     assert seen[-1].phase == "render" and seen[-1].overall < 1
+
+
+def test_a_video_without_sound_gives_one_without_sound(tmp_path: Path) -> None:
+    silent = remux(shared_file("media/video/single_face.mp4"), tmp_path / "silent.mp4", audio=False)
+    report = anonymize_videos([silent], tmp_path / "out", vigil_settings(), workers=1)
+    output = report.done[silent]
+    with _open(output) as container:
+        assert len(container.streams.video) == 1 and not container.streams.audio
+    assert report.sidecars[silent].audio is None and report.sidecars[silent].frames == 72
