@@ -96,11 +96,14 @@ def main() -> None:
     parser.add_argument("--out-dir", type=Path, default=None)
     parser.add_argument("--pad", type=float, default=None, help="anonymize.faces.pad (default: setting)")
     parser.add_argument("--extra-engines", nargs="*", default=[], help="anonymize.faces.extra_engines")
+    parser.add_argument("--faces", default=None, help="anonymize.faces.style (default: setting)")
     args = parser.parse_args()
     models = SHARED / "models"
     faces: dict[str, object] = {"extra_engines": args.extra_engines}
     if args.pad is not None:
         faces["pad"] = args.pad
+    if args.faces is not None:
+        faces["style"] = args.faces
     settings = VigilSettings(track={"models_dir": models}, anonymize={"faces": faces})
     detectors = {name: create_detector(config, [models]) for name, config in CHECKERS.items()}
     out_dir = args.out_dir or Path(tempfile.mkdtemp(prefix="vigil-anonymize-bench-"))
