@@ -7,7 +7,9 @@ output at the same place (the input's landmarks align both crops). The output fa
 same person for the store: cosine below `store.same_person_similarity` (0.91) for 100% of faces.
 Where the input frame has other faces, the bench also counts the covered faces that are no closer
 to their original than another person's face of the frame is (a dark audience face and its dark
-blurred patch can both look like "any dark face" to the embedder). As a check that the embedder
+blurred patch can both look like "any dark face" to the embedder). Faces the embedder cannot tell
+from a flat grey patch (the input with the face filled grey scores >= the threshold against it:
+dark or tiny faces) carry no identity for it and are counted apart. As a check that the embedder
 would have recognised them, each input face is also compared with the face at the same place
 `--step` frames later (input to input).
 
@@ -34,6 +36,7 @@ import cv2
 import numpy as np
 
 from vigil.anonymize.run import anonymize_videos
+from vigil.anonymize.styles import FaceRegion, cover_faces
 from vigil.config import load_settings
 from vigil.detect import create_detector
 from vigil.detect.yunet import YuNetConfig
@@ -81,6 +84,7 @@ def measure(clip: Path, out_dir: Path, step: int, style: str) -> dict[str, float
     beaten = 0  # covered faces no closer to their original than another face of the frame is
     unchanged: list[float] = []
     small = 0
+    uninformative = 0
     background: list[float] = []
     previous: dict[int, np.ndarray] = {}
     for index, (before, after) in enumerate(zip(frames(clip), frames(output), strict=True)):
@@ -101,6 +105,13 @@ def measure(clip: Path, out_dir: Path, step: int, style: str) -> dict[str, float
                 small += 1
                 continue
             original = embedder.embed(FaceCrop.cut(before, box, landmarks)).vector
+            blank = cover_faces(before.copy(), [FaceRegion((x1, y1, x2, y2))], "solid", pad=0.4)
+            if (
+                float(np.dot(original, embedder.embed(FaceCrop.cut(blank, box, landmarks)).vector))
+                >= threshold
+            ):
+                uninformative += 1  # a flat grey patch is "the same person": nothing to measure
+                continue
             covered = embedder.embed(FaceCrop.cut(after, box, landmarks)).vector
             anonymised.append(float(np.dot(original, covered)))
             others = [
@@ -130,6 +141,7 @@ def measure(clip: Path, out_dir: Path, step: int, style: str) -> dict[str, float
     return {
         "faces": len(anonymised),
         "small_faces_skipped": small,
+        "uninformative_faces": uninformative,
         "max_cosine_after": max(anonymised, default=float("nan")),
         "share_below_threshold": sum(v < threshold for v in anonymised) / max(1, len(anonymised)),
         "median_cosine_after": statistics.median(anonymised) if anonymised else float("nan"),
