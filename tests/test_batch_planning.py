@@ -82,13 +82,23 @@ def _alive(pid: int) -> bool:
     return stat.exists() and stat.read_text().split()[2] != "Z"
 
 
-def test_run_batch_plans_its_pool_from_the_work(tmp_path: Path) -> None:
+def test_run_batch_plans_its_pool_unless_a_count_was_set(tmp_path: Path) -> None:
     import json
 
     from vigil.batch.runner import run_batch
+    from vigil.batch.settings import BatchSettings
 
-    settings = batch_settings(cpu_workers=2, engine="yunet")
-    report = run_batch([VIDEO / "single_face.mp4"], settings, out_dir=tmp_path)
+    planned = BatchSettings(models_dir=SHARED / "models", engine="yunet")  # cpu_workers not set
+    assert "cpu_workers" not in planned.model_fields_set
+    report = run_batch([VIDEO / "single_face.mp4"], planned, out_dir=tmp_path / "planned")
     assert report.done == [VIDEO / "single_face.mp4"]
-    metadata = json.loads((tmp_path / "single_face_tracking.json").read_text())["metadata"]
+    metadata = json.loads((tmp_path / "planned" / "single_face_tracking.json").read_text())["metadata"]
     assert metadata["workers"] == 1, "72 frames do not repay a second worker's start"
+    if (os.cpu_count() or 1) >= 2:  # a count the user set is kept
+        run_batch(
+            [VIDEO / "single_face.mp4"],
+            batch_settings(cpu_workers=2, engine="yunet"),
+            out_dir=tmp_path / "set",
+        )
+        metadata = json.loads((tmp_path / "set" / "single_face_tracking.json").read_text())["metadata"]
+        assert metadata["workers"] == 2

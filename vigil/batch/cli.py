@@ -62,8 +62,8 @@ def run(
     workers: Annotated[
         int | None,
         typer.Option(
-            help="At most this many worker processes (short work gets fewer: a worker's start must "
-            "pay off); 1 runs in this process.",
+            help="Worker processes; 1 runs in this process. Default: planned from the work (a "
+            "worker's start must pay off), at most the CPU count.",
             show_default="track.cpu_workers or TRACKING_CPU_WORKERS: CPU count",
         ),
     ] = None,

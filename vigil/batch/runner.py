@@ -455,8 +455,9 @@ def run_batch(
     per-video problems land in `report.failed`.
     A set `cancel` event stops submitting work; unfinished videos are left out of the report
     and their partial outputs removed. `executor` reuses a caller's process pool (initialised with
-    `init_worker`, e.g. already warm in a benchmark); it is not shut down. Without one, the pool
-    gets as many workers as the work repays, at most `settings.cpu_workers` (planning.py)."""
+    `init_worker`, e.g. already warm in a benchmark); it is not shut down. Without one, and unless
+    `cpu_workers` was set (flag, env, YAML), the pool gets as many workers as the work repays, at
+    most the CPU count (planning.py)."""
     check_engine(settings)
     if settings.enable_object_detection:
         object_model_path(settings)  # an unknown model name or a missing model file fails here
@@ -464,7 +465,7 @@ def run_batch(
         blendshape_estimator(settings)  # a bad export profile fails here, before any work
     except ValueError as exc:
         raise ConfigError(f"invalid blendshape export settings: {exc}") from exc
-    if executor is None and settings.cpu_workers > 1:
+    if executor is None and settings.cpu_workers > 1 and "cpu_workers" not in settings.model_fields_set:
         todo, _ = split_pending(videos, out_dir, force)
         workers = planned_workers(settings.cpu_workers, todo)
         if workers < settings.cpu_workers:

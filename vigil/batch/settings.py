@@ -273,8 +273,8 @@ class BatchSettings(BaseModel):
         ge=1,
         le=256,
         validation_alias=_alias("TRACKING_CPU_WORKERS"),
-        description="At most this many worker processes (fewer for short work: ~1 per 200 frames of "
-        "360p); 1: in-process, no pool; default: CPU count",
+        description="Worker processes (1: in-process, no pool); when not set, planned from the work: "
+        "~1 per 200 frames of 360p, at most the CPU count",
     )
     warm_idle_s: float = Field(
         300.0,
