@@ -16,7 +16,7 @@ from vigil.anonymize.run import AnonymizeProgress, anonymize_videos
 from vigil.anonymize.settings import AnonymizeSettings
 from vigil.batch.settings import BatchSettings
 from vigil.config import VigilSettings, load_settings
-from vigil.jobs.kinds import Finished, JobContext, JobKind
+from vigil.jobs.kinds import Finished, JobContext, JobKind, describe_videos
 from vigil.jobs.model import ItemProgress, ItemState, JobProgress, JobState
 
 NAME = "anonymize"
@@ -141,9 +141,7 @@ def run_anonymize(params: AnonymizeParams, context: JobContext) -> Finished[Anon
 
 
 def _describe(params: AnonymizeParams) -> str:
-    names = [Path(video).name for video in params.videos]
-    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
-    return f"{len(names)} video{'s' if len(names) != 1 else ''}: {shown}"
+    return describe_videos(params.videos)
 
 
 def _plan(params: AnonymizeParams) -> JobProgress:

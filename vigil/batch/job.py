@@ -15,7 +15,7 @@ from vigil.batch.pool import WARM_POOL
 from vigil.batch.progress import BatchProgress, VideoProgress
 from vigil.batch.runner import BatchReport, run_batch
 from vigil.batch.settings import BatchSettings
-from vigil.jobs.kinds import Finished, JobContext, JobKind
+from vigil.jobs.kinds import Finished, JobContext, JobKind, describe_videos
 from vigil.jobs.model import ItemProgress, ItemState, JobProgress, JobState
 
 NAME = "track"
@@ -139,9 +139,7 @@ def run_track(params: TrackParams, context: JobContext) -> Finished[TrackResult]
 
 
 def _describe(params: TrackParams) -> str:
-    names = [Path(video).name for video in params.videos]
-    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
-    return f"{len(names)} video{'s' if len(names) != 1 else ''}: {shown}"
+    return describe_videos(params.videos)
 
 
 def _plan(params: TrackParams) -> JobProgress:

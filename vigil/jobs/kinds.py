@@ -16,6 +16,7 @@ import pkgutil
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import PurePath
 from types import ModuleType
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -122,3 +123,10 @@ def get_kind(name: str, kinds: Mapping[str, AnyKind] | None = None) -> AnyKind:
         return known[name]
     except KeyError:
         raise UnknownJobKind(name, sorted(known)) from None
+
+
+def describe_videos(videos: list[str]) -> str:
+    """A job's inputs in one line: `2 videos: a.mp4, b.mp4` (the first three names, then a count)."""
+    names = [PurePath(video).name for video in videos]
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    return f"{len(names)} video{'s' if len(names) != 1 else ''}: {shown}"
