@@ -1,0 +1,100 @@
+"""The trainable classifier: a scikit-learn random forest over window features.
+
+`vigil activity train LABELS.csv` fits it on the labelled clips' windows (plus, unless asked not
+to, synthetic windows of every activity: vigil/activity/synthetic.py) and saves it with joblib.
+A saved model is a pickle: load only files you made (`activity.model_path` is set by the
+operator, never from a request)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+from sklearn.ensemble import RandomForestClassifier
+
+from vigil.activity.features import FEATURE_NAMES, WindowFeatures
+from vigil.activity.labels import Activity
+from vigil.activity.rules import Decision
+from vigil.errors import ModelError
+
+__all__ = ["TrainedModel", "fit", "load_model", "save_model"]
+
+FORMAT = 1
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    forest: Any  # a fitted RandomForestClassifier
+    classes: tuple[Activity, ...]
+    feature_names: tuple[str, ...]
+    clips: tuple[str, ...]  # what it was trained on (for the record)
+    synthetic_windows: int
+
+    def decide(self, features: Sequence[WindowFeatures]) -> list[Decision]:
+        if not features:
+            return []
+        shares = self.forest.predict_proba(np.array([f.vector() for f in features], np.float64))
+        decisions = []
+        for f, row in zip(features, shares, strict=True):
+            scores = dict.fromkeys(Activity, 0.0)
+            scores.update({c: float(p) for c, p in zip(self.classes, row, strict=True)})
+            winner = max(scores, key=lambda a: scores[a])
+            decisions.append(Decision(f.start, f.end, winner, round(scores[winner], 4), scores))
+        return decisions
+
+
+def fit(
+    features: Sequence[WindowFeatures],
+    labels: Sequence[Activity],
+    clips: Sequence[str],
+    synthetic_windows: int = 0,
+    seed: int = 0,
+) -> TrainedModel:
+    if len(set(labels)) < 2:
+        raise ModelError("training needs windows of at least two activities")
+    forest = RandomForestClassifier(
+        n_estimators=200,
+        max_depth=6,
+        min_samples_leaf=2,
+        class_weight="balanced",
+        random_state=seed,
+        n_jobs=1,
+    )
+    forest.fit(np.array([f.vector() for f in features], np.float64), [str(a) for a in labels])
+    classes = tuple(Activity(c) for c in forest.classes_)
+    return TrainedModel(forest, classes, FEATURE_NAMES, tuple(clips), synthetic_windows)
+
+
+def save_model(model: TrainedModel, path: Path) -> None:
+    """Written beside `path` and renamed: a reader never sees half a model."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    os.close(fd)
+    try:
+        joblib.dump({"format": FORMAT, "model": model}, name)
+        os.replace(name, path)
+    finally:
+        Path(name).unlink(missing_ok=True)
+
+
+def load_model(path: Path) -> TrainedModel:
+    if not path.is_file():
+        raise ModelError(
+            f"no trained activity model at {path}; run `vigil activity train LABELS.csv --out {path}`"
+        )
+    try:
+        saved = joblib.load(path)
+    except Exception as exc:  # a pickle can fail in many ways; all mean "not a model of ours"
+        raise ModelError(f"{path} is not a Vigil activity model: {exc}") from exc
+    model = saved.get("model") if isinstance(saved, dict) else None
+    if not isinstance(model, TrainedModel) or saved.get("format") != FORMAT:
+        raise ModelError(f"{path} is not a Vigil activity model (format {FORMAT})")
+    if model.feature_names != FEATURE_NAMES:
+        raise ModelError(f"{path} was trained on other cues than this version reads; train it again")
+    return model

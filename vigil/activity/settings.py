@@ -1,0 +1,57 @@
+"""The `activity:` settings section (`VIGIL_ACTIVITY__*`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = ["ActivitySettings", "Classifier"]
+
+Classifier = Literal["rules", "model"]
+
+
+class ActivitySettings(BaseModel):
+    """How cues are sampled and turned into activity segments."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sample_interval_s: float = Field(
+        0.5,
+        gt=0,
+        le=60,
+        description="Seconds between two analysed video frames (the seed's sampling interval; "
+        "longer is faster, shorter follows quick changes)",
+    )
+    window_s: float = Field(
+        4.0, gt=0, le=600, description="Cues are summarised over windows this long before classification"
+    )
+    hop_s: float = Field(1.0, gt=0, le=600, description="One decision every this many seconds")
+    min_segment_s: float = Field(
+        3.0,
+        ge=0,
+        le=3600,
+        description="A state shorter than this is merged into its neighbours (no flicker)",
+    )
+    asleep_min_s: float = Field(
+        5.0,
+        ge=0,
+        le=3600,
+        description="Eyes closed (or lying still) must last this long before `asleep` is said; "
+        "blinks and glances down are far shorter. Raise it for carers (e.g. 120)",
+    )
+    classifier: Classifier = Field(
+        "rules", description="rules (readable, the default) or model (trained with `vigil activity train`)"
+    )
+    model_path: Path | None = Field(
+        None,
+        description="The trained model file (`vigil activity train --out`); default "
+        "<data_dir>/activity_model.joblib",
+    )
+
+    @model_validator(mode="after")
+    def _window_covers_hop(self) -> ActivitySettings:
+        if self.hop_s > self.window_s:
+            raise ValueError(f"hop_s ({self.hop_s}) must not exceed window_s ({self.window_s})")
+        return self
