@@ -90,6 +90,7 @@ SECTION_CASES: dict[str, tuple[str, object, str, str, object]] = {
         '{"style": "mask"}',
         {"style": "mask", "pad": 0.4, "hold_frames": 5, "score_threshold": 0.5, "extra_engines": []},
     ),
+    "activity": ("window_s", 6.0, "CLASSIFIER", "model", "model"),
 }
 
 

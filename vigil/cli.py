@@ -17,6 +17,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
 from vigil import __version__
+from vigil.activity.cli import activity_app
 from vigil.anonymize.cli import anonymize
 from vigil.batch.cli import track_app
 from vigil.config import CameraConfig, VigilSettings, load_settings
@@ -53,6 +54,7 @@ app.add_typer(jobs_app, name="jobs")
 app.add_typer(watchlist_app, name="watchlist")
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
+app.add_typer(activity_app, name="activity")
 app.command("simulate-rtsp")(simulate_rtsp)
 app.command("anonymize")(anonymize)
 err = Console(stderr=True)

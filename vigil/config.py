@@ -33,6 +33,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from vigil.activity.settings import ActivitySettings
 from vigil.anonymize.settings import AnonymizeSettings
 from vigil.batch.settings import BatchSettings
 from vigil.detect.base import DetectorConfigBase
@@ -373,6 +374,9 @@ class VigilSettings(BaseSettings):
     )
     anonymize: AnonymizeSettings = Field(
         default_factory=AnonymizeSettings, description="Anonymisation of faces and bodies (`vigil anonymize`)"
+    )
+    activity: ActivitySettings = Field(
+        default_factory=ActivitySettings, description="Activity of a person (`vigil activity`)"
     )
 
     @classmethod

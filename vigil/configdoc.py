@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import AliasChoices, BaseModel
 from pydantic.fields import FieldInfo
 
+from vigil.activity.settings import ActivitySettings
 from vigil.anonymize.live_privacy import LivePrivacyConfig
 from vigil.anonymize.person_options import PersonOptions
 from vigil.anonymize.settings import AnonymizeSettings, FaceOptions, VideoOutputOptions
@@ -57,6 +58,7 @@ SECTIONS: list[tuple[str, str, type[BaseModel]]] = [
     ("watchlist.camera_thresholds.<camera> (YAML)", "", Thresholds),
     ("anonymize.live: live privacy mode (`vigil serve`)", "VIGIL_ANONYMIZE__LIVE__", LivePrivacyConfig),
     ("anonymize.live.persons: live privacy bodies", "VIGIL_ANONYMIZE__LIVE__PERSONS__", PersonOptions),
+    ("activity: activity of a person (`vigil activity`)", "VIGIL_ACTIVITY__", ActivitySettings),
 ]
 
 
