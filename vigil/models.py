@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from vigil.activity.hands_cues import HAND_LANDMARKER_FILENAME
+from vigil.activity.pose import POSE_LANDMARKER_FILENAME
 from vigil.batch.landmarker import FACE_LANDMARKER_FILENAME
 from vigil.batch.objects import COCO_SSD_FILENAME, EFFICIENTDET_LITE0_FILENAME
 from vigil.detect.yunet import YUNET_FILENAME
@@ -56,6 +58,23 @@ EFFICIENTDET_LITE0 = ModelFile(
     licence="Apache-2.0 (MediaPipe)",
 )
 MODELS.update({"coco_ssd_mobilenet": COCO_SSD_MOBILENET, "efficientdet_lite0": EFFICIENTDET_LITE0})
+
+# Body and hand landmarks of the activity cues (vigil/activity/pose.py, hands_cues.py).
+POSE_LANDMARKER_FULL = ModelFile(
+    filename=POSE_LANDMARKER_FILENAME,
+    url="https://storage.googleapis.com/mediapipe-models/pose_landmarker/pose_landmarker_full/float16/1/"
+    + POSE_LANDMARKER_FILENAME,
+    sha256="4eaa5eb7a98365221087693fcc286334cf0858e2eb6e15b506aa4a7ecdcec4ad",
+    licence="Apache-2.0 (MediaPipe)",
+)
+HAND_LANDMARKER = ModelFile(
+    filename=HAND_LANDMARKER_FILENAME,
+    url="https://storage.googleapis.com/mediapipe-models/hand_landmarker/hand_landmarker/float16/1/"
+    + HAND_LANDMARKER_FILENAME,
+    sha256="fbc2a30080c3c557093b5ddfc334698132eb341044ccee322ccf8bcf3607cde1",
+    licence="Apache-2.0 (MediaPipe)",
+)
+MODELS.update({"pose_landmarker_full": POSE_LANDMARKER_FULL, "hand_landmarker": HAND_LANDMARKER})
 
 
 def sha256_of(path: Path) -> str:
