@@ -1,0 +1,90 @@
+"""File analysis on real labelled clips (../shared/media/activity): the pipeline, the JSON the CLI
+writes, the `activity` job with progress, a broken input failing alone, and cancel."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.conftest import SHARED
+from vigil.activity.analyse import analyse_file
+from vigil.activity.job import KIND, activity_params, run_activity
+from vigil.activity.labels import Activity
+from vigil.activity.result import ActivityAnalysis
+from vigil.cli import app
+from vigil.config import VigilSettings, load_settings
+from vigil.jobs.kinds import registry
+from vigil.jobs.model import ItemState, JobProgress, JobState
+
+ACTIVITY = SHARED / "media" / "activity"
+ASLEEP = ACTIVITY / "asleep" / "akshint_test_video_sleep.mp4"
+AWAKE = ACTIVITY / "inactive" / "akshint_test_file_awake.mp4"
+JUGGLE = ACTIVITY / "busy" / "sam2_default_juggle.mp4"
+
+
+class _Context:
+    def __init__(self) -> None:
+        self.cancel = threading.Event()
+        self.reports: list[JobProgress] = []
+
+    def report(self, progress: JobProgress) -> None:
+        self.reports.append(progress)
+
+
+def _settings(tmp_path: Path) -> VigilSettings:
+    return load_settings(data_dir=tmp_path / "data", shared_dir=SHARED)
+
+
+@pytest.mark.parametrize(
+    ("clip", "expected"), [(ASLEEP, Activity.ASLEEP), (AWAKE, Activity.INACTIVE), (JUGGLE, Activity.BUSY)]
+)
+def test_dominant_activity_of_labelled_clips(clip: Path, expected: Activity, tmp_path: Path) -> None:
+    result = analyse_file(clip, _settings(tmp_path))
+    assert result.dominant == expected, result.model_dump_json(indent=1)
+    assert result.segments[0].start == 0.0 and result.segments[-1].end == pytest.approx(result.duration_s)
+    assert sum(result.distribution.values()) == pytest.approx(1.0, abs=1e-3)
+    assert result.samples >= int(result.duration_s / result.sample_interval_s)
+
+
+def test_the_cli_writes_the_json_of_the_analysis(tmp_path: Path) -> None:
+    out = tmp_path / "asleep.json"
+    env = {"VIGIL_DATA_DIR": str(tmp_path / "data"), "VIGIL_SHARED_DIR": str(SHARED), "COLUMNS": "200"}
+    result = CliRunner().invoke(app, ["activity", "analyse", str(ASLEEP), "--json", str(out)], env=env)
+    assert result.exit_code == 0, result.output
+    analysis = ActivityAnalysis.model_validate(json.loads(out.read_text()))
+    assert analysis.dominant == Activity.ASLEEP
+    assert "Asleep" in result.output
+
+
+def test_a_broken_file_fails_alone_in_the_job(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(AWAKE.read_bytes()[:2000])
+    context = _Context()
+    finished = run_activity(activity_params([broken, AWAKE], _settings(tmp_path)), context)
+    assert registry()["activity"] is KIND
+    assert finished.state == JobState.FAILED and finished.result is not None
+    assert str(broken) in finished.result.failed
+    assert [a.input for a in finished.result.analyses] == [str(AWAKE)]
+    final = context.reports[-1]
+    assert final.overall == 1.0
+    assert [item.state for item in final.items] == [ItemState.FAILED, ItemState.DONE]
+    assert any(0 < (r.items[1].units_done or 0) < (r.items[1].units_total or 0) for r in context.reports)
+
+
+def test_cancel_stops_the_job(tmp_path: Path) -> None:
+    context = _Context()
+    original = context.report
+
+    def cancel_after_a_few(progress: JobProgress) -> None:
+        original(progress)
+        if (progress.items[0].units_done or 0) >= 3:
+            context.cancel.set()
+
+    context.report = cancel_after_a_few  # type: ignore[method-assign]
+    finished = run_activity(activity_params([JUGGLE, AWAKE], _settings(tmp_path)), context)
+    assert finished.state == JobState.CANCELLED
+    assert [item.state for item in context.reports[-1].items] == [ItemState.CANCELLED, ItemState.CANCELLED]
