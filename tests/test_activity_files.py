@@ -88,3 +88,16 @@ def test_cancel_stops_the_job(tmp_path: Path) -> None:
     finished = run_activity(activity_params([JUGGLE, AWAKE], _settings(tmp_path)), context)
     assert finished.state == JobState.CANCELLED
     assert [item.state for item in context.reports[-1].items] == [ItemState.CANCELLED, ItemState.CANCELLED]
+
+
+def test_single_frame_analysis_reads_one_picture(tmp_path: Path) -> None:
+    from vigil.activity.frame import analyse_image
+    from vigil.anonymize.web_files import frame_at
+
+    dirs = _settings(tmp_path).model_search_dirs()
+    asleep = analyse_image(frame_at(ASLEEP, 3.0), dirs)
+    awake = analyse_image(frame_at(AWAKE, 2.0), dirs)
+    assert asleep.activity == Activity.ASLEEP and asleep.cues.eyes_closed == 1.0
+    assert awake.activity == Activity.INACTIVE and awake.cues.eyes_closed == 0.0
+    assert asleep.people == awake.people == 1
+    assert sum(asleep.scores.values()) == pytest.approx(1.0, abs=1e-3)
