@@ -163,6 +163,22 @@ def test_cancel_stops_the_analysis(tmp_path: Path) -> None:
         )
 
 
+def test_two_parts_of_a_file_sample_what_the_whole_file_samples() -> None:
+    """Two workers can split a file: [0, 2.5) and [2.5, end) give the whole file's sample times
+    and (nearly) its cues; the second part starts by seeking, not by decoding from the start."""
+    whole = cues("awake")
+    clip = shared_file(f"media/activity/{CLIPS['awake']}")
+    head = visual_samples(clip, INTERVAL_S, model_dirs=[_models()], end_s=2.5)
+    tail = visual_samples(clip, INTERVAL_S, model_dirs=[_models()], start_s=2.5)
+    assert [s.t for s in head + tail] == [s.t for s in whole]
+    for mine, theirs in zip(head + tail, whole, strict=True):
+        assert mine.person is not None and theirs.person is not None
+        assert mine.person.eyes_closed == pytest.approx(theirs.person.eyes_closed, abs=0.05)
+    assert tail[0].person is not None and tail[0].person.motion == 0.0  # nothing before it
+    with pytest.raises(ValueError, match="bad span"):
+        visual_samples(clip, INTERVAL_S, model_dirs=[_models()], start_s=3.0, end_s=2.0)
+
+
 def test_a_missing_model_says_how_to_fetch_it(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="vigil models fetch pose_landmarker_full"):
         VisualCueExtractor([tmp_path])

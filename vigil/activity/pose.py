@@ -30,6 +30,9 @@ SHOULDERS: Final = (11, 12)
 HIPS: Final = (23, 24)
 HANDS: Final = ((15, 17, 19, 21), (16, 18, 20, 22))  # left, right: wrist, pinky, index, thumb
 VISIBLE: Final = 0.5  # MediaPipe's landmark visibility above which a point is trusted
+# A "body" with fewer visible landmarks is no evidence of a person: on a close-up of a plate the
+# model reports one with 0-2 visible points. A webcam's head and shoulders show 12-13.
+MIN_VISIBLE: Final = 6
 
 
 @dataclass(frozen=True)
@@ -108,7 +111,9 @@ class PoseEstimator:
     """PoseLandmarker in VIDEO mode: frames must come in time order (`t` in seconds). Not
     thread-safe: one per extractor."""
 
-    def __init__(self, model: Path, num_poses: int = 1, min_confidence: float = 0.5) -> None:
+    def __init__(
+        self, model: Path, num_poses: int = 1, min_confidence: float = 0.5, min_visible: int = MIN_VISIBLE
+    ) -> None:
         import mediapipe as mp  # slow import, only when used
         from mediapipe.tasks.python import BaseOptions, vision
 
@@ -126,6 +131,7 @@ class PoseEstimator:
             raise ModelError(f"cannot load the pose landmarker {model}: {exc}") from exc
         self._mp = mp
         self._last_ms = -1
+        self._min_visible = min_visible
 
     def bodies(self, image_rgb: Image, t: float) -> list[Body]:
         # VIDEO mode refuses a timestamp that does not increase.
@@ -142,7 +148,9 @@ class PoseEstimator:
             inside = (
                 (points[:, 0] >= 0) & (points[:, 0] < width) & (points[:, 1] >= 0) & (points[:, 1] < height)
             )
-            bodies.append(Body(points, np.where(inside, visibility, 0.0), (width, height)))
+            visibility = np.where(inside, visibility, 0.0)
+            if int((visibility > VISIBLE).sum()) >= self._min_visible:
+                bodies.append(Body(points, visibility, (width, height)))
         return bodies
 
     def close(self) -> None:

@@ -15,6 +15,7 @@ Measured costs per sample are in `StageTimes` (docs/activity.md quotes them)."""
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -319,14 +320,24 @@ def visual_samples(
     rates: VisionRates | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     cancel: threading.Event | None = None,
+    start_s: float = 0.0,
+    end_s: float | None = None,
 ) -> list[VisualSample]:
-    """The cues of `path` every `interval_s` seconds (the decoded frame nearest each time), in one
-    sequential decode. `on_progress(done, total)` after each sample; VisionCancelled when
-    `cancel` is set; SourceUnsupported when the file cannot be read. Uses `extractor` when
-    given (left open), else one of its own on the models of `model_dirs` (default: the
-    settings' model folders)."""
+    """The cues of `path` at every multiple of `interval_s` seconds in [start_s, end_s) (the
+    decoded frame nearest each time), in one sequential decode from the keyframe before
+    `start_s`: two workers given [0, m) and [m, end) sample exactly the times one would (the
+    first sample of a part has no motion, having nothing to compare with).
+    `on_progress(done, total)` after each sample; VisionCancelled when `cancel` is set;
+    SourceUnsupported when the file cannot be read. Uses `extractor` when given (left open),
+    else one of its own on the models of `model_dirs` (default: the settings' model folders)."""
     if interval_s <= 0:
         raise ValueError(f"interval_s must be > 0, got {interval_s}")
+    if start_s < 0 or (end_s is not None and end_s <= start_s):
+        raise ValueError(f"bad span [{start_s}, {end_s})")
+    first = math.ceil(start_s / interval_s - 1e-9)
+    last_time = _last_frame_time(path)
+    stop = last_time if end_s is None else min(last_time, end_s - 1e-9)
+    total = max(0, math.floor(stop / interval_s + 1e-6) - first + 1) if last_time > 0 else 0
     own = extractor is None
     if extractor is None:
         if model_dirs is None:
@@ -336,8 +347,7 @@ def visual_samples(
         extractor = VisualCueExtractor(model_dirs, rates)
     samples: list[VisualSample] = []
     try:
-        total = _expected_samples(path, interval_s)
-        for t, image in _frames_at(path, interval_s, cancel):
+        for t, image in _frames_at(path, interval_s, cancel, first, end_s):
             samples.append(extractor.sample(image, t))
             if on_progress is not None:
                 on_progress(len(samples), max(total, len(samples)))
@@ -349,7 +359,8 @@ def visual_samples(
     return samples
 
 
-def _expected_samples(path: Path, interval_s: float) -> int:
+def _last_frame_time(path: Path) -> float:
+    """When the last frame starts (the duration less one frame period), 0 when unknown."""
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
@@ -359,26 +370,27 @@ def _expected_samples(path: Path, interval_s: float) -> int:
                 duration = float(stream.duration * stream.time_base)
             else:
                 duration = (container.duration or 0) / 1_000_000
-            # The last frame starts one frame period before the end.
             period = 1.0 / float(stream.average_rate) if stream.average_rate else 0.0
     except av.error.FFmpegError as exc:
         raise SourceUnsupported(f"{path}: cannot read the video ({exc})") from exc
-    last = duration - period
-    return int(last / interval_s + 1e-6) + 1 if last > 0 else 0
+    return max(0.0, duration - period)
 
 
 def _frames_at(
-    path: Path, interval_s: float, cancel: threading.Event | None
+    path: Path, interval_s: float, cancel: threading.Event | None, first: int = 0, end_s: float | None = None
 ) -> Iterator[tuple[float, Image]]:
-    """(time, BGR image) of the decoded frame nearest each multiple of `interval_s`, each frame at
-    most once; only the chosen frames are converted to BGR."""
-    k = 0
+    """(time, BGR image) of the decoded frame nearest each `k * interval_s` (k >= first, before
+    `end_s`), each frame at most once; only the chosen frames are converted to BGR."""
+    k = first
     previous: tuple[float, Any] | None = None
     emitted = -1.0
     try:
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
+            if first > 0 and stream.time_base is not None:
+                # Back to the keyframe before the first time; frames before it are only decoded.
+                container.seek(int(first * interval_s / stream.time_base), stream=stream, backward=True)
             for frame in container.decode(stream):
                 if cancel is not None and cancel.is_set():
                     raise VisionCancelled(f"analysis of {path.name} cancelled")
@@ -387,6 +399,8 @@ def _frames_at(
                 current = (float(frame.time), frame)
                 while current[0] >= k * interval_s:
                     target = k * interval_s
+                    if end_s is not None and target >= end_s:
+                        return
                     chosen = current
                     if previous is not None and target - previous[0] < current[0] - target:
                         chosen = previous
