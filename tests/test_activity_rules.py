@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,9 @@ from vigil.activity.classify import RulesClassifier
 from vigil.activity.cues import AudioSample, VisualSample
 from vigil.activity.features import WindowFeatures, window_features, windows
 from vigil.activity.labels import Activity, display_name
+from vigil.activity.limbs import LimbTracker
 from vigil.activity.model import fit, load_model, save_model
+from vigil.activity.pose import Body
 from vigil.activity.rules import Decision
 from vigil.activity.synthetic import synthetic_cues
 from vigil.activity.timeline import segments_of
@@ -135,3 +138,38 @@ def test_a_file_that_is_not_a_model_is_refused(tmp_path: Path) -> None:
         load_model(junk)
     with pytest.raises(ModelError, match="vigil activity train"):
         load_model(tmp_path / "missing.joblib")
+
+
+def _body(shift: tuple[float, float] = (0.0, 0.0), wrist: tuple[float, float] = (0.0, 0.0)) -> Body:
+    points = np.zeros((33, 2))
+    points[11], points[12] = (100.0, 100.0), (160.0, 100.0)  # shoulders 60 px apart
+    points[23], points[24] = (110.0, 200.0), (150.0, 200.0)
+    points[15], points[16] = (90.0, 180.0), (170.0, 180.0)
+    points[15] += wrist
+    points += shift
+    return Body(points=points, visibility=np.ones(33), frame_size=(640, 360))
+
+
+def test_limb_motion_ignores_the_camera_and_measures_the_limbs() -> None:
+    tracker = LimbTracker()
+    assert tracker.update(_body(), 0.0) is None  # nothing to compare with yet
+    panned = tracker.update(_body(shift=(40.0, 10.0)), 0.5)  # the whole body moved: a camera pan
+    assert panned == pytest.approx(0.0, abs=1e-9)
+    waved = tracker.update(_body(shift=(40.0, 10.0), wrist=(0.0, -84.0)), 1.0)  # one wrist up 84 px
+    assert waved is not None and waved == pytest.approx(
+        84.0 / 70.0 / 9 / 0.5, rel=0.01
+    )  # torso 100 px: scale 70
+    assert tracker.update(None, 1.5) is None and tracker.update(_body(), 5.0) is None
+
+
+def test_small_faces_do_not_vote_on_eyes_and_mouth() -> None:
+    rng = np.random.default_rng(5)
+    visual, audio = synthetic_cues(Activity.ASLEEP, 8.0, 0.5, rng)
+    tiny = [
+        VisualSample(
+            s.t, s.people, None if s.person is None else replace(s.person, face_px=30.0), s.scene_motion
+        )
+        for s in visual
+    ]
+    assert _features(visual, audio, 8.0)[0].eyes_closed_frac > 0.8
+    assert _features(tiny, audio, 8.0)[0].face_seen == 0.0

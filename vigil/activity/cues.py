@@ -61,6 +61,10 @@ class PersonCues:
     jaw_open: float | None  # jawOpen blendshape (mouth movement over time = talking/chewing)
     motion: float  # mean absolute grey-level change in the person's box since the last sample, 0..1
     objects: frozenset[str] = frozenset()  # NEAR_OBJECTS classes overlapping the person's surroundings
+    # Arms, legs and head against the torso since the last sample, in body widths per second
+    # (limbs.py): blind to a moving camera, unlike `motion`. None without a body in both samples.
+    limb_motion: float | None = None
+    face_px: float | None = None  # the face's height in pixels: small faces give unreliable eyes/jaw
 
 
 @dataclass(frozen=True)

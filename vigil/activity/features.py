@@ -19,6 +19,9 @@ __all__ = ["FEATURE_NAMES", "WindowFeatures", "window_features", "windows"]
 EYES_CLOSED = 0.5  # eyeBlink blendshape above this: the eye is closed
 HEAD_DOWN_DEG = 15.0  # head pitch above this: looking down (a book, a plate, a phone)
 VOICE = 0.5  # Silero probability above this: someone speaks
+# Eyes and mouth are read from faces at least this tall: on smaller ones the landmark model's
+# eyelids and jaw are guesses (a juggler's 40 px face read "eyes closed" on every sample).
+MIN_FACE_PX = 48.0
 FOOD = frozenset(
     {"cup", "bowl", "fork", "knife", "spoon", "wine glass", "bottle", "sandwich", "pizza", "donut", "cake"}
 )
@@ -41,6 +44,8 @@ class WindowFeatures:
     motion: float  # mean person-box motion (0 when nobody)
     motion_peak: float
     scene_motion: float
+    limb_motion: float  # mean over the samples where it was measured
+    limb_seen: float
     # hands
     hand_at_ear: float
     hand_at_mouth: float
@@ -101,7 +106,11 @@ def window_features(
     shown = [s for s in visual if start <= s.t < end]
     heard = [a for a in audio if a.t < end and a.t + a.duration > start]
     persons = [s.person for s in shown if s.person is not None]
-    faces = [p for p in persons if p.face_visible and p.eyes_closed is not None]
+    faces = [
+        p
+        for p in persons
+        if p.face_visible and p.eyes_closed is not None and (p.face_px is None or p.face_px >= MIN_FACE_PX)
+    ]
     return WindowFeatures(
         start=start,
         end=end,
@@ -123,6 +132,7 @@ def _mean(values: Sequence[float]) -> float:
 def _body(shown: Sequence[VisualSample], persons: Sequence[PersonCues]) -> dict[str, float]:
     n = len(shown)
     motions = [p.motion for p in persons]
+    limbs = [p.limb_motion for p in persons if p.limb_motion is not None]
     return {
         "present": _frac(len(persons), n),
         "people": _mean([s.people for s in shown]),
@@ -131,6 +141,8 @@ def _body(shown: Sequence[VisualSample], persons: Sequence[PersonCues]) -> dict[
         "motion": _mean(motions),
         "motion_peak": max(motions, default=0.0),
         "scene_motion": _mean([s.scene_motion for s in shown]),
+        "limb_motion": _mean(limbs),
+        "limb_seen": _frac(len(limbs), n),
         "hand_at_ear": _frac(sum(p.hand_at_ear for p in persons), n),
         "hand_at_mouth": _frac(sum(p.hand_at_mouth for p in persons), n),
         "hands_in_front": _frac(sum(p.hands_in_front for p in persons), n),

@@ -18,9 +18,20 @@ __all__ = ["Decision", "RuleThresholds", "classify_window"]
 
 @dataclass(frozen=True)
 class RuleThresholds:
-    still: float = 0.012  # person-box motion below this: still (breathing, small head moves)
-    moving: float = 0.04  # above this: the body moves (gestures, eating)
-    busy: float = 0.09  # above this: physically active (exercise, housework)
+    # Limbs against the torso, body widths per second (limbs.py): breathing and small head moves
+    # stay under `limb_still`, gestures and eating reach `limb_moving`, exercise passes `limb_busy`.
+    limb_still: float = 0.06
+    limb_moving: float = 0.2
+    limb_busy: float = 0.6
+    # Grey-level change in the person's box, 0..1, when no body was measured.
+    still: float = 0.015
+    moving: float = 0.04
+    busy: float = 0.12
+    # jawOpen's spread over a window: a mouth that talks or chews, not one that smiles.
+    jaw_still: float = 0.03
+    jaw_talk: float = 0.1
+    # Objects are found on some samples only (the detector misses and runs every few samples).
+    object_seen: tuple[float, float] = (0.05, 0.3)
     inactive_floor: float = 0.25  # a present person who does nothing else is inactive
 
 
@@ -45,31 +56,43 @@ def _ramp(value: float, lo: float, hi: float) -> float:
 
 def rule_scores(f: WindowFeatures, t: RuleThresholds | None = None) -> dict[Activity, float]:
     t = t or RuleThresholds()
-    still = 1.0 - _ramp(f.motion, t.still, t.moving)
-    quiet = 1.0 - f.voice_frac
-    talking = max(
-        f.voice_frac * _ramp(f.speech + f.conversation, 0.1, 0.4),
-        f.voice_frac * f.face_seen * _ramp(f.jaw_motion, 0.02, 0.08),
-    )
+    seen_lo, seen_hi = t.object_seen
+    body_measured = f.limb_seen >= 0.3
+    # Still and active: from the limbs when a body was measured; else from the grey-level motion
+    # of the person's box, discounted when the whole frame moves as much (a hand-held camera).
+    if body_measured:
+        still = 1.0 - _ramp(f.limb_motion, t.limb_still, t.limb_moving)
+        active = _ramp(f.limb_motion, t.limb_moving, t.limb_busy)
+    else:
+        still = 1.0 - _ramp(f.motion, t.still, t.moving)
+        camera = _ramp(f.scene_motion / max(f.motion, 1e-6), 0.5, 0.9)
+        active = _ramp(f.motion, t.moving, t.busy) * (1.0 - camera)
+    # Talking: the person's own mouth moves and the sound does not contradict it (clear audio
+    # without voice means chewing or a smile). Music or TV mask the voice detector.
+    voice_heard = f.voice_frac * _ramp(f.speech + f.conversation, 0.1, 0.4)
+    audio_clear = f.audio_seen * (1.0 - _ramp(f.music + f.tv, 0.3, 0.7))
+    mouth = f.face_seen * _ramp(f.jaw_motion, t.jaw_still, t.jaw_talk)
+    talking = max(mouth * (1.0 - audio_clear * (1.0 - f.voice_frac)), 0.5 * voice_heard * (1.0 - f.face_seen))
     eyes_shut = f.face_seen * _ramp(f.eyes_closed_frac, 0.5, 0.9)
-    lying_still = _ramp(f.lying, 0.5, 0.8) * still
-    phone_held = max(f.hand_at_ear, f.phone * max(f.hands_in_front, f.hand_at_ear))
-    food_near = max(f.food, f.table * 0.5)
-    eating_acts = max(
-        f.hand_at_mouth, f.chewing, f.cutlery, f.face_seen * _ramp(f.jaw_motion, 0.02, 0.08) * quiet
-    )
-    held_page = max(f.book, f.hands_in_front * f.head_down)
-    scores = {
-        Activity.ABSENT: 1.0 - f.present,
-        Activity.ASLEEP: f.present * max(eyes_shut * still, lying_still) * quiet * (1.0 - f.hands_in_front),
-        Activity.ON_PHONE: f.present * phone_held * max(talking, f.telephone),
-        Activity.CONVERSATION: f.present * talking * (1.0 - phone_held) * (1.0 - food_near),
-        Activity.EATING: f.present * food_near * max(eating_acts, 0.3),
-        Activity.READING: f.present * held_page * quiet * (1.0 - _ramp(f.motion, t.moving, t.busy)),
-        Activity.BUSY: f.present * _ramp(max(f.motion, f.scene_motion * 0.5), t.moving, t.busy),
-        Activity.INACTIVE: f.present * t.inactive_floor * still * quiet,
+    lying_still = _ramp(f.lying, 0.6, 0.85) * still
+    phone_held = max(f.hand_at_ear, _ramp(f.phone, seen_lo, seen_hi) * max(f.hands_in_front, f.hand_at_ear))
+    food_near = max(_ramp(f.food, seen_lo, seen_hi), 0.5 * _ramp(f.table, seen_lo, seen_hi))
+    eating_acts = max(f.hand_at_mouth, _ramp(f.chewing + f.cutlery, 0.1, 0.4), mouth * (1.0 - voice_heard))
+    held_page = max(_ramp(f.book, seen_lo, seen_hi), f.hands_in_front * f.head_down)
+    present = f.present
+    return {
+        Activity.ABSENT: _ramp(1.0 - present, 0.3, 0.8),
+        Activity.ASLEEP: present
+        * max(eyes_shut * still, lying_still)
+        * (1.0 - talking)
+        * (1.0 - f.hands_in_front),
+        Activity.ON_PHONE: present * phone_held * max(talking, voice_heard, f.telephone),
+        Activity.CONVERSATION: present * talking * (1.0 - phone_held) * (1.0 - food_near),
+        Activity.EATING: present * food_near * max(eating_acts, 0.5),
+        Activity.READING: present * held_page * (1.0 - talking) * (1.0 - active),
+        Activity.BUSY: present * active,
+        Activity.INACTIVE: present * t.inactive_floor * still * (1.0 - talking),
     }
-    return scores
 
 
 def classify_window(f: WindowFeatures, t: RuleThresholds | None = None) -> Decision:

@@ -24,6 +24,7 @@ class Prototype:
 
     present: float = 1.0
     motion: tuple[float, float] = (0.008, 0.004)
+    limbs: tuple[float, float] = (0.03, 0.02)  # body widths per second
     lying: tuple[float, float] = (0.05, 0.05)
     eyes_closed: tuple[float, float] = (0.15, 0.1)
     pitch: tuple[float, float] = (0.0, 8.0)
@@ -39,10 +40,11 @@ class Prototype:
 
 PROTOTYPES: dict[Activity, Prototype] = {
     Activity.ASLEEP: Prototype(
-        motion=(0.004, 0.002), eyes_closed=(0.85, 0.08), pitch=(10.0, 10.0), voice=0.02
+        motion=(0.004, 0.002), limbs=(0.02, 0.01), eyes_closed=(0.85, 0.08), pitch=(10.0, 10.0), voice=0.02
     ),
     Activity.EATING: Prototype(
         motion=(0.03, 0.015),
+        limbs=(0.15, 0.08),
         pitch=(15.0, 10.0),
         jaw=(0.15, 0.1),
         hand_at_mouth=0.35,
@@ -53,10 +55,16 @@ PROTOTYPES: dict[Activity, Prototype] = {
         events=(("cutlery", 0.2), ("chewing", 0.15)),
     ),
     Activity.READING: Prototype(
-        motion=(0.01, 0.006), pitch=(22.0, 8.0), hands_in_front=0.7, objects=(("book", 0.6),), voice=0.05
+        motion=(0.01, 0.006),
+        limbs=(0.06, 0.04),
+        pitch=(22.0, 8.0),
+        hands_in_front=0.7,
+        objects=(("book", 0.6),),
+        voice=0.05,
     ),
     Activity.ON_PHONE: Prototype(
         motion=(0.015, 0.008),
+        limbs=(0.08, 0.05),
         jaw=(0.15, 0.12),
         hand_at_ear=0.8,
         objects=(("cell phone", 0.4),),
@@ -65,9 +73,11 @@ PROTOTYPES: dict[Activity, Prototype] = {
         events=(("telephone", 0.1),),
     ),
     Activity.CONVERSATION: Prototype(
-        motion=(0.025, 0.012), jaw=(0.2, 0.15), hands_in_front=0.2, voice=0.8, speech=0.8
+        motion=(0.025, 0.012), limbs=(0.12, 0.06), jaw=(0.2, 0.15), hands_in_front=0.2, voice=0.8, speech=0.8
     ),
-    Activity.BUSY: Prototype(motion=(0.14, 0.06), lying=(0.2, 0.2), pitch=(5.0, 20.0), hands_in_front=0.3),
+    Activity.BUSY: Prototype(
+        motion=(0.14, 0.06), limbs=(1.0, 0.5), lying=(0.2, 0.2), pitch=(5.0, 20.0), hands_in_front=0.3
+    ),
     Activity.INACTIVE: Prototype(motion=(0.007, 0.004), eyes_closed=(0.12, 0.08)),
     Activity.ABSENT: Prototype(present=0.0, voice=0.02),
 }
@@ -105,6 +115,8 @@ def _visual(proto: Prototype, t: float, rng: np.random.Generator) -> VisualSampl
         jaw_open=_draw(proto.jaw, rng),
         motion=motion,
         objects=frozenset(name for name, p in proto.objects if rng.random() < p),
+        limb_motion=_draw(proto.limbs, rng, 0.0, 10.0),
+        face_px=120.0,
     )
     return VisualSample(t=t, people=1, person=person, scene_motion=motion * 0.5)
 
