@@ -92,6 +92,8 @@ def test_eyes_closed_on_the_asleep_clip_and_open_on_the_awake_clip_of_the_same_m
     assert frac(asleep, lambda p: (p.eyes_closed or 0.0) > 0.5) >= 0.8
     assert frac(awake, lambda p: p.face_visible) >= 0.9
     assert frac(awake, lambda p: (p.eyes_closed or 0.0) > 0.5) <= 0.1
+    # A webcam face: 150-250 px tall in a 360 px frame.
+    assert all(p.face_px is not None and 120 < p.face_px < 300 for s in awake if (p := s.person))
     # Seated upright on both.
     assert frac(asleep, lambda p: p.lying > 0.5) == 0.0
 
@@ -106,6 +108,13 @@ def test_motion_is_high_for_juggling_and_yoga_and_low_for_the_inactive_clips() -
         scene = float(np.mean([s.scene_motion for s in samples[1:]]))
         assert mean_motion(samples) > 2 * scene, name
     assert frac(cues("juggle"), lambda p: p.pose_visible) >= 0.9
+    # Limbs against the torso: the juggler's legs move, the seated man's do not (the camera is
+    # still on both, so this is not the point of the cue, but it must agree with it here).
+    limbs = {
+        name: float(np.mean([s.person.limb_motion for s in cues(name) if s.person and s.person.limb_motion]))
+        for name in ("juggle", "awake")
+    }
+    assert limbs["juggle"] > 3 * limbs["awake"], limbs
 
 
 def test_reading_clip_shows_a_book_or_hands_in_front_or_head_down_on_part_of_the_samples() -> None:

@@ -8,7 +8,8 @@
   no body, and at most every `hands_every` samples (they matter for the ear and the mouth);
 - objects (COCO detector, `vigil.batch.objects`): every `objects_every` samples, the result is
   kept in between (cups and books do not move every half second);
-- motion: grey-level change of the person's box and of the whole frame since the last sample.
+- motion: grey-level change of the person's box and of the whole frame since the last sample,
+  and the limbs' motion against the torso (`limbs.py`, blind to a moving camera).
 
 `visual_samples` decodes a file once, in order, and samples it every `interval_s` seconds.
 Measured costs per sample are in `StageTimes` (docs/activity.md quotes them)."""
@@ -32,6 +33,7 @@ from vigil.activity.cues import PersonCues, VisualSample
 from vigil.activity.face_cues import Face, FaceReader, head_crop
 from vigil.activity.hands_cues import HAND_LANDMARKER_FILENAME, HandFinder, HandPlaces, Landmarks, hand_places
 from vigil.activity.hands_cues import near_face as pose_hand_near_face
+from vigil.activity.limbs import LimbTracker
 from vigil.activity.motion import MotionMeter
 from vigil.activity.objects_near import Detected, near_objects
 from vigil.activity.pose import EARS, MOUTH, POSE_LANDMARKER_FILENAME, Body, PoseEstimator, lying_score
@@ -145,6 +147,7 @@ class VisualCueExtractor:
             else None
         )
         self._motion = MotionMeter()
+        self._limbs = LimbTracker()
         self._objects: list[Detected] = []
         self._persons: list[Box] = []
         self._count = 0
@@ -183,6 +186,7 @@ class VisualCueExtractor:
         box = _person_box(body, face, self._persons, (width, height))
         region = None if box is None else (box[0] / width, box[1] / height, box[2] / width, box[3] / height)
         motion, scene_motion = self._motion.update(image, region)
+        limb_motion = self._limbs.update(body, t)
         self.stats.motion_ms += clock.lap()
 
         person = None
@@ -201,6 +205,8 @@ class VisualCueExtractor:
                 jaw_open=None if face is None else face.jaw_open,
                 motion=motion,
                 objects=near_objects(self._objects, box, (width, height)),
+                limb_motion=limb_motion,
+                face_px=None if face is None else face.box()[3] - face.box()[1],
             )
         people = max(len(bodies), len(self._persons), 1 if person is not None else 0)
         self._count += 1
