@@ -55,12 +55,18 @@ def extract_cues(
     if cached_at is not None and (cached := load_cues(cached_at)) is not None:
         return cached
     from vigil.activity.audio import audio_samples  # heavy imports only when extracting
+    from vigil.activity.parallel import CuePool, planned_workers
     from vigil.activity.vision import visual_samples
     from vigil.activity.yamnet import load_yamnet
 
     dirs = settings.model_search_dirs()
     duration = media_duration(path)
-    visual = visual_samples(path, interval, model_dirs=dirs, on_progress=on_progress, cancel=cancel)
+    workers = planned_workers(duration, settings.activity.workers)
+    if workers > 1:
+        with CuePool(workers, dirs) as pool:
+            visual = pool.samples(path, interval, duration, on_progress, cancel)
+    else:
+        visual = visual_samples(path, interval, model_dirs=dirs, on_progress=on_progress, cancel=cancel)
     audio = audio_samples(path, load_yamnet(dirs))
     cues = CachedCues(duration=duration, visual=visual, audio=audio)
     if cached_at is not None:

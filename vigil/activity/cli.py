@@ -109,6 +109,13 @@ def analyse(
         str | None,
         typer.Option(help="rules or model (trained with `vigil activity train`).", show_default="rules"),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Processes for a file's vision cues; 1 runs in this process.",
+            show_default="one per 30 s of video, up to the CPU count",
+        ),
+    ] = None,
     cues_cache: CacheOption = None,
     config: ConfigOption = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
@@ -117,7 +124,7 @@ def analyse(
     it) and the dominant activity of each file. Exit 0 when every file was analysed, 3 when one
     failed (the others are still analysed), 1 on bad settings, 130 when interrupted."""
     _setup(verbose)
-    settings = _settings(config, sample_interval_s=interval, classifier=classifier)
+    settings = _settings(config, sample_interval_s=interval, classifier=classifier, workers=workers)
     from vigil.activity.analyse import analyse_file, classifier_for
 
     try:

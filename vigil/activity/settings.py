@@ -41,6 +41,13 @@ class ActivitySettings(BaseModel):
         description="Eyes closed (or lying still) must last this long before `asleep` is said; "
         "blinks and glances down are far shorter. Raise it for carers (e.g. 120)",
     )
+    workers: int | None = Field(
+        None,
+        ge=1,
+        le=64,
+        description="Processes that extract a file's vision cues in parallel chunks; default: one "
+        "per 30 s of video, up to the CPU count (a short clip runs in-process)",
+    )
     classifier: Classifier = Field(
         "rules", description="rules (readable, the default) or model (trained with `vigil activity train`)"
     )

@@ -1,0 +1,111 @@
+"""Vision cues of a long file in parallel: the file is cut into time chunks, each analysed by a
+worker process that loads its models once and keeps them for every chunk it is given.
+
+A chunk starts one sampling interval early and drops that warm-up sample, so its first kept
+sample has a previous frame to measure motion against, as in one sequential pass. Chunks end on
+multiples of the interval, so together they sample exactly the times one pass would. Progress is
+reported per finished chunk; a cancel stops before the next chunk starts."""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from pathlib import Path
+
+from vigil.activity.cues import VisualSample
+from vigil.activity.vision import VisionCancelled, VisualCueExtractor, visual_samples
+
+__all__ = ["CHUNK_S", "CuePool", "chunk_spans", "planned_workers"]
+
+CHUNK_S = 20.0  # seconds of video per chunk: progress steps and load balance, ~1 warm-up sample each
+SECONDS_PER_WORKER = 30.0  # a worker starts in ~1.5 s; below this much video one process is faster
+
+_EXTRACTOR: VisualCueExtractor | None = None  # one per worker process
+
+
+def _init_worker(model_dirs: list[str]) -> None:
+    global _EXTRACTOR
+    _EXTRACTOR = VisualCueExtractor([Path(d) for d in model_dirs])
+
+
+def _chunk(path: str, interval_s: float, start_s: float, end_s: float) -> list[VisualSample]:
+    assert _EXTRACTOR is not None, "the pool initializer did not run"
+    warm_start = max(0.0, start_s - interval_s)
+    samples = visual_samples(Path(path), interval_s, extractor=_EXTRACTOR, start_s=warm_start, end_s=end_s)
+    return [s for s in samples if s.t >= start_s - 1e-6] if warm_start < start_s else samples
+
+
+def chunk_spans(duration: float, interval_s: float, chunk_s: float = CHUNK_S) -> list[tuple[float, float]]:
+    """[start, end) spans of about `chunk_s` covering [0, duration], cut on interval multiples."""
+    per_chunk = max(1, round(chunk_s / interval_s))
+    total = math.floor(duration / interval_s + 1e-6) + 1  # sample times 0, i, 2i, ... <= duration
+    spans = []
+    for first in range(0, total, per_chunk):
+        last = min(first + per_chunk, total)
+        end = last * interval_s if last < total else duration + interval_s
+        spans.append((first * interval_s, end))
+    return spans
+
+
+def planned_workers(duration: float, requested: int | None) -> int:
+    if requested is not None:
+        return max(1, requested)
+    return max(1, min(os.cpu_count() or 1, math.floor(duration / SECONDS_PER_WORKER)))
+
+
+class CuePool:
+    """Worker processes for vision cues; use as a context manager around one or many files."""
+
+    def __init__(self, workers: int, model_dirs: Sequence[Path]) -> None:
+        self.workers = workers
+        self._pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+            initargs=([str(d) for d in model_dirs],),
+        )
+
+    def __enter__(self) -> CuePool:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def samples(
+        self,
+        path: Path,
+        interval_s: float,
+        duration: float,
+        on_progress: Callable[[int, int], None] | None = None,
+        cancel: threading.Event | None = None,
+        chunk_s: float = CHUNK_S,
+    ) -> list[VisualSample]:
+        spans = chunk_spans(duration, interval_s, chunk_s)
+        expected = math.floor(duration / interval_s + 1e-6) + 1
+        pending: dict[Future[list[VisualSample]], int] = {}
+        results: dict[int, list[VisualSample]] = {}
+        queue = list(enumerate(spans))
+        while queue or pending:
+            while queue and len(pending) < self.workers * 2:  # a little ahead, so no worker waits
+                if cancel is not None and cancel.is_set():
+                    break
+                index, (start, end) = queue.pop(0)
+                pending[self._pool.submit(_chunk, str(path), interval_s, start, end)] = index
+            if cancel is not None and cancel.is_set():
+                for future in pending:
+                    future.cancel()
+                raise VisionCancelled(f"analysis of {path.name} cancelled")
+            finished, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)  # cancel is polled
+            for future in finished:
+                results[pending.pop(future)] = future.result()  # a worker's error is raised here
+            done = sum(len(r) for r in results.values())
+            if on_progress is not None and finished:
+                on_progress(done, max(expected, done))
+        return [s for index in sorted(results) for s in results[index]]
