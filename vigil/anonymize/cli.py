@@ -95,7 +95,7 @@ def anonymize(
     workers: Annotated[
         int | None,
         typer.Option(
-            help="Worker processes of the face pass; 1 runs in this process.",
+            help="Worker processes of the face pass and of the rendering; 1 runs in this process.",
             show_default="track.cpu_workers: CPU count",
         ),
     ] = None,

@@ -70,5 +70,12 @@ class HandFinder:
             out.append(np.round(hull).astype(np.int32))
         return out
 
+    def reset(self) -> None:
+        """Back to the state of a new finder (the model kept): hands looked for on the next frame,
+        MediaPipe's tracking between frames restarted."""
+        self._mp.reset()
+        self._frame = 0
+        self._held = []
+
     def close(self) -> None:
         self._mp.close()

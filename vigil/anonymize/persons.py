@@ -101,6 +101,17 @@ class PersonAnonymizer:
             if options.style == "recolor" and options.hands:
                 self._hands = HandFinder(every=options.hands_every)
 
+    def reset(self) -> None:
+        """Forgets every frame seen so far (tracks, skin colours, hands), as if just built but with
+        the models kept loaded: a file's chunks each start here, so a chunk's result does not
+        depend on the chunks before it nor on which worker renders it (vigil/anonymize/render.py).
+        Colours stay stable across chunks where faces are passed as `person_ids`."""
+        self._tracker = BlobTracker()
+        self._skin_by_key.clear()
+        self._last_fallback = None
+        if self._hands is not None:
+            self._hands.reset()
+
     def apply(
         self, image: Image, faces: Sequence[FaceRegion], person_ids: Sequence[int | None] | None = None
     ) -> Image:

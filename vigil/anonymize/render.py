@@ -1,36 +1,54 @@
 """Pass 2: decode every frame, cover its faces, encode H.264; the audio is copied untouched.
 
-Frames stream through one at a time (memory does not grow with the video). Each frame keeps its
-presentation timestamp in the input's time base, so frame rate, variable timing and A/V sync are
-the input's; the resolution and the display rotation (display matrix) are kept too. The audio
-stream's packets are remuxed as they are, never decoded. Frames without a face (and no per-frame
-hook) go to the encoder as decoded, without a round trip through BGR."""
+A video is rendered in chunks of frames (`plan_render`), the same chunks whatever the number of
+workers: each chunk is decoded from the keyframe before its first frame (`FrameReader`), its
+frames go through the per-frame hook and the face cover, and are encoded with libx264 into a
+video-only segment (`render_chunk`). The chunks run in this process one after the other, or in
+worker processes (chunks.py); `mux.py` then joins the segments' packets in frame order with the
+input's audio packets (copied, never decoded) into the output. A hook's state is reset at every
+chunk's start, so a chunk's frames are the same whichever process rendered it and whatever
+came before: one worker and two give byte-identical files.
+
+Each frame keeps its presentation timestamp in the input's time base, so frame rate, variable
+timing and A/V sync are the input's; the resolution and the display rotation are kept too.
+Frames without a face (and no hook) go to the encoder as decoded, without a round trip through
+BGR. Frames stream through one at a time: memory does not grow with the video."""
 
 from __future__ import annotations
 
+import math
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import av
 import av.error
 
 from vigil.anonymize.fill import FaceSchedule
-from vigil.anonymize.metadata import RemovedTag, kept_container_tags, kept_stream_tags, removed_tags
+from vigil.anonymize.metadata import RemovedTag
 from vigil.anonymize.settings import FaceOptions, VideoOutputOptions
 from vigil.anonymize.styles import FaceRegion, cover_faces
-from vigil.batch.video import VideoInfo
-from vigil.errors import SourceUnsupported
+from vigil.batch.chunking import FrameRange, plan_chunks
+from vigil.batch.video import FrameReader, VideoInfo
+from vigil.errors import InputError, SourceUnsupported
 from vigil.types import Image
 
 # Called on every frame before its faces are covered (e.g. clothes recolouring, which samples the
 # face's skin): (BGR image, the frame's faces, each face's track number, 1-based frame number)
 # -> the image (in place).
 FrameHook = Callable[[Image, Sequence[FaceRegion], Sequence[int], int], Image]
+
+# Chunks: about RENDER_CHUNKS per video, from RENDER_CHUNK_MIN to RENDER_CHUNK_MAX frames. From the
+# frame count only (never the worker count), so the output does not depend on the workers. Each
+# chunk starts an encoder (an IDR frame) and a fresh hook state, and costs a seek: not too small.
+RENDER_CHUNKS = 8
+RENDER_CHUNK_MIN = 60
+RENDER_CHUNK_MAX = 600
 
 
 class RenderCancelled(Exception):
@@ -48,6 +66,7 @@ class RenderStats:
     audio_packets: int = 0
     removed: list[RemovedTag] = field(default_factory=list)
     seconds: float = 0.0
+    chunks: int = 0
 
 
 @dataclass(frozen=True)
@@ -59,97 +78,200 @@ class RenderJob:
     faces: FaceOptions
     video: VideoOutputOptions
     strip_metadata: bool
-    hook: FrameHook | None = None
+    hook: FrameHook | None = None  # for chunks rendered in this process (workers build their own)
+    hook_reset: Callable[[], None] | None = None  # called at every chunk's start
+    chunk_frames: int | None = None  # frames per chunk; None: planned from the frame count
+
+
+@dataclass(frozen=True)
+class ChunkTask:
+    """One chunk to render: everything a worker process needs (picklable)."""
+
+    source: Path
+    segment: Path  # the video-only MP4 written
+    info: VideoInfo
+    first: int  # 1-based, inclusive
+    last: int
+    faces: list[tuple[list[FaceRegion], list[int]]]  # per frame first..last: regions, track numbers
+    options: FaceOptions
+    video: VideoOutputOptions
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    first: int
+    last: int
+    frames: int
+    frames_with_faces: int
+    boxes: int
+    max_faces: int
+    # (pts, dts) of every packet in the segment, in decoding order, in the input's time base:
+    # the exact values (an MP4 segment's edit list would round its start to the movie timescale).
+    timestamps: list[tuple[int, int]]
+
+
+class ChunkRunner(Protocol):
+    """Renders chunks (in this process or in workers); `on_frames(n)`: n more frames done."""
+
+    def __call__(
+        self,
+        tasks: Sequence[ChunkTask],
+        on_frames: Callable[[int], None],
+        cancel: threading.Event | None,
+    ) -> list[ChunkResult]: ...
+
+
+def plan_render(total_frames: int, chunk_frames: int | None = None) -> list[FrameRange]:
+    """1-based inclusive frame ranges of a video's chunks, from its frame count only."""
+    size = chunk_frames or min(
+        RENDER_CHUNK_MAX, max(RENDER_CHUNK_MIN, math.ceil(total_frames / RENDER_CHUNKS))
+    )
+    return plan_chunks(total_frames, 1, chunk_size=size)
 
 
 def render(
     job: RenderJob,
     on_frame: Callable[[int], None] | None = None,
     cancel: threading.Event | None = None,
+    runner: ChunkRunner | None = None,
 ) -> RenderStats:
-    """Writes the anonymised video to `job.target`. Raises SourceUnsupported when the input cannot
-    be decoded, RenderCancelled when `cancel` is set."""
+    """Writes the anonymised video to `job.target`: its chunks rendered by `runner` (default: in
+    this process with `job.hook`), then joined with the audio. `on_frame(done)` gets the frames
+    done so far. Raises SourceUnsupported when the input cannot be decoded, InputError when a frame
+    is missing, RenderCancelled when `cancel` is set."""
+    from vigil.anonymize.mux import mux_segments  # mux imports this module's types
+
     started = time.perf_counter()
-    stats = RenderStats(rotation=_rotation(job.source))
-    try:
-        with av.open(str(job.source)) as source, av.open(str(job.target), "w", format="mp4") as target:
-            _render(job, source, target, stats, on_frame, cancel)
-    except av.error.FFmpegError as exc:
-        raise SourceUnsupported(f"{job.source}: cannot decode the video ({exc}); corrupt file?") from exc
+    run = runner or in_process(job.hook, job.hook_reset)
+    done = 0
+
+    def frames_done(count: int) -> None:
+        nonlocal done
+        done += count
+        if on_frame is not None:
+            on_frame(done)
+
+    ranges = plan_render(job.info.total_frames, job.chunk_frames)
+    with tempfile.TemporaryDirectory(prefix="vigil-render-") as work:
+        tasks = [
+            ChunkTask(
+                job.source,
+                Path(work) / f"chunk_{first:08d}.mp4",
+                job.info,
+                first,
+                last,
+                [(job.schedule.regions(n), job.schedule.track_numbers(n)) for n in range(first, last + 1)],
+                job.faces,
+                job.video,
+            )
+            for first, last in ranges
+        ]
+        results = run(tasks, frames_done, cancel)
+        if cancel is not None and cancel.is_set():
+            raise RenderCancelled
+        stats = RenderStats(chunks=len(results))
+        for result in results:
+            stats.frames += result.frames
+            stats.frames_with_faces += result.frames_with_faces
+            stats.boxes += result.boxes
+            stats.max_faces = max(stats.max_faces, result.max_faces)
+        try:
+            mux_segments(
+                job, [(task.segment, result) for task, result in zip(tasks, results, strict=True)], stats
+            )
+        except av.error.FFmpegError as exc:
+            raise SourceUnsupported(f"{job.source}: cannot copy the audio ({exc}); corrupt file?") from exc
     stats.seconds = time.perf_counter() - started
     return stats
 
 
-def _render(
-    job: RenderJob,
-    source: Any,
-    target: Any,
-    stats: RenderStats,
-    on_frame: Callable[[int], None] | None,
-    cancel: threading.Event | None,
-) -> None:
-    vin = source.streams.video[0]
-    ain = source.streams.audio[0] if source.streams.audio else None
-    vin.thread_type = "AUTO"
-    target.metadata.update(kept_container_tags(source.metadata, job.strip_metadata))
-    vout = target.add_stream("libx264", rate=_rate(vin, job.info))
-    vout.width, vout.height = job.info.width, job.info.height
-    vout.pix_fmt = "yuv420p"
-    vout.time_base = vin.time_base
-    vout.codec_context.time_base = vin.time_base
-    vout.options = {"crf": str(job.video.crf), "preset": job.video.preset}
-    vout.metadata.update(kept_stream_tags(vin.metadata, job.strip_metadata))
-    if stats.rotation:
-        vout.set_display_rotation(stats.rotation)
-    aout = None
-    if ain is not None:
-        aout = target.add_stream_from_template(ain)
-        aout.metadata.update(kept_stream_tags(ain.metadata, job.strip_metadata))
-        stats.audio_codec = ain.codec_context.codec.canonical_name  # "mp3", not the decoder "mp3float"
-    carried = [(vin.index, "video", dict(vin.metadata))]
-    if ain is not None:
-        carried.append((ain.index, "audio", dict(ain.metadata)))
-    stats.removed = removed_tags(dict(source.metadata), carried, job.strip_metadata)
+def in_process(hook: FrameHook | None, reset: Callable[[], None] | None = None) -> ChunkRunner:
+    """A runner rendering the chunks one after the other in this process."""
 
-    streams = [vin] if ain is None else [vin, ain]
-    for packet in source.demux(*streams):
-        if cancel is not None and cancel.is_set():
-            raise RenderCancelled
-        if packet.stream is ain:
-            if packet.dts is None:  # the demuxer's flush packet
-                continue
-            packet.stream = aout
-            target.mux(packet)
-            stats.audio_packets += 1
-            continue
-        for frame in packet.decode():
-            _encode(job, frame, vout, target, stats)
-            if on_frame is not None:
-                on_frame(stats.frames)
-    for packet in vout.encode(None):
-        target.mux(packet)
+    def run(
+        tasks: Sequence[ChunkTask], on_frames: Callable[[int], None], cancel: threading.Event | None
+    ) -> list[ChunkResult]:
+        results = []
+        for task in tasks:
+            if cancel is not None and cancel.is_set():
+                break
+            results.append(render_chunk(task, hook, reset, lambda: on_frames(1), cancel))
+        return results
+
+    return run
 
 
-def _encode(job: RenderJob, frame: Any, vout: Any, target: Any, stats: RenderStats) -> None:
-    number = job.info.frame_of(frame.pts) if frame.pts is not None else None
-    faces = job.schedule.regions(number) if number is not None else []
-    stats.frames += 1
+def render_chunk(
+    task: ChunkTask,
+    hook: FrameHook | None,
+    reset: Callable[[], None] | None,
+    on_frame: Callable[[], None] | None = None,
+    cancel: Any = None,  # threading.Event or multiprocessing.Event: `is_set()`
+) -> ChunkResult:
+    """Renders frames `task.first..task.last` into `task.segment` (video only). Raises
+    RenderCancelled, InputError (a frame that cannot be decoded), SourceUnsupported."""
+    if reset is not None:
+        reset()  # no state from frames before this chunk: the same result in any process
+    counts = [0, 0, 0]  # frames with faces, boxes, max faces
+    timestamps: list[tuple[int, int]] = []
+    frames = 0
+    reader = FrameReader(task.info, task.first, task.last, threads=0)
+    try:
+        with av.open(str(task.source)) as source, av.open(str(task.segment), "w", format="mp4") as target:
+            vin = source.streams.video[0]
+            vout = target.add_stream("libx264", rate=_rate(vin, task.info))
+            vout.width, vout.height = task.info.width, task.info.height
+            vout.pix_fmt = "yuv420p"
+            vout.time_base = task.info.time_base  # the input's (the probe's is never None)
+            vout.codec_context.time_base = task.info.time_base
+            vout.options = {"crf": str(task.video.crf), "preset": task.video.preset}
+
+            def write(frame: Any) -> None:
+                for packet in vout.encode(frame):
+                    if packet.pts is None or packet.dts is None:
+                        raise SourceUnsupported(f"{task.source}: the encoder gave a packet without time")
+                    timestamps.append((packet.pts, packet.dts))
+                    target.mux(packet)
+
+            for number, frame in reader.frames():
+                if cancel is not None and cancel.is_set():
+                    raise RenderCancelled
+                if frame is None:
+                    raise InputError(f"{task.source}: frame {number} cannot be decoded (corrupt file?)")
+                faces, tracks = task.faces[number - task.first]
+                write(_cover(frame, faces, tracks, number, task.options, hook, counts))
+                frames += 1
+                if on_frame is not None:
+                    on_frame()
+            write(None)
+    except av.error.FFmpegError as exc:
+        raise SourceUnsupported(f"{task.source}: cannot decode the video ({exc}); corrupt file?") from exc
+    return ChunkResult(task.first, task.last, frames, counts[0], counts[1], counts[2], timestamps)
+
+
+def _cover(
+    frame: Any,
+    faces: list[FaceRegion],
+    tracks: list[int],
+    number: int,
+    options: FaceOptions,
+    hook: FrameHook | None,
+    counts: list[int],
+) -> Any:
     if faces:
-        stats.frames_with_faces += 1
-        stats.boxes += len(faces)
-        stats.max_faces = max(stats.max_faces, len(faces))
-    if faces or job.hook is not None:
+        counts[0] += 1
+        counts[1] += len(faces)
+        counts[2] = max(counts[2], len(faces))
+    if faces or hook is not None:
         image = frame.to_ndarray(format="bgr24")
-        if job.hook is not None:
-            tracks = job.schedule.track_numbers(number) if number is not None else []
-            image = job.hook(image, faces, tracks, number or 0)
-        cover_faces(image, faces, job.faces.style, job.faces.pad)
+        if hook is not None:
+            image = hook(image, faces, tracks, number)
+        cover_faces(image, faces, options.style, options.pad)
         covered = av.VideoFrame.from_ndarray(image, format="bgr24")
         covered.pts, covered.time_base = frame.pts, frame.time_base
         frame = covered
     frame.pict_type = av.video.frame.PictureType.NONE  # let the encoder choose (not the input's)
-    for packet in vout.encode(frame):
-        target.mux(packet)
+    return frame
 
 
 def _rate(stream: Any, info: VideoInfo) -> Fraction:
@@ -157,7 +279,7 @@ def _rate(stream: Any, info: VideoInfo) -> Fraction:
     return Fraction(rate) if rate else Fraction(info.fps).limit_denominator(1001)
 
 
-def _rotation(path: Path) -> int:
+def rotation_of(path: Path) -> int:
     """The display rotation of the first frame (its display matrix), in degrees."""
     try:
         with av.open(str(path)) as container:

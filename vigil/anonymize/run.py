@@ -2,8 +2,10 @@
 
 Two passes per run. Pass 1 finds face tracks in every input at once with the batch tracker
 (parallel chunks, ids stitched across chunk boundaries and ended at shot cuts; faces.py). Pass 2
-renders each video in turn (render.py): the tracks' boxes, filled between detections and held
-around them (fill.py), are covered on every frame; the audio is copied as it is. Outputs are
+renders each video in turn (render.py), in chunks of frames spread over worker processes
+(chunks.py; the same chunks and the same bytes whatever the worker count): the tracks' boxes,
+filled between detections and held around them (fill.py), are covered on every frame, after the
+persons pass when one is asked for; the audio is copied as it is (mux.py). Outputs are
 `<stem>_anonymized.mp4` plus a `<stem>_anonymized.json` sidecar, written under hidden temporary
 names in the output folder and renamed into place, so a file with the final name is complete.
 Inputs whose output exists are skipped unless `force`; an input that cannot be read fails alone.
@@ -12,7 +14,6 @@ Inputs whose output exists are skipped unless `force`; an input that cannot be r
 from __future__ import annotations
 
 import contextlib
-import importlib
 import logging
 import os
 import tempfile
@@ -21,11 +22,12 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
+from vigil.anonymize.chunks import ChunkWorkers, PersonsSpec
 from vigil.anonymize.faces import VideoFaces, find_faces, tracking_settings
 from vigil.anonymize.fill import FaceSchedule
-from vigil.anonymize.render import FrameHook, RenderCancelled, RenderJob, RenderStats, render
+from vigil.anonymize.render import ChunkRunner, RenderCancelled, RenderJob, RenderStats, plan_render, render
 from vigil.anonymize.report import (
     AnonymizedVideo,
     AnonymizeReport,
@@ -35,12 +37,11 @@ from vigil.anonymize.report import (
     Timings,
     TrackSummary,
 )
-from vigil.anonymize.styles import FaceRegion
+from vigil.batch.planning import planned_workers
 from vigil.batch.progress import BatchProgress
 from vigil.batch.video import VideoInfo, probe_video
 from vigil.config import VigilSettings
-from vigil.errors import ConfigError, InputError, VigilError
-from vigil.types import Image
+from vigil.errors import InputError, VigilError
 
 __all__ = ["AnonymizeProgress", "AnonymizeReport", "anonymize_videos", "output_path", "sidecar_path"]
 
@@ -79,8 +80,14 @@ def anonymize_videos(
     *,
     force: bool = False,
     workers: int | None = None,
+    chunk_frames: int | None = None,
 ) -> AnonymizeReport:
     """Anonymise video files (paths of videos, e.g. from `vigil.batch.discover.discover_videos`).
+
+    `workers` (default `track.cpu_workers`; when that was not set either, planned from the work,
+    vigil/batch/planning.py) runs both passes' chunks; 1 renders in this process. `chunk_frames`:
+    frames per render chunk (default: planned from each video's frame count, render.plan_render);
+    the output does not depend on the worker count.
 
     Raises InputError when two inputs would write the same output, ModelError/ConfigError before
     any work when the face engine cannot run; per-input problems land in `report.failed`. A set
@@ -94,40 +101,46 @@ def anonymize_videos(
         out_dir.mkdir(parents=True, exist_ok=True)
     options = settings.anonymize
     batch = tracking_settings(settings.track, options.faces, workers)
-    hook, close_hook, persons_style = _person_hook(settings)
-    try:
-        with tempfile.TemporaryDirectory(prefix="vigil-anonymize-") as work:
-            started = time.perf_counter()
-            found, batch_report = find_faces(
-                todo,
-                batch,
-                Path(work),
-                extra_engines=options.faces.extra_engines,
-                with_hulls=options.faces.style == "mask",
-                on_progress=_face_progress(on_progress),
-                cancel=cancel,
-            )
-            faces_s = time.perf_counter() - started
-        for video, reason in batch_report.failed.items():
-            report.failed[video] = reason
-        for video, reason in batch_report.partial.items():
-            report.failed[video] = f"cannot read the whole file: {reason}"
-        renderable = [video for video in todo if video in found]
-        total = sum(found[video].total_frames for video in renderable)
-        done_frames = 0
+    persons = options.persons
+    spec = None if persons.style == "none" else PersonsSpec(persons, settings.model_search_dirs())
+    with tempfile.TemporaryDirectory(prefix="vigil-anonymize-") as work:
+        started = time.perf_counter()
+        found, batch_report = find_faces(
+            todo,
+            batch,
+            Path(work),
+            extra_engines=options.faces.extra_engines,
+            with_hulls=options.faces.style == "mask",
+            on_progress=_face_progress(on_progress),
+            cancel=cancel,
+        )
+        faces_s = time.perf_counter() - started
+    for video, reason in batch_report.failed.items():
+        report.failed[video] = reason
+    for video, reason in batch_report.partial.items():
+        report.failed[video] = f"cannot read the whole file: {reason}"
+    renderable = [video for video in todo if video in found]
+    total = sum(found[video].total_frames for video in renderable)
+    done_frames = 0
+    used = OptionsUsed(
+        faces=options.faces,
+        video=options.video,
+        strip_metadata=options.strip_metadata,
+        persons=persons.style,
+        workers=batch.cpu_workers,
+    )
+    render_workers = _render_workers(
+        batch.cpu_workers, "cpu_workers" in batch.model_fields_set, found, chunk_frames
+    )
+    with ChunkWorkers(render_workers, spec) as renderer:
         for video in renderable:
             if cancel.is_set():
                 break
-            used = OptionsUsed(
-                faces=options.faces,
-                video=options.video,
-                strip_metadata=options.strip_metadata,
-                persons=persons_style,
-                workers=batch.cpu_workers,
-            )
             progress = _render_progress(on_progress, video, found[video].total_frames, done_frames, total)
             try:
-                sidecar = _anonymize_one(found[video], out_dir, used, hook, faces_s, progress, cancel)
+                sidecar = _anonymize_one(
+                    found[video], out_dir, used, renderer.run, faces_s, progress, cancel, chunk_frames
+                )
             except RenderCancelled:
                 break
             except (VigilError, OSError, ValueError) as exc:
@@ -137,8 +150,6 @@ def anonymize_videos(
                 report.done[video] = Path(sidecar.output)
                 report.sidecars[video] = sidecar
             done_frames += found[video].total_frames
-    finally:
-        close_hook()
     if on_progress is not None and not cancel.is_set():
         on_progress(AnonymizeProgress("done", None, 0, 0, 1.0))
     return report
@@ -163,14 +174,25 @@ def _pending(
     return todo
 
 
+def _render_workers(
+    requested: int, was_set: bool, found: dict[Path, VideoFaces], chunk_frames: int | None
+) -> int:
+    """Worker processes for rendering: as asked when the count was set, else as many as the work
+    repays (planning.py); one (this process) when no video has two chunks."""
+    if not any(len(plan_render(faces.total_frames, chunk_frames)) > 1 for faces in found.values()):
+        return 1
+    return requested if was_set or requested <= 1 else planned_workers(requested, list(found))
+
+
 def _anonymize_one(
     faces: VideoFaces,
     out_dir: Path | None,
     options: OptionsUsed,
-    hook: FrameHook | None,
+    runner: ChunkRunner,
     faces_s: float,
     on_frame: Callable[[int], None],
     cancel: threading.Event,
+    chunk_frames: int | None,
 ) -> AnonymizedVideo:
     video = faces.video
     info = probe_video(video)
@@ -183,9 +205,16 @@ def _anonymize_one(
     target, sidecar_target = output_path(video, out_dir), sidecar_path(video, out_dir)
     with _temporary(target) as temporary, _temporary(sidecar_target) as temporary_sidecar:
         job = RenderJob(
-            video, temporary, info, schedule, options.faces, options.video, options.strip_metadata, hook
+            video,
+            temporary,
+            info,
+            schedule,
+            options.faces,
+            options.video,
+            options.strip_metadata,
+            chunk_frames=chunk_frames,
         )
-        stats = render(job, on_frame, cancel)
+        stats = render(job, on_frame, cancel, runner)
         if stats.frames != info.total_frames:
             raise InputError(
                 f"{video}: decoded {stats.frames} frames where its index has {info.total_frames} "
@@ -277,32 +306,13 @@ def _face_progress(
 def _render_progress(
     on_progress: Callable[[AnonymizeProgress], None] | None, video: Path, frames: int, before: int, total: int
 ) -> Callable[[int], None]:
+    last = -1
+
     def forward(done: int) -> None:
-        if on_progress is not None and (done % 10 == 0 or done == frames):
+        nonlocal last
+        if on_progress is not None and (done - last >= 10 or done == frames):
+            last = done
             overall = FACE_PASS_SHARE + (1 - FACE_PASS_SHARE) * (before + done) / max(total, 1)
             on_progress(AnonymizeProgress("render", video, done, frames, min(overall, 0.99)))
 
     return forward
-
-
-def _person_hook(settings: VigilSettings) -> tuple[FrameHook | None, Callable[[], None], str]:
-    """The persons/clothes pass (`PersonAnonymizer`, vigil/anonymize/persons.py) as a per-frame
-    hook, when `anonymize.persons.style` asks for it; it runs before the faces are covered (it
-    samples the face's skin to keep it out of the clothes)."""
-    options = settings.anonymize.persons
-    if options.style == "none":
-        return None, lambda: None, "none"
-    try:  # imported by name: the persons module is optional for faces-only runs
-        module: Any = importlib.import_module("vigil.anonymize.persons")
-    except ImportError as exc:
-        raise ConfigError(
-            f"anonymize.persons.style {options.style!r} needs vigil.anonymize.persons: {exc}"
-        ) from exc
-    anonymizer = module.PersonAnonymizer(options, settings.model_search_dirs())
-
-    def hook(image: Image, faces: Sequence[FaceRegion], tracks: Sequence[int], frame: int) -> Image:
-        del frame
-        result: Image = anonymizer.apply(image, faces, list(tracks))  # a person's colour follows its track
-        return result
-
-    return hook, anonymizer.close, options.style
