@@ -1,9 +1,9 @@
 """Window features: the cues of a few seconds summarised into one fixed vector.
 
 Both classifiers read these: the rules by name (`WindowFeatures.eyes_closed_frac`), the trained
-model as a vector (`vector()`, in `FEATURE_NAMES` order). A cue that was not observed in the
-window (no face, no audio track) is a fraction of 0 and its `*_seen` fraction says so, so a
-vector never holds NaN."""
+model the rules' scores and a few of them (model.py). A cue that was not observed in the window
+(no face, no audio track) is a fraction of 0 and its `*_seen` fraction says so, so a vector
+never holds NaN."""
 
 from __future__ import annotations
 

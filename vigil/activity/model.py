@@ -1,4 +1,11 @@
-"""The trainable classifier: a scikit-learn random forest over window features.
+"""The trainable classifier: a scikit-learn random forest over the rules' scores and the cues
+they read most.
+
+Its inputs are the eight rule scores (rules.py) plus fourteen cues, not every window feature: a
+forest given everything learns what tells synthetic windows from real ones (the audio level, how
+many samples saw a pose) instead of what tells activities apart, and then calls a held-out real
+clip by the nearest real clip it knows. The rule scores carry what is known about each activity
+into the model, so a class without labelled clips still has a way to be predicted.
 
 `vigil activity train LABELS.csv` fits it on the labelled clips' windows (plus, unless asked not
 to, synthetic windows of every activity: vigil/activity/synthetic.py) and saves it with joblib.
@@ -18,14 +25,24 @@ import joblib
 import numpy as np
 from sklearn.ensemble import RandomForestClassifier
 
-from vigil.activity.features import FEATURE_NAMES, WindowFeatures
+from vigil.activity.features import WindowFeatures
 from vigil.activity.labels import Activity
-from vigil.activity.rules import Decision
+from vigil.activity.rules import Decision, rule_scores
 from vigil.errors import ModelError
 
 __all__ = ["TrainedModel", "fit", "load_model", "save_model"]
 
-FORMAT = 1
+FORMAT = 2
+CUES: tuple[str, ...] = (
+    "present", "limb_motion", "limb_seen", "motion", "eyes_closed_frac", "face_seen", "jaw_motion",
+    "head_down", "hand_at_ear", "hand_at_mouth", "hands_in_front", "voice_frac", "food", "book",
+)  # fmt: skip
+FEATURE_NAMES: tuple[str, ...] = tuple(f"rule_{a.value}" for a in Activity) + CUES
+
+
+def model_vector(f: WindowFeatures) -> list[float]:
+    scores = rule_scores(f)
+    return [scores[a] for a in Activity] + [float(getattr(f, name)) for name in CUES]
 
 
 @dataclass(frozen=True)
@@ -39,7 +56,7 @@ class TrainedModel:
     def decide(self, features: Sequence[WindowFeatures]) -> list[Decision]:
         if not features:
             return []
-        shares = self.forest.predict_proba(np.array([f.vector() for f in features], np.float64))
+        shares = self.forest.predict_proba(np.array([model_vector(f) for f in features], np.float64))
         decisions = []
         for f, row in zip(features, shares, strict=True):
             scores = dict.fromkeys(Activity, 0.0)
@@ -66,7 +83,7 @@ def fit(
         random_state=seed,
         n_jobs=1,
     )
-    forest.fit(np.array([f.vector() for f in features], np.float64), [str(a) for a in labels])
+    forest.fit(np.array([model_vector(f) for f in features], np.float64), [str(a) for a in labels])
     classes = tuple(Activity(c) for c in forest.classes_)
     return TrainedModel(forest, classes, FEATURE_NAMES, tuple(clips), synthetic_windows)
 

@@ -87,7 +87,8 @@ def rule_scores(f: WindowFeatures, t: RuleThresholds | None = None) -> dict[Acti
         * (1.0 - talking)
         * (1.0 - f.hands_in_front),
         Activity.ON_PHONE: present * phone_held * max(talking, voice_heard, f.telephone),
-        Activity.CONVERSATION: present * talking * (1.0 - phone_held) * (1.0 - food_near),
+        # A person who exercises while talking is busy: the body's activity comes first.
+        Activity.CONVERSATION: present * talking * (1.0 - phone_held) * (1.0 - food_near) * (1.0 - active),
         Activity.EATING: present * food_near * max(eating_acts, 0.5),
         Activity.READING: present * held_page * (1.0 - talking) * (1.0 - active),
         Activity.BUSY: present * active,
