@@ -7,6 +7,8 @@ SHARED := $(or $(VIGIL_SHARED_DIR),../shared)
 SOURCES ?= $(SHARED)/media/video/hamilton_640x360.mp4
 YUNET_FILE := face_detection_yunet_2023mar.onnx
 LANDMARKER_FILE := face_landmarker.task
+ACTIVITY_MODELS := pose_landmarker_full:pose_landmarker_full.task hand_landmarker:hand_landmarker.task \
+	coco_ssd_mobilenet:coco_ssd_mobilenet_v1_1.0_quant_2018_06_29.tflite yamnet:yamnet.tflite
 
 .PHONY: run test lint bench setup system-deps models clean
 
@@ -31,7 +33,7 @@ system-deps:
 # models dir (~/.local/share/vigil/models), sha256-checked: from the shared copy when there is one
 # (offline), else from the official URL; without YuNet, BlazeFace; without the Face Landmarker,
 # vigil track uses FaceMesh and geometric blendshapes.
-# Export dlib's face descriptor there as ONNX, offline from the pip-installed weights.
+# vigil activity's models follow the same path. Export dlib's face descriptor there as ONNX, offline from the pip-installed weights.
 models: $(STAMP)
 	$(BIN)/python -m vigil.embed.dlib_export
 	if [ -f "$(SHARED)/models/$(YUNET_FILE)" ]; then \
@@ -44,6 +46,15 @@ models: $(STAMP)
 	else \
 		$(BIN)/vigil models fetch face_landmarker || echo "Face Landmarker download failed: vigil track uses geometric blendshapes"; \
 	fi
+	# vigil activity's models (pose, hands, COCO objects, YAMNet sound events), same way.
+	for pair in $(ACTIVITY_MODELS); do \
+		name=$${pair%%:*}; file=$${pair#*:}; \
+		if [ -f "$(SHARED)/models/$$file" ]; then \
+			$(BIN)/vigil models fetch $$name --url "file://$(abspath $(SHARED))/models/$$file"; \
+		else \
+			$(BIN)/vigil models fetch $$name || echo "$$name download failed: vigil activity needs it"; \
+		fi; \
+	done
 
 # The dashboard on http://127.0.0.1:8000/ with the demo clip as a looping camera.
 run: $(STAMP) models
