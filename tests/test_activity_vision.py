@@ -188,6 +188,24 @@ def test_two_parts_of_a_file_sample_what_the_whole_file_samples() -> None:
         visual_samples(clip, INTERVAL_S, model_dirs=[_models()], start_s=3.0, end_s=2.0)
 
 
+def test_the_pose_model_rests_while_the_person_is_still_and_runs_while_they_move() -> None:
+    runs = {}
+    for name in ("idle", "juggle"):
+        clip = shared_file(f"media/activity/{CLIPS[name]}")
+        with VisualCueExtractor([_models()]) as extractor:
+            samples = visual_samples(clip, INTERVAL_S, extractor=extractor)
+            runs[name] = (extractor.stats.pose_runs, len(samples))
+        assert all(s.person is not None and s.person.pose_visible for s in samples), name
+    idle_runs, idle_samples = runs["idle"]
+    assert idle_runs == -(-idle_samples // 4)  # one run, then the body reused 3 times
+    juggle_runs, juggle_samples = runs["juggle"]
+    assert juggle_runs >= 0.9 * juggle_samples
+    clip = shared_file(f"media/activity/{CLIPS['idle']}")
+    with VisualCueExtractor([_models()], VisionRates(pose_reuse_still=0)) as extractor:
+        samples = visual_samples(clip, INTERVAL_S, extractor=extractor)
+        assert extractor.stats.pose_runs == len(samples)
+
+
 def test_a_missing_model_says_how_to_fetch_it(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="vigil models fetch pose_landmarker_full"):
         VisualCueExtractor([tmp_path])

@@ -15,32 +15,40 @@ MOTION_WIDTH = 160
 
 
 class MotionMeter:
-    """Keeps the previous sample's small grey frame; `update` measures against it."""
+    """Keeps the previous sample's small grey frame; `measure` compares a new frame with it, then
+    `region` and `scene` read the change (0 on the first frame or after a frame size change)."""
 
     def __init__(self, width: int = MOTION_WIDTH) -> None:
         self._width = width
         self._previous: np.ndarray | None = None
+        self._diff: np.ndarray | None = None
 
-    def update(
-        self, image_bgr: Image, region: tuple[float, float, float, float] | None
-    ) -> tuple[float, float]:
-        """(region motion, scene motion) in 0..1 since the previous call; 0 on the first call
-        (or after a frame size change). `region` is (x0, y0, x1, y1) as fractions of the frame."""
+    def measure(self, image_bgr: Image) -> None:
         height, width = image_bgr.shape[:2]
         small_h = max(1, round(height * self._width / width))
         grey = cv2.cvtColor(
             cv2.resize(image_bgr, (self._width, small_h), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY
         )
         previous, self._previous = self._previous, grey
-        if previous is None or previous.shape != grey.shape:
-            return 0.0, 0.0
-        diff = cv2.absdiff(grey, previous)
-        scene = float(diff.mean()) / 255.0
-        if region is None:
-            return 0.0, scene
-        x0, y0 = int(region[0] * self._width), int(region[1] * small_h)
-        x1, y1 = (
-            max(x0 + 1, int(np.ceil(region[2] * self._width))),
-            max(y0 + 1, int(np.ceil(region[3] * small_h))),
-        )
-        return float(diff[y0:y1, x0:x1].mean()) / 255.0, scene
+        same = previous is not None and previous.shape == grey.shape
+        self._diff = cv2.absdiff(grey, previous) if previous is not None and same else None
+
+    def scene(self) -> float:
+        return 0.0 if self._diff is None else float(self._diff.mean()) / 255.0
+
+    def region(self, region: tuple[float, float, float, float] | None) -> float:
+        """The change in `region`, (x0, y0, x1, y1) as fractions of the frame; 0 without one."""
+        if self._diff is None or region is None:
+            return 0.0
+        small_h, small_w = self._diff.shape
+        x0, y0 = int(region[0] * small_w), int(region[1] * small_h)
+        x1 = max(x0 + 1, int(np.ceil(region[2] * small_w)))
+        y1 = max(y0 + 1, int(np.ceil(region[3] * small_h)))
+        return float(self._diff[y0:y1, x0:x1].mean()) / 255.0
+
+    def update(
+        self, image_bgr: Image, region: tuple[float, float, float, float] | None
+    ) -> tuple[float, float]:
+        """`measure`, then (region motion, scene motion) in 0..1."""
+        self.measure(image_bgr)
+        return self.region(region), self.scene()

@@ -64,11 +64,16 @@ class VisionRates:
     objects_every: int = 4  # COCO detector, ~21 ms; its objects are kept until the next run
     hands_every: int = 1  # HandLandmarker, ~23 ms, and only when a hand may be near the face
     num_poses: int = 1  # bodies the pose model follows; more = a detector run on every sample
+    # While the person's box barely changes (grey-level motion below `still_motion`; webcam noise
+    # is ~0.01), the last body is reused for up to this many samples in a row instead of running
+    # the pose model (~35 ms): a person asleep or idle costs a third as much. 0 = pose every sample.
+    pose_reuse_still: int = 3
+    still_motion: float = 0.02
     object_min_score: float = 0.4
     person_min_score: float = 0.5  # COCO "person" boxes counted in `people`
 
     def __post_init__(self) -> None:
-        if min(self.objects_every, self.hands_every) < 0 or self.num_poses < 1:
+        if min(self.objects_every, self.hands_every, self.pose_reuse_still) < 0 or self.num_poses < 1:
             raise ValueError("rates must be >= 0 (0 = never) and num_poses >= 1")
 
 
@@ -79,6 +84,7 @@ class StageTimes:
     samples: int = 0
     total_ms: float = 0.0
     pose_ms: float = 0.0
+    pose_runs: int = 0
     face_ms: float = 0.0
     hands_ms: float = 0.0
     objects_ms: float = 0.0
@@ -148,6 +154,9 @@ class VisualCueExtractor:
         )
         self._motion = MotionMeter()
         self._limbs = LimbTracker()
+        self._bodies: list[Body] = []  # the last sample's bodies and person region (fractions)
+        self._region: tuple[float, float, float, float] | None = None
+        self._reused = 0
         self._objects: list[Detected] = []
         self._persons: list[Box] = []
         self._count = 0
@@ -161,7 +170,12 @@ class VisualCueExtractor:
         started = clock.start
         height, width = image.shape[:2]
         rgb = np.ascontiguousarray(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
-        bodies = self._pose.bodies(rgb, t)
+        self._motion.measure(image)
+        if self._still():
+            bodies, self._reused = self._bodies, self._reused + 1
+        else:
+            bodies, self._reused = self._pose.bodies(rgb, t), 0
+            self.stats.pose_runs += 1
         body = max(bodies, key=lambda b: _area(b.box()), default=None)
         self.stats.pose_ms += clock.lap()
 
@@ -185,7 +199,7 @@ class VisualCueExtractor:
 
         box = _person_box(body, face, self._persons, (width, height))
         region = None if box is None else (box[0] / width, box[1] / height, box[2] / width, box[3] / height)
-        motion, scene_motion = self._motion.update(image, region)
+        motion, scene_motion = self._motion.region(region), self._motion.scene()
         limb_motion = self._limbs.update(body, t)
         self.stats.motion_ms += clock.lap()
 
@@ -211,9 +225,17 @@ class VisualCueExtractor:
         people = max(len(bodies), len(self._persons), 1 if person is not None else 0)
         self._count += 1
         self.last_hands, self.last_body, self.last_face = found_hands, body, face
+        self._bodies, self._region = bodies, region
         self.stats.samples += 1
         self.stats.total_ms += (time.perf_counter() - started) * 1000.0
         return VisualSample(t=t, people=people, person=person, scene_motion=scene_motion)
+
+    def _still(self) -> bool:
+        """Whether the last body can stand for this sample: it exists, it was not reused too
+        often, and its box has not changed since (`measure` was called on this frame)."""
+        if not self._bodies or self._reused >= self.rates.pose_reuse_still:
+            return False
+        return self._motion.region(self._region) < self.rates.still_motion
 
     @property
     def objects(self) -> list[Detected]:
