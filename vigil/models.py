@@ -12,6 +12,7 @@ from pathlib import Path
 
 from vigil.activity.hands_cues import HAND_LANDMARKER_FILENAME
 from vigil.activity.pose import POSE_LANDMARKER_FILENAME
+from vigil.activity.yamnet import YAMNET_FILENAME
 from vigil.batch.landmarker import FACE_LANDMARKER_FILENAME
 from vigil.batch.objects import COCO_SSD_FILENAME, EFFICIENTDET_LITE0_FILENAME
 from vigil.detect.yunet import YUNET_FILENAME
@@ -24,6 +25,12 @@ class ModelFile:
     url: str
     sha256: str
     licence: str
+    # Other official builds of the same model whose bytes differ (e.g. a test asset); a file or
+    # a download matching any of these is as good as one matching `sha256`.
+    also_sha256: tuple[str, ...] = ()
+
+    def accepts(self, digest: str) -> bool:
+        return digest == self.sha256 or digest in self.also_sha256
 
 
 YUNET = ModelFile(
@@ -76,6 +83,19 @@ HAND_LANDMARKER = ModelFile(
 )
 MODELS.update({"pose_landmarker_full": POSE_LANDMARKER_FULL, "hand_landmarker": HAND_LANDMARKER})
 
+# YAMNet (521 AudioSet classes; vigil/activity/yamnet.py): the audio classifier of MediaPipe's
+# AudioClassifier, float32 v1. MediaPipe's test asset of the same model (same size, other bytes)
+# is accepted too.
+YAMNET = ModelFile(
+    filename=YAMNET_FILENAME,
+    url="https://storage.googleapis.com/mediapipe-models/audio_classifier/yamnet/float32/1/"
+    + YAMNET_FILENAME,
+    sha256="4d8b4a53282dc83ef04e3e7dbc4fbc98082e34e44ed798e16c3a0cdd4c584faf",
+    licence="Apache-2.0 (MediaPipe / TensorFlow Models)",
+    also_sha256=("10c95ea3eb9a7bb4cb8bddf6feb023250381008177ac162ce169694d05c317de",),
+)
+MODELS["yamnet"] = YAMNET
+
 
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
@@ -87,7 +107,7 @@ def sha256_of(path: Path) -> str:
 
 def is_installed(model: ModelFile, directory: Path) -> bool:
     path = directory / model.filename
-    return path.is_file() and sha256_of(path) == model.sha256
+    return path.is_file() and model.accepts(sha256_of(path))
 
 
 def fetch(
@@ -114,7 +134,7 @@ def fetch(
                 if progress:
                     progress(done, total)
         digest = sha256_of(tmp)
-        if digest != model.sha256:
+        if not model.accepts(digest):
             raise ModelError(
                 f"{model.filename}: sha256 {digest} does not match the expected {model.sha256}; "
                 "the download is corrupt or the file changed upstream"
