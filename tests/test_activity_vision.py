@@ -184,6 +184,14 @@ def test_two_parts_of_a_file_sample_what_the_whole_file_samples() -> None:
         assert mine.person is not None and theirs.person is not None
         assert mine.person.eyes_closed == pytest.approx(theirs.person.eyes_closed, abs=0.05)
     assert tail[0].person is not None and tail[0].person.motion == 0.0  # nothing before it
+    # One extractor reused for another file (as a worker process does) starts afresh.
+    with VisualCueExtractor([_models()]) as extractor:
+        visual_samples(shared_file(f"media/activity/{CLIPS['juggle']}"), 2.0, extractor=extractor)
+        again = visual_samples(clip, INTERVAL_S, extractor=extractor, start_s=2.5)
+        assert extractor.stats.pose_runs >= 1 + 6  # the juggler's body was not reused here
+    assert again[0].person is not None and again[0].person.motion == 0.0
+    assert again[0].person.limb_motion is None
+    assert [s.t for s in again] == [s.t for s in tail]
     with pytest.raises(ValueError, match="bad span"):
         visual_samples(clip, INTERVAL_S, model_dirs=[_models()], start_s=3.0, end_s=2.0)
 

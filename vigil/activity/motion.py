@@ -33,6 +33,14 @@ class MotionMeter:
         same = previous is not None and previous.shape == grey.shape
         self._diff = cv2.absdiff(grey, previous) if previous is not None and same else None
 
+    @property
+    def measured(self) -> bool:
+        """Whether the last frame had a previous one to compare with."""
+        return self._diff is not None
+
+    def reset(self) -> None:
+        self._previous = self._diff = None
+
     def scene(self) -> float:
         return 0.0 if self._diff is None else float(self._diff.mean()) / 255.0
 

@@ -233,9 +233,17 @@ class VisualCueExtractor:
     def _still(self) -> bool:
         """Whether the last body can stand for this sample: it exists, it was not reused too
         often, and its box has not changed since (`measure` was called on this frame)."""
-        if not self._bodies or self._reused >= self.rates.pose_reuse_still:
+        if not self._bodies or self._reused >= self.rates.pose_reuse_still or not self._motion.measured:
             return False
         return self._motion.region(self._region) < self.rates.still_motion
+
+    def reset(self) -> None:
+        """Forget the previous samples (motion, limbs, reused body, kept objects): the next frame
+        does not follow the last one (another file, another part of it)."""
+        self._motion.reset()
+        self._limbs = LimbTracker()
+        self._bodies, self._region, self._reused = [], None, 0
+        self._objects, self._persons, self._count = [], [], 0
 
     @property
     def objects(self) -> list[Detected]:
@@ -373,6 +381,7 @@ def visual_samples(
 
             model_dirs = load_settings().model_search_dirs()
         extractor = VisualCueExtractor(model_dirs, rates)
+    extractor.reset()  # a given extractor may have seen another file or another part
     samples: list[VisualSample] = []
     try:
         for t, image in _frames_at(path, interval_s, cancel, first, end_s):
