@@ -41,6 +41,9 @@ HOP_SAMPLES = WINDOW_SAMPLES // 2
 SILENCE_DB = -100.0  # the level of digital silence (and the floor of every level)
 # A stream shorter than this gives no window: YAMNet would mostly hear the zero padding.
 MIN_TAIL_SAMPLES = WINDOW_SAMPLES // 2
+# The stream's end gets one more window when at least this much of it is in no window yet (0.24 s;
+# less would give a near copy of the last window).
+MIN_UNCOVERED_SAMPLES = WINDOW_SAMPLES // 4
 
 
 def loudness_db(samples: np.ndarray) -> float:
@@ -103,10 +106,10 @@ class AudioAnalyzer:
         return out
 
     def finish(self) -> list[AudioSample]:
-        """The end of the stream: one more window if some samples are in none yet, the last
-        0.975 s of the stream (a stream shorter than a window: all of it, zero-padded for YAMNet,
-        if it lasts at least half a window)."""
-        if self._fed <= self._covered:
+        """The end of the stream: one more window if at least 0.24 s of it is in none yet, the
+        last 0.975 s of the stream (a stream shorter than a window: all of it, zero-padded for
+        YAMNet, if it lasts at least half a window)."""
+        if self._fed - self._covered < MIN_UNCOVERED_SAMPLES:
             return []
         if self._fed >= WINDOW_SAMPLES:
             self._window_at = self._fed - WINDOW_SAMPLES
