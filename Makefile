@@ -10,7 +10,7 @@ LANDMARKER_FILE := face_landmarker.task
 ACTIVITY_MODELS := pose_landmarker_full:pose_landmarker_full.task hand_landmarker:hand_landmarker.task \
 	coco_ssd_mobilenet:coco_ssd_mobilenet_v1_1.0_quant_2018_06_29.tflite yamnet:yamnet.tflite
 
-.PHONY: run test lint bench setup system-deps models clean
+.PHONY: run test lint bench setup system-deps models vendor clean
 
 setup: $(STAMP)
 
@@ -56,6 +56,10 @@ models: $(STAMP)
 		fi; \
 	done
 
+# Chart.js for the dashboard's charts, from the npm registry, sha256-checked (kept when it matches).
+vendor:
+	./scripts/vendor-web.sh
+
 # The dashboard on http://127.0.0.1:8000/ with the demo clip as a looping camera.
 run: $(STAMP) models
 	$(BIN)/vigil serve $(SOURCES) --loop
@@ -65,7 +69,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check vigil tests bench
 	$(BIN)/mypy
 
-test: $(STAMP) system-deps models lint
+test: $(STAMP) system-deps models vendor lint
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)

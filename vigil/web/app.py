@@ -44,6 +44,7 @@ from vigil.web.middleware import SecurityMiddleware
 from vigil.web.ratelimit import RateLimiter
 from vigil.web.routes import (
     accounts,
+    activity,
     alerts,
     anonymize,
     auth,
@@ -177,6 +178,7 @@ def create_web_app(settings: VigilSettings, db_url: str | None = None) -> FastAP
         app.include_router(router)
     app.include_router(watchlist_pages.pages)  # /watchlist, /watchlist/{person_id}, /alerts
     app.include_router(anonymize.router)  # admin only: /anonymize and /api/anonymize/*
+    app.include_router(activity.router)  # admin only: /activity and /api/activity/*
     mount_api_docs(app)  # before /static: its assets live under /static/swagger
     app.mount("/static", StaticFiles(directory=str(resources.files("vigil.web") / "static")), name="static")
     app.add_api_route("/", _home, include_in_schema=False)

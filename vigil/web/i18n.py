@@ -5,13 +5,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from types import ModuleType
 
-from vigil.web.messages import accounts, anonymize, cameras, common, jobs, live, system, visitors, watchlist
+from vigil.web.messages import (
+    accounts,
+    activity,
+    anonymize,
+    cameras,
+    common,
+    jobs,
+    live,
+    system,
+    visitors,
+    watchlist,
+)
 
 LANGUAGES = ("en", "fr")
 LANG_COOKIE = "vigil_lang"
 # Explicit list (no import-time discovery): a new area is added here.
 AREAS: tuple[ModuleType, ...] = (
-    common, live, cameras, visitors, system, jobs, accounts, watchlist, anonymize,
+    common, live, cameras, visitors, system, jobs, accounts, watchlist, anonymize, activity,
 )  # fmt: skip
 
 

@@ -1,8 +1,8 @@
 """One ASGI middleware for the cross-cutting rules, so no route can forget them:
 
 1. request bodies above `web.max_body_kb` get 413 (declared length or counted while streaming); the
-   photo uploads of the watchlist (`UPLOAD_PATHS`) get `watchlist.max_upload_mb` instead, video
-   uploads for anonymisation `anonymize.max_upload_mb`;
+   photo uploads of the watchlist and the activity frame picture (`UPLOAD_PATHS`) get
+   `watchlist.max_upload_mb` instead, video uploads for anonymisation `anonymize.max_upload_mb`;
 2. the caller is resolved once (bearer API key, else session cookie) into `request.state.principal`
    (for WebSocket handshakes too: the alert stream checks it);
 3. mutating requests are rate-limited per caller (429 + Retry-After);
@@ -40,7 +40,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 # Watchlist enrolment: several photos in one multipart request (POST only).
-UPLOAD_PATHS = re.compile(r"^/api/watchlist(?:/[^/]+/photos|/?)$")
+UPLOAD_PATHS = re.compile(r"^/api/watchlist(?:/[^/]+/photos|/?)$|^/api/activity/frame$")
 VIDEO_UPLOAD_PATH = "/api/anonymize/uploads"  # streamed to disk: `anonymize.max_upload_mb`
 CSRF_EXEMPT = {"/login"}  # checked by the login route itself (no session exists yet)
 NOT_AUDITED = {"/login"}  # the login route records attempts with the attempted user name
