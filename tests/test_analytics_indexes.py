@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import pytest
 from sqlalchemy import Engine, create_engine, inspect, text
 
+import vigil.activity.tables
 import vigil.watchlist.tables  # noqa: F401 - capability packages' tables join the store's metadata
 from vigil.store.database import connect
 from vigil.store.schema import Base

@@ -1,0 +1,134 @@
+"""The activity history in the store (issue 18 item 4), on SQLite and PostgreSQL: segments added
+and extended live, listed with filters, and statistics checked against sums made by hand: a
+segment across midnight and one across a week's end are split, transitions skip gaps, trends
+compare this ISO week with the last."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from vigil.activity.history import NewSegment, SegmentFilter, Transition, Trend
+from vigil.activity.labels import Activity as A
+from vigil.activity.repository import ActivityRepository
+from vigil.activity.result import CueSummary
+from vigil.store.database import Database
+
+CUES = CueSummary(present=1.0, motion=0.1, eyes_closed=0.0, head_down=0.6, hand_at_ear=0.0,
+                  hand_at_mouth=0.0, hands_in_front=0.7, voice=0.0, objects=["book"], sounds=[])  # fmt: skip
+
+
+def at(day: int, hour: int, minute: int = 0, month: int = 12) -> datetime:
+    return datetime(2026, month, day, hour, minute, tzinfo=UTC)
+
+
+def seg(camera: str, activity: A, start: datetime, end: datetime, confidence: float = 0.8) -> NewSegment:
+    return NewSegment(camera, activity, start, end, confidence, CUES, source="file")
+
+
+# 2026-11-30 is a Monday (ISO week 49); 2026-12-07 starts week 50.
+HISTORY = [
+    seg("door", A.READING, at(30, 23, month=11), at(1, 1)),  # across midnight: 3600 s + 3600 s
+    seg("door", A.EATING, at(1, 1), at(1, 1, 30)),  # 1800 s, right after: reading -> eating
+    seg("door", A.READING, at(1, 1, 31), at(1, 2)),  # 1740 s, 60 s later: eating -> reading
+    seg("door", A.ASLEEP, at(1, 10), at(1, 11)),  # 3600 s, 8 h later: no transition
+    seg("door", A.BUSY, at(6, 23, 30), at(7, 0, 30)),  # Sunday night to Monday: 1800 s per week
+    seg("kitchen", A.EATING, at(1, 12), at(1, 12, 10)),  # 600 s
+]
+
+
+@pytest.fixture
+def history(db: Database) -> ActivityRepository:
+    repo = ActivityRepository(db)
+    assert repo.add(HISTORY) == len(HISTORY)
+    return repo
+
+
+def test_time_per_activity_per_day_and_iso_week(history: ActivityRepository) -> None:
+    stats = history.statistics(at(30, 0, month=11), at(8, 0))
+    days = {d.label: d.seconds for d in stats.days}
+    assert days == {
+        "2026-11-30": {A.READING: 3600.0},
+        "2026-12-01": {A.ASLEEP: 3600.0, A.EATING: 1800.0 + 600.0, A.READING: 3600.0 + 1740.0},
+        "2026-12-06": {A.BUSY: 1800.0},
+        "2026-12-07": {A.BUSY: 1800.0},
+    }
+    weeks = {w.label: w.seconds for w in stats.weeks}
+    assert weeks == {
+        "2026-W49": {A.ASLEEP: 3600.0, A.EATING: 2400.0, A.READING: 8940.0, A.BUSY: 1800.0},
+        "2026-W50": {A.BUSY: 1800.0},
+    }
+    assert [w.period for w in stats.weeks] == [date(2026, 11, 30), date(2026, 12, 7)]  # Mondays
+    assert stats.totals[A.READING] == 8940.0 and stats.totals[A.BUSY] == 3600.0
+    # One camera only
+    kitchen = history.statistics(at(30, 0, month=11), at(8, 0), camera="kitchen")
+    assert [(d.label, d.seconds) for d in kitchen.days] == [("2026-12-01", {A.EATING: 600.0})]
+
+
+def test_statistics_clip_to_the_range_and_follow_the_time_zone(history: ActivityRepository) -> None:
+    clipped = history.statistics(at(1, 0, 30), at(1, 1, 15), camera="door")
+    assert [d.seconds for d in clipped.days] == [{A.READING: 1800.0, A.EATING: 900.0}]
+    # Paris is UTC+1 in December: the reading from 23:00 UTC starts at midnight there, all on Dec 1.
+    paris = history.statistics(at(30, 0, month=11), at(2, 0), camera="door", tz="Europe/Paris")
+    assert [(d.label, d.seconds[A.READING]) for d in paris.days] == [("2026-12-01", 7200.0 + 1740.0)]
+
+
+def test_transitions_count_changes_between_close_segments(history: ActivityRepository) -> None:
+    stats = history.statistics(at(1, 0, month=11), at(31, 0))
+    assert stats.transitions == [Transition(A.EATING, A.READING, 1), Transition(A.READING, A.EATING, 1)]
+
+
+def test_trends_compare_this_iso_week_with_the_last(history: ActivityRepository) -> None:
+    trends = history.trends(now=at(8, 12))  # a Tuesday of week 50
+    assert trends == [
+        Trend(A.ASLEEP, 0.0, 3600.0),
+        Trend(A.EATING, 0.0, 2400.0),
+        Trend(A.READING, 0.0, 8940.0),
+        Trend(A.BUSY, 1800.0, 1800.0),
+    ]
+    assert trends[2].change_s == -8940.0
+
+
+def test_listing_filters_and_pages_newest_first(history: ActivityRepository) -> None:
+    page = history.segments(SegmentFilter(camera="door", limit=2))
+    assert page.total == 5
+    assert [(s.activity, s.started_at) for s in page.segments] == [
+        (A.BUSY, at(6, 23, 30)),
+        (A.ASLEEP, at(1, 10)),
+    ]
+    second = history.segments(SegmentFilter(camera="door", limit=2, offset=2))
+    assert [s.activity for s in second.segments] == [A.READING, A.EATING]
+    eating = history.segments(SegmentFilter(activity=A.EATING))
+    assert eating.total == 2 and {s.camera for s in eating.segments} == {"door", "kitchen"}
+    window = history.segments(SegmentFilter(start=at(1, 1, 45), end=at(1, 10, 30)))  # overlapping
+    assert [s.activity for s in window.segments] == [A.ASLEEP, A.READING]
+    one = window.segments[1]
+    assert one.cues == CUES and one.source == "file" and one.confidence == pytest.approx(0.8)
+    assert one.duration_s == 1740.0 and not one.open
+    assert history.cameras() == ["door", "kitchen"]
+
+
+def test_live_segment_is_extended_then_closed(db: Database) -> None:
+    repo = ActivityRepository(db)
+    t = at(5, 9)
+    first = repo.extend(NewSegment("desk", A.INACTIVE, t, t + timedelta(seconds=1), 0.5, CUES))
+    assert first.open and first.duration_s == 1.0
+    grown = repo.extend(
+        NewSegment("desk", A.INACTIVE, t + timedelta(seconds=1), t + timedelta(seconds=3), 1.0, CUES)
+    )
+    assert grown.id == first.id and grown.ended_at == t + timedelta(seconds=3)
+    assert grown.confidence == pytest.approx((0.5 * 1 + 1.0 * 2) / 3)  # weighted by time
+    other = repo.extend(
+        NewSegment("desk", A.BUSY, t + timedelta(seconds=3), t + timedelta(seconds=4), 0.9, CUES)
+    )
+    assert other.id != first.id and other.open
+    repo.extend(NewSegment("hall", A.READING, t, t + timedelta(seconds=10), 0.7, CUES))  # another camera
+    assert repo.close("desk", at=t + timedelta(seconds=10)) is True
+    assert repo.close("desk") is False
+    listed = repo.segments(SegmentFilter(camera="desk")).segments
+    assert [(s.activity, s.duration_s, s.open) for s in listed] == [
+        (A.BUSY, 1.0, False),
+        (A.INACTIVE, 3.0, False),
+    ]
+    assert [s.open for s in repo.segments(SegmentFilter(camera="hall")).segments] == [True]

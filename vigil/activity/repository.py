@@ -1,0 +1,236 @@
+"""The activity history in the store: segments added (files) or kept open and extended (live),
+listed with filters, and summed into statistics (time per activity per day and ISO week,
+transitions, trends). Sums are computed here, not in SQL: a segment across midnight or a week's
+end is split at the boundary of the asked time zone, the same way on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Row as SqlRow
+from sqlalchemy import Select, func, insert, select, update
+
+from vigil.activity.history import (
+    NewSegment,
+    PeriodTotals,
+    SegmentFilter,
+    SegmentPage,
+    Statistics,
+    StoredSegment,
+    Transition,
+    Trend,
+)
+from vigil.activity.labels import Activity
+from vigil.activity.result import CueSummary
+from vigil.activity.tables import ActivitySegmentRow as Row
+from vigil.store.database import Database
+
+S = TypeVar("S", bound=Select[Any])
+Seconds = dict[Activity, float]
+TRANSITION_GAP_S = 300.0  # two segments further apart than this are not a transition (camera off)
+
+
+class ActivityRepository:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # ------------------------------------------------------------------ writes
+    def add(self, segments: Sequence[NewSegment]) -> int:
+        """Stores closed segments (a file's analysis, an import); how many."""
+        if not segments:
+            return 0
+        with self.db.writer.begin() as conn:
+            conn.execute(insert(Row), [_values(s, open_=False) for s in segments])
+        return len(segments)
+
+    def extend(self, segment: NewSegment) -> StoredSegment:
+        """The live path: `segment` is the camera's activity from `started_at` to `ended_at`. The
+        open segment of its camera grows to `ended_at` when it holds the same activity (confidence
+        averaged over time, cues replaced by the latest); otherwise it is closed at
+        `segment.started_at` and `segment` opens."""
+        with self.db.writer.begin() as conn:
+            query = (
+                select(Row).where(Row.camera == segment.camera, Row.open.is_(True)).order_by(Row.id.desc())
+            )
+            current = conn.execute(query.limit(1).with_for_update()).first()
+            if current is not None and current.activity == segment.activity.value:
+                old_s = (current.ended_at - current.started_at).total_seconds()
+                new_s = max((segment.ended_at - current.ended_at).total_seconds(), 0.0)
+                weight = old_s + new_s
+                confidence = (
+                    (current.confidence * old_s + segment.confidence * new_s) / weight
+                    if weight > 0
+                    else segment.confidence
+                )
+                ended = max(current.ended_at, segment.ended_at)
+                conn.execute(
+                    update(Row)
+                    .where(Row.id == current.id)
+                    .values(
+                        ended_at=ended,
+                        confidence=confidence,
+                        cues=segment.cues.model_dump(mode="json"),
+                        visitor_id=segment.visitor_id or current.visitor_id,
+                    )
+                )
+                row_id = current.id
+            else:
+                if current is not None:
+                    closed_at = max(current.started_at, min(current.ended_at, segment.started_at))
+                    conn.execute(
+                        update(Row).where(Row.id == current.id).values(open=False, ended_at=closed_at)
+                    )
+                key = conn.execute(insert(Row).values(**_values(segment, open_=True))).inserted_primary_key
+                assert key is not None
+                row_id = int(key[0])
+            stored = conn.execute(select(Row).where(Row.id == row_id)).one()
+            return _stored(stored)
+
+    def close(self, camera: str, at: datetime | None = None) -> bool:
+        """Closes the camera's open segment (the camera stopped), at `at` if given and earlier than
+        its end; whether there was one."""
+        with self.db.writer.begin() as conn:
+            query = select(Row).where(Row.camera == camera, Row.open.is_(True))
+            rows = conn.execute(query).all()
+            for row in rows:
+                end = row.ended_at if at is None else max(row.started_at, min(row.ended_at, at))
+                conn.execute(update(Row).where(Row.id == row.id).values(open=False, ended_at=end))
+            return bool(rows)
+
+    # ------------------------------------------------------------------ reads
+    def segments(self, filters: SegmentFilter) -> SegmentPage:
+        """Matching segments, newest first (overlapping [start, end) when given)."""
+        query = _filtered(select(Row), filters)
+        with self.db.reader.connect() as conn:
+            total = int(conn.execute(_filtered(select(func.count()).select_from(Row), filters)).scalar_one())
+            page = (
+                query.order_by(Row.started_at.desc(), Row.id.desc())
+                .limit(filters.limit)
+                .offset(filters.offset)
+            )
+            rows = conn.execute(page).all()
+        return SegmentPage(total, [_stored(r) for r in rows])
+
+    def cameras(self) -> list[str]:
+        with self.db.reader.connect() as conn:
+            return list(conn.execute(select(Row.camera).distinct().order_by(Row.camera)).scalars())
+
+    def overlapping(self, start: datetime, end: datetime, camera: str | None = None) -> list[StoredSegment]:
+        """Every segment overlapping [start, end), oldest first."""
+        query = _filtered(select(Row), SegmentFilter(camera=camera, start=start, end=end))
+        with self.db.reader.connect() as conn:
+            rows = conn.execute(query.order_by(Row.camera, Row.started_at, Row.id)).all()
+        return [_stored(r) for r in rows]
+
+    def statistics(
+        self, start: datetime, end: datetime, camera: str | None = None, tz: str = "UTC"
+    ) -> Statistics:
+        """Time per activity per day and per ISO week of `tz` (segments clipped to [start, end)),
+        and the transitions between consecutive segments of a camera."""
+        zone = ZoneInfo(tz)
+        segments = self.overlapping(start, end, camera)
+        days: dict[date, Seconds] = defaultdict(lambda: defaultdict(float))
+        weeks: dict[date, Seconds] = defaultdict(lambda: defaultdict(float))
+        totals: Seconds = defaultdict(float)
+        for segment in segments:
+            for day, seconds in _split_by_day(segment, start, end, zone):
+                days[day][segment.activity] += seconds
+                weeks[day - timedelta(days=day.weekday())][segment.activity] += seconds
+                totals[segment.activity] += seconds
+        return Statistics(
+            start=start, end=end, timezone=tz,
+            days=[PeriodTotals(d, d.isoformat(), _rounded(days[d])) for d in sorted(days)],
+            weeks=[PeriodTotals(w, _week_label(w), _rounded(weeks[w])) for w in sorted(weeks)],
+            transitions=transitions_of(segments), totals=_rounded(totals),
+        )  # fmt: skip
+
+    def trends(self, now: datetime, camera: str | None = None, tz: str = "UTC") -> list[Trend]:
+        """Per activity: time in this ISO week up to `now` against the whole previous week."""
+        zone = ZoneInfo(tz)
+        local = now.astimezone(zone)
+        monday = datetime.combine(local.date() - timedelta(days=local.weekday()), datetime.min.time(), zone)
+        last_monday = monday - timedelta(days=7)
+        this_week = self.statistics(monday.astimezone(UTC), now, camera, tz).totals
+        last_week = self.statistics(last_monday.astimezone(UTC), monday.astimezone(UTC), camera, tz).totals
+        return [
+            Trend(a, this_week.get(a, 0.0), last_week.get(a, 0.0))
+            for a in Activity
+            if a in this_week or a in last_week
+        ]
+
+
+def transitions_of(
+    segments: Iterable[StoredSegment], max_gap_s: float = TRANSITION_GAP_S
+) -> list[Transition]:
+    """From->to counts between consecutive segments of each camera (a change of activity no
+    further than `max_gap_s` apart), most frequent first."""
+    counts: Counter[tuple[Activity, Activity]] = Counter()
+    by_camera: dict[str, list[StoredSegment]] = defaultdict(list)
+    for segment in segments:
+        by_camera[segment.camera].append(segment)
+    for runs in by_camera.values():
+        runs.sort(key=lambda s: (s.started_at, s.id))
+        for before, after in pairwise(runs):
+            gap = (after.started_at - before.ended_at).total_seconds()
+            if before.activity != after.activity and gap <= max_gap_s:
+                counts[(before.activity, after.activity)] += 1
+    ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0][0].value, item[0][1].value))
+    return [Transition(source, target, n) for (source, target), n in ordered]
+
+
+def _split_by_day(
+    segment: StoredSegment, start: datetime, end: datetime, zone: ZoneInfo
+) -> Iterable[tuple[date, float]]:
+    """The segment clipped to [start, end), cut at each local midnight: (local day, seconds)."""
+    at, until = max(segment.started_at, start), min(segment.ended_at, end)
+    while at < until:
+        local = at.astimezone(zone)
+        next_midnight = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), zone)
+        cut = min(until, next_midnight.astimezone(UTC))
+        yield local.date(), (cut - at).total_seconds()
+        at = cut
+
+
+def _week_label(monday: date) -> str:
+    year, week, _ = monday.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def _rounded(seconds: Seconds) -> dict[Activity, float]:
+    return {a: round(seconds[a], 3) for a in Activity if seconds.get(a, 0.0) > 0}
+
+
+def _filtered(query: S, f: SegmentFilter) -> S:
+    if f.camera is not None:
+        query = query.where(Row.camera == f.camera)
+    if f.activity is not None:
+        query = query.where(Row.activity == f.activity.value)
+    if f.visitor_id is not None:
+        query = query.where(Row.visitor_id == f.visitor_id)
+    if f.start is not None:
+        query = query.where(Row.ended_at > f.start)
+    if f.end is not None:
+        query = query.where(Row.started_at < f.end)
+    return query
+
+
+def _values(segment: NewSegment, open_: bool) -> dict[str, object]:
+    return {
+        "camera": segment.camera, "visitor_id": segment.visitor_id, "activity": segment.activity.value,
+        "started_at": segment.started_at, "ended_at": segment.ended_at,
+        "confidence": float(segment.confidence), "cues": segment.cues.model_dump(mode="json"),
+        "source": segment.source, "open": open_,
+    }  # fmt: skip
+
+
+def _stored(row: SqlRow[Any]) -> StoredSegment:
+    return StoredSegment(
+        camera=row.camera, activity=Activity(row.activity), started_at=row.started_at, ended_at=row.ended_at,
+        confidence=row.confidence, cues=CueSummary.model_validate(row.cues), source=row.source,
+        visitor_id=row.visitor_id, id=row.id, open=row.open,
+    )  # fmt: skip
