@@ -71,6 +71,8 @@
   }
 
   const fixed = (value, digits) => Number(value).toFixed(digits);
+  // "motion 0.02, eyes closed 0.9": mean cues in the page's language (objects and sounds stay ids).
+  const cueText = (cues, keys) => keys.map((key) => `${texts.cues[key]} ${cues[key]}`);
   const label = (id) => names[id] || id;
 
   function timeline(analysis) {
@@ -146,8 +148,7 @@
     body.replaceChildren();
     for (const segment of analysis.segments) {
       const cues = segment.cues;
-      const parts = [`motion ${cues.motion}`, `eyes closed ${cues.eyes_closed}`, `head down ${cues.head_down}`,
-        `voice ${cues.voice}`, ...cues.objects, ...cues.sounds];
+      const parts = [...cueText(cues, ["motion", "eyes_closed", "head_down", "voice"]), ...cues.objects, ...cues.sounds];
       const row = document.createElement("tr");
       row.dataset.activity = segment.activity;
       for (const text of [fixed(segment.start, 1), fixed(segment.end, 1), label(segment.activity),
@@ -207,8 +208,8 @@
       $("act-frame-confidence").textContent = fixed(frame.confidence, 2);
       $("act-frame-people").textContent = `${texts.people}: ${frame.people}`;
       const cues = frame.cues;
-      $("act-frame-cues").textContent = [`eyes closed ${cues.eyes_closed}`, `head down ${cues.head_down}`,
-        `hand at ear ${cues.hand_at_ear}`, `hands in front ${cues.hands_in_front}`, ...cues.objects].join(", ");
+      $("act-frame-cues").textContent = [...cueText(cues, ["eyes_closed", "head_down", "hand_at_ear", "hands_in_front"]),
+        ...cues.objects].join(", ");
     } catch (e) {
       $("act-frame-result").hidden = true;
       $("act-frame-error").textContent = e.message;
