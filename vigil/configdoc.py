@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import AliasChoices, BaseModel
 from pydantic.fields import FieldInfo
 
+from vigil.activity.report_settings import ReportSettings
 from vigil.activity.settings import ActivitySettings
 from vigil.anonymize.live_privacy import LivePrivacyConfig
 from vigil.anonymize.person_options import PersonOptions
@@ -59,6 +60,7 @@ SECTIONS: list[tuple[str, str, type[BaseModel]]] = [
     ("anonymize.live: live privacy mode (`vigil serve`)", "VIGIL_ANONYMIZE__LIVE__", LivePrivacyConfig),
     ("anonymize.live.persons: live privacy bodies", "VIGIL_ANONYMIZE__LIVE__PERSONS__", PersonOptions),
     ("activity: activity of a person (`vigil activity`)", "VIGIL_ACTIVITY__", ActivitySettings),
+    ("activity.report: reports to an external service", "VIGIL_ACTIVITY__REPORT__", ReportSettings),
 ]
 
 

@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from vigil.activity.report_settings import ReportSettings
+
 __all__ = ["ActivitySettings", "Classifier"]
 
 Classifier = Literal["rules", "model"]
@@ -55,6 +57,10 @@ class ActivitySettings(BaseModel):
         None,
         description="The trained model file (`vigil activity train --out`); default "
         "<data_dir>/activity_model.joblib",
+    )
+    report: ReportSettings = Field(
+        default_factory=ReportSettings,
+        description="Reports every interval_s to an external service (docs/activity.md)",
     )
 
     @model_validator(mode="after")
