@@ -53,6 +53,12 @@ class ActivitySettings(BaseModel):
     classifier: Classifier = Field(
         "rules", description="rules (readable, the default) or model (trained with `vigil activity train`)"
     )
+    audio_device: int | str | None = Field(
+        None,
+        description="Microphone for live activity: a PortAudio input index or exact name (see "
+        "GET /api/audio-devices); default: the system's default input. A choice made with "
+        "POST /api/set-audio-device overrides it",
+    )
     model_path: Path | None = Field(
         None,
         description="The trained model file (`vigil activity train --out`); default "

@@ -47,6 +47,7 @@ from vigil.web.routes import (
     activity,
     alerts,
     anonymize,
+    audio_devices,
     auth,
     cameras,
     jobs,
@@ -178,6 +179,7 @@ def create_web_app(settings: VigilSettings, db_url: str | None = None) -> FastAP
         app.include_router(router)
     app.include_router(watchlist_pages.pages)  # /watchlist, /watchlist/{person_id}, /alerts
     app.include_router(anonymize.router)  # admin only: /anonymize and /api/anonymize/*
+    app.include_router(audio_devices.router)  # /api/audio-devices (viewer), /api/set-audio-device (admin)
     app.include_router(activity.router)  # admin only: /activity and /api/activity/*
     mount_api_docs(app)  # before /static: its assets live under /static/swagger
     app.mount("/static", StaticFiles(directory=str(resources.files("vigil.web") / "static")), name="static")
