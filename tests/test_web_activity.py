@@ -154,3 +154,21 @@ def test_oversized_picture_and_other_roles(tmp_path: Path) -> None:
         assert client.get("/static/vendor/chart.umd.min.js").status_code == 200
         french = client.get("/activity", headers={"Accept-Language": "fr"}).text
         assert "Chronologie" in french and '"asleep": "Endormi"' in french
+
+
+def test_progress_then_cancel_and_no_result_before_the_end(client: TestClient) -> None:
+    juggle = SHARED / "media" / "activity" / "busy" / "sam2_default_juggle.mp4"  # 10 s of 720p
+    job = client.post("/api/activity/jobs", json={"path": str(juggle), "sample_interval_s": 0.1})
+    assert job.status_code == 201, job.text
+    job_id = job.json()["id"]
+    early = client.get(f"/api/activity/jobs/{job_id}/result.csv")
+    assert early.status_code == 409 and "no result yet" in early.json()["detail"]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        item = client.get(f"/api/jobs/{job_id}").json()["progress"]["items"][0]
+        if (item["units_done"] or 0) > 0:
+            break
+        time.sleep(0.2)
+    assert 0 < item["units_done"] < item["units_total"], item
+    assert client.delete(f"/api/jobs/{job_id}").status_code == 202
+    assert _wait(client, job_id, timeout=60)["state"] == "cancelled"
