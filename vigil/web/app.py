@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from vigil import __version__
+from vigil.activity.reports import ReportService, start_report_service
 from vigil.batch.step5 import Step5Store, step5_defaults
 from vigil.config import VigilSettings
 from vigil.errors import RefusedError
@@ -45,6 +46,7 @@ from vigil.web.ratelimit import RateLimiter
 from vigil.web.routes import (
     accounts,
     activity,
+    activity_history,
     alerts,
     anonymize,
     audio_devices,
@@ -123,17 +125,21 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     root = logging.getLogger()
     root.addHandler(ctx.errors)  # recent warnings/errors for the System page
     outbox: OutboxWorker | None = None
+    reports: ReportService | None = None
     try:  # whatever fails at start, the cameras, jobs and store are closed
         if ctx.settings.web.start_cameras:
             await run_in_threadpool(ctx.cameras.start_enabled)
         # The scheduler lock: recover what a stopped server left and run the queued jobs.
         await run_in_threadpool(ctx.jobs.start)
         outbox = start_outbox_worker(ctx.settings, ctx.store.db)  # UPR_API_URL's deliveries, if set
+        reports = start_report_service(ctx.settings.activity.report, ctx.store.db)  # activity.report, if on
         yield
     finally:
         await run_in_threadpool(ctx.cameras.close)  # before the store and the event bus close
         if outbox is not None:  # after the cameras: it flushes their last alerts for a few seconds
             await run_in_threadpool(outbox.close)
+        if reports is not None:
+            await run_in_threadpool(reports.close)
         root.removeHandler(ctx.errors)
         ctx.events.close()
         await run_in_threadpool(ctx.watchlist.close)
@@ -181,6 +187,7 @@ def create_web_app(settings: VigilSettings, db_url: str | None = None) -> FastAP
     app.include_router(anonymize.router)  # admin only: /anonymize and /api/anonymize/*
     app.include_router(audio_devices.router)  # /api/audio-devices (viewer), /api/set-audio-device (admin)
     app.include_router(activity.router)  # admin only: /activity and /api/activity/*
+    app.include_router(activity_history.router)  # /api/activity/segments, statistics, reports
     mount_api_docs(app)  # before /static: its assets live under /static/swagger
     app.mount("/static", StaticFiles(directory=str(resources.files("vigil.web") / "static")), name="static")
     app.add_api_route("/", _home, include_in_schema=False)

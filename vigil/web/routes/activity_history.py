@@ -1,0 +1,207 @@
+"""The activity history's API (issue 18 items 4-5): stored segments, statistics (time per
+activity per day and ISO week, transitions, trends) and the state of the reports' outbox. JSON
+shaped for charts: one object per day or week with seconds per activity id."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from vigil.activity.history import PeriodTotals, SegmentFilter, StoredSegment
+from vigil.activity.labels import Activity
+from vigil.activity.reports import ActivityReport, ReportOutbox
+from vigil.activity.repository import ActivityRepository
+from vigil.activity.result import CueSummary
+from vigil.outbox.store import OutboxEntry
+from vigil.redact import redact
+from vigil.web.auth import Principal, require_admin, require_viewer
+from vigil.web.context import WebContext, get_ctx
+
+router = APIRouter(prefix="/api/activity", tags=["activity history"])
+Ctx = Annotated[WebContext, Depends(get_ctx)]
+Viewer = Annotated[Principal, Depends(require_viewer)]
+Admin = Annotated[Principal, Depends(require_admin)]
+CameraQuery = Annotated[str | None, Query(max_length=200, description="Only this camera (all when absent)")]
+FromQuery = Annotated[datetime | None, Query(alias="from", description="Start (ISO-8601 with a zone)")]
+ToQuery = Annotated[datetime | None, Query(alias="to", description="End, exclusive (ISO-8601 with a zone)")]
+DEFAULT_DAYS = 28
+MAX_RANGE_DAYS = 400
+
+
+class SegmentOut(BaseModel):
+    id: int
+    camera: str
+    visitor_id: uuid.UUID | None
+    activity: Activity
+    start: datetime
+    end: datetime
+    duration_s: float
+    confidence: float
+    cues: CueSummary
+    source: Literal["live", "file"]
+    open: bool = Field(description="Still extended by the live analysis")
+
+    @classmethod
+    def of(cls, s: StoredSegment) -> SegmentOut:
+        return cls(
+            id=s.id, camera=s.camera, visitor_id=s.visitor_id, activity=s.activity, start=s.started_at,
+            end=s.ended_at, duration_s=round(s.duration_s, 3), confidence=round(s.confidence, 4), cues=s.cues,
+            source=s.source, open=s.open,
+        )  # fmt: skip
+
+
+class SegmentListOut(BaseModel):
+    total: int = Field(description="Segments matching the filters (all pages)")
+    segments: list[SegmentOut]
+
+
+class PeriodOut(BaseModel):
+    period: date = Field(description="The day, or the Monday of the ISO week")
+    label: str = Field(description="2026-12-05, or 2026-W49")
+    seconds: dict[Activity, float] = Field(description="Seconds per activity (absent: none)")
+    total_s: float
+
+    @classmethod
+    def of(cls, p: PeriodTotals) -> PeriodOut:
+        return cls(period=p.period, label=p.label, seconds=p.seconds, total_s=round(p.total_s, 3))
+
+
+class TransitionOut(BaseModel):
+    source: Activity = Field(serialization_alias="from")
+    target: Activity = Field(serialization_alias="to")
+    count: int
+
+
+class TrendOut(BaseModel):
+    activity: Activity
+    this_week_s: float = Field(description="This ISO week up to now")
+    last_week_s: float = Field(description="The whole previous ISO week")
+    change_s: float
+
+
+class StatisticsOut(BaseModel):
+    start: datetime
+    end: datetime
+    timezone: str
+    camera: str | None
+    activities: list[Activity] = Field(description="Every activity id, in a stable order for legends")
+    totals: dict[Activity, float]
+    days: list[PeriodOut]
+    weeks: list[PeriodOut]
+    transitions: list[TransitionOut]
+    trends: list[TrendOut]
+
+
+class ReportEntryOut(BaseModel):
+    id: int
+    status: Literal["pending", "delivered", "failed"]
+    created_at: datetime
+    attempts: int
+    next_attempt_at: datetime
+    delivered_at: datetime | None
+    last_error: str = Field(description="Redacted")
+    report: ActivityReport
+
+    @classmethod
+    def of(cls, e: OutboxEntry[ActivityReport]) -> ReportEntryOut:
+        return cls(
+            id=e.id, status=e.status, created_at=e.created_at, attempts=e.attempts,
+            next_attempt_at=e.next_attempt_at, delivered_at=e.delivered_at, last_error=redact(e.last_error),
+            report=e.message,
+        )  # fmt: skip
+
+
+class ReportsOut(BaseModel):
+    enabled: bool
+    url: str | None = Field(description="The receiver, redacted")
+    interval_s: float
+    pending: int
+    delivered: int = Field(description="Delivered and not yet pruned")
+    failed: int
+    reports: list[ReportEntryOut] = Field(description="Newest first")
+
+
+@router.get("/segments", response_model=SegmentListOut, summary="Activity segments, newest first")
+async def list_segments(
+    ctx: Ctx,
+    _: Viewer,
+    camera: CameraQuery = None,
+    start: FromQuery = None,
+    end: ToQuery = None,
+    activity: Annotated[Activity | None, Query(description="Only this activity")] = None,
+    visitor_id: Annotated[uuid.UUID | None, Query(description="Only this visitor's")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> SegmentListOut:
+    filters = SegmentFilter(camera, _aware(start), _aware(end), activity, visitor_id, limit, offset)
+    page = await run_in_threadpool(ActivityRepository(ctx.store.db).segments, filters)
+    return SegmentListOut(total=page.total, segments=[SegmentOut.of(s) for s in page.segments])
+
+
+@router.get(
+    "/statistics",
+    response_model=StatisticsOut,
+    response_model_by_alias=True,
+    summary="Time per activity per day and ISO week, transitions and trends",
+)
+async def statistics(
+    ctx: Ctx,
+    _: Viewer,
+    camera: CameraQuery = None,
+    start: FromQuery = None,
+    end: ToQuery = None,
+    tz: Annotated[str, Query(max_length=64, description="IANA time zone of days and weeks")] = "UTC",
+) -> StatisticsOut:
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise HTTPException(422, f"unknown time zone: {tz[:64]}") from exc
+    now = datetime.now(UTC)
+    until = _aware(end) or now
+    since = _aware(start) or until - timedelta(days=DEFAULT_DAYS)
+    if since >= until or until - since > timedelta(days=MAX_RANGE_DAYS):
+        raise HTTPException(422, f"'from' must be before 'to', at most {MAX_RANGE_DAYS} days apart")
+    repo = ActivityRepository(ctx.store.db)
+    stats = await run_in_threadpool(repo.statistics, since, until, camera, tz)
+    trends = await run_in_threadpool(repo.trends, now, camera, tz)
+    return StatisticsOut(
+        start=stats.start, end=stats.end, timezone=stats.timezone, camera=camera, activities=list(Activity),
+        totals=stats.totals, days=[PeriodOut.of(d) for d in stats.days],
+        weeks=[PeriodOut.of(w) for w in stats.weeks],
+        transitions=[TransitionOut(source=t.source, target=t.target, count=t.count)
+                     for t in stats.transitions],
+        trends=[TrendOut(activity=t.activity, this_week_s=round(t.this_week_s, 3),
+                         last_week_s=round(t.last_week_s, 3), change_s=round(t.change_s, 3)) for t in trends],
+    )  # fmt: skip
+
+
+@router.get("/reports", response_model=ReportsOut, summary="The reports to the external service (admin)")
+async def reports(
+    ctx: Ctx,
+    _: Admin,
+    status: Annotated[Literal["pending", "delivered", "failed"] | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> ReportsOut:
+    config = ctx.settings.activity.report
+    outbox = ReportOutbox(ctx.store.db)
+    counts = await run_in_threadpool(outbox.counts)
+    entries = await run_in_threadpool(outbox.entries, status, limit, offset, True)
+    return ReportsOut(
+        enabled=config.enabled, url=redact(config.url) if config.url else None, interval_s=config.interval_s,
+        pending=counts.pending, delivered=counts.delivered, failed=counts.failed,
+        reports=[ReportEntryOut.of(e) for e in entries],
+    )  # fmt: skip
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """Query times without a zone are taken as UTC."""
+    if value is None:
+        return None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
