@@ -117,3 +117,19 @@ def test_reports_outbox_is_admin_only_and_redacted(app: FastAPI) -> None:
         ]
         == []
     )
+
+
+def test_reports_outbox_on_metrics_when_reports_are_on(tmp_path: Path) -> None:
+    report = {"enabled": True, "url": "https://reports.example/in", "key": KEY}
+    app = make_app(tmp_path, activity={"report": report})  # no lifespan here: no delivery thread
+    end = T + timedelta(minutes=5)
+    queued = ActivityReport(
+        message_id=uuid.uuid4(), queued_at=end, camera="desk", period_start=T, period_end=end,
+        dominant=A.BUSY, distribution={A.BUSY: 1.0}, confidence=0.5, covered_s=300.0, segments=1,
+    )  # fmt: skip
+    outbox = ReportOutbox(ctx_of(app).store.db)
+    assert outbox.enqueue(queued) and not outbox.enqueue(queued)  # a period is queued once
+    metrics = TestClient(app).get("/metrics", headers=bearer(app, "viewer")).text
+    assert 'vigil_activity_report_outbox_messages{status="pending"} 1.0' in metrics
+    assert 'vigil_activity_report_outbox_messages{status="failed"} 0.0' in metrics
+    assert KEY not in metrics

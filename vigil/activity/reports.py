@@ -29,6 +29,7 @@ from vigil.activity.report_settings import ReportSettings
 from vigil.activity.repository import ActivityRepository
 from vigil.activity.tables import ActivityReportOutboxMessage as Outbox
 from vigil.outbox.delivery import BearerClient, DeliveryWorker, RetryPolicy
+from vigil.outbox.metrics import OutboxCollector
 from vigil.outbox.store import TableOutbox, insert_message, table_of
 from vigil.redact import redact
 from vigil.store.database import Database
@@ -209,6 +210,15 @@ class ReportService:
             )
             # A little after the period's end: a live segment extended at the boundary is in.
             self._stopping.wait(max((next_end - now).total_seconds(), 0.0) + 2.0)
+
+
+def report_metrics(db: Database) -> OutboxCollector:
+    """The reports' outbox on `/metrics`."""
+    return OutboxCollector(
+        ReportOutbox(db).counts,
+        "vigil_activity_report_outbox_messages",
+        "Activity reports for activity.report.url by status; failed ones were given up on",
+    )
 
 
 def start_report_service(settings: ReportSettings, db: Database) -> ReportService | None:

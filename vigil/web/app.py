@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from vigil import __version__
-from vigil.activity.reports import ReportService, start_report_service
+from vigil.activity.reports import ReportService, report_metrics, start_report_service
 from vigil.batch.step5 import Step5Store, step5_defaults
 from vigil.config import VigilSettings
 from vigil.errors import RefusedError
@@ -165,6 +165,8 @@ def create_web_app(settings: VigilSettings, db_url: str | None = None) -> FastAP
     ctx = build_context(settings, db_url)
     if settings.watchlist.upr_enabled:
         ctx.metrics.register(OutboxCollector(OutboxStore(ctx.store.db).counts))
+    if settings.activity.report.enabled:
+        ctx.metrics.register(report_metrics(ctx.store.db))
     app = FastAPI(
         title="Vigil",
         version=__version__,
