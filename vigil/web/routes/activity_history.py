@@ -34,7 +34,7 @@ DEFAULT_DAYS = 28
 MAX_RANGE_DAYS = 400
 
 
-class SegmentOut(BaseModel):
+class HistorySegmentOut(BaseModel):
     id: int
     camera: str
     visitor_id: uuid.UUID | None
@@ -48,7 +48,7 @@ class SegmentOut(BaseModel):
     open: bool = Field(description="Still extended by the live analysis")
 
     @classmethod
-    def of(cls, s: StoredSegment) -> SegmentOut:
+    def of(cls, s: StoredSegment) -> HistorySegmentOut:
         return cls(
             id=s.id, camera=s.camera, visitor_id=s.visitor_id, activity=s.activity, start=s.started_at,
             end=s.ended_at, duration_s=round(s.duration_s, 3), confidence=round(s.confidence, 4), cues=s.cues,
@@ -56,9 +56,9 @@ class SegmentOut(BaseModel):
         )  # fmt: skip
 
 
-class SegmentListOut(BaseModel):
+class HistorySegmentListOut(BaseModel):
     total: int = Field(description="Segments matching the filters (all pages)")
-    segments: list[SegmentOut]
+    segments: list[HistorySegmentOut]
 
 
 class PeriodOut(BaseModel):
@@ -127,7 +127,7 @@ class ReportsOut(BaseModel):
     reports: list[ReportEntryOut] = Field(description="Newest first")
 
 
-@router.get("/segments", response_model=SegmentListOut, summary="Activity segments, newest first")
+@router.get("/segments", response_model=HistorySegmentListOut, summary="Activity segments, newest first")
 async def list_segments(
     ctx: Ctx,
     _: Viewer,
@@ -138,10 +138,10 @@ async def list_segments(
     visitor_id: Annotated[uuid.UUID | None, Query(description="Only this visitor's")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
-) -> SegmentListOut:
+) -> HistorySegmentListOut:
     filters = SegmentFilter(camera, _aware(start), _aware(end), activity, visitor_id, limit, offset)
     page = await run_in_threadpool(ActivityRepository(ctx.store.db).segments, filters)
-    return SegmentListOut(total=page.total, segments=[SegmentOut.of(s) for s in page.segments])
+    return HistorySegmentListOut(total=page.total, segments=[HistorySegmentOut.of(s) for s in page.segments])
 
 
 @router.get(
