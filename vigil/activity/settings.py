@@ -26,6 +26,13 @@ class ActivitySettings(BaseModel):
         description="Seconds between two analysed video frames (the seed's sampling interval; "
         "longer is faster, shorter follows quick changes)",
     )
+    live_interval_s: float = Field(
+        1.0,
+        gt=0,
+        le=60,
+        description="Live cameras: seconds between two analysed frames (cues change slowly; one "
+        "per second keeps the cost per camera low)",
+    )
     window_s: float = Field(
         4.0, gt=0, le=600, description="Cues are summarised over windows this long before classification"
     )
