@@ -45,7 +45,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DeviceSelector = int | str | None  # a PortAudio index, an exact device name, or None: the default
-RESYNC_S = 0.1  # the ADC clock and the sample count disagree by more: a lost block, re-anchor
+STALL_S = 1.0  # a block this much later than its samples' count says: the source stalled (a gap)
+DRIFT = 2e-4  # how fast the stamps may follow a sound card slower than the system clock (200 ppm)
+RESYNC_S = 0.02  # after an overflow, a later bound by more is lost samples
 MAX_FILL_S = 2.0  # the reader fills shorter gaps with silence; longer ones restart the analysis
 PA_DEVICE_UNAVAILABLE = -9985  # paDeviceUnavailable: opened elsewhere, or gone
 EBUSY_HOST_ERRORS = (-16,)  # ALSA's -EBUSY as PortAudio's host error
@@ -89,10 +91,12 @@ class AudioDevices:
 
 @dataclass(frozen=True)
 class Chunk:
-    """Contiguous 16 kHz mono float32 samples; `t` is the wall-clock time (epoch seconds) of the
-    first one, `seq` its place in the capture (readers resume after a seq)."""
+    """Contiguous 16 kHz mono float32 samples. `index` is the first one's place in the capture
+    (in samples; lost samples leave a gap); `t` its wall-clock time (epoch seconds) as known when
+    read; `seq` orders chunks (readers resume after a seq)."""
 
     seq: int
+    index: int
     t: float
     pcm: np.ndarray
 
@@ -162,23 +166,29 @@ def find_device(devices: AudioDevices, selector: DeviceSelector) -> AudioDevice:
 
 
 class _Ring:
-    """The last `seconds` of chunks; readers wait for chunks after the seq they have."""
+    """The last `seconds` of chunks, placed by sample index; `origin` (the wall time of index 0)
+    is refined while recording, so times are computed when read. Readers wait for new chunks."""
 
     def __init__(self, seconds: float) -> None:
         self.limit = round(seconds * RATE)
-        self._chunks: deque[Chunk] = deque()
+        self._chunks: deque[tuple[int, int, np.ndarray]] = deque()  # seq, index, pcm
         self._samples = 0
         self._seq = 0
+        self._origin = 0.0
         self._closed = False
         self._cond = threading.Condition()
 
-    def push(self, t: float, pcm: np.ndarray) -> None:
+    def set_origin(self, origin: float) -> None:
         with self._cond:
-            self._chunks.append(Chunk(self._seq, t, pcm))
+            self._origin = origin
+
+    def push(self, index: int, pcm: np.ndarray) -> None:
+        with self._cond:
+            self._chunks.append((self._seq, index, pcm))
             self._seq += 1
             self._samples += len(pcm)
-            while self._samples - len(self._chunks[0].pcm) >= self.limit:
-                self._samples -= len(self._chunks.popleft().pcm)
+            while self._samples - len(self._chunks[0][2]) >= self.limit:
+                self._samples -= len(self._chunks.popleft()[2])
             self._cond.notify_all()
 
     def close(self) -> None:
@@ -195,24 +205,28 @@ class _Ring:
         `timeout` for one; None once closed and read out."""
         with self._cond:
             self._cond.wait_for(lambda: self._closed or (self._seq - 1 > seq), timeout)
-            newer = [c for c in self._chunks if c.seq > seq]
+            newer = [Chunk(s, i, self._origin + i / RATE, pcm) for s, i, pcm in self._chunks if s > seq]
             return None if not newer and self._closed else newer
 
     def between(self, start: float, end: float) -> np.ndarray:
         """The samples from `start` to `end` (wall clock), silence where none was captured."""
         out = np.zeros(max(round((end - start) * RATE), 0), np.float32)
         with self._cond:
-            chunks = list(self._chunks)
-        for chunk in chunks:
-            at = round((chunk.t - start) * RATE)
-            lo, hi = max(at, 0), min(at + len(chunk.pcm), len(out))
+            chunks, origin = list(self._chunks), self._origin
+        first = round((start - origin) * RATE)  # index of out[0]
+        for _, index, pcm in chunks:
+            at = index - first
+            lo, hi = max(at, 0), min(at + len(pcm), len(out))
             if lo < hi:
-                out[lo:hi] = chunk.pcm[lo - at : hi - at]
+                out[lo:hi] = pcm[lo - at : hi - at]
         return out
 
     def span(self) -> tuple[float, float] | None:
         with self._cond:
-            return (self._chunks[0].t, self._chunks[-1].end) if self._chunks else None
+            if not self._chunks:
+                return None
+            first, last = self._chunks[0], self._chunks[-1]
+            return self._origin + first[1] / RATE, self._origin + (last[1] + len(last[2])) / RATE
 
 
 class MicrophoneCapture:
@@ -220,9 +234,11 @@ class MicrophoneCapture:
 
     PortAudio's callback only stamps and queues each block; a pump thread averages the channels,
     resamples to 16 kHz (libswresample through PyAV, stateful so blocks join without clicks) and
-    stamps samples with wall-clock time: the block's ADC time (PortAudio's stream clock) mapped to
-    `time.time()`, then the sample count, re-anchored when the two drift apart by RESYNC_S
-    (a lost block). Use `samples()` for audio cues, `between()` for a clip's audio."""
+    places samples by count from an estimated start time (see `_run_pump`): the block's ADC time
+    (PortAudio's stream clock) mapped to `time.time()`, or, where the host API reports none, its
+    arrival less PortAudio's input latency. Buffering PortAudio does not know about (a sound
+    server's) makes stamps late by that much: through ALSA's pulse plugin, 0 to about 1 s was seen
+    on a PulseAudio null sink. Use `samples()` for audio cues, `between()` for a clip's audio."""
 
     def __init__(self, device: DeviceSelector = None, seconds: float = 30.0, block_s: float = 0.05) -> None:
         if seconds <= 0 or block_s <= 0:
@@ -232,7 +248,7 @@ class MicrophoneCapture:
         self.device: AudioDevice | None = None
         self.overflows = 0  # blocks PortAudio reported as overflowed (samples lost)
         self._ring = _Ring(seconds)
-        self._blocks: queue.SimpleQueue[tuple[float, np.ndarray] | None] = queue.SimpleQueue()
+        self._blocks: queue.SimpleQueue[tuple[float, bool, np.ndarray] | None] = queue.SimpleQueue()
         self._stream: Any = None
         self._pump: threading.Thread | None = None
 
@@ -302,8 +318,8 @@ class MicrophoneCapture:
     # ---------------------------------------------------------------- capture threads
     def _callback(self, indata: np.ndarray, frames: int, when: Any, status: Any) -> None:
         now = time.time()
-        if status.input_overflow:
-            self.overflows += 1
+        overflow = bool(status.input_overflow)
+        self.overflows += overflow
         stream = self._stream
         rate, latency = (
             (float(stream.samplerate), float(stream.latency)) if stream is not None else (0.0, 0.0)
@@ -314,22 +330,36 @@ class MicrophoneCapture:
         # (so PulseAudio too) reports the ADC time as about now: then trust its input latency.
         if not block <= lag < 1.0:
             lag = block + latency
-        self._blocks.put((now - lag, indata.copy()))
+        self._blocks.put((now - lag, overflow, indata.copy()))
 
     def _run_pump(self, rate: float) -> None:
+        """Places samples by count from the stream's start, whose wall time (`origin`) is
+        estimated from arrivals: blocks can arrive late and in bursts (ALSA's pulse plugin does),
+        never early, so each block bounds the origin from above; the lowest bound seen is kept
+        (all kept samples move with it), creeping up by DRIFT (the sound card's clock against the
+        system's). A bound above it by RESYNC_S after an overflow (or STALL_S without: a source
+        that delivered nothing for a while) means samples were lost: a gap in the indexes."""
         resampler = None if rate == RATE else av.AudioResampler(format="flt", layout="mono", rate=RATE)
-        next_t: float | None = None  # wall time of the next 16 kHz sample
-        expected: float | None = None  # wall time the next input block should start at
+        origin: float | None = None  # wall time of index 0
+        count = 0  # input samples received
+        lost = 0.0  # seconds of input lost (overflows)
+        index = 0  # 16 kHz index of the next output sample
         while (item := self._blocks.get()) is not None:
-            wall, block = item
-            if expected is None or abs(wall - expected) > RESYNC_S:
-                next_t = expected = wall  # first block, or a lost one: trust the clock again
-            expected += len(block) / rate
+            wall, overflow, block = item
+            bound = wall - count / rate - lost
+            if origin is None:
+                origin = bound
+            elif bound > origin + (RESYNC_S if overflow else STALL_S):
+                lost += bound - origin
+                index += round((bound - origin) * RATE)
+            else:
+                origin = min(origin + DRIFT * len(block) / rate, bound)
+            self._ring.set_origin(origin)
+            count += len(block)
             mono = block.mean(axis=1, dtype=np.float32) if block.ndim == 2 else block.astype(np.float32)
             for pcm in _resample(resampler, mono, rate):
-                assert next_t is not None
-                self._ring.push(next_t, pcm)
-                next_t += len(pcm) / RATE
+                self._ring.push(index, pcm)
+                index += len(pcm)
 
     # ---------------------------------------------------------------- readers
     def chunks(self, after: int = -1, timeout: float = 0.5) -> list[Chunk] | None:
@@ -349,19 +379,19 @@ class MicrophoneCapture:
         Short gaps (lost blocks) are heard as silence so later windows keep their time; longer
         ones start a new analysis. Starts from the oldest sample kept."""
         analyzer: AudioAnalyzer | None = None
-        seq, next_t = -1, 0.0
+        seq, next_index = -1, 0
         while (got := self._ring.after(seq, 0.5)) is not None:
             for chunk in got:
                 seq = chunk.seq
-                gap = chunk.t - next_t
-                if analyzer is None or gap > MAX_FILL_S or gap < -RESYNC_S:
+                gap = chunk.index - next_index
+                if analyzer is None or gap > MAX_FILL_S * RATE or gap < 0:
                     if analyzer is not None:
                         yield from analyzer.finish()
                     analyzer = AudioAnalyzer(yamnet, start_t=chunk.t, hop_samples=hop_samples)
-                elif gap * RATE >= 1:
-                    yield from analyzer.feed(np.zeros(round(gap * RATE), np.float32))
+                elif gap > 0:
+                    yield from analyzer.feed(np.zeros(gap, np.float32))
                 yield from analyzer.feed(chunk.pcm)
-                next_t = chunk.end
+                next_index = chunk.index + len(chunk.pcm)
         if analyzer is not None:
             yield from analyzer.finish()
 
