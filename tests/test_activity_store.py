@@ -47,7 +47,9 @@ def history(db: Database) -> ActivityRepository:
 
 def test_time_per_activity_per_day_and_iso_week(history: ActivityRepository) -> None:
     stats = history.statistics(at(30, 0, month=11), at(8, 0))
-    days = {d.label: d.seconds for d in stats.days}
+    assert [d.label for d in stats.days] == ["2026-11-30"] + [f"2026-12-0{n}" for n in range(1, 8)]
+    assert stats.days[2].seconds == {} and stats.days[2].total_s == 0.0  # empty days are listed too
+    days = {d.label: d.seconds for d in stats.days if d.seconds}
     assert days == {
         "2026-11-30": {A.READING: 3600.0},
         "2026-12-01": {A.ASLEEP: 3600.0, A.EATING: 1800.0 + 600.0, A.READING: 3600.0 + 1740.0},
@@ -63,7 +65,7 @@ def test_time_per_activity_per_day_and_iso_week(history: ActivityRepository) -> 
     assert stats.totals[A.READING] == 8940.0 and stats.totals[A.BUSY] == 3600.0
     # One camera only
     kitchen = history.statistics(at(30, 0, month=11), at(8, 0), camera="kitchen")
-    assert [(d.label, d.seconds) for d in kitchen.days] == [("2026-12-01", {A.EATING: 600.0})]
+    assert [(d.label, d.seconds) for d in kitchen.days if d.seconds] == [("2026-12-01", {A.EATING: 600.0})]
 
 
 def test_statistics_clip_to_the_range_and_follow_the_time_zone(history: ActivityRepository) -> None:
@@ -71,7 +73,9 @@ def test_statistics_clip_to_the_range_and_follow_the_time_zone(history: Activity
     assert [d.seconds for d in clipped.days] == [{A.READING: 1800.0, A.EATING: 900.0}]
     # Paris is UTC+1 in December: the reading from 23:00 UTC starts at midnight there, all on Dec 1.
     paris = history.statistics(at(30, 0, month=11), at(2, 0), camera="door", tz="Europe/Paris")
-    assert [(d.label, d.seconds[A.READING]) for d in paris.days] == [("2026-12-01", 7200.0 + 1740.0)]
+    assert [d.label for d in paris.days] == ["2026-11-30", "2026-12-01", "2026-12-02"]
+    assert [(d.label, d.seconds.get(A.READING)) for d in paris.days if d.seconds] == [("2026-12-01", 8940.0)]
+    assert paris.days[1].seconds == {A.ASLEEP: 3600.0, A.EATING: 1800.0, A.READING: 7200.0 + 1740.0}
 
 
 def test_transitions_count_changes_between_close_segments(history: ActivityRepository) -> None:

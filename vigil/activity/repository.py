@@ -6,7 +6,7 @@ end is split at the boundary of the asked time zone, the same way on SQLite and 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 from typing import Any, TypeVar
@@ -130,8 +130,9 @@ class ActivityRepository:
     def statistics(
         self, start: datetime, end: datetime, camera: str | None = None, tz: str = "UTC"
     ) -> Statistics:
-        """Time per activity per day and per ISO week of `tz` (segments clipped to [start, end)),
-        and the transitions between consecutive segments of a camera."""
+        """Time per activity per day and per ISO week of `tz` (segments clipped to [start, end);
+        every day and week of the range, empty ones with no seconds), and the transitions between
+        consecutive segments of a camera."""
         zone = ZoneInfo(tz)
         segments = self.overlapping(start, end, camera)
         days: dict[date, Seconds] = defaultdict(lambda: defaultdict(float))
@@ -142,10 +143,13 @@ class ActivityRepository:
                 days[day][segment.activity] += seconds
                 weeks[day - timedelta(days=day.weekday())][segment.activity] += seconds
                 totals[segment.activity] += seconds
+        # Every day and week of the range, empty ones too: a chart's axis needs no gap filling.
+        all_days = _local_days(start, end, zone)
+        mondays = sorted({d - timedelta(days=d.weekday()) for d in all_days})
         return Statistics(
             start=start, end=end, timezone=tz,
-            days=[PeriodTotals(d, d.isoformat(), _rounded(days[d])) for d in sorted(days)],
-            weeks=[PeriodTotals(w, _week_label(w), _rounded(weeks[w])) for w in sorted(weeks)],
+            days=[PeriodTotals(d, d.isoformat(), _rounded(days.get(d, {}))) for d in all_days],
+            weeks=[PeriodTotals(w, _week_label(w), _rounded(weeks.get(w, {}))) for w in mondays],
             transitions=transitions_of(segments), totals=_rounded(totals),
         )  # fmt: skip
 
@@ -196,12 +200,21 @@ def _split_by_day(
         at = cut
 
 
+def _local_days(start: datetime, end: datetime, zone: ZoneInfo) -> list[date]:
+    """The local days [start, end) touches."""
+    if end <= start:
+        return []
+    first = start.astimezone(zone).date()
+    last = (end - timedelta(microseconds=1)).astimezone(zone).date()
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
 def _week_label(monday: date) -> str:
     year, week, _ = monday.isocalendar()
     return f"{year}-W{week:02d}"
 
 
-def _rounded(seconds: Seconds) -> dict[Activity, float]:
+def _rounded(seconds: Mapping[Activity, float]) -> dict[Activity, float]:
     return {a: round(seconds[a], 3) for a in Activity if seconds.get(a, 0.0) > 0}
 
 
