@@ -186,3 +186,10 @@ def test_report_settings_need_url_and_key_and_hide_the_key() -> None:
     on = settings("https://reports.example/api")
     assert KEY not in repr(on) and KEY not in on.model_dump_json()
     assert ReportSettings().enabled is False and ReportSettings().interval_s == 300.0
+
+
+def test_delivered_reports_are_kept_as_long_as_the_catch_up_looks_back(db: Database) -> None:
+    quick = ReportSettings(enabled=True, url="http://127.0.0.1:9/r", key=KEY, keep_delivered_days=0)
+    service = ReportService(quick, db)
+    assert service.worker.keep_delivered == timedelta(seconds=300 * 13)  # else a restart would resend them
+    service.worker.client.close()

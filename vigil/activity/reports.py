@@ -172,7 +172,10 @@ class ReportService:
         self.settings, self.clock = settings, clock
         self.repo, self.outbox = ActivityRepository(db), ReportOutbox(db)
         client = BearerClient(settings.url, settings.key.get_secret_value(), settings.timeout_s)
-        keep = timedelta(days=settings.keep_delivered_days)
+        # Delivered reports stay at least as long as the catch-up looks back: a restart must find
+        # them to know their periods were sent.
+        catch_up = timedelta(seconds=settings.interval_s * (CATCH_UP_PERIODS + 1))
+        keep = max(timedelta(days=settings.keep_delivered_days), catch_up)
         self.worker = ReportWorker(self.outbox, client, policy or retry_policy(settings), keep, clock=clock)
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
