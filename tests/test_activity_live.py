@@ -94,3 +94,30 @@ def test_the_activity_thread_analyses_offered_frames(tmp_path: Path) -> None:
         live.stop()
         live.join(30)
     assert 1 <= live.samples <= 5
+
+
+@pytest.mark.slow
+def test_a_camera_with_activity_on_records_its_segments(tmp_path: Path) -> None:
+    from vigil.activity.history import SegmentFilter
+    from vigil.activity.live_store import store_sink
+    from vigil.activity.repository import ActivityRepository
+    from vigil.config import CameraConfig
+    from vigil.live.events import MemorySink
+    from vigil.live.supervisor import Supervisor
+    from vigil.store.database import connect
+
+    settings = load_settings(data_dir=tmp_path, shared_dir=SHARED, realtime=True)
+    db = connect(f"sqlite:///{tmp_path / 'vigil.db'}")
+    try:
+        camera = CameraConfig(url=str(ASLEEP), name="bedroom", activity=True)
+        supervisor = Supervisor(settings, [camera], [MemorySink()], activity_sink=store_sink(db))
+        supervisor.start()
+        supervisor.wait(duration_s=60)
+        pipeline = supervisor.pipelines[0]
+        assert pipeline.activity is not None and pipeline.activity.samples >= 5
+        assert pipeline.activity.state.activity == Activity.ASLEEP
+        stored = ActivityRepository(db).segments(SegmentFilter(camera="bedroom")).segments
+    finally:
+        db.dispose()
+    assert [s.activity for s in stored] == [Activity.ASLEEP]
+    assert stored[0].source == "live" and 3.0 <= stored[0].duration_s <= 9.0

@@ -144,6 +144,9 @@ class CameraConfig(_Strict):
         default_factory=list, description="Extra polygons where motion is ignored"
     )
     loop: bool = Field(False, description="Restart a file source at its end (simulated camera)")
+    activity: bool = Field(
+        False, description="Analyse what the person is doing (the `activity:` settings; docs/activity.md)"
+    )
 
 
 CameraScheme = Literal["rtsp", "rtsps", "http", "https", "usb", "file"]

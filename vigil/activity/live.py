@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vigil.activity.classify import WindowClassifier
 from vigil.activity.cues import AudioSample, VisualSample
 from vigil.activity.features import window_features
 from vigil.activity.labels import Activity
@@ -28,7 +27,8 @@ from vigil.activity.settings import ActivitySettings
 from vigil.live.queues import DropOldestQueue
 from vigil.types import Frame
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the classifier module imports scikit-learn: only when a camera uses it
+    from vigil.activity.classify import WindowClassifier
     from vigil.activity.vision import VisualCueExtractor
 
 __all__ = ["LiveActivity", "LiveSegment", "LiveState"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from vigil.config import QualityConfig
@@ -63,8 +64,10 @@ class AnalysisWorker:
         work: WorkQueue,
         counters: StageCounters,
         health: SourceHealth,
+        tap: Callable[[Frame], None] | None = None,
     ) -> None:
         self.name, self.detector, self.tracker, self.gate = name, detector, tracker, gate
+        self.tap = tap  # sees every frame before the motion gate (live activity: stillness counts)
         self.motion, self.dead_zones, self.quality = motion, dead_zones, quality
         self.frames, self.work, self.counters, self.health = frames, work, counters, health
         self.latest: LatestResult | None = None
@@ -89,6 +92,8 @@ class AnalysisWorker:
                 self.latest = LatestResult(frame, Detections.empty())
         self._last = frame
         self.health.analysed.tick()
+        if self.tap is not None:
+            self.tap(frame)
         start = time.perf_counter()
         # A cut changes the whole picture, so the motion gate lets it through unless the change
         # is all in masked areas, where there is nothing to detect anyway.

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from vigil.activity.live import LiveActivity
 from vigil.config import CameraConfig, VigilSettings
 from vigil.detect import FaceDetector
 from vigil.embed import FaceEmbedder
@@ -43,8 +44,10 @@ class CameraPipeline:
         sinks: Sequence[EventSink],
         clock: Callable[[], float] = time.time,
         identifier: Identifier | None = None,
+        activity: LiveActivity | None = None,
     ) -> None:
         self.name = name
+        self.activity = activity  # the person's activity, on its own thread (vigil/activity/live.py)
         self.stop_event = threading.Event()
         self.counters = StageCounters()
         self.health = SourceHealth(name, camera.url, source_kind(camera.url))
@@ -75,6 +78,7 @@ class CameraPipeline:
             work,
             self.counters,
             self.health,
+            tap=None if activity is None else activity.offer,
         )
         self.recogniser = RecognitionWorker(embedder, work, sinks, self.counters, identifier)
         self._threads = [
@@ -84,6 +88,8 @@ class CameraPipeline:
         ]
 
     def start(self) -> None:
+        if self.activity is not None:
+            self.activity.start()
         for thread in self._threads:
             thread.start()
 
@@ -96,6 +102,9 @@ class CameraPipeline:
         for thread in self._threads:
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
             thread.join(remaining)
+        if self.activity is not None and not self.running:  # after the last frame was offered
+            self.activity.stop()
+            self.activity.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
         return not self.running
 
     @property

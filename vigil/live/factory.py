@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import cv2
 
+from vigil.activity.live import LiveActivity, SegmentSink
 from vigil.config import CameraConfig, VigilSettings
 from vigil.detect import create_detector
 from vigil.embed import FaceEmbedder, create_embedder
@@ -33,10 +34,30 @@ class PipelineFactory:
     sinks: Sequence[EventSink] = ()
     identifier: Identifier | None = None  # assigns visitors before the sinks see an event
     clock: Callable[[], float] = time.time
+    activity_sink: SegmentSink | None = None  # where a camera's activity segments go (the store)
 
     def build(self, name: str, camera: CameraConfig) -> CameraPipeline:
         """A new, not yet started pipeline with its own detector (detectors keep per-call state)."""
         detector = create_detector(self.settings.detector, self.settings.model_search_dirs())
+        activity = None
+        if camera.activity:
+            from vigil.activity.analyse import classifier_for
+
+            activity = LiveActivity(
+                name,
+                self.settings.activity,
+                self.settings.model_search_dirs(),
+                classifier_for(self.settings),
+                self.activity_sink,
+            )
         return CameraPipeline(
-            name, camera, self.settings, detector, self.embedder, self.sinks, self.clock, self.identifier
+            name,
+            camera,
+            self.settings,
+            detector,
+            self.embedder,
+            self.sinks,
+            self.clock,
+            self.identifier,
+            activity,
         )

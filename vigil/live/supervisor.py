@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
+from vigil.activity.live import SegmentSink
 from vigil.config import CameraConfig, VigilSettings
 from vigil.embed import FaceEmbedder
 from vigil.live.camera import CameraStatus
@@ -39,12 +40,13 @@ class Supervisor:
         clock: Callable[[], float] = time.time,
         embedder: FaceEmbedder | None = None,
         identifier: Identifier | None = None,
+        activity_sink: SegmentSink | None = None,
     ) -> None:
         configure_process(settings)
         self.settings = settings
         self._owns_embedder = embedder is None
         self.embedder = embedder or default_embedder(settings)
-        factory = PipelineFactory(settings, self.embedder, sinks, identifier, clock)
+        factory = PipelineFactory(settings, self.embedder, sinks, identifier, clock, activity_sink)
         try:
             names = unique_names(cameras)
             self.pipelines = [factory.build(name, cam) for name, cam in zip(names, cameras, strict=True)]

@@ -447,7 +447,12 @@ class CameraManager:
         except BaseException:  # e.g. watchlist thresholds that cannot work with this embedder
             embedder.close()
             raise
-        return PipelineFactory(self.settings, embedder, sinks, self.identifier)
+        activity_sink = None
+        if self.settings.store.enabled:
+            from vigil.activity.live_store import store_sink
+
+            activity_sink = store_sink(self.store.db)
+        return PipelineFactory(self.settings, embedder, sinks, self.identifier, activity_sink=activity_sink)
 
     def _halt(self, camera_id: int) -> None:
         with self._state:

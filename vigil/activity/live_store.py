@@ -1,0 +1,33 @@
+"""Closed live segments into the activity history (the `activity_segments` table)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from vigil.activity.history import NewSegment
+from vigil.activity.live import LiveSegment, SegmentSink
+from vigil.activity.repository import ActivityRepository
+from vigil.store.database import Database
+
+__all__ = ["store_sink"]
+
+
+def store_sink(db: Database) -> SegmentSink:
+    repository = ActivityRepository(db)
+
+    def record(segment: LiveSegment) -> None:
+        repository.add(
+            [
+                NewSegment(
+                    camera=segment.camera,
+                    activity=segment.activity,
+                    started_at=datetime.fromtimestamp(segment.start, UTC),
+                    ended_at=datetime.fromtimestamp(segment.end, UTC),
+                    confidence=segment.confidence,
+                    cues=segment.cues,
+                    source="live",
+                )
+            ]
+        )
+
+    return record
