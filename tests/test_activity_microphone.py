@@ -93,7 +93,7 @@ def pulse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pulse]:
         with pytest.MonkeyPatch.context() as patch:
             for key in ("HOME", "XDG_RUNTIME_DIR", "PULSE_SERVER"):
                 patch.setenv(key, env[key])
-            # A fresh server has been seen to refuse PortAudio's first burst of connections.
+            # Ready when PortAudio (through ALSA's pulse plugin) lists the monitor.
             while MONITOR_PCM not in {d.name for d in list_input_devices().devices}:
                 if time.monotonic() > deadline + 10:
                     pytest.fail(f"PortAudio does not list {MONITOR_PCM}: {list_input_devices()}")

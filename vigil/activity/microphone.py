@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import sys
 import threading
 import time
 from collections import deque
@@ -121,12 +122,15 @@ def _portaudio() -> ModuleType:
 def list_input_devices(rescan: bool = True) -> AudioDevices:
     """The devices that can record, in PortAudio's order. `rescan` re-reads the system's devices
     (plugged in or servers started since) unless a capture is open in this process."""
+    fresh = "sounddevice" not in sys.modules  # importing it scans the devices
     try:
         sd = _portaudio()
     except PortAudioUnavailable as exc:
         return AudioDevices((), str(exc))
     with _streams_lock:
-        if rescan and _open_streams == 0:
+        # Not right after the import's own scan: each scan opens every ALSA device (with a
+        # sound server, a connection each).
+        if rescan and not fresh and _open_streams == 0:
             sd._terminate()  # sounddevice's documented way to rescan
             sd._initialize()
         try:
