@@ -5,7 +5,7 @@ The pipeline's analysis thread offers each frame (`offer`, a few microseconds); 
 waits for it and frames are never decoded twice. Audio samples (the camera's stream or a
 microphone) are fed by time with `feed_audio`. Every `hop_s` the last `window_s` of cues are
 classified, the online timeline (online.py) keeps the current state, and each closed segment
-goes to the sink (the store)."""
+goes to the sink (the store), as does the state still going on, every few seconds."""
 
 from __future__ import annotations
 
@@ -35,6 +35,9 @@ __all__ = ["LiveActivity", "LiveSegment", "LiveState"]
 
 log = logging.getLogger(__name__)
 _KEEP_S = 120.0  # cues kept for the windows (and a little history)
+# The state still going on is sent this often, so an hour asleep is in the history (and in the
+# 5-minute reports) while it lasts, not only when it ends.
+_UPDATE_EVERY_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,7 @@ class LiveSegment:
     end: float
     confidence: float
     cues: CueSummary
+    final: bool = False  # the camera stopped: nothing follows this segment
 
 
 SegmentSink = Callable[[LiveSegment], None]
@@ -79,6 +83,7 @@ class LiveActivity:
         self._origin: float | None = None  # wall clock of t = 0 (the extractor wants growing times)
         self._next_frame = 0.0
         self._next_decision: float | None = None
+        self._last_update = float("-inf")
         self._state = LiveState(camera, None, 0.0, None, None, None)
         self._thread = threading.Thread(target=self._run, name=f"{camera}-activity", daemon=True)
         self.samples = 0
@@ -180,8 +185,11 @@ class LiveActivity:
         )
         if closed is not None:
             self._emit(closed)
+        if closed is not None or t - self._last_update >= _UPDATE_EVERY_S:
+            self._last_update = t
+            self._emit(current)
 
-    def _emit(self, segment: OnlineSegment) -> None:
+    def _emit(self, segment: OnlineSegment, final: bool = False) -> None:
         if self.sink is None or self._origin is None:
             return
         with self._lock:
@@ -195,6 +203,7 @@ class LiveActivity:
             self._origin + segment.end,
             segment.confidence,
             cue_summary([features]),
+            final,
         )
         try:
             self.sink(live)
@@ -204,4 +213,4 @@ class LiveActivity:
     def _close_open_segment(self) -> None:
         current = self._timeline.current
         if current is not None and current.end > current.start:
-            self._emit(current)
+            self._emit(current, final=True)
