@@ -9,11 +9,13 @@ pulseaudio-utils)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -36,6 +38,8 @@ from vigil.activity.yamnet import RATE, YamNet, load_yamnet
 
 SINK = "vigil_null"
 MONITOR_PCM = "vigil_null_monitor"  # the ALSA name PortAudio lists for the sink's monitor
+PIPE_PCM = "vigil_pipe"  # a source fed through a FIFO, and its ALSA name
+PIPE_RATE = 44100
 CLIP = "media/video/hamilton_640x360.mp4"
 REPO = Path(__file__).resolve().parents[1]
 LEAD_MS = 1500
@@ -45,6 +49,7 @@ LEAD_MS = 1500
 class Pulse:
     server: str  # PULSE_SERVER
     env: dict[str, str]  # what a child process needs to reach this server only
+    fifo: Path  # what is written here is recorded by the source PIPE_PCM, as it comes
 
 
 def _tools_missing() -> str | None:
@@ -72,7 +77,11 @@ def pulse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pulse]:
     home.mkdir()
     runtime.mkdir(mode=0o700)
     socket = runtime / "native"
-    (home / ".asoundrc").write_text(f'pcm.{MONITOR_PCM} {{ type pulse; device "{SINK}.monitor" }}\n')
+    (home / ".asoundrc").write_text(
+        f'pcm.{MONITOR_PCM} {{ type pulse; device "{SINK}.monitor" }}\n'
+        f'pcm.{PIPE_PCM} {{ type pulse; device "{PIPE_PCM}" }}\n'
+    )
+    fifo = root / "source.fifo"
     env = {**os.environ, "HOME": str(home), "XDG_RUNTIME_DIR": str(runtime), "PULSE_SERVER": f"unix:{socket}"}
     daemon = subprocess.Popen(
         [
@@ -80,6 +89,8 @@ def pulse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pulse]:
             "--disable-shm=yes", "--log-target=stderr",
             "-L", f"module-native-protocol-unix socket={socket} auth-anonymous=1",
             "-L", f"module-null-sink sink_name={SINK} rate=44100 channels=2",
+            "-L", f"module-pipe-source source_name={PIPE_PCM} file={fifo} format=float32le "
+                  f"rate={PIPE_RATE} channels=1",
         ],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
@@ -98,7 +109,7 @@ def pulse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pulse]:
                 if time.monotonic() > deadline + 10:
                     pytest.fail(f"PortAudio does not list {MONITOR_PCM}: {list_input_devices()}")
                 time.sleep(0.2)
-            yield Pulse(env["PULSE_SERVER"], env)
+            yield Pulse(env["PULSE_SERVER"], env, fifo)
     finally:
         daemon.terminate()
         daemon.wait(10)
@@ -221,6 +232,52 @@ def test_yamnet_and_voice_hear_what_the_file_holds(recording: Recording, yamnet:
     level_live = float(np.mean([s.loudness_db for s in live]))
     level_file = float(np.mean([s.loudness_db for s in file_samples]))
     assert abs(level_live - level_file) < 1.5, (level_live, level_file)
+
+
+def test_stamps_follow_a_real_time_source_within_40_ms(pulse: Pulse) -> None:
+    """A null sink's monitor is no clock (the sink renders ahead in bursts); a pipe source fed
+    10 ms at a time on the wall clock is one: each 1 kHz burst must be stamped when it was written,
+    within 40 ms (a video frame at 25 fps), as audio and video are matched by these times."""
+    block = PIPE_RATE // 100
+    tone = (0.5 * np.sin(2 * np.pi * 1000 * np.arange(20 * block) / PIPE_RATE)).astype(np.float32)
+    written: list[float] = []
+    done = threading.Event()
+
+    def write() -> None:
+        with open(pulse.fifo, "wb", buffering=0) as fifo:
+            start, sent, burst_at = time.time(), 0, 1.0
+            while not done.is_set():
+                if sent / PIPE_RATE >= burst_at:
+                    written.append(time.time())
+                    burst_at += 1.5
+                    pieces = [tone[i : i + block] for i in range(0, len(tone), block)]
+                else:
+                    pieces = [np.zeros(block, np.float32)]
+                for piece in pieces:
+                    while time.time() - start < sent / PIPE_RATE:
+                        time.sleep(0.001)
+                    fifo.write(piece.tobytes())
+                    sent += len(piece)
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    try:
+        with MicrophoneCapture(PIPE_PCM, seconds=30) as capture:
+            time.sleep(6.5)
+    finally:
+        done.set()
+        writer.join(5)
+    span = capture.span()
+    assert span is not None
+    pcm = capture.between(*span)
+    loud = np.flatnonzero(np.abs(pcm) > 0.1)
+    onsets = [span[0] + loud[0] / RATE] + [
+        span[0] + b / RATE for a, b in itertools.pairwise(loud) if b - a > RATE // 2
+    ]
+    errors = [onset - min(written, key=lambda w: abs(w - onset)) for onset in onsets]
+    print("\nstamp - write (ms):", " ".join(f"{1000 * e:+.1f}" for e in errors))
+    assert len(onsets) == len([w for w in written if w < span[1] - 0.3]) >= 3
+    assert all(abs(e) < 0.04 for e in errors)
 
 
 def _child(code: str, env: dict[str, str]) -> dict[str, object]:

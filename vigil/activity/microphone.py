@@ -240,10 +240,10 @@ class MicrophoneCapture:
     resamples to 16 kHz (libswresample through PyAV, stateful so blocks join without clicks) and
     places samples by count from an estimated start time (see `_run_pump`): the block's ADC time
     (PortAudio's stream clock) mapped to `time.time()`, or, where the host API reports none, its
-    arrival less PortAudio's input latency. That assumes a source that runs in real time, as a
-    microphone does: a PulseAudio null sink's monitor does not (the sink renders ahead in bursts),
-    and there the stamps came out 0.45 to 0.64 s earlier than `parec`'s arrival times of the same
-    sound. Use `samples()` for audio cues, `between()` for a clip's audio."""
+    arrival less its length. That assumes a source that runs in real time, as a microphone does:
+    on a PulseAudio pipe source fed on the wall clock, bursts were stamped within 15 ms of when
+    they were written. A null sink's monitor is no clock (the sink renders ahead in bursts): its stamps
+    can be hundreds of ms early. Use `samples()` for audio cues, `between()` for a clip's audio."""
 
     def __init__(self, device: DeviceSelector = None, seconds: float = 30.0, block_s: float = 0.05) -> None:
         if seconds <= 0 or block_s <= 0:
@@ -326,15 +326,12 @@ class MicrophoneCapture:
         overflow = bool(status.input_overflow)
         self.overflows += overflow
         stream = self._stream
-        rate, latency = (
-            (float(stream.samplerate), float(stream.latency)) if stream is not None else (0.0, 0.0)
-        )
+        rate = float(stream.samplerate) if stream is not None else 0.0
         lag = float(when.currentTime) - float(when.inputBufferAdcTime)
-        block = frames / rate if rate else 0.0
-        # The block's first sample was recorded at least a block ago. PortAudio's ALSA host API
-        # (so PulseAudio too) reports the ADC time as about now: then trust its input latency.
-        if not block <= lag < 1.0:
-            lag = block + latency
+        # How long ago the block's first sample was recorded. Some host APIs report no ADC time
+        # (ALSA's pulse plugin: about now); then the block's length is the least it can be.
+        if not 0.001 < lag < 1.0:
+            lag = frames / rate if rate else 0.0
         self._blocks.put((now - lag, overflow, indata.copy()))
 
     def _run_pump(self, rate: float) -> None:
