@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import stat
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -39,6 +40,19 @@ def write_private_bytes(path: Path, data: bytes) -> None:
     """Write a new file `path` (0600); it must not exist yet."""
     with os.fdopen(create_private_file(path, exclusive=True), "wb") as handle:
         handle.write(data)
+
+
+def replace_private_file(path: Path, data: bytes) -> None:
+    """Write `path` (0600) whole or not at all: a temporary file beside it, renamed over it, so a
+    reader or a crash never sees half a file. Its folder is created 0700 when missing."""
+    make_private_dir(path.parent)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # created 0600
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(name, path)
+    finally:
+        Path(name).unlink(missing_ok=True)
 
 
 def exposed(paths: Iterable[Path]) -> list[tuple[Path, int]]:

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from vigil.activity.microphone import DeviceSelector
-from vigil.private_files import create_private_file, make_private_dir
+from vigil.private_files import replace_private_file
 
 __all__ = ["AudioDeviceChoice", "choice_path", "load_choice", "save_choice", "selected_device"]
 
@@ -45,13 +44,7 @@ def load_choice(data_dir: Path) -> AudioDeviceChoice | None:
 
 def save_choice(data_dir: Path, choice: AudioDeviceChoice) -> None:
     """Written to a 0600 temporary file then renamed: a crash never leaves half a file."""
-    make_private_dir(data_dir)
-    path = choice_path(data_dir)
-    tmp = path.with_name(f".{FILE_NAME}.{os.getpid()}.tmp")
-    with os.fdopen(create_private_file(tmp), "w", encoding="utf-8") as handle:
-        handle.truncate()
-        json.dump(asdict(choice), handle)
-    os.replace(tmp, path)
+    replace_private_file(choice_path(data_dir), json.dumps(asdict(choice)).encode())
 
 
 def selected_device(data_dir: Path, configured: DeviceSelector) -> DeviceSelector:

@@ -4,13 +4,12 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from vigil.activity.cues import AudioSample, VisualSample
+from vigil.private_files import replace_private_file
 
 __all__ = ["CachedCues", "cache_file", "load_cues", "save_cues"]
 
@@ -42,8 +41,4 @@ def load_cues(path: Path) -> CachedCues | None:
 
 
 def save_cues(path: Path, cues: CachedCues) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(cues.model_dump_json())
-    os.replace(name, path)
+    replace_private_file(path, cues.model_dump_json().encode())  # cues describe a person: 0600

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -18,6 +16,7 @@ from rich.table import Table
 
 from vigil.activity.labels import display_name
 from vigil.errors import VigilError
+from vigil.private_files import replace_private_file
 
 if TYPE_CHECKING:  # the pipeline is imported when a command runs, not when `vigil` starts
     from vigil.activity.evaluate import EvalReport, LabelledClip
@@ -79,14 +78,6 @@ def _bar() -> Progress:
         TimeRemainingColumn(),
         console=err,
     )
-
-
-def write_json_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(name, path)
 
 
 @activity_app.command("analyse")
@@ -161,7 +152,7 @@ def analyse(
             if len(files) == 1
             else [r.model_dump(mode="json") for r in results]
         )
-        write_json_atomically(json_out, json.dumps(payload, indent=2) + "\n")
+        replace_private_file(json_out, (json.dumps(payload, indent=2) + "\n").encode())
     raise typer.Exit(EXIT_FAILED if failed else 0)
 
 
@@ -264,9 +255,8 @@ def evaluate_command(
         for table in report_tables(report):
             out.print(table)
     if json_out is not None:
-        write_json_atomically(
-            json_out, json.dumps([r.model_dump(mode="json") for r in reports], indent=2) + "\n"
-        )
+        reports_json = json.dumps([r.model_dump(mode="json") for r in reports], indent=2) + "\n"
+        replace_private_file(json_out, reports_json.encode())
 
 
 def report_tables(report: EvalReport) -> list[Table]:

@@ -14,12 +14,11 @@ operator, never from a request)."""
 
 from __future__ import annotations
 
-import os
-import tempfile
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import joblib
 import numpy as np
@@ -29,6 +28,7 @@ from vigil.activity.features import WindowFeatures
 from vigil.activity.labels import Activity
 from vigil.activity.rules import Decision, rule_scores
 from vigil.errors import ModelError
+from vigil.private_files import replace_private_file
 
 __all__ = ["TrainedModel", "fit", "load_model", "save_model"]
 
@@ -52,6 +52,7 @@ class TrainedModel:
     feature_names: tuple[str, ...]
     clips: tuple[str, ...]  # what it was trained on (for the record)
     synthetic_windows: int
+    name: ClassVar[str] = "model"  # a WindowClassifier (classify.py) as it is
 
     def decide(self, features: Sequence[WindowFeatures]) -> list[Decision]:
         if not features:
@@ -90,14 +91,9 @@ def fit(
 
 def save_model(model: TrainedModel, path: Path) -> None:
     """Written beside `path` and renamed: a reader never sees half a model."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.close(fd)
-    try:
-        joblib.dump({"format": FORMAT, "model": model}, name)
-        os.replace(name, path)
-    finally:
-        Path(name).unlink(missing_ok=True)
+    buffer = io.BytesIO()
+    joblib.dump({"format": FORMAT, "model": model}, buffer)
+    replace_private_file(path, buffer.getvalue())
 
 
 def load_model(path: Path) -> TrainedModel:
