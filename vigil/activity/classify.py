@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Protocol
 
 from vigil.activity.features import WindowFeatures
@@ -14,7 +15,8 @@ __all__ = ["RulesClassifier", "WindowClassifier", "create_classifier"]
 
 
 class WindowClassifier(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def decide(self, features: Sequence[WindowFeatures]) -> list[Decision]: ...
 
@@ -26,21 +28,8 @@ class RulesClassifier:
         return [classify_window(f) for f in features]
 
 
-class _ModelClassifier:
-    name = "model"
-
-    def __init__(self, settings: ActivitySettings, default_path: str) -> None:
-        from pathlib import Path
-
-        self.path = settings.model_path or Path(default_path)
-        self._model = load_model(self.path)
-
-    def decide(self, features: Sequence[WindowFeatures]) -> list[Decision]:
-        return self._model.decide(features)
-
-
 def create_classifier(settings: ActivitySettings, default_model_path: str) -> WindowClassifier:
     """Raises ModelError when the trained model is asked for and cannot be loaded."""
     if settings.classifier == "model":
-        return _ModelClassifier(settings, default_model_path)
+        return load_model(settings.model_path or Path(default_model_path))
     return RulesClassifier()

@@ -23,7 +23,6 @@ from vigil.activity.labelled import LabelledSpan, label_at
 from vigil.activity.labels import Activity
 from vigil.activity.model import TrainedModel, fit
 from vigil.activity.result import dominant
-from vigil.activity.rules import Decision
 from vigil.activity.settings import ActivitySettings
 from vigil.activity.synthetic import synthetic_cues
 from vigil.activity.timeline import Segment, segments_of
@@ -142,7 +141,7 @@ def evaluate(
             on_clip(clip.path)
         if classifier == "model":
             others = [c for c in clips if c.path != clip.path]
-            chosen: WindowClassifier = _Trained(train_model(others, spans, settings, synthetic_per_class_s))
+            chosen: WindowClassifier = train_model(others, spans, settings, synthetic_per_class_s)
         else:
             chosen = RulesClassifier()
         segments = clip_segments(clip.cues, settings, chosen)
@@ -152,16 +151,6 @@ def evaluate(
         if own_truth:
             clip_scores.append(_clip_score(clip, own_truth, own_pred, segments))
     return _report(classifier, truth, predicted, clip_scores)
-
-
-class _Trained:
-    name = "model"
-
-    def __init__(self, model: TrainedModel) -> None:
-        self._model = model
-
-    def decide(self, features: Sequence[WindowFeatures]) -> list[Decision]:
-        return self._model.decide(features)
 
 
 def _per_second(

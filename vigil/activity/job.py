@@ -17,7 +17,7 @@ from vigil.activity.settings import ActivitySettings
 from vigil.activity.vision import VisionCancelled
 from vigil.config import VigilSettings, load_settings
 from vigil.errors import VigilError
-from vigil.jobs.kinds import Finished, JobContext, JobKind, describe_videos
+from vigil.jobs.kinds import Finished, JobContext, JobKind, SettingsDirs, describe_videos
 from vigil.jobs.model import ItemProgress, ItemState, JobProgress, JobState
 
 __all__ = ["KIND", "ActivityParams", "ActivityResult", "activity_params"]
@@ -25,14 +25,11 @@ __all__ = ["KIND", "ActivityParams", "ActivityResult", "activity_params"]
 NAME = "activity"
 
 
-class ActivityParams(BaseModel):
+class ActivityParams(SettingsDirs):
     model_config = ConfigDict(extra="forbid")
 
     videos: list[str] = Field(min_length=1, description="Video files, absolute paths")
     activity: ActivitySettings
-    data_dir: str
-    shared_dir: str
-    models_dir: str | None = None
 
 
 class ActivityResult(BaseModel):
@@ -46,9 +43,7 @@ def activity_params(videos: list[Path], settings: VigilSettings) -> ActivityPara
     return ActivityParams(
         videos=[str(video.absolute()) for video in videos],
         activity=settings.activity,
-        data_dir=str(settings.data_dir.absolute()),
-        shared_dir=str(settings.shared_dir.absolute()),
-        models_dir=None if settings.models_dir is None else str(settings.models_dir.absolute()),
+        **SettingsDirs.of(settings),
     )
 
 
@@ -56,9 +51,7 @@ def job_settings(params: ActivityParams) -> VigilSettings:
     return load_settings(
         None,
         activity=params.activity,
-        data_dir=Path(params.data_dir),
-        shared_dir=Path(params.shared_dir),
-        models_dir=None if params.models_dir is None else Path(params.models_dir),
+        **params.overrides(),
     )
 
 

@@ -16,13 +16,13 @@ from vigil.anonymize.run import AnonymizeProgress, anonymize_videos
 from vigil.anonymize.settings import AnonymizeSettings
 from vigil.batch.settings import BatchSettings
 from vigil.config import VigilSettings, load_settings
-from vigil.jobs.kinds import Finished, JobContext, JobKind, describe_videos
+from vigil.jobs.kinds import Finished, JobContext, JobKind, SettingsDirs, describe_videos
 from vigil.jobs.model import ItemProgress, ItemState, JobProgress, JobState
 
 NAME = "anonymize"
 
 
-class AnonymizeParams(BaseModel):
+class AnonymizeParams(SettingsDirs):
     model_config = ConfigDict(extra="forbid")
 
     videos: list[str] = Field(min_length=1, description="Video files, absolute paths")
@@ -30,9 +30,6 @@ class AnonymizeParams(BaseModel):
     force: bool = False
     anonymize: AnonymizeSettings
     track: BatchSettings
-    data_dir: str
-    shared_dir: str
-    models_dir: str | None = None
 
 
 class AnonymizeResult(BaseModel):
@@ -50,9 +47,7 @@ def anonymize_params(
         force=force,
         anonymize=settings.anonymize,
         track=settings.track,
-        data_dir=str(settings.data_dir.absolute()),
-        shared_dir=str(settings.shared_dir.absolute()),
-        models_dir=None if settings.models_dir is None else str(settings.models_dir.absolute()),
+        **SettingsDirs.of(settings),
     )
 
 
@@ -61,9 +56,7 @@ def job_settings(params: AnonymizeParams) -> VigilSettings:
         None,
         anonymize=params.anonymize,
         track=params.track,
-        data_dir=Path(params.data_dir),
-        shared_dir=Path(params.shared_dir),
-        models_dir=None if params.models_dir is None else Path(params.models_dir),
+        **params.overrides(),
     )
 
 

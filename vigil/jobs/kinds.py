@@ -16,14 +16,17 @@ import pkgutil
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from types import ModuleType
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel
 
 from vigil.jobs.errors import UnknownJobKind
 from vigil.jobs.model import FINAL_STATES, JobOutcome, JobPayload, JobProgress, JobRecord, JobState
+
+if TYPE_CHECKING:
+    from vigil.config import VigilSettings
 
 KIND_MODULE = "job"
 log = logging.getLogger(__name__)
@@ -123,6 +126,33 @@ def get_kind(name: str, kinds: Mapping[str, AnyKind] | None = None) -> AnyKind:
         return known[name]
     except KeyError:
         raise UnknownJobKind(name, sorted(known)) from None
+
+
+class SettingsDirs(BaseModel):
+    """The folders a job's settings were resolved against, carried in its parameters so it runs
+    as submitted whatever the server's environment later is (a base of a kind's params model)."""
+
+    data_dir: str
+    shared_dir: str
+    models_dir: str | None = None
+
+    @staticmethod
+    def of(settings: VigilSettings) -> dict[str, str | None]:
+        """The fields for a params model, from the submitting process's settings."""
+        models = settings.models_dir
+        return {
+            "data_dir": str(settings.data_dir.absolute()),
+            "shared_dir": str(settings.shared_dir.absolute()),
+            "models_dir": None if models is None else str(models.absolute()),
+        }
+
+    def overrides(self) -> dict[str, Path | None]:
+        """The same folders as `load_settings` overrides."""
+        return {
+            "data_dir": Path(self.data_dir),
+            "shared_dir": Path(self.shared_dir),
+            "models_dir": None if self.models_dir is None else Path(self.models_dir),
+        }
 
 
 def describe_videos(videos: list[str]) -> str:
