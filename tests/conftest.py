@@ -29,6 +29,13 @@ def shared_file(relative: str) -> Path:
 
 
 @pytest.fixture
+def shared_models(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A `vigil serve` started by the test finds the models in the shared copy (request it before
+    the server fixture, which reads the environment)."""
+    monkeypatch.setenv("VIGIL_SHARED_DIR", str(SHARED))
+
+
+@pytest.fixture
 def hamilton() -> Path:
     return shared_file("media/video/hamilton_640x360.mp4")
 

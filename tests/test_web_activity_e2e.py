@@ -32,12 +32,6 @@ COLOUR_SHARE = """([id, rgb]) => {
 }"""
 
 
-@pytest.fixture
-def shared_models(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The server finds the activity models in the shared copy (set before `server` reads the env)."""
-    monkeypatch.setenv("VIGIL_SHARED_DIR", str(SHARED))
-
-
 def test_admin_analyses_a_clip_and_sees_the_timeline(
     shared_models: None,
     server: str,  # noqa: F811

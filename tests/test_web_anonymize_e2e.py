@@ -21,12 +21,6 @@ pytestmark = pytest.mark.slow
 CLIP = SHARED / "media" / "video" / "single_face.mp4"
 
 
-@pytest.fixture
-def shared_models(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The server finds YuNet in the shared models (requested before `server`, which reads the env)."""
-    monkeypatch.setenv("VIGIL_SHARED_DIR", str(SHARED))
-
-
 def test_admin_uploads_compares_and_downloads(
     shared_models: None,
     server: str,  # noqa: F811

@@ -21,22 +21,7 @@
   }
 
   function upload(file) {
-    // XMLHttpRequest for its upload progress events (fetch has none).
-    return new Promise((resolve, reject) => {
-      const request = new XMLHttpRequest();
-      request.open("POST", "/api/anonymize/uploads?filename=" + encodeURIComponent(file.name));
-      request.setRequestHeader("X-CSRF-Token", window.vigil.csrf());
-      request.setRequestHeader("Content-Type", "application/octet-stream");
-      request.upload.onprogress = (event) => { if (event.lengthComputable) progress(event.loaded / event.total); };
-      request.onload = () => {
-        let body = {};
-        try { body = JSON.parse(request.responseText); } catch (e) { /* not JSON */ }
-        if (request.status === 201) resolve(body);
-        else reject(new Error(body.detail ? (typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail)) : request.statusText));
-      };
-      request.onerror = () => reject(new Error(request.statusText || "network error"));
-      request.send(file);
-    });
+    return window.vigil.uploadVideo(file, progress);
   }
 
   async function poll() {
