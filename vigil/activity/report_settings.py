@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from vigil.outbox.receiver_url import receiver_url
+
 __all__ = ["ReportSettings"]
 
 
@@ -40,13 +42,7 @@ class ReportSettings(BaseModel):
     @field_validator("url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
-        if value is None or not value.strip():
-            return None
-        value = value.strip()
-        scheme, _, rest = value.partition("://")
-        if scheme.lower() not in ("http", "https") or not rest.strip("/"):
-            raise ValueError("activity.report.url must be an http:// or https:// URL")
-        return value
+        return receiver_url(value, "activity.report.url")
 
     @model_validator(mode="after")
     def _complete_when_enabled(self) -> ReportSettings:

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from vigil.outbox.receiver_url import receiver_url
+
 ScoreScale = Literal["calibrated", "raw"]
 
 
@@ -131,13 +133,7 @@ class WatchlistConfig(Thresholds):
     @field_validator("upr_api_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
-        if value is None or not value.strip():
-            return None
-        value = value.strip()
-        scheme, _, rest = value.partition("://")
-        if scheme.lower() not in ("http", "https") or not rest.strip("/"):
-            raise ValueError("upr_api_url must be an http:// or https:// URL")
-        return value
+        return receiver_url(value, "upr_api_url")
 
     @model_validator(mode="after")
     def _key_with_url(self) -> WatchlistConfig:
