@@ -4,22 +4,25 @@ worker process that loads its models once and keeps them for every chunk it is g
 A chunk starts one sampling interval early and drops that warm-up sample, so its first kept
 sample has a previous frame to measure motion against, as in one sequential pass. Chunks end on
 multiples of the interval, so together they sample exactly the times one pass would. Progress is
-reported per finished chunk; a cancel stops before the next chunk starts."""
+reported per finished chunk; a cancel stops before the next chunk starts.
+
+The workers are local spawn processes or Ray actors (`jobs.executor: ray`, vigil/jobs/workers.py);
+the samples are put back in chunk order here either way."""
 
 from __future__ import annotations
 
 import math
-import multiprocessing
 import os
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from pathlib import Path
 
 from vigil.activity.cues import VisualSample
 from vigil.activity.vision import VisionCancelled, VisualCueExtractor, visual_samples
+from vigil.jobs.workers import LOCAL, ExecutorSettings, ReadsInput, pool_capacity, start_pool
 
-__all__ = ["CHUNK_S", "CuePool", "chunk_spans", "planned_workers"]
+__all__ = ["CHUNK_S", "CuePool", "chunk_spans", "planned_workers", "without_warm_up"]
 
 CHUNK_S = 20.0  # seconds of video per chunk: progress steps and load balance, ~1 warm-up sample each
 SECONDS_PER_WORKER = 30.0  # a worker starts in ~1.5 s; below this much video one process is faster
@@ -36,7 +39,14 @@ def _chunk(path: str, interval_s: float, start_s: float, end_s: float) -> list[V
     assert _EXTRACTOR is not None, "the pool initializer did not run"
     warm_start = max(0.0, start_s - interval_s)
     samples = visual_samples(Path(path), interval_s, extractor=_EXTRACTOR, start_s=warm_start, end_s=end_s)
-    return [s for s in samples if s.t >= start_s - 1e-6] if warm_start < start_s else samples
+    return without_warm_up(samples, start_s, interval_s) if warm_start < start_s else samples
+
+
+def without_warm_up(samples: list[VisualSample], start_s: float, interval_s: float) -> list[VisualSample]:
+    """Drop the warm-up sample. A sample's time is its frame's, which can fall a little before
+    its sampling time (the frame nearest 40.0 s of a 29.97 fps file starts at 39.998 s), so the
+    cut is half an interval before the chunk's start, not at it."""
+    return [s for s in samples if s.t >= start_s - interval_s / 2]
 
 
 def chunk_spans(duration: float, interval_s: float, chunk_s: float = CHUNK_S) -> list[tuple[float, float]]:
@@ -51,32 +61,32 @@ def chunk_spans(duration: float, interval_s: float, chunk_s: float = CHUNK_S) ->
     return spans
 
 
-def planned_workers(duration: float, requested: int | None) -> int:
+def planned_workers(duration: float, requested: int | None, executor: ExecutorSettings = LOCAL) -> int:
+    """As asked, else one per `SECONDS_PER_WORKER` of video, at most the CPUs (the Ray cluster's on Ray)."""
     if requested is not None:
         return max(1, requested)
-    return max(1, min(os.cpu_count() or 1, math.floor(duration / SECONDS_PER_WORKER)))
+    if duration < 2 * SECONDS_PER_WORKER:
+        return 1  # no cluster connection for a file one process does best
+    capacity = pool_capacity(executor) if executor.is_ray else os.cpu_count() or 1
+    return max(1, min(capacity, math.floor(duration / SECONDS_PER_WORKER)))
 
 
 class CuePool:
     """Worker processes for vision cues; use as a context manager around one or many files."""
 
-    def __init__(self, workers: int, model_dirs: Sequence[Path]) -> None:
+    def __init__(self, workers: int, model_dirs: Sequence[Path], executor: ExecutorSettings = LOCAL) -> None:
         self.workers = workers
-        self._pool = ProcessPoolExecutor(
-            max_workers=workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_init_worker,
-            initargs=([str(d) for d in model_dirs],),
-        )
+        self._pool = start_pool(executor, workers, _init_worker, ([str(d) for d in model_dirs],))
 
     def __enter__(self) -> CuePool:
         return self
 
-    def __exit__(self, *_: object) -> None:
-        self.close()
+    def __exit__(self, kind: object, error: BaseException | None, trace: object) -> None:
+        self.close(cancelled=isinstance(error, VisionCancelled))
 
-    def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+    def close(self, cancelled: bool = False) -> None:
+        """Waits for running chunks, unless cancelled: then they are abandoned (Ray actors killed)."""
+        self._pool.shutdown(wait=not cancelled, cancel_futures=True)
 
     def samples(
         self,
@@ -97,10 +107,11 @@ class CuePool:
                 if cancel is not None and cancel.is_set():
                     break
                 index, (start, end) = queue.pop(0)
-                pending[self._pool.submit(_chunk, str(path), interval_s, start, end)] = index
+                chunk = ReadsInput(_chunk, str(path))  # a node without the file says so
+                pending[self._pool.submit(chunk, str(path), interval_s, start, end)] = index
             if cancel is not None and cancel.is_set():
                 for future in pending:
-                    future.cancel()
+                    future.cancel()  # queued chunks; a running one ends (or its actor is killed at close)
                 raise VisionCancelled(f"analysis of {path.name} cancelled")
             finished, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)  # cancel is polled
             for future in finished:
