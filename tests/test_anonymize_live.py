@@ -81,7 +81,7 @@ def test_settings_from_yaml_style_values_and_environment(monkeypatch: pytest.Mon
     monkeypatch.setenv("VIGIL_ANONYMIZE__LIVE__PERSONS__STYLE", "silhouette")
     live = load_settings().anonymize.live
     assert live.covered_roles == ["viewer"] and live.cameras == {"stage": ["viewer", "operator"]}
-    assert (live.style, live.pad, live.hold_s) == ("blur", 0.25, 1.0)
+    assert (live.style, live.pad, live.hold_s) == ("blur", 0.4, 1.0)
     assert live.persons.style == "silhouette"
     with pytest.raises(Exception, match="covered_roles"):
         LivePrivacyConfig.model_validate({"covered_roles": ["guest"]})

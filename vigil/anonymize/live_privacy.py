@@ -59,8 +59,10 @@ class LivePrivacyConfig(BaseModel):
     style: FaceStyle = Field(
         "blur", description="blur, pixelate, solid, or mask (an ellipse on the landmarks)"
     )
+    # The files' default (anonymize/settings.py): at 0.25 the chin, ears and hair left outside the
+    # box keep a blurred patch face-shaped enough for other detectors (docs/anonymize.md, padding).
     pad: float = Field(
-        0.25, ge=0, le=2, description="Grow each face box by this fraction of its size on every side"
+        0.4, ge=0, le=2, description="Grow each face box by this fraction of its size on every side"
     )
     hold_s: float = Field(
         1.0,
