@@ -256,10 +256,14 @@ def test_old_finished_jobs_are_pruned_on_an_idle_server(db: Database, managers: 
 
 def test_create_executor_reads_the_setting() -> None:
     executor = create_executor(JobsConfig(executor="local"), KINDS)
-    assert isinstance(executor, LocalExecutor)
+    assert isinstance(executor, LocalExecutor) and not executor.chunks.is_ray
     executor.shutdown()
-    with pytest.raises(ConfigError, match=r"unknown jobs\.executor 'ray'"):
-        create_executor(JobsConfig.model_construct(executor="ray"), KINDS)  # type: ignore[arg-type]
+    # ray: the jobs run here too, their chunks on Ray (tests/test_ray_jobs.py runs one)
+    executor = create_executor(JobsConfig(executor="ray", ray_address="auto"), KINDS)
+    assert isinstance(executor, LocalExecutor) and executor.chunks.ray_address == "auto"
+    executor.shutdown()
+    with pytest.raises(ConfigError, match=r"unknown jobs\.executor 'spark'"):
+        create_executor(JobsConfig.model_construct(executor="spark"), KINDS)  # type: ignore[arg-type]
 
 
 KIND_MODULE = """

@@ -23,6 +23,7 @@ from vigil.activity.settings import ActivitySettings
 from vigil.activity.timeline import segments_of
 from vigil.config import VigilSettings
 from vigil.errors import SourceUnsupported
+from vigil.jobs.workers import chunk_executor
 
 __all__ = ["analyse_cues", "analyse_file", "classifier_for", "extract_cues", "media_duration"]
 
@@ -61,9 +62,10 @@ def extract_cues(
 
     dirs = settings.model_search_dirs()
     duration = media_duration(path)
-    workers = planned_workers(duration, settings.activity.workers)
+    executor = chunk_executor(settings.jobs)  # local processes or Ray (the job system's in a job)
+    workers = planned_workers(duration, settings.activity.workers, executor)
     if workers > 1:
-        with CuePool(workers, dirs) as pool:
+        with CuePool(workers, dirs, executor) as pool:
             visual = pool.samples(path, interval, duration, on_progress, cancel)
     else:
         visual = visual_samples(path, interval, model_dirs=dirs, on_progress=on_progress, cancel=cancel)

@@ -16,6 +16,7 @@ from rich.table import Table
 
 from vigil.activity.labels import display_name
 from vigil.errors import VigilError
+from vigil.jobs.cli_options import ExecutorOption, RayAddressOption, jobs_overrides
 from vigil.private_files import replace_private_file
 
 if TYPE_CHECKING:  # the pipeline is imported when a command runs, not when `vigil` starts
@@ -57,12 +58,12 @@ def _setup(verbose: bool) -> None:
     )
 
 
-def _settings(config: Path | None, **activity: object) -> VigilSettings:
+def _settings(config: Path | None, jobs: dict[str, str] | None = None, **activity: object) -> VigilSettings:
     from vigil.activity.settings import ActivitySettings
     from vigil.config import load_settings
 
     try:
-        settings = load_settings(config)
+        settings = load_settings(config, jobs=jobs or {})
         merged = settings.activity.model_dump() | {k: v for k, v in activity.items() if v is not None}
         return settings.model_copy(update={"activity": ActivitySettings.model_validate(merged)})
     except (VigilError, ValueError) as exc:
@@ -108,6 +109,8 @@ def analyse(
         ),
     ] = None,
     cues_cache: CacheOption = None,
+    executor: ExecutorOption = None,
+    ray_address: RayAddressOption = None,
     config: ConfigOption = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
@@ -115,7 +118,13 @@ def analyse(
     it) and the dominant activity of each file. Exit 0 when every file was analysed, 3 when one
     failed (the others are still analysed), 1 on bad settings, 130 when interrupted."""
     _setup(verbose)
-    settings = _settings(config, sample_interval_s=interval, classifier=classifier, workers=workers)
+    settings = _settings(
+        config,
+        jobs_overrides(executor, ray_address),
+        sample_interval_s=interval,
+        classifier=classifier,
+        workers=workers,
+    )
     from vigil.activity.analyse import analyse_file, classifier_for
 
     try:

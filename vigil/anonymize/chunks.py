@@ -5,16 +5,24 @@ after the other. With more, a spawn pool starts once per run; each worker builds
 pass (`PersonAnonymizer`: segmentation and hands models) once, at start, and resets its state at
 every chunk (render.render_chunk), so a chunk's pixels do not depend on which worker ran it nor on
 the chunks before it. Progress: workers count frames in a shared counter that the parent polls;
-cancel: a shared event the workers check on every frame."""
+cancel: a shared event the workers check on every frame.
+
+On Ray (`jobs.executor: ray`) the workers are actors on any node (vigil/jobs/ray_pool.py): each
+renders its chunk's segment into its own temporary folder and returns the segment's bytes with
+the result, so no folder needs to be shared but the input's; this process writes them where the
+local workers would have, and joins them as usual. Progress then moves per finished chunk, and a
+cancel kills the actors."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import logging
 import multiprocessing
+import tempfile
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, FIRST_EXCEPTION, Executor, Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +33,7 @@ from vigil.anonymize.person_options import PersonOptions
 from vigil.anonymize.render import ChunkResult, ChunkTask, FrameHook, in_process, render_chunk
 from vigil.anonymize.styles import FaceRegion
 from vigil.errors import ConfigError, VigilError
+from vigil.jobs.workers import LOCAL, ExecutorSettings, ReadsInput, start_pool
 from vigil.types import Image
 
 __all__ = ["ChunkWorkers", "PersonsSpec", "RenderWorkerError", "person_hook"]
@@ -75,22 +84,21 @@ def person_hook(spec: PersonsSpec) -> PersonHook:
 class ChunkWorkers:
     """The chunk renderer of one run (a context manager): `run` is a render.ChunkRunner."""
 
-    def __init__(self, workers: int, persons: PersonsSpec | None) -> None:
-        self.workers, self.persons = max(1, workers), persons
+    def __init__(self, workers: int, persons: PersonsSpec | None, executor: ExecutorSettings = LOCAL) -> None:
+        self.workers, self.persons, self.executor = max(1, workers), persons, executor
         self._hook: PersonHook | None = None  # in this process, built at the first chunk
-        self._pool: ProcessPoolExecutor | None = None
-        self._cancel: Any = None  # multiprocessing.Event
-        self._counter: Any = None  # multiprocessing.Value: frames rendered by the workers
+        self._pool: Executor | None = None
+        self._cancel: Any = None  # multiprocessing.Event (local workers)
+        self._counter: Any = None  # multiprocessing.Value: frames rendered by the local workers
 
     def __enter__(self) -> ChunkWorkers:
-        if self.workers > 1:
+        if self.workers > 1 and self.executor.is_ray:
+            self._pool = start_pool(self.executor, self.workers, _init_worker, (self.persons, None, None))
+        elif self.workers > 1:
             context = multiprocessing.get_context("spawn")
             self._cancel, self._counter = context.Event(), context.Value("q", 0)
-            self._pool = ProcessPoolExecutor(
-                max_workers=self.workers,
-                mp_context=context,
-                initializer=_init_worker,
-                initargs=(self.persons, self._cancel, self._counter),
+            self._pool = start_pool(
+                self.executor, self.workers, _init_worker, (self.persons, self._cancel, self._counter)
             )
         return self
 
@@ -98,7 +106,8 @@ class ChunkWorkers:
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
         if self._pool is not None:
-            self._cancel.set()
+            if self._cancel is not None:
+                self._cancel.set()
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
         if self._hook is not None:
@@ -114,11 +123,44 @@ class ChunkWorkers:
             hook = self._hook
             runner = in_process(hook.apply if hook else None, hook.reset if hook else None)
             return runner(tasks, on_frames, cancel)
+        if self.executor.is_ray:
+            return self._on_ray(self._pool, tasks, on_frames, cancel)
         return self._in_workers(self._pool, tasks, on_frames, cancel)
+
+    def _on_ray(
+        self,
+        pool: Executor,
+        tasks: Sequence[ChunkTask],
+        on_frames: Callable[[int], None],
+        cancel: threading.Event | None,
+    ) -> list[ChunkResult]:
+        render = _render_returning_segment
+        futures = [pool.submit(ReadsInput(render, str(task.source)), task) for task in tasks]
+        results: dict[int, ChunkResult] = {}
+        pending = set(futures)
+        try:
+            while pending:
+                done, pending = wait(pending, timeout=POLL_S, return_when=FIRST_COMPLETED)
+                for future in done:
+                    index = futures.index(future)
+                    result, segment = future.result()  # a chunk's error is raised here
+                    tasks[index].segment.write_bytes(segment)
+                    results[index] = result
+                    on_frames(result.frames)
+                if cancel is not None and cancel.is_set():
+                    pool.shutdown(wait=False, cancel_futures=True)  # kills the actors mid-chunk
+                    self._pool = None  # the rest of the run renders here (it stops at the cancel)
+                    return []
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            wait(futures)
+            raise
+        return [results[index] for index in range(len(tasks))]
 
     def _in_workers(
         self,
-        pool: ProcessPoolExecutor,
+        pool: Executor,
         tasks: Sequence[ChunkTask],
         on_frames: Callable[[int], None],
         cancel: threading.Event | None,
@@ -173,5 +215,17 @@ def _render_in_worker(task: ChunkTask) -> ChunkResult:
             counter.value += 1
 
     return render_chunk(
-        task, hook.apply if hook else None, hook.reset if hook else None, one_frame, _WORKER["cancel"]
+        task,
+        hook.apply if hook else None,
+        hook.reset if hook else None,
+        None if counter is None else one_frame,
+        _WORKER["cancel"],
     )
+
+
+def _render_returning_segment(task: ChunkTask) -> tuple[ChunkResult, bytes]:
+    """A Ray worker's chunk: rendered into this node's temporary folder, its bytes returned."""
+    with tempfile.TemporaryDirectory(prefix="vigil-segment-") as work:
+        here = dataclasses.replace(task, segment=Path(work) / task.segment.name)
+        result = _render_in_worker(here)
+        return result, here.segment.read_bytes()

@@ -18,6 +18,7 @@ from rich.table import Table
 from vigil.anonymize.settings import AnonymizeSettings, FaceOptions
 from vigil.anonymize.styles import FACE_STYLES
 from vigil.errors import VigilError
+from vigil.jobs.cli_options import ExecutorOption, RayAddressOption, jobs_overrides
 
 if TYPE_CHECKING:  # the pipeline is imported when the command runs, not when `vigil` starts
     from vigil.anonymize.report import AnonymizeReport
@@ -107,10 +108,12 @@ def anonymize(
             show_default=f"anonymize.strip_metadata: {'--strip-metadata' if _STRIP else '--keep-metadata'}",
         ),
     ] = None,
+    executor: ExecutorOption = None,
+    ray_address: RayAddressOption = None,
     config: Annotated[
         Path | None,
         typer.Option(
-            "--config", "-c", help="YAML settings file; reads its `anonymize:` and `track:` sections."
+            "--config", "-c", help="YAML settings file; reads its `anonymize:`, `track:`, `jobs:` sections."
         ),
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
@@ -133,7 +136,7 @@ def anonymize(
     from vigil.config import load_settings
 
     try:
-        settings = load_settings(config)
+        settings = load_settings(config, jobs=jobs_overrides(executor, ray_address))
         face_options = FaceOptions.model_validate(
             settings.anonymize.faces.model_dump()
             | {k: v for k, v in {"style": faces, "pad": pad}.items() if v is not None}

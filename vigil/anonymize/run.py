@@ -42,6 +42,7 @@ from vigil.batch.progress import BatchProgress
 from vigil.batch.video import VideoInfo, probe_video
 from vigil.config import VigilSettings
 from vigil.errors import InputError, VigilError
+from vigil.jobs.workers import chunk_executor, pool_capacity, use_executor
 
 __all__ = ["AnonymizeProgress", "AnonymizeReport", "anonymize_videos", "output_path", "sidecar_path"]
 
@@ -103,7 +104,8 @@ def anonymize_videos(
     batch = tracking_settings(settings.track, options.faces, workers)
     persons = options.persons
     spec = None if persons.style == "none" else PersonsSpec(persons, settings.model_search_dirs())
-    with tempfile.TemporaryDirectory(prefix="vigil-anonymize-") as work:
+    executor = chunk_executor(settings.jobs)  # local processes or Ray, for both passes
+    with tempfile.TemporaryDirectory(prefix="vigil-anonymize-") as work, use_executor(executor):
         started = time.perf_counter()
         found, batch_report = find_faces(
             todo,
@@ -129,10 +131,10 @@ def anonymize_videos(
         persons=persons.style,
         workers=batch.cpu_workers,
     )
-    render_workers = _render_workers(
-        batch.cpu_workers, "cpu_workers" in batch.model_fields_set, found, chunk_frames
-    )
-    with ChunkWorkers(render_workers, spec) as renderer:
+    was_set = "cpu_workers" in batch.model_fields_set
+    capacity = batch.cpu_workers if was_set or not executor.is_ray else pool_capacity(executor)
+    render_workers = _render_workers(capacity, was_set, found, chunk_frames)
+    with ChunkWorkers(render_workers, spec, executor) as renderer:
         for video in renderable:
             if cancel.is_set():
                 break

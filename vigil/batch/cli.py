@@ -22,6 +22,7 @@ from rich.table import Table
 from vigil.batch.settings import BatchSettings, supported_engines
 from vigil.cli_groups import default_command_group
 from vigil.errors import VigilError
+from vigil.jobs.cli_options import ExecutorOption, RayAddressOption, jobs_overrides
 
 DEFAULT_ENGINE = BatchSettings.model_fields["engine"].default
 
@@ -94,9 +95,13 @@ def run(
     videos_json: Annotated[
         Path | None, typer.Option(help="JSON list of video paths (the seed's --videos_json_path).")
     ] = None,
+    executor: ExecutorOption = None,
+    ray_address: RayAddressOption = None,
     config: Annotated[
         Path | None,
-        typer.Option("--config", "-c", help="YAML settings file; batch tracking reads its `track:` section."),
+        typer.Option(
+            "--config", "-c", help="YAML settings file; batch tracking reads its `track:`, `jobs:` sections."
+        ),
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
     # Seed 000's spellings (run_tracking_manager.py / its workers), hidden aliases of the above.
@@ -121,7 +126,8 @@ def run(
     Check outputs with `vigil track validate PATH...`."""
     _setup_logging(verbose)
     from vigil.batch.discover import discover_videos
-    from vigil.batch.settings import load_batch_settings
+    from vigil.config import load_settings
+    from vigil.jobs.workers import ExecutorSettings
 
     del seed_disable_gpu  # accepted for the seed's command lines: every Vigil engine runs on the CPU
     try:
@@ -143,14 +149,19 @@ def run(
         err.print("[red]error:[/red] give video files or folders, or --videos-json FILE")
         raise typer.Exit(EXIT_BAD_INPUT)
     try:
-        settings = load_batch_settings(
+        track = {
+            "engine": engine,
+            "cpu_workers": workers,
+            "chunk_size": chunk_size,
+            "chunk_min": chunk_min,
+            "chunk_max": chunk_max,
+        }
+        loaded = load_settings(
             config,
-            engine=engine,
-            cpu_workers=workers,
-            chunk_size=chunk_size,
-            chunk_min=chunk_min,
-            chunk_max=chunk_max,
+            track={key: value for key, value in track.items() if value is not None},
+            jobs=jobs_overrides(executor, ray_address),
         )
+        settings, where = loaded.track, ExecutorSettings.of(loaded.jobs)
         videos = discover_videos(paths or [], videos_json)
     except VigilError as exc:
         err.print(f"[red]error:[/red] {exc}")
@@ -158,7 +169,7 @@ def run(
     if not videos:
         err.print("no video found (.mp4 .mov .avi .mkv .webm)")
         raise typer.Exit(0)
-    report = _run(videos, settings, out_dir, force)
+    report = _run(videos, settings, out_dir, force, where)
     raise typer.Exit(EXIT_FAILED_VIDEOS if report.failed else 0)
 
 
@@ -172,7 +183,7 @@ def _alias(name: str, value: T | None, *aliases: tuple[str, T | None]) -> T | No
     return given[0][1] if given else None
 
 
-def _run(videos: list[Path], settings: Any, out_dir: Path | None, force: bool) -> Any:
+def _run(videos: list[Path], settings: Any, out_dir: Path | None, force: bool, where: Any) -> Any:
     from vigil.batch.progress import RichProgress
     from vigil.batch.runner import run_batch
 
@@ -181,7 +192,13 @@ def _run(videos: list[Path], settings: Any, out_dir: Path | None, force: bool) -
     try:
         with RichProgress(err, emit) as progress:
             report = run_batch(
-                videos, settings, out_dir=out_dir, force=force, on_progress=progress, cancel=cancel
+                videos,
+                settings,
+                out_dir=out_dir,
+                force=force,
+                on_progress=progress,
+                cancel=cancel,
+                executor_settings=where,
             )
     except KeyboardInterrupt:
         err.print("interrupted: finished outputs are kept, partial ones removed; run again to do the rest")

@@ -3,21 +3,24 @@
 Starting a pool costs each worker ~1.5 s of imports and models (planning.py); a server that runs
 job after job keeps one pool warm between them and stops it after `idle_s` without a job, so an
 idle server holds no worker processes. `vigil track` runs once and plans its own pool instead.
-Workers reload models themselves when a job's engine settings differ (worker.WorkerModels)."""
+Workers reload models themselves when a job's engine settings differ (worker.WorkerModels).
+With `jobs.executor: ray` the warm workers are Ray actors (vigil/jobs/ray_pool.py), as many as the
+job's `track.cpu_workers`."""
 
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 
 from vigil.batch.settings import BatchSettings
 from vigil.batch.worker import init_worker
+from vigil.errors import VigilError
+from vigil.jobs.workers import LOCAL, ExecutorSettings, chunk_executor, start_pool
 
 log = logging.getLogger(__name__)
 PING_TIMEOUT_S = 30.0  # a live worker answers in milliseconds; a cold one once its models load
@@ -26,17 +29,19 @@ PING_TIMEOUT_S = 30.0  # a live worker answers in milliseconds; a cold one once 
 class WarmPool:
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._pool: ProcessPoolExecutor | None = None
+        self._pool: Executor | None = None
         self._workers = 0
+        self._where: ExecutorSettings = LOCAL
         self._users = 0
         self._timer: threading.Timer | None = None
         self.started = 0  # pools started (tests and logs)
 
     @contextmanager
-    def use(self, settings: BatchSettings) -> Iterator[ProcessPoolExecutor]:
-        """A pool of `settings.cpu_workers` processes, warm when the last job left one; stopped
-        `settings.warm_idle_s` after the last user (at once when 0)."""
-        pool = self._acquire(settings)
+    def use(self, settings: BatchSettings) -> Iterator[Executor]:
+        """A pool of `settings.cpu_workers` processes (where the job system's executor says: local
+        or Ray), warm when the last job left one; stopped `settings.warm_idle_s` after the last user
+        (at once when 0)."""
+        pool = self._acquire(settings, chunk_executor())
         try:
             yield pool
         finally:
@@ -54,19 +59,15 @@ class WarmPool:
             processes = getattr(self._pool, "_processes", None) or {}
             return {int(pid) for pid in processes}
 
-    def _acquire(self, settings: BatchSettings) -> ProcessPoolExecutor:
+    def _acquire(self, settings: BatchSettings, where: ExecutorSettings) -> Executor:
         with self._lock:
             self._cancel_timer()
-            if self._pool is not None and (self._workers != settings.cpu_workers or not self._alive()):
+            changed = self._workers != settings.cpu_workers or self._where != where
+            if self._pool is not None and (changed or not self._alive()):
                 self._stop()
             if self._pool is None:
-                self._pool = ProcessPoolExecutor(
-                    max_workers=settings.cpu_workers,
-                    mp_context=multiprocessing.get_context("spawn"),
-                    initializer=init_worker,
-                    initargs=(settings,),
-                )
-                self._workers = settings.cpu_workers
+                self._pool = start_pool(where, settings.cpu_workers, init_worker, (settings,))
+                self._workers, self._where = settings.cpu_workers, where
                 self.started += 1
             self._users += 1
             return self._pool
@@ -94,7 +95,7 @@ class WarmPool:
         assert self._pool is not None
         try:
             return self._pool.submit(os.getpid).result(timeout=PING_TIMEOUT_S) > 0
-        except (BrokenProcessPool, TimeoutError, RuntimeError):
+        except (BrokenProcessPool, TimeoutError, RuntimeError, VigilError):  # VigilError: a Ray worker lost
             return False
 
     def _stop(self) -> None:

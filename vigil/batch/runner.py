@@ -7,6 +7,10 @@ order in this process (ids, blendshapes, speaking: stitch.py) and streamed to it
 which appears atomically when the video is complete. At most ~3 chunks per worker are in flight
 or waiting to be stitched, so memory stays flat whatever the video length.
 
+The pool comes from `vigil.jobs.workers.start_pool`: local spawn processes, or Ray actors on any
+node (`jobs.executor: ray`); stitching stays here in frame order, so the output is the same either
+way. On Ray a chunk whose worker died runs again on another one (ray_pool.py).
+
 A video that cannot be read, a chunk that raises, or a crashed worker fails that video with its
 reason; the others continue. Finished outputs are never rewritten unless `force`, so an
 interrupted run, re-run, redoes only what is missing.
@@ -17,7 +21,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import multiprocessing
 import resource
 import threading
 import time
@@ -27,7 +30,6 @@ from concurrent.futures import (
     FIRST_COMPLETED,
     Executor,
     Future,
-    ProcessPoolExecutor,
     ThreadPoolExecutor,
     wait,
 )
@@ -61,6 +63,7 @@ from vigil.batch.video import VideoInfo, probe_video
 from vigil.batch.worker import init_worker
 from vigil.batch.writer import TrackingWriter
 from vigil.errors import ConfigError, VigilError
+from vigil.jobs.workers import ExecutorSettings, ReadsInput, chunk_executor, pool_capacity, start_pool
 
 __all__ = ["BatchProgress", "BatchReport", "VideoProgress", "run_batch"]
 
@@ -154,8 +157,10 @@ class _Batch:
         on_progress: Callable[[BatchProgress], None] | None,
         cancel: threading.Event | None,
         executor: Executor | None = None,
+        chunks: ExecutorSettings | None = None,
     ) -> None:
         self.settings, self.out_dir = settings, out_dir
+        self.chunks = chunks or chunk_executor()
         self._own_executor = executor is None
         self.on_progress, self.cancel = on_progress, cancel or threading.Event()
         self.report = BatchReport()
@@ -171,12 +176,7 @@ class _Batch:
     def _new_executor(self) -> Executor:
         if self.settings.cpu_workers == 1:
             return _InlineExecutor()
-        return ProcessPoolExecutor(
-            max_workers=self.settings.cpu_workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=init_worker,
-            initargs=(self.settings,),
-        )
+        return start_pool(self.chunks, self.settings.cpu_workers, init_worker, (self.settings,))
 
     def _start(self, video: Path) -> _Job | None:
         progress = self.progress[video]
@@ -261,7 +261,8 @@ class _Batch:
                 if job.submitted < len(job.chunks) and job.submitted - job.stitched < ahead:
                     first, last = job.chunks[job.submitted]
                     task = ChunkTask(job.video, job.info, job.submitted, first, last, self.settings)
-                    future = self.executor.submit(process_chunk, task)
+                    # On a node that does not see the video, the chunk fails naming node and path.
+                    future = self.executor.submit(ReadsInput(process_chunk, str(job.video)), task)
                     self.in_flight[future] = (job, job.submitted)
                     job.submitted += 1
                     progressed = True
@@ -447,6 +448,7 @@ def run_batch(
     on_progress: Callable[[BatchProgress], None] | None = None,
     cancel: threading.Event | None = None,
     executor: Executor | None = None,
+    executor_settings: ExecutorSettings | None = None,
 ) -> BatchReport:
     """Track `videos` into `<stem>_tracking.json` files (next to each video, or in `out_dir`).
 
@@ -455,9 +457,11 @@ def run_batch(
     per-video problems land in `report.failed`.
     A set `cancel` event stops submitting work; unfinished videos are left out of the report
     and their partial outputs removed. `executor` reuses a caller's process pool (initialised with
-    `init_worker`, e.g. already warm in a benchmark); it is not shut down. Without one, and unless
-    `cpu_workers` was set (flag, env, YAML), the pool gets as many workers as the work repays, at
-    most the CPU count (planning.py)."""
+    `init_worker`, e.g. already warm in a benchmark); it is not shut down. Without one, the pool
+    is started where `executor_settings` says (default: the job system's executor when a job runs
+    this, else local processes), and unless `cpu_workers` was set (flag, env, YAML) it gets as
+    many workers as the work repays, at most the CPU count (of the Ray cluster on Ray: planning.py).
+    One worker runs the chunks in this process, whatever the executor."""
     check_engine(settings)
     if settings.enable_object_detection:
         object_model_path(settings)  # an unknown model name or a missing model file fails here
@@ -465,10 +469,12 @@ def run_batch(
         blendshape_estimator(settings)  # a bad export profile fails here, before any work
     except ValueError as exc:
         raise ConfigError(f"invalid blendshape export settings: {exc}") from exc
-    if executor is None and settings.cpu_workers > 1 and "cpu_workers" not in settings.model_fields_set:
+    chunks = executor_settings or chunk_executor()
+    if executor is None and "cpu_workers" not in settings.model_fields_set:
+        capacity = pool_capacity(chunks) if chunks.is_ray else settings.cpu_workers
         todo, _ = split_pending(videos, out_dir, force)
-        workers = planned_workers(settings.cpu_workers, todo)
-        if workers < settings.cpu_workers:
-            log.info("%d worker(s) for this work (at most %d)", workers, settings.cpu_workers)
+        workers = planned_workers(capacity, todo)
+        if workers != settings.cpu_workers:
+            log.info("%d worker(s) for this work (at most %d)", workers, capacity)
             settings = settings.model_copy(update={"cpu_workers": workers})
-    return _Batch(settings, out_dir, on_progress, cancel, executor).run(videos, force)
+    return _Batch(settings, out_dir, on_progress, cancel, executor, chunks).run(videos, force)
