@@ -33,7 +33,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
-from vigil.activity.settings import ActivitySettings
+from vigil.activity.settings import ActivitySettings, AudioSource
 from vigil.anonymize.settings import AnonymizeSettings
 from vigil.batch.settings import BatchSettings
 from vigil.detect.base import DetectorConfigBase
@@ -146,6 +146,11 @@ class CameraConfig(_Strict):
     loop: bool = Field(False, description="Restart a file source at its end (simulated camera)")
     activity: bool = Field(
         False, description="Analyse what the person is doing (the `activity:` settings; docs/activity.md)"
+    )
+    activity_audio: AudioSource | None = Field(
+        None,
+        description="Sound of this camera's activity: stream, microphone or none; default "
+        "`activity.live_audio`",
     )
 
 

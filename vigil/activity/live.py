@@ -5,7 +5,12 @@ The pipeline's analysis thread offers each frame (`offer`, a few microseconds); 
 waits for it and frames are never decoded twice. Audio samples (the camera's stream or a
 microphone) are fed by time with `feed_audio`. Every `hop_s` the last `window_s` of cues are
 classified, the online timeline (online.py) keeps the current state, and each closed segment
-goes to the sink (the store), as does the state still going on, every few seconds."""
+goes to the sink (the store), as does the state still going on, every few seconds.
+
+The camera's sound (live_audio.py: the stream's own audio track, decoded from the packets its
+decode thread demuxes, or a microphone) is analysed on a thread of its own and fed here; the
+decode thread's packets also fill the clip ring of `/api/save-clip` (ring.py, clip.py). `tap` is
+what the camera pipeline hands to its decode thread for both."""
 
 from __future__ import annotations
 
@@ -21,9 +26,13 @@ from typing import TYPE_CHECKING
 from vigil.activity.cues import AudioSample, VisualSample
 from vigil.activity.features import window_features
 from vigil.activity.labels import Activity
+from vigil.activity.live_audio import AudioStatus, MicrophoneFeed, StreamAudio
+from vigil.activity.media_tap import CameraMedia
+from vigil.activity.microphone import DeviceSelector
 from vigil.activity.online import OnlineSegment, OnlineTimeline
 from vigil.activity.result import CueSummary, cue_summary
-from vigil.activity.settings import ActivitySettings
+from vigil.activity.ring import PacketRing
+from vigil.activity.settings import ActivitySettings, AudioSource
 from vigil.live.queues import DropOldestQueue
 from vigil.types import Frame
 
@@ -72,7 +81,11 @@ class LiveActivity:
         model_dirs: Sequence[Path],
         classifier: WindowClassifier,
         sink: SegmentSink | None = None,
+        audio: AudioSource = "none",
+        microphone: DeviceSelector = None,
     ) -> None:
+        """`audio`: where the sound comes from (`microphone`: the device `microphone` selects).
+        The clip ring is kept when `options.clip_buffer_s` > 0."""
         self.camera, self.options, self.classifier, self.sink = camera, options, classifier, sink
         self._model_dirs = list(model_dirs)
         self._frames: DropOldestQueue[Frame | None] = DropOldestQueue(1)
@@ -88,15 +101,47 @@ class LiveActivity:
         self._thread = threading.Thread(target=self._run, name=f"{camera}-activity", daemon=True)
         self.samples = 0
         self.busy_s = 0.0  # time spent analysing (the cost per camera)
+        self.clips = PacketRing(options.clip_buffer_s) if options.clip_buffer_s > 0 else None
+        self._sound: StreamAudio | MicrophoneFeed | None = None
+        stream_audio = None
+        if audio == "stream":
+            self._sound = stream_audio = StreamAudio(camera, self.feed_audio, self._model_dirs)
+        elif audio == "microphone":
+            self._sound = MicrophoneFeed(camera, self.feed_audio, self._model_dirs, microphone)
+        self.tap = CameraMedia(self.clips, stream_audio) if self.clips or stream_audio else None
 
     def start(self) -> None:
+        if self._sound is not None:
+            self._sound.start()
         self._thread.start()
 
     def stop(self) -> None:
         self._frames.put(None, droppable=False)
+        if self._sound is not None:
+            self._sound.stop()
 
     def join(self, timeout: float | None = None) -> None:
+        deadline = None if timeout is None else time.monotonic() + timeout
         self._thread.join(timeout)
+        if self._sound is not None:
+            self._sound.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        if self.clips is not None:
+            self.clips.close()
+
+    def audio_samples(self) -> list[AudioSample]:
+        """The sound cues kept for the windows, `t` in wall-clock seconds."""
+        with self._lock:
+            origin = self._origin or 0.0
+            return [
+                AudioSample(s.t + origin, s.duration, s.voice, s.loudness_db, s.events) for s in self._audio
+            ]
+
+    @property
+    def audio(self) -> AudioStatus:
+        """Where the sound comes from and whether it is heard."""
+        if self._sound is None:
+            return AudioStatus("none", False, 0, 0, None)
+        return self._sound.status()
 
     @property
     def state(self) -> LiveState:
@@ -125,13 +170,19 @@ class LiveActivity:
         self._close_open_segment()
 
     def feed_audio(self, samples: Sequence[AudioSample], origin_wall: float) -> None:
-        """Audio samples whose `t` counts from the wall-clock time `origin_wall`."""
+        """Audio samples whose `t` counts from the wall-clock time `origin_wall` (0: `t` is
+        wall-clock time, as a microphone's)."""
+        if not samples:
+            return
         with self._lock:
-            base = self._origin_for(origin_wall)
+            base = self._origin_for(origin_wall + samples[0].t)
             self._audio.extend(
                 AudioSample(s.t + origin_wall - base, s.duration, s.voice, s.loudness_db, s.events)
                 for s in samples
             )
+            newest = self._audio[-1].t
+            while self._audio and self._audio[0].t < newest - _KEEP_S:  # also without frames
+                self._audio.popleft()
 
     def _origin_for(self, wall: float) -> float:
         if self._origin is None:

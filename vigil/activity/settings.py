@@ -9,9 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from vigil.activity.report_settings import ReportSettings
 
-__all__ = ["ActivitySettings", "Classifier"]
+__all__ = ["ActivitySettings", "AudioSource", "Classifier"]
 
 Classifier = Literal["rules", "model"]
+AudioSource = Literal["stream", "microphone", "none"]
 
 
 class ActivitySettings(BaseModel):
@@ -65,6 +66,19 @@ class ActivitySettings(BaseModel):
         description="Microphone for live activity: a PortAudio input index or exact name (see "
         "GET /api/audio-devices); default: the system's default input. A choice made with "
         "POST /api/set-audio-device overrides it",
+    )
+    live_audio: AudioSource = Field(
+        "stream",
+        description="Sound of a live camera's activity: `stream` (the camera's own audio track, "
+        "when it has one), `microphone` (`audio_device`) or `none`; a camera's "
+        "`activity_audio` overrides it",
+    )
+    clip_buffer_s: float = Field(
+        30.0,
+        ge=0,
+        le=300,
+        description="Live cameras with activity on keep this many seconds of their compressed video "
+        "and audio for POST /api/save-clip (0: off; memory: the stream's bitrate times this)",
     )
     model_path: Path | None = Field(
         None,

@@ -65,6 +65,7 @@ class CameraPipeline:
             self.health,
             self.stop_event,
             clock,
+            tap=None if activity is None else activity.tap,  # clip ring, stream audio
         )
         self.analyser = AnalysisWorker(
             name,

@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import Protocol
 
 from vigil.config import CameraConfig, RuntimeConfig
 from vigil.errors import SourceError, SourceUnavailable, SourceUnsupported
@@ -16,12 +17,20 @@ from vigil.live.health import SourceHealth, SourceState
 from vigil.live.queues import DropOldestQueue
 from vigil.live.sampling import FrameSampler, Pacer
 from vigil.redact import redact
-from vigil.sources import FrameSource, RawFrame, open_source
+from vigil.sources import FrameSource, PacketTap, RawFrame, open_source
 from vigil.types import Frame
 
 log = logging.getLogger(__name__)
 
 END = None  # end-of-stream marker on the frame queue
+
+
+class MediaTap(PacketTap, Protocol):
+    """A packet tap that also learns when the pipeline says each sampled frame was seen, so the
+    stream's audio gets wall-clock times on the video's own timeline (live activity)."""
+
+    def frame_time(self, source_pts: float, wall: float) -> None:
+        """A sampled frame: its pts as the source gave it (seconds) and its `Frame.wall_ts`."""
 
 
 class DecodeWorker:
@@ -38,8 +47,10 @@ class DecodeWorker:
         health: SourceHealth,
         stop: threading.Event,
         clock: Callable[[], float] = time.time,
+        tap: MediaTap | None = None,
     ) -> None:
         self.camera, self.name, self.runtime = camera, name, runtime
+        self.tap = tap  # a clip's packets and the stream's audio (live activity)
         self.realtime, self.retry_backoff_s = realtime, retry_backoff_s
         self.frames, self.counters, self.health, self.stop = frames, counters, health, stop
         self.clock = clock
@@ -56,7 +67,7 @@ class DecodeWorker:
         attempt = 0
         try:
             while not self.stop.is_set():
-                source = open_source(self.camera.url, self.runtime, 1.0 / self.sampler.interval)
+                source = open_source(self.camera.url, self.runtime, 1.0 / self.sampler.interval, self.tap)
                 decoded_before = self.counters.frames_decoded
                 try:
                     if self._play(source):
@@ -136,6 +147,8 @@ class DecodeWorker:
         image = raw.to_bgr()
         self.counters.ms_decode += (time.perf_counter() - start) * 1000
         wall = self._wall_ts(pts, live)
+        if self.tap is not None:
+            self.tap.frame_time(raw.pts, wall)
         self.health.last_frame_ts = wall
         frame = Frame(image=image, pts=pts, wall_ts=wall, index=self._index, shot=self.shots.shot)
         self._index += 1

@@ -42,13 +42,21 @@ class PipelineFactory:
         activity = None
         if camera.activity:
             from vigil.activity.analyse import classifier_for
+            from vigil.activity.audio_choice import selected_device
 
+            audio = camera.activity_audio or self.settings.activity.live_audio
             activity = LiveActivity(
                 name,
                 self.settings.activity,
                 self.settings.model_search_dirs(),
                 classifier_for(self.settings),
                 self.activity_sink,
+                audio=audio,
+                microphone=(
+                    selected_device(self.settings.data_dir, self.settings.activity.audio_device)
+                    if audio == "microphone"
+                    else None
+                ),
             )
         return CameraPipeline(
             name,

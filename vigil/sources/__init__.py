@@ -6,11 +6,19 @@ import re
 from pathlib import Path
 
 from vigil.config import RuntimeConfig
-from vigil.sources.av_source import AvSource
+from vigil.sources.av_source import AvSource, PacketTap
 from vigil.sources.base import FrameSource, RawFrame, SourceKind
 from vigil.sources.usb import UsbSource
 
-__all__ = ["FrameSource", "RawFrame", "SourceKind", "camera_name", "open_source", "source_kind"]
+__all__ = [
+    "FrameSource",
+    "PacketTap",
+    "RawFrame",
+    "SourceKind",
+    "camera_name",
+    "open_source",
+    "source_kind",
+]
 
 _USB = re.compile(r"^(?:usb:)?(\d+)$|^(/dev/video\d+)$")
 
@@ -26,9 +34,12 @@ def source_kind(url: str) -> SourceKind:
     return "file"
 
 
-def open_source(url: str, runtime: RuntimeConfig, analysis_fps: float | None = None) -> FrameSource:
+def open_source(
+    url: str, runtime: RuntimeConfig, analysis_fps: float | None = None, tap: PacketTap | None = None
+) -> FrameSource:
     """Build (not open) the source for `url`. With `analysis_fps`, decoders may skip frames
-    that the sampler cannot need (`runtime.skip_nonref_frames`)."""
+    that the sampler cannot need (`runtime.skip_nonref_frames`). `tap` sees the compressed packets
+    (video and first audio stream) of PyAV sources; USB cameras have none."""
     kind = source_kind(url)
     if kind == "usb":
         match = _USB.match(url)
@@ -42,6 +53,7 @@ def open_source(url: str, runtime: RuntimeConfig, analysis_fps: float | None = N
         read_timeout_s=runtime.read_timeout_s,
         decode_threads=runtime.decode_threads,
         skip_nonref_below_fps=analysis_fps if runtime.skip_nonref_frames else None,
+        tap=tap,
     )
 
 

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import av
 import av.container
@@ -21,6 +21,17 @@ from vigil.types import Image
 
 log = logging.getLogger(__name__)
 CORRUPT_PACKET_LOG = LogThrottle(interval_s=60.0)
+
+
+class PacketTap(Protocol):
+    """Sees the source's compressed packets on the decode thread, before any decoding: a clip's
+    ring buffer keeps them, the stream's own audio is decoded from them (same connection)."""
+
+    def opened(self, video: av.video.stream.VideoStream, audio: av.audio.stream.AudioStream | None) -> None:
+        """A new connection (or a file played again): its streams, valid until the next call."""
+
+    def packet(self, packet: av.Packet[Any], video: bool) -> None:
+        """One demuxed packet of the video or of the first audio stream (never a flush packet)."""
 
 
 class _AvFrame:
@@ -53,14 +64,17 @@ class AvSource(FrameSource):
         read_timeout_s: float = 10.0,
         decode_threads: int = 0,
         skip_nonref_below_fps: float | None = None,
+        tap: PacketTap | None = None,
     ) -> None:
         self.url = url
+        self.tap = tap
         self.kind = kind
         self._timeouts = (open_timeout_s, read_timeout_s)
         self._threads = decode_threads
         self._skip_nonref_below_fps = skip_nonref_below_fps
         self._container: av.container.InputContainer | None = None
         self._stream: av.video.stream.VideoStream | None = None
+        self._audio: av.audio.stream.AudioStream | None = None  # demuxed only for a tap
         self.corrupt_packets = 0
         self._scaler = VideoReformatter()  # one per stream: keeps its scaling context between frames
 
@@ -86,6 +100,9 @@ class AvSource(FrameSource):
         stream.thread_type = "AUTO"
         stream.thread_count = self._threads
         self._container, self._stream = container, stream
+        if self.tap is not None:
+            self._audio = container.streams.audio[0] if container.streams.audio else None
+            self.tap.opened(stream, self._audio)
         rate = self.nominal_fps
         if self._skip_nonref_below_fps and rate and rate >= 2 * self._skip_nonref_below_fps:
             # Nothing references these frames: skipping them keeps every other frame intact
@@ -117,9 +134,17 @@ class AvSource(FrameSource):
             raise RuntimeError("open() the source first")
         stream, fallback_step = self._stream, 1.0 / (self.nominal_fps or 25.0)
         last_pts = -fallback_step
+        tap, audio = self.tap, self._audio
         try:
             # demux() ends with an empty packet that flushes the decoder.
-            for packet in self._container.demux(stream):
+            for packet in self._container.demux(stream, *([audio] if audio is not None else [])):
+                if tap is not None and packet.size:
+                    is_video = packet.stream is stream
+                    tap.packet(packet, is_video)
+                    if not is_video:
+                        continue
+                elif audio is not None and packet.stream is audio:
+                    continue  # the audio stream's flush packet
                 for frame in self._decode(packet):
                     last_pts = self._pts(frame, stream.time_base, last_pts + fallback_step)
                     yield _AvFrame(frame, last_pts, self._scaler)
@@ -148,4 +173,4 @@ class AvSource(FrameSource):
     def close(self) -> None:
         if self._container is not None:
             self._container.close()
-        self._container = self._stream = None
+        self._container = self._stream = self._audio = None

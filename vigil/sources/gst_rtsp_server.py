@@ -9,6 +9,7 @@ Vigil:
     /usr/bin/python3 vigil/sources/gst_rtsp_server.py --port 8554 --path /cam --file clip.mp4 --loop
 
 Prints READY on stdout once the server listens; exits cleanly on SIGTERM or SIGINT.
+With --audio the clip's AAC track is served too (RTP MPEG-4 generic); not with --loop.
 With --loop, clients share one stream and the clip loops seamlessly through segment seeks
 (running time keeps increasing, so RTP timestamps stay monotonic); if a seek fails the stream
 simply ends, and clients see EOS. Known limit: the server skips its PLAY seek while the position
@@ -35,11 +36,13 @@ _SEGMENT_SEEK = Gst.SeekFlags.SEGMENT
 CODECS = ("h264", "h265")
 
 
-def _launch_line(path: Path, codec: str) -> str:
+def _launch_line(path: Path, codec: str, audio: bool = False) -> str:
     location = str(path).replace("\\", "\\\\").replace('"', '\\"')
+    # The clip's AAC track as RTP MPEG-4 generic (RFC 3640), as IP cameras send it.
+    sound = " demux.audio_0 ! queue ! aacparse ! rtpmp4gpay name=pay1 pt=97" if audio else ""
     return (
         f'( filesrc location="{location}" ! qtdemux name=demux demux.video_0 ! queue '
-        f"! {codec}parse ! rtp{codec}pay name=pay0 pt=96 config-interval=1 )"
+        f"! {codec}parse ! rtp{codec}pay name=pay0 pt=96 config-interval=1{sound} )"
     )
 
 
@@ -104,6 +107,7 @@ def main() -> int:
     parser.add_argument("--codec", choices=CODECS, default="h264")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--loop", action="store_true", help="loop the clip (one stream shared by clients)")
+    parser.add_argument("--audio", action="store_true", help="also serve the clip's AAC track")
     args = parser.parse_args()
     if not args.file.is_file():
         print(f"no such file: {args.file}", file=sys.stderr)
@@ -114,7 +118,7 @@ def main() -> int:
     server.set_address(args.host)
     server.set_service(str(args.port))
     factory = GstRtspServer.RTSPMediaFactory()
-    factory.set_launch(_launch_line(args.file.resolve(), args.codec))
+    factory.set_launch(_launch_line(args.file.resolve(), args.codec, args.audio))
     if args.loop:
         factory.set_shared(True)
         factory.connect("media-configure", _on_media_configure)

@@ -83,6 +83,7 @@ class RtspSimulator:
     path: str = "stream"
     loop: bool = True
     host: str = "127.0.0.1"
+    audio: bool = False  # also serve the clip's AAC track (not with loop)
     process: subprocess.Popen[str] | None = field(default=None, init=False)
     _stderr: deque[str] = field(default_factory=lambda: deque(maxlen=STDERR_LINES), init=False)
     _reader: threading.Thread | None = field(default=None, init=False)
@@ -99,11 +100,13 @@ class RtspSimulator:
         """Start the server and wait until it listens; `SimulatorUnavailable` if it does not."""
         if self.process is not None:
             raise RuntimeError("the RTSP server is already running")
+        if self.audio and self.loop:
+            raise UnsupportedClip("the RTSP server loops video only: serve audio without loop")
         args = [SYSTEM_PYTHON, str(SERVER_SCRIPT), "--port", str(self.port), "--path", self.mount]
         args += ["--host", self.host, "--file", str(self.clip), "--codec", server_codec(self.clip)]
         try:
             self.process = subprocess.Popen(
-                [*args, *(["--loop"] if self.loop else [])],
+                [*args, *(["--loop"] if self.loop else []), *(["--audio"] if self.audio else [])],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,

@@ -1,0 +1,198 @@
+"""`/api/save-clip`: the last N seconds of a camera's H.264 + AAC packets, remuxed to MP4 from the
+decode thread's ring buffer, with sound and picture in sync.
+
+The source is made with FFmpeg's lavfi: a white frame and a 1 kHz beep start at the same instant
+every 2 s. The saved clip must show each flash within 40 ms of its beep, last the seconds asked
+for, and hold both streams; from a file and from a real RTSP server (gst-rtsp-server, AAC as
+RTP MPEG-4 generic). The web API: test_activity_clip_api.py."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from vigil.activity.clip import ClipUnavailable, SavedClip, clip_folder, save_clip
+from vigil.activity.media_tap import CameraMedia
+from vigil.activity.ring import PacketRing
+from vigil.config import CameraConfig, RuntimeConfig
+from vigil.live.counters import StageCounters
+from vigil.live.decode import DecodeWorker
+from vigil.live.health import SourceHealth
+from vigil.live.queues import DropOldestQueue
+from vigil.sources.av_source import AvSource
+from vigil.sources.rtsp_simulator import RtspSimulator, SimulatorUnavailable, check_server_available
+from vigil.types import Frame
+
+MARK_EVERY_S = 2.0  # a flash and a beep at 1 s, 3 s, 5 s, ...
+SYNC_TOLERANCE_S = 0.040
+
+
+def make_sync_clip(path: Path, seconds: float = 14.0) -> Path:
+    """H.264 (B-frames, a keyframe every 2 s, not on the marks) + stereo AAC 48 kHz."""
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg is not installed")
+    flash = "drawbox=c=white:t=fill:enable='between(mod(t+0.001,2),1,1.039)'"  # one frame at 25 fps
+    beep = "0.8*sin(2*PI*1000*t)*between(mod(t+0.00001,2),1,1.06)"
+    subprocess.run(
+        [
+            "ffmpeg", "-v", "error", "-y",
+            "-f", "lavfi", "-i", f"testsrc2=s=320x240:r=25:d={seconds},{flash}",
+            "-f", "lavfi", "-i", f"aevalsrc=exprs='{beep}':s=48000:d={seconds}",
+            "-c:v", "libx264", "-preset", "veryfast", "-bf", "2", "-g", "50", "-keyint_min", "50",
+            "-force_key_frames", "expr:eq(mod(n,50),12)", "-pix_fmt", "yuv420p",
+            "-c:a", "aac", "-b:a", "96k", "-ac", "2", "-shortest", str(path),
+        ],
+        check=True,
+        timeout=120,
+    )  # fmt: skip
+    return path
+
+
+@pytest.fixture(scope="module")
+def sync_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_sync_clip(tmp_path_factory.mktemp("sync") / "sync.mp4")
+
+
+def flash_times(path: Path) -> list[float]:
+    """Times of the white frames (mean luma far above the test pattern's)."""
+    times = []
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            if frame.time is not None and float(np.mean(frame.to_ndarray(format="gray"))) > 200:
+                times.append(float(frame.time))
+    return times
+
+
+def beep_times(path: Path) -> list[float]:
+    """Onsets of the beeps: the first loud sample after at least 0.5 s of quiet."""
+    onsets: list[float] = []
+    last_loud = float("-inf")
+    with av.open(str(path)) as container:
+        for frame in container.decode(audio=0):
+            if frame.time is None:
+                continue
+            mono = frame.to_ndarray().astype(np.float32).reshape(len(frame.layout.channels), -1).mean(axis=0)
+            for i in np.flatnonzero(np.abs(mono) > 0.3):
+                t = float(frame.time) + i / frame.sample_rate
+                if t - last_loud > 0.5:
+                    onsets.append(t)
+                last_loud = t
+    return onsets
+
+
+def assert_in_sync(path: Path, seconds: float) -> tuple[list[float], list[float]]:
+    with av.open(str(path)) as container:
+        assert container.streams.video and container.streams.audio, "both streams are in the clip"
+        assert container.streams.video[0].codec_context.name == "h264"
+        assert container.streams.audio[0].codec_context.name == "aac"
+        assert container.duration is not None
+        duration = container.duration / av.time_base
+    assert abs(duration - seconds) <= 0.1, f"clip lasts {duration:.3f} s, asked {seconds} s"
+    flashes, beeps = flash_times(path), beep_times(path)
+    assert len(flashes) >= int(seconds / MARK_EVERY_S), (flashes, beeps)
+    assert len(beeps) == len(flashes), (flashes, beeps)
+    for flash, beep in zip(flashes, beeps, strict=True):
+        assert abs(flash - beep) <= SYNC_TOLERANCE_S, f"flash at {flash:.3f} s, beep at {beep:.3f} s"
+    return flashes, beeps
+
+
+def test_the_sync_clip_itself_is_in_sync(sync_clip: Path) -> None:
+    flashes, beeps = flash_times(sync_clip), beep_times(sync_clip)
+    assert len(flashes) == 7 and all(abs(f - b) <= 0.005 for f, b in zip(flashes, beeps, strict=True))
+
+
+def _fill_from_file(ring: PacketRing, path: Path, wall0: float, until_s: float | None = None) -> None:
+    """What the decode thread does: the source's packets go to the tap, each frame's time too."""
+    source = AvSource(str(path), "file", tap=CameraMedia(ring, None))
+    source.open()
+    try:
+        for raw in source.frames():
+            ring.frame_time(raw.pts, wall0 + raw.pts)
+            if until_s is not None and raw.pts >= until_s:
+                break
+    finally:
+        source.close()
+
+
+def test_a_file_source_saves_its_last_seconds_in_sync(sync_clip: Path, tmp_path: Path) -> None:
+    ring = PacketRing(seconds=8.0)
+    _fill_from_file(ring, sync_clip, wall0=1_700_000_000.0)
+    assert 8.0 <= ring.span_s <= 8.0 + 2.0 + 0.1  # from the keyframe before the horizon
+    saved = save_clip(ring, 5.0, clip_folder(tmp_path, "desk/1"), "desk/1")
+    assert saved.path.parent == tmp_path / "clips" / "desk_1" and saved.path.suffix == ".mp4"
+    assert saved.path.stat().st_mode & 0o777 == 0o600
+    assert not list(saved.path.parent.glob(".*")), "no temporary file left"
+    assert (saved.video_codec, saved.audio_codec) == ("h264", "aac") and saved.audio_packets > 200
+    assert saved.start is not None and abs(saved.start - (1_700_000_000.0 + 14.0 - 5.0)) < 0.1
+    flashes, _ = assert_in_sync(saved.path, 5.0)
+    # The clip is the end of the source: its marks are the source's last ones (9, 11, 13 s).
+    assert [round(f + 9.0, 1) for f in flashes] == [9.0, 11.0, 13.0]
+
+
+def test_a_clip_asks_no_more_than_was_kept(sync_clip: Path, tmp_path: Path) -> None:
+    ring = PacketRing(seconds=30.0)
+    with pytest.raises(ClipUnavailable):
+        save_clip(ring, 5.0, tmp_path, "desk")  # nothing yet
+    _fill_from_file(ring, sync_clip, wall0=0.0, until_s=4.0)
+    saved: SavedClip = save_clip(ring, 10.0, tmp_path, "desk")
+    assert 3.9 <= saved.duration_s <= 4.2  # what there was, from the first keyframe
+    with av.open(str(saved.path)) as container:
+        assert container.streams.audio and container.duration is not None
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def rtsp_with_audio(sync_clip: Path) -> Iterator[RtspSimulator]:
+    try:
+        check_server_available()
+    except SimulatorUnavailable as exc:
+        pytest.skip(str(exc))
+    server = RtspSimulator(sync_clip, _free_port(), "/cam", loop=False, audio=True)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.mark.slow
+def test_an_rtsp_camera_saves_a_clip_in_sync(rtsp_with_audio: RtspSimulator, tmp_path: Path) -> None:
+    """The decode thread of a live camera feeds the ring from a real RTSP connection (H.264 and
+    AAC as RTP); the clip is saved while the stream plays."""
+    ring = PacketRing(seconds=10.0)
+    stop = threading.Event()
+    frames: DropOldestQueue[Frame | None] = DropOldestQueue(2)
+    camera = CameraConfig(url=rtsp_with_audio.url, name="rtsp")
+    worker = DecodeWorker(
+        camera, "rtsp", 5.0, True, RuntimeConfig(), 0.5, frames, StageCounters(),
+        SourceHealth("rtsp", camera.url, "rtsp"), stop, tap=CameraMedia(ring, None),
+    )  # fmt: skip
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while ring.span_s < 8.5 and time.monotonic() < deadline:  # frames: dropped when full
+            time.sleep(0.1)
+        assert ring.span_s >= 8.5, f"only {ring.span_s:.1f} s buffered"
+        packets = ring.take()
+        assert packets is not None and packets.audio is not None and packets.wall_offset is not None
+        saved = save_clip(ring, 6.0, tmp_path, "rtsp")
+    finally:
+        stop.set()
+        thread.join(10)
+    assert abs((saved.start or 0.0) - (time.time() - 6.0)) < 3.0  # wall clock of the clip's start
+    assert_in_sync(saved.path, 6.0)

@@ -1,0 +1,159 @@
+"""A live camera's own audio track as the sound of its activity: decoded on the decode thread
+from the packets its source demuxes, resampled to 16 kHz mono, timed on the video's wall clock,
+analysed (VAD, loudness, YAMNet) on a thread of its own and fed to LiveActivity.
+
+Speech and piano (hamilton) give voice and loud windows; digital silence gives silence; through a
+real RTSP server with the whole camera pipeline the windows reach the camera's activity."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SHARED
+from vigil.activity.audio import SILENCE_DB
+from vigil.activity.cues import AudioSample
+from vigil.activity.live_audio import StreamAudio
+from vigil.activity.media_tap import CameraMedia
+from vigil.config import CameraConfig, load_settings
+from vigil.live.events import MemorySink
+from vigil.live.supervisor import Supervisor
+from vigil.sources.av_source import AvSource
+from vigil.sources.rtsp_simulator import RtspSimulator, SimulatorUnavailable, check_server_available
+
+HAMILTON = SHARED / "media" / "video" / "hamilton_640x360.mp4"
+WALL0 = 1_700_000_000.0
+
+
+def _models() -> list[Path]:
+    dirs = load_settings(shared_dir=SHARED).model_search_dirs()
+    if not any((d / "yamnet.tflite").is_file() for d in dirs):
+        pytest.skip("yamnet.tflite is not in the models directories")
+    return dirs
+
+
+def _silent_clip(path: Path) -> Path:
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg is not installed")
+    subprocess.run(
+        [
+            "ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=s=320x240:r=25:d=6",
+            "-f", "lavfi", "-i", "anullsrc=r=44100:cl=mono:d=6", "-c:v", "libx264",
+            "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(path),
+        ],
+        check=True,
+        timeout=60,
+    )  # fmt: skip
+    return path
+
+
+def _stream_audio_of(path: Path) -> list[AudioSample]:
+    """What a camera's decode thread and audio thread make of a file's sound, `t` in wall time."""
+    heard: list[AudioSample] = []
+
+    def feed(samples: Sequence[AudioSample], origin_wall: float) -> None:
+        heard.extend(
+            AudioSample(s.t + origin_wall, s.duration, s.voice, s.loudness_db, s.events) for s in samples
+        )
+
+    audio = StreamAudio("desk", feed, _models())
+    audio.start()
+    source = AvSource(str(path), "file", tap=CameraMedia(None, audio))
+    source.open()
+    try:
+        for raw in source.frames():
+            audio.frame_time(raw.pts, WALL0 + raw.pts)  # the pipeline's wall time of each frame
+    finally:
+        source.close()
+        audio.stop()
+        audio.join(60)
+    status = audio.status()
+    assert status.error is None and status.samples == len(heard) and status.dropped == 0
+    return heard
+
+
+def test_speech_and_music_in_the_stream_are_heard() -> None:
+    if not HAMILTON.is_file():
+        pytest.skip(f"{HAMILTON} is missing")
+    heard = _stream_audio_of(HAMILTON)
+    assert len(heard) >= 15  # 9.2 s in windows every 0.49 s
+    assert all(WALL0 - 0.1 <= s.t <= WALL0 + 9.3 for s in heard), [s.t - WALL0 for s in heard]
+    assert max(s.voice for s in heard) > 0.5
+    assert max(s.loudness_db for s in heard) > -35
+    assert max(s.events.speech for s in heard) > 0.3 and max(s.events.music for s in heard) > 0.5
+
+
+def test_a_silent_stream_is_heard_as_silence(tmp_path: Path) -> None:
+    heard = _stream_audio_of(_silent_clip(tmp_path / "silent.mp4"))
+    assert len(heard) >= 8
+    assert all(s.loudness_db <= SILENCE_DB + 1 for s in heard), [s.loudness_db for s in heard]
+    assert all(s.voice < 0.1 and s.events.speech < 0.1 for s in heard)
+
+
+def test_a_stream_without_audio_says_so(tmp_path: Path) -> None:
+    clip = tmp_path / "mute.mp4"
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg is not installed")
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=160x120:r=10:d=1", str(clip)],
+        check=True,
+        timeout=60,
+    )
+    heard: list[AudioSample] = []
+    audio = StreamAudio("desk", lambda samples, _origin: heard.extend(samples), _models())
+    source = AvSource(str(clip), "file", tap=CameraMedia(None, audio))
+    source.open()
+    try:
+        frames = sum(1 for _ in source.frames())
+    finally:
+        source.close()
+    assert frames == 10 and not heard
+    assert audio.status().error == "the camera's stream has no audio track"
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_an_rtsp_camera_hears_its_own_audio_track(tmp_path: Path) -> None:
+    """The whole pipeline (`vigil watch`'s Supervisor) on hamilton served over RTSP with its AAC
+    track: the camera's activity gets sound windows on its frames' wall clock."""
+    if not HAMILTON.is_file():
+        pytest.skip(f"{HAMILTON} is missing")
+    try:
+        check_server_available()
+    except SimulatorUnavailable as exc:
+        pytest.skip(str(exc))
+    _models()
+    server = RtspSimulator(HAMILTON, _free_port(), "/cam", loop=False, audio=True)
+    server.start()
+    settings = load_settings(data_dir=tmp_path, shared_dir=SHARED, retry_backoff=30.0)
+    camera = CameraConfig(url=server.url, name="stage", activity=True)
+    supervisor = Supervisor(settings, [camera], [MemorySink()])
+    pipeline = supervisor.pipelines[0]
+    activity = pipeline.activity
+    assert activity is not None and activity.tap is not None
+    started = time.time()
+    supervisor.start()
+    try:
+        deadline = time.monotonic() + 40
+        while activity.audio.samples < 12 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        heard = activity.audio_samples()
+        status = activity.audio
+    finally:
+        supervisor.wait(duration_s=0)  # stops and joins every thread
+        server.stop()
+    assert status.source == "stream" and status.error is None, status
+    assert status.samples >= 12, status
+    assert all(started - 1.0 <= s.t <= time.time() + 1.0 for s in heard)  # the frames' wall clock
+    assert max(s.voice for s in heard) > 0.5 and max(s.loudness_db for s in heard) > -35

@@ -1,0 +1,201 @@
+"""`/api/save-clip`: the last N seconds of a camera's video and audio as an MP4, remuxed from the
+packet ring (ring.py) without decoding or re-encoding (stream copy).
+
+The clip's timeline starts at `end - N` (end: the newest video packet). Video is written from the
+keyframe before that instant and every timestamp of both streams is shifted by the same amount,
+so the part before `end - N` has negative times: MP4 keeps it behind an edit list, which players
+(and FFmpeg) use to start at `end - N` exactly, decoding from the keyframe without showing it.
+Audio and video keep the offsets they had in the source, which is what keeps them in sync.
+
+The file is written to a 0600 temporary beside its final name, then renamed: a reader or a crash
+never sees half a clip."""
+
+from __future__ import annotations
+
+import heapq
+import os
+import re
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import av
+
+from vigil.activity.ring import BufferedPacket, ClipPackets, PacketRing, StreamTemplate
+from vigil.errors import NotFoundError, UnavailableError
+from vigil.private_files import make_private_dir
+
+__all__ = [
+    "ClipNotFound",
+    "ClipUnavailable",
+    "SavedClip",
+    "clip_folder",
+    "clip_path",
+    "save_clip",
+    "write_mp4",
+]
+
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_CLIP_NAME = re.compile(r"^[A-Za-z0-9._-]+\.mp4$")
+
+
+class ClipUnavailable(UnavailableError):
+    """Nothing to save yet (camera stopped, activity off, no packets buffered, a USB source)."""
+
+
+class ClipNotFound(NotFoundError):
+    """No saved clip by that name."""
+
+
+@dataclass(frozen=True)
+class SavedClip:
+    path: Path
+    seconds: float  # asked for
+    duration_s: float  # of the file's timeline (less than asked when less was buffered)
+    start: float | None  # wall clock of the clip's first instant, when known
+    video_codec: str
+    audio_codec: str | None  # None: the source has no audio stream
+    video_packets: int
+    audio_packets: int
+    size: int  # bytes
+
+
+def clip_folder(data_dir: Path, camera: str) -> Path:
+    """`<data_dir>/clips/<camera>`: the camera's own folder (its name made filename-safe)."""
+    return data_dir / "clips" / (_SAFE.sub("_", camera).strip("._") or "camera")
+
+
+def clip_path(data_dir: Path, camera: str, name: str) -> Path:
+    """A saved clip's path; ClipNotFound for a name that is not one (no path tricks)."""
+    if not _CLIP_NAME.match(name) or name.startswith("."):
+        raise ClipNotFound(f"no clip named {name!r}")
+    path = clip_folder(data_dir, camera) / name
+    if not path.is_file():
+        raise ClipNotFound(f"no clip named {name!r} for camera {camera}")
+    return path
+
+
+def save_clip(ring: PacketRing, seconds: float, folder: Path, camera: str) -> SavedClip:
+    """Writes the last `seconds` of `ring` to `folder` (created 0700) under a new name."""
+    packets = ring.take()
+    if packets is None:
+        raise ClipUnavailable(f"camera {camera}: no video buffered yet (waiting for a keyframe)")
+    make_private_dir(folder)
+    fd, temporary = tempfile.mkstemp(dir=folder, prefix=".", suffix=".mp4.part")  # created 0600
+    try:
+        with os.fdopen(fd, "w+b") as handle:
+            clip = write_mp4(packets, seconds, handle)
+        wall = None if packets.wall_offset is None else clip.start + packets.wall_offset
+        stamp = datetime.fromtimestamp(wall if wall is not None else time.time(), UTC)
+        base = f"{_SAFE.sub('_', camera).strip('._') or 'camera'}_{stamp:%Y%m%dT%H%M%S}Z_{seconds:g}s"
+        path = _free_path(folder, base)
+        os.replace(temporary, path)
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+    return SavedClip(
+        path,
+        seconds,
+        clip.duration_s,
+        wall,
+        clip.video_codec,
+        clip.audio_codec,
+        clip.video_packets,
+        clip.audio_packets,
+        path.stat().st_size,
+    )
+
+
+def _free_path(folder: Path, base: str) -> Path:
+    path, n = folder / f"{base}.mp4", 1
+    while path.exists():
+        n += 1
+        path = folder / f"{base}-{n}.mp4"
+    return path
+
+
+@dataclass(frozen=True)
+class _Written:
+    start: float  # stream time of the clip's first instant
+    duration_s: float
+    video_codec: str
+    audio_codec: str | None
+    video_packets: int
+    audio_packets: int
+
+
+def write_mp4(packets: ClipPackets, seconds: float, handle: object) -> _Written:
+    """Remuxes the last `seconds` of `packets` into MP4 on `handle` (a seekable binary file)."""
+    end = packets.end
+    start = _first_frame_from(packets.video_packets, end - seconds)
+    video = _from_keyframe(packets.video_packets, start)
+    start = max(start, video[0].time)  # less was buffered than asked
+    audio = _audio_between(packets.audio_packets, start, end)
+    with av.open(handle, "w", format="mp4") as output:
+        out_video = packets.video.add_to(output)
+        out_audio = None
+        if packets.audio is not None and audio:
+            out_audio = packets.audio.add_to(output)
+        # Each stream in decode order, the two interleaved by time (what the muxer wants).
+        video_items = [
+            (_dts_time(p, packets.video), i, p, packets.video, out_video) for i, p in enumerate(video)
+        ]
+        audio_items = []
+        if out_audio is not None and packets.audio is not None:
+            audio_items = [(p.time, i, p, packets.audio, out_audio) for i, p in enumerate(audio)]
+        for _, _, packet, template, stream in heapq.merge(video_items, audio_items, key=lambda o: o[0]):
+            output.mux(_shifted(packet, template, stream, start))
+    return _Written(
+        start,
+        end - start,
+        packets.video.codec,
+        packets.audio.codec if out_audio is not None and packets.audio is not None else None,
+        len(video),
+        len(audio) if out_audio is not None else 0,
+    )
+
+
+def _first_frame_from(video: tuple[BufferedPacket, ...], start: float) -> float:
+    """The first frame at or after `start`: the clip starts on a frame, or FFmpeg's reader of
+    the edit list would shift the picture by up to a frame against the sound."""
+    later = [p.time for p in video if p.time >= start - 1e-6]
+    return min(later) if later else start
+
+
+def _from_keyframe(video: tuple[BufferedPacket, ...], start: float) -> list[BufferedPacket]:
+    """Video packets from the last keyframe at or before `start` (the first one if none is)."""
+    first = 0
+    for i, packet in enumerate(video):
+        if packet.keyframe and packet.time <= start + 1e-6:
+            first = i
+    return list(video[first:])
+
+
+def _audio_between(audio: tuple[BufferedPacket, ...], start: float, end: float) -> list[BufferedPacket]:
+    """Audio packets that overlap [start, end): from the one playing at `start`."""
+    first = 0
+    for i, packet in enumerate(audio):
+        if packet.time <= start:
+            first = i
+    return [p for p in audio[first:] if p.time < end]
+
+
+def _dts_time(packet: BufferedPacket, template: StreamTemplate) -> float:
+    return float((packet.dts if packet.dts is not None else packet.pts) * template.time_base)
+
+
+def _shifted(
+    packet: BufferedPacket, template: StreamTemplate, stream: object, start: float
+) -> av.Packet[Any]:
+    """The packet with its times moved so that `start` is 0 in the clip."""
+    shift = round(start / template.time_base)
+    out = av.Packet(packet.data)
+    out.time_base = template.time_base
+    out.pts = packet.pts - shift
+    out.dts = None if packet.dts is None else packet.dts - shift
+    out.duration = packet.duration
+    out.is_keyframe = packet.keyframe
+    out.stream = stream  # type: ignore[assignment]
+    return out
