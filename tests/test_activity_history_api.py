@@ -138,3 +138,70 @@ def test_reports_outbox_on_metrics_when_reports_are_on(tmp_path: Path) -> None:
     assert 'vigil_activity_report_outbox_messages{status="pending"} 1.0' in metrics
     assert 'vigil_activity_report_outbox_messages{status="failed"} 0.0' in metrics
     assert KEY not in metrics
+
+
+def _named_visitor(app: FastAPI, name: str) -> uuid.UUID:
+    from sqlalchemy import insert
+
+    from vigil.store.schema import Visitor
+
+    visitor = uuid.uuid4()
+    with ctx_of(app).store.db.writer.begin() as conn:
+        conn.execute(insert(Visitor).values(id=visitor, name=name, first_seen_at=T, last_seen_at=T))
+    return visitor
+
+
+def test_segments_csv_has_the_filters_names_and_no_formulas(app: FastAPI) -> None:
+    import csv
+    import io
+
+    from vigil.activity.history_export import HISTORY_CSV_COLUMNS
+
+    visitor = _named_visitor(app, '=HYPERLINK("http://evil")')
+    later = T + timedelta(hours=3)
+    ActivityRepository(ctx_of(app).store.db).add(
+        [NewSegment("-cmd", A.ASLEEP, later, later + timedelta(minutes=20), 0.9, CUES, visitor_id=visitor)]
+    )
+    client = TestClient(app)
+    viewer = bearer(app, "viewer")
+    answer = client.get("/api/activity/segments.csv", headers=viewer)
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/csv")
+    assert "attachment" in answer.headers["content-disposition"]
+    rows = list(csv.DictReader(io.StringIO(answer.text)))
+    assert tuple(rows[0]) == HISTORY_CSV_COLUMNS and len(rows) == 5
+    newest = rows[0]  # newest first
+    assert (newest["camera"], newest["visitor_name"]) == ("'-cmd", '\'=HYPERLINK("http://evil")')
+    named = (newest["activity"], newest["activity_name"], newest["duration_s"])
+    assert named == ("asleep", "Asleep", "1200.000")
+    assert newest["visitor_id"] == str(visitor) and newest["start"] == "2026-12-01T12:00:00+00:00"
+    assert (newest["objects"], newest["sounds"], newest["open"]) == ("cup", "speech", "false")
+    # The page's language names the activities; the filters are the JSON list's.
+    french = client.get("/api/activity/segments.csv", params={"camera": "desk", "activity": "on_phone"},
+                        headers={**viewer, "Accept-Language": "fr"})  # fmt: skip
+    [phone] = list(csv.DictReader(io.StringIO(french.text)))
+    assert (phone["activity_name"], phone["duration_s"]) == ("Au téléphone", "600.000")
+    listed = client.get("/api/activity/segments", params={"camera": "-cmd"}, headers=viewer).json()
+    assert listed["segments"][0]["visitor_name"] == '=HYPERLINK("http://evil")'  # JSON is not a spreadsheet
+    for bad in ({"activity": "dancing"}, {"from": "yesterday"}, {"visitor_id": "x"}, {"camera": "c" * 201}):
+        assert client.get("/api/activity/segments.csv", params=bad, headers=viewer).status_code == 422, bad
+    assert client.get("/api/activity/segments", params={"offset": -1}, headers=viewer).status_code == 422
+    assert client.get("/api/activity/segments.csv").status_code == 401
+
+
+def test_live_activity_lists_the_cameras_with_activity_on(app: FastAPI, tmp_path: Path) -> None:
+    from tests.conftest import SHARED
+
+    client = TestClient(app)
+    admin = bearer(app)
+    clip = str(SHARED / "media" / "activity" / "asleep" / "akshint_test_video_sleep.mp4")
+    assert client.get("/api/activity/live", headers=bearer(app, "viewer")).json() == []
+    off = client.post("/api/cameras", json={"url": clip, "name": "hall", "enabled": False}, headers=admin)
+    body = {"url": clip, "name": "bedroom", "enabled": False, "activity": True}
+    on = client.post("/api/cameras", json=body, headers=admin)
+    assert (off.json()["activity"], on.json()["activity"]) == (False, True)
+    [tile] = client.get("/api/activity/live", headers=bearer(app, "viewer")).json()
+    assert tile == {
+        "camera_id": on.json()["id"], "camera": "bedroom", "running": False, "activity": None,
+        "confidence": None, "since": None, "updated": None, "cues": None,
+    }  # fmt: skip
+    assert client.get("/api/activity/live").status_code == 401

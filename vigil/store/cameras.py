@@ -25,6 +25,7 @@ class CameraSource:
     fps: float | None = None
     loop: bool = False
     dead_zones: Zones | None = None
+    activity: bool = False  # the person's activity analysed (vigil/activity/live.py)
 
     def values(self) -> dict[str, Any]:
         return {
@@ -32,6 +33,7 @@ class CameraSource:
             "fps": self.fps,
             "loop": self.loop,
             "dead_zones": _zones_json(self.dead_zones),
+            "activity": self.activity,
         }
 
 
@@ -45,6 +47,7 @@ class CameraRow:
     fps: float | None
     loop: bool
     dead_zones: Zones
+    activity: bool = False
 
 
 class CameraRepository:
@@ -128,4 +131,6 @@ def zones_of(raw: Any) -> Zones:
 
 
 def _row(r: Any) -> CameraRow:
-    return CameraRow(r.id, r.name, r.url or "", r.managed, r.enabled, r.fps, r.loop, zones_of(r.dead_zones))
+    return CameraRow(
+        r.id, r.name, r.url or "", r.managed, r.enabled, r.fps, r.loop, zones_of(r.dead_zones), r.activity
+    )

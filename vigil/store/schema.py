@@ -104,6 +104,7 @@ class Camera(Base):
     fps: Mapped[float | None] = mapped_column(Float)
     loop: Mapped[bool] = mapped_column(Boolean, default=False)
     dead_zones: Mapped[list[Any]] = mapped_column(JSON, default=_no_zones)
+    activity: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Visitor(Base):

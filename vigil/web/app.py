@@ -47,6 +47,7 @@ from vigil.web.routes import (
     accounts,
     activity,
     activity_history,
+    activity_pages,
     alerts,
     anonymize,
     audio_devices,
@@ -190,6 +191,7 @@ def create_web_app(settings: VigilSettings, db_url: str | None = None) -> FastAP
     app.include_router(audio_devices.router)  # /api/audio-devices (viewer), /api/set-audio-device (admin)
     app.include_router(activity.router)  # admin only: /activity and /api/activity/*
     app.include_router(activity_history.router)  # /api/activity/segments, statistics, reports
+    app.include_router(activity_pages.router)  # /activity/statistics and /activity/history (viewers)
     mount_api_docs(app)  # before /static: its assets live under /static/swagger
     app.mount("/static", StaticFiles(directory=str(resources.files("vigil.web") / "static")), name="static")
     app.add_api_route("/", _home, include_in_schema=False)

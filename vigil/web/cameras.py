@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 import cv2
 
+from vigil.activity.live import LiveState
 from vigil.anonymize.live_privacy import LivePrivacy
 from vigil.config import CameraConfig, VigilSettings
 from vigil.embed import FaceEmbedder
@@ -86,13 +87,14 @@ class CameraInfo:
     loop: bool
     dead_zones: Zones
     motion_mask: Zones = field(default_factory=list)
+    activity: bool = False  # the person's activity analysed on the pipeline's frames
 
     @property
     def read_only(self) -> bool:
         return self.origin == "config"
 
     def source(self) -> CameraSource:
-        return CameraSource(self.url, self.fps, self.loop, self.dead_zones)
+        return CameraSource(self.url, self.fps, self.loop, self.dead_zones, self.activity)
 
     def config(self) -> CameraConfig:
         return CameraConfig(
@@ -102,6 +104,7 @@ class CameraInfo:
             loop=self.loop,
             dead_zones=self.dead_zones,
             motion_mask=self.motion_mask,
+            activity=self.activity,
         )
 
 
@@ -274,6 +277,15 @@ class CameraManager:
             pipeline = self._pipelines.get(camera_id)
         return pipeline.latest if pipeline is not None else None
 
+    def activity_state(self, camera_id: int) -> LiveState | None:
+        """The camera's current activity as its live analysis holds it (None when the camera is
+        stopped or its activity analysis is off). Memory only, no database."""
+        with self._state:
+            pipeline = self._pipelines.get(camera_id)
+        if pipeline is None or pipeline.activity is None:
+            return None
+        return pipeline.activity.state
+
     def is_running(self, camera_id: int) -> bool:
         with self._state:
             pipeline = self._pipelines.get(camera_id)
@@ -321,15 +333,17 @@ class CameraManager:
         loop: bool = False,
         enabled: bool = True,
         dead_zones: Zones | None = None,
+        activity: bool = False,
     ) -> CameraInfo:
         url = check_url(url)
         self.policy.check(url)
         with self._ops:
             name = name.strip() if name else self._free_name(camera_name(url))
             self._check_name_free(name, None)
-            source = CameraSource(url, fps, loop, dead_zones or [])
+            source = CameraSource(url, fps, loop, dead_zones or [], activity)
             row = self.store.cameras.upsert(name, source, managed=True, enabled=enabled)
-            info = CameraInfo(row.id, name, url, "db", enabled, fps, loop, dead_zones or [])
+            zones = dead_zones or []
+            info = CameraInfo(row.id, name, url, "db", enabled, fps, loop, zones, activity=activity)
             with self._state:
                 self._cameras[info.id] = info
             if enabled:
@@ -337,7 +351,7 @@ class CameraManager:
             return info
 
     def update(self, camera_id: int, **changes: Any) -> CameraInfo:
-        """Changes name/url/fps/loop/dead_zones; a running camera restarts with them."""
+        """Changes name/url/fps/loop/dead_zones/activity; a running camera restarts with them."""
         with self._ops:
             info = self._editable(camera_id)
             if "url" in changes:
@@ -515,7 +529,9 @@ class CameraManager:
             if name in managed:
                 log.warning("configured camera %s ignored: a camera added in the UI has that name", name)
                 continue
-            source = CameraSource(camera.url, camera.fps, camera.loop, zones_of(camera.dead_zones))
+            source = CameraSource(
+                camera.url, camera.fps, camera.loop, zones_of(camera.dead_zones), camera.activity
+            )
             row = rows.upsert(name, source, managed=False)  # keeps the row's enabled flag
             infos.append(replace(_listed(row, "config"), motion_mask=zones_of(camera.motion_mask)))
         infos += [_listed(row, "db") for row in managed.values()]
@@ -528,4 +544,7 @@ class CameraManager:
 
 
 def _listed(row: CameraRow, origin: Origin) -> CameraInfo:
-    return CameraInfo(row.id, row.name, row.url, origin, row.enabled, row.fps, row.loop, row.dead_zones)
+    zones = row.dead_zones
+    return CameraInfo(
+        row.id, row.name, row.url, origin, row.enabled, row.fps, row.loop, zones, activity=row.activity
+    )

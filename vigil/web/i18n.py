@@ -8,6 +8,7 @@ from types import ModuleType
 from vigil.web.messages import (
     accounts,
     activity,
+    activity_pages,
     anonymize,
     cameras,
     common,
@@ -22,7 +23,7 @@ LANGUAGES = ("en", "fr")
 LANG_COOKIE = "vigil_lang"
 # Explicit list (no import-time discovery): a new area is added here.
 AREAS: tuple[ModuleType, ...] = (
-    common, live, cameras, visitors, system, jobs, accounts, watchlist, anonymize, activity,
+    common, live, cameras, visitors, system, jobs, accounts, watchlist, anonymize, activity, activity_pages,
 )  # fmt: skip
 
 

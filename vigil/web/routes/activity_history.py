@@ -1,6 +1,8 @@
-"""The activity history's API (issue 18 items 4-5): stored segments, statistics (time per
-activity per day and ISO week, transitions, trends) and the state of the reports' outbox. JSON
-shaped for charts: one object per day or week with seconds per activity id."""
+"""The activity history's API (issue 18 items 4-5): stored segments (JSON pages and a CSV export),
+statistics (time per activity per day and ISO week, transitions, trends), each camera's current
+activity from its live analysis, and the state of the reports' outbox. JSON shaped for charts: one
+object per day or week with seconds per activity id. The Statistics and History pages
+(routes/activity_pages.py) draw these."""
 
 from __future__ import annotations
 
@@ -9,11 +11,13 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from vigil.activity.history import PeriodTotals, SegmentFilter, StoredSegment
+from vigil.activity.history_export import history_csv
 from vigil.activity.labels import Activity
 from vigil.activity.reports import ActivityReport, ReportOutbox
 from vigil.activity.repository import ActivityRepository
@@ -22,6 +26,7 @@ from vigil.outbox.store import OutboxEntry
 from vigil.redact import redact
 from vigil.web.auth import Principal, require_admin, require_viewer
 from vigil.web.context import WebContext, get_ctx
+from vigil.web.templating import language_of
 
 router = APIRouter(prefix="/api/activity", tags=["activity history"])
 Ctx = Annotated[WebContext, Depends(get_ctx)]
@@ -30,8 +35,11 @@ Admin = Annotated[Principal, Depends(require_admin)]
 CameraQuery = Annotated[str | None, Query(max_length=200, description="Only this camera (all when absent)")]
 FromQuery = Annotated[datetime | None, Query(alias="from", description="Start (ISO-8601 with a zone)")]
 ToQuery = Annotated[datetime | None, Query(alias="to", description="End, exclusive (ISO-8601 with a zone)")]
+ActivityQuery = Annotated[Activity | None, Query(description="Only this activity")]
+VisitorQuery = Annotated[uuid.UUID | None, Query(description="Only this visitor's")]
 DEFAULT_DAYS = 28
 MAX_RANGE_DAYS = 400
+MAX_CSV_ROWS = 100_000  # a year of one camera's segments at a change every ~5 minutes
 
 
 class HistorySegmentOut(BaseModel):
@@ -44,15 +52,16 @@ class HistorySegmentOut(BaseModel):
     duration_s: float
     confidence: float
     cues: CueSummary
+    visitor_name: str | None = Field(None, description="The visitor's stored name, when known")
     source: Literal["live", "file"]
     open: bool = Field(description="Still extended by the live analysis")
 
     @classmethod
-    def of(cls, s: StoredSegment) -> HistorySegmentOut:
+    def of(cls, s: StoredSegment, visitor_name: str | None = None) -> HistorySegmentOut:
         return cls(
             id=s.id, camera=s.camera, visitor_id=s.visitor_id, activity=s.activity, start=s.started_at,
             end=s.ended_at, duration_s=round(s.duration_s, 3), confidence=round(s.confidence, 4), cues=s.cues,
-            source=s.source, open=s.open,
+            visitor_name=visitor_name, source=s.source, open=s.open,
         )  # fmt: skip
 
 
@@ -98,6 +107,19 @@ class StatisticsOut(BaseModel):
     trends: list[TrendOut]
 
 
+class LiveActivityOut(BaseModel):
+    """One camera with activity analysis on, as its live analysis holds it (memory, no database)."""
+
+    camera_id: int
+    camera: str
+    running: bool = Field(description="The camera's pipeline runs")
+    activity: Activity | None = Field(description="None until the first window of cues is full")
+    confidence: float | None
+    since: datetime | None = Field(description="When the current activity began")
+    updated: datetime | None = Field(description="The last decision (one every activity.hop_s)")
+    cues: CueSummary | None = Field(description="The last window's mean cues")
+
+
 class ReportEntryOut(BaseModel):
     id: int
     status: Literal["pending", "delivered", "failed"]
@@ -134,14 +156,70 @@ async def list_segments(
     camera: CameraQuery = None,
     start: FromQuery = None,
     end: ToQuery = None,
-    activity: Annotated[Activity | None, Query(description="Only this activity")] = None,
-    visitor_id: Annotated[uuid.UUID | None, Query(description="Only this visitor's")] = None,
+    activity: ActivityQuery = None,
+    visitor_id: VisitorQuery = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> HistorySegmentListOut:
     filters = SegmentFilter(camera, _aware(start), _aware(end), activity, visitor_id, limit, offset)
     page = await run_in_threadpool(ActivityRepository(ctx.store.db).segments, filters)
-    return HistorySegmentListOut(total=page.total, segments=[HistorySegmentOut.of(s) for s in page.segments])
+    names = await run_in_threadpool(_visitor_names, ctx, page.segments)
+    return HistorySegmentListOut(
+        total=page.total,
+        segments=[HistorySegmentOut.of(s, names.get(s.visitor_id) if s.visitor_id else None)
+                  for s in page.segments],
+    )  # fmt: skip
+
+
+@router.get(
+    "/segments.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}, "description": "One row per segment, newest first"}},
+    summary="Activity segments as CSV (the same filters, at most 100 000 rows)",
+)
+async def segments_csv(
+    request: Request,
+    ctx: Ctx,
+    _: Viewer,
+    camera: CameraQuery = None,
+    start: FromQuery = None,
+    end: ToQuery = None,
+    activity: ActivityQuery = None,
+    visitor_id: VisitorQuery = None,
+) -> Response:
+    """Columns: id, camera, visitor_id, visitor_name, activity (the id), activity_name (in the
+    page's language), start, end (ISO-8601 UTC), duration_s, confidence, source, open, then the
+    segment's mean cues and its objects and sounds (`;`-separated)."""
+    filters = SegmentFilter(camera, _aware(start), _aware(end), activity, visitor_id, MAX_CSV_ROWS, 0)
+    page = await run_in_threadpool(ActivityRepository(ctx.store.db).segments, filters)
+    names = await run_in_threadpool(_visitor_names, ctx, page.segments)
+    text = history_csv(page.segments, names, language_of(request))
+    headers = {"Content-Disposition": 'attachment; filename="activity-history.csv"'}
+    return Response(text, media_type="text/csv; charset=utf-8", headers=headers)
+
+
+@router.get("/live", response_model=list[LiveActivityOut], summary="Each camera's current activity")
+def live_activity(ctx: Ctx, _: Viewer) -> list[LiveActivityOut]:
+    """Cameras with activity analysis on, in id order, with the state their live analysis holds
+    now; a stopped camera has no activity. The live page's tiles poll this."""
+    manager = ctx.cameras
+    out: list[LiveActivityOut] = []
+    for info in manager.cameras():
+        if not info.activity:
+            continue
+        state = manager.activity_state(info.id)
+        running = manager.is_running(info.id)
+        if state is None or state.activity is None:  # stopped, or the first window not full yet
+            out.append(LiveActivityOut(camera_id=info.id, camera=info.name, running=running, activity=None,
+                                       confidence=None, since=None, updated=None, cues=None))  # fmt: skip
+            continue
+        tile = LiveActivityOut(
+            camera_id=info.id, camera=info.name, running=running, activity=state.activity,
+            confidence=round(state.confidence, 4), since=_stamp(state.since),
+            updated=_stamp(state.updated), cues=state.cues,
+        )  # fmt: skip
+        out.append(tile)
+    return out
 
 
 @router.get(
@@ -198,6 +276,15 @@ async def reports(
         pending=counts.pending, delivered=counts.delivered, failed=counts.failed,
         reports=[ReportEntryOut.of(e) for e in entries],
     )  # fmt: skip
+
+
+def _visitor_names(ctx: WebContext, segments: list[StoredSegment]) -> dict[uuid.UUID, str | None]:
+    ids = {s.visitor_id for s in segments if s.visitor_id is not None}
+    return ctx.store.visitors.names(ids) if ids else {}
+
+
+def _stamp(wall: float | None) -> datetime | None:
+    return None if wall is None else datetime.fromtimestamp(wall, UTC)
 
 
 def _aware(value: datetime | None) -> datetime | None:

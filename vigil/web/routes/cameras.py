@@ -69,6 +69,7 @@ class CameraCreate(BaseModel):
     loop: bool = Field(False, description="Play a file again at its end (simulated camera)")
     enabled: bool = Field(True, description="Start the camera now (and at every server start)")
     dead_zones: DeadZones = Field(default_factory=list)
+    activity: bool = Field(False, description="Analyse what the person is doing (docs/activity.md)")
 
 
 class CameraPatch(BaseModel):
@@ -78,6 +79,9 @@ class CameraPatch(BaseModel):
     fps: Fps | None = Field(None, description="null resets to the server's analysis_fps")
     loop: bool | None = None
     dead_zones: DeadZones | None = None
+    activity: bool | None = Field(
+        None, description="Activity analysis on or off (a running camera restarts with it)"
+    )
 
 
 class CameraHealth(BaseModel):
@@ -101,6 +105,7 @@ class CameraOut(BaseModel):
     fps: float = Field(description="Analysis rate in effect")
     loop: bool
     dead_zones: list[list[tuple[float, float]]]
+    activity: bool = Field(description="The person's activity is analysed (docs/activity.md)")
     health: CameraHealth | None = Field(description="Source health while a pipeline exists")
     counters: dict[str, float] | None = Field(description="Per-stage counters of the current pipeline")
     progress: float | None = Field(description="0..1 for files of known length")
@@ -145,6 +150,7 @@ def camera_out(manager: CameraManager, info: CameraInfo) -> CameraOut:
         fps=info.fps or manager.settings.analysis_fps,
         loop=info.loop,
         dead_zones=info.dead_zones,
+        activity=info.activity,
         health=CameraHealth.model_validate(health.to_dict()) if health else None,
         counters=None if runtime.counters is None else runtime.counters.to_dict(),
         progress=runtime.progress,
@@ -166,7 +172,9 @@ def list_cameras(ctx: Ctx, _: Viewer) -> list[CameraOut]:
 @api.post("", response_model=CameraOut, status_code=201, responses=ERRORS, summary="Add a camera")
 def create_camera(body: CameraCreate, ctx: Ctx, _: Admin) -> CameraOut:
     manager = ctx.cameras
-    info = manager.create(body.url, body.name, body.fps, body.loop, body.enabled, body.dead_zones)
+    info = manager.create(
+        body.url, body.name, body.fps, body.loop, body.enabled, body.dead_zones, body.activity
+    )
     return camera_out(manager, info)
 
 
@@ -202,7 +210,7 @@ def get_camera(camera_id: CameraId, ctx: Ctx, _: Viewer) -> CameraOut:
 def patch_camera(camera_id: CameraId, body: CameraPatch, ctx: Ctx, _: Admin) -> CameraOut:
     manager = ctx.cameras
     changes = body.model_dump(exclude_unset=True)
-    for key in ("name", "url", "loop", "dead_zones"):
+    for key in ("name", "url", "loop", "dead_zones", "activity"):
         if key in changes and changes[key] is None:
             raise HTTPException(422, f"{key} cannot be null")
     return camera_out(manager, manager.update(camera_id, **changes))

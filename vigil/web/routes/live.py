@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from vigil.activity.labels import Activity, display_name
 from vigil.live.analyse import LatestResult
 from vigil.web.auth import Principal, require_viewer
 from vigil.web.cameras import CameraManager
@@ -28,7 +29,7 @@ from vigil.web.live import (
     placeholder_jpeg,
 )
 from vigil.web.routes.cameras import ERRORS, JPEG, CameraId, camera_out, jpeg_response
-from vigil.web.templating import page_viewer, render
+from vigil.web.templating import language_of, page_viewer, render
 
 router = APIRouter()
 Ctx = Annotated[WebContext, Depends(get_ctx)]
@@ -164,4 +165,5 @@ def live_page(request: Request, ctx: Ctx, user: Annotated[Principal, Depends(pag
         mode=mode,
         live_fps=ctx.settings.web.live_fps,
         covered=covered,
+        activity_names={a.value: display_name(a, language_of(request)) for a in Activity},
     )

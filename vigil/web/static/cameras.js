@@ -54,6 +54,19 @@
         }
       } catch (error) { fail(error); }
     });
+    // Activity analysis on/off: PATCH; a running camera restarts with it (as for its other settings).
+    table.addEventListener("change", async (event) => {
+      const box = event.target.closest("input.camera-activity-toggle");
+      if (!box) return;
+      const id = box.closest("tr.camera-row").dataset.cameraId;
+      box.disabled = true;
+      try {
+        const camera = await act("PATCH", `/api/cameras/${id}`, { activity: box.checked });
+        box.checked = camera.activity;
+        say(camera.activity ? texts.activity_on : texts.activity_off);
+      } catch (error) { box.checked = !box.checked; }
+      box.disabled = false;
+    });
   }
 
   // ------------------------------------------------------------ add form and USB scan
@@ -61,7 +74,9 @@
   if (form) {
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
-      const body = { url: $("camera-url").value.trim(), loop: $("camera-loop").checked };
+      const body = {
+        url: $("camera-url").value.trim(), loop: $("camera-loop").checked, activity: $("camera-activity").checked,
+      };
       const name = $("camera-name").value.trim();
       if (name) body.name = name;
       try { await act("POST", "/api/cameras", body); window.location.reload(); } catch (e) { /* shown */ }

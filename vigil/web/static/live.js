@@ -70,5 +70,45 @@
     });
   });
 
+  // Activity tiles (cameras with activity analysis on): the current activity, since when and how
+  // sure, from GET /api/activity/live (the pipelines' state in memory) every few seconds.
+  const tiles = Array.from(grid.querySelectorAll(".live-activity"));
+  const activityTexts = texts.activity || {};
+  const clock = new Intl.DateTimeFormat(document.documentElement.lang, { hour: "2-digit", minute: "2-digit" });
+  const COLOURS = {
+    asleep: "#3949ab", eating: "#f57c00", reading: "#8e24aa", on_phone: "#00897b",
+    conversation: "#fbc02d", busy: "#e53935", inactive: "#78909c", absent: "#cfd8dc",
+  };
+
+  function showActivity(state) {
+    const tile = document.getElementById(`live-activity-${state.camera_id}`);
+    if (!tile) return;
+    const part = (name) => tile.querySelector(`.${name}`);
+    tile.dataset.activity = state.activity || "";
+    part("act-swatch").className = state.activity ? "act-swatch swatch" : "act-swatch";
+    part("act-swatch").style.background = COLOURS[state.activity] || "";
+    if (!state.activity) {
+      part("act-name").textContent = state.running ? activityTexts.waiting : activityTexts.stopped;
+      part("act-since").textContent = "";
+      part("act-confidence").textContent = "";
+      return;
+    }
+    const minutes = Math.max(0, Math.round((Date.now() - Date.parse(state.since)) / 60000));
+    part("act-name").textContent = (activityTexts.names || {})[state.activity] || state.activity;
+    part("act-since").textContent = format(activityTexts.since || "since {time}", {
+      time: `${clock.format(new Date(state.since))} (${minutes} min)` });
+    part("act-confidence").textContent = format(activityTexts.confidence || "{value}", {
+      value: `${Math.round(state.confidence * 100)} %` });
+  }
+
+  async function pollActivity() {
+    try {
+      const response = await fetch("/api/activity/live", { credentials: "same-origin" });
+      if (response.ok) (await response.json()).forEach(showActivity);
+    } catch (e) { /* server restarting: try again later */ }
+    setTimeout(pollActivity, 5000);
+  }
+  if (tiles.length) pollActivity();
+
   setTimeout(poll, 2000);
 })();

@@ -1,0 +1,44 @@
+"""The activity history's pages (issue 18 item 4): Statistics (time per activity per day and week,
+trend, transitions: Chart.js served from /static/vendor) and History (the stored segments, paged,
+filtered, with the CSV export). Both draw /api/activity/statistics and /api/activity/segments in
+the browser, in its time zone. For every logged-in user, like the API they read (viewer role)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from vigil.activity.labels import Activity, display_name
+from vigil.activity.repository import ActivityRepository
+from vigil.web.auth import Principal
+from vigil.web.context import WebContext, get_ctx
+from vigil.web.templating import language_of, page_viewer, render
+
+router = APIRouter(include_in_schema=False)
+Ctx = Annotated[WebContext, Depends(get_ctx)]
+PageViewer = Annotated[Principal, Depends(page_viewer)]
+HISTORY_PAGE_SIZE = 50
+
+
+async def _page(request: Request, ctx: WebContext, template: str, active: str) -> Response:
+    lang = language_of(request)
+    stored = await run_in_threadpool(ActivityRepository(ctx.store.db).cameras)
+    # Cameras with a history, and the ones listed now (a new camera has none yet).
+    cameras = sorted(set(stored) | {c.name for c in ctx.cameras.cameras()})
+    return render(
+        request, template, active=active, cameras=cameras, activities=[a.value for a in Activity],
+        names={a.value: display_name(a, lang) for a in Activity}, page_size=HISTORY_PAGE_SIZE,
+    )  # fmt: skip
+
+
+@router.get("/activity/statistics", response_class=HTMLResponse)
+async def statistics_page(request: Request, ctx: Ctx, _: PageViewer) -> Response:
+    return await _page(request, ctx, "activity_stats.html", "activity-log")
+
+
+@router.get("/activity/history", response_class=HTMLResponse)
+async def history_page(request: Request, ctx: Ctx, _: PageViewer) -> Response:
+    return await _page(request, ctx, "activity_history.html", "activity-log")

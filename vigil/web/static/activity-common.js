@@ -1,0 +1,74 @@
+// Shared by the activity Statistics and History pages: one colour per activity id (the same as
+// the file analysis page's), the filters (camera, activity, period as local dates) kept in the
+// page's URL so a reload or a shared link shows the same, and number/time formatting.
+"use strict";
+window.vigilActivity = (() => {
+  const COLOURS = {
+    asleep: "#3949ab", eating: "#f57c00", reading: "#8e24aa", on_phone: "#00897b",
+    conversation: "#fbc02d", busy: "#e53935", inactive: "#78909c", absent: "#cfd8dc",
+  };
+  const DEFAULT_DAYS = 28;
+  const $ = (id) => document.getElementById(id);
+  const pad = (n) => String(n).padStart(2, "0");
+  const isoDate = (d) => `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+  // A yyyy-mm-dd of the date input as the browser's local midnight (not UTC's).
+  const localMidnight = (text) => { const [y, m, d] = text.split("-").map(Number); return new Date(y, m - 1, d); };
+
+  function swatch(id) {
+    const span = document.createElement("span");
+    span.className = "swatch";
+    span.style.background = COLOURS[id] || "#888";
+    return span;
+  }
+
+  // The filter form's values from the URL (defaults: the last 28 days, today included).
+  function readFilters() {
+    const query = new URLSearchParams(window.location.search);
+    const today = new Date();
+    const first = new Date(today.getFullYear(), today.getMonth(), today.getDate() - (DEFAULT_DAYS - 1));
+    const values = {
+      camera: query.get("camera") || "", activity: query.get("activity") || "",
+      from: query.get("from") || isoDate(first), to: query.get("to") || isoDate(today),
+      page: Math.max(1, parseInt(query.get("page") || "1", 10) || 1),
+    };
+    if ($("acth-camera")) $("acth-camera").value = values.camera;
+    if ($("acth-activity")) $("acth-activity").value = values.activity;
+    $("acth-from").value = values.from;
+    $("acth-to").value = values.to;
+    return values;
+  }
+
+  // The API's query: `from` local midnight, `to` the midnight after the last day (exclusive).
+  function apiQuery(values) {
+    const start = localMidnight(values.from);
+    const end = localMidnight(values.to);
+    end.setDate(end.getDate() + 1);
+    if (!(start < end)) return null;
+    const query = new URLSearchParams({ from: start.toISOString(), to: end.toISOString() });
+    if (values.camera) query.set("camera", values.camera);
+    if (values.activity) query.set("activity", values.activity);
+    return query;
+  }
+
+  // Submitting the filters writes them into the URL (history entry) and calls `show`.
+  function bindFilters(show) {
+    $("acth-filters").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const query = new URLSearchParams();
+      ["camera", "activity"].forEach((key) => { const el = $(`acth-${key}`); if (el && el.value) query.set(key, el.value); });
+      query.set("from", $("acth-from").value);
+      query.set("to", $("acth-to").value);
+      window.history.pushState(null, "", `?${query}`);
+      show(readFilters());
+    });
+    window.addEventListener("popstate", () => show(readFilters()));
+  }
+
+  function duration(seconds) {
+    const s = Math.round(seconds);
+    const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+    return h ? `${h} h ${pad(m)} min` : m ? `${m} min ${pad(r)} s` : `${r} s`;
+  }
+
+  return { COLOURS, ORDER: Object.keys(COLOURS), $, swatch, readFilters, apiQuery, bindFilters, duration };
+})();
