@@ -55,6 +55,7 @@ from vigil.web.routes import (
     cameras,
     jobs,
     live,
+    save_clip,
     step5,
     system,
     track,
@@ -190,6 +191,7 @@ def create_web_app(settings: VigilSettings, db_url: str | None = None) -> FastAP
     app.include_router(anonymize.router)  # admin only: /anonymize and /api/anonymize/*
     app.include_router(audio_devices.router)  # /api/audio-devices (viewer), /api/set-audio-device (admin)
     app.include_router(activity.router)  # admin only: /activity and /api/activity/*
+    app.include_router(save_clip.router)  # admin only: /api/save-clip, /api/clips/*
     app.include_router(activity_history.router)  # /api/activity/segments, statistics, reports
     app.include_router(activity_pages.router)  # /activity/statistics and /activity/history (viewers)
     mount_api_docs(app)  # before /static: its assets live under /static/swagger

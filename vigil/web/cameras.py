@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 import cv2
 
-from vigil.activity.live import LiveState
+from vigil.activity.live import LiveActivity, LiveState
 from vigil.anonymize.live_privacy import LivePrivacy
 from vigil.config import CameraConfig, VigilSettings
 from vigil.embed import FaceEmbedder
@@ -285,6 +285,15 @@ class CameraManager:
         if pipeline is None or pipeline.activity is None:
             return None
         return pipeline.activity.state
+
+    def live_activity(self, camera_id: int) -> LiveActivity | None:
+        """The camera's activity analysis running in this process (its clip ring, its sound);
+        None when it is off or the camera is stopped."""
+        with self._state:
+            pipeline = self._pipelines.get(camera_id)
+        if not isinstance(pipeline, CameraPipeline) or not pipeline.running:
+            return None
+        return pipeline.activity
 
     def is_running(self, camera_id: int) -> bool:
         with self._state:
