@@ -157,3 +157,74 @@ def test_an_rtsp_camera_hears_its_own_audio_track(tmp_path: Path) -> None:
     assert status.samples >= 12, status
     assert all(started - 1.0 <= s.t <= time.time() + 1.0 for s in heard)  # the frames' wall clock
     assert max(s.voice for s in heard) > 0.5 and max(s.loudness_db for s in heard) > -35
+
+
+@pytest.mark.slow
+def test_the_streams_sound_is_on_the_frames_wall_clock(tmp_path: Path) -> None:
+    """Over a real RTSP connection, a beep's wall-clock time as the sound analysis gets it is its
+    flash's `Frame.wall_ts` (the time the analysis sees the picture) within 40 ms."""
+    import threading
+
+    import numpy as np
+
+    from tests.test_activity_clip import make_sync_clip
+    from vigil.config import RuntimeConfig
+    from vigil.live.counters import StageCounters
+    from vigil.live.decode import DecodeWorker
+    from vigil.live.health import SourceHealth
+    from vigil.live.queues import DropOldestQueue
+    from vigil.types import Frame
+
+    try:
+        check_server_available()
+    except SimulatorUnavailable as exc:
+        pytest.skip(str(exc))
+    server = RtspSimulator(
+        make_sync_clip(tmp_path / "sync.mp4", 8.0), _free_port(), "/cam", loop=False, audio=True
+    )
+    server.start()
+    chunks: list[tuple[float, np.ndarray]] = []
+
+    class Recorded(StreamAudio):  # what goes to the analysis thread, with its wall time
+        def _emit(self, pts: float, pcm: np.ndarray) -> None:
+            super()._emit(pts, pcm)
+            if self._offset is not None:
+                chunks.append((pts + self._offset, pcm))
+
+    audio = Recorded("sync", lambda samples, origin: None, [])
+    frames: DropOldestQueue[Frame | None] = DropOldestQueue(500)
+    stop = threading.Event()
+    camera = CameraConfig(url=server.url, name="sync")
+    worker = DecodeWorker(
+        camera, "sync", 25.0, True, RuntimeConfig(), 30.0, frames, StageCounters(),
+        SourceHealth("sync", camera.url, "rtsp"), stop, tap=CameraMedia(None, audio),
+    )  # fmt: skip
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    flashes: list[float] = []
+    try:
+        deadline = time.monotonic() + 30
+        while len(flashes) < 3 and time.monotonic() < deadline:
+            try:
+                frame = frames.get(timeout=0.5)
+            except TimeoutError:
+                continue
+            if frame is None:
+                break
+            if float(frame.image.mean()) > 200:
+                flashes.append(frame.wall_ts)
+    finally:
+        stop.set()
+        thread.join(10)
+        server.stop()
+    beeps: list[float] = []
+    for wall, pcm in chunks:
+        for i in np.flatnonzero(np.abs(pcm) > 0.3):
+            t = wall + i / 16000
+            if not beeps or t - beeps[-1] > 0.5:
+                beeps.append(t)
+            break  # the chunk's first loud sample is enough
+    assert len(flashes) >= 3, flashes
+    offsets = [float(min(abs(f - b) for b in beeps)) for f in flashes]
+    print(f"flash to beep on the wall clock: {[round(o * 1000, 1) for o in offsets]} ms")
+    assert max(offsets) <= 0.040, (flashes, beeps)
