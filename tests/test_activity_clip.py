@@ -198,3 +198,19 @@ def test_an_rtsp_camera_saves_a_clip_in_sync(rtsp_with_audio: RtspSimulator, tmp
         thread.join(10)
     assert abs((saved.start or 0.0) - (time.time() - 6.0)) < 3.0  # wall clock of the clip's start
     assert_in_sync(saved.path, 6.0)
+
+
+def test_the_rtsp_server_serves_only_aac_audio_without_loop(sync_clip: Path, tmp_path: Path) -> None:
+    from vigil.sources.rtsp_simulator import UnsupportedClip, check_audio
+
+    check_audio(sync_clip, loop=False)
+    with pytest.raises(UnsupportedClip, match="loops video only"):
+        check_audio(sync_clip, loop=True)
+    mute = tmp_path / "mute.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=160x120:r=10:d=1", str(mute)],
+        check=True,
+        timeout=60,
+    )
+    with pytest.raises(UnsupportedClip, match="no audio track"):
+        check_audio(mute, loop=False)

@@ -74,6 +74,22 @@ def server_codec(clip: Path) -> str:
     return CODECS[codec]
 
 
+def check_audio(clip: Path, loop: bool) -> None:
+    """`UnsupportedClip` unless the clip's audio can be served with it: AAC, not looped."""
+    if loop:
+        raise UnsupportedClip("the RTSP server loops video only: serve the audio without --loop")
+    try:
+        with av.open(str(clip)) as container:
+            codec = container.streams.audio[0].codec_context.name if container.streams.audio else None
+    except av.FFmpegError as exc:
+        raise UnsupportedClip(f"{clip} is not a readable video file: {exc}") from exc
+    if codec != "aac":
+        raise UnsupportedClip(
+            f"{clip} has {'no audio track' if codec is None else codec + ' audio'}: only AAC is served "
+            "(no re-encoding); convert it, e.g. `ffmpeg -i IN -c:v copy -c:a aac OUT.mp4`"
+        )
+
+
 @dataclass
 class RtspSimulator:
     """The server subprocess; `start()` again after `stop()` serves on the same port."""
@@ -100,8 +116,8 @@ class RtspSimulator:
         """Start the server and wait until it listens; `SimulatorUnavailable` if it does not."""
         if self.process is not None:
             raise RuntimeError("the RTSP server is already running")
-        if self.audio and self.loop:
-            raise UnsupportedClip("the RTSP server loops video only: serve audio without loop")
+        if self.audio:
+            check_audio(self.clip, self.loop)
         args = [SYSTEM_PYTHON, str(SERVER_SCRIPT), "--port", str(self.port), "--path", self.mount]
         args += ["--host", self.host, "--file", str(self.clip), "--codec", server_codec(self.clip)]
         try:

@@ -26,13 +26,16 @@ def simulate_rtsp(
     path: Annotated[str, typer.Option(help="Stream path in the URL.")] = "stream",
     loop: Annotated[bool, typer.Option(help="Loop the file: a camera that never ends.")] = False,
     host: Annotated[str, typer.Option(help="Listen address.")] = "127.0.0.1",
+    audio: Annotated[
+        bool, typer.Option(help="Also send the file's AAC track, as a camera with sound (not with --loop).")
+    ] = False,
 ) -> None:
     """Serve a video file as an RTSP camera until Ctrl-C (the RTSP server the tests use).
 
     Needs Debian's GStreamer RTSP server (`make system-deps`). Sends the file without re-encoding.
 
     Without --loop each client gets the file once, from its start."""
-    simulator = RtspSimulator(file, port, path, loop, host)
+    simulator = RtspSimulator(file, port, path, loop, host, audio)
     try:
         check_server_available()
         simulator.start()
