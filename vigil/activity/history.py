@@ -36,6 +36,18 @@ class StoredSegment(NewSegment):
 
 
 @dataclass(frozen=True)
+class Span:
+    """What the statistics need of a stored segment: no cue summary, so reading a few months of
+    segments is not spent decoding their JSON."""
+
+    id: int
+    camera: str
+    activity: Activity
+    started_at: datetime
+    ended_at: datetime
+
+
+@dataclass(frozen=True)
 class SegmentFilter:
     camera: str | None = None
     start: datetime | None = None  # segments ending after it

@@ -20,6 +20,7 @@ from vigil.activity.history import (
     PeriodTotals,
     SegmentFilter,
     SegmentPage,
+    Span,
     Statistics,
     StoredSegment,
     Transition,
@@ -30,8 +31,10 @@ from vigil.activity.result import CueSummary
 from vigil.activity.tables import ActivitySegmentRow as Row
 from vigil.store.database import Database
 
-S = TypeVar("S", bound=Select[Any])
+S = TypeVar("S", bound=Select[*tuple[Any, ...]])  # any columns
 Seconds = dict[Activity, float]
+Timed = Span | StoredSegment  # what statistics and transitions read of a segment
+_ACTIVITIES = {a.value: a for a in Activity}  # faster than Activity(value) per row
 TRANSITION_GAP_S = 300.0  # two segments further apart than this are not a transition (camera off)
 
 
@@ -127,6 +130,14 @@ class ActivityRepository:
             rows = conn.execute(query.order_by(Row.camera, Row.started_at, Row.id)).all()
         return [_stored(r) for r in rows]
 
+    def spans(self, start: datetime, end: datetime, camera: str | None = None) -> list[Span]:
+        """Every segment overlapping [start, end), oldest first, without its cues."""
+        columns = select(Row.id, Row.camera, Row.activity, Row.started_at, Row.ended_at)
+        query = _filtered(columns, SegmentFilter(camera=camera, start=start, end=end))
+        with self.db.reader.connect() as conn:
+            rows = conn.execute(query.order_by(Row.camera, Row.started_at, Row.id)).all()
+        return [Span(r.id, r.camera, _ACTIVITIES[r.activity], r.started_at, r.ended_at) for r in rows]
+
     def statistics(
         self, start: datetime, end: datetime, camera: str | None = None, tz: str = "UTC"
     ) -> Statistics:
@@ -134,7 +145,7 @@ class ActivityRepository:
         every day and week of the range, empty ones with no seconds), and the transitions between
         consecutive segments of a camera."""
         zone = ZoneInfo(tz)
-        segments = self.overlapping(start, end, camera)
+        segments = self.spans(start, end, camera)
         days: dict[date, Seconds] = defaultdict(lambda: defaultdict(float))
         weeks: dict[date, Seconds] = defaultdict(lambda: defaultdict(float))
         totals: Seconds = defaultdict(float)
@@ -168,13 +179,11 @@ class ActivityRepository:
         ]
 
 
-def transitions_of(
-    segments: Iterable[StoredSegment], max_gap_s: float = TRANSITION_GAP_S
-) -> list[Transition]:
+def transitions_of(segments: Iterable[Timed], max_gap_s: float = TRANSITION_GAP_S) -> list[Transition]:
     """From->to counts between consecutive segments of each camera (a change of activity no
     further than `max_gap_s` apart), most frequent first."""
     counts: Counter[tuple[Activity, Activity]] = Counter()
-    by_camera: dict[str, list[StoredSegment]] = defaultdict(list)
+    by_camera: dict[str, list[Timed]] = defaultdict(list)
     for segment in segments:
         by_camera[segment.camera].append(segment)
     for runs in by_camera.values():
@@ -188,7 +197,7 @@ def transitions_of(
 
 
 def _split_by_day(
-    segment: StoredSegment, start: datetime, end: datetime, zone: ZoneInfo
+    segment: Timed, start: datetime, end: datetime, zone: ZoneInfo
 ) -> Iterable[tuple[date, float]]:
     """The segment clipped to [start, end), cut at each local midnight: (local day, seconds)."""
     at, until = max(segment.started_at, start), min(segment.ended_at, end)
