@@ -104,6 +104,8 @@ def test_switching_activity_on_restarts_the_running_camera_with_it(tmp_path: Pat
     from tests.test_web_e2e import CHROMIUM, CHROMIUM_ARGS, _keep
     from tests.web_util import ADMIN_PASSWORD, ServedApp
 
+    if not CHROMIUM.exists():
+        pytest.fail("Chromium is missing: run `make system-deps` (installs Debian's chromium)")
     app = make_app(tmp_path, shared_dir=models_dir.parent, runtime={"embed_processes": 0}, realtime=True)
     admin, viewer = bearer(app), bearer(app, "viewer")
     with ServedApp(app) as base, httpx.Client(base_url=base, timeout=30) as client:
@@ -132,33 +134,35 @@ def test_switching_activity_on_restarts_the_running_camera_with_it(tmp_path: Pat
         )
         assert stored[0]["activity"] == "asleep" and stored[0]["source"] == "live"
 
-        if CHROMIUM.exists():
-            from playwright.sync_api import expect, sync_playwright
+        from playwright.sync_api import expect, sync_playwright
 
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-                try:
-                    page = browser.new_context(viewport={"width": 700, "height": 900}).new_page()
-                    page.goto(f"{base}/live")
-                    page.fill("input[name=username]", "admin")
-                    page.fill("input[name=password]", ADMIN_PASSWORD)
-                    page.click("button[type=submit]")
-                    tile_box = page.locator(f"#live-activity-{camera['id']}")
-                    expect(tile_box).to_have_attribute("data-activity", "asleep", timeout=20_000)
-                    expect(tile_box.locator(".act-name")).to_have_text("Asleep")
-                    expect(tile_box.locator(".act-since")).to_contain_text("min)")
-                    card = page.locator(f"#live-card-{camera['id']}")
-                    page.wait_for_timeout(1500)  # a few MJPEG pictures
-                    _keep("live-tile-en.png", card.screenshot(), Path("/tmp/actpages"))
-                    page.context.add_cookies([{"name": "vigil_lang", "value": "fr", "url": base}])
-                    page.reload(wait_until="commit")
-                    expect(tile_box.locator(".act-name")).to_have_text("Endormi", timeout=20_000)
-                    page.wait_for_timeout(1500)
-                    _keep("live-tile-fr.png", card.screenshot(), Path("/tmp/actpages"))
-                finally:
-                    browser.close()
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_context(viewport={"width": 700, "height": 900}).new_page()
+                page.goto(f"{base}/live")
+                page.fill("input[name=username]", "admin")
+                page.fill("input[name=password]", ADMIN_PASSWORD)
+                page.click("button[type=submit]")
+                tile_box = page.locator(f"#live-activity-{camera['id']}")
+                expect(tile_box).to_have_attribute("data-activity", "asleep", timeout=20_000)
+                expect(tile_box.locator(".act-name")).to_have_text("Asleep")
+                expect(tile_box.locator(".act-since")).to_contain_text("min)")
+                card = page.locator(f"#live-card-{camera['id']}")
+                page.wait_for_timeout(1500)  # a few MJPEG pictures
+                _keep("live-tile-en.png", card.screenshot(), Path("/tmp/actpages"))
+                page.context.add_cookies([{"name": "vigil_lang", "value": "fr", "url": base}])
+                page.reload(wait_until="commit")
+                expect(tile_box.locator(".act-name")).to_have_text("Endormi", timeout=20_000)
+                page.wait_for_timeout(1500)
+                _keep("live-tile-fr.png", card.screenshot(), Path("/tmp/actpages"))
+                # Switched off: the page sees it on its next poll of /api/cameras and reloads.
+                assert client.patch(url, json={"activity": False}, headers=admin).json()["activity"] is False
+                expect(tile_box).to_have_count(0, timeout=20_000)
+                expect(card).to_be_visible()
+            finally:
+                browser.close()
 
-        assert client.patch(url, json={"activity": False}, headers=admin).json()["activity"] is False
         assert client.get("/api/activity/live", headers=viewer).json() == []
         assert manager.is_running(camera["id"]) and manager.activity_state(camera["id"]) is None
         segments = client.get("/api/activity/segments", params=params, headers=viewer).json()

@@ -9,7 +9,9 @@
   const mode = grid.dataset.mode;
   const period = 1000 / Math.max(0.2, parseFloat(grid.dataset.fps) || 5);
   const images = Array.from(grid.querySelectorAll("img.live-img"));
-  const known = images.map((img) => img.dataset.cameraId).sort().join(",");
+  // Which cameras, and which of them have an activity tile: a change reloads the page.
+  const known = images.map((img) => `${img.dataset.cameraId}:${document.getElementById(`live-activity-${img.dataset.cameraId}`) ? 1 : 0}`)
+    .sort().join(",");
 
   function format(template, values) {
     return template.replace(/\{(\w+)\}/g, (_, key) => String(values[key] ?? ""));
@@ -37,8 +39,8 @@
       const response = await fetch("/api/cameras", { credentials: "same-origin" });
       if (response.ok) {
         const cameras = await response.json();
-        const ids = cameras.map((c) => String(c.id)).sort().join(",");
-        if (ids !== known) { window.location.reload(); return; }  // cameras added or removed
+        const ids = cameras.map((c) => `${c.id}:${c.activity ? 1 : 0}`).sort().join(",");
+        if (ids !== known) { window.location.reload(); return; }  // cameras added, removed, activity switched
         cameras.forEach(showCamera);
       }
     } catch (e) { /* server restarting: try again later */ }
