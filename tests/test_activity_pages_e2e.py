@@ -24,6 +24,7 @@ from vigil.activity.labels import Activity as A
 from vigil.activity.repository import ActivityRepository
 from vigil.activity.result import CueSummary
 from vigil.store.schema import Visitor
+from vigil.web.routes import activity_pages
 
 pytestmark = pytest.mark.slow
 CUES = CueSummary(present=1.0, motion=0.2, eyes_closed=0.0, head_down=0.6, hand_at_ear=0.0,
@@ -73,11 +74,14 @@ def _log_in(page: Any, base: str, path: str) -> None:
     page.wait_for_url(f"{base}{path}")
 
 
-def test_statistics_history_csv_and_the_activity_switch(tmp_path: Path) -> None:
+def test_statistics_history_csv_and_the_activity_switch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     if not CHROMIUM.exists():
         pytest.fail("Chromium is missing: run `make system-deps` (installs Debian's chromium)")
     from playwright.sync_api import expect, sync_playwright
 
+    monkeypatch.setattr(activity_pages, "HISTORY_PAGE_SIZE", 10)  # 15 segments: two pages
     app = make_app(tmp_path)
     ctx = ctx_of(app)
     visitor = uuid.uuid4()
@@ -130,11 +134,12 @@ def test_statistics_history_csv_and_the_activity_switch(tmp_path: Path) -> None:
             expect(page.locator("#acth-transitions-none")).to_be_visible()
             assert "camera=kitchen" in page.url
 
-            # History: the 15 segments, newest first (yesterday's lunch), then filtered, then the CSV.
+            # History: the 15 segments, newest first (yesterday's lunch), 10 a page; then filtered,
+            # then the CSV.
             page.goto(f"{base}/activity/history")
             page.wait_for_function(f"() => {LOADED}")
             rows = page.locator("#acth-segments tbody tr")
-            expect(rows).to_have_count(15)
+            expect(rows).to_have_count(10)
             assert rows.first.get_attribute("data-activity") == "eating"
             first = rows.first.locator("td").all_inner_texts()
             assert first[:2] == ["kitchen", "Marie"] and first[5] == "30 min 00 s" and first[6] == "0.70"
@@ -142,6 +147,14 @@ def test_statistics_history_csv_and_the_activity_switch(tmp_path: Path) -> None:
             assert "12:00" in first[3]  # 11:00 UTC shown in Paris time
             expect(page.locator("#acth-status")).to_have_text("15 segments")
             _keep("history-en.png", page.screenshot(full_page=True), shots)
+            expect(page.locator("#acth-prev")).to_be_hidden()
+            page.click("#acth-next")
+            expect(rows).to_have_count(5)  # the oldest: three days ago, 09:00 Paris reading last
+            expect(page.locator("#acth-page")).to_have_text("Page 2 of 2")
+            assert rows.last.locator("td").all_inner_texts()[2] == "Reading" and "page=2" in page.url
+            expect(page.locator("#acth-next")).to_be_hidden()
+            page.click("#acth-prev")
+            expect(rows).to_have_count(10)
             page.select_option("#acth-activity", "on_phone")
             page.click("#acth-apply")
             expect(rows).to_have_count(3)
