@@ -5,6 +5,7 @@ activity of a real pipeline on the asleep clip as the live page's tiles read it.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -77,8 +78,12 @@ def test_the_activity_switch_is_stored_and_refused_where_it_must_be(tmp_path: Pa
         switched = client.patch(url, json={"activity": True}, headers=admin)
         assert switched.status_code == 200 and switched.json()["activity"] is True
         assert switched.json()["enabled"] is False  # a stopped camera stays stopped
-        page = client.get("/cameras", headers=admin)
-        assert page.status_code == 200
+        bearer(app, "viewer")  # creates the viewer account
+        login(client, "viewer-user", "password-viewer-user")
+        page = client.get("/cameras").text  # the viewer sees the switch, greyed
+        toggle = f'class="camera-activity-toggle" id="camera-activity-{added["id"]}"'
+        box = re.search(rf'<input type="checkbox"\s+{toggle}[^>]*>', page)
+        assert box is not None and "checked" in box.group(0) and "disabled" in box.group(0)
     again = make_app(tmp_path, **config)  # a restart reads the switch from the store
     with TestClient(again) as client:
         cameras = {c["name"]: c for c in client.get("/api/cameras", headers=bearer(again)).json()}
