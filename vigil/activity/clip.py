@@ -17,12 +17,15 @@ import os
 import re
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import av
+import numpy as np
 
 from vigil.activity.ring import BufferedPacket, ClipPackets, PacketRing, StreamTemplate
 from vigil.errors import NotFoundError, UnavailableError
@@ -38,6 +41,9 @@ __all__ = [
     "write_mp4",
 ]
 
+# A microphone's sound from `start` to `end` (wall clock) as 16 kHz mono float, or None without it.
+MicrophoneSound = Callable[[float, float], np.ndarray | None]
+MIC_RATE = 16000
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _CLIP_NAME = re.compile(r"^[A-Za-z0-9._-]+\.mp4$")
 
@@ -78,16 +84,21 @@ def clip_path(data_dir: Path, camera: str, name: str) -> Path:
     return path
 
 
-def save_clip(ring: PacketRing, seconds: float, folder: Path, camera: str) -> SavedClip:
-    """Writes the last `seconds` of `ring` to `folder` (created 0700) under a new name."""
+def save_clip(
+    ring: PacketRing, seconds: float, folder: Path, camera: str, microphone: MicrophoneSound | None = None
+) -> SavedClip:
+    """Writes the last `seconds` of `ring` to `folder` (created 0700) under a new name; the sound
+    is `microphone`'s when given (the camera's activity hears a microphone), else the stream's."""
     packets = ring.take()
+    if ring.error is not None:
+        raise ClipUnavailable(f"camera {camera}: clips are off ({ring.error})")
     if packets is None:
         raise ClipUnavailable(f"camera {camera}: no video buffered yet (waiting for a keyframe)")
     make_private_dir(folder)
     fd, temporary = tempfile.mkstemp(dir=folder, prefix=".", suffix=".mp4.part")  # created 0600
     try:
         with os.fdopen(fd, "w+b") as handle:
-            clip = write_mp4(packets, seconds, handle)
+            clip = write_mp4(packets, seconds, handle, microphone)
         wall = None if packets.wall_offset is None else clip.start + packets.wall_offset
         stamp = datetime.fromtimestamp(wall if wall is not None else time.time(), UTC)
         base = f"{_SAFE.sub('_', camera).strip('._') or 'camera'}_{stamp:%Y%m%dT%H%M%S}Z_{seconds:g}s"
@@ -126,35 +137,104 @@ class _Written:
     audio_packets: int
 
 
-def write_mp4(packets: ClipPackets, seconds: float, handle: object) -> _Written:
-    """Remuxes the last `seconds` of `packets` into MP4 on `handle` (a seekable binary file)."""
+def write_mp4(
+    packets: ClipPackets, seconds: float, handle: object, microphone: MicrophoneSound | None = None
+) -> _Written:
+    """Remuxes the last `seconds` of `packets` into MP4 on `handle` (a seekable binary file).
+    With `microphone` (and the stream's wall clock known), the sound is the microphone's over the
+    same wall-clock span, encoded as AAC, instead of the stream's own."""
     end = packets.end
     start = _first_frame_from(packets.video_packets, end - seconds)
     video = _from_keyframe(packets.video_packets, start)
     start = max(start, video[0].time)  # less was buffered than asked
     audio = _audio_between(packets.audio_packets, start, end)
     with av.open(handle, "w", format="mp4") as output:
-        out_video = packets.video.add_to(output)
-        out_audio = None
-        if packets.audio is not None and audio:
-            out_audio = packets.audio.add_to(output)
+        try:
+            out_video = packets.video.add_to(output)
+        except ValueError as exc:  # the muxer's own check: "mp4 format does not support …"
+            raise ClipUnavailable(f"an MP4 cannot hold this camera's {packets.video.codec} video") from exc
         # Each stream in decode order, the two interleaved by time (what the muxer wants).
-        video_items = [
-            (_dts_time(p, packets.video), i, p, packets.video, out_video) for i, p in enumerate(video)
+        items: list[tuple[float, int, av.Packet[Any]]] = [
+            (_dts_time(p, packets.video), i, _shifted(p, packets.video, out_video, start))
+            for i, p in enumerate(video)
         ]
-        audio_items = []
-        if out_audio is not None and packets.audio is not None:
-            audio_items = [(p.time, i, p, packets.audio, out_audio) for i, p in enumerate(audio)]
-        for _, _, packet, template, stream in heapq.merge(video_items, audio_items, key=lambda o: o[0]):
-            output.mux(_shifted(packet, template, stream, start))
-    return _Written(
-        start,
-        end - start,
-        packets.video.codec,
-        packets.audio.codec if out_audio is not None and packets.audio is not None else None,
-        len(video),
-        len(audio) if out_audio is not None else 0,
+        audio_codec: str | None = None
+        audio_items: list[tuple[float, int, av.Packet[Any]]] = []
+        if microphone is not None and packets.wall_offset is not None:
+            sound = microphone(start + packets.wall_offset, end + packets.wall_offset)
+            if sound is not None:
+                audio_items = _aac(output, sound, MIC_RATE, 0.0, start)
+                audio_codec = "aac"
+        elif packets.audio is not None and audio:
+            template = packets.audio
+            try:
+                out_audio = template.add_to(output)
+            except ValueError:  # G.711 and other sound MP4 cannot carry: decoded, encoded as AAC
+                pcm, rate, at = _decoded(template, audio, start)
+                audio_items = _aac(output, pcm, rate, at, start)
+                audio_codec = "aac"
+            else:
+                audio_items = [
+                    (p.time, i, _shifted(p, template, out_audio, start)) for i, p in enumerate(audio)
+                ]
+                audio_codec = template.codec
+        for _, _, packet in heapq.merge(items, audio_items, key=lambda o: o[0]):
+            output.mux(packet)
+    return _Written(start, end - start, packets.video.codec, audio_codec, len(video), len(audio_items))
+
+
+def _aac(
+    output: Any, pcm: np.ndarray, rate: int, at: float, start: float
+) -> list[tuple[float, int, av.Packet[Any]]]:
+    """Mono float PCM whose first sample is at clip time `at`, encoded as an AAC stream; each
+    packet with its stream time (clip time + `start`), to be interleaved with the video's."""
+    stream = output.add_stream("aac", rate=rate, layout="mono")
+    stream.time_base = Fraction(1, rate)
+    frame = av.AudioFrame.from_ndarray(
+        np.ascontiguousarray(pcm, np.float32)[None, :], format="flt", layout="mono"
     )
+    frame.sample_rate, frame.pts, frame.time_base = rate, round(at * rate), Fraction(1, rate)
+    out: list[tuple[float, int, av.Packet[Any]]] = []
+    for packet in [*stream.encode(frame), *stream.encode(None)]:
+        time_base = packet.time_base or stream.time_base
+        out.append(
+            (
+                start + float((packet.dts if packet.dts is not None else packet.pts) * time_base),
+                len(out),
+                packet,
+            )
+        )
+    return out
+
+
+def _decoded(
+    template: StreamTemplate, audio: list[BufferedPacket], start: float
+) -> tuple[np.ndarray, int, float]:
+    """The packets' sound as mono float PCM at its own rate, and the clip time of its first sample."""
+    params = template.stream.codec_context
+    decoder: Any = av.CodecContext.create(template.codec, "r")
+    decoder.sample_rate, decoder.layout = params.sample_rate, params.layout
+    if params.extradata:
+        decoder.extradata = params.extradata
+    rate = int(params.sample_rate)
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
+    chunks: list[np.ndarray] = []
+    first: float | None = None
+    for buffered in audio:
+        packet = av.Packet(buffered.data)
+        packet.pts, packet.dts, packet.time_base = buffered.pts, buffered.dts, template.time_base
+        for frame in decoder.decode(packet):
+            for chunk in resampler.resample(frame):
+                if first is None:
+                    first = float(chunk.time) if chunk.time is not None else buffered.time
+                chunks.append(chunk.to_ndarray()[0])
+    for chunk in resampler.resample(None):
+        chunks.append(chunk.to_ndarray()[0])
+    pcm = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+    at = (first if first is not None else start) - start
+    if at < 0:  # sound from before the clip's start is cut
+        pcm, at = pcm[round(-at * rate) :], 0.0
+    return pcm, rate, at
 
 
 def _first_frame_from(video: tuple[BufferedPacket, ...], start: float) -> float:
@@ -186,9 +266,7 @@ def _dts_time(packet: BufferedPacket, template: StreamTemplate) -> float:
     return float((packet.dts if packet.dts is not None else packet.pts) * template.time_base)
 
 
-def _shifted(
-    packet: BufferedPacket, template: StreamTemplate, stream: object, start: float
-) -> av.Packet[Any]:
+def _shifted(packet: BufferedPacket, template: StreamTemplate, stream: Any, start: float) -> av.Packet[Any]:
     """The packet with its times moved so that `start` is 0 in the clip."""
     shift = round(start / template.time_base)
     out = av.Packet(packet.data)
@@ -197,5 +275,5 @@ def _shifted(
     out.dts = None if packet.dts is None else packet.dts - shift
     out.duration = packet.duration
     out.is_keyframe = packet.keyframe
-    out.stream = stream  # type: ignore[assignment]
+    out.stream = stream
     return out

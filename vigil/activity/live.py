@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from vigil.activity.clip import MicrophoneSound
 from vigil.activity.cues import AudioSample, VisualSample
 from vigil.activity.features import window_features
 from vigil.activity.labels import Activity
@@ -107,8 +108,9 @@ class LiveActivity:
         if audio == "stream":
             self._sound = stream_audio = StreamAudio(camera, self.feed_audio, self._model_dirs)
         elif audio == "microphone":
-            self._sound = MicrophoneFeed(camera, self.feed_audio, self._model_dirs, microphone)
-        self.tap = CameraMedia(self.clips, stream_audio) if self.clips or stream_audio else None
+            keep = max(30.0, options.clip_buffer_s + 5.0)  # a clip's sound too
+            self._sound = MicrophoneFeed(camera, self.feed_audio, self._model_dirs, microphone, keep)
+        self.tap = CameraMedia(self.clips, stream_audio, camera) if self.clips or stream_audio else None
 
     def start(self) -> None:
         if self._sound is not None:
@@ -127,6 +129,11 @@ class LiveActivity:
             self._sound.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
         if self.clips is not None:
             self.clips.close()
+
+    @property
+    def clip_sound(self) -> MicrophoneSound | None:
+        """A clip's sound when it is not the stream's: the microphone's, by wall clock."""
+        return self._sound.between if isinstance(self._sound, MicrophoneFeed) else None
 
     def audio_samples(self) -> list[AudioSample]:
         """The sound cues kept for the windows, `t` in wall-clock seconds."""

@@ -191,9 +191,16 @@ class MicrophoneFeed:
     wall-clock time), analysed on its own thread."""
 
     def __init__(
-        self, camera: str, feed: AudioFeed, model_dirs: Sequence[Path], device: DeviceSelector
+        self,
+        camera: str,
+        feed: AudioFeed,
+        model_dirs: Sequence[Path],
+        device: DeviceSelector,
+        keep_s: float = 30.0,
     ) -> None:
+        """`keep_s`: seconds of sound kept for clips (`between`)."""
         self.camera, self._feed, self._model_dirs, self.device = camera, feed, list(model_dirs), device
+        self.keep_s = keep_s
         self._capture: MicrophoneCapture | None = None
         self._stopped = threading.Event()
         self._lock = threading.Lock()
@@ -211,11 +218,21 @@ class MicrophoneFeed:
         with self._lock:
             capture = self._capture
         if capture is not None:
-            capture.stop()  # its samples() iteration ends
+            # Its samples() iteration ends. Not on the caller's thread: PortAudio's stop waits for
+            # the next block, which a stalled source (ALSA's pulse plugin on a source that
+            # delivers nothing) may never send; the camera must still stop.
+            threading.Thread(target=capture.stop, name=f"{self.camera}-microphone-stop", daemon=True).start()
 
     def join(self, timeout: float | None = None) -> None:
         if self._running:
             self._thread.join(timeout)
+
+    def between(self, start: float, end: float) -> np.ndarray | None:
+        """The sound from `start` to `end` (wall clock) as 16 kHz mono, silence where none was
+        kept; None when the microphone is not recording (a clip then has no sound)."""
+        with self._lock:
+            capture = self._capture
+        return None if capture is None else capture.between(start, end)
 
     def status(self) -> AudioStatus:
         active = self._thread.is_alive() and self._capture is not None and self.error is None
@@ -224,7 +241,7 @@ class MicrophoneFeed:
     def _run(self) -> None:
         try:
             yamnet = load_yamnet(self._model_dirs)
-            capture = MicrophoneCapture(self.device)
+            capture = MicrophoneCapture(self.device, seconds=self.keep_s)
             device = capture.start()
         except (ModelError, MicrophoneError) as exc:
             self.error = str(exc)

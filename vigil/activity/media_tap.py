@@ -1,9 +1,13 @@
 """What a live camera with activity on takes from its decode thread: the compressed packets for
 its clip ring (ring.py) and the stream's audio for its sound cues (live_audio.py). Implements
-vigil/live/decode.py's `MediaTap`; every method runs on the decode thread."""
+vigil/live/decode.py's `MediaTap`; every method runs on the decode thread.
+
+A failure here must never stop the camera: the part that failed (clip ring or sound) is turned
+off for the rest of the camera's run, logged once, and the picture goes on."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import av
@@ -13,25 +17,51 @@ from vigil.activity.ring import PacketRing
 
 __all__ = ["CameraMedia"]
 
+log = logging.getLogger(__name__)
+
 
 class CameraMedia:
-    def __init__(self, ring: PacketRing | None, audio: StreamAudio | None) -> None:
-        self.ring, self.audio = ring, audio
+    def __init__(self, ring: PacketRing | None, audio: StreamAudio | None, camera: str = "") -> None:
+        self.ring, self.audio, self.camera = ring, audio, camera
+        self.errors: list[str] = []  # what was turned off, and why
 
     def opened(self, video: Any, audio: Any | None) -> None:
         if self.ring is not None:
-            self.ring.opened(video, audio)
+            try:
+                self.ring.opened(video, audio)
+            except Exception as exc:
+                self._off("clip ring", exc)
         if self.audio is not None:
-            self.audio.opened(audio)
+            try:
+                self.audio.opened(audio)
+            except Exception as exc:
+                self._off("stream sound", exc)
 
     def packet(self, packet: av.Packet[Any], video: bool) -> None:
         if self.ring is not None:
-            self.ring.add(packet, video)
+            try:
+                self.ring.add(packet, video)
+            except Exception as exc:
+                self._off("clip ring", exc)
         if self.audio is not None and not video:
-            self.audio.packet(packet)
+            try:
+                self.audio.packet(packet)
+            except Exception as exc:
+                self._off("stream sound", exc)
 
     def frame_time(self, source_pts: float, wall: float) -> None:
         if self.ring is not None:
             self.ring.frame_time(source_pts, wall)
         if self.audio is not None:
             self.audio.frame_time(source_pts, wall)
+
+    def _off(self, part: str, exc: Exception) -> None:
+        message = f"{part} off: {exc}"
+        self.errors.append(message)
+        log.exception("camera %s: %s", self.camera, message)
+        if part == "clip ring" and self.ring is not None:
+            self.ring.close(error=message)
+            self.ring = None
+        elif self.audio is not None:
+            self.audio.error = message
+            self.audio = None

@@ -42,7 +42,9 @@ class StreamTemplate:
     MP4 (stream copy: the packets are muxed as they are)."""
 
     def __init__(self, stream: Any) -> None:
-        self._holder = av.open(io.BytesIO(), "w", format="mp4")
+        # NUT takes any codec FFmpeg knows (MP4 and Matroska refuse e.g. the G.711 of many IP
+        # cameras, which clip.py then encodes as AAC).
+        self._holder = av.open(io.BytesIO(), "w", format="nut")
         # opaque: the source's (decoder) codec is kept; a stream copy opens no codec at all, so
         # no encoder is needed (an FFmpeg build without libx265 still copies H.265).
         self.stream: Any = self._holder.add_stream_from_template(stream, opaque=True)
@@ -90,6 +92,7 @@ class PacketRing:
         self.wall_offset: float | None = None
         self.bytes = 0  # kept now
         self.dropped_before_keyframe = 0  # video packets seen before the first keyframe
+        self.error: str | None = None  # why the ring was turned off for good
 
     def opened(self, video: Any, audio: Any | None) -> None:
         """A new connection: its streams' parameters; what was kept is forgotten."""
@@ -170,8 +173,10 @@ class PacketRing:
         with self._lock:
             return self._newest - self._keyframes[0] if self._keyframes else 0.0
 
-    def close(self) -> None:
+    def close(self, error: str | None = None) -> None:
+        """Forgets everything (the camera stopped, or `error` turned the ring off)."""
         with self._lock:
+            self.error = error or self.error
             self._templates = None
             self._video.clear()
             self._audio.clear()

@@ -67,7 +67,8 @@ async def save_clip_route(body: SaveClipIn, ctx: Ctx, _: Admin) -> SavedClipOut:
     if body.seconds > ring.seconds:
         raise InvalidError(f"at most {ring.seconds:g} s are kept (activity.clip_buffer_s)")
     folder = clip_folder(ctx.settings.data_dir, info.name)
-    saved = await run_in_threadpool(save_clip, ring, body.seconds, folder, info.name)
+    # A camera whose activity hears a microphone saves the microphone's sound with its picture.
+    saved = await run_in_threadpool(save_clip, ring, body.seconds, folder, info.name, activity.clip_sound)
     return SavedClipOut(
         camera_id=info.id,
         camera=info.name,
