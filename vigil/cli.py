@@ -20,11 +20,13 @@ from vigil import __version__
 from vigil.activity.cli import activity_app
 from vigil.anonymize.cli import anonymize
 from vigil.batch.cli import track_app
+from vigil.cluster.config import check_cluster_store
 from vigil.config import CameraConfig, VigilSettings, load_settings
 from vigil.detect.registry import detector_configs
 from vigil.embed import FaceEmbedder
 from vigil.errors import VigilError
 from vigil.jobs.cli import jobs_app
+from vigil.jobs.config import check_ray_address
 from vigil.live.camera import CameraStatus
 from vigil.live.events import EventSink, JsonlSink
 from vigil.live.factory import default_embedder
@@ -286,6 +288,16 @@ def serve(
             show_default="store.url, else sqlite:///<data_dir>/vigil.db",
         ),
     ] = None,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            "--cluster",
+            metavar="ADDRESS",
+            help="Run the cameras as Ray actors on this cluster: auto, HOST:PORT of the head or "
+            "ray://HOST:PORT (needs a PostgreSQL store; see docs/ray.md).",
+            show_default="cluster.ray_address: cameras run in this process",
+        ),
+    ] = None,
     config: ConfigOption = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
@@ -304,8 +316,14 @@ def serve(
     extra = [CameraConfig(url=s, loop=loop) for s in sources or []]
     settings = settings.model_copy(update={"web": web, "cameras": [*settings.cameras, *extra]})
     try:
+        if cluster is not None:
+            ray_address = check_ray_address(cluster)
+            update = {"cluster": settings.cluster.model_copy(update={"ray_address": ray_address})}
+            settings = settings.model_copy(update=update)
+        if settings.cluster.enabled:  # refused before the store is opened (an SQLite file created)
+            check_cluster_store(db or settings.resolved_db_url)
         web_app = create_web_app(settings, db)
-    except VigilError as exc:
+    except (VigilError, ValueError) as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from exc
     out.print(f"Vigil dashboard on http://{web.host}:{web.port}/  (API docs: /docs)")

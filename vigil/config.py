@@ -36,6 +36,7 @@ from pydantic_settings import (
 from vigil.activity.settings import ActivitySettings, AudioSource
 from vigil.anonymize.settings import AnonymizeSettings
 from vigil.batch.settings import BatchSettings
+from vigil.cluster.config import ClusterConfig
 from vigil.detect.base import DetectorConfigBase
 from vigil.detect.registry import parse_detector_config
 from vigil.detect.yunet import YuNetConfig
@@ -377,6 +378,9 @@ class VigilSettings(BaseSettings):
     web: WebConfig = Field(default_factory=WebConfig, description="Web dashboard and REST API")
     track: BatchSettings = Field(default_factory=BatchSettings, description="Batch tracking (`vigil track`)")
     jobs: JobsConfig = Field(default_factory=JobsConfig, description="Persistent jobs (batch tracking, ...)")
+    cluster: ClusterConfig = Field(
+        default_factory=ClusterConfig, description="Cameras of `vigil serve` as Ray actors on a cluster"
+    )
     watchlist: WatchlistConfig = Field(
         default_factory=WatchlistConfig, description="Watchlist: enrolled people and alert thresholds"
     )

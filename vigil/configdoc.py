@@ -14,6 +14,7 @@ from vigil.anonymize.live_privacy import LivePrivacyConfig
 from vigil.anonymize.person_options import PersonOptions
 from vigil.anonymize.settings import AnonymizeSettings, FaceOptions, VideoOutputOptions
 from vigil.batch.settings import BatchSettings, BatchTrackerConfig
+from vigil.cluster.config import ClusterConfig
 from vigil.config import (
     CameraConfig,
     CameraPolicyConfig,
@@ -55,6 +56,7 @@ SECTIONS: list[tuple[str, str, type[BaseModel]]] = [
     ("anonymize.persons: bodies and clothes", "VIGIL_ANONYMIZE__PERSONS__", PersonOptions),
     ("anonymize.video: `vigil anonymize`'s encoding", "VIGIL_ANONYMIZE__VIDEO__", VideoOutputOptions),
     ("jobs", "VIGIL_JOBS__", JobsConfig),
+    ("cluster: cameras of `vigil serve` on Ray", "VIGIL_CLUSTER__", ClusterConfig),
     ("watchlist", "VIGIL_WATCHLIST__", WatchlistConfig),
     ("watchlist.camera_thresholds.<camera> (YAML)", "", Thresholds),
     ("anonymize.live: live privacy mode (`vigil serve`)", "VIGIL_ANONYMIZE__LIVE__", LivePrivacyConfig),

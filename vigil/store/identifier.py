@@ -45,6 +45,7 @@ class StoreIdentifier:
             embedding=event.embedding,
             quality=event.quality,
             crop=event.crop,
+            sighting_id=self.sighting_id(event),
         )
         with self._lock:
             known = self._tracks.get(key)
@@ -56,6 +57,11 @@ class StoreIdentifier:
             new_visitor=result.new_visitor,
             moved_from=None if result.moved_from is None else str(result.moved_from),
         )
+
+    def sighting_id(self, event: FaceEmbedded) -> uuid.UUID | None:
+        """The id of a new track's sighting: None lets the store draw one (a cluster camera's
+        identifier derives it from the track's natural key instead)."""
+        return None
 
     def _ended(self, event: TrackEnded) -> None:
         with self._lock:

@@ -48,6 +48,9 @@ class FaceObservation:
     embedding: FaceEmbedding
     quality: float
     crop: Image | None = None
+    # The track's natural key as a sighting id (a cluster camera's: its run and track, see
+    # vigil/cluster/identifier.py): a repeated observation of a stored id writes nothing.
+    sighting_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,28 @@ class IdentityStore:
     def _observe_many(
         self, conn: Connection, observations: Sequence[FaceObservation], written: list[str]
     ) -> list[Assignment]:
+        stored = self._stored(conn, observations)
+        fresh = [obs for obs in observations if obs.sighting_id not in stored]
+        assigned = iter(self._observe_fresh(conn, fresh, written) if fresh else [])
+        return [
+            stored[obs.sighting_id] if obs.sighting_id in stored else next(assigned) for obs in observations
+        ]
+
+    def _stored(
+        self, conn: Connection, observations: Sequence[FaceObservation]
+    ) -> dict[uuid.UUID, Assignment]:
+        """The observations whose given sighting id is stored already (a repeated write), as stored."""
+        ids = [obs.sighting_id for obs in observations if obs.sighting_id is not None]
+        if not ids:
+            return {}
+        rows = conn.execute(
+            select(Sighting.id, Sighting.visitor_id, Sighting.similarity).where(Sighting.id.in_(ids))
+        )
+        return {row[0]: Assignment(row[0], row[1], row[2], False) for row in rows}
+
+    def _observe_fresh(
+        self, conn: Connection, observations: Sequence[FaceObservation], written: list[str]
+    ) -> list[Assignment]:
         batch = maintenance.Batch(conn, self.gap)
         results: list[Assignment] = []
         matches = self._search_all(conn, observations)
@@ -135,7 +160,7 @@ class IdentityStore:
             else:
                 visitor_id, new = uuid.uuid4(), True
                 created.setdefault(model, []).append((visitor_id, obs.embedding.vector))
-            sighting_id = uuid.uuid4()
+            sighting_id = obs.sighting_id or uuid.uuid4()
             image = self._save_crop(sighting_id, obs, written)
             batch.add_sighting(
                 visitor_id,

@@ -24,6 +24,8 @@ import cv2
 
 from vigil.activity.live import LiveActivity, LiveState
 from vigil.anonymize.live_privacy import LivePrivacy
+from vigil.cluster.cameras import ClusterCameras, RemoteCamera
+from vigil.cluster.config import check_cluster_store
 from vigil.config import CameraConfig, VigilSettings
 from vigil.embed import FaceEmbedder
 from vigil.errors import ConflictError, InvalidError, NotFoundError, RefusedError, UnavailableError
@@ -118,6 +120,7 @@ class CameraRuntime:
     counters: CounterSnapshot | None = None
     progress: float | None = None
     start_error: str | None = None
+    node: str | None = None  # the cluster node the camera runs on (cluster mode only)
 
 
 # ------------------------------------------------------------------ URLs and names
@@ -229,9 +232,15 @@ class CameraManager:
         self._model_sinks = model_sinks
         self._factory: PipelineFactory | None = None  # built with the embedder, at the first start
         self._cameras: dict[int, CameraInfo] = {}
-        self._pipelines: dict[int, CameraPipeline] = {}
+        self._pipelines: dict[int, CameraPipeline | RemoteCamera] = {}
         self._start_errors: dict[int, str] = {}
-        self._stopping: list[CameraPipeline] = []  # stopped but not yet joined
+        self._stopping: list[CameraPipeline | RemoteCamera] = []  # stopped but not yet joined
+        self.cluster: ClusterCameras | None = None  # cluster mode: pipelines are Ray actors
+        if settings.cluster.enabled:
+            db_url = store.db.url.render_as_string(hide_password=False)
+            check_cluster_store(db_url)
+            self.cluster = ClusterCameras(settings, db_url, self._cluster_sinks)
+            self._cluster_model_sinks: dict[str, list[EventSink]] = {}
         self._ops = threading.RLock()
         self._state = threading.Lock()
         self.closed = False
@@ -261,8 +270,9 @@ class CameraManager:
             state = SourceState.FAILED if error else SourceState.STOPPED
             return CameraRuntime(False, state, start_error=error)
         status = pipeline.status()
+        node = pipeline.node if isinstance(pipeline, RemoteCamera) else None
         return CameraRuntime(
-            pipeline.running, status.health.state, status.health, status.counters, status.progress
+            pipeline.running, status.health.state, status.health, status.counters, status.progress, node=node
         )
 
     def statuses(self) -> dict[str, CameraStatus]:
@@ -270,6 +280,12 @@ class CameraManager:
         with self._state:
             pipelines = list(self._pipelines.values())
         return {p.name: p.status() for p in pipelines}
+
+    def nodes(self) -> dict[str, str | None]:
+        """Cluster mode: the node each camera with a pipeline runs on, by camera name (else empty)."""
+        with self._state:
+            pipelines = list(self._pipelines.values())
+        return {p.name: p.node for p in pipelines if isinstance(p, RemoteCamera)}
 
     def latest(self, camera_id: int) -> LatestResult | None:
         """The newest analysed frame and its tracked faces (None when stopped or not yet analysed)."""
@@ -427,6 +443,8 @@ class CameraManager:
             if self._factory is not None:
                 self._factory.embedder.close()
                 self._factory = None
+            if self.cluster is not None:
+                self.cluster.close()
 
     def lookup_visitor_names(self, visitor_ids: list[str]) -> dict[str, str | None]:
         """The stored names of these visitors (ids that are not visitors are left out)."""
@@ -449,9 +467,13 @@ class CameraManager:
             return not self.closed
         try:
             self.check_source(info)
-            if self._factory is None:
-                self._factory = self._new_factory()
-            pipeline = self._factory.build(info.name, info.config())
+            pipeline: CameraPipeline | RemoteCamera
+            if self.cluster is not None:
+                pipeline = self.cluster.build(info.name, info.config())
+            else:
+                if self._factory is None:
+                    self._factory = self._new_factory()
+                pipeline = self._factory.build(info.name, info.config())
             pipeline.start()
         except Exception as exc:  # one camera's failure (model, settings) never affects the others
             log.error("camera %s could not start: %s", info.name, exc)
@@ -476,6 +498,14 @@ class CameraManager:
 
             activity_sink = store_sink(self.store.db)
         return PipelineFactory(self.settings, embedder, sinks, self.identifier, activity_sink=activity_sink)
+
+    def _cluster_sinks(self, model: str) -> list[EventSink]:
+        """Where the camera actors' events go here: the event bus and the watchlist monitor of
+        their embedder's model (made once per model, as `_new_factory` does for local pipelines)."""
+        sinks = self._cluster_model_sinks.get(model)
+        if sinks is None:
+            sinks = self._cluster_model_sinks[model] = [self.events, *self._model_sinks(model)]
+        return sinks
 
     def _halt(self, camera_id: int) -> None:
         with self._state:

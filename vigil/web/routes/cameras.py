@@ -110,6 +110,9 @@ class CameraOut(BaseModel):
     counters: dict[str, float] | None = Field(description="Per-stage counters of the current pipeline")
     progress: float | None = Field(description="0..1 for files of known length")
     last_error: str | None
+    node: str | None = Field(
+        None, description="Cluster mode: the Ray node the camera's actor runs on (IP and node id)"
+    )
 
 
 class UsbDevice(BaseModel):
@@ -155,6 +158,7 @@ def camera_out(manager: CameraManager, info: CameraInfo) -> CameraOut:
         counters=None if runtime.counters is None else runtime.counters.to_dict(),
         progress=runtime.progress,
         last_error=runtime.start_error or (health.last_error if health else None),
+        node=runtime.node,
     )
 
 

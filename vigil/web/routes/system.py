@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from vigil import __version__
 from vigil.web.auth import Principal, require_viewer
@@ -104,6 +104,7 @@ class SystemStatus(BaseModel):
     cameras: dict[str, dict[str, Any]]
     store: dict[str, int]
     store_backend: str
+    cluster: bool = Field(False, description="Cameras run as Ray actors; each camera's `node` says where")
     event_subscribers: int
     events_published: int
     recent_errors: list[dict[str, Any]]
@@ -111,15 +112,22 @@ class SystemStatus(BaseModel):
 
 def system_status(ctx: WebContext) -> SystemStatus:
     statuses = ctx.cameras.statuses()
+    nodes = ctx.cameras.nodes()
     return SystemStatus(
         version=__version__,
         uptime_s=round(time.time() - ctx.started_at, 1),
         cameras={
-            name: {"health": s.health.to_dict(), "counters": s.counters.to_dict(), "progress": s.progress}
+            name: {
+                "health": s.health.to_dict(),
+                "counters": s.counters.to_dict(),
+                "progress": s.progress,
+                **({"node": nodes.get(name)} if ctx.cameras.cluster is not None else {}),
+            }
             for name, s in statuses.items()
         },
         store=ctx.store.counts(),
         store_backend=ctx.store.db.backend,
+        cluster=ctx.cameras.cluster is not None,
         event_subscribers=ctx.events.subscriber_count,
         events_published=ctx.events.published,
         recent_errors=[

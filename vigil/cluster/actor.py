@@ -1,0 +1,146 @@
+"""One camera's pipeline inside a Ray actor (a worker process on any node of the cluster).
+
+The actor builds the pipeline as `vigil watch` and `vigil serve` do (`PipelineFactory`), with its
+own embedder and its own connection to the PostgreSQL store: sightings and visitors are written
+from the node the camera runs on, not through the server. The server talks to it through the
+small typed API below, always with a timeout (vigil/cluster/cameras.py): `report` (where it runs,
+health and counters, the events and written sightings since the last pull) and `latest` (the
+newest analysed frame and its faces, for the live view).
+
+Ray restarts a camera actor whose node died on another node (`max_restarts`); the restart runs
+`__init__` again, so the camera starts over with a new run id (vigil/cluster/identifier.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+
+from vigil.cluster.identifier import RunIdentifier
+from vigil.config import CameraConfig, VigilSettings
+from vigil.live.analyse import LatestResult
+from vigil.live.camera import CameraStatus
+from vigil.live.events import PipelineEvent
+from vigil.live.factory import PipelineFactory, configure_process, default_embedder
+from vigil.store.repository import IdentityStore
+
+log = logging.getLogger(__name__)
+EVENTS_KEPT = 500  # waiting for the next pull (a face event holds its frame); older ones dropped, counted
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a camera actor's current incarnation runs."""
+
+    node_id: str  # Ray's node id (hex)
+    node_ip: str
+    pid: int
+    run: uuid.UUID  # new at every (re)start
+    started_at: float  # wall time
+    embedder_model: str  # the model name of its vectors (the server's watchlist monitor needs it)
+
+    @property
+    def node(self) -> str:
+        return f"{self.node_ip} ({self.node_id[:8]})"
+
+
+@dataclass(frozen=True)
+class ActorReport:
+    placement: Placement
+    running: bool
+    status: CameraStatus
+    events: list[PipelineEvent] = field(default_factory=list)
+    last_seq: int = 0  # of the last event in `events` (or the `after` asked for)
+    dropped_events: int = 0  # since the start of this run
+    written: list[uuid.UUID] = field(default_factory=list)  # sightings committed since the last pull
+
+
+class EventBuffer:
+    """The pipeline's event sink inside the actor: numbered events kept until the server pulls them."""
+
+    def __init__(self, kept: int = EVENTS_KEPT) -> None:
+        self._events: deque[tuple[int, PipelineEvent]] = deque(maxlen=kept)
+        self._seq = 0
+        self.dropped = 0
+        self._lock = threading.Lock()
+
+    def handle(self, event: PipelineEvent) -> None:
+        copy = dataclasses.replace(event)  # the worker clears `source` once the sinks had it
+        with self._lock:
+            if len(self._events) == self._events.maxlen:
+                self.dropped += 1
+            self._seq += 1
+            self._events.append((self._seq, copy))
+
+    def close(self) -> None:
+        pass
+
+    def since(self, after: int) -> tuple[list[PipelineEvent], int]:
+        with self._lock:
+            events = [(seq, event) for seq, event in self._events if seq > after]
+            # Pulled ones are let go (a frame each for face events); the server asks from the last.
+            while self._events and self._events[0][0] <= after:
+                self._events.popleft()
+        return [event for _, event in events], events[-1][0] if events else after
+
+
+class CameraActor:
+    """Decorated with `ray.remote` by vigil/cluster/cameras.py; its methods are the actor API."""
+
+    def __init__(self, settings: VigilSettings, db_url: str, name: str, camera: CameraConfig) -> None:
+        from vigil.jobs.ray_pool import import_ray
+
+        ray = import_ray()
+        self.run = uuid.uuid4()
+        configure_process(settings)
+        context = ray.get_runtime_context()
+        self.store = IdentityStore.open(settings, db_url)
+        self.identifier = RunIdentifier(self.store, self.run)
+        self.events = EventBuffer()
+        self.embedder = default_embedder(settings)
+        try:
+            factory = PipelineFactory(settings, self.embedder, [self.events], self.identifier)
+            self.pipeline = factory.build(name, camera)
+            self.pipeline.start()
+        except BaseException:
+            self.embedder.close()
+            self.store.close()
+            raise
+        self.placement = Placement(
+            node_id=context.get_node_id(),
+            node_ip=ray.util.get_node_ip_address(),
+            pid=os.getpid(),
+            run=self.run,
+            started_at=time.time(),
+            embedder_model=self.embedder.name,
+        )
+        log.info("camera %s started on %s (run %s)", name, self.placement.node, self.run)
+
+    def report(self, after: int, run: uuid.UUID | None) -> ActorReport:
+        """State and what happened since event `after` of run `run` (another run: from its start)."""
+        events, last = self.events.since(after if run == self.run else 0)
+        return ActorReport(
+            self.placement,
+            self.pipeline.running,
+            self.pipeline.status(),
+            events,
+            last,
+            self.events.dropped,
+            self.identifier.drain_written(),
+        )
+
+    def latest(self) -> LatestResult | None:
+        return self.pipeline.latest
+
+    def stop(self, timeout_s: float) -> bool:
+        """Stops the pipeline (its last events stay pullable); True when every thread ended."""
+        self.pipeline.stop()
+        done = self.pipeline.join(timeout_s)
+        self.embedder.close()
+        self.store.close()
+        return done
