@@ -6,9 +6,10 @@ video (docs/activity.md, "Cost").
 Default clip: expressions_640x360.mp4 re-encoded at 1280x720 30 fps with its AAC track (a 720p
 camera with sound). Each pass demuxes and decodes the whole file as the decode thread does
 (every frame decoded, one thread), with: nothing more (the base), the clip ring (a copy of each
-packet), the stream audio's decode-thread side (AAC decode, 16 kHz mono resampling), then the
-audio analysis thread's work (VAD + YAMNet on the same PCM) and saving a 10 s clip. CPU seconds
-per second of media, best of `--repeat` passes; printed as JSON."""
+packet), the stream audio's decode-thread side (AAC decode, 16 kHz mono resampling); then the
+audio analysis thread's work (VAD + YAMNet on the same PCM), a USB camera's clip encoder (x264
+ultrafast on the frames analysed at 5 fps) and saving a 10 s clip. CPU seconds per second of
+media, best of `--repeat` passes; printed as JSON."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,7 @@ import av
 
 from vigil.activity.audio import AudioAnalyzer, pcm_of
 from vigil.activity.clip import save_clip
+from vigil.activity.frame_clips import FrameEncoder
 from vigil.activity.live_audio import StreamAudio
 from vigil.activity.media_tap import CameraMedia
 from vigil.activity.ring import PacketRing
@@ -89,6 +92,29 @@ def _decode_pass(path: Path, tap: CameraMedia | None) -> tuple[float, float]:
     return (time.process_time() - start if timed is None else timed.cpu), last
 
 
+def _encode_pass(path: Path, fps: float) -> tuple[float, float]:
+    """CPU seconds a USB camera's clip encoder spends on the frames analysed at `fps` (one
+    thread, as it runs), and the media's duration."""
+    ring = PacketRing(30.0)
+    encoder = FrameEncoder(ring, "bench", fps)
+    images: list[tuple[float, Any]] = []
+    with av.open(str(path)) as container:
+        for decoded in container.decode(video=0):
+            t = float(decoded.time or 0.0)
+            if not images or t >= images[-1][0] + 1 / fps - 1e-6:
+                images.append((t, decoded.to_ndarray(format="bgr24")))
+    height, width = images[0][1].shape[:2]
+    stream = encoder._new_stream(width, height)
+    ring.opened(stream, None)
+    start = time.thread_time()
+    for t, image in images:
+        picture = av.VideoFrame.from_ndarray(image, format="bgr24")
+        picture.pts, picture.time_base = round(t * 1000), Fraction(1, 1000)
+        for packet in stream.encode(picture):
+            ring.add(packet, True)
+    return time.thread_time() - start, images[-1][0]
+
+
 def _best(repeat: int, run: Callable[[], tuple[float, float]]) -> tuple[float, float]:
     results = [run() for _ in range(repeat)]
     return min(r[0] for r in results), results[0][1]
@@ -129,6 +155,7 @@ def main() -> None:
             return time.process_time() - start, sum(len(p) for _, p in chunks) / 16000
 
         analysis_cpu, audio_s = _best(args.repeat, analysis)
+        encode_cpu = _best(args.repeat, lambda: _encode_pass(clip, 5.0))[0]
         started, cpu = time.perf_counter(), time.process_time()
         saved = save_clip(rings[-1], 10.0, Path(tmp) / "clips", "bench")
         save_wall, save_cpu = time.perf_counter() - started, time.process_time() - cpu
@@ -137,6 +164,7 @@ def main() -> None:
         "clip_ring": ring_cpu / duration,
         "stream_audio_decode": audio_cpu / duration,
         "audio_analysis": analysis_cpu / audio_s,
+        "usb_frames_encoding_5fps": encode_cpu / duration,
     }
     print(
         json.dumps(

@@ -254,3 +254,37 @@ def test_a_failing_ring_turns_clips_off_but_never_stops_the_camera(sync_clip: Pa
     assert tap.ring is None and tap.errors == ["clip ring off: no memory left"]
     with pytest.raises(ClipUnavailable, match="clips are off"):
         save_clip(ring, 5.0, tmp_path, "desk")
+
+
+def test_a_camera_without_packets_saves_its_analysed_frames_encoded(sync_clip: Path, tmp_path: Path) -> None:
+    """A USB camera gives frames, no packets: the frames its analysis sees are encoded (H.264) into
+    the ring; with a microphone's sound (here the clip's beeps, generated on the same wall clock)
+    the clip is in sync like a stream's."""
+    from vigil.activity.frame_clips import FrameEncoder
+
+    wall0 = 1_700_000_000.0
+    ring = PacketRing(seconds=8.0)
+    encoder = FrameEncoder(ring, "usb0", fps=25.0)
+    encoder.start()
+    try:
+        with av.open(str(sync_clip)) as container:
+            for index, decoded in enumerate(container.decode(video=0)):
+                pts = float(decoded.time or 0.0)
+                encoder.offer(Frame(decoded.to_ndarray(format="bgr24"), pts, wall0 + pts, index))
+                deadline = time.monotonic() + 5
+                while encoder.encoded <= index and time.monotonic() < deadline:  # every frame here
+                    time.sleep(0.002)
+    finally:
+        encoder.stop()
+        encoder.join(10)
+    assert encoder.error is None and encoder.encoded == 14 * 25
+
+    def microphone(start: float, end: float) -> np.ndarray:  # the beeps, by wall clock
+        t = wall0 + np.arange(round((end - start) * 16000)) / 16000 + (start - wall0)
+        phase = np.mod(t - wall0 + 1e-5, MARK_EVERY_S)
+        return (0.8 * np.sin(2 * np.pi * 1000 * t) * ((phase >= 1.0) & (phase < 1.06))).astype(np.float32)
+
+    saved = save_clip(ring, 5.0, tmp_path, "usb0", microphone)
+    assert (saved.video_codec, saved.audio_codec) == ("h264", "aac")
+    assert saved.start is not None and abs(saved.start - (wall0 + 14.0 - 5.0)) < 0.1
+    assert_in_sync(saved.path, 5.0)

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from vigil.activity.clip import MicrophoneSound
 from vigil.activity.cues import AudioSample, VisualSample
 from vigil.activity.features import window_features
+from vigil.activity.frame_clips import FrameEncoder
 from vigil.activity.labels import Activity
 from vigil.activity.live_audio import AudioStatus, MicrophoneFeed, StreamAudio
 from vigil.activity.media_tap import CameraMedia
@@ -84,9 +85,11 @@ class LiveActivity:
         sink: SegmentSink | None = None,
         audio: AudioSource = "none",
         microphone: DeviceSelector = None,
+        encode_frames_fps: float | None = None,
     ) -> None:
         """`audio`: where the sound comes from (`microphone`: the device `microphone` selects).
-        The clip ring is kept when `options.clip_buffer_s` > 0."""
+        The clip ring is kept when `options.clip_buffer_s` > 0: from the source's packets, or for
+        a source without packets (USB) from the offered frames encoded at `encode_frames_fps`."""
         self.camera, self.options, self.classifier, self.sink = camera, options, classifier, sink
         self._model_dirs = list(model_dirs)
         self._frames: DropOldestQueue[Frame | None] = DropOldestQueue(1)
@@ -111,22 +114,30 @@ class LiveActivity:
             keep = max(30.0, options.clip_buffer_s + 5.0)  # a clip's sound too
             self._sound = MicrophoneFeed(camera, self.feed_audio, self._model_dirs, microphone, keep)
         self.tap = CameraMedia(self.clips, stream_audio, camera) if self.clips or stream_audio else None
+        self._encoder: FrameEncoder | None = None
+        if self.clips is not None and encode_frames_fps:
+            self._encoder = FrameEncoder(self.clips, camera, encode_frames_fps)
 
     def start(self) -> None:
+        if self._encoder is not None:
+            self._encoder.start()
         if self._sound is not None:
             self._sound.start()
         self._thread.start()
 
     def stop(self) -> None:
         self._frames.put(None, droppable=False)
+        if self._encoder is not None:
+            self._encoder.stop()
         if self._sound is not None:
             self._sound.stop()
 
     def join(self, timeout: float | None = None) -> None:
         deadline = None if timeout is None else time.monotonic() + timeout
         self._thread.join(timeout)
-        if self._sound is not None:
-            self._sound.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        for part in (self._sound, self._encoder):
+            if part is not None:
+                part.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
         if self.clips is not None:
             self.clips.close()
 
@@ -162,7 +173,10 @@ class LiveActivity:
         return True
 
     def offer(self, frame: Frame) -> None:
-        """From the pipeline's analysis thread: keeps the frame when a sample is due."""
+        """From the pipeline's analysis thread: keeps the frame when a sample is due (and hands
+        every frame to the clip encoder of a source without packets)."""
+        if self._encoder is not None:
+            self._encoder.offer(frame)
         if self.due(frame):
             self._frames.put(frame)
 

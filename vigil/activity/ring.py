@@ -48,7 +48,7 @@ class StreamTemplate:
         # opaque: the source's (decoder) codec is kept; a stream copy opens no codec at all, so
         # no encoder is needed (an FFmpeg build without libx265 still copies H.265).
         self.stream: Any = self._holder.add_stream_from_template(stream, opaque=True)
-        self.codec: str = stream.codec_context.name
+        self.codec: str = stream.codec_context.codec.canonical_name  # h264 for libx264 too
         self.time_base: Fraction = stream.time_base or Fraction(1, 90000)
         self.kind: str = stream.type
 

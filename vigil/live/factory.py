@@ -14,6 +14,7 @@ from vigil.detect import create_detector
 from vigil.embed import FaceEmbedder, create_embedder
 from vigil.live.camera import CameraPipeline
 from vigil.live.events import EventSink, Identifier
+from vigil.sources import source_kind
 
 
 def configure_process(settings: VigilSettings) -> None:
@@ -45,6 +46,7 @@ class PipelineFactory:
             from vigil.activity.audio_choice import selected_device
 
             audio = camera.activity_audio or self.settings.activity.live_audio
+            usb = source_kind(camera.url) == "usb"
             activity = LiveActivity(
                 name,
                 self.settings.activity,
@@ -57,6 +59,8 @@ class PipelineFactory:
                     if audio == "microphone"
                     else None
                 ),
+                # USB cameras give frames, no packets: their clips encode the analysed frames.
+                encode_frames_fps=(camera.fps or self.settings.analysis_fps) if usb else None,
             )
         return CameraPipeline(
             name,

@@ -16,7 +16,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vigil.activity.clip import ClipUnavailable, clip_folder, clip_path, save_clip
 from vigil.errors import InvalidError
-from vigil.sources import source_kind
 from vigil.web.auth import Principal, require_admin
 from vigil.web.context import WebContext, get_ctx
 
@@ -51,13 +50,10 @@ class SavedClipOut(BaseModel):
 @router.post("/api/save-clip", response_model=SavedClipOut, summary="Save the last seconds as an MP4")
 async def save_clip_route(body: SaveClipIn, ctx: Ctx, _: Admin) -> SavedClipOut:
     """Stream copy of the camera's own H.264/H.265 and audio packets (no decoding, no
-    re-encoding), cut at `seconds` before the newest frame with an MP4 edit list. 503 when the
-    camera is not running with activity on, or nothing is buffered yet; 400 beyond the buffer."""
+    re-encoding), cut at `seconds` before the newest frame with an MP4 edit list (a USB camera:
+    its analysed frames, encoded while they come). 503 when the camera is not running with
+    activity on, or nothing is buffered yet; 422 beyond the buffer."""
     info = ctx.cameras.get(body.camera)
-    if source_kind(info.url) == "usb":
-        raise ClipUnavailable(
-            f"camera {info.name} is a USB camera: it gives decoded frames, not packets to save"
-        )
     activity = ctx.cameras.live_activity(body.camera)
     if activity is None:
         raise ClipUnavailable(f"camera {info.name} is not running with activity analysis on")
