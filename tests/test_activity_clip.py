@@ -135,6 +135,8 @@ def test_a_file_source_saves_its_last_seconds_in_sync(sync_clip: Path, tmp_path:
     saved = save_clip(ring, 5.0, clip_folder(tmp_path, "desk/1"), "desk/1")
     assert saved.path.parent == tmp_path / "clips" / "desk_1" and saved.path.suffix == ".mp4"
     assert saved.path.stat().st_mode & 0o777 == 0o600
+    again = save_clip(ring, 5.0, clip_folder(tmp_path, "desk/1"), "desk/1")  # the same second
+    assert again.path.name == saved.path.stem + "-2.mp4" and saved.path.is_file()
     assert not list(saved.path.parent.glob(".*")), "no temporary file left"
     assert (saved.video_codec, saved.audio_codec) == ("h264", "aac") and saved.audio_packets > 200
     assert saved.start is not None and abs(saved.start - (1_700_000_000.0 + 14.0 - 5.0)) < 0.1

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import av
+import av.error
 import numpy as np
 
 from vigil.activity.ring import BufferedPacket, ClipPackets, PacketRing, StreamTemplate
@@ -98,12 +99,14 @@ def save_clip(
     fd, temporary = tempfile.mkstemp(dir=folder, prefix=".", suffix=".mp4.part")  # created 0600
     try:
         with os.fdopen(fd, "w+b") as handle:
-            clip = write_mp4(packets, seconds, handle, microphone)
+            try:
+                clip = write_mp4(packets, seconds, handle, microphone)
+            except av.error.FFmpegError as exc:
+                raise ClipUnavailable(f"camera {camera}: the clip cannot be written: {exc.strerror}") from exc
         wall = None if packets.wall_offset is None else clip.start + packets.wall_offset
         stamp = datetime.fromtimestamp(wall if wall is not None else time.time(), UTC)
         base = f"{_SAFE.sub('_', camera).strip('._') or 'camera'}_{stamp:%Y%m%dT%H%M%S}Z_{seconds:g}s"
-        path = _free_path(folder, base)
-        os.replace(temporary, path)
+        path = _publish(Path(temporary), folder, base)
     finally:
         Path(temporary).unlink(missing_ok=True)
     return SavedClip(
@@ -119,12 +122,17 @@ def save_clip(
     )
 
 
-def _free_path(folder: Path, base: str) -> Path:
-    path, n = folder / f"{base}.mp4", 1
-    while path.exists():
-        n += 1
-        path = folder / f"{base}-{n}.mp4"
-    return path
+def _publish(temporary: Path, folder: Path, base: str) -> Path:
+    """Gives the written file its name: a hard link never replaces an existing clip (two saves in
+    the same second get `-2`, `-3`...); the caller removes the temporary name."""
+    n = 1
+    while True:
+        path = folder / (f"{base}.mp4" if n == 1 else f"{base}-{n}.mp4")
+        try:
+            os.link(temporary, path)
+            return path
+        except FileExistsError:
+            n += 1
 
 
 @dataclass(frozen=True)
