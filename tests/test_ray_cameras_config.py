@@ -12,11 +12,15 @@ from typer.testing import CliRunner
 
 from tests.test_store import T0, crop, face, obs, open_store
 from vigil.cli import app
-from vigil.cluster.actor import EventBuffer
+from vigil.cluster.actor import ActorReport, EventBuffer, Placement
+from vigil.cluster.cameras import RemoteCamera
 from vigil.cluster.config import ClusterConfig, ClusterNeedsPostgres, check_cluster_store
 from vigil.cluster.identifier import RunIdentifier, sighting_key
-from vigil.config import load_settings
-from vigil.live.events import FaceEmbedded, TrackEnded, TrackStarted
+from vigil.config import CameraConfig, load_settings
+from vigil.live.camera import CameraStatus
+from vigil.live.counters import StageCounters
+from vigil.live.events import FaceEmbedded, PipelineEvent, TrackEnded, TrackStarted
+from vigil.live.health import SourceHealth, SourceState
 from vigil.web.cameras import CameraManager
 from vigil.web.events import EventBus
 
@@ -100,3 +104,34 @@ def test_a_run_s_identifier_keys_its_sightings_and_reports_each_track_once(tmp_p
         assert store.counts()["sightings"] == 1
     finally:
         store.close()
+
+
+def _report(run: uuid.UUID, node: str, events: list[PipelineEvent], last: int) -> ActorReport:
+    status = CameraStatus(SourceHealth("cam", "x.mp4", "file").snapshot(), StageCounters().snapshot(), None)
+    placement = Placement(node, "10.0.0.5", 1, run, 0.0, 1.0, "dlib_resnet_v1")
+    return ActorReport(placement, True, status, events, last)
+
+
+def test_a_restarted_camera_ends_the_tracks_its_lost_run_left_open() -> None:
+    """The new run counts track ids from 1 again: the server's sinks (live labels, the watchlist
+    monitor) get the old run's open tracks ended before the new run's first event."""
+    camera = RemoteCamera("cam", CameraConfig(url="x.mp4"), load_settings(), "postgresql://h/db", ray=None)
+    first, second = uuid.uuid4(), uuid.uuid4()
+    started = [TrackStarted("cam", t, 1.0, 1.0) for t in (1, 2, 3)]
+    got = camera.answered(_report(first, "node-a", [*started, TrackEnded("cam", 2, 2.0, 2.0)], 4))
+    assert [(e.type, e.track_id) for e in got] == [
+        *(("track_started", t) for t in (1, 2, 3)),
+        ("track_ended", 2),
+    ]
+    camera.unanswered("no answer within 2.0 s", for_good=False)
+    assert camera.status().health.state == SourceState.RECONNECTING and camera.running
+    got = camera.answered(_report(second, "node-b", [TrackStarted("cam", 1, 9.0, 0.2)], 1))
+    assert [(e.type, e.track_id) for e in got] == [
+        ("track_ended", 1),
+        ("track_ended", 3),
+        ("track_started", 1),
+    ]
+    assert [m.placement.node_id for m in camera.moves] == ["node-a", "node-b"]
+    assert camera.moves[1].unreachable_s is not None and camera.node == "10.0.0.5 (node-b)"
+    camera.unanswered("ActorDiedError: its start failed", for_good=True)
+    assert camera.status().health.state == SourceState.FAILED and not camera.running

@@ -41,7 +41,8 @@ class Placement:
     node_ip: str
     pid: int
     run: uuid.UUID  # new at every (re)start
-    started_at: float  # wall time
+    started_at: float  # wall time the constructor began
+    init_s: float  # what the constructor took (store, models, source thread started)
     embedder_model: str  # the model name of its vectors (the server's watchlist monitor needs it)
 
     @property
@@ -96,6 +97,7 @@ class CameraActor:
         from vigil.jobs.ray_pool import import_ray
 
         ray = import_ray()
+        began, clock = time.time(), time.perf_counter()
         self.run = uuid.uuid4()
         configure_process(settings)
         context = ray.get_runtime_context()
@@ -116,7 +118,8 @@ class CameraActor:
             node_ip=ray.util.get_node_ip_address(),
             pid=os.getpid(),
             run=self.run,
-            started_at=time.time(),
+            started_at=began,
+            init_s=time.perf_counter() - clock,
             embedder_model=self.embedder.name,
         )
         log.info("camera %s started on %s (run %s)", name, self.placement.node, self.run)

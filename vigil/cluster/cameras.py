@@ -33,7 +33,7 @@ from vigil.config import CameraConfig, VigilSettings
 from vigil.live.analyse import LatestResult
 from vigil.live.camera import CameraStatus
 from vigil.live.counters import StageCounters
-from vigil.live.events import EventSink, PipelineEvent
+from vigil.live.events import EventSink, PipelineEvent, TrackEnded, TrackStarted
 from vigil.live.health import SourceHealth, SourceState
 from vigil.redact import redact
 from vigil.sources import source_kind
@@ -85,6 +85,7 @@ class RemoteCamera:
         self._latest: tuple[float, LatestResult | None] = (0.0, None)
         self.moves: list[Move] = []
         self.stopped = False
+        self._open_tracks: set[int] = set()  # of the current run, from its events
 
     # ------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -180,10 +181,23 @@ class RemoteCamera:
         return self._handle.report.remote(after, run)
 
     def answered(self, report: ActorReport) -> list[PipelineEvent]:
-        """Keeps the report; returns its events (new ones only) for the server's sinks."""
+        """Keeps the report; returns its events (new ones only) for the server's sinks.
+
+        A new run after a lost one starts with the end of every track the lost run left open:
+        the new run counts track ids from 1 again, and the sinks (live labels, the watchlist
+        monitor) must not take its track 1 for the old one."""
         now = time.time()
+        closing: list[PipelineEvent] = []
         with self._lock:
             previous = self._report
+            if previous is not None and previous.placement.run != report.placement.run:
+                closing = [TrackEnded(self.name, track, now, 0.0) for track in sorted(self._open_tracks)]
+                self._open_tracks.clear()
+            for event in report.events:
+                if isinstance(event, TrackStarted):
+                    self._open_tracks.add(event.track_id)
+                elif isinstance(event, TrackEnded):
+                    self._open_tracks.discard(event.track_id)
             if previous is None or previous.placement.run != report.placement.run:
                 lost = self._unreachable_since
                 self.moves.append(Move(now, report.placement, None if lost is None else now - lost))
@@ -196,7 +210,7 @@ class RemoteCamera:
                         0.0 if lost is None else now - lost,
                     )
             self._report, self._error, self._unreachable_since = report, None, None
-        return report.events
+        return [*closing, *report.events]
 
     def unanswered(self, reason: str, for_good: bool) -> None:
         with self._lock:
