@@ -125,13 +125,29 @@ class PoseEstimator:
             min_pose_presence_confidence=min_confidence,
             min_tracking_confidence=min_confidence,
         )
-        try:
-            self._landmarker: Any = vision.PoseLandmarker.create_from_options(options)
-        except (RuntimeError, ValueError) as exc:
-            raise ModelError(f"cannot load the pose landmarker {model}: {exc}") from exc
+        self._options, self._model = options, model
+        self._landmarker: Any = self._create()
         self._mp = mp
         self._last_ms = -1
         self._min_visible = min_visible
+
+    def _create(self) -> Any:
+        from mediapipe.tasks.python import vision
+
+        try:
+            return vision.PoseLandmarker.create_from_options(self._options)
+        except (RuntimeError, ValueError) as exc:
+            raise ModelError(f"cannot load the pose landmarker {self._model}: {exc}") from exc
+
+    def reset(self) -> None:
+        """Forget the frames seen: VIDEO mode tracks and smooths from the previous frame, so a
+        file's chunk would otherwise depend on the chunks its worker ran before (the graph is
+        rebuilt, ~0.1 s; nothing to do when no frame was seen)."""
+        if self._last_ms < 0:
+            return
+        self._landmarker.close()
+        self._landmarker = self._create()
+        self._last_ms = -1
 
     def bodies(self, image_rgb: Image, t: float) -> list[Body]:
         # VIDEO mode refuses a timestamp that does not increase.

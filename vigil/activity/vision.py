@@ -239,7 +239,9 @@ class VisualCueExtractor:
 
     def reset(self) -> None:
         """Forget the previous samples (motion, limbs, reused body, kept objects): the next frame
-        does not follow the last one (another file, another part of it)."""
+        does not follow the last one (another file, another part of it). The pose model's
+        tracking too, so a chunk's cues do not depend on the worker that ran it."""
+        self._pose.reset()
         self._motion.reset()
         self._limbs = LimbTracker()
         self._bodies, self._region, self._reused = [], None, 0
