@@ -54,6 +54,8 @@ async def save_clip_route(body: SaveClipIn, ctx: Ctx, _: Admin) -> SavedClipOut:
     its analysed frames, encoded while they come). 503 when the camera is not running with
     activity on, or nothing is buffered yet; 422 beyond the buffer."""
     info = ctx.cameras.get(body.camera)
+    if ctx.cameras.cluster is not None:
+        raise ClipUnavailable("cameras run as Ray actors (cluster mode): their clips are not available here")
     activity = ctx.cameras.live_activity(body.camera)
     if activity is None:
         raise ClipUnavailable(f"camera {info.name} is not running with activity analysis on")
