@@ -10,10 +10,15 @@ option, variable, target or route, which it must refuse."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
+import secrets
 import shlex
 import subprocess
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -27,6 +32,7 @@ from tests.deploy_util import (
     MAKEFILE,
     ROOT,
     UNITS,
+    CommandLine,
     DeployFileError,
     all_commands,
     check_make,
@@ -48,6 +54,8 @@ from tests.deploy_util import (
     units,
     vigil_services,
 )
+from tests.ray_cluster import OBJECT_STORE_BYTES, RAY, RayCluster, free_port
+from vigil.cluster.config import ClusterNeedsPostgres, check_cluster_store
 from vigil.config import load_settings
 from vigil.store.database import parse_url
 from vigil.web.app import create_web_app
@@ -234,6 +242,35 @@ def test_settings_accept_every_value_the_files_set(deployment: str, monkeypatch:
         assert [str(p) for p in settings.camera_policy.media_roots or []] == json.loads(media)
 
 
+@pytest.mark.parametrize("deployment", sorted(_deployment_envs()))
+def test_the_store_is_one_every_node_reaches(deployment: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cameras on Ray need a PostgreSQL store on the network (not a socket or SQLite): the files'
+    store passes the server's own cluster check, and turning cluster mode on is one variable."""
+    env = _deployment_envs()[deployment]
+    if "VIGIL_STORE__URL" not in env:
+        pytest.skip(f"{deployment} sets no store")
+    url, _ = parse_url(env["VIGIL_STORE__URL"])
+    assert url.host and url.port == 5432 and "host" not in url.query
+    check_cluster_store(env["VIGIL_STORE__URL"])
+    with pytest.raises(ClusterNeedsPostgres):  # what the check refuses
+        check_cluster_store("sqlite:///srv/vigil/data/vigil.db")
+    assert "VIGIL_CLUSTER__RAY_ADDRESS" in env
+    for name, value in env.items():
+        if name.startswith("VIGIL_"):
+            monkeypatch.setenv(name, value)
+    monkeypatch.setenv("VIGIL_CLUSTER__RAY_ADDRESS", "auto")
+    assert load_settings().cluster.enabled
+
+
+@pytest.mark.parametrize("deployment", sorted(_deployment_envs()))
+def test_every_ray_node_and_the_server_share_the_token(deployment: str) -> None:
+    """Ray 2.60 turns token authentication on for a new head: a node or driver without the token
+    cannot join (seen: `ray status` refused with InvalidAuthToken)."""
+    env = _deployment_envs()[deployment]
+    assert env.get("RAY_AUTH_MODE") == "token", deployment
+    assert "RAY_AUTH_TOKEN" in env or env.get("RAY_AUTH_TOKEN_PATH", "").startswith("/etc/vigil/")
+
+
 def test_the_env_reader_refuses_what_systemd_and_compose_read_differently(tmp_path: Path) -> None:
     for line in ('VIGIL_CAMERA_POLICY__MEDIA_ROOTS=["/srv"]', "VIGIL_WEB__PORT=8000 # the port", "bad line"):
         path = tmp_path / "x.env"
@@ -278,6 +315,7 @@ def test_the_server_starts_with_the_files_settings(
     real PostgreSQL with pgvector): migrations, secrets, scheduler, then the health route."""
     env = _remapped(_deployment_envs()[deployment], tmp_path)
     env["VIGIL_STORE__URL"] = pg_url
+    env["VIGIL_CLUSTER__RAY_ADDRESS"] = ""  # cameras stay here: no Ray cluster in this test
     for name, value in env.items():
         if name.startswith("VIGIL_"):
             monkeypatch.setenv(name, value)
@@ -351,7 +389,7 @@ def test_secrets_come_from_env_files_not_inline() -> None:
     assert not re.search(r"(PASSWORD|SECRET|TOKEN)\w*\s*[:=]\s*\S", text), "a secret is written inline"
     for env in env_examples().values():
         for name, value in env.items():
-            if re.search(r"PASSWORD|SECRET", name):
+            if re.search(r"PASSWORD|SECRET|_TOKEN$", name):
                 assert value == "", f"{name}: the example leaves secrets empty (no weak default)"
 
 
@@ -371,3 +409,95 @@ def test_units_read_the_env_file_and_run_the_venvs_programs() -> None:
 
 def test_readme_links_the_deploy_doc() -> None:
     assert "docs/deploy.md" in (ROOT / "README.md").read_text()
+
+
+# ------------------------------------------------------------------ tests: the Ray lines run
+def _runnable(line: CommandLine, ports: dict[str, str], temp: Path) -> list[str]:
+    """A unit's or compose's `ray start` line as it can run on this box beside other clusters:
+    its fixed ports replaced by free ones, this machine's loopback for the LAN addresses and the
+    head's name, one CPU, a small object store; the head gets its own temp folder."""
+    argv = [str(RAY)]
+    for word in line.argv[1:]:
+        name, _, value = word.partition("=")
+        if name in ("--min-worker-port", "--max-worker-port"):
+            value = ports[name]
+        elif name.endswith("-port") or name == "--port":
+            value = ports["--port"] if name == "--port" else str(free_port())
+        elif name == "--address":
+            value = f"127.0.0.1:{ports['--port']}"
+        elif name == "--node-ip-address":
+            value = "127.0.0.1"
+        elif name == "--num-cpus" and value != "0":
+            value = "1"
+        argv.append(f"{name}={value}" if value else word)
+    if "--head" in argv:
+        argv.append(f"--temp-dir={temp}")
+    return [*argv, f"--object-store-memory={OBJECT_STORE_BYTES}"]
+
+
+@pytest.mark.slow
+def test_the_ray_start_lines_make_a_cluster_with_the_token(tmp_path: Path) -> None:
+    """The units' head and worker lines and compose's 0-CPU server node, run for real (ports
+    remapped): three nodes join the head with the token of the env files' RAY_AUTH_* variables,
+    and `ray status` sees them; without the token it is refused."""
+    lines = {
+        line.source.split(" ")[1] if line.source.startswith("docker") else line.source.split(" ")[0]: line
+        for line in all_commands()
+        if line.program == "ray" and line.argv[1:2] == ("start",)
+    }
+    temp = Path(tempfile.mkdtemp(prefix="dp", dir="/tmp"))  # short: Ray's socket paths
+    token = secrets.token_hex(32)
+    token_file = tmp_path / "ray_auth_token"
+    token_file.write_text(token + "\n")
+    base = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")} | {
+        "RAY_USAGE_STATS_ENABLED": "0"
+    }
+    unit_env = base | {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token_file)}  # as systemd's
+    compose_env = base | {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token}  # as compose.env's
+    cluster = RayCluster(temp, free_port(), unit_env)
+    ports = {"--port": str(cluster.port)}
+    blocking: list[subprocess.Popen[bytes]] = []
+
+    def status(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        address = f"--address=127.0.0.1:{cluster.port}"
+        return subprocess.run(
+            [str(RAY), "status", address], env=env, capture_output=True, text=True, timeout=60
+        )
+
+    def wait_for_nodes(count: int) -> str:
+        deadline = time.monotonic() + 90
+        while True:
+            done = status(unit_env)
+            if done.returncode == 0 and len(re.findall(r"^ 1 node_", done.stdout, flags=re.M)) >= count:
+                return done.stdout
+            assert all(p.poll() is None for p in blocking), "a `ray start --block` exited"
+            assert time.monotonic() < deadline, f"{count} nodes never joined: {done.stdout}{done.stderr}"
+            time.sleep(1)
+
+    try:
+        ports |= {"--min-worker-port": "20002", "--max-worker-port": "20199"}
+        head = _runnable(lines["vigil-ray-head.service"], ports, temp)
+        blocking.append(
+            subprocess.Popen(head, env=unit_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        )
+        wait_for_nodes(1)
+        ports |= {"--min-worker-port": "20202", "--max-worker-port": "20399"}
+        worker = _runnable(lines["vigil-ray-worker.service"], ports, temp)
+        blocking.append(
+            subprocess.Popen(worker, env=unit_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        )
+        wait_for_nodes(2)
+        server_node = _runnable(lines["vigil"], ports, temp)  # compose: the server joins, 0 CPUs
+        subprocess.run(server_node, env=compose_env, capture_output=True, check=True, timeout=120)
+        report = wait_for_nodes(3)
+        assert re.search(r"0\.0/2\.0 CPU", report), report  # the server's node adds none
+        refused = status(base | {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": "0" * 64})
+        assert refused.returncode != 0 and "auth" in (refused.stdout + refused.stderr).lower()
+    finally:
+        for process in blocking:
+            process.terminate()
+        for process in blocking:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(30)
+        cluster.stop()
+    assert not cluster.own_processes()
