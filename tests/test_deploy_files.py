@@ -16,7 +16,9 @@ import os
 import re
 import secrets
 import shlex
+import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -501,3 +503,29 @@ def test_the_ray_start_lines_make_a_cluster_with_the_token(tmp_path: Path) -> No
                 process.wait(30)
         cluster.stop()
     assert not cluster.own_processes()
+
+
+def _systemd_verify(units_dir: Path) -> str:
+    """systemd's own reading of the units (what it ignores or refuses, on stderr)."""
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("systemd-analyze is not installed")
+    files = sorted(str(path) for path in units_dir.glob("*.service"))
+    done = subprocess.run(
+        [analyze, "verify", *files], capture_output=True, text=True, timeout=60, check=False
+    )
+    return done.stderr.strip()
+
+
+def test_systemd_accepts_the_units(tmp_path: Path) -> None:
+    """`systemd-analyze verify` on the units, their programs pointed at this checkout's venv (it
+    checks that ExecStart's program exists): no unknown key, no value it would ignore."""
+    venv_bin = Path(sys.executable).parent
+    for unit in UNITS.glob("*.service"):
+        text = unit.read_text().replace("/opt/vigil/src/.venv/bin/", f"{venv_bin}/")
+        (tmp_path / unit.name).write_text(text)
+    assert _systemd_verify(tmp_path) == ""
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "vigil.service").write_text(text.replace("Restart=", "Restarts="))
+    assert "Unknown key" in _systemd_verify(bad)  # what the check catches
