@@ -134,7 +134,8 @@ class RuntimeConfig(_Strict):
 class CameraConfig(_Strict):
     url: str = Field(
         min_length=1,
-        description="File path, rtsp://, http(s):// (MJPEG or video), /dev/videoN or usb:N",
+        description="File path, rtsp://, http(s):// (MJPEG or video), rtmp:// (?listen=1: OBS "
+        "publishes to it), /dev/videoN or usb:N",
     )
     name: str | None = Field(None, description="Camera id in events; default derived from url")
     fps: float | None = Field(None, gt=0, le=120, description="Analysis rate; default analysis_fps")
@@ -155,7 +156,7 @@ class CameraConfig(_Strict):
     )
 
 
-CameraScheme = Literal["rtsp", "rtsps", "http", "https", "usb", "file"]
+CameraScheme = Literal["rtsp", "rtsps", "http", "https", "rtmp", "rtmps", "usb", "file"]
 
 
 class CameraPolicyConfig(_Strict):

@@ -28,11 +28,17 @@ _QUERY_SECRET = re.compile(
 )
 
 
+# An RTMP URL's last path segment is the stream key, a publishing password (rtmp://host/app/KEY)
+_RTMP_KEY = re.compile(r"(?P<app>\brtmps?://[^/\s'\"<>]+/[^/\s'\"<>?]+/)[^\s'\"<>?&]+", re.IGNORECASE)
+
+
 def redact(text: str) -> str:
-    """`text` with URL credentials masked: `rtsp://***@host/…`, `…?user=***&pwd=***`."""
+    """`text` with URL credentials masked: `rtsp://***@host/…`, `…?user=***&pwd=***`,
+    `rtmp://host/live/***`."""
     if "://" not in text and "=" not in text:
         return text  # the common case, cheap
     text = _USERINFO.sub(lambda m: f"{m.group('scheme')}{MASK}@", text)
+    text = _RTMP_KEY.sub(lambda m: f"{m.group('app')}{MASK}", text)
     return _QUERY_SECRET.sub(lambda m: f"{m.group('key')}{MASK}", text)
 
 

@@ -29,6 +29,8 @@ def source_kind(url: str) -> SourceKind:
         return "rtsp"
     if lower.startswith(("http://", "https://")):
         return "http"
+    if lower.startswith(("rtmp://", "rtmps://")):
+        return "rtmp"
     if _USB.match(url):
         return "usb"
     return "file"
@@ -66,4 +68,6 @@ def camera_name(url: str) -> str:
         return "usb" + re.sub(r"\D", "", url)
     # Scheme, credentials and query string dropped: a query may hold credentials (?user=…&pwd=…).
     rest = re.sub(r"^[a-z]+://([^/]*@)?", "", url.split("?", 1)[0].split("#", 1)[0], flags=re.I)
+    if kind == "rtmp":
+        rest = re.sub(r"^([^/]*/[^/]*)/.*$", r"\1", rest)  # host/app: the rest is the stream key
     return re.sub(r"[^A-Za-z0-9._-]+", "_", rest).strip("_") or kind

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -84,13 +85,18 @@ class AvSource(FrameSource):
             return {"rtsp_transport": "tcp", "timeout": str(int(self._timeouts[1] * 1e6))}
         if self.kind == "http":
             return {"reconnect": "0", "rw_timeout": str(int(self._timeouts[1] * 1e6))}
+        if self.kind == "rtmp":
+            return {"rw_timeout": str(int(self._timeouts[1] * 1e6))} | (
+                {"listen": "1"} if rtmp_listens(self.url) else {}
+            )
         return {}
 
     def open(self) -> None:
         if self.kind == "file" and not Path(self.url).is_file():
             raise SourceUnsupported(f"{self.url}: no such video file")
         try:
-            container = av.open(self.url, options=self._options(), timeout=self._timeouts)
+            url = rtmp_address(self.url) if self.kind == "rtmp" else self.url
+            container = av.open(url, options=self._options(), timeout=self._timeouts)
         except av.error.FFmpegError as exc:
             raise self._error("cannot open", exc) from exc
         if not container.streams.video:
@@ -174,3 +180,17 @@ class AvSource(FrameSource):
         if self._container is not None:
             self._container.close()
         self._container = self._stream = self._audio = None
+
+
+_LISTEN = re.compile(r"[?&]listen=1(?=&|$)")
+
+
+def rtmp_listens(url: str) -> bool:
+    """`rtmp://0.0.0.0:1935/live/KEY?listen=1`: Vigil is the RTMP server that OBS (or any
+    encoder) publishes to, rather than a client of one."""
+    return _LISTEN.search(url) is not None
+
+
+def rtmp_address(url: str) -> str:
+    """The URL FFmpeg is given: without Vigil's `listen=1` (FFmpeg takes it as an option)."""
+    return _LISTEN.sub("", url)

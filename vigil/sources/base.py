@@ -8,7 +8,7 @@ from typing import Literal, Protocol
 
 from vigil.types import Image
 
-SourceKind = Literal["file", "rtsp", "http", "usb"]
+SourceKind = Literal["file", "rtsp", "http", "rtmp", "usb"]
 
 
 class RawFrame(Protocol):

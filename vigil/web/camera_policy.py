@@ -22,7 +22,8 @@ from vigil.errors import InvalidError
 RESOLVE_TIMEOUT_S = 2.0
 _USB_URL = re.compile(r"^(?:usb:\d{1,2}|/dev/video\d{1,2})$")
 _URL_SCHEME = re.compile(r"^([a-z][a-z0-9+.-]*)://", re.IGNORECASE)
-_NETWORK: tuple[CameraScheme, ...] = ("rtsp", "rtsps", "http", "https")
+_LISTEN = re.compile(r"[?&]listen=1(?=&|$)")  # vigil.sources.av_source.rtmp_listens
+_NETWORK: tuple[CameraScheme, ...] = ("rtsp", "rtsps", "http", "https", "rtmp", "rtmps")
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
@@ -61,6 +62,11 @@ class CameraPolicy:
             raise CameraUrlRefused(
                 f"this server does not allow {scheme or 'such'} camera URLs (allowed: {allowed}; "
                 "setting camera_policy.allowed_schemes)"
+            )
+        if scheme in ("rtmp", "rtmps") and _LISTEN.search(url):
+            # A run-time camera must not open a port on this server; a configured one may.
+            raise CameraUrlRefused(
+                "a listening RTMP camera (listen=1) can only be set in the configuration file"
             )
         if scheme == "file":
             self._check_file(Path(url[len("file://") :] if url.lower().startswith("file://") else url))
