@@ -135,3 +135,11 @@ def test_a_restarted_camera_ends_the_tracks_its_lost_run_left_open() -> None:
     assert camera.moves[1].unreachable_s is not None and camera.node == "10.0.0.5 (node-b)"
     camera.unanswered("ActorDiedError: its start failed", for_good=True)
     assert camera.status().health.state == SourceState.FAILED and not camera.running
+
+
+def test_an_actor_that_never_answered_is_starting_not_reconnecting() -> None:
+    camera = RemoteCamera("cam", CameraConfig(url="x.mp4"), load_settings(), "postgresql://h/db", ray=None)
+    assert camera.status().health.state == SourceState.STARTING and camera.running
+    camera.unanswered("no answer within 2.0 s", for_good=False)  # its process and models still loading
+    health = camera.status().health
+    assert health.state == SourceState.STARTING and health.last_error == "starting: no answer within 2.0 s"

@@ -155,10 +155,11 @@ class RemoteCamera:
             report, error, failed = self._report, self._error, self._failed
         if report is not None and error is None and failed is None:
             return report.status
+        why: str | None
         if failed is not None:
             state, why = SourceState.FAILED, failed
-        elif report is None and error is None:
-            state, why = SourceState.STARTING, None
+        elif report is None:  # not answered yet: placed, starting its process and models (or no room)
+            state, why = SourceState.STARTING, None if error is None else f"starting: {error}"
         else:
             state, why = SourceState.RECONNECTING, error
         health = SourceHealth(self.name, self.camera.url, source_kind(self.camera.url), state, last_error=why)
@@ -216,7 +217,8 @@ class RemoteCamera:
         with self._lock:
             if self._error is None:
                 self._unreachable_since = time.time()
-                log.warning("camera %s: its actor does not answer (%s)", self.name, reason)
+                if self._report is not None or for_good:  # a starting actor is slow to answer at first
+                    log.warning("camera %s: its actor does not answer (%s)", self.name, reason)
             self._error = reason
             if for_good:
                 self._failed = reason
