@@ -39,7 +39,6 @@ from vigil.jobs.workers import ExecutorSettings, NodeInputError, ReadsInput, chu
 
 pytestmark = pytest.mark.timeout(240)
 VOLATILE = ("processing_time_sec", "performance_metrics")  # wall time, CPU and memory of the run
-JUGGLE = SHARED / "media" / "activity" / "busy" / "sam2_default_juggle.mp4"
 
 
 # ------------------------------------------------------------ settings and options (no cluster)
@@ -287,6 +286,14 @@ def test_activity_cues_on_ray_equal_local(on_ray: ExecutorSettings, tmp_path: Pa
 
 @pytest.mark.slow
 def test_activity_analyse_cli_on_ray_gives_the_local_json(cluster: RayCluster, tmp_path: Path) -> None:
+    # The juggling clip 3 times (30.9 s): two 20-second chunks, one on each worker.
+    listing = tmp_path / "juggle3.txt"
+    listing.write_text(f"file '{shared_file('media/activity/busy/sam2_default_juggle.mp4')}'\n" * 3)
+    video = tmp_path / "juggle3.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "concat", "-safe", "0", "-i", str(listing), "-c", "copy", str(video)],
+        check=True,
+    )
     results = {}
     for name, options in (("local", []), ("ray", ["--executor", "ray", "--ray-address", cluster.address])):
         target = tmp_path / f"{name}.json"
@@ -294,7 +301,7 @@ def test_activity_analyse_cli_on_ray_gives_the_local_json(cluster: RayCluster, t
             tmp_path,
             "activity",
             "analyse",
-            str(JUGGLE),
+            str(video),
             "--workers",
             "2",
             "--json",
