@@ -1,9 +1,9 @@
 """Jobs on Ray (issue 19): the same tracking job with the local process pool and with the Ray
 executor (a local Ray instance), alternated; scheduling cost and bytes moved per chunk.
 
-    .venv/bin/python -m bench.ray_overhead [--runs 3] [--loops 4] [--workers 2] [--engine NAME]
+    .venv/bin/python -m bench.ray_overhead [--runs 3] [--loops 6] [--workers 2] [--engine NAME]
 
-1. The clip: hamilton (275 frames, 360p) joined `loops` times end to end (ffmpeg concat,
+1. The clip: hamilton (275 frames, 360p, 10 s) joined `loops` times end to end (ffmpeg concat,
    stream copy): ~1 minute of video.
 2. Job time, warm: in this process (Ray started once, before the rounds), `runs` rounds of
    `run_batch` with a local spawn pool then a Ray pool (alternated, so load changes hit both
@@ -140,7 +140,7 @@ def median_row(rows: list[dict[str, Any]]) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--loops", type=int, default=4)
+    parser.add_argument("--loops", type=int, default=6)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--engine", default="mediapipe_landmarker")
     parser.add_argument("--skip-cold", action="store_true")
