@@ -91,6 +91,7 @@ SECTION_CASES: dict[str, tuple[str, object, str, str, object]] = {
         {"style": "mask", "pad": 0.4, "hold_frames": 5, "score_threshold": 0.5, "extra_engines": []},
     ),
     "activity": ("window_s", 6.0, "CLASSIFIER", "model", "model"),
+    "cluster": ("camera_cpus", 0.5, "CALL_TIMEOUT_S", "7", 7.0),
 }
 
 
