@@ -35,6 +35,7 @@ from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from pathlib import Path
 from typing import Any
 
+from bench.anonymize_chunks import looped
 from vigil.batch.runner import run_batch
 from vigil.batch.settings import BatchSettings
 from vigil.batch.worker import init_worker
@@ -44,17 +45,6 @@ from vigil.jobs.workers import ExecutorSettings, start_pool
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("VIGIL_SHARED_DIR", ROOT.parent / "shared")).resolve()
 LOCAL, RAY = ExecutorSettings(), ExecutorSettings("ray")
-
-
-def looped(source: Path, times: int, target: Path) -> Path:
-    listing = target.with_suffix(".txt")
-    listing.write_text("".join(f"file '{source}'\n" for _ in range(times)), encoding="utf-8")
-    subprocess.run(
-        ["ffmpeg", "-v", "error", "-y", "-f", "concat", "-safe", "0", "-i", str(listing),
-         "-c", "copy", str(target)],
-        check=True,
-    )  # fmt: skip
-    return target
 
 
 def frames_part(path: Path) -> bytes:
