@@ -26,8 +26,11 @@ from vigil.store.schema import Prototype, Sighting, Visit, Visitor
 from vigil.types import FaceEmbedding
 
 PEOPLE = np.random.default_rng(11).normal(size=(4, 128)).astype(np.float32)  # cos ≈ 0 between people
-TODAY = datetime.now().astimezone().date()
-YESTERDAY = TODAY - timedelta(days=1)
+
+
+def local_today() -> date:
+    """Read when a scene is built, not at import: a run that crosses midnight must not split the days."""
+    return datetime.now().astimezone().date()
 
 
 def at(day: date, hour: int, minute: int = 0) -> datetime:
@@ -52,30 +55,36 @@ class Scene:
     returning: uuid.UUID  # yesterday and today 10:30: 2 visits
     newcomer: uuid.UUID  # today 11:00 only
     gone: uuid.UUID  # yesterday only
+    today: date
+
+    @property
+    def yesterday(self) -> date:
+        return self.today - timedelta(days=1)
 
     @property
     def store(self) -> IdentityStore:
         return ctx_of(self.app).store
 
 
-def fill(store: IdentityStore) -> tuple[uuid.UUID, ...]:
-    two_days_ago = TODAY - timedelta(days=2)
+def fill(store: IdentityStore, today: date) -> tuple[uuid.UUID, uuid.UUID, uuid.UUID, uuid.UUID]:
+    two_days_ago, yesterday = today - timedelta(days=2), today - timedelta(days=1)
     regular = store.observe(observation(0, at(two_days_ago, 15), 1)).visitor_id
-    store.observe(observation(0, at(YESTERDAY, 15), 2))
-    store.observe(observation(0, at(TODAY, 9), 3, camera="cam-b", shade=180))
-    returning = store.observe(observation(1, at(YESTERDAY, 10), 4)).visitor_id
-    store.observe(observation(1, at(TODAY, 10, 30), 5, shade=200))
-    newcomer = store.observe(observation(2, at(TODAY, 11), 6)).visitor_id
-    gone = store.observe(observation(3, at(YESTERDAY, 12), 7)).visitor_id
+    store.observe(observation(0, at(yesterday, 15), 2))
+    store.observe(observation(0, at(today, 9), 3, camera="cam-b", shade=180))
+    returning = store.observe(observation(1, at(yesterday, 10), 4)).visitor_id
+    store.observe(observation(1, at(today, 10, 30), 5, shade=200))
+    newcomer = store.observe(observation(2, at(today, 11), 6)).visitor_id
+    gone = store.observe(observation(3, at(yesterday, 12), 7)).visitor_id
     return regular, returning, newcomer, gone
 
 
 @pytest.fixture
 def scene(tmp_path: Path) -> Iterator[Scene]:
     app = make_app(tmp_path, store={"same_person_similarity": 0.9})
-    ids = fill(ctx_of(app).store)
-    assert len(set(ids)) == 4, "each synthetic person must be one visitor"
-    yield Scene(app, *ids)
+    today = local_today()
+    regular, returning, newcomer, gone = fill(ctx_of(app).store, today)
+    assert len({regular, returning, newcomer, gone}) == 4, "each synthetic person must be one visitor"
+    yield Scene(app, regular, returning, newcomer, gone, today)
 
 
 @pytest.fixture
@@ -112,14 +121,14 @@ def ids_of(body: dict[str, object]) -> list[str]:
 # ------------------------------------------------------------------------------ API reads
 def test_loyal_visitors_are_seen_today_with_earlier_visits(scene: Scene, client: TestClient) -> None:
     auth = bearer(scene.app, "viewer")
-    day = TODAY.isoformat()
+    day = scene.today.isoformat()
     loyal = client.get(f"/api/visitors/loyal?date={day}", headers=auth).json()
     assert loyal["total"] == 2 and loyal["loyal"] is True
     assert ids_of(loyal) == [str(scene.regular), str(scene.returning)]  # by arrival: 09:00, 10:30
     first, second = loyal["items"]
     assert first["visits_in_window"] == 3 and first["past_visits"] == 2
     assert first["frequency"] == "seen 3 times this week" and first["cameras"] == ["cam-b"]
-    assert datetime.fromisoformat(second["arrival"]) == at(TODAY, 10, 30)
+    assert datetime.fromisoformat(second["arrival"]) == at(scene.today, 10, 30)
     assert second["today_photo"]["url"].startswith("/api/images/")
     assert second["reference_photo"]["thumb_url"] != second["reference_photo"]["url"]
     same = client.get(f"/api/visitors?loyal=true&date={day}", headers=auth).json()
@@ -135,13 +144,13 @@ def test_loyal_visitors_are_seen_today_with_earlier_visits(scene: Scene, client:
     assert set(ids_of(everyone_today)) == {str(scene.regular), str(scene.returning), str(scene.newcomer)}
     short = client.get(f"/api/visitors/loyal?date={day}&window=1d&min_visits=1", headers=auth).json()
     assert short["total"] == 0 and short["window_days"] == 1  # earlier visits fall outside a 1-day window
-    yesterday = client.get(f"/api/visitors/loyal?date={YESTERDAY}", headers=auth).json()
+    yesterday = client.get(f"/api/visitors/loyal?date={scene.yesterday}", headers=auth).json()
     assert ids_of(yesterday) == [str(scene.regular)]
 
 
 def test_window_listing_sorts_and_paginates(scene: Scene, client: TestClient) -> None:
     auth = bearer(scene.app, "viewer")
-    url = f"/api/visitors?date={TODAY}&window=2w"
+    url = f"/api/visitors?date={scene.today}&window=2w"
     everyone = client.get(url, headers=auth).json()
     assert everyone["total"] == 4 and everyone["window_days"] == 14
     by_visits = client.get(url + "&sort=visits", headers=auth).json()
@@ -175,7 +184,7 @@ def test_detail_and_sighting_timeline(scene: Scene, client: TestClient) -> None:
     timeline = client.get(f"/api/visitors/{scene.regular}/sightings?limit=2", headers=auth).json()
     assert timeline["total"] == 3 and len(timeline["items"]) == 2
     newest = timeline["items"][0]
-    assert datetime.fromisoformat(newest["captured_at"]) == at(TODAY, 9) and newest["camera"] == "cam-b"
+    assert datetime.fromisoformat(newest["captured_at"]) == at(scene.today, 9) and newest["camera"] == "cam-b"
     assert newest["photo"]["thumb_url"].startswith("/api/images/") and newest["model"] == "m1"
     rest = client.get(f"/api/visitors/{scene.regular}/sightings?limit=2&offset=2", headers=auth).json()
     assert len(rest["items"]) == 1 and rest["items"][0]["similarity"] is None  # the founding sighting
@@ -186,7 +195,7 @@ def test_detail_and_sighting_timeline(scene: Scene, client: TestClient) -> None:
 
 def test_signed_photo_urls_serve_the_crops(scene: Scene, client: TestClient) -> None:
     auth = bearer(scene.app, "viewer")
-    item = client.get(f"/api/visitors/loyal?date={TODAY}", headers=auth).json()["items"][1]
+    item = client.get(f"/api/visitors/loyal?date={scene.today}", headers=auth).json()["items"][1]
     full = client.get(item["today_photo"]["url"], headers=auth)
     assert full.status_code == 200 and full.headers["content-type"] == "image/webp"
     image = decode(full.content)
@@ -303,10 +312,12 @@ def test_visitors_page_in_english_and_french(scene: Scene, client: TestClient) -
         and "Vu 2 fois cette semaine" in french
     )
     assert "Arrivée : 09:00" in french and "Caméras : cam-b" in french and "Seen" not in french
-    untick = html.unescape(client.get(f"/visitors?f=1&min_visits=0&window=1d&date={TODAY}&sort=visits").text)
+    untick = html.unescape(
+        client.get(f"/visitors?f=1&min_visits=0&window=1d&date={scene.today}&sort=visits").text
+    )
     assert len(re.findall(r'class="card visitor-card"', untick)) == 3 and "Vu une fois aujourd'hui" in untick
     assert 'id="filter-loyal" type="checkbox" name="loyal" >' in untick  # the unticked box stays unticked
-    none = client.get(f"/visitors?f=1&loyal=on&min_visits=5&date={TODAY}").text
+    none = client.get(f"/visitors?f=1&loyal=on&min_visits=5&date={scene.today}").text
     assert 'id="visitor-empty"' in none
     lenient = client.get("/visitors?min_visits=abc&window=zz&date=nope")
     assert lenient.status_code == 200 and "min_visits" in lenient.text and 'id="visitor-list"' in lenient.text
@@ -318,7 +329,9 @@ def test_visitors_page_paginates(tmp_path: Path) -> None:
     people = np.random.default_rng(3).normal(size=(30, 128)).astype(np.float32)
     store.observe_many(
         [
-            FaceObservation("cam", i, at(TODAY, 8) + timedelta(minutes=i), FaceEmbedding(p, "m1"), 0.5)
+            FaceObservation(
+                "cam", i, at(local_today(), 8) + timedelta(minutes=i), FaceEmbedding(p, "m1"), 0.5
+            )
             for i, p in enumerate(people)
         ]
     )
