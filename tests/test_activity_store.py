@@ -1,10 +1,12 @@
 """The activity history in the store (issue 18 item 4), on SQLite and PostgreSQL: segments added
-and extended live, listed with filters, and statistics checked against sums made by hand: a
+and kept live (one row per camera and segment start, a restart neither duplicating nor
+bridging the gap), listed with filters, and statistics checked against sums made by hand: a
 segment across midnight and one across a week's end are split, transitions skip gaps, trends
 compare this ISO week with the last."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -113,26 +115,43 @@ def test_listing_filters_and_pages_newest_first(history: ActivityRepository) -> 
     assert history.cameras() == ["door", "kitchen"]
 
 
-def test_live_segment_is_extended_then_closed(db: Database) -> None:
+def test_live_segments_are_keyed_by_camera_and_start(db: Database) -> None:
+    """A run sends its current segment again as it grows: one row per (camera, start), its end and
+    confidence the last send's; a change closes it where the next one starts; the stop closes it."""
     repo = ActivityRepository(db)
     t = at(5, 9)
-    first = repo.extend(NewSegment("desk", A.INACTIVE, t, t + timedelta(seconds=1), 0.5, CUES))
-    assert first.open and first.duration_s == 1.0
-    grown = repo.extend(
-        NewSegment("desk", A.INACTIVE, t + timedelta(seconds=1), t + timedelta(seconds=3), 1.0, CUES)
-    )
-    assert grown.id == first.id and grown.ended_at == t + timedelta(seconds=3)
-    assert grown.confidence == pytest.approx((0.5 * 1 + 1.0 * 2) / 3)  # weighted by time
-    other = repo.extend(
-        NewSegment("desk", A.BUSY, t + timedelta(seconds=3), t + timedelta(seconds=4), 0.9, CUES)
-    )
-    assert other.id != first.id and other.open
-    repo.extend(NewSegment("hall", A.READING, t, t + timedelta(seconds=10), 0.7, CUES))  # another camera
-    assert repo.close("desk", at=t + timedelta(seconds=10)) is True
-    assert repo.close("desk") is False
+    first = NewSegment("desk", A.INACTIVE, t, t + timedelta(seconds=10), 0.5, CUES)
+    assert repo.record_live(first)
+    assert repo.record_live(dataclasses.replace(first, ended_at=t + timedelta(seconds=20), confidence=0.7))
+    # The timeline closes it where the next activity began winning, then sends the next one.
+    assert repo.record_live(dataclasses.replace(first, ended_at=t + timedelta(seconds=15)))
+    busy = NewSegment("desk", A.BUSY, t + timedelta(seconds=15), t + timedelta(seconds=22), 0.9, CUES)
+    assert repo.record_live(busy)
+    assert repo.record_live(dataclasses.replace(busy, ended_at=t + timedelta(seconds=30)), final=True)
     listed = repo.segments(SegmentFilter(camera="desk")).segments
-    assert [(s.activity, s.duration_s, s.open) for s in listed] == [
-        (A.BUSY, 1.0, False),
-        (A.INACTIVE, 3.0, False),
+    assert [(s.activity, s.started_at, s.duration_s, s.confidence, s.open) for s in listed] == [
+        (A.BUSY, t + timedelta(seconds=15), 15.0, 0.9, False),
+        (A.INACTIVE, t, 15.0, 0.5, False),
     ]
-    assert [s.open for s in repo.segments(SegmentFilter(camera="hall")).segments] == [True]
+
+
+def test_a_restarted_run_neither_duplicates_nor_bridges_the_gap(db: Database) -> None:
+    """A camera actor whose node died left its segment open; the restarted run (same activity, a
+    new start) closes it where the lost run last saw it and opens its own. A late send of the lost
+    run (a retried write, or the old incarnation still finishing) changes nothing."""
+    repo = ActivityRepository(db)
+    t = at(5, 9)
+    lost = NewSegment("desk", A.ASLEEP, t, t + timedelta(seconds=40), 0.8, CUES)
+    assert repo.record_live(lost)
+    assert repo.record_live(lost)  # the same send twice: still one row
+    restarted = NewSegment("desk", A.ASLEEP, t + timedelta(seconds=70), t + timedelta(seconds=80), 0.6, CUES)
+    assert repo.record_live(restarted)
+    assert repo.record_live(dataclasses.replace(restarted, ended_at=t + timedelta(seconds=90)))
+    assert not repo.record_live(dataclasses.replace(lost, ended_at=t + timedelta(seconds=95)))
+    assert not repo.record_live(dataclasses.replace(lost, ended_at=t + timedelta(seconds=95)), final=True)
+    listed = repo.segments(SegmentFilter(camera="desk")).segments
+    assert [(s.started_at, s.ended_at, s.open) for s in listed] == [
+        (t + timedelta(seconds=70), t + timedelta(seconds=90), True),
+        (t, t + timedelta(seconds=40), False),
+    ]
+    assert repo.statistics(t, t + timedelta(hours=1), "desk").totals == {A.ASLEEP: 60.0}

@@ -1,6 +1,7 @@
-"""Live segments into the activity history (the `activity_segments` table): the camera's open
-segment grows while its activity lasts (`extend`), a new activity closes it, and the camera's
-stop closes the last one."""
+"""Live segments into the activity history (the `activity_segments` table): each segment of a
+camera's run is one row, keyed by camera and start, written again as it grows; a new segment
+closes the one before it (the lost run's too, after a restart), and the camera's stop closes the
+last one (`ActivityRepository.record_live`)."""
 
 from __future__ import annotations
 
@@ -18,19 +19,15 @@ def store_sink(db: Database) -> SegmentSink:
     repository = ActivityRepository(db)
 
     def record(segment: LiveSegment) -> None:
-        ended = datetime.fromtimestamp(segment.end, UTC)
-        repository.extend(
-            NewSegment(
-                camera=segment.camera,
-                activity=segment.activity,
-                started_at=datetime.fromtimestamp(segment.start, UTC),
-                ended_at=ended,
-                confidence=segment.confidence,
-                cues=segment.cues,
-                source="live",
-            )
+        new = NewSegment(
+            camera=segment.camera,
+            activity=segment.activity,
+            started_at=datetime.fromtimestamp(segment.start, UTC),
+            ended_at=datetime.fromtimestamp(segment.end, UTC),
+            confidence=segment.confidence,
+            cues=segment.cues,
+            source="live",
         )
-        if segment.final:
-            repository.close(segment.camera, ended)
+        repository.record_live(new, final=segment.final)
 
     return record

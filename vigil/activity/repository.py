@@ -51,59 +51,36 @@ class ActivityRepository:
             conn.execute(insert(Row), [_values(s, open_=False) for s in segments])
         return len(segments)
 
-    def extend(self, segment: NewSegment) -> StoredSegment:
-        """The live path: `segment` is the camera's activity from `started_at` to `ended_at`. The
-        open segment of its camera grows to `ended_at` when it holds the same activity (confidence
-        averaged over time, cues replaced by the latest); otherwise it is closed at
-        `segment.started_at` and `segment` opens."""
-        with self.db.writer.begin() as conn:
-            query = (
-                select(Row).where(Row.camera == segment.camera, Row.open.is_(True)).order_by(Row.id.desc())
-            )
-            current = conn.execute(query.limit(1).with_for_update()).first()
-            if current is not None and current.activity == segment.activity.value:
-                old_s = (current.ended_at - current.started_at).total_seconds()
-                new_s = max((segment.ended_at - current.ended_at).total_seconds(), 0.0)
-                weight = old_s + new_s
-                confidence = (
-                    (current.confidence * old_s + segment.confidence * new_s) / weight
-                    if weight > 0
-                    else segment.confidence
-                )
-                ended = max(current.ended_at, segment.ended_at)
-                conn.execute(
-                    update(Row)
-                    .where(Row.id == current.id)
-                    .values(
-                        ended_at=ended,
-                        confidence=confidence,
-                        cues=segment.cues.model_dump(mode="json"),
-                        visitor_id=segment.visitor_id or current.visitor_id,
-                    )
-                )
-                row_id = current.id
-            else:
-                if current is not None:
-                    closed_at = max(current.started_at, min(current.ended_at, segment.started_at))
-                    conn.execute(
-                        update(Row).where(Row.id == current.id).values(open=False, ended_at=closed_at)
-                    )
-                key = conn.execute(insert(Row).values(**_values(segment, open_=True))).inserted_primary_key
-                assert key is not None
-                row_id = int(key[0])
-            stored = conn.execute(select(Row).where(Row.id == row_id)).one()
-            return _stored(stored)
+    def record_live(self, segment: NewSegment, final: bool = False) -> bool:
+        """The live path of a camera run: `segment` is the run's current (or just closed) activity
+        from `started_at` to `ended_at`, sent again as it grows. Its key is (camera, started_at):
+        the same segment is one row however often it comes, its end and confidence those of the
+        last send (the run's timeline averages the whole segment). A new key closes the camera's
+        rows still open from before it (a lost run's included: a restarted camera's first segment
+        ends the segment its dead run left open where that run last saw it, never across the gap).
+        A closed row is never reopened nor moved (a late send of a run already replaced is
+        dropped); `final`: the run stopped, the segment is closed. Whether it was written.
 
-    def close(self, camera: str, at: datetime | None = None) -> bool:
-        """Closes the camera's open segment (the camera stopped), at `at` if given and earlier than
-        its end; whether there was one."""
+        The key needs no unique index: a start is a wall-clock instant of one run's timeline, so a
+        key has one writer, which sends in order."""
         with self.db.writer.begin() as conn:
-            query = select(Row).where(Row.camera == camera, Row.open.is_(True))
-            rows = conn.execute(query).all()
-            for row in rows:
-                end = row.ended_at if at is None else max(row.started_at, min(row.ended_at, at))
-                conn.execute(update(Row).where(Row.id == row.id).values(open=False, ended_at=end))
-            return bool(rows)
+            camera_rows = select(Row).where(Row.camera == segment.camera)
+            still_open = conn.execute(camera_rows.where(Row.open.is_(True)).with_for_update()).all()
+            query = camera_rows.where(Row.source == "live", Row.started_at == segment.started_at)
+            same = conn.execute(query.order_by(Row.id).limit(1)).first()
+            if same is not None and not same.open:
+                return False
+            values = _values(segment, open_=not final)
+            if same is None:
+                conn.execute(insert(Row).values(**values))
+            else:
+                values["visitor_id"] = segment.visitor_id or same.visitor_id
+                conn.execute(update(Row).where(Row.id == same.id).values(**values))
+            for row in still_open:
+                if row.started_at < segment.started_at:
+                    closed_at = max(row.started_at, min(row.ended_at, segment.started_at))
+                    conn.execute(update(Row).where(Row.id == row.id).values(open=False, ended_at=closed_at))
+        return True
 
     # ------------------------------------------------------------------ reads
     def segments(self, filters: SegmentFilter) -> SegmentPage:

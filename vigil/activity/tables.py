@@ -16,7 +16,8 @@ from vigil.store.schema import Base, UtcDateTime
 
 class ActivitySegmentRow(Base):
     """One activity of one camera's person from `started_at` to `ended_at` (UTC). The live path
-    keeps one segment per camera open and extends it while the activity lasts."""
+    keeps the camera's current segment open, one row per (camera, started_at), extended while the
+    activity lasts (`ActivityRepository.record_live`)."""
 
     __tablename__ = "activity_segments"
     __table_args__ = (
