@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -13,7 +13,7 @@ from vigil.watchlist.matching import Level
 from vigil.web.images import ImageSigner
 
 # Stream event types: the three the monitor writes (as in `vigil watch --events`) and decisions.
-DECIDED = "watchlist_alert_decided"
+DECIDED: Final = "watchlist_alert_decided"
 
 
 class AlertOut(BaseModel):

@@ -22,7 +22,7 @@ from vigil.embed import FaceEmbedder
 from vigil.errors import NotFoundError
 from vigil.live.events import EventSink, PipelineEvent
 from vigil.store.repository import IdentityStore
-from vigil.watchlist.alerts import AlertRepository, Status, utc_now
+from vigil.watchlist.alerts import Alert, AlertNotFound, AlertRepository, Status, utc_now
 from vigil.watchlist.decisions import AlertDesk, DecisionResult, NothingToLearn
 from vigil.watchlist.errors import NoUsablePhoto, PhotoRefused
 from vigil.watchlist.learning import LearningRepository, Lesson
@@ -30,6 +30,7 @@ from vigil.watchlist.monitor import AlertEvent, TrackAlert, WatchlistMonitor
 from vigil.watchlist.repository import NewReference
 from vigil.watchlist.service import Enrolment, Photo, Watchlist
 from vigil.web.alert_feed import AlertFeed
+from vigil.web.alert_sharing import AlertSharing, StreamType, stream_type
 from vigil.web.alert_views import DECIDED, stream_event
 from vigil.web.images import ImageSigner
 
@@ -66,6 +67,7 @@ class WatchlistHost:
             signing_key, settings.web.image_url_ttl_s, salt=IMAGE_SALT, prefix=IMAGE_PREFIX
         )
         self.feed = AlertFeed()
+        self.sharing = AlertSharing(store.db, self._from_other_server)  # PostgreSQL: every server's streams
         self._monitors: dict[str, WatchlistMonitor] = {}
         self._expired_at = -float("inf")
         self._models = threading.Lock()  # one enrolment at a time loads and uses the photo models
@@ -100,7 +102,19 @@ class WatchlistHost:
     def relay(self, event: AlertEvent) -> None:
         """An alert the monitor recorded, pushed to the streams as the stored alert."""
         if event.alert_id is not None:
-            self.feed.publish(stream_event(event.type, self.alerts.get(event.alert_id), self.images))
+            self._publish(stream_type(event.type), self.alerts.get(event.alert_id))
+
+    def _publish(self, event_type: StreamType, alert: Alert) -> None:
+        """To this server's open streams, then to the other servers' (they read the stored alert)."""
+        self.feed.publish(stream_event(event_type, alert, self.images))
+        self.sharing.announce(event_type, alert.id)
+
+    def _from_other_server(self, event_type: StreamType, alert_id: uuid.UUID) -> None:
+        try:
+            alert = self.alerts.get(alert_id)
+        except AlertNotFound:  # erased since (its person was removed): nothing to show
+            return
+        self.feed.publish(stream_event(event_type, alert, self.images))
 
     # ---------------------------------------------------------------- registry
     def enrol(self, name: str, photos: Sequence[Photo], notes: str, category: str) -> Enrolment:
@@ -195,9 +209,9 @@ class WatchlistHost:
         try:
             result = self.desk.decide(alert_id, decision, by, note, utc_now(), add_reference)
         except NothingToLearn:  # the face went between the check and the decision: decided anyway
-            self.feed.publish(stream_event(DECIDED, self.alerts.get(alert_id), self.images))
+            self._publish(DECIDED, self.alerts.get(alert_id))
             raise
-        self.feed.publish(stream_event(DECIDED, result.alert, self.images))
+        self._publish(DECIDED, result.alert)
         if result.reference_added or result.negatives_learned:
             self._changed()  # the live matcher re-reads references and negatives at the next face
         return result
@@ -228,6 +242,7 @@ class WatchlistHost:
 
     def close(self) -> None:
         """Ends the streams and frees the photo models; the database belongs to the store."""
+        self.sharing.close()
         self.feed.close()
         self.registry.release_models()
 
