@@ -92,7 +92,7 @@ def test_cancel_stops_the_job(tmp_path: Path) -> None:
 
 def test_single_frame_analysis_reads_one_picture(tmp_path: Path) -> None:
     from vigil.activity.frame import analyse_image
-    from vigil.anonymize.web_files import frame_at
+    from vigil.web.video_frames import frame_at
 
     dirs = _settings(tmp_path).model_search_dirs()
     asleep = analyse_image(frame_at(ASLEEP, 3.0), dirs)

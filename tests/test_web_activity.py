@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from tests.conftest import SHARED
 from tests.web_util import bearer, make_app
 from vigil.activity.web_export import CSV_COLUMNS
-from vigil.anonymize.web_files import frame_at
+from vigil.web.video_frames import frame_at
 
 ASLEEP = SHARED / "media" / "activity" / "asleep" / "akshint_test_video_sleep.mp4"
 ACTIVE = {"queued", "running", "cancelling"}

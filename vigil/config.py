@@ -268,6 +268,13 @@ class WebConfig(_Strict):
     max_body_kb: int = Field(
         1024, ge=1, le=1024 * 1024, description="Largest accepted request body (KiB); larger gets 413"
     )
+    max_video_upload_mb: float = Field(
+        2048.0,
+        gt=0,
+        le=1_000_000,
+        description="Largest video upload of the web API, for anonymisation and activity (MiB); "
+        "formerly anonymize.max_upload_mb (VIGIL_ANONYMIZE__MAX_UPLOAD_MB), still read",
+    )
     cookie_secure: bool = Field(False, description="Send cookies only over HTTPS (set behind TLS)")
     trusted_proxies: list[ProxyAddress] = Field(
         default_factory=list,
@@ -300,6 +307,22 @@ class WebConfig(_Strict):
     live_fps: float = Field(5.0, gt=0, le=30, description="Highest frame rate of the live MJPEG view")
     live_jpeg_quality: int = Field(70, ge=10, le=100, description="JPEG quality of live pictures")
     start_cameras: bool = Field(True, description="Start the camera workers with the server")
+
+
+def move_video_upload_limit(data: Any) -> Any:
+    """Settings data with the former `anonymize.max_upload_mb` moved to `web.max_video_upload_mb`."""
+    anonymize = data.get("anonymize") if isinstance(data, dict) else None
+    if not isinstance(anonymize, dict) or "max_upload_mb" not in anonymize:
+        return data
+    anonymize = dict(anonymize)
+    limit = anonymize.pop("max_upload_mb")
+    web = data.get("web")
+    if isinstance(web, BaseModel):
+        if "max_video_upload_mb" not in web.model_fields_set:
+            web = web.model_copy(update={"max_video_upload_mb": limit})
+    else:
+        web = {"max_video_upload_mb": limit, **(web or {})}
+    return {**data, "anonymize": anonymize, "web": web}
 
 
 def env_settings_config(prefix: str) -> SettingsConfigDict:
@@ -415,6 +438,13 @@ class VigilSettings(BaseSettings):
                 YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file, yaml_file_encoding="utf-8")
             )
         return (*sources, file_secret_settings)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _video_upload_limit_moved(cls, data: Any) -> Any:
+        """`anonymize.max_upload_mb` (YAML, VIGIL_ANONYMIZE__MAX_UPLOAD_MB) is now
+        `web.max_video_upload_mb`: the uploads serve every page. The new name wins when both are set."""
+        return move_video_upload_limit(data)
 
     @model_validator(mode="after")
     def _share_model_dirs(self) -> VigilSettings:

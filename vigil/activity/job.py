@@ -118,6 +118,10 @@ def _describe(params: ActivityParams) -> str:
     return describe_videos(params.videos)
 
 
+def _inputs(params: ActivityParams) -> list[str]:
+    return params.videos
+
+
 def _plan(params: ActivityParams) -> JobProgress:
     return _Progress(params.videos).snapshot()
 
@@ -131,4 +135,5 @@ KIND = JobKind(
     resumable=False,
     describe=_describe,
     plan=_plan,
+    inputs=_inputs,
 )

@@ -137,6 +137,10 @@ def _describe(params: AnonymizeParams) -> str:
     return describe_videos(params.videos)
 
 
+def _inputs(params: AnonymizeParams) -> list[str]:
+    return params.videos
+
+
 def _plan(params: AnonymizeParams) -> JobProgress:
     return _Progress(params.videos).snapshot()
 
@@ -150,4 +154,5 @@ KIND = JobKind(
     resumable=True,
     describe=_describe,
     plan=_plan,
+    inputs=_inputs,
 )

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from vigil.anonymize.live_privacy import LivePrivacyConfig
 from vigil.anonymize.person_options import PersonOptions
@@ -84,11 +84,17 @@ class AnonymizeSettings(BaseModel):
     video: VideoOutputOptions = Field(
         default_factory=VideoOutputOptions, description="Encoding of anonymised files"
     )
-    max_upload_mb: float = Field(
-        2048.0, gt=0, le=1_000_000, description="Largest video the web API accepts as an upload (MiB)"
-    )
     strip_metadata: bool = Field(
         True,
         description="Remove identifying container metadata (location, device, creation time) from "
         "outputs; what was removed is listed in the sidecar report",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_moved_upload_limit(cls, data: Any) -> Any:
+        """Jobs stored before `max_upload_mb` moved to `web.max_video_upload_mb` still carry it
+        in their parameters; it never mattered to a run."""
+        if isinstance(data, dict) and "max_upload_mb" in data:
+            return {key: value for key, value in data.items() if key != "max_upload_mb"}
+        return data

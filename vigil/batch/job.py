@@ -142,6 +142,10 @@ def _describe(params: TrackParams) -> str:
     return describe_videos(params.videos)
 
 
+def _inputs(params: TrackParams) -> list[str]:
+    return params.videos
+
+
 def _plan(params: TrackParams) -> JobProgress:
     return _Progress(params.videos).snapshot()
 
@@ -155,4 +159,5 @@ KIND = JobKind(
     resumable=True,
     describe=_describe,
     plan=_plan,
+    inputs=_inputs,
 )

@@ -68,12 +68,17 @@ class JobKind(Generic[P, R]):
     resumable: bool = False
     describe: Callable[[P], str] | None = None  # one line naming the inputs, for lists
     plan: Callable[[P], JobProgress] | None = None  # the progress before the run (items pending)
+    # The files a run reads, so that a file (an upload) is not deleted while a job still needs it.
+    inputs: Callable[[P], list[str]] | None = None
 
     def params_of(self, record: JobRecord) -> P:
         return self.params_model.model_validate(record.params)
 
     def result_of(self, record: JobRecord) -> R | None:
         return None if record.result is None else self.result_model.model_validate(record.result)
+
+    def inputs_of(self, record: JobRecord) -> list[str]:
+        return [] if self.inputs is None else self.inputs(self.params_of(record))
 
     def summary(self, record: JobRecord) -> str:
         return self.title if self.describe is None else self.describe(self.params_of(record))

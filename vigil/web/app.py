@@ -59,6 +59,7 @@ from vigil.web.routes import (
     step5,
     system,
     track,
+    uploads,
     visitors,
     watchlist,
     watchlist_pages,
@@ -188,6 +189,7 @@ def create_web_app(settings: VigilSettings, db_url: str | None = None) -> FastAP
     for router in (*routers, accounts.pages, accounts.api, jobs.router, watchlist.router, alerts.router):
         app.include_router(router)
     app.include_router(watchlist_pages.pages)  # /watchlist, /watchlist/{person_id}, /alerts
+    app.include_router(uploads.router)  # admin only: /api/anonymize/uploads (every page's videos)
     app.include_router(anonymize.router)  # admin only: /anonymize and /api/anonymize/*
     app.include_router(audio_devices.router)  # /api/audio-devices (viewer), /api/set-audio-device (admin)
     app.include_router(activity.router)  # admin only: /activity and /api/activity/*

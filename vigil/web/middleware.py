@@ -2,7 +2,7 @@
 
 1. request bodies above `web.max_body_kb` get 413 (declared length or counted while streaming); the
    photo uploads of the watchlist and the activity frame picture (`UPLOAD_PATHS`) get
-   `watchlist.max_upload_mb` instead, video uploads for anonymisation `anonymize.max_upload_mb`;
+   `watchlist.max_upload_mb` instead, video uploads (`vigil.web.uploads`) `web.max_video_upload_mb`;
 2. the caller is resolved once (bearer API key, else session cookie) into `request.state.principal`
    (for WebSocket handshakes too: the alert stream checks it);
 3. mutating requests are rate-limited per caller (429 + Retry-After);
@@ -27,6 +27,7 @@ from urllib.parse import parse_qs
 from starlette.concurrency import run_in_threadpool
 
 from vigil.web.auth import SESSION_COOKIE, Principal
+from vigil.web.uploads import UPLOAD_PATH
 
 if TYPE_CHECKING:
     from vigil.web.context import WebContext
@@ -41,7 +42,6 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 # Watchlist enrolment: several photos in one multipart request (POST only).
 UPLOAD_PATHS = re.compile(r"^/api/watchlist(?:/[^/]+/photos|/?)$|^/api/activity/frame$")
-VIDEO_UPLOAD_PATH = "/api/anonymize/uploads"  # streamed to disk: `anonymize.max_upload_mb`
 CSRF_EXEMPT = {"/login"}  # checked by the login route itself (no session exists yet)
 NOT_AUDITED = {"/login"}  # the login route records attempts with the attempted user name
 SECURITY_HEADERS = [
@@ -90,7 +90,7 @@ class SecurityMiddleware:
         self.ctx = ctx
         self.default_max_body = ctx.settings.web.max_body_kb * 1024
         self.upload_max_body = int(ctx.settings.watchlist.max_upload_mb * 1024 * 1024)
-        self.video_max_body = int(ctx.settings.anonymize.max_upload_mb * 1024 * 1024)
+        self.video_max_body = int(ctx.settings.web.max_video_upload_mb * 1024 * 1024)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":  # no body, no CSRF (the route checks the Origin): who it is
@@ -101,7 +101,7 @@ class SecurityMiddleware:
         method, path = scope["method"], scope["path"]
         upload = method == "POST" and UPLOAD_PATHS.match(path) is not None
         max_body = self.upload_max_body if upload else self.default_max_body
-        if method == "POST" and path == VIDEO_UPLOAD_PATH:
+        if method == "POST" and path == UPLOAD_PATH:  # streamed to disk
             max_body = self.video_max_body
         too_large = f"request body larger than {max_body // 1024} KiB"
         declared = _header(scope, b"content-length")

@@ -3,22 +3,21 @@
 segments as JSON or CSV, and analyse one frame (an uploaded picture, or a file at a time). The
 /activity page does all of it, with the timeline and distribution charts.
 
-Video uploads are the anonymisation page's (POST /api/anonymize/uploads: streamed to disk, sniffed,
-`anonymize.max_upload_mb`); an `upload` id here names one of them. Pictures for the single-frame
-analysis are read like the watchlist's reference photos (`watchlist.max_photo_mb` and
-`max_photo_megapixels`, sniffed by content, no decompression bombs). Admin only, like
-anonymisation: the API reads server files and the results name them."""
+Video uploads are the shared ones (POST /api/anonymize/uploads, `vigil.web.routes.uploads`:
+streamed to disk, sniffed, `web.max_video_upload_mb`); an `upload` id here names one of them.
+Pictures for the single-frame analysis are read like the watchlist's reference photos
+(`watchlist.max_photo_mb` and `max_photo_megapixels`, sniffed by content, no decompression bombs).
+Admin only, like anonymisation: the API reads server files and the results name them."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError
 
 from vigil.activity.analyse import classifier_for, media_duration
 from vigil.activity.frame import FrameAnalysis, analyse_image
@@ -26,17 +25,17 @@ from vigil.activity.job import KIND, ActivityResult, activity_params
 from vigil.activity.labels import Activity, display_name
 from vigil.activity.settings import Classifier
 from vigil.activity.web_export import result_csv
-from vigil.anonymize.web_files import find_upload, frame_at
 from vigil.config import VigilSettings
 from vigil.errors import ConflictError, InvalidError, NotFoundError, RefusedError, SourceError
 from vigil.jobs.model import JobRecord
 from vigil.types import Image
 from vigil.watchlist.photos import decode_photo
 from vigil.web.auth import Principal, require_admin
-from vigil.web.camera_policy import CameraPolicy
 from vigil.web.context import WebContext, get_ctx
 from vigil.web.routes.jobs import JobOut, job_out
 from vigil.web.templating import language_of, page_admin, render
+from vigil.web.uploads import VideoSource
+from vigil.web.video_frames import frame_at
 
 router = APIRouter(tags=["activity"])
 Ctx = Annotated[WebContext, Depends(get_ctx)]
@@ -64,31 +63,7 @@ class UnsupportedMediaType(RefusedError):
     status = 415
 
 
-class Source(BaseModel):
-    """One video: an upload id (POST /api/anonymize/uploads), or a path inside the media roots."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    upload: str | None = Field(None, description="An id from POST /api/anonymize/uploads")
-    path: str | None = Field(None, max_length=4096, description="A video file inside the media roots")
-
-    @model_validator(mode="after")
-    def _one_source(self) -> Source:
-        if (self.upload is None) == (self.path is None):
-            raise ValueError("give exactly one of upload or path")
-        if self.path is not None and "\0" in self.path:
-            raise ValueError("path must not contain NUL characters")
-        return self
-
-    def video(self, settings: VigilSettings) -> Path:
-        if self.upload is not None:
-            return find_upload(settings.data_dir, self.upload)
-        assert self.path is not None
-        CameraPolicy.of(settings).check(self.path)  # the same words whether the file exists or not
-        return Path(self.path).resolve()
-
-
-class ActivityRequest(Source):
+class ActivityRequest(VideoSource):
     """Options default to the server's `activity` settings."""
 
     sample_interval_s: float | None = Field(
@@ -97,7 +72,7 @@ class ActivityRequest(Source):
     classifier: Classifier | None = Field(None, description="rules or model (a trained model file)")
 
 
-class FrameRequest(Source):
+class FrameRequest(VideoSource):
     at: float = Field(ge=0, allow_inf_nan=False, description="Seconds from the start of the video")
 
 
@@ -228,5 +203,5 @@ def activity_page(request: Request, ctx: Ctx, user: Annotated[Principal, Depends
     return render(
         request, "activity.html", active="activity", names=names, other_names=other,
         defaults={"interval": options.sample_interval_s, "classifier": options.classifier},
-        max_upload_mb=ctx.settings.anonymize.max_upload_mb, poll_ms=JOB_POLL_MS,
+        max_upload_mb=ctx.settings.web.max_video_upload_mb, poll_ms=JOB_POLL_MS,
     )  # fmt: skip

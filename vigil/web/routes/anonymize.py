@@ -2,48 +2,35 @@
 roots, start an `anonymize` job, follow it on /api/jobs, then compare a frame before/after and
 download the result. The /anonymize page does all of it.
 
-Uploads stream to disk (no whole file in memory), are bounded by `anonymize.max_upload_mb`
-(SecurityMiddleware, 413) and are sniffed by content: a file PyAV cannot read as a video is
-removed and refused (422). Paths go through the camera policy's media roots (the same rule and
-the same words whether the file exists or not)."""
+Uploads are the shared video uploads (`vigil.web.routes.uploads`). Paths go through the camera
+policy's media roots (the same rule and the same words whether the file exists or not)."""
 
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field
 
 from vigil.anonymize.job import KIND, AnonymizeResult, anonymize_params
 from vigil.anonymize.person_options import PERSON_STYLES, PersonStyle
 from vigil.anonymize.styles import FACE_STYLES, FaceStyle
-from vigil.anonymize.web_files import (
-    FrameUnavailable,
-    accept_upload,
-    compare_jpeg,
-    find_upload,
-    inside,
-    new_upload_path,
-    outputs_dir,
-)
-from vigil.errors import ConflictError, NotFoundError
-from vigil.jobs.model import ACTIVE_STATES, JobRecord
-from vigil.private_files import create_private_file
+from vigil.anonymize.web_files import compare_jpeg, inside, outputs_dir
+from vigil.errors import NotFoundError
+from vigil.jobs.model import JobRecord
 from vigil.web.auth import Principal, require_admin
-from vigil.web.camera_policy import CameraPolicy
 from vigil.web.context import WebContext, get_ctx
 from vigil.web.routes.jobs import JobOut, job_out
 from vigil.web.templating import page_admin, render
+from vigil.web.uploads import VideoSource
+from vigil.web.video_frames import FrameUnavailable
 
 router = APIRouter(tags=["anonymize"])
 Ctx = Annotated[WebContext, Depends(get_ctx)]
 Admin = Annotated[Principal, Depends(require_admin)]
-UPLOAD_PATH = "/api/anonymize/uploads"
 JOB_POLL_MS = 1000
 
 
@@ -55,67 +42,20 @@ class JobNotAnonymize(NotFoundError):
     """The id names no anonymisation job."""
 
 
-class UploadOut(BaseModel):
-    id: str = Field(description="Pass it as `upload` to POST /api/anonymize/jobs")
-    name: str
-    frames: int
-    width: int
-    height: int
-    fps: float
-
-
-class AnonymizeRequest(BaseModel):
+class AnonymizeRequest(VideoSource):
     """One video: an upload id, or a path inside the server's media roots. Options default to the
     server's `anonymize` settings."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    upload: str | None = Field(None, description="An id from POST /api/anonymize/uploads")
-    path: str | None = Field(None, max_length=4096, description="A video file inside the media roots")
     faces: FaceStyle | None = Field(None, description="blur, pixelate, solid or mask")
     pad: float | None = Field(None, ge=0, le=2, description="Grow face boxes by this fraction")
     persons: PersonStyle | None = Field(None, description="Bodies and clothes: none, recolor, blur, ...")
     force: bool = Field(False, description="Redo an output that already exists")
 
-    @model_validator(mode="after")
-    def _one_source(self) -> AnonymizeRequest:
-        if (self.upload is None) == (self.path is None):
-            raise ValueError("give exactly one of upload or path")
-        if self.path is not None and "\0" in self.path:
-            raise ValueError("path must not contain NUL characters")
-        return self
-
-
-@router.post(UPLOAD_PATH, status_code=201, response_model=UploadOut)
-async def upload_video(
-    request: Request,
-    ctx: Ctx,
-    _: Admin,
-    filename: Annotated[str, Query(min_length=1, max_length=255, description="The file's name")],
-) -> UploadOut:
-    """The request body is the video file itself (any content type); at most
-    `anonymize.max_upload_mb`. 422 when the content is not a readable video."""
-    upload_id, path = new_upload_path(ctx.settings.data_dir, filename)
-    fd = create_private_file(path, exclusive=True)
-    with os.fdopen(fd, "wb") as handle:
-        async for chunk in request.stream():
-            await run_in_threadpool(handle.write, chunk)
-    stored = await run_in_threadpool(accept_upload, upload_id, path)
-    return UploadOut(
-        id=stored.id, name=stored.name, frames=stored.frames, width=stored.width, height=stored.height,
-        fps=round(stored.fps, 3),
-    )  # fmt: skip
-
 
 @router.post("/api/anonymize/jobs", status_code=201, response_model=JobOut)
 def create_job(body: AnonymizeRequest, ctx: Ctx, _: Admin) -> JobOut:
     settings = ctx.settings
-    if body.upload is not None:
-        video = find_upload(settings.data_dir, body.upload)
-    else:
-        assert body.path is not None
-        CameraPolicy.of(settings).check(body.path)
-        video = Path(body.path).resolve()
+    video = body.video(settings)
     options = settings.anonymize.model_copy(deep=True)
     if body.faces is not None:
         options.faces = options.faces.model_copy(update={"style": body.faces})
@@ -178,23 +118,11 @@ def compare(
     return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=60"})
 
 
-@router.delete("/api/anonymize/uploads/{upload_id}", status_code=204, response_class=Response)
-def delete_upload(upload_id: str, ctx: Ctx, _: Admin) -> Response:
-    """Removes an upload (its anonymised outputs stay with their jobs)."""
-    path = find_upload(ctx.settings.data_dir, upload_id)
-    for record in ctx.jobs.list(kind=KIND.name):
-        if record.state in ACTIVE_STATES and str(path) in KIND.params_of(record).videos:
-            raise ConflictError("a job is still using this upload")
-    path.unlink()
-    path.parent.rmdir()
-    return Response(status_code=204)
-
-
 @router.get("/anonymize", response_class=HTMLResponse, include_in_schema=False)
 def anonymize_page(request: Request, ctx: Ctx, user: Annotated[Principal, Depends(page_admin)]) -> Response:
     options = ctx.settings.anonymize
     return render(
         request, "anonymize.html", active="anonymize", face_styles=FACE_STYLES, person_styles=PERSON_STYLES,
         defaults={"faces": options.faces.style, "pad": options.faces.pad, "persons": options.persons.style},
-        max_upload_mb=options.max_upload_mb, poll_ms=JOB_POLL_MS,
+        max_upload_mb=ctx.settings.web.max_video_upload_mb, poll_ms=JOB_POLL_MS,
     )  # fmt: skip
