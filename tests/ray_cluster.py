@@ -19,8 +19,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
+
+import pytest
 
 RAY = Path(sys.executable).with_name("ray")
 OBJECT_STORE_BYTES = 100 * 1024 * 1024
@@ -170,4 +174,28 @@ def start_cluster(worker_nodes: int = 1) -> RayCluster:
     except BaseException:
         cluster.stop()
         raise
+    return cluster
+
+
+def cluster_fixture(scope: Literal["function", "module"]) -> Callable[[], Iterator[RayCluster]]:
+    """The `cluster` fixture of a Ray test module: a 2-node cluster (`start_cluster`), stopped at
+    the end with nothing of it left. A module that kills a node needs one per test ("function");
+    one that restores what it kills may share one ("module": a cluster starts in ~10 s).
+    Assign it to a module-level name: `cluster = cluster_fixture("module")`."""
+
+    @pytest.fixture(scope=scope, name="cluster")
+    def cluster() -> Iterator[RayCluster]:
+        """A real 2-node Ray cluster on this machine (tests/ray_cluster.py)."""
+        pytest.importorskip("ray")
+        started = start_cluster(worker_nodes=1)
+        try:
+            yield started
+        finally:
+            from vigil.jobs.ray_pool import import_ray
+
+            # this process's connection (made by the first pool or driver), before its cluster goes
+            import_ray().shutdown()
+            started.stop()
+            assert started.own_processes() == set(), "processes of the test cluster left behind"
+
     return cluster

@@ -13,7 +13,6 @@ from __future__ import annotations
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from tests.conftest import SHARED
-from tests.ray_cluster import RayCluster, start_cluster
+from tests.ray_cluster import RayCluster, cluster_fixture
 from tests.web_util import bearer, ctx_of, make_app
 from vigil.cluster.cameras import RemoteCamera
 from vigil.cluster.identifier import sighting_key
@@ -39,18 +38,8 @@ LIN = SHARED / "media" / "faces" / "people" / "lin_manuel_miranda" / "ref.png"
 FAILOVER_BOUND_S = 30.0  # measured on this 2-core box: see docs/benchmarks.md section 13
 
 
-@pytest.fixture
-def cluster() -> Iterator[RayCluster]:
-    pytest.importorskip("ray")
-    started = start_cluster(worker_nodes=1)
-    try:
-        yield started
-    finally:
-        from vigil.jobs.ray_pool import import_ray
-
-        import_ray().shutdown()  # this process's connection, before its cluster goes
-        started.stop()
-        assert started.own_processes() == set(), "processes of the test cluster left behind"
+# Its own cluster per test: the test kills a node.
+cluster = cluster_fixture("function")
 
 
 def cluster_settings(cluster: RayCluster, hamilton: Path) -> dict[str, Any]:

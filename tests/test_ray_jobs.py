@@ -13,7 +13,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ from typer.testing import CliRunner
 
 from tests.batch_util import batch_settings, clip
 from tests.conftest import SHARED, shared_file
-from tests.ray_cluster import RayCluster, start_cluster
+from tests.ray_cluster import RayCluster, cluster_fixture
 from tests.test_anonymize_files_clips import HAMILTON_SECONDS, remux
 from tests.test_cli_help import flat
 from vigil.batch.progress import BatchProgress
@@ -94,18 +93,8 @@ def test_an_unreadable_input_names_the_node_and_the_path(tmp_path: Path) -> None
 
 
 # ------------------------------------------------------------ on a real 2-node cluster
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[RayCluster]:
-    pytest.importorskip("ray")
-    started = start_cluster(worker_nodes=1)
-    try:
-        yield started
-    finally:
-        from vigil.jobs.ray_pool import import_ray
-
-        import_ray().shutdown()  # this process's connection (made by the first pool), before its cluster goes
-        started.stop()
-        assert started.own_processes() == set(), "processes of the test cluster left behind"
+# One cluster for the module: the test that kills a node adds one back.
+cluster = cluster_fixture("module")
 
 
 @pytest.fixture(scope="module")
