@@ -38,6 +38,7 @@ from vigil.live.health import HealthSnapshot, SourceState
 from vigil.live.supervisor import unique_names
 from vigil.redact import redact
 from vigil.sources import camera_name, open_source
+from vigil.store.camera_claims import camera_claims
 from vigil.store.cameras import CameraRow, CameraSource, Zones, zones_of
 from vigil.store.identifier import StoreIdentifier
 from vigil.store.repository import IdentityStore
@@ -70,6 +71,10 @@ class CameraConflict(CameraError, ConflictError):
 
 class InvalidCameraUrl(CameraError, InvalidError):
     pass
+
+
+class CameraClaimed(CameraError, ConflictError):
+    """Another server process over the same database runs the camera (vigil/store/camera_claims.py)."""
 
 
 class CameraUnavailable(CameraError, UnavailableError):
@@ -235,6 +240,7 @@ class CameraManager:
         self._pipelines: dict[int, CameraPipeline | RemoteCamera] = {}
         self._start_errors: dict[int, str] = {}
         self._stopping: list[CameraPipeline | RemoteCamera] = []  # stopped but not yet joined
+        self.claims = camera_claims(store.db)  # a camera runs on one server of the database
         self.cluster: ClusterCameras | None = None  # cluster mode: pipelines are Ray actors
         if settings.cluster.enabled:
             db_url = store.db.url.render_as_string(hide_password=False)
@@ -412,7 +418,10 @@ class CameraManager:
     def start(self, camera_id: int) -> None:
         with self._ops:
             info = self._set_enabled(self.get(camera_id), True)
-            if not self._launch(info):
+            failure = self._launch(info)
+            if isinstance(failure, CameraClaimed):
+                raise failure
+            if failure is not None:
                 raise CameraUnavailable(f"camera {info.name} could not start: {self._start_errors[info.id]}")
 
     def stop(self, camera_id: int) -> None:
@@ -445,6 +454,7 @@ class CameraManager:
                 self._factory = None
             if self.cluster is not None:
                 self.cluster.close()
+            self.claims.close()
 
     def lookup_visitor_names(self, visitor_ids: list[str]) -> dict[str, str | None]:
         """The stored names of these visitors (ids that are not visitors are left out)."""
@@ -461,12 +471,16 @@ class CameraManager:
             self.policy.check(info.url)
 
     # -------------------------------------------------------------- internals
-    def _launch(self, info: CameraInfo) -> bool:
-        """Builds and starts a new pipeline (caller holds `_ops`); False when it cannot start."""
-        if self.closed or self.is_running(info.id):
-            return not self.closed
+    def _launch(self, info: CameraInfo) -> Exception | None:
+        """Builds and starts a new pipeline (caller holds `_ops`); what stopped it, if it cannot start."""
+        if self.closed:
+            return CameraUnavailable("the server is stopping")
+        if self.is_running(info.id):
+            return None
         try:
             self.check_source(info)
+            if not self.claims.claim(info.name):
+                raise CameraClaimed(f"camera {info.name} runs on another Vigil server of this database")
             pipeline: CameraPipeline | RemoteCamera
             if self.cluster is not None:
                 pipeline = self.cluster.build(info.name, info.config())
@@ -476,14 +490,16 @@ class CameraManager:
                 pipeline = self._factory.build(info.name, info.config())
             pipeline.start()
         except Exception as exc:  # one camera's failure (model, settings) never affects the others
+            if not isinstance(exc, CameraClaimed):
+                self.claims.release(info.name)
             log.error("camera %s could not start: %s", info.name, exc)
             with self._state:
                 self._start_errors[info.id] = redact(str(exc))
-            return False
+            return exc
         with self._state:
             self._pipelines[info.id] = pipeline
             self._start_errors.pop(info.id, None)
-        return True
+        return None
 
     def _new_factory(self) -> PipelineFactory:
         embedder = self._embedder_factory()
@@ -519,6 +535,7 @@ class CameraManager:
             log.warning("camera %s is still stopping; it will be joined at shutdown", pipeline.name)
             with self._state:
                 self._stopping.append(pipeline)
+        self.claims.release(pipeline.name)
 
     def _editable(self, camera_id: int) -> CameraInfo:
         info = self.get(camera_id)
