@@ -108,18 +108,24 @@ def lying_score(body: Body) -> float:
 
 
 class PoseEstimator:
-    """PoseLandmarker in VIDEO mode: frames must come in time order (`t` in seconds). Not
-    thread-safe: one per extractor."""
+    """PoseLandmarker in VIDEO mode: frames must come in time order (`t` in seconds), each one
+    tracked from the last. `independent=True` is IMAGE mode instead, for unrelated pictures:
+    every frame is searched afresh and `t` is ignored. Not thread-safe: one per extractor."""
 
     def __init__(
-        self, model: Path, num_poses: int = 1, min_confidence: float = 0.5, min_visible: int = MIN_VISIBLE
+        self,
+        model: Path,
+        num_poses: int = 1,
+        min_confidence: float = 0.5,
+        min_visible: int = MIN_VISIBLE,
+        independent: bool = False,
     ) -> None:
         import mediapipe as mp  # slow import, only when used
         from mediapipe.tasks.python import BaseOptions, vision
 
         options = vision.PoseLandmarkerOptions(
             base_options=BaseOptions(model_asset_path=str(model)),
-            running_mode=vision.RunningMode.VIDEO,
+            running_mode=vision.RunningMode.IMAGE if independent else vision.RunningMode.VIDEO,
             num_poses=num_poses,
             min_pose_detection_confidence=min_confidence,
             min_pose_presence_confidence=min_confidence,
@@ -130,6 +136,7 @@ class PoseEstimator:
         self._mp = mp
         self._last_ms = -1
         self._min_visible = min_visible
+        self._independent = independent
 
     def _create(self) -> Any:
         from mediapipe.tasks.python import vision
@@ -142,20 +149,23 @@ class PoseEstimator:
     def reset(self) -> None:
         """Forget the frames seen: VIDEO mode tracks and smooths from the previous frame, so a
         file's chunk would otherwise depend on the chunks its worker ran before (the graph is
-        rebuilt, ~0.1 s; nothing to do when no frame was seen)."""
-        if self._last_ms < 0:
+        rebuilt, ~0.1 s; nothing to do when no frame was seen, nor in IMAGE mode)."""
+        if self._last_ms < 0 or self._independent:
             return
         self._landmarker.close()
         self._landmarker = self._create()
         self._last_ms = -1
 
     def bodies(self, image_rgb: Image, t: float) -> list[Body]:
-        # VIDEO mode refuses a timestamp that does not increase.
-        ms = max(round(t * 1000), self._last_ms + 1)
-        self._last_ms = ms
         height, width = image_rgb.shape[:2]
         image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=image_rgb)
-        result = self._landmarker.detect_for_video(image, ms)
+        if self._independent:
+            result = self._landmarker.detect(image)
+        else:
+            # VIDEO mode refuses a timestamp that does not increase.
+            ms = max(round(t * 1000), self._last_ms + 1)
+            self._last_ms = ms
+            result = self._landmarker.detect_for_video(image, ms)
         bodies = []
         for landmarks in result.pose_landmarks:
             points = np.array([(p.x * width, p.y * height) for p in landmarks], np.float64)

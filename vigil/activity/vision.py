@@ -45,6 +45,7 @@ from vigil.types import FloatArray, Image
 __all__ = [
     "StageTimes",
     "VisionCancelled",
+    "VisionModelFiles",
     "VisionRates",
     "VisualCueExtractor",
     "visual_samples",
@@ -124,32 +125,51 @@ def find_model(model_dirs: Sequence[Path], filename: str, name: str) -> Path:
     raise ModelError(f"{filename} not found in {searched}: run `vigil models fetch {name}`")
 
 
-class VisualCueExtractor:
-    """Frames in, `VisualSample`s out, in time order. Not thread-safe: one per camera or file."""
+@dataclass(frozen=True)
+class VisionModelFiles:
+    """The model files an extractor loads (hands and objects only when their rate is not 0)."""
 
-    def __init__(self, model_dirs: Sequence[Path], rates: VisionRates | None = None) -> None:
+    pose: Path
+    face: Path
+    hands: Path | None
+    objects: Path | None
+
+    @staticmethod
+    def find(model_dirs: Sequence[Path], rates: VisionRates) -> VisionModelFiles:
+        """ModelError saying how to get a missing one."""
+        return VisionModelFiles(
+            pose=find_model(model_dirs, POSE_LANDMARKER_FILENAME, "pose_landmarker_full"),
+            face=find_model(model_dirs, FACE_LANDMARKER_FILENAME, "face_landmarker"),
+            hands=find_model(model_dirs, HAND_LANDMARKER_FILENAME, "hand_landmarker")
+            if rates.hands_every
+            else None,
+            objects=find_model(model_dirs, COCO_SSD_FILENAME, "coco_ssd_mobilenet")
+            if rates.objects_every
+            else None,
+        )
+
+
+class VisualCueExtractor:
+    """Frames in, `VisualSample`s out, in time order. Not thread-safe: one per camera or file.
+
+    `independent_frames=True` runs the pose model in IMAGE mode, for pictures that do not follow
+    each other (single-frame analysis: call `reset` before each)."""
+
+    def __init__(
+        self, model_dirs: Sequence[Path], rates: VisionRates | None = None, independent_frames: bool = False
+    ) -> None:
         self.rates = rates or VisionRates()
         self.stats = StageTimes()
-        pose_model = find_model(model_dirs, POSE_LANDMARKER_FILENAME, "pose_landmarker_full")
-        face_model = find_model(model_dirs, FACE_LANDMARKER_FILENAME, "face_landmarker")
-        hand_model = (
-            find_model(model_dirs, HAND_LANDMARKER_FILENAME, "hand_landmarker")
-            if self.rates.hands_every
-            else None
-        )
-        coco_model = (
-            find_model(model_dirs, COCO_SSD_FILENAME, "coco_ssd_mobilenet")
-            if self.rates.objects_every
-            else None
-        )
-        self._pose = PoseEstimator(pose_model, num_poses=self.rates.num_poses)
-        self._face = FaceReader(face_model)
-        self._hands = HandFinder(hand_model) if hand_model else None
+        files = VisionModelFiles.find(model_dirs, self.rates)
+        self._pose = PoseEstimator(files.pose, num_poses=self.rates.num_poses, independent=independent_frames)
+        self._face = FaceReader(files.face)
+        self._hands = HandFinder(files.hands) if files.hands else None
         self._objects_model = (
             MediaPipeObjectDetector(
-                coco_model, ObjectFilter(min_score=self.rates.object_min_score, min_side=0.03, max_aspect=4.0)
+                files.objects,
+                ObjectFilter(min_score=self.rates.object_min_score, min_side=0.03, max_aspect=4.0),
             )
-            if coco_model
+            if files.objects
             else None
         )
         self._motion = MotionMeter()
