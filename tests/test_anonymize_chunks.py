@@ -41,6 +41,7 @@ from vigil.anonymize.run import AnonymizeProgress, anonymize_videos
 from vigil.anonymize.styles import FaceRegion
 from vigil.batch.video import probe_video
 from vigil.detect.yunet import YuNetConfig
+from vigil.errors import SourceUnsupported
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -115,13 +116,16 @@ def hamilton_faces(tmp_path_factory: pytest.TempPathFactory) -> VideoFaces:
     return found[video]
 
 
-def _render(faces: VideoFaces, target: Path, workers: int, persons: PersonsSpec | None) -> RenderStats:
+def _job(faces: VideoFaces, target: Path, source: Path | None = None) -> RenderJob:
     info = probe_video(faces.video)
     options = vigil_settings().anonymize
     schedule = FaceSchedule(faces.tracks, options.faces.hold_frames, faces.total_frames, faces.shot_cuts)
-    job = RenderJob(faces.video, target, info, schedule, options.faces, options.video, True)
+    return RenderJob(source or faces.video, target, info, schedule, options.faces, options.video, True)
+
+
+def _render(faces: VideoFaces, target: Path, workers: int, persons: PersonsSpec | None) -> RenderStats:
     with ChunkWorkers(workers, persons) as renderer:
-        return render(job, runner=renderer.run)
+        return render(_job(faces, target), runner=renderer.run)
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +137,20 @@ def faces_only(hamilton_faces: VideoFaces, tmp_path_factory: pytest.TempPathFact
         stats = _render(hamilton_faces, targets[workers], workers, None)
         assert stats.chunks == 5 and stats.frames == 275
     return targets
+
+
+def test_a_worker_s_error_is_raised_and_the_workers_render_the_next_run(
+    hamilton_faces: VideoFaces, faces_only: dict[int, Path], tmp_path: Path
+) -> None:
+    """A chunk's error (here its input gone) stops the run and is raised here; the workers stay
+    for the next run, whose file is the one two workers gave before."""
+    with ChunkWorkers(2, None) as renderer:
+        gone = _job(hamilton_faces, tmp_path / "never.mp4", source=tmp_path / "gone.mp4")
+        with pytest.raises(SourceUnsupported, match=r"gone\.mp4: cannot decode the video"):
+            render(gone, runner=renderer.run)
+        stats = render(_job(hamilton_faces, tmp_path / "again.mp4"), runner=renderer.run)
+    assert not (tmp_path / "never.mp4").exists()
+    assert stats.chunks == 5 and _sha(tmp_path / "again.mp4") == _sha(faces_only[2])
 
 
 def test_one_worker_and_two_give_the_same_bytes_faces_only(faces_only: dict[int, Path]) -> None:

@@ -22,12 +22,12 @@ import multiprocessing
 import tempfile
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, FIRST_EXCEPTION, Executor, Future, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 from vigil.anonymize.person_options import PersonOptions
 from vigil.anonymize.render import ChunkResult, ChunkTask, FrameHook, in_process, render_chunk
@@ -123,78 +123,133 @@ class ChunkWorkers:
             hook = self._hook
             runner = in_process(hook.apply if hook else None, hook.reset if hook else None)
             return runner(tasks, on_frames, cancel)
-        if self.executor.is_ray:
-            return self._on_ray(self._pool, tasks, on_frames, cancel)
-        return self._in_workers(self._pool, tasks, on_frames, cancel)
+        way: _Round = (
+            _RayRound(self._pool)
+            if self.executor.is_ray
+            else _LocalRound(self._pool, self._cancel, self._counter)
+        )
+        return self._gather(way, tasks, on_frames, cancel)
 
-    def _on_ray(
+    def _gather(
         self,
-        pool: Executor,
+        way: _Round,
         tasks: Sequence[ChunkTask],
         on_frames: Callable[[int], None],
         cancel: threading.Event | None,
     ) -> list[ChunkResult]:
-        render = _render_returning_segment
-        futures = [pool.submit(ReadsInput(render, str(task.source)), task) for task in tasks]
+        """Submits every chunk, reports progress and takes each result as its chunk ends; stops
+        the chunks at a cancel (no results) or at the first chunk's error (raised here)."""
+        futures = [way.submit(task) for task in tasks]
         results: dict[int, ChunkResult] = {}
         pending = set(futures)
         try:
             while pending:
                 done, pending = wait(pending, timeout=POLL_S, return_when=FIRST_COMPLETED)
+                way.report(on_frames)
                 for future in done:
                     index = futures.index(future)
-                    result, segment = future.result()  # a chunk's error is raised here
-                    tasks[index].segment.write_bytes(segment)
-                    results[index] = result
-                    on_frames(result.frames)
+                    results[index] = way.take(tasks[index], future, on_frames)  # a chunk's error here
                 if cancel is not None and cancel.is_set():
-                    pool.shutdown(wait=False, cancel_futures=True)  # kills the actors mid-chunk
-                    self._pool = None  # the rest of the run renders here (it stops at the cancel)
+                    if not way.stop(futures):
+                        self._pool = None  # the rest of the run renders here (it stops at the cancel)
                     return []
         except BaseException:
-            for future in futures:
-                future.cancel()
-            wait(futures)
+            way.abandon(futures)
             raise
         return [results[index] for index in range(len(tasks))]
 
-    def _in_workers(
-        self,
-        pool: Executor,
-        tasks: Sequence[ChunkTask],
-        on_frames: Callable[[int], None],
-        cancel: threading.Event | None,
-    ) -> list[ChunkResult]:
-        reported = self._counter.value
-        futures: list[Future[ChunkResult]] = [pool.submit(_render_in_worker, task) for task in tasks]
-        pending: set[Future[ChunkResult]] = set(futures)
+
+class _Round(Protocol):
+    """What differs between the local workers and Ray in running one run's chunks."""
+
+    def submit(self, task: ChunkTask) -> Future[Any]: ...
+
+    def report(self, on_frames: Callable[[int], None]) -> None:
+        """Progress made while the chunks render (at every poll)."""
+
+    def take(self, task: ChunkTask, future: Future[Any], on_frames: Callable[[int], None]) -> ChunkResult:
+        """A finished chunk's result (its error raised here)."""
+
+    def stop(self, futures: list[Future[Any]]) -> bool:
+        """Stops the chunks at a cancel: True when the pool can serve the next run."""
+
+    def abandon(self, futures: list[Future[Any]]) -> None:
+        """Stops the chunks after an error, before it is raised."""
+
+
+@dataclass
+class _LocalRound:
+    """Spawned workers: they count frames in a shared counter and check a shared cancel event."""
+
+    pool: Executor
+    cancel: Any  # multiprocessing.Event
+    counter: Any  # multiprocessing.Value
+    reported: int = field(init=False)  # the counter's value last reported
+
+    def __post_init__(self) -> None:
+        self.reported = self.counter.value  # the counter runs over the whole run's chunks
+
+    def submit(self, task: ChunkTask) -> Future[ChunkResult]:
+        return self.pool.submit(_render_in_worker, task)
+
+    def report(self, on_frames: Callable[[int], None]) -> None:
+        now = self.counter.value
+        if now > self.reported:
+            on_frames(now - self.reported)
+            self.reported = now
+
+    def take(
+        self, task: ChunkTask, future: Future[ChunkResult], on_frames: Callable[[int], None]
+    ) -> ChunkResult:
+        del task, on_frames  # the segment is in place and the counter reported the frames
         try:
-            while pending:
-                _, pending = wait(pending, timeout=POLL_S, return_when=FIRST_EXCEPTION)
-                now = self._counter.value
-                if now > reported:
-                    on_frames(now - reported)
-                    reported = now
-                failed = [f for f in futures if f.done() and f.exception() is not None]
-                if failed:
-                    failed[0].result()  # raises the worker's error here
-                if cancel is not None and cancel.is_set():
-                    self._stop(futures)
-                    return []
+            return future.result()
         except BrokenProcessPool as exc:
             raise RenderWorkerError(f"a render worker died: {exc}") from exc
-        except BaseException:
-            self._stop(futures)
-            raise
-        return [future.result() for future in futures]
 
-    def _stop(self, futures: list[Future[ChunkResult]]) -> None:
+    def stop(self, futures: list[Future[Any]]) -> bool:
+        self.abandon(futures)
+        return True  # the workers wait for the next run
+
+    def abandon(self, futures: list[Future[Any]]) -> None:
         """Cancels what has not started and stops the running chunks (they check the event)."""
         for future in futures:
             future.cancel()
-        self._cancel.set()
+        self.cancel.set()
         wait(futures)
-        self._cancel.clear()
+        self.cancel.clear()
+
+
+@dataclass
+class _RayRound:
+    """Ray actors: a chunk sends its segment's bytes back, written here where a local worker
+    would have; progress moves per finished chunk; a cancel kills the actors."""
+
+    pool: Executor
+
+    def submit(self, task: ChunkTask) -> Future[tuple[ChunkResult, bytes]]:
+        return self.pool.submit(ReadsInput(_render_returning_segment, str(task.source)), task)
+
+    def report(self, on_frames: Callable[[int], None]) -> None:
+        del on_frames  # the actors report nothing until a chunk ends
+
+    def take(
+        self, task: ChunkTask, future: Future[tuple[ChunkResult, bytes]], on_frames: Callable[[int], None]
+    ) -> ChunkResult:
+        result, segment = future.result()
+        task.segment.write_bytes(segment)
+        on_frames(result.frames)
+        return result
+
+    def stop(self, futures: list[Future[Any]]) -> bool:
+        del futures  # shutting the pool down kills the actors mid-chunk
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        return False
+
+    def abandon(self, futures: list[Future[Any]]) -> None:
+        for future in futures:
+            future.cancel()
+        wait(futures)
 
 
 # Worker process state: built once per worker by the pool's initializer.
