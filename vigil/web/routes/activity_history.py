@@ -7,6 +7,7 @@ object per day or week with seconds per activity id. The Statistics and History 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -149,20 +150,37 @@ class ReportsOut(BaseModel):
     reports: list[ReportEntryOut] = Field(description="Newest first")
 
 
-@router.get("/segments", response_model=HistorySegmentListOut, summary="Activity segments, newest first")
-async def list_segments(
-    ctx: Ctx,
-    _: Viewer,
+def segment_filters(
     camera: CameraQuery = None,
     start: FromQuery = None,
     end: ToQuery = None,
     activity: ActivityQuery = None,
     visitor_id: VisitorQuery = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> SegmentFilter:
+    """The query filters /segments and /segments.csv share (each route sets its page)."""
+    return SegmentFilter(camera, _aware(start), _aware(end), activity, visitor_id)
+
+
+SegmentFilters = Annotated[SegmentFilter, Depends(segment_filters)]
+
+
+@dataclass(frozen=True)
+class PageQuery:
+    """/segments' page: a dependency declared after the filters', so OpenAPI lists it after them."""
+
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0
+
+
+@router.get("/segments", response_model=HistorySegmentListOut, summary="Activity segments, newest first")
+async def list_segments(
+    ctx: Ctx,
+    _: Viewer,
+    filters: SegmentFilters,
+    page_query: Annotated[PageQuery, Depends()],
 ) -> HistorySegmentListOut:
-    filters = SegmentFilter(camera, _aware(start), _aware(end), activity, visitor_id, limit, offset)
-    page = await run_in_threadpool(ActivityRepository(ctx.store.db).segments, filters)
+    page_filters = replace(filters, limit=page_query.limit, offset=page_query.offset)
+    page = await run_in_threadpool(ActivityRepository(ctx.store.db).segments, page_filters)
     names = await run_in_threadpool(_visitor_names, ctx, page.segments)
     return HistorySegmentListOut(
         total=page.total,
@@ -177,21 +195,12 @@ async def list_segments(
     responses={200: {"content": {"text/csv": {}}, "description": "One row per segment, newest first"}},
     summary="Activity segments as CSV (the same filters, at most 100 000 rows)",
 )
-async def segments_csv(
-    request: Request,
-    ctx: Ctx,
-    _: Viewer,
-    camera: CameraQuery = None,
-    start: FromQuery = None,
-    end: ToQuery = None,
-    activity: ActivityQuery = None,
-    visitor_id: VisitorQuery = None,
-) -> Response:
+async def segments_csv(request: Request, ctx: Ctx, _: Viewer, filters: SegmentFilters) -> Response:
     """Columns: id, camera, visitor_id, visitor_name, activity (the id), activity_name (in the
     page's language), start, end (ISO-8601 UTC), duration_s, confidence, source, open, then the
     segment's mean cues and its objects and sounds (`;`-separated)."""
-    filters = SegmentFilter(camera, _aware(start), _aware(end), activity, visitor_id, MAX_CSV_ROWS, 0)
-    page = await run_in_threadpool(ActivityRepository(ctx.store.db).segments, filters)
+    every_row = replace(filters, limit=MAX_CSV_ROWS, offset=0)
+    page = await run_in_threadpool(ActivityRepository(ctx.store.db).segments, every_row)
     names = await run_in_threadpool(_visitor_names, ctx, page.segments)
     text = history_csv(page.segments, names, language_of(request))
     headers = {"Content-Disposition": 'attachment; filename="activity-history.csv"'}
