@@ -12,36 +12,19 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import av
-import av.error
-
 from vigil.activity.cache import CachedCues, cache_file, load_cues, save_cues
 from vigil.activity.classify import WindowClassifier, create_classifier
 from vigil.activity.evaluate import clip_features
+from vigil.activity.media_times import media_duration, media_times
 from vigil.activity.result import ActivityAnalysis, distribution, dominant, segment_out
 from vigil.activity.settings import ActivitySettings
 from vigil.activity.timeline import segments_of
 from vigil.config import VigilSettings
-from vigil.errors import SourceUnsupported
 from vigil.jobs.workers import chunk_executor
 
 __all__ = ["analyse_cues", "analyse_file", "classifier_for", "extract_cues", "media_duration"]
 
 Progress = Callable[[int, int], None]  # (samples done, samples expected)
-
-
-def media_duration(path: Path) -> float:
-    """Seconds of the media (the longer of its video and audio streams)."""
-    try:
-        with av.open(str(path)) as container:
-            if container.duration:
-                return float(container.duration / av.time_base)
-            spans = [float(s.duration * s.time_base) for s in container.streams if s.duration and s.time_base]
-    except (av.error.FFmpegError, OSError) as exc:
-        raise SourceUnsupported(f"{path}: cannot read the media ({exc})") from exc
-    if not spans:
-        raise SourceUnsupported(f"{path}: the container does not say how long it is")
-    return max(spans)
 
 
 def extract_cues(
@@ -61,16 +44,25 @@ def extract_cues(
     from vigil.activity.yamnet import load_yamnet
 
     dirs = settings.model_search_dirs()
-    duration = media_duration(path)
+    times = media_times(path)  # once: the sampling (every chunk's, in parallel) is told, not re-probing
     executor = chunk_executor(settings.jobs)  # local processes or Ray (the job system's in a job)
-    workers = planned_workers(duration, settings.activity.workers, executor)
+    workers = planned_workers(times.duration, settings.activity.workers, executor)
     if workers > 1:
         with CuePool(workers, dirs, executor) as pool:
-            visual = pool.samples(path, interval, duration, on_progress, cancel)
+            visual = pool.samples(
+                path, interval, times.duration, on_progress, cancel, last_frame_s=times.last_frame_s
+            )
     else:
-        visual = visual_samples(path, interval, model_dirs=dirs, on_progress=on_progress, cancel=cancel)
+        visual = visual_samples(
+            path,
+            interval,
+            model_dirs=dirs,
+            on_progress=on_progress,
+            cancel=cancel,
+            last_frame_s=times.last_frame_s,
+        )
     audio = audio_samples(path, load_yamnet(dirs))
-    cues = CachedCues(duration=duration, visual=visual, audio=audio)
+    cues = CachedCues(duration=times.duration, visual=visual, audio=audio)
     if cached_at is not None:
         save_cues(cached_at, cues)
     return cues

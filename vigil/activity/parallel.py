@@ -35,10 +35,19 @@ def _init_worker(model_dirs: list[str]) -> None:
     _EXTRACTOR = VisualCueExtractor([Path(d) for d in model_dirs])
 
 
-def _chunk(path: str, interval_s: float, start_s: float, end_s: float) -> list[VisualSample]:
+def _chunk(
+    path: str, interval_s: float, start_s: float, end_s: float, last_frame_s: float | None = None
+) -> list[VisualSample]:
     assert _EXTRACTOR is not None, "the pool initializer did not run"
     warm_start = max(0.0, start_s - interval_s)
-    samples = visual_samples(Path(path), interval_s, extractor=_EXTRACTOR, start_s=warm_start, end_s=end_s)
+    samples = visual_samples(
+        Path(path),
+        interval_s,
+        extractor=_EXTRACTOR,
+        start_s=warm_start,
+        end_s=end_s,
+        last_frame_s=last_frame_s,
+    )
     return without_warm_up(samples, start_s, interval_s) if warm_start < start_s else samples
 
 
@@ -96,7 +105,10 @@ class CuePool:
         on_progress: Callable[[int, int], None] | None = None,
         cancel: threading.Event | None = None,
         chunk_s: float = CHUNK_S,
+        last_frame_s: float | None = None,
     ) -> list[VisualSample]:
+        """`last_frame_s` (vigil.activity.media_times), when the caller probed the file, spares
+        every chunk probing it again."""
         spans = chunk_spans(duration, interval_s, chunk_s)
         expected = math.floor(duration / interval_s + 1e-6) + 1
         pending: dict[Future[list[VisualSample]], int] = {}
@@ -108,7 +120,7 @@ class CuePool:
                     break
                 index, (start, end) = queue.pop(0)
                 chunk = ReadsInput(_chunk, str(path))  # a node without the file says so
-                pending[self._pool.submit(chunk, str(path), interval_s, start, end)] = index
+                pending[self._pool.submit(chunk, str(path), interval_s, start, end, last_frame_s)] = index
             if cancel is not None and cancel.is_set():
                 for future in pending:
                     future.cancel()  # queued chunks; a running one ends (or its actor is killed at close)

@@ -34,6 +34,7 @@ from vigil.activity.face_cues import Face, FaceReader, head_crop
 from vigil.activity.hands_cues import HAND_LANDMARKER_FILENAME, HandFinder, HandPlaces, Landmarks, hand_places
 from vigil.activity.hands_cues import near_face as pose_hand_near_face
 from vigil.activity.limbs import LimbTracker
+from vigil.activity.media_times import last_frame_time
 from vigil.activity.motion import MotionMeter
 from vigil.activity.objects_near import Detected, near_objects
 from vigil.activity.pose import EARS, MOUTH, POSE_LANDMARKER_FILENAME, Body, PoseEstimator, lying_score
@@ -380,6 +381,7 @@ def visual_samples(
     cancel: threading.Event | None = None,
     start_s: float = 0.0,
     end_s: float | None = None,
+    last_frame_s: float | None = None,
 ) -> list[VisualSample]:
     """The cues of `path` at every multiple of `interval_s` seconds in [start_s, end_s) (the
     decoded frame nearest each time), in one sequential decode from the keyframe before
@@ -387,13 +389,14 @@ def visual_samples(
     first sample of a part has no motion, having nothing to compare with).
     `on_progress(done, total)` after each sample; VisionCancelled when `cancel` is set;
     SourceUnsupported when the file cannot be read. Uses `extractor` when given (left open),
-    else one of its own on the models of `model_dirs` (default: the settings' model folders)."""
+    else one of its own on the models of `model_dirs` (default: the settings' model folders).
+    `last_frame_s`: when the last frame starts, if the caller probed the file already."""
     if interval_s <= 0:
         raise ValueError(f"interval_s must be > 0, got {interval_s}")
     if start_s < 0 or (end_s is not None and end_s <= start_s):
         raise ValueError(f"bad span [{start_s}, {end_s})")
     first = math.ceil(start_s / interval_s - 1e-9)
-    last_time = _last_frame_time(path)
+    last_time = last_frame_time(path) if last_frame_s is None else last_frame_s
     stop = last_time if end_s is None else min(last_time, end_s - 1e-9)
     total = max(0, math.floor(stop / interval_s + 1e-6) - first + 1) if last_time > 0 else 0
     own = extractor is None
@@ -416,23 +419,6 @@ def visual_samples(
         if own:
             extractor.close()
     return samples
-
-
-def _last_frame_time(path: Path) -> float:
-    """When the last frame starts (the duration less one frame period), 0 when unknown."""
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise SourceUnsupported(f"{path}: no video stream in this file")
-            stream = container.streams.video[0]
-            if stream.duration is not None and stream.time_base is not None:
-                duration = float(stream.duration * stream.time_base)
-            else:
-                duration = (container.duration or 0) / 1_000_000
-            period = 1.0 / float(stream.average_rate) if stream.average_rate else 0.0
-    except av.error.FFmpegError as exc:
-        raise SourceUnsupported(f"{path}: cannot read the video ({exc})") from exc
-    return max(0.0, duration - period)
 
 
 def _frames_at(

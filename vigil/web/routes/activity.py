@@ -19,10 +19,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, Response
 from pydantic import Field, ValidationError
 
-from vigil.activity.analyse import classifier_for, media_duration
+from vigil.activity.analyse import classifier_for
 from vigil.activity.frame import FrameAnalysis, analyse_image
 from vigil.activity.job import KIND, ActivityResult, activity_params
 from vigil.activity.labels import Activity, display_name
+from vigil.activity.media_times import media_duration
 from vigil.activity.settings import Classifier
 from vigil.activity.web_export import result_csv
 from vigil.config import VigilSettings
