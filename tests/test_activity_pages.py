@@ -153,6 +153,8 @@ def test_switching_activity_on_restarts_the_running_camera_with_it(tmp_path: Pat
                 expect(tile_box).to_have_attribute("data-activity", "asleep", timeout=20_000)
                 expect(tile_box.locator(".act-name")).to_have_text("Asleep")
                 expect(tile_box.locator(".act-since")).to_contain_text("min)")
+                # asleep's colour, from activity-common.js (loaded before live.js)
+                expect(tile_box.locator(".act-swatch")).to_have_css("background-color", "rgb(57, 73, 171)")
                 card = page.locator(f"#live-card-{camera['id']}")
                 page.wait_for_timeout(1500)  # a few MJPEG pictures
                 _keep("live-tile-en.png", card.screenshot(), Path("/tmp/actpages"))

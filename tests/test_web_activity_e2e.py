@@ -17,7 +17,7 @@ from tests.test_web_watchlist_e2e import _log_in
 
 pytestmark = pytest.mark.slow
 CLIP = SHARED / "media" / "activity" / "asleep" / "akshint_test_video_sleep.mp4"
-ASLEEP_RGB = (0x39, 0x49, 0xAB)  # activity.js's colour for `asleep`
+ASLEEP_RGB = (0x39, 0x49, 0xAB)  # activity-common.js's colour for `asleep`
 
 # Share of the timeline canvas's pixels in a colour, read in the page (the canvas is same-origin).
 COLOUR_SHARE = """([id, rgb]) => {

@@ -1,6 +1,7 @@
-// Shared by the activity Statistics and History pages: one colour per activity id (the same as
-// the file analysis page's), the filters (camera, activity, period as local dates) kept in the
-// page's URL so a reload or a shared link shows the same, and number/time formatting.
+// Shared by the activity pages (file analysis, Statistics, History) and the live page's activity
+// tiles: one colour per activity id (the only definition). For Statistics and History: the filters
+// (camera, activity, period as local dates) kept in the page's URL so a reload or a shared link
+// shows the same, and number/time formatting.
 "use strict";
 window.vigilActivity = (() => {
   const COLOURS = {

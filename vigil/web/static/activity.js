@@ -12,12 +12,8 @@
   const otherNames = JSON.parse(app.dataset.otherNames);  // ... in the other language (tooltips)
   const pollMs = Number(app.dataset.pollMs) || 1000;
   const $ = (id) => document.getElementById(id);
-  // One colour per activity id, the same on every chart (the Statistics page reuses them).
-  const COLOURS = {
-    asleep: "#3949ab", eating: "#f57c00", reading: "#8e24aa", on_phone: "#00897b",
-    conversation: "#fbc02d", busy: "#e53935", inactive: "#78909c", absent: "#cfd8dc",
-  };
-  const ORDER = Object.keys(COLOURS);
+  // One colour per activity id, the same on every page (activity-common.js).
+  const { COLOURS, ORDER } = window.vigilActivity;
   let jobId = null;
   let source = null;  // {upload} or {path} of the analysed video, for the frame analysis
   const charts = [];

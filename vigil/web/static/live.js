@@ -77,10 +77,7 @@
   const tiles = Array.from(grid.querySelectorAll(".live-activity"));
   const activityTexts = texts.activity || {};
   const clock = new Intl.DateTimeFormat(document.documentElement.lang, { hour: "2-digit", minute: "2-digit" });
-  const COLOURS = {
-    asleep: "#3949ab", eating: "#f57c00", reading: "#8e24aa", on_phone: "#00897b",
-    conversation: "#fbc02d", busy: "#e53935", inactive: "#78909c", absent: "#cfd8dc",
-  };
+  const { COLOURS } = window.vigilActivity;  // the activity pages' colours (activity-common.js)
 
   function showActivity(state) {
     const tile = document.getElementById(`live-activity-${state.camera_id}`);
