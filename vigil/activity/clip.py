@@ -29,11 +29,12 @@ import av.error
 import numpy as np
 
 from vigil.activity.ring import BufferedPacket, ClipPackets, PacketRing, StreamTemplate
-from vigil.errors import NotFoundError, UnavailableError
+from vigil.errors import ConflictError, NotFoundError, UnavailableError
 from vigil.private_files import make_private_dir
 
 __all__ = [
     "ClipNotFound",
+    "ClipOnClusterNode",
     "ClipUnavailable",
     "SavedClip",
     "clip_folder",
@@ -51,6 +52,11 @@ _CLIP_NAME = re.compile(r"^[A-Za-z0-9._-]+\.mp4$")
 
 class ClipUnavailable(UnavailableError):
     """Nothing to save yet (camera stopped, activity off, no packets buffered, a USB source)."""
+
+
+class ClipOnClusterNode(ConflictError):
+    """The camera runs on a cluster node (`vigil serve --cluster`): its analysis, and the packets a
+    clip would be cut from, are in its actor there, not in this server."""
 
 
 class ClipNotFound(NotFoundError):

@@ -4,8 +4,14 @@ The actor builds the pipeline as `vigil watch` and `vigil serve` do (`PipelineFa
 own embedder and its own connection to the PostgreSQL store: sightings and visitors are written
 from the node the camera runs on, not through the server. The server talks to it through the
 small typed API below, always with a timeout (vigil/cluster/cameras.py): `report` (where it runs,
-health and counters, the events and written sightings since the last pull) and `latest` (the
-newest analysed frame and its faces, for the live view).
+health and counters, the events and written sightings since the last pull, the camera's current
+activity) and `latest` (the newest analysed frame and its faces, for the live view).
+
+A camera with `activity: true` analyses its activity here too, and writes its segments to the
+store itself, as the sightings (vigil/activity/live_store.py); the server reads them from there
+(history, 5-minute reports) and the current state from `report`. Its sound is the stream's audio
+track, or a microphone of this node. It keeps no clip ring: `/api/save-clip` runs in the server,
+which has no access to it.
 
 Ray restarts a camera actor whose node died on another node (`max_restarts`); the restart runs
 `__init__` again, so the camera starts over with a new run id (vigil/cluster/identifier.py)."""
@@ -21,6 +27,8 @@ import uuid
 from collections import deque
 from dataclasses import dataclass, field
 
+from vigil.activity.live import LiveState
+from vigil.activity.live_store import store_sink
 from vigil.cluster.identifier import RunIdentifier
 from vigil.config import CameraConfig, VigilSettings
 from vigil.live.analyse import LatestResult
@@ -59,6 +67,7 @@ class ActorReport:
     last_seq: int = 0  # of the last event in `events` (or the `after` asked for)
     dropped_events: int = 0  # since the start of this run
     written: list[uuid.UUID] = field(default_factory=list)  # sightings committed since the last pull
+    activity: LiveState | None = None  # the camera's current activity (None: its analysis is off)
 
 
 class EventBuffer:
@@ -100,13 +109,20 @@ class CameraActor:
         began, clock = time.time(), time.perf_counter()
         self.run = uuid.uuid4()
         configure_process(settings)
+        settings = _without_clip_ring(settings)
         context = ray.get_runtime_context()
         self.store = IdentityStore.open(settings, db_url)
         self.identifier = RunIdentifier(self.store, self.run)
         self.events = EventBuffer()
         self.embedder = default_embedder(settings)
         try:
-            factory = PipelineFactory(settings, self.embedder, [self.events], self.identifier)
+            factory = PipelineFactory(
+                settings,
+                self.embedder,
+                [self.events],
+                self.identifier,
+                activity_sink=store_sink(self.store.db),
+            )
             self.pipeline = factory.build(name, camera)
             self.pipeline.start()
         except BaseException:
@@ -135,6 +151,7 @@ class CameraActor:
             last,
             self.events.dropped,
             self.identifier.drain_written(),
+            None if self.pipeline.activity is None else self.pipeline.activity.state,
         )
 
     def latest(self) -> LatestResult | None:
@@ -147,3 +164,10 @@ class CameraActor:
         self.embedder.close()
         self.store.close()
         return done
+
+
+def _without_clip_ring(settings: VigilSettings) -> VigilSettings:
+    """No clip ring in an actor: nothing could save it (save-clip runs in the server), and it
+    holds the last `clip_buffer_s` of the camera's packets."""
+    activity = settings.activity.model_copy(update={"clip_buffer_s": 0.0})
+    return settings.model_copy(update={"activity": activity})

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vigil.activity.live import LiveActivity
+from vigil.activity.live import LiveState
 from vigil.cluster.actor import ActorReport, CameraActor, Placement
 from vigil.cluster.config import ClusterConfig
 from vigil.config import CameraConfig, VigilSettings
@@ -63,8 +63,6 @@ def _actor_class() -> Any:
 
 class RemoteCamera:
     """What `CameraManager` needs of a running camera (as of a `CameraPipeline`), for an actor."""
-
-    activity: LiveActivity | None = None  # the activity analysis does not run in cluster mode yet
 
     def __init__(
         self, name: str, camera: CameraConfig, settings: VigilSettings, db_url: str, ray: Any
@@ -149,6 +147,15 @@ class RemoteCamera:
         with self._lock:
             self._latest = (time.monotonic(), latest)
         return latest
+
+    @property
+    def activity_state(self) -> LiveState | None:
+        """The camera's current activity as the actor last reported it (None while it does not
+        answer: a state that may be stale is not shown as current)."""
+        with self._lock:
+            if self._report is None or self._error is not None:
+                return None
+            return self._report.activity
 
     def status(self) -> CameraStatus:
         with self._lock:

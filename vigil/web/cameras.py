@@ -304,13 +304,15 @@ class CameraManager:
         stopped or its activity analysis is off). Memory only, no database."""
         with self._state:
             pipeline = self._pipelines.get(camera_id)
+        if isinstance(pipeline, RemoteCamera):  # cluster mode: as the actor last reported it
+            return pipeline.activity_state
         if pipeline is None or pipeline.activity is None:
             return None
         return pipeline.activity.state
 
     def live_activity(self, camera_id: int) -> LiveActivity | None:
         """The camera's activity analysis running in this process (its clip ring, its sound);
-        None when it is off or the camera is stopped."""
+        None when it is off, the camera is stopped, or it runs on a cluster node."""
         with self._state:
             pipeline = self._pipelines.get(camera_id)
         if not isinstance(pipeline, CameraPipeline) or not pipeline.running:

@@ -14,7 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from vigil.activity.clip import ClipUnavailable, clip_folder, clip_path, save_clip
+from vigil.activity.clip import ClipOnClusterNode, ClipUnavailable, clip_folder, clip_path, save_clip
 from vigil.errors import InvalidError
 from vigil.web.auth import Principal, require_admin
 from vigil.web.context import WebContext, get_ctx
@@ -47,15 +47,24 @@ class SavedClipOut(BaseModel):
     download: str = Field(description="GET this path for the MP4")
 
 
-@router.post("/api/save-clip", response_model=SavedClipOut, summary="Save the last seconds as an MP4")
+@router.post(
+    "/api/save-clip",
+    response_model=SavedClipOut,
+    summary="Save the last seconds as an MP4",
+    responses={409: {"description": "The camera runs on a cluster node (vigil serve --cluster)"}},
+)
 async def save_clip_route(body: SaveClipIn, ctx: Ctx, _: Admin) -> SavedClipOut:
     """Stream copy of the camera's own H.264/H.265 and audio packets (no decoding, no
     re-encoding), cut at `seconds` before the newest frame with an MP4 edit list (a USB camera:
     its analysed frames, encoded while they come). 503 when the camera is not running with
-    activity on, or nothing is buffered yet; 422 beyond the buffer."""
+    activity on, or nothing is buffered yet; 422 beyond the buffer; 409 for a camera running on a
+    cluster node (`vigil serve --cluster`: every camera of the server)."""
     info = ctx.cameras.get(body.camera)
     if ctx.cameras.cluster is not None:
-        raise ClipUnavailable("cameras run as Ray actors (cluster mode): their clips are not available here")
+        raise ClipOnClusterNode(
+            f"save-clip is not available for camera {info.name}: it runs on a cluster node, "
+            "where its activity analysis keeps no clip"
+        )
     activity = ctx.cameras.live_activity(body.camera)
     if activity is None:
         raise ClipUnavailable(f"camera {info.name} is not running with activity analysis on")

@@ -1,0 +1,151 @@
+"""Activity analysis of a camera on Ray (`vigil serve --cluster`), on a real 2-node Ray cluster
+(tests/ray_cluster.py) and a real PostgreSQL (pgserver): the camera actor analyses the looping
+asleep clip (picture and the stream's own sound) on its node and writes its segments to the store
+itself; the server shows the state the actor reports on `GET /api/activity/live`; `save-clip`
+answers 409 (the clip would live in the actor); the actor's process killed, Ray restarts it as a
+new run, whose segments neither duplicate the lost run's nor bridge the time it was down."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from itertools import pairwise
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from tests.conftest import SHARED, shared_file
+from tests.ray_cluster import RayCluster, start_cluster
+from tests.web_util import bearer, ctx_of, make_app
+from vigil.activity.labels import Activity
+from vigil.activity.live import LiveState
+from vigil.activity.tables import ActivitySegmentRow
+from vigil.cluster.cameras import RemoteCamera
+from vigil.store.database import Database
+
+pytestmark = pytest.mark.timeout(240)
+T = TypeVar("T")
+CAMERA = "bedroom"
+
+
+@pytest.fixture
+def cluster() -> Iterator[RayCluster]:
+    pytest.importorskip("ray")
+    started = start_cluster(worker_nodes=1)
+    try:
+        yield started
+    finally:
+        from vigil.jobs.ray_pool import import_ray
+
+        import_ray().shutdown()  # this process's connection, before its cluster goes
+        started.stop()
+        assert started.own_processes() == set(), "processes of the test cluster left behind"
+
+
+def until(value: Callable[[], T | None], timeout_s: float, what: str) -> T:
+    deadline = time.monotonic() + timeout_s
+    while (found := value()) is None or found is False:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout_s:.0f} s")
+        time.sleep(0.2)
+    return found
+
+
+def settings(cluster: RayCluster, clip: Path) -> dict[str, Any]:
+    camera = {"url": str(clip), "name": CAMERA, "loop": True, "fps": 5.0, "activity": True}
+    return {
+        "cameras": [camera],
+        "shared_dir": SHARED,
+        "runtime": {"embed_processes": 0},
+        "cluster": {"ray_address": cluster.address, "camera_cpus": 0.5, "check_period_s": 0.2},
+        "web": {"start_cameras": True},
+        "activity": {"live_audio": "stream"},
+        "realtime": True,
+    }
+
+
+def stored(db: Database) -> list[Any]:
+    with db.reader.connect() as conn:
+        query = select(ActivitySegmentRow).where(ActivitySegmentRow.camera == CAMERA)
+        return list(conn.execute(query.order_by(ActivitySegmentRow.started_at)).all())
+
+
+def test_activity_runs_on_the_node_and_the_server_shows_it(
+    cluster: RayCluster, pg_url: str, tmp_path: Path
+) -> None:
+    clip = shared_file("media/activity/asleep/akshint_test_video_sleep.mp4")
+    app = make_app(tmp_path, pg_url, **settings(cluster, clip))
+    manager = ctx_of(app).cameras
+    assert manager.cluster is not None
+    with TestClient(app) as client:
+        admin, viewer = bearer(app), bearer(app, "viewer")
+        [remote] = manager.cluster.cameras()
+
+        def tile() -> dict[str, Any] | None:
+            [shown] = client.get("/api/activity/live", headers=viewer).json()
+            return shown if shown["activity"] is not None else None
+
+        first = until(tile, 120, "the actor's activity state on /api/activity/live")
+        assert first["camera"] == CAMERA and first["running"] is True and 0 < first["confidence"] <= 1
+        assert first["activity"] == Activity.ASLEEP.value  # the clip's label (labels.csv), as locally
+        assert datetime.fromisoformat(first["since"]) <= datetime.fromisoformat(first["updated"])
+        placement = remote.placement
+        assert placement is not None and placement.pid != os.getpid()  # analysed in the actor
+        rows = until(lambda: stored(ctx_of(app).store.db) or None, 30, "segments the actor wrote")
+        assert all(row.source == "live" for row in rows) and rows[-1].open
+        cues = first["cues"]
+        print(
+            f"run 1 on {placement.node}: {first['activity']} ({first['confidence']}), voice {cues['voice']}"
+        )
+
+        refused = client.post("/api/save-clip", json={"camera": first["camera_id"]}, headers=admin)
+        assert refused.status_code == 409, refused.text
+        assert "cluster node" in refused.json()["detail"] and CAMERA in refused.json()["detail"]
+
+        # The actor's process dies (as with its node): Ray restarts it, a new run.
+        lost_run, killed_at = placement.run, time.time()
+        os.kill(placement.pid, signal.SIGKILL)
+        restarted = until(lambda: _new_run(remote, lost_run), 90, "the camera restarted as a new run")
+        assert restarted.pid != placement.pid
+        print(f"restarted on {restarted.node} {time.time() - killed_at:.1f} s after the kill")
+        until(lambda: _started_after(stored(ctx_of(app).store.db), killed_at), 60, "a segment of the new run")
+        state = until(
+            lambda: _new_state(manager.activity_state(first["camera_id"]), killed_at), 10, "its state"
+        )
+        assert state.camera == CAMERA and state.activity == Activity.ASLEEP
+    check_segments(stored(ctx_of(app).store.db), killed_at)
+
+
+def _new_run(remote: RemoteCamera, lost: Any) -> Any:
+    placement = remote.placement
+    return placement if placement is not None and placement.run != lost else None
+
+
+def _new_state(state: LiveState | None, at: float) -> LiveState | None:
+    """The state of a run whose activity began after `at` (its first window full)."""
+    return state if state is not None and state.since is not None and state.since >= at else None
+
+
+def _started_after(rows: list[Any], at: float) -> bool:
+    return any(row.started_at.timestamp() > at for row in rows)
+
+
+def check_segments(rows: list[Any], killed_at: float) -> None:
+    """One row per segment start, none overlapping the next, the lost run's ended before the kill
+    (where it was last written), none left open (the server's stop closed the new run's)."""
+    starts = [row.started_at for row in rows]
+    assert len(starts) == len(set(starts)), "a segment stored twice"
+    for before, after in pairwise(rows):
+        assert before.ended_at <= after.started_at, (before, after)
+    lost = [row for row in rows if row.started_at.timestamp() < killed_at]
+    assert lost and all(row.ended_at.timestamp() <= killed_at for row in lost)
+    assert not any(row.open for row in rows), rows
+    gap = min(row.started_at.timestamp() for row in rows if row.started_at.timestamp() > killed_at)
+    down_s = gap - lost[-1].ended_at.timestamp()
+    print(f"{len(rows)} segments, {len(lost)} of the lost run; {down_s:.1f} s between the runs not counted")
