@@ -97,11 +97,17 @@ class RayCluster:
     temp_dir: Path
     port: int
     env: dict[str, str]
+    client_port: int = field(default_factory=free_port)  # Ray Client's server on the head (ray://)
     workers: list[set[int]] = field(default_factory=list)  # per worker node: its daemons
 
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def client_address(self) -> str:
+        """The head's Ray Client address: a driver that is not on a node connects through it."""
+        return f"ray://127.0.0.1:{self.client_port}"
 
     def daemons(self) -> set[int]:
         """This cluster's daemons: their command lines name its folder (workers' do not)."""
@@ -117,6 +123,7 @@ class RayCluster:
         self._ray_start(
             "--head",
             f"--port={self.port}",
+            f"--ray-client-server-port={self.client_port}",
             f"--temp-dir={self.temp_dir}",
             f"--dashboard-agent-listen-port={free_port()}",
             f"--system-config={SYSTEM_CONFIG}",
@@ -166,6 +173,8 @@ def start_cluster(worker_nodes: int = 1) -> RayCluster:
     # (a local `ray.init()` writes one), but not for the nodes joining it: said explicitly here.
     # A test cluster lives for one test module; its drivers need no token.
     env |= {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
+    # Ray Client's proxy gives a new client's server 30 s to come up: short on a loaded 2-core box.
+    env["RAY_CLIENT_SERVER_CHECK_CHANNEL_TIMEOUT_S"] = "120"
     cluster = RayCluster(temp, free_port(), env)
     try:
         cluster.start_head()

@@ -304,9 +304,13 @@ def test_activity_analyse_cli_on_ray_gives_the_local_json(cluster: RayCluster, t
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("via", ["gcs", "ray_client"])
 def test_vigil_track_executor_ray_end_to_end(
-    local_tracking: Path, cluster: RayCluster, tmp_path: Path
+    local_tracking: Path, cluster: RayCluster, tmp_path: Path, via: str
 ) -> None:
+    """On a node's address (the driver joins the cluster) and through Ray Client (`ray://`, a
+    driver off the cluster): the same frames as the local executor."""
+    address = cluster.address if via == "gcs" else cluster.client_address
     out = tmp_path / "out"
     done = _vigil(
         tmp_path,
@@ -323,7 +327,7 @@ def test_vigil_track_executor_ray_end_to_end(
         "--executor",
         "ray",
         "--ray-address",
-        cluster.address,
+        address,
     )
     assert "[Gestionnaire] Succès pour hamilton_640x360.mp4" in done.stdout
     output = out / local_tracking.name
