@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SHARED
+from vigil.activity import parallel
 from vigil.activity.analyse import media_duration
 from vigil.activity.cues import VisualSample
 from vigil.activity.parallel import CuePool, chunk_spans, planned_workers, without_warm_up
@@ -35,21 +36,36 @@ def test_the_first_sample_of_a_chunk_is_kept_when_its_frame_starts_early() -> No
 
 
 @pytest.mark.slow
-def test_two_workers_give_the_cues_of_one_pass(tmp_path: Path) -> None:
+def test_one_worker_and_two_give_the_same_cues(tmp_path: Path) -> None:
+    """One chunk plan whatever the worker count: one worker (a thread here) and two worker
+    processes give equal cues; both sample the times one pass does."""
     dirs = load_settings(data_dir=tmp_path, shared_dir=SHARED).model_search_dirs()
     duration = media_duration(JUGGLE)
-    one = visual_samples(JUGGLE, 0.5, model_dirs=dirs)
+    single_pass = visual_samples(JUGGLE, 0.5, model_dirs=dirs)
     progress: list[tuple[int, int]] = []
+    with CuePool(1, dirs) as pool:
+        one = pool.samples(JUGGLE, 0.5, duration, chunk_s=3.0)
     with CuePool(2, dirs) as pool:
         two = pool.samples(JUGGLE, 0.5, duration, lambda d, t: progress.append((d, t)), chunk_s=3.0)
         cancel = threading.Event()
         cancel.set()
         with pytest.raises(VisionCancelled):
             pool.samples(JUGGLE, 0.5, duration, cancel=cancel, chunk_s=3.0)
-    assert [s.t for s in two] == [s.t for s in one]
-    assert [s.person is not None for s in two] == [s.person is not None for s in one]
+    assert one == two
+    assert [s.t for s in two] == [s.t for s in single_pass]
+    assert [s.person is not None for s in two] == [s.person is not None for s in single_pass]
     moved = [
-        (a.person.motion, b.person.motion) for a, b in zip(one, two, strict=True) if a.person and b.person
+        (a.person.motion, b.person.motion)
+        for a, b in zip(single_pass, two, strict=True)
+        if a.person and b.person
     ]
     assert all(abs(a - b) < 0.01 for a, b in moved[1:])  # the warm-up sample gives chunk starts their motion
     assert progress[-1] == (len(one), len(one)) and len(progress) >= 3
+
+
+def test_the_in_process_worker_closes_its_models(tmp_path: Path) -> None:
+    dirs = load_settings(data_dir=tmp_path, shared_dir=SHARED).model_search_dirs()
+    with CuePool(1, dirs) as pool:
+        assert pool.samples(JUGGLE, 2.0, 4.0, chunk_s=2.0)
+        assert parallel._EXTRACTOR is not None  # the thread's models, in this process
+    assert parallel._EXTRACTOR is None

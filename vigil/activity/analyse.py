@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from vigil.activity.cache import CachedCues, cache_file, load_cues, save_cues
@@ -40,28 +41,24 @@ def extract_cues(
         return cached
     from vigil.activity.audio import audio_samples  # heavy imports only when extracting
     from vigil.activity.parallel import CuePool, planned_workers
-    from vigil.activity.vision import visual_samples
     from vigil.activity.yamnet import load_yamnet
 
     dirs = settings.model_search_dirs()
     times = media_times(path)  # once: the sampling (every chunk's, in parallel) is told, not re-probing
     executor = chunk_executor(settings.jobs)  # local processes or Ray (the job system's in a job)
     workers = planned_workers(times.duration, settings.activity.workers, executor)
-    if workers > 1:
-        with CuePool(workers, dirs, executor) as pool:
-            visual = pool.samples(
-                path, interval, times.duration, on_progress, cancel, last_frame_s=times.last_frame_s
-            )
-    else:
-        visual = visual_samples(
-            path,
-            interval,
-            model_dirs=dirs,
-            on_progress=on_progress,
-            cancel=cancel,
-            last_frame_s=times.last_frame_s,
-        )
-    audio = audio_samples(path, load_yamnet(dirs))
+    given_up = threading.Event()
+    with ThreadPoolExecutor(1, "activity-audio") as sound:  # the audio track meanwhile, on its own
+        audio_future = sound.submit(audio_samples, path, load_yamnet(dirs), stop=given_up)
+        try:
+            with CuePool(workers, dirs, executor) as pool:  # one worker: in this process, same chunks
+                visual = pool.samples(
+                    path, interval, times.duration, on_progress, cancel, last_frame_s=times.last_frame_s
+                )
+        except BaseException:  # cancelled or failed: the audio is not waited for to the end
+            given_up.set()
+            raise
+        audio = audio_future.result()
     cues = CachedCues(duration=times.duration, visual=visual, audio=audio)
     if cached_at is not None:
         save_cues(cached_at, cues)

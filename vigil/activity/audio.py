@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -207,12 +208,17 @@ def _mono(chunk: Any) -> tuple[float | None, np.ndarray]:
     return (None if chunk.time is None else float(chunk.time)), planes.mean(axis=0, dtype=np.float32)
 
 
-def audio_samples(path: Path, yamnet: YamNet, hop_samples: int = HOP_SAMPLES) -> list[AudioSample]:
+def audio_samples(
+    path: Path, yamnet: YamNet, hop_samples: int = HOP_SAMPLES, stop: threading.Event | None = None
+) -> list[AudioSample]:
     """The audio cues of a media file: [] without an audio track; SourceUnsupported when the file
-    cannot be read. The audio is streamed: memory stays flat whatever the file's length."""
+    cannot be read. The audio is streamed: memory stays flat whatever the file's length. `stop`
+    set: returns at once what it has (the caller gave up on the analysis)."""
     analyzer: AudioAnalyzer | None = None
     out: list[AudioSample] = []
     for t, samples in pcm_of(path):
+        if stop is not None and stop.is_set():
+            return out
         if analyzer is None:
             analyzer = AudioAnalyzer(yamnet, start_t=t, hop_samples=hop_samples)
         out.extend(analyzer.feed(samples))

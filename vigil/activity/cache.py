@@ -13,7 +13,7 @@ from vigil.private_files import replace_private_file
 
 __all__ = ["CachedCues", "cache_file", "load_cues", "save_cues"]
 
-VERSION = 1
+VERSION = 2  # 2: cues from the chunk plan of any worker count (parallel.py)
 
 
 class CachedCues(BaseModel):

@@ -1,10 +1,14 @@
-"""Vision cues of a long file in parallel: the file is cut into time chunks, each analysed by a
-worker process that loads its models once and keeps them for every chunk it is given.
+"""Vision cues of a file in time chunks: each chunk is analysed by a worker that loads its models
+once and keeps them for every chunk it is given.
 
-A chunk starts one sampling interval early and drops that warm-up sample, so its first kept
-sample has a previous frame to measure motion against, as in one sequential pass. Chunks end on
-multiples of the interval, so together they sample exactly the times one pass would. Progress is
-reported per finished chunk; a cancel stops before the next chunk starts.
+The chunk plan depends only on the file and the sampling interval, never on the number of
+workers: one worker (a thread of this process, no process to start) goes through the same chunks
+one after the other, so the cues, and the activities decided from them, are the same whatever the
+worker count. A chunk starts one sampling interval early and drops that warm-up sample, so its
+first kept sample has a previous frame to measure motion against, and each chunk starts from a
+reset extractor (pose tracking, object and hand rates). Chunks end on multiples of the interval,
+so together they sample exactly the times one pass would. Progress is reported per finished
+chunk; a cancel stops before the next chunk starts.
 
 The workers are local spawn processes or Ray actors (`jobs.executor: ray`, vigil/jobs/workers.py);
 the samples are put back in chunk order here either way."""
@@ -15,7 +19,7 @@ import math
 import os
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
 from vigil.activity.cues import VisualSample
@@ -24,7 +28,9 @@ from vigil.jobs.workers import LOCAL, ExecutorSettings, ReadsInput, pool_capacit
 
 __all__ = ["CHUNK_S", "CuePool", "chunk_spans", "planned_workers", "without_warm_up"]
 
-CHUNK_S = 20.0  # seconds of video per chunk: progress steps and load balance, ~1 warm-up sample each
+# Seconds of video per chunk: a minute is 6 chunks, which 2 workers share evenly; each chunk costs
+# one warm-up sample (5% more samples at the 0.5 s default interval).
+CHUNK_S = 10.0
 SECONDS_PER_WORKER = 30.0  # a worker starts in ~1.5 s; below this much video one process is faster
 
 _EXTRACTOR: VisualCueExtractor | None = None  # one per worker process
@@ -36,14 +42,22 @@ def _init_worker(model_dirs: list[str]) -> None:
 
 
 def _chunk(
-    path: str, interval_s: float, start_s: float, end_s: float, last_frame_s: float | None = None
+    path: str,
+    interval_s: float,
+    start_s: float,
+    end_s: float,
+    last_frame_s: float | None = None,
+    on_sample: Callable[[int], None] | None = None,
 ) -> list[VisualSample]:
+    """`on_sample(kept samples so far)`, in-process only (a callable does not cross processes)."""
     assert _EXTRACTOR is not None, "the pool initializer did not run"
     warm_start = max(0.0, start_s - interval_s)
+    warm = 1 if warm_start < start_s else 0
     samples = visual_samples(
         Path(path),
         interval_s,
         extractor=_EXTRACTOR,
+        on_progress=None if on_sample is None else lambda done, _total: on_sample(max(0, done - warm)),
         start_s=warm_start,
         end_s=end_s,
         last_frame_s=last_frame_s,
@@ -81,11 +95,19 @@ def planned_workers(duration: float, requested: int | None, executor: ExecutorSe
 
 
 class CuePool:
-    """Worker processes for vision cues; use as a context manager around one or many files."""
+    """Workers for vision cues; use as a context manager around one or many files. One worker is a
+    thread of this process (its models in this process, closed with the pool); more are processes
+    or Ray actors."""
 
     def __init__(self, workers: int, model_dirs: Sequence[Path], executor: ExecutorSettings = LOCAL) -> None:
         self.workers = workers
-        self._pool = start_pool(executor, workers, _init_worker, ([str(d) for d in model_dirs],))
+        dirs = [str(d) for d in model_dirs]
+        self._in_process = workers == 1
+        self._pool: Executor = (
+            ThreadPoolExecutor(1, "activity-cues", _init_worker, (dirs,))
+            if self._in_process
+            else start_pool(executor, workers, _init_worker, (dirs,))
+        )
 
     def __enter__(self) -> CuePool:
         return self
@@ -94,8 +116,14 @@ class CuePool:
         self.close(cancelled=isinstance(error, VisionCancelled))
 
     def close(self, cancelled: bool = False) -> None:
-        """Waits for running chunks, unless cancelled: then they are abandoned (Ray actors killed)."""
-        self._pool.shutdown(wait=not cancelled, cancel_futures=True)
+        """Waits for running chunks, unless cancelled: then they are abandoned (Ray actors killed).
+        The in-process worker's running chunk is always waited for (at most one chunk): its
+        models are closed after it."""
+        global _EXTRACTOR
+        self._pool.shutdown(wait=self._in_process or not cancelled, cancel_futures=True)
+        if self._in_process and _EXTRACTOR is not None:
+            _EXTRACTOR.close()
+            _EXTRACTOR = None
 
     def samples(
         self,
@@ -120,7 +148,9 @@ class CuePool:
                     break
                 index, (start, end) = queue.pop(0)
                 chunk = ReadsInput(_chunk, str(path))  # a node without the file says so
-                pending[self._pool.submit(chunk, str(path), interval_s, start, end, last_frame_s)] = index
+                on_sample = self._sample_progress(on_progress, round(start / interval_s), expected)
+                args = (str(path), interval_s, start, end, last_frame_s, on_sample)
+                pending[self._pool.submit(chunk, *args)] = index
             if cancel is not None and cancel.is_set():
                 for future in pending:
                     future.cancel()  # queued chunks; a running one ends (or its actor is killed at close)
@@ -129,6 +159,18 @@ class CuePool:
             for future in finished:
                 results[pending.pop(future)] = future.result()  # a worker's error is raised here
             done = sum(len(r) for r in results.values())
-            if on_progress is not None and finished:
+            if on_progress is not None and finished and not self._in_process:
                 on_progress(done, max(expected, done))
+        if on_progress is not None and self._in_process:
+            done = sum(len(r) for r in results.values())
+            on_progress(done, done)  # the estimate may have been off: say it is done
         return [s for index in sorted(results) for s in results[index]]
+
+    def _sample_progress(
+        self, on_progress: Callable[[int, int], None] | None, first: int, expected: int
+    ) -> Callable[[int], None] | None:
+        """In-process, progress per sample (the chunks run one after the other: sample `first` of
+        the file is this chunk's first); workers elsewhere report per finished chunk instead."""
+        if on_progress is None or not self._in_process:
+            return None
+        return lambda kept: on_progress(min(first + kept, expected), expected)
