@@ -5,7 +5,9 @@ A 360p clip of about a minute is made by looping expressions_640x360.mp4 (ffmpeg
 temporary folder), then, alternated in the same minutes, `--repeat` times each: decode only
 (PyAV, every frame to BGR at the sampling times, as the analysis decodes), and `vigil activity
 analyse` in a new process with 1 and 2 workers (model loading and worker start included, as a
-user pays them). Prints the median wall time of each, the ratio to real time, and the load average.
+user pays them). Prints the median wall time of each, the ratio to real time, the CPU time of each
+analysis (the command and its worker processes: what a busy machine cannot hide) and the load
+average.
 Results: JSON lines, also written to `--json` (default bench/results/activity_speed.json).
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -65,8 +68,10 @@ def decode_only(path: Path, interval_s: float) -> float:
     return time.perf_counter() - started
 
 
-def analyse(path: Path, workers: int, out: Path) -> float:
+def analyse(path: Path, workers: int, out: Path) -> tuple[float, float]:
+    """Wall seconds, and CPU seconds (user + system) of the command and its worker processes."""
     started = time.perf_counter()
+    cpu_before = _children_cpu()
     cmd = [
         sys.executable,
         "-m",
@@ -80,7 +85,13 @@ def analyse(path: Path, workers: int, out: Path) -> float:
         str(out),
     ]
     subprocess.run(cmd, check=True, capture_output=True)
-    return time.perf_counter() - started
+    return time.perf_counter() - started, _children_cpu() - cpu_before
+
+
+def _children_cpu() -> float:
+    """Waited-for descendants' CPU time: the command's, its workers' included (it joins them)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -94,10 +105,13 @@ def main() -> None:
         clip = looped(SOURCE, args.loops, Path(folder))
         seconds = duration_of(clip)
         times: dict[str, list[float]] = {"decode": [], "workers_1": [], "workers_2": []}
+        cpu: dict[str, list[float]] = {"workers_1": [], "workers_2": []}
         for _ in range(args.repeat):
             times["decode"].append(decode_only(clip, interval))
-            times["workers_1"].append(analyse(clip, 1, Path(folder) / "w1.json"))
-            times["workers_2"].append(analyse(clip, 2, Path(folder) / "w2.json"))
+            for workers in (1, 2):
+                wall, used = analyse(clip, workers, Path(folder) / f"w{workers}.json")
+                times[f"workers_{workers}"].append(wall)
+                cpu[f"workers_{workers}"].append(used)
         segments = {k: json.loads((Path(folder) / f"w{k}.json").read_text())["segments"] for k in (1, 2)}
     rows = []
     for name, values in times.items():
@@ -110,6 +124,7 @@ def main() -> None:
                 "x_real_time": round(seconds / median, 1),
                 "runs": [round(v, 2) for v in values],
             }
+            | ({"cpu_s": [round(v, 2) for v in cpu[name]]} if name in cpu else {})
         )
     rows.append(
         {

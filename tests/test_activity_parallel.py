@@ -37,8 +37,9 @@ def test_the_first_sample_of_a_chunk_is_kept_when_its_frame_starts_early() -> No
 
 @pytest.mark.slow
 def test_one_worker_and_two_give_the_same_cues(tmp_path: Path) -> None:
-    """One chunk plan whatever the worker count: one worker (a thread here) and two worker
-    processes give equal cues; both sample the times one pass does."""
+    """One chunk plan whatever the worker count: one worker (a thread here) and two (the thread
+    and a process, sharing the chunks as each is free) give equal cues; both sample the times
+    one pass does."""
     dirs = load_settings(data_dir=tmp_path, shared_dir=SHARED).model_search_dirs()
     duration = media_duration(JUGGLE)
     single_pass = visual_samples(JUGGLE, 0.5, model_dirs=dirs)
@@ -47,6 +48,7 @@ def test_one_worker_and_two_give_the_same_cues(tmp_path: Path) -> None:
         one = pool.samples(JUGGLE, 0.5, duration, chunk_s=3.0)
     with CuePool(2, dirs) as pool:
         two = pool.samples(JUGGLE, 0.5, duration, lambda d, t: progress.append((d, t)), chunk_s=3.0)
+        assert pool._thread is not None and pool._thread.extractor is not None  # this process took chunks
         cancel = threading.Event()
         cancel.set()
         with pytest.raises(VisionCancelled):
@@ -67,5 +69,6 @@ def test_the_in_process_worker_closes_its_models(tmp_path: Path) -> None:
     dirs = load_settings(data_dir=tmp_path, shared_dir=SHARED).model_search_dirs()
     with CuePool(1, dirs) as pool:
         assert pool.samples(JUGGLE, 2.0, 4.0, chunk_s=2.0)
-        assert parallel._EXTRACTOR is not None  # the thread's models, in this process
-    assert parallel._EXTRACTOR is None
+        assert pool._thread is not None and pool._thread.extractor is not None  # in this process
+    assert pool._thread.extractor is None
+    assert parallel._EXTRACTOR is None  # a worker process's global, never set in this one

@@ -10,8 +10,11 @@ reset extractor (pose tracking, object and hand rates). Chunks end on multiples 
 so together they sample exactly the times one pass would. Progress is reported per finished
 chunk; a cancel stops before the next chunk starts.
 
-The workers are local spawn processes or Ray actors (`jobs.executor: ray`, vigil/jobs/workers.py);
-the samples are put back in chunk order here either way."""
+Locally, one of the workers is always a thread of this process: it loads its models and starts on
+the first chunk at once while the other workers' processes are still starting (a spawn process
+pays ~1.5 s of imports and model loading before its first chunk), and this process, which would
+otherwise only wait, does its share. On Ray every worker is an actor (this process may be a
+client away from the cluster). The samples are put back in chunk order here either way."""
 
 from __future__ import annotations
 
@@ -42,6 +45,15 @@ def _init_worker(model_dirs: list[str]) -> None:
 
 
 def _chunk(
+    path: str, interval_s: float, start_s: float, end_s: float, last_frame_s: float | None = None
+) -> list[VisualSample]:
+    """A chunk in a worker process, on the models its initializer loaded."""
+    assert _EXTRACTOR is not None, "the pool initializer did not run"
+    return _chunk_on(_EXTRACTOR, path, interval_s, start_s, end_s, last_frame_s)
+
+
+def _chunk_on(
+    extractor: VisualCueExtractor,
     path: str,
     interval_s: float,
     start_s: float,
@@ -50,19 +62,59 @@ def _chunk(
     on_sample: Callable[[int], None] | None = None,
 ) -> list[VisualSample]:
     """`on_sample(kept samples so far)`, in-process only (a callable does not cross processes)."""
-    assert _EXTRACTOR is not None, "the pool initializer did not run"
     warm_start = max(0.0, start_s - interval_s)
     warm = 1 if warm_start < start_s else 0
     samples = visual_samples(
         Path(path),
         interval_s,
-        extractor=_EXTRACTOR,
+        extractor=extractor,
         on_progress=None if on_sample is None else lambda done, _total: on_sample(max(0, done - warm)),
         start_s=warm_start,
         end_s=end_s,
         last_frame_s=last_frame_s,
     )
     return without_warm_up(samples, start_s, interval_s) if warm_start < start_s else samples
+
+
+class _ThreadWorker:
+    """The worker that is a thread of this process: its models are loaded in that thread before
+    its first chunk (so the caller does not wait for them) and closed with it."""
+
+    def __init__(self, model_dirs: Sequence[Path]) -> None:
+        self._dirs = list(model_dirs)
+        self._thread = ThreadPoolExecutor(1, "activity-cues")
+        self.extractor: VisualCueExtractor | None = None
+
+    def submit(
+        self,
+        path: str,
+        interval_s: float,
+        start_s: float,
+        end_s: float,
+        last_frame_s: float | None,
+        on_sample: Callable[[int], None] | None,
+    ) -> Future[list[VisualSample]]:
+        return self._thread.submit(self._run, path, interval_s, start_s, end_s, last_frame_s, on_sample)
+
+    def _run(
+        self,
+        path: str,
+        interval_s: float,
+        start_s: float,
+        end_s: float,
+        last_frame_s: float | None,
+        on_sample: Callable[[int], None] | None,
+    ) -> list[VisualSample]:
+        if self.extractor is None:
+            self.extractor = VisualCueExtractor(self._dirs)
+        return _chunk_on(self.extractor, path, interval_s, start_s, end_s, last_frame_s, on_sample)
+
+    def close(self) -> None:
+        """After the running chunk (at most one: its models are closed after it)."""
+        self._thread.shutdown(wait=True, cancel_futures=True)
+        if self.extractor is not None:
+            self.extractor.close()
+            self.extractor = None
 
 
 def without_warm_up(samples: list[VisualSample], start_s: float, interval_s: float) -> list[VisualSample]:
@@ -95,19 +147,16 @@ def planned_workers(duration: float, requested: int | None, executor: ExecutorSe
 
 
 class CuePool:
-    """Workers for vision cues; use as a context manager around one or many files. One worker is a
-    thread of this process (its models in this process, closed with the pool); more are processes
-    or Ray actors."""
+    """Workers for vision cues; use as a context manager around one or many files. Locally, one
+    worker is a thread of this process (its models in this process, closed with the pool) and
+    the others are processes; on Ray all are actors."""
 
     def __init__(self, workers: int, model_dirs: Sequence[Path], executor: ExecutorSettings = LOCAL) -> None:
         self.workers = workers
         dirs = [str(d) for d in model_dirs]
-        self._in_process = workers == 1
-        self._pool: Executor = (
-            ThreadPoolExecutor(1, "activity-cues", _init_worker, (dirs,))
-            if self._in_process
-            else start_pool(executor, workers, _init_worker, (dirs,))
-        )
+        self._thread = None if executor.is_ray else _ThreadWorker(model_dirs)
+        others = workers - (self._thread is not None)
+        self._pool: Executor | None = start_pool(executor, others, _init_worker, (dirs,)) if others else None
 
     def __enter__(self) -> CuePool:
         return self
@@ -116,14 +165,12 @@ class CuePool:
         self.close(cancelled=isinstance(error, VisionCancelled))
 
     def close(self, cancelled: bool = False) -> None:
-        """Waits for running chunks, unless cancelled: then they are abandoned (Ray actors killed).
-        The in-process worker's running chunk is always waited for (at most one chunk): its
-        models are closed after it."""
-        global _EXTRACTOR
-        self._pool.shutdown(wait=self._in_process or not cancelled, cancel_futures=True)
-        if self._in_process and _EXTRACTOR is not None:
-            _EXTRACTOR.close()
-            _EXTRACTOR = None
+        """Waits for running chunks, unless cancelled: then the processes' are abandoned (Ray
+        actors killed). The thread's running chunk is always waited for (at most one chunk)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=not cancelled, cancel_futures=True)
+        if self._thread is not None:
+            self._thread.close()
 
     def samples(
         self,
@@ -136,32 +183,42 @@ class CuePool:
         last_frame_s: float | None = None,
     ) -> list[VisualSample]:
         """`last_frame_s` (vigil.activity.media_times), when the caller probed the file, spares
-        every chunk probing it again."""
+        every chunk probing it again. A chunk goes to whichever worker is free first."""
         spans = chunk_spans(duration, interval_s, chunk_s)
         expected = math.floor(duration / interval_s + 1e-6) + 1
-        pending: dict[Future[list[VisualSample]], int] = {}
+        on_thread: dict[Future[list[VisualSample]], int] = {}
+        on_pool: dict[Future[list[VisualSample]], int] = {}
         results: dict[int, list[VisualSample]] = {}
         queue = list(enumerate(spans))
-        while queue or pending:
-            while queue and len(pending) < self.workers * 2:  # a little ahead, so no worker waits
-                if cancel is not None and cancel.is_set():
-                    break
-                index, (start, end) = queue.pop(0)
-                chunk = ReadsInput(_chunk, str(path))  # a node without the file says so
-                on_sample = self._sample_progress(on_progress, round(start / interval_s), expected)
-                args = (str(path), interval_s, start, end, last_frame_s, on_sample)
-                pending[self._pool.submit(chunk, *args)] = index
+        # Ray actors get a chunk ahead each, so none waits for the next one to reach it; local
+        # processes get none ahead, so the last chunks do not queue on a busy process while the
+        # thread is free (a chunk reaches a local process in a few milliseconds).
+        pool_slots = self.workers if self._thread is None else self.workers - 1
+        ahead = 2 if self._thread is None else 1
+        while queue or on_thread or on_pool:
             if cancel is not None and cancel.is_set():
-                for future in pending:
+                for future in on_pool:
                     future.cancel()  # queued chunks; a running one ends (or its actor is killed at close)
                 raise VisionCancelled(f"analysis of {path.name} cancelled")
-            finished, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)  # cancel is polled
-            for future in finished:
-                results[pending.pop(future)] = future.result()  # a worker's error is raised here
+            if queue and self._thread is not None and not on_thread:
+                index, (start, end) = queue.pop(0)
+                on_sample = self._sample_progress(on_progress, round(start / interval_s), expected)
+                on_thread[self._thread.submit(str(path), interval_s, start, end, last_frame_s, on_sample)] = (
+                    index
+                )
+            while queue and self._pool is not None and len(on_pool) < pool_slots * ahead:
+                index, (start, end) = queue.pop(0)
+                chunk = ReadsInput(_chunk, str(path))  # a node without the file says so
+                on_pool[self._pool.submit(chunk, str(path), interval_s, start, end, last_frame_s)] = index
+            finished, _ = wait([*on_thread, *on_pool], timeout=0.5, return_when=FIRST_COMPLETED)
+            for future in finished:  # a worker's error is raised here
+                results[on_thread.pop(future) if future in on_thread else on_pool.pop(future)] = (
+                    future.result()
+                )
             done = sum(len(r) for r in results.values())
-            if on_progress is not None and finished and not self._in_process:
+            if on_progress is not None and finished and self._pool is not None:
                 on_progress(done, max(expected, done))
-        if on_progress is not None and self._in_process:
+        if on_progress is not None and self._pool is None:
             done = sum(len(r) for r in results.values())
             on_progress(done, done)  # the estimate may have been off: say it is done
         return [s for index in sorted(results) for s in results[index]]
@@ -169,8 +226,8 @@ class CuePool:
     def _sample_progress(
         self, on_progress: Callable[[int, int], None] | None, first: int, expected: int
     ) -> Callable[[int], None] | None:
-        """In-process, progress per sample (the chunks run one after the other: sample `first` of
-        the file is this chunk's first); workers elsewhere report per finished chunk instead."""
-        if on_progress is None or not self._in_process:
+        """With only the thread, progress per sample (the chunks run one after the other: sample
+        `first` of the file is this chunk's first); with other workers, per finished chunk."""
+        if on_progress is None or self._pool is not None:
             return None
         return lambda kept: on_progress(min(first + kept, expected), expected)

@@ -1,0 +1,59 @@
+"""What `vigil activity ...` imports before it works: only the activity commands, and MediaPipe
+without matplotlib (its legacy drawing helpers load when used)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from typer.testing import CliRunner
+
+from vigil.cli import app
+
+
+def _run(code: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    return done.stdout
+
+
+def test_the_activity_commands_start_without_the_rest_of_vigil() -> None:
+    printed = _run(
+        "import sys\n"
+        "sys.argv = ['vigil', 'activity', '--help']\n"
+        "from vigil.entry import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print('LOADED', 'vigil.cli' in sys.modules, 'vigil.live.camera' in sys.modules)\n"
+    )
+    assert "LOADED False False" in printed
+    full = CliRunner().invoke(app, ["activity", "--help"], terminal_width=100).output
+    for command in ("analyse", "train", "eval"):  # the same group as through vigil.cli
+        assert f" {command} " in printed and f" {command} " in full
+
+
+def test_other_commands_still_go_through_the_whole_cli() -> None:
+    printed = _run(
+        "import sys\n"
+        "sys.argv = ['vigil', '--version']\n"
+        "from vigil.entry import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print('LOADED', 'vigil.cli' in sys.modules)\n"
+    )
+    assert "LOADED True" in printed
+
+
+def test_mediapipe_is_imported_without_matplotlib_until_drawing_is_used() -> None:
+    printed = _run(
+        "import sys\n"
+        "from vigil.mediapipe_lazy import import_mediapipe\n"
+        "mp = import_mediapipe()\n"
+        "from mediapipe.tasks.python import vision\n"
+        "print('BEFORE', 'matplotlib' in sys.modules, mp.ImageFormat.SRGB)\n"
+        "spec = mp.solutions.drawing_utils.DrawingSpec(color=(1, 2, 3))\n"
+        "from mediapipe.python.solutions import drawing_styles\n"
+        "style = drawing_styles.get_default_pose_landmarks_style()\n"
+        "print('AFTER', 'matplotlib.pyplot' in sys.modules, spec.color, len(style) > 0)\n"
+    )
+    assert "BEFORE False ImageFormat.SRGB" in printed
+    assert "AFTER True (1, 2, 3) True" in printed
