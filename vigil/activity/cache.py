@@ -13,7 +13,8 @@ from vigil.private_files import replace_private_file
 
 __all__ = ["CachedCues", "cache_file", "load_cues", "save_cues"]
 
-VERSION = 2  # 2: cues from the chunk plan of any worker count (parallel.py)
+# 2: cues from the chunk plan of any worker count (parallel.py); 3: no models on a chunk's warm-up frame
+VERSION = 3
 
 
 class CachedCues(BaseModel):

@@ -4,11 +4,12 @@ once and keeps them for every chunk it is given.
 The chunk plan depends only on the file and the sampling interval, never on the number of
 workers: one worker (a thread of this process, no process to start) goes through the same chunks
 one after the other, so the cues, and the activities decided from them, are the same whatever the
-worker count. A chunk starts one sampling interval early and drops that warm-up sample, so its
-first kept sample has a previous frame to measure motion against, and each chunk starts from a
-reset extractor (pose tracking, object and hand rates). Chunks end on multiples of the interval,
-so together they sample exactly the times one pass would. Progress is reported per finished
-chunk; a cancel stops before the next chunk starts.
+worker count. A chunk's decode starts one sampling interval early: that frame only primes the
+motion meter, so the chunk's first sample has a previous frame to measure motion against (the
+models do not run on it: a full warm-up sample cost 5% more model runs), and each chunk starts
+from a reset extractor (pose tracking, object and hand rates), as the file's first chunk does.
+Chunks end on multiples of the interval, so together they sample exactly the times one pass
+would. Progress is reported per finished chunk; a cancel stops before the next chunk starts.
 
 Locally, one of the workers is always a thread of this process: it loads its models and starts on
 the first chunk at once while the other workers' processes are still starting (a spawn process
@@ -29,10 +30,10 @@ from vigil.activity.cues import VisualSample
 from vigil.activity.vision import VisionCancelled, VisualCueExtractor, visual_samples
 from vigil.jobs.workers import LOCAL, ExecutorSettings, ReadsInput, pool_capacity, start_pool
 
-__all__ = ["CHUNK_S", "CuePool", "chunk_spans", "planned_workers", "without_warm_up"]
+__all__ = ["CHUNK_S", "CuePool", "chunk_spans", "planned_workers"]
 
 # Seconds of video per chunk: a minute is 6 chunks, which 2 workers share evenly; each chunk costs
-# one warm-up sample (5% more samples at the 0.5 s default interval).
+# one more decoded frame for its motion.
 CHUNK_S = 10.0
 SECONDS_PER_WORKER = 30.0  # a worker starts in ~1.5 s; below this much video one process is faster
 
@@ -61,19 +62,19 @@ def _chunk_on(
     last_frame_s: float | None = None,
     on_sample: Callable[[int], None] | None = None,
 ) -> list[VisualSample]:
-    """`on_sample(kept samples so far)`, in-process only (a callable does not cross processes)."""
+    """`on_sample(samples so far)`, in-process only (a callable does not cross processes). From the
+    sampling time before the chunk, whose frame only primes the motion meter (not the models)."""
     warm_start = max(0.0, start_s - interval_s)
-    warm = 1 if warm_start < start_s else 0
-    samples = visual_samples(
+    return visual_samples(
         Path(path),
         interval_s,
         extractor=extractor,
-        on_progress=None if on_sample is None else lambda done, _total: on_sample(max(0, done - warm)),
+        on_progress=None if on_sample is None else lambda done, _total: on_sample(done),
         start_s=warm_start,
         end_s=end_s,
         last_frame_s=last_frame_s,
+        warm_up=warm_start < start_s,
     )
-    return without_warm_up(samples, start_s, interval_s) if warm_start < start_s else samples
 
 
 class _ThreadWorker:
@@ -115,13 +116,6 @@ class _ThreadWorker:
         if self.extractor is not None:
             self.extractor.close()
             self.extractor = None
-
-
-def without_warm_up(samples: list[VisualSample], start_s: float, interval_s: float) -> list[VisualSample]:
-    """Drop the warm-up sample. A sample's time is its frame's, which can fall a little before
-    its sampling time (the frame nearest 40.0 s of a 29.97 fps file starts at 39.998 s), so the
-    cut is half an interval before the chunk's start, not at it."""
-    return [s for s in samples if s.t >= start_s - interval_s / 2]
 
 
 def chunk_spans(duration: float, interval_s: float, chunk_s: float = CHUNK_S) -> list[tuple[float, float]]:

@@ -253,6 +253,11 @@ class VisualCueExtractor:
         self.stats.total_ms += (time.perf_counter() - started) * 1000.0
         return VisualSample(t=t, people=people, person=person, scene_motion=scene_motion)
 
+    def warm_up(self, image: Image) -> None:
+        """Only what the next sample compares with: this frame becomes the motion meter's previous
+        one (the models run from the next sample on, as at the start of a file)."""
+        self._motion.measure(image)
+
     def _still(self) -> bool:
         """Whether the last body can stand for this sample: it exists, it was not reused too
         often, and its box has not changed since (`measure` was called on this frame)."""
@@ -384,11 +389,13 @@ def visual_samples(
     start_s: float = 0.0,
     end_s: float | None = None,
     last_frame_s: float | None = None,
+    warm_up: bool = False,
 ) -> list[VisualSample]:
     """The cues of `path` at every multiple of `interval_s` seconds in [start_s, end_s) (the
     decoded frame nearest each time), in one sequential decode from the keyframe before
     `start_s`: two workers given [0, m) and [m, end) sample exactly the times one would (the
-    first sample of a part has no motion, having nothing to compare with).
+    first sample of a part has no motion, having nothing to compare with, unless `warm_up`:
+    then the first sampling time's frame only primes the motion meter and gives no sample).
     `on_progress(done, total)` after each sample; VisionCancelled when `cancel` is set;
     SourceUnsupported when the file cannot be read. Uses `extractor` when given (left open),
     else one of its own on the models of `model_dirs` (default: the settings' model folders).
@@ -400,7 +407,7 @@ def visual_samples(
     first = math.ceil(start_s / interval_s - 1e-9)
     last_time = last_frame_time(path) if last_frame_s is None else last_frame_s
     stop = last_time if end_s is None else min(last_time, end_s - 1e-9)
-    total = max(0, math.floor(stop / interval_s + 1e-6) - first + 1) if last_time > 0 else 0
+    total = max(0, math.floor(stop / interval_s + 1e-6) - first + 1 - warm_up) if last_time > 0 else 0
     own = extractor is None
     if extractor is None:
         if model_dirs is None:
@@ -411,7 +418,10 @@ def visual_samples(
     extractor.reset()  # a given extractor may have seen another file or another part
     samples: list[VisualSample] = []
     try:
-        for t, image in _frames_at(path, interval_s, cancel, first, end_s):
+        frames = _frames_at(path, interval_s, cancel, first, end_s)
+        if warm_up and (warm := next(frames, None)) is not None:
+            extractor.warm_up(warm[1])
+        for t, image in frames:
             samples.append(extractor.sample(image, t))
             if on_progress is not None:
                 on_progress(len(samples), max(total, len(samples)))
