@@ -240,6 +240,7 @@ def test_anonymize_on_ray_equals_local(on_ray: ExecutorSettings, tmp_path: Path)
         settings = VigilSettings(
             track={"models_dir": models, "engine": "yunet"},
             jobs={"executor": where.executor, "ray_address": where.ray_address},
+            anonymize={"persons": {"style": "recolor"}},  # people followed, then rendered, on Ray
         )
         progress: list[AnonymizeProgress] = []
         report = anonymize_videos(

@@ -4,8 +4,10 @@
 after the other. With more, a spawn pool starts once per run; each worker builds its persons
 pass (`PersonAnonymizer`: segmentation and hands models) once, at start, and resets its state at
 every chunk (render.render_chunk), so a chunk's pixels do not depend on which worker ran it nor on
-the chunks before it. Progress: workers count frames in a shared counter that the parent polls;
-cancel: a shared event the workers check on every frame.
+the chunks before it. Before a file's chunks render, the same workers follow each chunk's people
+(person_keys.py) so that people without a face keep their colour across chunks. Progress:
+workers count frames in a shared counter that the parent polls; cancel: a shared event the
+workers check on every frame.
 
 On Ray (`jobs.executor: ray`) the workers are actors on any node (vigil/jobs/ray_pool.py): each
 renders its chunk's segment into its own temporary folder and returns the segment's bytes with
@@ -27,10 +29,19 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
+from vigil.anonymize.person_keys import ChunkPeople, PeopleFollower, file_keys, follow_chunk
 from vigil.anonymize.person_options import PersonOptions
-from vigil.anonymize.render import ChunkResult, ChunkTask, FrameHook, in_process, render_chunk
+from vigil.anonymize.render import (
+    ChunkResult,
+    ChunkTask,
+    FrameHook,
+    HookReset,
+    RenderCancelled,
+    in_process,
+    render_chunk,
+)
 from vigil.anonymize.styles import FaceRegion
 from vigil.errors import ConfigError, VigilError
 from vigil.jobs.workers import LOCAL, ExecutorSettings, ReadsInput, start_pool
@@ -40,6 +51,7 @@ __all__ = ["ChunkWorkers", "PersonsSpec", "RenderWorkerError", "person_hook"]
 
 log = logging.getLogger(__name__)
 POLL_S = 0.2  # progress and cancel checks while workers render
+T = TypeVar("T")
 
 
 class RenderWorkerError(VigilError):
@@ -57,8 +69,9 @@ class PersonsSpec:
 @dataclass(frozen=True)
 class PersonHook:
     apply: FrameHook
-    reset: Callable[[], None]
+    reset: HookReset
     close: Callable[[], None]
+    follower: PeopleFollower  # the same anonymizer, following people without painting
 
 
 def person_hook(spec: PersonsSpec) -> PersonHook:
@@ -78,14 +91,24 @@ def person_hook(spec: PersonsSpec) -> PersonHook:
         result: Image = anonymizer.apply(image, faces, list(tracks))
         return result
 
-    return PersonHook(apply, anonymizer.reset, anonymizer.close)
+    return PersonHook(apply, anonymizer.reset, anonymizer.close, anonymizer)
 
 
 class ChunkWorkers:
     """The chunk renderer of one run (a context manager): `run` is a render.ChunkRunner."""
 
-    def __init__(self, workers: int, persons: PersonsSpec | None, executor: ExecutorSettings = LOCAL) -> None:
+    def __init__(
+        self,
+        workers: int,
+        persons: PersonsSpec | None,
+        executor: ExecutorSettings = LOCAL,
+        *,
+        join_keys: bool = True,
+    ) -> None:
+        """`join_keys=False` skips following the people before rendering (person_keys.py): a
+        faceless person's colour may then change at a chunk boundary (for benchmarks)."""
         self.workers, self.persons, self.executor = max(1, workers), persons, executor
+        self.join_keys = join_keys
         self._hook: PersonHook | None = None  # in this process, built at the first chunk
         self._pool: Executor | None = None
         self._cancel: Any = None  # multiprocessing.Event (local workers)
@@ -117,18 +140,47 @@ class ChunkWorkers:
     def run(
         self, tasks: Sequence[ChunkTask], on_frames: Callable[[int], None], cancel: threading.Event | None
     ) -> list[ChunkResult]:
+        if self.persons is not None and self.join_keys and len(tasks) > 1:
+            tasks = self._with_file_keys(tasks, cancel)
+            if cancel is not None and cancel.is_set():
+                return []
         if self._pool is None or len(tasks) < 2:
-            if self.persons is not None and self._hook is None:
-                self._hook = person_hook(self.persons)
-            hook = self._hook
+            hook = self._local_hook()
             runner = in_process(hook.apply if hook else None, hook.reset if hook else None)
             return runner(tasks, on_frames, cancel)
-        way: _Round = (
-            _RayRound(self._pool)
-            if self.executor.is_ray
-            else _LocalRound(self._pool, self._cancel, self._counter)
-        )
-        return self._gather(way, tasks, on_frames, cancel)
+        return self._gather(self._round(), tasks, on_frames, cancel, _render_in_worker)
+
+    def _local_hook(self) -> PersonHook | None:
+        if self.persons is not None and self._hook is None:
+            self._hook = person_hook(self.persons)
+        return self._hook
+
+    def _round(self) -> _Round:
+        if self._pool is None:
+            raise RuntimeError("no worker pool")
+        if self.executor.is_ray:
+            return _RayRound(self._pool)
+        return _LocalRound(self._pool, self._cancel, self._counter)
+
+    def _with_file_keys(self, tasks: Sequence[ChunkTask], cancel: threading.Event | None) -> list[ChunkTask]:
+        """The tasks with their faceless people's file-wide keys: every chunk's people followed
+        first (person_keys.py; about the segmentation's cost again), then joined across the
+        boundaries. The tasks unchanged when cancelled."""
+        people: list[ChunkPeople] = []
+        hook = self._local_hook() if self._pool is None else None
+        if hook is not None:
+            try:
+                people = [follow_chunk(task, hook.follower, cancel) for task in tasks]
+            except RenderCancelled:
+                return list(tasks)
+        elif self._pool is not None:
+            people = self._gather(self._round(), tasks, _no_progress, cancel, _follow_in_worker)
+        if len(people) < len(tasks):  # cancelled
+            return list(tasks)
+        return [
+            dataclasses.replace(task, person_keys=keys)
+            for task, keys in zip(tasks, file_keys(people), strict=True)
+        ]
 
     def _gather(
         self,
@@ -136,11 +188,12 @@ class ChunkWorkers:
         tasks: Sequence[ChunkTask],
         on_frames: Callable[[int], None],
         cancel: threading.Event | None,
-    ) -> list[ChunkResult]:
-        """Submits every chunk, reports progress and takes each result as its chunk ends; stops
-        the chunks at a cancel (no results) or at the first chunk's error (raised here)."""
-        futures = [way.submit(task) for task in tasks]
-        results: dict[int, ChunkResult] = {}
+        work: Callable[[ChunkTask], T],
+    ) -> list[T]:
+        """Submits `work` for every chunk, reports progress and takes each result as its chunk
+        ends; stops the chunks at a cancel (no results) or at the first chunk's error (raised here)."""
+        futures = [way.submit(task, work) for task in tasks]
+        results: dict[int, T] = {}
         pending = set(futures)
         try:
             while pending:
@@ -162,12 +215,12 @@ class ChunkWorkers:
 class _Round(Protocol):
     """What differs between the local workers and Ray in running one run's chunks."""
 
-    def submit(self, task: ChunkTask) -> Future[Any]: ...
+    def submit(self, task: ChunkTask, work: Callable[[ChunkTask], Any]) -> Future[Any]: ...
 
     def report(self, on_frames: Callable[[int], None]) -> None:
         """Progress made while the chunks render (at every poll)."""
 
-    def take(self, task: ChunkTask, future: Future[Any], on_frames: Callable[[int], None]) -> ChunkResult:
+    def take(self, task: ChunkTask, future: Future[Any], on_frames: Callable[[int], None]) -> Any:
         """A finished chunk's result (its error raised here)."""
 
     def stop(self, futures: list[Future[Any]]) -> bool:
@@ -189,8 +242,8 @@ class _LocalRound:
     def __post_init__(self) -> None:
         self.reported = self.counter.value  # the counter runs over the whole run's chunks
 
-    def submit(self, task: ChunkTask) -> Future[ChunkResult]:
-        return self.pool.submit(_render_in_worker, task)
+    def submit(self, task: ChunkTask, work: Callable[[ChunkTask], Any]) -> Future[Any]:
+        return self.pool.submit(work, task)
 
     def report(self, on_frames: Callable[[int], None]) -> None:
         now = self.counter.value
@@ -198,9 +251,7 @@ class _LocalRound:
             on_frames(now - self.reported)
             self.reported = now
 
-    def take(
-        self, task: ChunkTask, future: Future[ChunkResult], on_frames: Callable[[int], None]
-    ) -> ChunkResult:
+    def take(self, task: ChunkTask, future: Future[Any], on_frames: Callable[[int], None]) -> Any:
         del task, on_frames  # the segment is in place and the counter reported the frames
         try:
             return future.result()
@@ -227,19 +278,22 @@ class _RayRound:
 
     pool: Executor
 
-    def submit(self, task: ChunkTask) -> Future[tuple[ChunkResult, bytes]]:
-        return self.pool.submit(ReadsInput(_render_returning_segment, str(task.source)), task)
+    def submit(self, task: ChunkTask, work: Callable[[ChunkTask], Any]) -> Future[Any]:
+        if work is _render_in_worker:  # the segment comes back with the result
+            work = _render_returning_segment
+        return self.pool.submit(ReadsInput(work, str(task.source)), task)
 
     def report(self, on_frames: Callable[[int], None]) -> None:
         del on_frames  # the actors report nothing until a chunk ends
 
-    def take(
-        self, task: ChunkTask, future: Future[tuple[ChunkResult, bytes]], on_frames: Callable[[int], None]
-    ) -> ChunkResult:
-        result, segment = future.result()
+    def take(self, task: ChunkTask, future: Future[Any], on_frames: Callable[[int], None]) -> Any:
+        result = future.result()
+        if not isinstance(result, tuple):  # a chunk's people (person_keys.py)
+            return result
+        chunk, segment = result
         task.segment.write_bytes(segment)
-        on_frames(result.frames)
-        return result
+        on_frames(chunk.frames)
+        return chunk
 
     def stop(self, futures: list[Future[Any]]) -> bool:
         del futures  # shutting the pool down kills the actors mid-chunk
@@ -276,6 +330,17 @@ def _render_in_worker(task: ChunkTask) -> ChunkResult:
         None if counter is None else one_frame,
         _WORKER["cancel"],
     )
+
+
+def _follow_in_worker(task: ChunkTask) -> ChunkPeople:
+    hook: PersonHook | None = _WORKER["hook"]
+    if hook is None:
+        raise RuntimeError("a worker without a persons pass was asked to follow people")
+    return follow_chunk(task, hook.follower, _WORKER["cancel"])
+
+
+def _no_progress(frames: int) -> None:
+    del frames  # following people is not counted as rendered frames
 
 
 def _render_returning_segment(task: ChunkTask) -> tuple[ChunkResult, bytes]:

@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from vigil.anonymize.hands import HandFinder
+from vigil.anonymize.person_keys import ChunkPeople
 from vigil.anonymize.person_options import PersonOptions
 from vigil.anonymize.recolor import flat_colour, hue_for, recolor
 from vigil.anonymize.segment import BlobTracker, PersonBlob, PersonSegmenter, person_blobs
@@ -93,6 +94,7 @@ class PersonAnonymizer:
         self._segmenter: PersonSegmenter | None = None
         self._hands: HandFinder | None = None
         self._tracker = BlobTracker()
+        self._file_keys: dict[int, int] = {}  # this chunk's faceless keys -> the file's
         self._skin_by_key: dict[int, SkinModel] = {}
         self._generic = generic_model(options.skin_distance) if options.skin_fallback else None
         self._last_fallback: tuple[int, SkinModel] | None = None  # frame number, model
@@ -101,16 +103,30 @@ class PersonAnonymizer:
             if options.style == "recolor" and options.hands:
                 self._hands = HandFinder(every=options.hands_every)
 
-    def reset(self) -> None:
+    def reset(self, keys: dict[int, int] | None = None) -> None:
         """Forgets every frame seen so far (tracks, skin colours, hands), as if just built but with
         the models kept loaded: a file's chunks each start here, so a chunk's result does not
         depend on the chunks before it nor on which worker renders it (vigil/anonymize/render.py).
-        Colours stay stable across chunks where faces are passed as `person_ids`."""
+        `keys`: the file-wide key of each of this chunk's faceless keys (person_keys.file_keys),
+        so that a person without a face keeps one colour across chunks; people with a face keep
+        their face track's colour anyway."""
         self._tracker = BlobTracker()
+        self._file_keys = dict(keys or {})
         self._skin_by_key.clear()
         self._last_fallback = None
         if self._hands is not None:
             self._hands.reset()
+
+    def follow(self, image: Image, faces: Sequence[FaceRegion], person_ids: Sequence[int | None]) -> None:
+        """Tracks the people of `image` as `apply` would, painting nothing (no hands, no skin):
+        a file's chunks are followed first so their faceless keys can be joined (person_keys.py)."""
+        if self._segmenter is not None:
+            self._people(self._segmenter, image, faces, person_ids)
+
+    def people(self, first: int) -> ChunkPeople:
+        """The tracks of the frames seen since the last reset, for joining with the next chunk's."""
+        tracker = self._tracker
+        return ChunkPeople(first, tracker.negatives, tuple(tracker.early), tuple(tracker.alive()))
 
     def apply(
         self, image: Image, faces: Sequence[FaceRegion], person_ids: Sequence[int | None] | None = None
@@ -122,14 +138,38 @@ class PersonAnonymizer:
         self.last = []
         if self._segmenter is None:
             return image
+        start = time.perf_counter()
+        blobs, keys, scale = self._people(self._segmenter, image, faces, person_ids)
+        keys = [self._file_keys.get(key, key) for key in keys]
+        self.times.segmentation += (time.perf_counter() - start) * 1000
+        self.times.frames += 1
+        if not blobs:
+            return image
+        frame = _Frame()
+        if self.options.style == "recolor":
+            frame = self._skin_and_hands(image, faces)
+        start = time.perf_counter()
+        for blob, key in zip(blobs, keys, strict=True):
+            self._paint(image, blob, key, faces, frame, scale)
+        self.times.paint += (time.perf_counter() - start) * 1000
+        return image
+
+    def _people(
+        self,
+        segmenter: PersonSegmenter,
+        image: Image,
+        faces: Sequence[FaceRegion],
+        person_ids: Sequence[int | None] | None,
+    ) -> tuple[list[PersonBlob], list[int], tuple[float, float]]:
+        """This frame's people (work-resolution blobs), their tracker keys, and the scale from
+        work to frame pixels."""
         options = self.options
         height, width = image.shape[:2]
         work_w = min(options.segment_width, width)
         work_h = max(1, round(height * work_w / width))
         scale_x, scale_y = width / work_w, height / work_h
-        start = time.perf_counter()
         small = cv2.resize(image, (work_w, work_h), interpolation=cv2.INTER_AREA)
-        probability = self._segmenter.probabilities(
+        probability = segmenter.probabilities(
             cv2.cvtColor(small, cv2.COLOR_BGR2RGB), _TILE_GRID if self._tiled(faces, height) else 1
         )
         boxes = [
@@ -142,19 +182,7 @@ class PersonAnonymizer:
             else []
             for blob in blobs
         ]
-        keys = self._tracker.update([b.box for b in blobs], face_keys)
-        self.times.segmentation += (time.perf_counter() - start) * 1000
-        self.times.frames += 1
-        if not blobs:
-            return image
-        frame = _Frame()
-        if options.style == "recolor":
-            frame = self._skin_and_hands(image, faces)
-        start = time.perf_counter()
-        for blob, key in zip(blobs, keys, strict=True):
-            self._paint(image, blob, key, faces, frame, (scale_x, scale_y))
-        self.times.paint += (time.perf_counter() - start) * 1000
-        return image
+        return blobs, self._tracker.update([b.box for b in blobs], face_keys), (scale_x, scale_y)
 
     def _tiled(self, faces: Sequence[FaceRegion], height: int) -> bool:
         if self.options.tiles != "auto":

@@ -42,6 +42,9 @@ from vigil.types import Image
 # face's skin): (BGR image, the frame's faces, each face's track number, 1-based frame number)
 # -> the image (in place).
 FrameHook = Callable[[Image, Sequence[FaceRegion], Sequence[int], int], Image]
+# Called at every chunk's start: forget the frames before; the argument maps the chunk's faceless
+# person keys to the file's (ChunkTask.person_keys).
+HookReset = Callable[[dict[int, int]], None]
 
 # Chunks: about RENDER_CHUNKS per video, from RENDER_CHUNK_MIN to RENDER_CHUNK_MAX frames. From the
 # frame count only (never the worker count), so the output does not depend on the workers. Each
@@ -79,7 +82,7 @@ class RenderJob:
     video: VideoOutputOptions
     strip_metadata: bool
     hook: FrameHook | None = None  # for chunks rendered in this process (workers build their own)
-    hook_reset: Callable[[], None] | None = None  # called at every chunk's start
+    hook_reset: HookReset | None = None  # called at every chunk's start
     chunk_frames: int | None = None  # frames per chunk; None: planned from the frame count
 
 
@@ -95,6 +98,9 @@ class ChunkTask:
     faces: list[tuple[list[FaceRegion], list[int]]]  # per frame first..last: regions, track numbers
     options: FaceOptions
     video: VideoOutputOptions
+    # The chunk's faceless person keys -> the file's (vigil/anonymize/person_keys.py), so that a
+    # person without a face keeps one clothes colour across chunks; empty: the chunk's own.
+    person_keys: dict[int, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -185,7 +191,7 @@ def render(
     return stats
 
 
-def in_process(hook: FrameHook | None, reset: Callable[[], None] | None = None) -> ChunkRunner:
+def in_process(hook: FrameHook | None, reset: HookReset | None = None) -> ChunkRunner:
     """A runner rendering the chunks one after the other in this process."""
 
     def run(
@@ -204,14 +210,14 @@ def in_process(hook: FrameHook | None, reset: Callable[[], None] | None = None) 
 def render_chunk(
     task: ChunkTask,
     hook: FrameHook | None,
-    reset: Callable[[], None] | None,
+    reset: HookReset | None,
     on_frame: Callable[[], None] | None = None,
     cancel: Any = None,  # threading.Event or multiprocessing.Event: `is_set()`
 ) -> ChunkResult:
     """Renders frames `task.first..task.last` into `task.segment` (video only). Raises
     RenderCancelled, InputError (a frame that cannot be decoded), SourceUnsupported."""
     if reset is not None:
-        reset()  # no state from frames before this chunk: the same result in any process
+        reset(task.person_keys)  # no state from frames before this chunk: the same in any process
     counts = [0, 0, 0]  # frames with faces, boxes, max faces
     timestamps: list[tuple[int, int]] = []
     frames = 0

@@ -211,6 +211,24 @@ class _Track:
     missed: int = 0
 
 
+@dataclass(frozen=True)
+class TrackStart:
+    """A track started `offset` updates after the tracker's start (0: on its first frame)."""
+
+    offset: int
+    key: int
+    box: Box
+
+
+@dataclass(frozen=True)
+class TrackEnd:
+    """A track still kept after the last update: its last box, seen `missed` updates ago."""
+
+    key: int
+    box: Box
+    missed: int
+
+
 class BlobTracker:
     """Gives each blob a colour key that stays with the person: greedy matching on box overlap to
     the previous frames' blobs (a person missing for up to `max_missed` frames keeps the key).
@@ -221,6 +239,19 @@ class BlobTracker:
         self.min_iou, self.max_missed = min_iou, max_missed
         self._tracks: list[_Track] = []
         self._next = -1
+        self.frames = 0  # updates so far
+        # Tracks started in the first `max_missed + 1` updates: those a sequential run could have
+        # continued from the frames before (a file's chunks, person_keys.py).
+        self.early: list[TrackStart] = []
+
+    @property
+    def negatives(self) -> int:
+        """How many negative keys were given (-1 .. -negatives)."""
+        return -1 - self._next
+
+    def alive(self) -> list[TrackEnd]:
+        """The tracks kept now, with their last box."""
+        return [TrackEnd(t.key, t.box, t.missed) for t in self._tracks]
 
     def update(self, boxes: Sequence[Box], face_keys: Sequence[Sequence[int]]) -> list[int]:
         """Colour keys of this frame's blobs; `face_keys[i]`: the track ids of blob i's faces
@@ -259,5 +290,8 @@ class BlobTracker:
                     key, self._next = self._next, self._next - 1
                 survivors.append(_Track(box, key))
                 keys[bi] = key
+                if self.frames <= self.max_missed:
+                    self.early.append(TrackStart(self.frames, key, box))
         self._tracks = survivors
+        self.frames += 1
         return [k for k in keys if k is not None]
