@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 from pydantic import BaseModel
-from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from vigil.activity.cache import CachedCues
 from vigil.activity.classify import RulesClassifier, WindowClassifier
@@ -182,6 +181,9 @@ def _clip_score(
 def _report(
     classifier: str, truth: list[Activity], predicted: list[Activity], clips: list[ClipScore]
 ) -> EvalReport:
+    # Here, not at the top: a file's analysis imports this module for its features, not the scores.
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
     present = [a for a in Activity if a in truth]
     shown = [a for a in Activity if a in truth or a in predicted]
     p, r, f, s = precision_recall_fscore_support(truth, predicted, labels=present, zero_division=0)

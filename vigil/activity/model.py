@@ -20,9 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-import joblib
 import numpy as np
-from sklearn.ensemble import RandomForestClassifier
 
 from vigil.activity.features import WindowFeatures
 from vigil.activity.labels import Activity
@@ -76,6 +74,8 @@ def fit(
 ) -> TrainedModel:
     if len(set(labels)) < 2:
         raise ModelError("training needs windows of at least two activities")
+    from sklearn.ensemble import RandomForestClassifier  # ~0.6 s: not for the rules' analyses
+
     forest = RandomForestClassifier(
         n_estimators=200,
         max_depth=6,
@@ -91,6 +91,8 @@ def fit(
 
 def save_model(model: TrainedModel, path: Path) -> None:
     """Written beside `path` and renamed: a reader never sees half a model."""
+    import joblib
+
     buffer = io.BytesIO()
     joblib.dump({"format": FORMAT, "model": model}, buffer)
     replace_private_file(path, buffer.getvalue())
@@ -101,6 +103,8 @@ def load_model(path: Path) -> TrainedModel:
         raise ModelError(
             f"no trained activity model at {path}; run `vigil activity train LABELS.csv --out {path}`"
         )
+    import joblib  # the forest's scikit-learn is imported by the unpickling
+
     try:
         saved = joblib.load(path)
     except Exception as exc:  # a pickle can fail in many ways; all mean "not a model of ours"

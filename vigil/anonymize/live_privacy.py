@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vigil.anonymize.person_options import PersonOptions
 from vigil.anonymize.styles import FaceRegion, FaceStyle, cover_faces
-from vigil.store.accounts import Role
+from vigil.store.roles import Role
 from vigil.types import Detections, FloatArray, Frame, Image
 
 if TYPE_CHECKING:  # mediapipe loads only when bodies are asked for

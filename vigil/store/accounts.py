@@ -9,7 +9,6 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
 
 from sqlalchemy import Connection, Row, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -17,11 +16,10 @@ from sqlalchemy.exc import IntegrityError
 from vigil.errors import ApiKeyNotFound, InvalidAccount, LastAdmin, UserExists, UserNotFound
 from vigil.store.database import Database
 from vigil.store.passwords import hash_password, verify_password
+from vigil.store.roles import ROLES as ROLES  # re-exported: callers import them from here
+from vigil.store.roles import Role as Role
 from vigil.store.schema import ApiKey, User
 
-# admin: everything; operator: a viewer who also sees and decides watchlist alerts; viewer: read only.
-Role = Literal["admin", "operator", "viewer"]
-ROLES: tuple[Role, ...] = ("admin", "operator", "viewer")
 KEY_PREFIX = "vgl_"
 KEY_TOUCH_S = 60  # `last_used_at` is written at most once a minute per key
 # User names: the API's and the CLI's one rule (no spaces or control characters in logs and URLs).
