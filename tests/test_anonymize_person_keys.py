@@ -6,6 +6,7 @@ the file, and two faceless people still get two colours."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,11 +20,12 @@ from tests.conftest import shared_file
 from tests.test_anonymize_files_clips import remux, vigil_settings
 from vigil.anonymize.chunks import ChunkWorkers, PersonsSpec
 from vigil.anonymize.fill import FaceSchedule
-from vigil.anonymize.person_keys import ChunkPeople, file_keys, follow_chunk
+from vigil.anonymize.person_keys import ChunkPeople, FollowedBlobs, blobs_path, file_keys, follow_chunk
 from vigil.anonymize.person_options import PersonOptions
 from vigil.anonymize.persons import PersonAnonymizer, PersonMask
 from vigil.anonymize.render import ChunkTask, RenderJob, plan_render, render
 from vigil.anonymize.segment import TrackEnd, TrackStart, iou
+from vigil.anonymize.styles import FaceRegion
 from vigil.batch.video import FrameReader, probe_video
 from vigil.types import Image
 
@@ -195,3 +197,34 @@ def test_the_rendered_file_keeps_the_colour_with_one_worker_and_two(
     written = _hue(frames[30], before), _hue(frames[31], after)
     assert _apart(*written) < 10, written
     assert _apart(written[0], _hue(boundary.joined[30][0], before)) < 10  # the colour painted
+
+
+def test_the_followed_blobs_read_back_are_those_found(tmp_path: Path) -> None:
+    """The rendering uses the blobs kept by `follow_chunk` instead of segmenting again: read
+    back, they are exactly those a segmentation of the same frames gives (masks, boxes, faces)."""
+    video = shared_file("media/video/hamilton_640x360.mp4")
+    info = probe_video(video)
+    options = vigil_settings().anonymize
+    face = FaceRegion((300.0, 40.0, 360.0, 110.0))
+    task = ChunkTask(
+        video, tmp_path / "chunk.mp4", info, 21, 32, [([face], [3])] * 12, options.faces, options.video
+    )
+    anonymizer = PersonAnonymizer(PersonOptions(style="recolor"), [])
+    try:
+        follow_chunk(task, anonymizer)
+        kept = FollowedBlobs.load(task)
+        assert kept is not None and blobs_path(task).is_file()
+        anonymizer.reset()
+        compared = 0
+        for number, frame in FrameReader(info, task.first, task.last, threads=0).frames():
+            assert frame is not None
+            found = anonymizer.follow(frame.to_ndarray(format="bgr24"), [face], [3])
+            again = kept.frame(number)
+            assert [(b.box, b.faces) for b in again] == [(b.box, b.faces) for b in found]
+            assert all(np.array_equal(a.mask, b.mask) for a, b in zip(again, found, strict=True))
+            compared += len(found)
+    finally:
+        anonymizer.close()
+    assert compared >= 12  # people on every frame
+    other = dataclasses.replace(task, first=21, last=40)  # another chunk's: not used
+    assert FollowedBlobs.load(other) is None

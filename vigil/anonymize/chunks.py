@@ -31,7 +31,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, TypeVar
 
-from vigil.anonymize.person_keys import ChunkPeople, PeopleFollower, file_keys, follow_chunk
+from vigil.anonymize.person_keys import ChunkPeople, FollowedBlobs, PeopleFollower, file_keys, follow_chunk
 from vigil.anonymize.person_options import PersonOptions
 from vigil.anonymize.render import (
     ChunkResult,
@@ -77,7 +77,9 @@ class PersonHook:
 def person_hook(spec: PersonsSpec) -> PersonHook:
     """`PersonAnonymizer` (vigil/anonymize/persons.py) as a per-frame hook: it runs before the
     faces are covered (it samples the face's skin to keep it out of the clothes), and a person's
-    colour follows their face's track (the stitched track number, the same in every chunk)."""
+    colour follows their face's track (the stitched track number, the same in every chunk) or
+    the chunk's file-wide keys. A chunk whose people were followed on this node uses the blobs
+    found then instead of segmenting again (the same blobs: the same pixels)."""
     try:  # imported by name: the persons module is optional for faces-only runs
         module: Any = importlib.import_module("vigil.anonymize.persons")
     except ImportError as exc:
@@ -85,13 +87,18 @@ def person_hook(spec: PersonsSpec) -> PersonHook:
             f"anonymize.persons.style {spec.options.style!r} needs vigil.anonymize.persons: {exc}"
         ) from exc
     anonymizer = module.PersonAnonymizer(spec.options, spec.models_dirs)
+    followed: list[FollowedBlobs | None] = [None]  # the chunk's people found by `follow_chunk`
+
+    def reset(task: ChunkTask) -> None:
+        anonymizer.reset(task.person_keys)
+        followed[0] = FollowedBlobs.load(task)
 
     def apply(image: Image, faces: Sequence[FaceRegion], tracks: Sequence[int], frame: int) -> Image:
-        del frame
-        result: Image = anonymizer.apply(image, faces, list(tracks))
+        known = followed[0].frame(frame) if followed[0] is not None else None
+        result: Image = anonymizer.apply(image, faces, list(tracks), known)
         return result
 
-    return PersonHook(apply, anonymizer.reset, anonymizer.close, anonymizer)
+    return PersonHook(apply, reset, anonymizer.close, anonymizer)
 
 
 class ChunkWorkers:

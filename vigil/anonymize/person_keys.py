@@ -15,18 +15,25 @@ key of its own, so different faceless people keep different keys."""
 from __future__ import annotations
 
 import itertools
+import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
+
 from vigil.anonymize.render import ChunkTask, RenderCancelled
-from vigil.anonymize.segment import TrackEnd, TrackStart, iou
+from vigil.anonymize.segment import PersonBlob, TrackEnd, TrackStart, iou
 from vigil.anonymize.styles import FaceRegion
 from vigil.batch.video import FrameReader
 from vigil.errors import InputError
-from vigil.types import Image
+from vigil.types import Image, IntArray
 
-__all__ = ["ChunkPeople", "PeopleFollower", "file_keys", "follow_chunk"]
+__all__ = ["ChunkPeople", "FollowedBlobs", "PeopleFollower", "blobs_path", "file_keys", "follow_chunk"]
+
+log = logging.getLogger(__name__)
 
 Node = tuple[int, int]  # (chunk index, the chunk's key)
 
@@ -46,15 +53,20 @@ class PeopleFollower(Protocol):
 
     def reset(self, keys: dict[int, int] | None = None) -> None: ...
 
-    def follow(self, image: Image, faces: Sequence[FaceRegion], person_ids: Sequence[int]) -> None: ...
+    def follow(
+        self, image: Image, faces: Sequence[FaceRegion], person_ids: Sequence[int]
+    ) -> list[PersonBlob]: ...
 
     def people(self, first: int) -> ChunkPeople: ...
 
 
 def follow_chunk(task: ChunkTask, follower: PeopleFollower, cancel: Any = None) -> ChunkPeople:
     """Decodes the chunk's frames and follows its people (from a reset state, as the render
-    does). Raises RenderCancelled when `cancel` (an Event) is set, InputError on a bad frame."""
+    does); their blobs are kept beside the chunk's segment (`FollowedBlobs`) for its rendering
+    to use instead of segmenting again. Raises RenderCancelled when `cancel` (an Event) is set,
+    InputError on a bad frame."""
     follower.reset()
+    kept = _BlobWriter()
     reader = FrameReader(task.info, task.first, task.last, threads=0)
     for number, frame in reader.frames():
         if cancel is not None and cancel.is_set():
@@ -62,8 +74,101 @@ def follow_chunk(task: ChunkTask, follower: PeopleFollower, cancel: Any = None) 
         if frame is None:
             raise InputError(f"{task.source}: frame {number} cannot be decoded (corrupt file?)")
         faces, tracks = task.faces[number - task.first]
-        follower.follow(frame.to_ndarray(format="bgr24"), faces, tracks)
+        kept.add(follower.follow(frame.to_ndarray(format="bgr24"), faces, tracks))
+    kept.save(blobs_path(task))
     return follower.people(task.first)
+
+
+def blobs_path(task: ChunkTask) -> Path:
+    """Where a chunk's followed people are kept for its rendering: beside its segment."""
+    return task.segment.with_name(f"{task.segment.stem}.people.npz")
+
+
+class _BlobWriter:
+    """A chunk's blobs, packed as they come (a blob's mask is its box's bits: a full work-size
+    mask per blob would hold hundreds of MB for a 600-frame chunk)."""
+
+    def __init__(self) -> None:
+        self.per_frame: list[int] = []
+        self.boxes: list[tuple[int, int, int, int]] = []
+        self.face_counts: list[int] = []
+        self.faces: list[int] = []
+        self.bits: list[IntArray] = []
+        self.shape = (0, 0)
+
+    def add(self, blobs: Sequence[PersonBlob]) -> None:
+        self.per_frame.append(len(blobs))
+        for blob in blobs:
+            x1, y1, x2, y2 = blob.box
+            self.shape = (int(blob.mask.shape[0]), int(blob.mask.shape[1]))
+            self.boxes.append(blob.box)
+            self.face_counts.append(len(blob.faces))
+            self.faces.extend(blob.faces)
+            self.bits.append(np.packbits(blob.mask[y1:y2, x1:x2]))
+
+    def save(self, path: Path) -> None:
+        """Written under a temporary name and renamed; skipped where the folder is not on this
+        node (a Ray worker elsewhere: its rendering segments again, with the same result)."""
+        if not path.parent.is_dir():
+            return
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.npz")
+        try:
+            np.savez_compressed(
+                temporary,
+                shape=np.array(self.shape, np.int32),
+                per_frame=np.array(self.per_frame, np.int32),
+                boxes=np.array(self.boxes, np.int32).reshape(-1, 4),
+                face_counts=np.array(self.face_counts, np.int32),
+                faces=np.array(self.faces, np.int32),
+                bit_counts=np.array([len(b) for b in self.bits], np.int64),
+                bits=np.concatenate(self.bits) if self.bits else np.zeros(0, np.uint8),
+            )
+            os.replace(temporary, path)
+        except OSError as exc:
+            log.debug("%s: followed people not kept (%s)", path, exc)
+            temporary.unlink(missing_ok=True)
+
+
+class FollowedBlobs:
+    """A chunk's followed people, read back by its rendering: `frame(number)` gives the blobs
+    `follow` found on that frame, unpacked one frame at a time."""
+
+    def __init__(self, task: ChunkTask, data: dict[str, Any]) -> None:
+        self.first = task.first
+        self._shape = (int(data["shape"][0]), int(data["shape"][1]))
+        per_frame = data["per_frame"]
+        self._blob_start = np.concatenate([[0], np.cumsum(per_frame)]).astype(np.int64)
+        self._boxes = data["boxes"]
+        self._face_start = np.concatenate([[0], np.cumsum(data["face_counts"])]).astype(np.int64)
+        self._faces = data["faces"]
+        self._bit_start = np.concatenate([[0], np.cumsum(data["bit_counts"])]).astype(np.int64)
+        self._bits = data["bits"]
+
+    @classmethod
+    def load(cls, task: ChunkTask) -> FollowedBlobs | None:
+        """The chunk's followed people, or None when not kept here (or not for this chunk)."""
+        path = blobs_path(task)
+        try:
+            with np.load(path) as archive:
+                data = {name: archive[name] for name in archive.files}
+        except (OSError, ValueError, KeyError):
+            return None
+        if len(data.get("per_frame", ())) != task.last - task.first + 1:
+            return None
+        return cls(task, data)
+
+    def frame(self, number: int) -> list[PersonBlob]:
+        index = number - self.first
+        blobs = []
+        for b in range(int(self._blob_start[index]), int(self._blob_start[index + 1])):
+            x1, y1, x2, y2 = (int(v) for v in self._boxes[b])
+            bits = self._bits[int(self._bit_start[b]) : int(self._bit_start[b + 1])]
+            mask = np.zeros(self._shape, bool)
+            count = (y2 - y1) * (x2 - x1)
+            mask[y1:y2, x1:x2] = np.unpackbits(bits, count=count).reshape(y2 - y1, x2 - x1).astype(bool)
+            faces = [int(i) for i in self._faces[int(self._face_start[b]) : int(self._face_start[b + 1])]]
+            blobs.append(PersonBlob(mask, (x1, y1, x2, y2), faces))
+        return blobs
 
 
 def file_keys(

@@ -117,11 +117,15 @@ class PersonAnonymizer:
         if self._hands is not None:
             self._hands.reset()
 
-    def follow(self, image: Image, faces: Sequence[FaceRegion], person_ids: Sequence[int | None]) -> None:
-        """Tracks the people of `image` as `apply` would, painting nothing (no hands, no skin):
-        a file's chunks are followed first so their faceless keys can be joined (person_keys.py)."""
-        if self._segmenter is not None:
-            self._people(self._segmenter, image, faces, person_ids)
+    def follow(
+        self, image: Image, faces: Sequence[FaceRegion], person_ids: Sequence[int | None]
+    ) -> list[PersonBlob]:
+        """Tracks the people of `image` as `apply` would, painting nothing (no hands, no skin),
+        and returns them (for `apply(..., blobs=)`): a file's chunks are followed first so their
+        faceless keys can be joined (person_keys.py)."""
+        if self._segmenter is None:
+            return []
+        return self._people(self._segmenter, image, faces, person_ids)[0]
 
     def people(self, first: int) -> ChunkPeople:
         """The tracks of the frames seen since the last reset, for joining with the next chunk's."""
@@ -129,27 +133,32 @@ class PersonAnonymizer:
         return ChunkPeople(first, tracker.negatives, tuple(tracker.early), tuple(tracker.alive()))
 
     def apply(
-        self, image: Image, faces: Sequence[FaceRegion], person_ids: Sequence[int | None] | None = None
+        self,
+        image: Image,
+        faces: Sequence[FaceRegion],
+        person_ids: Sequence[int | None] | None = None,
+        blobs: Sequence[PersonBlob] | None = None,
     ) -> Image:
         """Anonymises the people of `image` (BGR, in place) and returns it. `faces` are this
         frame's faces (skin colour, face area kept, and people side by side told apart);
         `person_ids`, aligned with `faces`, their track ids when known: a person's colour then
-        follows the face's track."""
+        follows the face's track. `blobs`: this frame's people as `follow` found them (the same
+        image and faces), instead of segmenting again."""
         self.last = []
         if self._segmenter is None:
             return image
         start = time.perf_counter()
-        blobs, keys, scale = self._people(self._segmenter, image, faces, person_ids)
+        found, keys, scale = self._people(self._segmenter, image, faces, person_ids, blobs)
         keys = [self._file_keys.get(key, key) for key in keys]
         self.times.segmentation += (time.perf_counter() - start) * 1000
         self.times.frames += 1
-        if not blobs:
+        if not found:
             return image
         frame = _Frame()
         if self.options.style == "recolor":
             frame = self._skin_and_hands(image, faces)
         start = time.perf_counter()
-        for blob, key in zip(blobs, keys, strict=True):
+        for blob, key in zip(found, keys, strict=True):
             self._paint(image, blob, key, faces, frame, scale)
         self.times.paint += (time.perf_counter() - start) * 1000
         return image
@@ -160,13 +169,30 @@ class PersonAnonymizer:
         image: Image,
         faces: Sequence[FaceRegion],
         person_ids: Sequence[int | None] | None,
+        known: Sequence[PersonBlob] | None = None,
     ) -> tuple[list[PersonBlob], list[int], tuple[float, float]]:
-        """This frame's people (work-resolution blobs), their tracker keys, and the scale from
-        work to frame pixels."""
+        """This frame's people (work-resolution blobs; segmented unless `known`), their tracker
+        keys, and the scale from work to frame pixels."""
         options = self.options
         height, width = image.shape[:2]
         work_w = min(options.segment_width, width)
         work_h = max(1, round(height * work_w / width))
+        scale_x, scale_y = width / work_w, height / work_h
+        blobs = list(known) if known is not None else self._segment(segmenter, image, faces, (work_w, work_h))
+        face_keys = [
+            [k for k in (person_ids[i] for i in blob.faces) if k is not None]
+            if person_ids is not None
+            else []
+            for blob in blobs
+        ]
+        return blobs, self._tracker.update([b.box for b in blobs], face_keys), (scale_x, scale_y)
+
+    def _segment(
+        self, segmenter: PersonSegmenter, image: Image, faces: Sequence[FaceRegion], size: tuple[int, int]
+    ) -> list[PersonBlob]:
+        options = self.options
+        height, width = image.shape[:2]
+        work_w, work_h = size
         scale_x, scale_y = width / work_w, height / work_h
         small = cv2.resize(image, (work_w, work_h), interpolation=cv2.INTER_AREA)
         probability = segmenter.probabilities(
@@ -175,14 +201,7 @@ class PersonAnonymizer:
         boxes = [
             (f.box[0] / scale_x, f.box[1] / scale_y, f.box[2] / scale_x, f.box[3] / scale_y) for f in faces
         ]
-        blobs = person_blobs(probability, options.threshold, options.min_area, boxes)
-        face_keys = [
-            [k for k in (person_ids[i] for i in blob.faces) if k is not None]
-            if person_ids is not None
-            else []
-            for blob in blobs
-        ]
-        return blobs, self._tracker.update([b.box for b in blobs], face_keys), (scale_x, scale_y)
+        return person_blobs(probability, options.threshold, options.min_area, boxes)
 
     def _tiled(self, faces: Sequence[FaceRegion], height: int) -> bool:
         if self.options.tiles != "auto":

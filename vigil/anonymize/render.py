@@ -42,9 +42,9 @@ from vigil.types import Image
 # face's skin): (BGR image, the frame's faces, each face's track number, 1-based frame number)
 # -> the image (in place).
 FrameHook = Callable[[Image, Sequence[FaceRegion], Sequence[int], int], Image]
-# Called at every chunk's start: forget the frames before; the argument maps the chunk's faceless
-# person keys to the file's (ChunkTask.person_keys).
-HookReset = Callable[[dict[int, int]], None]
+# Called at every chunk's start with the chunk: forget the frames before (the chunk's task holds
+# what the hook may use: its faceless people's file-wide keys, where its followed people are).
+HookReset = Callable[["ChunkTask"], None]
 
 # Chunks: about RENDER_CHUNKS per video, from RENDER_CHUNK_MIN to RENDER_CHUNK_MAX frames. From the
 # frame count only (never the worker count), so the output does not depend on the workers. Each
@@ -217,7 +217,7 @@ def render_chunk(
     """Renders frames `task.first..task.last` into `task.segment` (video only). Raises
     RenderCancelled, InputError (a frame that cannot be decoded), SourceUnsupported."""
     if reset is not None:
-        reset(task.person_keys)  # no state from frames before this chunk: the same in any process
+        reset(task)  # no state from frames before this chunk: the same in any process
     counts = [0, 0, 0]  # frames with faces, boxes, max faces
     timestamps: list[tuple[int, int]] = []
     frames = 0
