@@ -104,7 +104,7 @@ def analyse(
     workers: Annotated[
         int | None,
         typer.Option(
-            help="Processes for a file's vision cues; 1 runs in this process.",
+            help="Workers for a file's vision cues (locally this process and N-1 processes; Ray: N actors).",
             show_default="one per 30 s of video, up to the CPU count",
         ),
     ] = None,
