@@ -9,9 +9,12 @@ Where the input frame has other faces, the bench also counts the covered faces t
 to their original than another person's face of the frame is (a dark audience face and its dark
 blurred patch can both look like "any dark face" to the embedder). Faces the embedder cannot tell
 from a flat grey patch (the input with the face filled grey scores >= the threshold against it:
-dark or tiny faces) carry no identity for it and are counted apart. As a check that the embedder
-would have recognised them, each input face is also compared with the face at the same place
-`--step` frames later (input to input).
+dark or tiny faces) carry no identity for it and are counted apart. Of the faces still at or
+above the threshold after covering, the bench counts those for which a flat fill of the padded
+box with its own mean colour, or its edge's, scores at or above it too: the embedder then takes a
+patch with no face in it for that person, and nothing of the face is needed to reach the score.
+As a check that the embedder would have recognised them, each input face is also compared with
+the face at the same place `--step` frames later (input to input).
 
 Background: SSIM (Gaussian window, 11 px, sigma 1.5, on luma) between input and output frames over
 the pixels outside every face YuNet finds in the input, each box grown by 0.6 of its size (the
@@ -36,7 +39,7 @@ import cv2
 import numpy as np
 
 from vigil.anonymize.run import anonymize_videos
-from vigil.anonymize.styles import FaceRegion, cover_faces
+from vigil.anonymize.styles import FaceRegion, cover_faces, padded_box
 from vigil.config import load_settings
 from vigil.detect import create_detector
 from vigil.detect.yunet import YuNetConfig
@@ -70,6 +73,24 @@ def ssim_map(a: Image, b: Image) -> np.ndarray:
     return result
 
 
+def _flat_fills(frame: Image, box: tuple[float, float, float, float]) -> list[Image]:
+    """The frame with the face's padded box (pad 0.4) filled flat with the box's mean colour, and
+    with the mean colour of the box's edge: no face at all, only its colours."""
+    height, width = frame.shape[:2]
+    area = padded_box(box, 0.4, width, height)
+    if area is None:
+        return []
+    left, top, right, bottom = area
+    region = frame[top:bottom, left:right]
+    edge = np.concatenate((region[0], region[-1], region[:, 0], region[:, -1]))
+    fills = []
+    for colour in (region.reshape(-1, 3).mean(axis=0), edge.mean(axis=0)):
+        filled = frame.copy()
+        filled[top:bottom, left:right] = np.round(colour).astype(np.uint8)
+        fills.append(filled)
+    return fills
+
+
 def measure(clip: Path, out_dir: Path, step: int, style: str) -> dict[str, float]:
     settings = load_settings(
         shared_dir=SHARED, track={"cpu_workers": 2}, anonymize={"faces": {"style": style}}
@@ -85,6 +106,7 @@ def measure(clip: Path, out_dir: Path, step: int, style: str) -> dict[str, float
     unchanged: list[float] = []
     small = 0
     uninformative = 0
+    matched_by_flat = 0  # of the faces at or above the threshold: a flat fill of their colours is too
     background: list[float] = []
     previous: dict[int, np.ndarray] = {}
     for index, (before, after) in enumerate(zip(frames(clip), frames(output), strict=True)):
@@ -114,6 +136,15 @@ def measure(clip: Path, out_dir: Path, step: int, style: str) -> dict[str, float
                 continue
             covered = embedder.embed(FaceCrop.cut(after, box, landmarks)).vector
             anonymised.append(float(np.dot(original, covered)))
+            if anonymised[-1] >= threshold:
+                flat = max(
+                    (
+                        float(np.dot(original, embedder.embed(FaceCrop.cut(fill, box, landmarks)).vector))
+                        for fill in _flat_fills(before, (x1, y1, x2, y2))
+                    ),
+                    default=0.0,
+                )
+                matched_by_flat += flat >= threshold
             others = [
                 float(
                     np.dot(
@@ -142,6 +173,7 @@ def measure(clip: Path, out_dir: Path, step: int, style: str) -> dict[str, float
         "faces": len(anonymised),
         "small_faces_skipped": small,
         "uninformative_faces": uninformative,
+        "above_threshold_also_for_a_flat_fill": matched_by_flat,
         "max_cosine_after": max(anonymised, default=float("nan")),
         "share_below_threshold": sum(v < threshold for v in anonymised) / max(1, len(anonymised)),
         "median_cosine_after": statistics.median(anonymised) if anonymised else float("nan"),

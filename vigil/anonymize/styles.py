@@ -2,7 +2,9 @@
 
 Shared by the file pipeline and the live privacy mode, so both hide a face the same way. The
 strength scales with the face: a blur or a pixel grid fixed in pixels would leave a large face
-recognisable and waste work on a small one."""
+recognisable and waste work on a small one. Blur and pixelate also keep only part of the cells'
+contrast around the colour at the patch's edge, so the patch is not a face-shaped blob to a
+detector."""
 
 from __future__ import annotations
 
@@ -19,9 +21,15 @@ FaceStyle = Literal["blur", "pixelate", "solid", "mask"]
 FACE_STYLES: tuple[FaceStyle, ...] = ("blur", "pixelate", "solid", "mask")
 # Detail kept across a face. Measured on obama_and_biden.jpg: blurred from 8 cells YuNet still
 # found both faces (0.76, 0.61), from 6 one (0.35), from 4 none; pixelated from 8 BlazeFace found
-# one, from 6 no detector did.
+# one, from 6 no detector did. On video 6 cells were still a face to YuNet@0.6 (hamilton and
+# crowd_1080p: 28 faces) and BlazeFace (67 frames); 4 flattened cells: 1 and 9.
 BLUR_CELLS = 4
-PIXEL_CELLS = 6
+PIXEL_CELLS = 4
+# Share of the cells' contrast kept around the patch's edge colour. Even 4 blurred cells keep a
+# skin-coloured oval under darker hair, which BlazeFace still scored 0.6-0.7 with a mouth, hand or
+# collar below the patch (crowd_1080p: 6 face-frames, hamilton: 1); at half the contrast no
+# detector found one on hamilton or crowd_1080p, and the patch still reads as a blur.
+FLATTEN = 0.5
 SOLID_BGR = (40, 40, 40)
 
 
@@ -74,8 +82,25 @@ def _cells(region: Image, across: int) -> tuple[int, int]:
     return across, max(1, min(height, round(across * height / max(width, 1))))
 
 
+def _edge_colour(region: Image) -> FloatArray:
+    """Mean colour of the region's outermost pixels: what surrounds the face (background, hair,
+    collar), the colour a flattened patch tends to."""
+    edge = np.concatenate((region[0], region[-1], region[:, 0], region[:, -1]))
+    colour: FloatArray = edge.mean(axis=0, dtype=np.float32)
+    return colour
+
+
+def _flattened(cells: Image, toward: FloatArray) -> Image:
+    """`cells` with only FLATTEN of their contrast around `toward` left: the face's light and dark
+    parts (skin against hair, eyes, mouth) no longer make a face-shaped blob."""
+    flat = toward + FLATTEN * (cells.astype(np.float32) - toward)
+    flattened: Image = np.clip(flat + 0.5, 0, 255).astype(np.uint8)
+    return flattened
+
+
 def _pixelated(region: Image) -> Image:
     small = cv2.resize(region, _cells(region, PIXEL_CELLS), interpolation=cv2.INTER_AREA)
+    small = _flattened(small, _edge_colour(region))
     return cv2.resize(small, (region.shape[1], region.shape[0]), interpolation=cv2.INTER_NEAREST)
 
 
@@ -93,6 +118,7 @@ def _blurred(region: Image) -> Image:
     mid_size = (max(1, round(width / scale)), max(1, round(height / scale)))
     smooth = cv2.resize(small, mid_size, interpolation=cv2.INTER_LINEAR)
     smooth = cv2.GaussianBlur(smooth, (0, 0), sigma / scale)
+    smooth = _flattened(smooth, _edge_colour(region))
     return cv2.resize(smooth, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
