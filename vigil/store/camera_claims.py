@@ -96,8 +96,15 @@ class AdvisoryClaims:
         return self._conn
 
     def _drop(self) -> None:
-        """Closes the session (and with it every lock it held); never back to the pool."""
+        """Closes the session (and with it every lock it held); never back to the pool. The locks
+        are released first, while the session answers: a closed session's locks go only when its
+        server process has ended, a moment later."""
         if self._conn is not None:
+            try:
+                self._conn.execute(text("SELECT pg_advisory_unlock_all()"))
+                self._conn.commit()
+            except SQLAlchemyError:
+                pass  # a dead session: the server releases its locks itself
             try:
                 self._conn.invalidate()
                 self._conn.close()

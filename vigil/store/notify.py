@@ -12,13 +12,14 @@ tables anyway. SQLite has no such channel: `open_channel` answers None and one s
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Callable
 
-import psycopg
-from psycopg import sql
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
+from vigil.errors import StoreError
 from vigil.redact import redact
 from vigil.store.database import Database
 
@@ -26,6 +27,11 @@ log = logging.getLogger(__name__)
 MAX_PAYLOAD = 7900  # bytes; PostgreSQL refuses more than 8000 per notice
 POLL_S = 0.5  # how often the listener looks at its stop flag between notices
 RETRY_S = (0.5, 1.0, 2.0, 5.0, 10.0)  # pauses between reconnection attempts, the last repeated
+CHANNEL_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")  # a plain identifier: LISTEN takes no parameter
+
+
+class NoticeNotSent(StoreError):
+    """The database did not take the notice (unreachable, or refused it)."""
 
 
 class PayloadTooLarge(ValueError):
@@ -37,6 +43,8 @@ class PgChannel:
     """One LISTEN/NOTIFY channel: `send` from any thread; `receive` is called on the listener thread."""
 
     def __init__(self, db: Database, name: str, receive: Callable[[str], None]) -> None:
+        if not CHANNEL_NAME.fullmatch(name):
+            raise ValueError(f"not a plain channel name: {name!r}")
         self._db = db
         self.name = name
         self._receive = receive
@@ -48,13 +56,17 @@ class PgChannel:
         self._thread.start()
 
     def send(self, payload: str) -> None:
+        """PayloadTooLarge over PostgreSQL's limit; NoticeNotSent when the database fails."""
         size = len(payload.encode())
         if size > MAX_PAYLOAD:
             raise PayloadTooLarge(size)
-        with self._db.writer.begin() as conn:
-            conn.execute(
-                text("SELECT pg_notify(:channel, :payload)"), {"channel": self.name, "payload": payload}
-            )
+        try:
+            with self._db.writer.begin() as conn:
+                conn.execute(
+                    text("SELECT pg_notify(:channel, :payload)"), {"channel": self.name, "payload": payload}
+                )
+        except SQLAlchemyError as exc:
+            raise NoticeNotSent(f"channel {self.name}: {redact(str(exc))}") from exc
 
     def wait_listening(self, timeout_s: float) -> bool:
         """True once the listener's LISTEN is in place (notices sent from then on reach it)."""
@@ -65,12 +77,13 @@ class PgChannel:
         self._thread.join(timeout_s)
 
     def _listen(self) -> None:
+        driver_error = self._db.writer.dialect.loaded_dbapi.Error  # psycopg's, without importing it
         failures = 0
         while not self._stop.is_set():
             try:
                 self._listen_once()
                 failures = 0
-            except (psycopg.Error, OSError) as exc:
+            except (driver_error, SQLAlchemyError, OSError) as exc:
                 self._listening.clear()
                 pause = RETRY_S[min(failures, len(RETRY_S) - 1)]
                 failures += 1
@@ -79,14 +92,20 @@ class PgChannel:
                 self._stop.wait(pause)
 
     def _listen_once(self) -> None:
-        conninfo = self._db.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        with psycopg.connect(conninfo, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.name)))
+        """On a connection of the engine taken out of its pool for good (autocommit, listening)."""
+        pooled = self._db.writer.raw_connection()
+        try:
+            conn = pooled.driver_connection  # the psycopg connection
+            assert conn is not None
+            conn.autocommit = True
+            conn.execute(f"LISTEN {self.name}")
             self._listening.set()
             while not self._stop.is_set():
                 for notice in conn.notifies(timeout=POLL_S):
                     self.received += 1
                     self._deliver(notice.payload)
+        finally:
+            pooled.invalidate()  # never back to the pool: it listens and is in autocommit
 
     def _deliver(self, payload: str) -> None:
         try:

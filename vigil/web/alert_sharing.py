@@ -16,10 +16,9 @@ from collections.abc import Callable
 from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, ValidationError
-from sqlalchemy.exc import SQLAlchemyError
 
 from vigil.store.database import Database
-from vigil.store.notify import PgChannel, open_channel
+from vigil.store.notify import NoticeNotSent, PgChannel, open_channel
 
 log = logging.getLogger(__name__)
 CHANNEL = "vigil_alerts"
@@ -61,7 +60,7 @@ class AlertSharing:
         notice = AlertNotice(origin=self.origin, type=event_type, alert_id=alert_id)
         try:
             self.channel.send(notice.model_dump_json())
-        except SQLAlchemyError as exc:
+        except NoticeNotSent as exc:
             log.warning("alert %s not announced to the other servers: %s", alert_id, exc)
 
     def close(self) -> None:
