@@ -186,10 +186,10 @@ def test_the_streams_sound_is_on_the_frames_wall_clock(tmp_path: Path) -> None:
     chunks: list[tuple[float, np.ndarray]] = []
 
     class Recorded(StreamAudio):  # what goes to the analysis thread, with its wall time
-        def _emit(self, pts: float, pcm: np.ndarray) -> None:
-            super()._emit(pts, pcm)
-            if self._offset is not None:
-                chunks.append((pts + self._offset, pcm))
+        def _send(self, pts: float, pcm: np.ndarray) -> None:
+            super()._send(pts, pcm)
+            assert self._offset is not None
+            chunks.append((pts + self._offset, pcm))
 
     audio = Recorded("sync", lambda samples, origin: None, [])
     frames: DropOldestQueue[Frame | None] = DropOldestQueue(500)

@@ -40,6 +40,7 @@ QUEUE_CHUNKS = 400  # ~8 s of AAC frames: the analysis thread may lag this much 
 MAX_FILL_S = 2.0  # shorter holes in the sound are heard as silence; longer ones restart the analysis
 REANCHOR_S = 0.5  # the wall clock drifted this far from the sample count: restart from a new anchor
 PENDING_CHUNKS = 200  # audio decoded before the first video frame gave the pts -> wall mapping
+HOLD_S = 0.5  # sound waits at most this far ahead of the latest frame for that frame's mapping
 
 
 @dataclass(frozen=True)
@@ -105,16 +106,31 @@ class StreamAudio:
 
     def frame_time(self, source_pts: float, wall: float) -> None:
         self._offset = wall - source_pts
-        if self._pending:
-            pending, self._pending = self._pending, []
-            for pts, pcm in pending:
-                self._emit(pts, pcm)
+        self._release(source_pts)
 
     def _emit(self, pts: float, pcm: np.ndarray) -> None:
+        """Sound is held until a frame at or after its time gives the mapping: frames arrive in
+        bursts (a connection's start, a loaded machine), and an earlier frame's mapping is then a
+        frame interval late. Video that lags more than HOLD_S behind the sound stops the wait."""
+        if len(self._pending) >= PENDING_CHUNKS:
+            if self._offset is None:
+                return  # no frame yet: the newest sound is dropped, the oldest kept
+            self._send(*self._pending.pop(0))
+        self._pending.append((pts, pcm))
+        self._release(pts - HOLD_S)
+
+    def _release(self, until: float) -> None:
         if self._offset is None:
-            if len(self._pending) < PENDING_CHUNKS:
-                self._pending.append((pts, pcm))
             return
+        ready = 0
+        while ready < len(self._pending) and self._pending[ready][0] <= until:
+            ready += 1
+        released, self._pending = self._pending[:ready], self._pending[ready:]
+        for pts, pcm in released:
+            self._send(pts, pcm)
+
+    def _send(self, pts: float, pcm: np.ndarray) -> None:
+        assert self._offset is not None
         self._queue.put(_Pcm(self._generation, pts, pts + self._offset, pcm))
 
     # ------------------------------------------------------------ analysis thread
