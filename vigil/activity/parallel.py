@@ -24,13 +24,14 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from pathlib import Path
 
 from vigil.activity.cues import VisualSample
 from vigil.activity.vision import VisionCancelled, VisualCueExtractor, visual_samples
 from vigil.jobs.workers import LOCAL, ExecutorSettings, ReadsInput, pool_capacity, start_pool
 
-__all__ = ["CHUNK_S", "CuePool", "chunk_spans", "planned_workers"]
+__all__ = ["CHUNK_S", "ChunkArgs", "CuePool", "chunk_spans", "planned_workers"]
 
 # Seconds of video per chunk: a minute is 6 chunks, which 2 workers share evenly; each chunk costs
 # one more decoded frame for its motion.
@@ -45,35 +46,40 @@ def _init_worker(model_dirs: list[str]) -> None:
     _EXTRACTOR = VisualCueExtractor([Path(d) for d in model_dirs])
 
 
-def _chunk(
-    path: str, interval_s: float, start_s: float, end_s: float, last_frame_s: float | None = None
-) -> list[VisualSample]:
+@dataclass(frozen=True)
+class ChunkArgs:
+    """What a worker samples: `path` from `start_s` to `end_s` (seconds, [start, end)), every
+    `interval_s`; `last_frame_s` (vigil.activity.media_times) when the caller probed the file, so
+    the chunk does not probe it again. Picklable: it goes to worker processes and Ray actors."""
+
+    path: str
+    interval_s: float
+    start_s: float
+    end_s: float
+    last_frame_s: float | None = None
+
+
+def _chunk(args: ChunkArgs) -> list[VisualSample]:
     """A chunk in a worker process, on the models its initializer loaded."""
     assert _EXTRACTOR is not None, "the pool initializer did not run"
-    return _chunk_on(_EXTRACTOR, path, interval_s, start_s, end_s, last_frame_s)
+    return _chunk_on(_EXTRACTOR, args)
 
 
 def _chunk_on(
-    extractor: VisualCueExtractor,
-    path: str,
-    interval_s: float,
-    start_s: float,
-    end_s: float,
-    last_frame_s: float | None = None,
-    on_sample: Callable[[int], None] | None = None,
+    extractor: VisualCueExtractor, args: ChunkArgs, on_sample: Callable[[int], None] | None = None
 ) -> list[VisualSample]:
     """`on_sample(samples so far)`, in-process only (a callable does not cross processes). From the
     sampling time before the chunk, whose frame only primes the motion meter (not the models)."""
-    warm_start = max(0.0, start_s - interval_s)
+    warm_start = max(0.0, args.start_s - args.interval_s)
     return visual_samples(
-        Path(path),
-        interval_s,
+        Path(args.path),
+        args.interval_s,
         extractor=extractor,
         on_progress=None if on_sample is None else lambda done, _total: on_sample(done),
         start_s=warm_start,
-        end_s=end_s,
-        last_frame_s=last_frame_s,
-        warm_up=warm_start < start_s,
+        end_s=args.end_s,
+        last_frame_s=args.last_frame_s,
+        warm_up=warm_start < args.start_s,
     )
 
 
@@ -86,29 +92,13 @@ class _ThreadWorker:
         self._thread = ThreadPoolExecutor(1, "activity-cues")
         self.extractor: VisualCueExtractor | None = None
 
-    def submit(
-        self,
-        path: str,
-        interval_s: float,
-        start_s: float,
-        end_s: float,
-        last_frame_s: float | None,
-        on_sample: Callable[[int], None] | None,
-    ) -> Future[list[VisualSample]]:
-        return self._thread.submit(self._run, path, interval_s, start_s, end_s, last_frame_s, on_sample)
+    def submit(self, args: ChunkArgs, on_sample: Callable[[int], None] | None) -> Future[list[VisualSample]]:
+        return self._thread.submit(self._run, args, on_sample)
 
-    def _run(
-        self,
-        path: str,
-        interval_s: float,
-        start_s: float,
-        end_s: float,
-        last_frame_s: float | None,
-        on_sample: Callable[[int], None] | None,
-    ) -> list[VisualSample]:
+    def _run(self, args: ChunkArgs, on_sample: Callable[[int], None] | None) -> list[VisualSample]:
         if self.extractor is None:
             self.extractor = VisualCueExtractor(self._dirs)
-        return _chunk_on(self.extractor, path, interval_s, start_s, end_s, last_frame_s, on_sample)
+        return _chunk_on(self.extractor, args, on_sample)
 
     def close(self) -> None:
         """After the running chunk (at most one: its models are closed after it)."""
@@ -183,7 +173,10 @@ class CuePool:
         on_thread: dict[Future[list[VisualSample]], int] = {}
         on_pool: dict[Future[list[VisualSample]], int] = {}
         results: dict[int, list[VisualSample]] = {}
-        queue = list(enumerate(spans))
+        queue = [
+            (index, ChunkArgs(str(path), interval_s, start, end, last_frame_s))
+            for index, (start, end) in enumerate(spans)
+        ]
         # Ray actors get a chunk ahead each, so none waits for the next one to reach it; local
         # processes get none ahead, so the last chunks do not queue on a busy process while the
         # thread is free (a chunk reaches a local process in a few milliseconds).
@@ -195,15 +188,13 @@ class CuePool:
                     future.cancel()  # queued chunks; a running one ends (or its actor is killed at close)
                 raise VisionCancelled(f"analysis of {path.name} cancelled")
             if queue and self._thread is not None and not on_thread:
-                index, (start, end) = queue.pop(0)
-                on_sample = self._sample_progress(on_progress, round(start / interval_s), expected)
-                on_thread[self._thread.submit(str(path), interval_s, start, end, last_frame_s, on_sample)] = (
-                    index
-                )
+                index, args = queue.pop(0)
+                on_sample = self._sample_progress(on_progress, round(args.start_s / interval_s), expected)
+                on_thread[self._thread.submit(args, on_sample)] = index
             while queue and self._pool is not None and len(on_pool) < pool_slots * ahead:
-                index, (start, end) = queue.pop(0)
+                index, args = queue.pop(0)
                 chunk = ReadsInput(_chunk, str(path))  # a node without the file says so
-                on_pool[self._pool.submit(chunk, str(path), interval_s, start, end, last_frame_s)] = index
+                on_pool[self._pool.submit(chunk, args)] = index
             finished, _ = wait([*on_thread, *on_pool], timeout=0.5, return_when=FIRST_COMPLETED)
             for future in finished:  # a worker's error is raised here
                 results[on_thread.pop(future) if future in on_thread else on_pool.pop(future)] = (
