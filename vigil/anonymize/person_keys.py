@@ -24,11 +24,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from vigil.anonymize.render import ChunkTask, RenderCancelled
+from vigil.anonymize.render import ChunkTask, chunk_frames
 from vigil.anonymize.segment import PersonBlob, TrackEnd, TrackStart, iou
 from vigil.anonymize.styles import FaceRegion
-from vigil.batch.video import FrameReader
-from vigil.errors import InputError
 from vigil.types import Image, IntArray
 
 __all__ = ["ChunkPeople", "FollowedBlobs", "PeopleFollower", "blobs_path", "file_keys", "follow_chunk"]
@@ -67,13 +65,7 @@ def follow_chunk(task: ChunkTask, follower: PeopleFollower, cancel: Any = None) 
     InputError on a bad frame."""
     follower.reset()
     kept = _BlobWriter()
-    reader = FrameReader(task.info, task.first, task.last, threads=0)
-    for number, frame in reader.frames():
-        if cancel is not None and cancel.is_set():
-            raise RenderCancelled
-        if frame is None:
-            raise InputError(f"{task.source}: frame {number} cannot be decoded (corrupt file?)")
-        faces, tracks = task.faces[number - task.first]
+    for _, frame, faces, tracks in chunk_frames(task, cancel):
         kept.add(follower.follow(frame.to_ndarray(format="bgr24"), faces, tracks))
     kept.save(blobs_path(task))
     return follower.people(task.first)

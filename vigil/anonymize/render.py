@@ -20,11 +20,11 @@ import math
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import av
 import av.error
@@ -221,7 +221,6 @@ def render_chunk(
     counts = [0, 0, 0]  # frames with faces, boxes, max faces
     timestamps: list[tuple[int, int]] = []
     frames = 0
-    reader = FrameReader(task.info, task.first, task.last, threads=0)
     try:
         with av.open(str(task.source)) as source, av.open(str(task.segment), "w", format="mp4") as target:
             vin = source.streams.video[0]
@@ -239,12 +238,7 @@ def render_chunk(
                     timestamps.append((packet.pts, packet.dts))
                     target.mux(packet)
 
-            for number, frame in reader.frames():
-                if cancel is not None and cancel.is_set():
-                    raise RenderCancelled
-                if frame is None:
-                    raise InputError(f"{task.source}: frame {number} cannot be decoded (corrupt file?)")
-                faces, tracks = task.faces[number - task.first]
+            for number, frame, faces, tracks in chunk_frames(task, cancel):
                 write(_cover(frame, faces, tracks, number, task.options, hook, counts))
                 frames += 1
                 if on_frame is not None:
@@ -253,6 +247,27 @@ def render_chunk(
     except av.error.FFmpegError as exc:
         raise SourceUnsupported(f"{task.source}: cannot decode the video ({exc}); corrupt file?") from exc
     return ChunkResult(task.first, task.last, frames, counts[0], counts[1], counts[2], timestamps)
+
+
+class ChunkFrame(NamedTuple):
+    number: int  # 1-based frame number in the file
+    frame: Any  # av.VideoFrame
+    faces: list[FaceRegion]  # the regions to cover on it
+    tracks: list[int]  # their track numbers, aligned with `faces`
+
+
+def chunk_frames(task: ChunkTask, cancel: Any = None) -> Iterator[ChunkFrame]:
+    """A chunk's frames in order, with their faces (for the render and the follow pass, which must
+    see the same frames). Raises RenderCancelled when `cancel` (an Event) is set, InputError on a
+    frame that cannot be decoded."""
+    reader = FrameReader(task.info, task.first, task.last, threads=0)
+    for number, frame in reader.frames():
+        if cancel is not None and cancel.is_set():
+            raise RenderCancelled
+        if frame is None:
+            raise InputError(f"{task.source}: frame {number} cannot be decoded (corrupt file?)")
+        faces, tracks = task.faces[number - task.first]
+        yield ChunkFrame(number, frame, faces, tracks)
 
 
 def _cover(
