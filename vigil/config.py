@@ -307,6 +307,14 @@ class WebConfig(_Strict):
     live_fps: float = Field(5.0, gt=0, le=30, description="Highest frame rate of the live MJPEG view")
     live_jpeg_quality: int = Field(70, ge=10, le=100, description="JPEG quality of live pictures")
     start_cameras: bool = Field(True, description="Start the camera workers with the server")
+    camera_takeover_s: float = Field(
+        10.0,
+        ge=0,
+        le=3600,
+        description="Every this many seconds: stop the cameras whose claim was lost with the database "
+        "session, and start the enabled cameras another server of the database held, once it let them go "
+        "(it stopped them or died); 0: never",
+    )
 
 
 def move_video_upload_limit(data: Any) -> Any:

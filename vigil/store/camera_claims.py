@@ -41,6 +41,11 @@ class CameraClaims(Protocol):
         """Releases every claim."""
         ...
 
+    def lost(self) -> list[str]:
+        """The cameras this process claimed and no longer holds (its database session was lost,
+        and the database released their locks: another server may run them now)."""
+        ...
+
 
 class AdvisoryClaims:
     """PostgreSQL: advisory locks on one connection kept open while any camera is claimed."""
@@ -49,6 +54,7 @@ class AdvisoryClaims:
         self.db = db
         self._conn: Connection | None = None
         self._held: set[str] = set()
+        self._gone: set[str] = set()  # held when the session failed: for `lost`
         self._guard = threading.Lock()
 
     def claim(self, camera: str) -> bool:
@@ -62,7 +68,7 @@ class AdvisoryClaims:
                 )
                 conn.commit()  # a session lock outlives the transaction; do not sit idle in one
             except SQLAlchemyError as exc:
-                self._drop()
+                self._failed()
                 log.warning("camera %s: cannot ask the database who runs it (%s)", camera, exc)
                 return False
             if taken:
@@ -80,7 +86,7 @@ class AdvisoryClaims:
                 self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": camera_key(camera)})
                 self._conn.commit()
             except SQLAlchemyError:
-                self._drop()  # closing the session releases its locks anyway
+                self._failed()  # closing the session releases its locks anyway
                 return
             if not self._held:
                 self._drop()
@@ -89,6 +95,23 @@ class AdvisoryClaims:
         with self._guard:
             self._held.clear()
             self._drop()
+
+    def lost(self) -> list[str]:
+        with self._guard:
+            if self._conn is not None:
+                try:
+                    self._conn.execute(text("SELECT 1"))
+                    self._conn.commit()
+                except SQLAlchemyError as exc:
+                    log.warning("the camera claims' database session was lost (%s)", exc)
+                    self._failed()
+            gone, self._gone = sorted(self._gone), set()
+        return gone
+
+    def _failed(self) -> None:
+        """The session failed: whatever it held is lost (the database drops a dead session's locks)."""
+        self._gone |= self._held
+        self._drop()
 
     def _connection(self) -> Connection:
         if self._conn is None:
@@ -144,6 +167,9 @@ class FileClaims:
             locks, self._locks = list(self._locks.values()), {}
         for lock in locks:
             lock.release()
+
+    def lost(self) -> list[str]:
+        return []  # an flock lasts as long as this process
 
 
 def camera_claims(db: Database) -> CameraClaims:

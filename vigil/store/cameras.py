@@ -75,6 +75,12 @@ class CameraRepository:
             rows = conn.execute(select(Camera).where(Camera.managed.is_(True)).order_by(Camera.id)).all()
         return [_row(r) for r in rows]
 
+    def row(self, camera_id: int) -> CameraRow | None:
+        """The row as stored now (another server over the database may have changed it)."""
+        with self.db.reader.connect() as conn:
+            found = conn.execute(select(Camera).where(Camera.id == camera_id)).first()
+        return None if found is None else _row(found)
+
     def upsert(
         self, name: str, source: CameraSource, *, managed: bool, enabled: bool | None = None
     ) -> CameraRow:

@@ -34,6 +34,7 @@ from vigil.watchlist.outbox import OutboxWorker, start_outbox_worker
 from vigil.watchlist.outbox_metrics import OutboxCollector
 from vigil.watchlist.outbox_store import OutboxStore
 from vigil.web.auth import Sessions, require_admin
+from vigil.web.camera_takeover import CameraTakeover
 from vigil.web.cameras import CameraManager
 from vigil.web.context import WebContext
 from vigil.web.errors import refused
@@ -129,15 +130,21 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     root.addHandler(ctx.errors)  # recent warnings/errors for the System page
     outbox: OutboxWorker | None = None
     reports: ReportService | None = None
+    takeover: CameraTakeover | None = None
     try:  # whatever fails at start, the cameras, jobs and store are closed
         if ctx.settings.web.start_cameras:
             await run_in_threadpool(ctx.cameras.start_enabled)
+            if ctx.settings.web.camera_takeover_s > 0:
+                takeover = CameraTakeover(ctx.cameras.take_over, ctx.settings.web.camera_takeover_s)
+                takeover.start()
         # The scheduler lock: recover what a stopped server left and run the queued jobs.
         await run_in_threadpool(ctx.jobs.start)
         outbox = start_outbox_worker(ctx.settings, ctx.store.db)  # UPR_API_URL's deliveries, if set
         reports = start_report_service(ctx.settings.activity.report, ctx.store.db)  # activity.report, if on
         yield
     finally:
+        if takeover is not None:  # before the cameras close: it would start them again
+            await run_in_threadpool(takeover.close)
         await run_in_threadpool(ctx.cameras.close)  # before the store and the event bus close
         if outbox is not None:  # after the cameras: it flushes their last alerts for a few seconds
             await run_in_threadpool(outbox.close)

@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 Origin = Literal["db", "config"]
 STOP_JOIN_S = 5.0  # a stop request waits this long; slower pipelines are joined at shutdown
 CLOSE_JOIN_S = 15.0
+LOST_CLAIM = "stopped: its claim was lost with the database session; it starts again where it is claimed next"
 _USB_URL = re.compile(r"^(?:usb:(\d{1,2})|/dev/video(\d{1,2}))$")
 _NETWORK_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://")
 T = TypeVar("T")
@@ -239,6 +240,7 @@ class CameraManager:
         self._cameras: dict[int, CameraInfo] = {}
         self._pipelines: dict[int, CameraPipeline | RemoteCamera] = {}
         self._start_errors: dict[int, str] = {}
+        self._claimed_elsewhere: set[int] = set()  # enabled here, but another server held them
         self._stopping: list[CameraPipeline | RemoteCamera] = []  # stopped but not yet joined
         self.claims = camera_claims(store.db)  # a camera runs on one server of the database
         self.cluster: ClusterCameras | None = None  # cluster mode: pipelines are Ray actors
@@ -438,6 +440,27 @@ class CameraManager:
                 with self._ops:
                     self._launch(info)
 
+    def take_over(self) -> list[str]:
+        """Starts the cameras another server of this database held when they were to start here,
+        once that server has let them go (it stopped them or died) and the database still has them
+        enabled; returns the names started. The app calls it every `web.camera_takeover_s`."""
+        for name in self.claims.lost():
+            self._stop_unclaimed(name)
+        with self._state:
+            waiting = sorted(self._claimed_elsewhere)
+        started: list[str] = []
+        for camera_id in waiting:
+            with self._ops:
+                info = self._as_stored(camera_id)
+                if self.closed or info is None or not info.enabled or self.is_running(camera_id):
+                    continue
+                if not self.claims.claim(info.name):
+                    continue  # still held elsewhere: wait, quietly
+                if self._launch(info) is None:
+                    log.info("camera %s started here: the server that ran it let it go", info.name)
+                    started.append(info.name)
+        return started
+
     def close(self) -> None:
         """Stops and joins every pipeline, then closes the shared embedder."""
         self.closed = True
@@ -492,16 +515,49 @@ class CameraManager:
                 pipeline = self._factory.build(info.name, info.config())
             pipeline.start()
         except Exception as exc:  # one camera's failure (model, settings) never affects the others
-            if not isinstance(exc, CameraClaimed):
+            claimed = isinstance(exc, CameraClaimed)
+            if not claimed:
                 self.claims.release(info.name)
             log.error("camera %s could not start: %s", info.name, exc)
             with self._state:
                 self._start_errors[info.id] = redact(str(exc))
+                if claimed:
+                    self._claimed_elsewhere.add(info.id)
             return exc
         with self._state:
             self._pipelines[info.id] = pipeline
             self._start_errors.pop(info.id, None)
+            self._claimed_elsewhere.discard(info.id)
         return None
+
+    def _stop_unclaimed(self, name: str) -> None:
+        """Stops a camera whose claim was lost with the database session (another server may
+        start it now: both must not run it); it waits to be claimed again, here or elsewhere."""
+        with self._ops:
+            info = next((c for c in self.cameras() if c.name == name), None)
+            if info is None:
+                return
+            self._halt(info.id)
+            log.error("camera %s stopped: its claim was lost with the database session", name)
+            with self._state:
+                self._start_errors[info.id] = LOST_CLAIM
+                self._claimed_elsewhere.add(info.id)
+
+    def _as_stored(self, camera_id: int) -> CameraInfo | None:
+        """A waiting camera refreshed from its row: another server may have renamed, re-pointed,
+        stopped or deleted it meanwhile (a configured camera takes only the enabled flag, the rest
+        is the configuration's). None, and no more waiting, when it is no longer listed."""
+        with self._state:
+            info = self._cameras.get(camera_id)
+        row = self.store.cameras.row(camera_id)
+        if info is None or row is None or not (info.read_only or row.managed):
+            with self._state:
+                self._claimed_elsewhere.discard(camera_id)
+            return None
+        new = replace(info, enabled=row.enabled) if info.read_only else _listed(row, "db")
+        with self._state:
+            self._cameras[camera_id] = new
+        return new
 
     def _new_factory(self) -> PipelineFactory:
         embedder = self._embedder_factory()
@@ -529,6 +585,7 @@ class CameraManager:
         with self._state:
             pipeline = self._pipelines.pop(camera_id, None)
             self._start_errors.pop(camera_id, None)
+            self._claimed_elsewhere.discard(camera_id)
         self.live.forget(camera_id)
         if pipeline is None:
             return
