@@ -14,9 +14,13 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from tests.conftest import SHARED
 from tests.web_util import bearer, ctx_of, make_app
+from vigil.store.camera_claims import camera_claims, camera_key
+from vigil.store.database import connect
+from vigil.web.cameras import LOST_CLAIM
 
 CLIP = SHARED / "media" / "video" / "hamilton_640x360.mp4"
 PERIOD_S = 0.2
@@ -92,43 +96,59 @@ def test_a_camera_renamed_on_the_first_server_is_not_run_twice(tmp_path: Path, p
             assert not cameras.is_running(camera_id), "the same camera would run on both servers"
 
 
-def test_a_server_that_lost_its_database_session_stops_the_camera(
-    tmp_path: Path, pg_url: str, caplog: pytest.LogCaptureFixture
-) -> None:
-    """The first server's claims session is killed on the database (a network cut, a restarted
-    pooler): its locks are gone, so it stops the camera, and one server only runs it after."""
-    from sqlalchemy import text
+def _kill_claims_session(pg_url: str, camera: str) -> None:
+    """Ends, on the database, the session that holds `camera`'s claim (a network cut, a restarted
+    pooler): the database drops its locks."""
+    key = camera_key(camera) & 0xFFFFFFFFFFFFFFFF  # a bigint lock is stored as classid, objid halves
+    admin = connect(pg_url)
+    try:
+        with admin.writer.begin() as conn:
+            killed = conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
+                    "AND classid = CAST(:high AS oid) AND objid = CAST(:low AS oid)"
+                ),
+                {"high": key >> 32, "low": key & 0xFFFFFFFF},
+            ).all()
+    finally:
+        admin.dispose()
+    assert len(killed) == 1, killed
 
-    from vigil.store.camera_claims import camera_key
-    from vigil.store.database import connect
 
+def test_a_server_whose_lost_claim_was_taken_stops_the_camera(tmp_path: Path, pg_url: str) -> None:
     door = [{"url": str(CLIP), "name": "door", "loop": True}]
-    first, second = _server(tmp_path / "a", pg_url, door), _server(tmp_path / "b", pg_url, door)
+    first = make_app(  # no takeover thread: its check is called below, after the second's
+        tmp_path / "a", pg_url, runtime={"embed_processes": 0}, cameras=door,
+        web={"start_cameras": True, "camera_takeover_s": 0},
+    )  # fmt: skip
+    second = _server(tmp_path / "b", pg_url, door)
     with TestClient(first), TestClient(second):
         a, b = ctx_of(first).cameras, ctx_of(second).cameras
         door_a, door_b = a.cameras()[0].id, b.cameras()[0].id
         assert a.is_running(door_a) and not b.is_running(door_b)
-        admin = connect(pg_url)
+        _kill_claims_session(pg_url, "door")
+        assert _within(10, lambda: b.is_running(door_b)), b.runtime(door_b)
+        assert a.is_running(door_a), "the first server has not checked its claims yet"
+        assert a.take_over() == []
+        assert not a.is_running(door_a) and b.is_running(door_b)
+        assert a.runtime(door_a).start_error == LOST_CLAIM
+
+
+def test_a_lost_claim_nobody_took_is_taken_again_without_a_stop(
+    tmp_path: Path, pg_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    door = [{"url": str(CLIP), "name": "door", "loop": True}]
+    first = _server(tmp_path / "a", pg_url, door)
+    with TestClient(first):
+        cameras = ctx_of(first).cameras
+        door_a = cameras.cameras()[0].id
+        _kill_claims_session(pg_url, "door")
+        assert _within(10, lambda: "taken again" in caplog.text), caplog.text
+        assert cameras.is_running(door_a) and cameras.runtime(door_a).start_error is None
+        other_db = connect(pg_url)
+        other = camera_claims(other_db)
         try:
-            with admin.writer.begin() as conn:
-                key = camera_key("door") & 0xFFFFFFFFFFFFFFFF  # a bigint lock: classid, objid halves
-                killed = conn.execute(
-                    text(
-                        "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
-                        "AND classid = CAST(:high AS oid) AND objid = CAST(:low AS oid)"
-                    ),
-                    {"high": key >> 32, "low": key & 0xFFFFFFFF},
-                ).all()
+            assert not other.claim("door"), "claimed again by the first server"
         finally:
-            admin.dispose()
-        assert len(killed) == 1, killed  # one session holds the one camera's lock
-        # The first server notices at its next period and stops the camera; it may claim it again
-        # at once (the second server had not yet), so what is left is: one server runs it.
-        assert _within(10, lambda: "its claim was lost" in caplog.text), caplog.text
-
-        def one_runs() -> bool:
-            return a.is_running(door_a) + b.is_running(door_b) == 1
-
-        assert _within(10, one_runs), (a.runtime(door_a), b.runtime(door_b))
-        time.sleep(5 * PERIOD_S)
-        assert one_runs(), "still exactly one server runs the camera"
+            other.close()
+            other_db.dispose()

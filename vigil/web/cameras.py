@@ -445,7 +445,10 @@ class CameraManager:
         once that server has let them go (it stopped them or died) and the database still has them
         enabled; returns the names started. The app calls it every `web.camera_takeover_s`."""
         for name in self.claims.lost():
-            self._stop_unclaimed(name)
+            if self.claims.claim(name):  # nobody took it meanwhile: it goes on here
+                log.warning("camera %s: its claim was lost with the database session, and taken again", name)
+            else:
+                self._stop_unclaimed(name)
         with self._state:
             waiting = sorted(self._claimed_elsewhere)
         started: list[str] = []
