@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
 from itertools import pairwise
 from pathlib import Path
@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from tests.conftest import SHARED, shared_file
-from tests.ray_cluster import RayCluster, start_cluster
+from tests.ray_cluster import RayCluster, cluster_fixture
 from tests.web_util import bearer, ctx_of, make_app
 from vigil.activity.labels import Activity
 from vigil.activity.live import LiveState
@@ -34,18 +34,7 @@ T = TypeVar("T")
 CAMERA = "bedroom"
 
 
-@pytest.fixture
-def cluster() -> Iterator[RayCluster]:
-    pytest.importorskip("ray")
-    started = start_cluster(worker_nodes=1)
-    try:
-        yield started
-    finally:
-        from vigil.jobs.ray_pool import import_ray
-
-        import_ray().shutdown()  # this process's connection, before its cluster goes
-        started.stop()
-        assert started.own_processes() == set(), "processes of the test cluster left behind"
+cluster = cluster_fixture("function")  # one per test: the test kills the actor's process
 
 
 def until(value: Callable[[], T | None], timeout_s: float, what: str) -> T:
