@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import SHARED
 from vigil.activity import parallel
-from vigil.activity.analyse import media_duration
+from vigil.activity.media_times import media_times
 from vigil.activity.parallel import CuePool, chunk_spans, planned_workers
 from vigil.activity.vision import VisionCancelled, visual_samples
 from vigil.config import load_settings
@@ -33,7 +33,7 @@ def test_one_worker_and_two_give_the_same_cues(tmp_path: Path) -> None:
     and a process, sharing the chunks as each is free) give equal cues; both sample the times
     one pass does."""
     dirs = load_settings(data_dir=tmp_path, shared_dir=SHARED).model_search_dirs()
-    duration = media_duration(JUGGLE)
+    duration = media_times(JUGGLE).duration
     single_pass = visual_samples(JUGGLE, 0.5, model_dirs=dirs)
     progress: list[tuple[int, int]] = []
     with CuePool(1, dirs) as pool:

@@ -255,12 +255,12 @@ def test_anonymize_on_ray_equals_local(on_ray: ExecutorSettings, tmp_path: Path)
 
 @pytest.mark.slow
 def test_activity_cues_on_ray_equal_local(on_ray: ExecutorSettings, tmp_path: Path) -> None:
-    from vigil.activity.analyse import media_duration
+    from vigil.activity.media_times import media_times
     from vigil.activity.parallel import CuePool
 
     video = shared_file("media/activity/busy/sam2_default_juggle.mp4")
     dirs = load_settings(data_dir=tmp_path, shared_dir=SHARED).model_search_dirs()
-    duration = media_duration(video)
+    duration = media_times(video).duration
     samples = {}
     for where in (ExecutorSettings(), on_ray):
         progress: list[tuple[int, int]] = []

@@ -16,14 +16,14 @@ from pathlib import Path
 from vigil.activity.cache import CachedCues, cache_file, load_cues, save_cues
 from vigil.activity.classify import WindowClassifier, create_classifier
 from vigil.activity.evaluate import clip_features
-from vigil.activity.media_times import media_duration, media_times
+from vigil.activity.media_times import media_times
 from vigil.activity.result import ActivityAnalysis, distribution, dominant, segment_out
 from vigil.activity.settings import ActivitySettings
 from vigil.activity.timeline import segments_of
 from vigil.config import VigilSettings
 from vigil.jobs.workers import chunk_executor
 
-__all__ = ["analyse_cues", "analyse_file", "classifier_for", "extract_cues", "media_duration"]
+__all__ = ["analyse_cues", "analyse_file", "classifier_for", "extract_cues"]
 
 Progress = Callable[[int, int], None]  # (samples done, samples expected)
 

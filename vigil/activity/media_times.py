@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import av
 import av.error
+from av.container import InputContainer
 
 from vigil.errors import SourceUnsupported
 
-__all__ = ["MediaTimes", "last_frame_time", "media_duration", "media_times"]
+__all__ = ["MediaTimes", "media_duration_of", "media_times"]
 
 
 @dataclass(frozen=True)
@@ -27,30 +27,14 @@ def media_times(path: Path) -> MediaTimes:
     its length, or has no video stream."""
     try:
         with av.open(str(path)) as container:
-            return MediaTimes(_duration(container, path), _last_frame(container, path))
+            return MediaTimes(media_duration_of(container, path), _last_frame(container, path))
     except (av.error.FFmpegError, OSError) as exc:
         raise SourceUnsupported(f"{path}: cannot read the media ({exc})") from exc
 
 
-def media_duration(path: Path) -> float:
-    """Seconds of the media (the longer of its video and audio streams)."""
-    try:
-        with av.open(str(path)) as container:
-            return _duration(container, path)
-    except (av.error.FFmpegError, OSError) as exc:
-        raise SourceUnsupported(f"{path}: cannot read the media ({exc})") from exc
-
-
-def last_frame_time(path: Path) -> float:
-    """When the last frame starts (the duration less one frame period), 0 when unknown."""
-    try:
-        with av.open(str(path)) as container:
-            return _last_frame(container, path)
-    except av.error.FFmpegError as exc:
-        raise SourceUnsupported(f"{path}: cannot read the video ({exc})") from exc
-
-
-def _duration(container: Any, path: Path) -> float:
+def media_duration_of(container: InputContainer, path: Path) -> float:
+    """Seconds of the media of an open container (the longer of its video and audio streams), for
+    a caller that opens the file for more than this (vigil.web.video_frames)."""
     if container.duration:
         return float(container.duration / av.time_base)
     spans = [float(s.duration * s.time_base) for s in container.streams if s.duration and s.time_base]
@@ -59,7 +43,7 @@ def _duration(container: Any, path: Path) -> float:
     return max(spans)
 
 
-def _last_frame(container: Any, path: Path) -> float:
+def _last_frame(container: InputContainer, path: Path) -> float:
     if not container.streams.video:
         raise SourceUnsupported(f"{path}: no video stream in this file")
     stream = container.streams.video[0]

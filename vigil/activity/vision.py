@@ -34,7 +34,7 @@ from vigil.activity.face_cues import Face, FaceReader, head_crop
 from vigil.activity.hands_cues import HAND_LANDMARKER_FILENAME, HandFinder, HandPlaces, Landmarks, hand_places
 from vigil.activity.hands_cues import near_face as pose_hand_near_face
 from vigil.activity.limbs import LimbTracker
-from vigil.activity.media_times import last_frame_time
+from vigil.activity.media_times import media_times
 from vigil.activity.motion import MotionMeter
 from vigil.activity.objects_near import Detected, near_objects
 from vigil.activity.pose import EARS, MOUTH, POSE_LANDMARKER_FILENAME, Body, PoseEstimator, lying_score
@@ -405,7 +405,7 @@ def visual_samples(
     if start_s < 0 or (end_s is not None and end_s <= start_s):
         raise ValueError(f"bad span [{start_s}, {end_s})")
     first = math.ceil(start_s / interval_s - 1e-9)
-    last_time = last_frame_time(path) if last_frame_s is None else last_frame_s
+    last_time = media_times(path).last_frame_s if last_frame_s is None else last_frame_s
     stop = last_time if end_s is None else min(last_time, end_s - 1e-9)
     total = max(0, math.floor(stop / interval_s + 1e-6) - first + 1 - warm_up) if last_time > 0 else 0
     own = extractor is None

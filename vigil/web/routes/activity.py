@@ -23,7 +23,6 @@ from vigil.activity.analyse import classifier_for
 from vigil.activity.frame import FrameAnalysis, analyse_image
 from vigil.activity.job import KIND, ActivityResult, activity_params
 from vigil.activity.labels import Activity, display_name
-from vigil.activity.media_times import media_duration
 from vigil.activity.settings import Classifier
 from vigil.activity.web_export import result_csv
 from vigil.config import VigilSettings
@@ -36,7 +35,7 @@ from vigil.web.context import WebContext, get_ctx
 from vigil.web.routes.jobs import JobOut, job_out
 from vigil.web.templating import language_of, page_admin, render
 from vigil.web.uploads import VideoSource
-from vigil.web.video_frames import frame_at
+from vigil.web.video_frames import frame_at_second
 
 router = APIRouter(tags=["activity"])
 Ctx = Annotated[WebContext, Depends(get_ctx)]
@@ -142,14 +141,12 @@ def result_as_csv(job_id: str, ctx: Ctx, _: Admin) -> Response:
 
 
 def _frame_of(source: FrameRequest, settings: VigilSettings) -> Image:
+    """422 past the end (PastTheEnd) or for a file that is no media; 404 without a frame there."""
     video = source.video(settings)
     try:
-        duration = media_duration(video)
+        return frame_at_second(video, source.at)  # one opening: the duration checked, the frame read
     except SourceError as exc:
         raise NotAVideo(f"{video.name}: not a readable video") from exc
-    if source.at > duration:
-        raise InvalidError(f"at ({source.at:g} s) is past the end of the video ({duration:.2f} s)")
-    return frame_at(video, source.at / duration if duration else 0.0)  # FrameUnavailable: 404
 
 
 _FRAME_BODY = {
