@@ -33,8 +33,9 @@ def test_admin_uploads_compares_and_downloads(
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
+            # The reviewer's screen width: the 1288 px comparison image overflowed it.
             page = browser.new_context(
-                viewport={"width": 1400, "height": 1000}, accept_downloads=True
+                viewport={"width": 1280, "height": 1000}, accept_downloads=True
             ).new_page()
             page.set_default_timeout(30_000)
             _log_in(page, server, "/anonymize", "admin", PASSWORD)
@@ -49,6 +50,8 @@ def test_admin_uploads_compares_and_downloads(
             _keep("anonymize.png", shot, tmp_path)
             box = image.bounding_box()
             assert box is not None and box["width"] > 600
+            assert box["x"] + box["width"] <= 1280, "the comparison fits the page"
+            assert page.evaluate("document.documentElement.scrollWidth") <= 1280, "no horizontal scroll"
             picture = cv2.imdecode(np.frombuffer(image.screenshot(), np.uint8), cv2.IMREAD_COLOR)
             assert picture is not None
             half = picture.shape[1] // 2
