@@ -68,3 +68,45 @@ def test_admin_uploads_compares_and_downloads(
                 assert sum(1 for _ in container.decode(video=0)) == 72
         finally:
             browser.close()
+
+
+def test_a_failed_job_does_not_show_a_complete_bar(
+    shared_models: None,
+    server: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """A job on a file that is no video fails at once; its progress then reads 1 (every input
+    ended), but the Anonymise, Activity and Jobs pages show a red bar without "100%"."""
+    if not CHROMIUM.exists():
+        pytest.fail("Chromium is missing: run `make system-deps` (installs Debian's chromium)")
+    from playwright.sync_api import expect, sync_playwright
+
+    not_a_video = str(SHARED / "media" / "activity" / "labels.csv")  # inside the media roots
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+            page.set_default_timeout(30_000)
+            _log_in(page, server, "/anonymize", "admin", PASSWORD)
+            for prefix in ("anon", "act"):
+                if prefix == "act":
+                    page.goto(f"{server}/activity")
+                page.fill(f"#{prefix}-path", not_a_video)
+                page.click(f"#{prefix}-start")
+                expect(page.locator(f"#{prefix}-error")).to_contain_text("labels.csv")
+                expect(page.locator(f"#{prefix}-bar")).to_have_class("failed")
+                expect(page.locator(f"#{prefix}-percent")).to_have_text("")
+                _keep(f"{prefix}_failed.png", page.screenshot(full_page=True), tmp_path)
+            page.goto(f"{server}/jobs")
+            rows = page.locator(".job-row")
+            expect(rows).to_have_count(2)
+            for index in range(2):  # as the server renders them, then after the script's poll
+                expect(rows.nth(index).locator(".job-state")).to_have_text("failed")
+                expect(rows.nth(index).locator(".job-bar")).to_have_class("job-bar failed")
+                expect(rows.nth(index).locator(".job-percent")).to_have_text("")
+            assert page.locator(".job-bar").evaluate_all("bars => bars.map((bar) => bar.value)") == [1, 1]
+            page.wait_for_timeout(2_000)  # a poll of /api/jobs redraws the rows with jobs.js
+            expect(page.locator(".job-percent").first).to_have_text("")
+            _keep("jobs_failed.png", page.screenshot(full_page=True), tmp_path)
+        finally:
+            browser.close()

@@ -24,9 +24,8 @@
     $("act-error").textContent = error || "";
   }
 
-  function progress(fraction) {
-    $("act-bar").value = fraction;
-    $("act-percent").textContent = Math.round(fraction * 100) + "%";
+  function progress(fraction, failed) {
+    window.vigil.showProgress($("act-bar"), $("act-percent"), fraction, failed);
   }
 
   function upload(file) {
@@ -35,7 +34,7 @@
 
   async function poll() {
     const job = await window.vigil.api("GET", "/api/jobs/" + jobId);
-    progress(job.progress.overall);
+    progress(job.progress.overall, job.state === "failed");
     $("act-cancel").hidden = !(job.state === "queued" || job.state === "running");
     if (job.state === "done") {
       status(texts.done);

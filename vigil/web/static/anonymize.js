@@ -15,9 +15,8 @@
     $("anon-error").textContent = error || "";
   }
 
-  function progress(fraction) {
-    $("anon-bar").value = fraction;
-    $("anon-percent").textContent = Math.round(fraction * 100) + "%";
+  function progress(fraction, failed) {
+    window.vigil.showProgress($("anon-bar"), $("anon-percent"), fraction, failed);
   }
 
   function upload(file) {
@@ -26,7 +25,7 @@
 
   async function poll() {
     const job = await window.vigil.api("GET", "/api/jobs/" + jobId);
-    progress(job.progress.overall);
+    progress(job.progress.overall, job.state === "failed");
     $("anon-cancel").hidden = !(job.state === "queued" || job.state === "running");
     if (job.state === "done") {
       status(texts.done);

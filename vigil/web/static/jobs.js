@@ -20,8 +20,8 @@
     state.textContent = texts.states[job.state] || job.state;
     state.className = "job-state state-" + job.state;
     row.querySelector(".job-error").textContent = job.error || "";
-    row.querySelector(".job-bar").value = job.progress.overall;
-    row.querySelector(".job-percent").textContent = Math.round(job.progress.overall * 100) + "%";
+    window.vigil.showProgress(row.querySelector(".job-bar"), row.querySelector(".job-percent"),
+      job.progress.overall, job.state === "failed");
     const cancel = row.querySelector(".job-cancel");
     if (cancel) cancel.hidden = !(job.state === "queued" || job.state === "running");
     if (job.finished_at && !row.querySelector(".job-finished time")) {
@@ -31,6 +31,7 @@
       const item = job.progress.items[Number(li.dataset.item)];
       if (!item) return;
       li.querySelector(".item-bar").value = itemFraction(item);
+      li.querySelector(".item-bar").classList.toggle("failed", item.state === "failed");
       li.querySelector(".item-state").textContent = texts.items[item.state] || item.state;
       li.querySelector(".item-count").textContent = item.units_done + "/" + item.units_total;
       li.querySelector(".item-error").textContent = item.error || "";
