@@ -147,3 +147,11 @@ class ApiKeyNotFound(StoreError, NotFoundError):
 
 class InputError(BadRequestError):
     """Batch inputs are missing or malformed (paths, video lists)."""
+
+
+def media_reason(exc: BaseException) -> str:
+    """What FFmpeg (through PyAV) or the system said about a media file, without the error number
+    and the path that `str(exc)` repeats ("[Errno 1094995529] Invalid data found when processing
+    input: '/path'"): messages name the file themselves."""
+    reason = getattr(exc, "strerror", None)
+    return str(reason) if reason else str(exc)

@@ -11,7 +11,7 @@ import av
 import av.error
 from av.container import InputContainer
 
-from vigil.errors import SourceUnsupported
+from vigil.errors import SourceUnsupported, media_reason
 
 __all__ = ["MediaTimes", "media_duration_of", "media_times"]
 
@@ -29,7 +29,7 @@ def media_times(path: Path) -> MediaTimes:
         with av.open(str(path)) as container:
             return MediaTimes(media_duration_of(container, path), _last_frame(container, path))
     except (av.error.FFmpegError, OSError) as exc:
-        raise SourceUnsupported(f"{path}: cannot read the media ({exc})") from exc
+        raise SourceUnsupported(f"{path}: cannot read the media ({media_reason(exc)})") from exc
 
 
 def media_duration_of(container: InputContainer, path: Path) -> float:

@@ -40,7 +40,7 @@ from vigil.activity.objects_near import Detected, near_objects
 from vigil.activity.pose import EARS, MOUTH, POSE_LANDMARKER_FILENAME, Body, PoseEstimator, lying_score
 from vigil.batch.landmarker import FACE_LANDMARKER_FILENAME
 from vigil.batch.objects import COCO_SSD_FILENAME, MediaPipeObjectDetector, ObjectFilter
-from vigil.errors import ModelError, SourceUnsupported, VigilError
+from vigil.errors import ModelError, SourceUnsupported, VigilError, media_reason
 from vigil.mediapipe_lazy import import_mediapipe
 from vigil.types import FloatArray, Image
 
@@ -54,6 +54,9 @@ __all__ = [
 ]
 
 Box = tuple[float, float, float, float]
+# A decode that ends this much before the frames the file lists is a truncated file (a variable
+# frame rate or a last frame a little off the index is not).
+TRUNCATED_SLACK_S = 1.0
 
 
 class VisionCancelled(VigilError):
@@ -418,7 +421,7 @@ def visual_samples(
     extractor.reset()  # a given extractor may have seen another file or another part
     samples: list[VisualSample] = []
     try:
-        frames = _frames_at(path, interval_s, cancel, first, end_s)
+        frames = _frames_at(path, interval_s, cancel, first, end_s, last_time)
         if warm_up and (warm := next(frames, None)) is not None:
             extractor.warm_up(warm[1])
         for t, image in frames:
@@ -434,10 +437,17 @@ def visual_samples(
 
 
 def _frames_at(
-    path: Path, interval_s: float, cancel: threading.Event | None, first: int = 0, end_s: float | None = None
+    path: Path,
+    interval_s: float,
+    cancel: threading.Event | None,
+    first: int = 0,
+    end_s: float | None = None,
+    last_frame_s: float | None = None,
 ) -> Iterator[tuple[float, Image]]:
     """(time, BGR image) of the decoded frame nearest each `k * interval_s` (k >= first, before
-    `end_s`), each frame at most once; only the chosen frames are converted to BGR."""
+    `end_s`), each frame at most once; only the chosen frames are converted to BGR.
+    SourceUnsupported when the decode ends well before `last_frame_s` (when the file says its last
+    frame starts) or `end_s`: a truncated file would otherwise read as a person gone."""
     k = first
     previous: tuple[float, Any] | None = None
     emitted = -1.0
@@ -467,4 +477,22 @@ def _frames_at(
                     k += 1
                 previous = current
     except av.error.FFmpegError as exc:
-        raise SourceUnsupported(f"{path}: cannot decode the video ({exc})") from exc
+        raise SourceUnsupported(f"{path}: cannot decode the video ({media_reason(exc)})") from exc
+    _check_whole(path, None if previous is None else previous[0], end_s, last_frame_s, interval_s)
+
+
+def _check_whole(
+    path: Path, reached: float | None, end_s: float | None, last_frame_s: float | None, interval_s: float
+) -> None:
+    """After the decode ran to the end of the file: raises SourceUnsupported when it stopped more
+    than TRUNCATED_SLACK_S (or a sampling interval) before the frames the file lists."""
+    expected = last_frame_s if end_s is None else min(end_s, last_frame_s or end_s)
+    if expected is None or expected <= 0:
+        return
+    if reached is None or reached < expected - max(TRUNCATED_SLACK_S, interval_s):
+        decoded = 0.0 if reached is None else reached
+        listed = max(expected, last_frame_s or 0.0)
+        raise SourceUnsupported(
+            f"{path}: its video can be decoded only up to {decoded:.1f} s, but it lists frames up to "
+            f"{listed:.1f} s (truncated or corrupt file?)"
+        )

@@ -35,7 +35,7 @@ from vigil.anonymize.settings import FaceOptions, VideoOutputOptions
 from vigil.anonymize.styles import FaceRegion, cover_faces
 from vigil.batch.chunking import FrameRange, plan_chunks
 from vigil.batch.video import FrameReader, VideoInfo
-from vigil.errors import InputError, SourceUnsupported
+from vigil.errors import InputError, SourceUnsupported, media_reason
 from vigil.types import Image
 
 # Called on every frame before its faces are covered (e.g. clothes recolouring, which samples the
@@ -245,7 +245,8 @@ def render_chunk(
                     on_frame()
             write(None)
     except av.error.FFmpegError as exc:
-        raise SourceUnsupported(f"{task.source}: cannot decode the video ({exc}); corrupt file?") from exc
+        reason = media_reason(exc)
+        raise SourceUnsupported(f"{task.source}: cannot decode the video ({reason}); corrupt file?") from exc
     return ChunkResult(task.first, task.last, frames, counts[0], counts[1], counts[2], timestamps)
 
 

@@ -24,7 +24,7 @@ import av
 import av.error
 import numpy as np
 
-from vigil.errors import SourceUnsupported
+from vigil.errors import SourceUnsupported, media_reason
 from vigil.types import IntArray
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,7 @@ def probe_video(path: Path) -> VideoInfo:
             )
     except av.error.FFmpegError as exc:
         raise SourceUnsupported(
-            f"{path}: cannot read the video ({exc}); corrupt or unsupported file?"
+            f"{path}: cannot read the video ({media_reason(exc)}); corrupt or unsupported file?"
         ) from exc
     if info.total_frames == 0 or info.width <= 0 or info.height <= 0:
         raise SourceUnsupported(f"{path}: no decodable video frame (corrupt or empty file?)")

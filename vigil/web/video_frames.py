@@ -10,7 +10,7 @@ import av.error
 from av.container import InputContainer
 
 from vigil.activity.media_times import media_duration_of
-from vigil.errors import InvalidError, NotFoundError, SourceUnsupported
+from vigil.errors import InvalidError, NotFoundError, SourceUnsupported, media_reason
 from vigil.types import Image
 
 __all__ = ["FrameUnavailable", "PastTheEnd", "frame_at", "frame_at_second"]
@@ -41,7 +41,7 @@ def frame_at_second(path: Path, at_s: float) -> Image:
     try:
         container = av.open(str(path))
     except (av.error.FFmpegError, OSError) as exc:
-        raise SourceUnsupported(f"{path}: cannot read the media ({exc})") from exc
+        raise SourceUnsupported(f"{path}: cannot read the media ({media_reason(exc)})") from exc
     with container:
         duration = media_duration_of(container, path)
         if at_s > duration:
