@@ -145,6 +145,9 @@ def test_statistics_history_csv_and_the_activity_switch(
             assert first[:2] == ["kitchen", "Marie"] and first[5] == "30 min 00 s" and first[6] == "0.70"
             assert rows.first.locator("a").get_attribute("href") == f"/visitors/{visitor}"
             assert "12:00" in first[3]  # 11:00 UTC shown in Paris time
+            # Shares as percentages, like the CLI (a bare 0.6 read like a count); motion is no share.
+            # (The cue names in key order: the template's tojson sorts them.)
+            assert first[7] == "hands in front 40%, head down 60%, motion 0.200, voice 10%, book"
             expect(page.locator("#acth-status")).to_have_text("15 segments")
             _keep("history-en.png", page.screenshot(full_page=True), shots)
             expect(page.locator("#acth-prev")).to_be_hidden()

@@ -6,6 +6,7 @@ screenshots."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,11 @@ def test_admin_analyses_a_clip_and_sees_the_timeline(
             expect(page.locator("#act-percent")).to_have_text("100%")
             expect(page.locator("#act-dominant")).to_have_attribute("data-activity", "asleep")
             assert page.locator("#act-segments tbody tr[data-activity=asleep]").count() >= 1
+            # The cues as the CLI writes them: "motion 0.018, eyes closed 100%, head down 0%, voice 0%".
+            cues = page.locator("#act-segments tbody tr td").nth(4).inner_text()
+            assert re.fullmatch(
+                r"motion \d\.\d{3}, eyes closed \d{1,3}%, head down \d{1,3}%, voice \d{1,3}%(, .+)?", cues
+            ), cues
             timeline = page.evaluate(COLOUR_SHARE, ["act-timeline", list(ASLEEP_RGB)])
             distribution = page.evaluate(COLOUR_SHARE, ["act-distribution", list(ASLEEP_RGB)])
             assert timeline > 0.05, f"the timeline shows the asleep segment ({timeline:.3f} of its pixels)"
@@ -68,6 +74,10 @@ def test_admin_analyses_a_clip_and_sees_the_timeline(
             page.click("#act-frame-start")
             expect(page.locator("#act-frame-activity")).to_have_attribute("data-activity", "asleep")
             expect(page.locator("#act-frame-people")).to_contain_text("1")
+            shares = (
+                r"eyes closed \d{1,3}%, head down \d{1,3}%, hand at the ear \d{1,3}%, hands in front \d{1,3}%"
+            )
+            expect(page.locator("#act-frame-cues")).to_have_text(re.compile(f"^{shares}"))
             _keep("activity.png", page.screenshot(full_page=True), tmp_path)
             assert not errors, errors
         finally:

@@ -71,5 +71,15 @@ window.vigilActivity = (() => {
     return h ? `${h} h ${pad(m)} min` : m ? `${m} min ${pad(r)} s` : `${r} s`;
   }
 
-  return { COLOURS, ORDER: Object.keys(COLOURS), $, swatch, readFilters, apiQuery, bindFilters, duration };
+  // "motion 0.018, eyes closed 100%": a segment's or frame's mean cues as the CLI writes them. Every
+  // cue but motion (a box movement) is a share of the samples, shown as a percentage so that it
+  // does not read like a count. `names`: cue id -> name in the page's language.
+  function cueText(names, cues, keys) {
+    return keys.map((key) => {
+      const value = Number(cues[key]);
+      return `${names[key]} ${key === "motion" ? value.toFixed(3) : Math.round(value * 100) + "%"}`;
+    });
+  }
+
+  return { COLOURS, ORDER: Object.keys(COLOURS), $, swatch, readFilters, apiQuery, bindFilters, duration, cueText };
 })();

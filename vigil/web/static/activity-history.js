@@ -21,10 +21,9 @@
     return td;
   }
 
-  // "motion 0.02, voice 0.6, cup, speech": the cues that explain a decision, then objects and sounds.
+  // "motion 0.020, voice 60%, cup, speech": the cues that explain a decision, then objects and sounds.
   function cues(c) {
-    const means = Object.keys(texts.cues).filter((key) => c[key] >= 0.05)
-      .map((key) => `${texts.cues[key]} ${Number(c[key]).toFixed(2)}`);
+    const means = A.cueText(texts.cues, c, Object.keys(texts.cues).filter((key) => c[key] >= 0.05));
     return [...means, ...c.objects, ...c.sounds].join(", ");
   }
 

@@ -51,8 +51,8 @@
   }
 
   const fixed = (value, digits) => Number(value).toFixed(digits);
-  // "motion 0.02, eyes closed 0.9": mean cues in the page's language (objects and sounds stay ids).
-  const cueText = (cues, keys) => keys.map((key) => `${texts.cues[key]} ${cues[key]}`);
+  // "motion 0.018, eyes closed 90%": mean cues in the page's language (objects and sounds stay ids).
+  const cueText = (cues, keys) => window.vigilActivity.cueText(texts.cues, cues, keys);
   const label = (id) => names[id] || id;
 
   function timeline(analysis) {
