@@ -49,3 +49,17 @@ def test_every_settings_section_has_its_table() -> None:
 
     walk(VigilSettings, "")
     assert not missing, f"add these sections to vigil/configdoc.py SECTIONS: {missing}"
+
+
+def test_web_page_table_lists_every_page_of_the_nav() -> None:
+    """docs/web.md's page table has a row for each link of the top bar and of the activity tabs
+    (the Anonymise page was in the nav but not in the table)."""
+    import re
+
+    templates = ROOT / "vigil" / "web" / "templates"
+    nav = (templates / "base.html").read_text().split("<nav>", 1)[1].split("</nav>", 1)[0]
+    tabs = (templates / "activity_tabs.html").read_text()
+    pages = set(re.findall(r'<a href="(/[^"]*)"', nav + tabs))
+    assert {"/live", "/jobs", "/anonymize", "/activity", "/activity/history"} <= pages
+    rows = set(re.findall(r"^\| `(/[^`]*)` \|", (ROOT / "docs" / "web.md").read_text(), re.MULTILINE))
+    assert sorted(pages - rows) == []
