@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from tests.conftest import SHARED
 from vigil.activity.analyse import analyse_file
-from vigil.activity.job import KIND, activity_params, run_activity
+from vigil.activity.job import KIND, ActivityResult, activity_params, run_activity
 from vigil.activity.labels import Activity
 from vigil.activity.result import ActivityAnalysis
 from vigil.cli import app
@@ -58,6 +58,19 @@ def test_the_cli_writes_the_json_of_the_analysis(tmp_path: Path) -> None:
     analysis = ActivityAnalysis.model_validate(json.loads(out.read_text()))
     assert analysis.dominant == Activity.ASLEEP
     assert "Asleep" in result.output
+
+
+def test_the_cli_json_of_several_files_names_the_failed_ones(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.mp4"
+    broken.write_text("not a video\n", encoding="utf-8")
+    out = tmp_path / "several.json"
+    env = {"VIGIL_DATA_DIR": str(tmp_path / "data"), "VIGIL_SHARED_DIR": str(SHARED), "COLUMNS": "200"}
+    args = ["activity", "analyse", str(ASLEEP), str(broken), "--json", str(out)]
+    result = CliRunner().invoke(app, args, env=env)
+    assert result.exit_code == 3, result.output
+    written = ActivityResult.model_validate(json.loads(out.read_text()))  # the job's result shape
+    assert [a.input for a in written.analyses] == [str(ASLEEP)]
+    assert list(written.failed) == [str(broken)] and "Invalid data" in written.failed[str(broken)]
 
 
 def test_a_broken_file_fails_alone_in_the_job(tmp_path: Path) -> None:

@@ -142,3 +142,22 @@ def test_a_new_writer_removes_what_a_killed_one_left(tmp_path: Path) -> None:
     ]
     live.abort()
     assert sorted(path.name for path in tmp_path.iterdir()) == [other.name, target.name]
+
+
+def test_the_output_has_the_mode_of_any_new_file_of_the_user(tmp_path: Path) -> None:
+    """Not the 0600 of its hidden temporary: the owner's other tools, the group, a web server
+    serving the folder read it as they read a file the user's editor wrote (umask 027 here)."""
+    import os
+
+    previous = os.umask(0o027)
+    try:
+        plain = tmp_path / "plain.txt"
+        plain.write_text("x", encoding="utf-8")
+        target = tmp_path / "clip_tracking.json"
+        with TrackingWriter(target) as writer:
+            writer.write_frame(empty(1))
+            writer.commit(metadata(1))
+    finally:
+        os.umask(previous)
+    assert plain.stat().st_mode & 0o777 == 0o640
+    assert target.stat().st_mode & 0o777 == 0o640

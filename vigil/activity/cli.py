@@ -90,7 +90,8 @@ def analyse(
         Path | None,
         typer.Option(
             "--json",
-            help="Write the segments and the dominant activity here (one file: that JSON; several: a list).",
+            help="Write the segments and the dominant activity here (one file: its analysis; several: "
+            "the API job's result, analyses and failed files).",
         ),
     ] = None,
     interval: Annotated[
@@ -155,11 +156,17 @@ def analyse(
         out.print(_table(result))
     for path, reason in failed.items():
         err.print(f"[red]{path}: failed:[/red] {reason}")
-    if json_out is not None and results:
+    if json_out is not None and (results or len(files) > 1):
+        # One file: its analysis. Several: the `activity` job's result, failures included, so a
+        # batch read from the JSON alone sees which files are missing and why.
+        from vigil.activity.job import ActivityResult
+
         payload = (
             results[0].model_dump(mode="json")
             if len(files) == 1
-            else [r.model_dump(mode="json") for r in results]
+            else ActivityResult(analyses=results, failed={str(p): r for p, r in failed.items()}).model_dump(
+                mode="json"
+            )
         )
         replace_private_file(json_out, (json.dumps(payload, indent=2) + "\n").encode())
     raise typer.Exit(EXIT_FAILED if failed else 0)

@@ -43,6 +43,7 @@ from vigil.batch.video import VideoInfo, probe_video
 from vigil.config import VigilSettings
 from vigil.errors import InputError, VigilError
 from vigil.jobs.workers import chunk_executor, pool_capacity, use_executor
+from vigil.output_files import output_temporary
 
 __all__ = ["AnonymizeProgress", "AnonymizeReport", "anonymize_videos", "output_path", "sidecar_path"]
 
@@ -235,9 +236,8 @@ def _temporary(target: Path) -> Iterator[Path]:
     """A hidden temporary beside `target` (same filesystem: the rename is atomic), removed unless
     the caller renamed it."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=target.suffix)
+    fd, path = output_temporary(target, target.suffix)
     os.close(fd)
-    path = Path(name)
     try:
         yield path
     finally:

@@ -19,12 +19,12 @@ import logging
 import os
 import re
 import shutil
-import tempfile
 from pathlib import Path
 from types import TracebackType
 from typing import IO
 
 from vigil.batch.output import FrameEntry, TrackingMetadata
+from vigil.output_files import output_temporary
 
 _BLOCK = 1 << 20
 _SUFFIXES = (".frames", ".tmp")
@@ -69,9 +69,9 @@ class TrackingWriter:
     def _temp(self, suffix: str) -> tuple[Path, IO[str]]:
         """A new hidden temporary next to the target (same filesystem, so the final rename is
         atomic), open for writing and locked: ours until closed, never taken for a stale one."""
-        fd, name = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=suffix)
+        fd, path = output_temporary(self.path, suffix)
         fcntl.flock(fd, fcntl.LOCK_EX)
-        return Path(name), os.fdopen(fd, "w", encoding="utf-8")
+        return path, os.fdopen(fd, "w", encoding="utf-8")
 
     def write_frame(self, entry: FrameEntry) -> None:
         if self._frames is None:
