@@ -60,7 +60,15 @@ def test_skips_existing_outputs_unless_forced(tmp_path: Path) -> None:
 def test_bad_inputs_exit_1_with_the_reason(tmp_path: Path) -> None:
     video = shared_file("media/video/single_face.mp4")
     bad_style = CliRunner().invoke(app, ["anonymize", str(video), "--faces", "smudge"], env=WIDE)
-    assert bad_style.exit_code == 1 and "style" in bad_style.output
+    assert bad_style.exit_code == 1, bad_style.output
+    shown = flat(bad_style.output)
+    assert "--faces: Input should be 'blur', 'pixelate', 'solid' or 'mask' (got 'smudge')" in shown, shown
+    assert "pydantic" not in shown and "FaceOptions" not in shown  # the option, not the class
+    bad_env = CliRunner().invoke(
+        app, ["anonymize", str(video)], env={**WIDE, "VIGIL_ANONYMIZE__PERSONS__STYLE": "paint"}
+    )
+    assert bad_env.exit_code == 1 and "anonymize.persons.style: Input should be" in flat(bad_env.output)
+    assert "errors.pydantic.dev" not in bad_env.output
     missing = CliRunner().invoke(app, ["anonymize", str(tmp_path / "nope.mp4")], env=WIDE)
     assert missing.exit_code == 1 and "does not exist" in missing.output
     assert not list(tmp_path.glob("*_anonymized.*"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
@@ -527,6 +528,20 @@ def load_settings(config_file: Path | None = None, /, **overrides: Any) -> Vigil
     try:
         return VigilSettings(**overrides)
     except ValidationError as exc:
-        raise ConfigError(f"invalid settings:\n{exc}") from exc
+        raise ConfigError(f"invalid settings: {describe_invalid(exc)}") from exc
     finally:
         YAML_FILE.reset(token)
+
+
+def describe_invalid(exc: ValidationError, names: Mapping[str, str] | None = None) -> str:
+    """The fields a validation refused, one clause each ("anonymize.faces.style: Input should be
+    'blur', ... (got 'smudge')"), without pydantic's class names and links; `names` renames a
+    field's dotted path (e.g. to the CLI option that set it)."""
+    clauses = []
+    for error in exc.errors(include_url=False):
+        where = ".".join(str(part) for part in error["loc"]) or "value"
+        where = (names or {}).get(where, where)
+        given = error.get("input")
+        shown = f" (got {given!r})" if isinstance(given, str | int | float | bool) else ""
+        clauses.append(f"{where}: {error['msg']}{shown}")
+    return "; ".join(clauses)

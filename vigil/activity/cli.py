@@ -59,16 +59,25 @@ def _setup(verbose: bool) -> None:
 
 
 def _settings(config: Path | None, jobs: dict[str, str] | None = None, **activity: object) -> VigilSettings:
+    from pydantic import ValidationError
+
     from vigil.activity.settings import ActivitySettings
-    from vigil.config import load_settings
+    from vigil.config import describe_invalid, load_settings
 
     try:
         settings = load_settings(config, jobs=jobs or {})
         merged = settings.activity.model_dump() | {k: v for k, v in activity.items() if v is not None}
         return settings.model_copy(update={"activity": ActivitySettings.model_validate(merged)})
+    except ValidationError as exc:  # an option's value (the settings' own are ConfigError)
+        err.print(f"[red]error:[/red] {describe_invalid(exc, _OPTION_NAMES)}")
+        raise typer.Exit(EXIT_BAD_INPUT) from exc
     except (VigilError, ValueError) as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(EXIT_BAD_INPUT) from exc
+
+
+# The command-line options behind the activity settings they set.
+_OPTION_NAMES = {"sample_interval_s": "--interval", "classifier": "--classifier", "workers": "--workers"}
 
 
 def _bar() -> Progress:

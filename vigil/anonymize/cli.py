@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextColumn, TimeRemainingColumn
@@ -17,7 +18,7 @@ from rich.table import Table
 
 from vigil.anonymize.settings import AnonymizeSettings, FaceOptions
 from vigil.anonymize.styles import FACE_STYLES
-from vigil.errors import VigilError
+from vigil.errors import ConfigError, VigilError
 from vigil.jobs.cli_options import ExecutorOption, RayAddressOption, jobs_overrides
 
 if TYPE_CHECKING:  # the pipeline is imported when the command runs, not when `vigil` starts
@@ -133,14 +134,15 @@ def anonymize(
     )
     from vigil.anonymize.run import anonymize_videos
     from vigil.batch.discover import discover_videos
-    from vigil.config import load_settings
+    from vigil.config import describe_invalid, load_settings
 
     try:
         settings = load_settings(config, jobs=jobs_overrides(executor, ray_address))
-        face_options = FaceOptions.model_validate(
-            settings.anonymize.faces.model_dump()
-            | {k: v for k, v in {"style": faces, "pad": pad}.items() if v is not None}
-        )
+        given = {k: v for k, v in {"style": faces, "pad": pad}.items() if v is not None}
+        try:
+            face_options = FaceOptions.model_validate(settings.anonymize.faces.model_dump() | given)
+        except ValidationError as exc:
+            raise ConfigError(describe_invalid(exc, {"style": "--faces", "pad": "--pad"})) from exc
         strip = settings.anonymize.strip_metadata if keep_metadata is None else not keep_metadata
         anonymize_settings = settings.anonymize.model_copy(
             update={"faces": face_options, "strip_metadata": strip}
