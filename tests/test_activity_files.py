@@ -114,3 +114,14 @@ def test_single_frame_analysis_reads_one_picture(tmp_path: Path) -> None:
     assert awake.activity == Activity.INACTIVE and awake.cues.eyes_closed == 0.0
     assert asleep.people == awake.people == 1
     assert sum(asleep.scores.values()) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_a_cancelled_files_progress_stays_where_it_stopped() -> None:
+    from vigil.activity.job import _Progress
+
+    progress = _Progress(["a.mp4", "b.mp4"])
+    progress.set("a.mp4", state=ItemState.DONE, units_done=10, units_total=10)
+    progress.set("b.mp4", state=ItemState.RUNNING, units_done=3, units_total=10)
+    cancelled = progress.set("b.mp4", state=ItemState.CANCELLED)
+    assert cancelled.overall == pytest.approx(0.65)  # not 1.0: the job did not finish
+    assert progress.set("b.mp4", state=ItemState.FAILED).overall == 1.0  # a failed file is over

@@ -69,7 +69,9 @@ class _Progress:
 
     def snapshot(self) -> JobProgress:
         items = list(self.items.values())
-        finished = {ItemState.DONE, ItemState.FAILED, ItemState.SKIPPED, ItemState.CANCELLED}
+        # A cancelled file counts what it got through, as in the other job kinds: the bar of a
+        # cancelled job stays where it stopped instead of reading complete.
+        finished = {ItemState.DONE, ItemState.FAILED, ItemState.SKIPPED}
         share = sum(
             1.0
             if item.state in finished
