@@ -51,8 +51,20 @@ def test_skips_existing_outputs_unless_forced(tmp_path: Path) -> None:
     assert again.exit_code == 0 and "skipped" in again.output, again.output
     assert output.stat().st_mtime_ns == made
 
+    # What a killed run (SIGKILL: no cleanup) leaves; the next run writing these outputs removes it.
+    killed = [
+        out / ".single_face_anonymized.mp4.k1ll3d00.mp4",
+        out / ".single_face_anonymized.json.k1ll3d00.json",
+    ]
+    for leftover in killed:
+        leftover.write_bytes(b"")
     forced = CliRunner().invoke(app, [*args, "--force", "--keep-metadata"], env=WIDE)
     assert forced.exit_code == 0, forced.output
+    assert sorted(p.name for p in out.iterdir()) == [
+        "single_face_anonymized.json",
+        "single_face_anonymized.mp4",
+    ]
+    assert oct(output.stat().st_mode & 0o777) == oct(0o666 & ~_umask())  # not the temporary's 0600
     assert output.stat().st_mtime_ns != made
     assert json.loads(sidecar.read_text(encoding="utf-8"))["metadata_removed"] == []
 
@@ -72,3 +84,11 @@ def test_bad_inputs_exit_1_with_the_reason(tmp_path: Path) -> None:
     missing = CliRunner().invoke(app, ["anonymize", str(tmp_path / "nope.mp4")], env=WIDE)
     assert missing.exit_code == 1 and "does not exist" in missing.output
     assert not list(tmp_path.glob("*_anonymized.*"))
+
+
+def _umask() -> int:
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

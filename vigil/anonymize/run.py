@@ -43,7 +43,7 @@ from vigil.batch.video import VideoInfo, probe_video
 from vigil.config import VigilSettings
 from vigil.errors import InputError, VigilError
 from vigil.jobs.workers import chunk_executor, pool_capacity, use_executor
-from vigil.output_files import output_temporary
+from vigil.output_files import output_temporary, remove_stale_temporaries
 
 __all__ = ["AnonymizeProgress", "AnonymizeReport", "anonymize_videos", "output_path", "sidecar_path"]
 
@@ -236,12 +236,13 @@ def _temporary(target: Path) -> Iterator[Path]:
     """A hidden temporary beside `target` (same filesystem: the rename is atomic), removed unless
     the caller renamed it."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, path = output_temporary(target, target.suffix)
-    os.close(fd)
+    remove_stale_temporaries(target, [target.suffix])  # a killed run's, not a running one's
+    fd, path = output_temporary(target, target.suffix)  # locked while this run writes it
     try:
         yield path
     finally:
         path.unlink(missing_ok=True)
+        os.close(fd)
 
 
 def _sidecar(

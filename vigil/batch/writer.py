@@ -13,11 +13,9 @@ still running in another process.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import os
-import re
 import shutil
 from pathlib import Path
 from types import TracebackType
@@ -25,36 +23,17 @@ from typing import IO
 
 from vigil.batch.output import FrameEntry, TrackingMetadata
 from vigil.output_files import output_temporary
+from vigil.output_files import remove_stale_temporaries as remove_output_temporaries
 
 _BLOCK = 1 << 20
 _SUFFIXES = (".frames", ".tmp")
 log = logging.getLogger(__name__)
 
 
-def _temporary_pattern(target: Path) -> re.Pattern[str]:
-    # What `tempfile.mkstemp(prefix=".<name>.", suffix=...)` makes: 8 random characters between.
-    suffixes = "|".join(re.escape(suffix) for suffix in _SUFFIXES)
-    return re.compile(rf"\.{re.escape(target.name)}\.[a-z0-9_]{{8}}({suffixes})")
-
-
 def remove_stale_temporaries(target: Path) -> list[Path]:
     """Delete the temporaries a killed writer of `target` left beside it (not those a live
     writer holds locked); returns what was deleted."""
-    pattern = _temporary_pattern(target)
-    removed = []
-    for candidate in target.parent.glob(f".{target.name}.*"):
-        if not pattern.fullmatch(candidate.name):
-            continue
-        try:
-            with candidate.open("rb") as handle:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)  # fails while a writer uses it
-                candidate.unlink()
-        except OSError:  # in use, or already gone
-            continue
-        removed.append(candidate)
-    if removed:
-        log.info("removed %d temporary file(s) a stopped run left for %s", len(removed), target)
-    return removed
+    return remove_output_temporaries(target, _SUFFIXES)
 
 
 class TrackingWriter:
@@ -69,8 +48,7 @@ class TrackingWriter:
     def _temp(self, suffix: str) -> tuple[Path, IO[str]]:
         """A new hidden temporary next to the target (same filesystem, so the final rename is
         atomic), open for writing and locked: ours until closed, never taken for a stale one."""
-        fd, path = output_temporary(self.path, suffix)
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        fd, path = output_temporary(self.path, suffix)  # locked
         return path, os.fdopen(fd, "w", encoding="utf-8")
 
     def write_frame(self, entry: FrameEntry) -> None:
