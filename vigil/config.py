@@ -528,20 +528,26 @@ def load_settings(config_file: Path | None = None, /, **overrides: Any) -> Vigil
     try:
         return VigilSettings(**overrides)
     except ValidationError as exc:
-        raise ConfigError(f"invalid settings: {describe_invalid(exc)}") from exc
+        raise ConfigError(f"invalid settings: {describe_invalid(exc, show_input=False)}") from exc
     finally:
         YAML_FILE.reset(token)
 
 
-def describe_invalid(exc: ValidationError, names: Mapping[str, str] | None = None) -> str:
-    """The fields a validation refused, one clause each ("anonymize.faces.style: Input should be
-    'blur', ... (got 'smudge')"), without pydantic's class names and links; `names` renames a
-    field's dotted path (e.g. to the CLI option that set it)."""
+def describe_invalid(
+    exc: ValidationError, names: Mapping[str, str] | None = None, *, show_input: bool = True
+) -> str:
+    """The fields a validation refused, one clause each ("--faces: Input should be 'blur', ...
+    (got 'smudge')"), without pydantic's class names and links; `names` renames a field's dotted
+    path (e.g. to the CLI option that set it). The value given is shown only with `show_input`
+    (a command-line option's value), never for the settings, where it may be a key or a URL with
+    a password (hide_input_in_errors); redacted either way."""
+    from vigil.redact import redact
+
     clauses = []
     for error in exc.errors(include_url=False):
         where = ".".join(str(part) for part in error["loc"]) or "value"
         where = (names or {}).get(where, where)
         given = error.get("input")
-        shown = f" (got {given!r})" if isinstance(given, str | int | float | bool) else ""
+        shown = f" (got {given!r})" if show_input and isinstance(given, str | int | float | bool) else ""
         clauses.append(f"{where}: {error['msg']}{shown}")
-    return "; ".join(clauses)
+    return redact("; ".join(clauses))
