@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, inspect, text
 
 import vigil.activity.tables
+import vigil.cluster.tables
 import vigil.watchlist.tables  # noqa: F401 - capability packages' tables join the store's metadata
 from vigil.store.database import connect
 from vigil.store.schema import Base
