@@ -145,6 +145,24 @@ def test_a_file_source_saves_its_last_seconds_in_sync(sync_clip: Path, tmp_path:
     assert [round(f + 9.0, 1) for f in flashes] == [9.0, 11.0, 13.0]
 
 
+def test_sound_whose_dts_trails_its_pts_stays_in_place(tmp_path: Path) -> None:
+    """The shared asleep clip's AAC has each dts 35098 ticks (0.73 s) behind its pts; MP4 keeps
+    no such offset for sound, so the clip places sound by pts: it starts with the picture (within
+    a packet), not 0.73 s early."""
+    from tests.conftest import shared_file
+
+    ring = PacketRing(seconds=10.0)
+    _fill_from_file(ring, shared_file("media/activity/asleep/akshint_test_video_sleep.mp4"), wall0=0.0)
+    packets = ring.take()
+    assert packets is not None and packets.audio_packets[0].dts == packets.audio_packets[0].pts - 35098
+    saved = save_clip(ring, 3.0, tmp_path, "bedroom")
+    with av.open(str(saved.path)) as container:
+        audio = container.streams.audio[0]
+        assert audio.time_base is not None
+        times = [float(p.pts * audio.time_base) for p in container.demux(audio) if p.pts is not None]
+    assert -0.03 < times[0] <= 0.0 and abs(times[-1] - 2.93) < 0.05, (times[0], times[-1])
+
+
 def test_a_clip_asks_no_more_than_was_kept(sync_clip: Path, tmp_path: Path) -> None:
     ring = PacketRing(seconds=30.0)
     with pytest.raises(ClipUnavailable):

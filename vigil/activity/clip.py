@@ -7,38 +7,49 @@ so the part before `end - N` has negative times: MP4 keeps it behind an edit lis
 (and FFmpeg) use to start at `end - N` exactly, decoding from the keyframe without showing it.
 Audio and video keep the offsets they had in the source, which is what keeps them in sync.
 
-The file is written to a 0600 temporary beside its final name, then renamed: a reader or a crash
-never sees half a clip."""
+Saving is two steps, the same for a camera running in the server and one running in a Ray actor
+(vigil/cluster/actor.py): `render_live_clip` (or `render_clip`) writes the MP4 into memory where
+the ring is, giving a `RenderedClip` (bytes and what they hold: small, frozen, picklable, so it
+crosses Ray as the actor's answer); `publish_clip` writes it in the server to a 0600 temporary
+beside its final name, then hard-links it there: a reader or a crash never sees half a clip."""
 
 from __future__ import annotations
 
 import heapq
+import io
 import os
 import re
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import av
 import av.error
 import numpy as np
 
 from vigil.activity.ring import BufferedPacket, ClipPackets, PacketRing, StreamTemplate
-from vigil.errors import ConflictError, NotFoundError, UnavailableError
+from vigil.errors import InvalidError, NotFoundError, UnavailableError
 from vigil.private_files import make_private_dir
+
+if TYPE_CHECKING:
+    from vigil.activity.live import LiveActivity
 
 __all__ = [
     "ClipNotFound",
-    "ClipOnClusterNode",
+    "ClipTooLong",
     "ClipUnavailable",
+    "RenderedClip",
     "SavedClip",
     "clip_folder",
     "clip_path",
+    "publish_clip",
+    "render_clip",
+    "render_live_clip",
     "save_clip",
     "write_mp4",
 ]
@@ -54,9 +65,8 @@ class ClipUnavailable(UnavailableError):
     """Nothing to save yet (camera stopped, activity off, no packets buffered, a USB source)."""
 
 
-class ClipOnClusterNode(ConflictError):
-    """The camera runs on a cluster node (`vigil serve --cluster`): its analysis, and the packets a
-    clip would be cut from, are in its actor there, not in this server."""
+class ClipTooLong(InvalidError):
+    """More seconds asked for than the camera's ring keeps (`activity.clip_buffer_s`)."""
 
 
 class ClipNotFound(NotFoundError):
@@ -91,32 +101,54 @@ def clip_path(data_dir: Path, camera: str, name: str) -> Path:
     return path
 
 
-def save_clip(
-    ring: PacketRing, seconds: float, folder: Path, camera: str, microphone: MicrophoneSound | None = None
-) -> SavedClip:
-    """Writes the last `seconds` of `ring` to `folder` (created 0700) under a new name; the sound
-    is `microphone`'s when given (the camera's activity hears a microphone), else the stream's."""
+@dataclass(frozen=True)
+class RenderedClip:
+    """A clip written into memory where its camera's ring is (this process or a camera actor),
+    not yet saved: what `publish_clip` needs, and what a camera actor answers through Ray (the
+    stream's bitrate times the duration: 4.6 Mbit/s 720p, about 70 MB for 120 s)."""
+
+    data: bytes = field(repr=False)  # the MP4 file
+    seconds: float  # asked for
+    duration_s: float  # of the file's timeline (less than asked when less was buffered)
+    start: float | None  # wall clock of the clip's first instant, when known
+    video_codec: str
+    audio_codec: str | None  # None: the source has no audio stream
+    video_packets: int
+    audio_packets: int
+
+
+def render_live_clip(activity: LiveActivity | None, camera: str, seconds: float) -> RenderedClip:
+    """The last `seconds` of a running camera's activity analysis (None: stopped or off) as an MP4
+    in memory, with its microphone's sound when its activity hears one. Runs where the camera
+    runs: in the server, or in the camera's actor on a cluster node."""
+    if activity is None:
+        raise ClipUnavailable(f"camera {camera} is not running with activity analysis on")
+    ring = activity.clips
+    if ring is None:
+        raise ClipUnavailable("clips are off (activity.clip_buffer_s: 0)")
+    if seconds > ring.seconds:
+        raise ClipTooLong(f"at most {ring.seconds:g} s are kept (activity.clip_buffer_s)")
+    return render_clip(ring, seconds, camera, activity.clip_sound)
+
+
+def render_clip(
+    ring: PacketRing, seconds: float, camera: str, microphone: MicrophoneSound | None = None
+) -> RenderedClip:
+    """The last `seconds` of `ring` as an MP4 in memory; the sound is `microphone`'s when given
+    (the camera's activity hears a microphone), else the stream's."""
     packets = ring.take()
     if ring.error is not None:
         raise ClipUnavailable(f"camera {camera}: clips are off ({ring.error})")
     if packets is None:
         raise ClipUnavailable(f"camera {camera}: no video buffered yet (waiting for a keyframe)")
-    make_private_dir(folder)
-    fd, temporary = tempfile.mkstemp(dir=folder, prefix=".", suffix=".mp4.part")  # created 0600
+    handle = io.BytesIO()
     try:
-        with os.fdopen(fd, "w+b") as handle:
-            try:
-                clip = write_mp4(packets, seconds, handle, microphone)
-            except av.error.FFmpegError as exc:
-                raise ClipUnavailable(f"camera {camera}: the clip cannot be written: {exc.strerror}") from exc
-        wall = None if packets.wall_offset is None else clip.start + packets.wall_offset
-        stamp = datetime.fromtimestamp(wall if wall is not None else time.time(), UTC)
-        base = f"{_SAFE.sub('_', camera).strip('._') or 'camera'}_{stamp:%Y%m%dT%H%M%S}Z_{seconds:g}s"
-        path = _publish(Path(temporary), folder, base)
-    finally:
-        Path(temporary).unlink(missing_ok=True)
-    return SavedClip(
-        path,
+        clip = write_mp4(packets, seconds, handle, microphone)
+    except av.error.FFmpegError as exc:
+        raise ClipUnavailable(f"camera {camera}: the clip cannot be written: {exc.strerror}") from exc
+    wall = None if packets.wall_offset is None else clip.start + packets.wall_offset
+    return RenderedClip(
+        handle.getvalue(),
         seconds,
         clip.duration_s,
         wall,
@@ -124,8 +156,39 @@ def save_clip(
         clip.audio_codec,
         clip.video_packets,
         clip.audio_packets,
-        path.stat().st_size,
     )
+
+
+def publish_clip(clip: RenderedClip, folder: Path, camera: str) -> SavedClip:
+    """Saves a rendered clip to `folder` (created 0700) under a new name, atomically (0600)."""
+    make_private_dir(folder)
+    stamp = datetime.fromtimestamp(clip.start if clip.start is not None else time.time(), UTC)
+    base = f"{_SAFE.sub('_', camera).strip('._') or 'camera'}_{stamp:%Y%m%dT%H%M%S}Z_{clip.seconds:g}s"
+    fd, temporary = tempfile.mkstemp(dir=folder, prefix=".", suffix=".mp4.part")  # created 0600
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(clip.data)
+        path = _publish(Path(temporary), folder, base)
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+    return SavedClip(
+        path,
+        clip.seconds,
+        clip.duration_s,
+        clip.start,
+        clip.video_codec,
+        clip.audio_codec,
+        clip.video_packets,
+        clip.audio_packets,
+        len(clip.data),
+    )
+
+
+def save_clip(
+    ring: PacketRing, seconds: float, folder: Path, camera: str, microphone: MicrophoneSound | None = None
+) -> SavedClip:
+    """`render_clip` then `publish_clip`: the last `seconds` of `ring` saved to `folder`."""
+    return publish_clip(render_clip(ring, seconds, camera, microphone), folder, camera)
 
 
 def _publish(temporary: Path, folder: Path, base: str) -> Path:
@@ -281,12 +344,15 @@ def _dts_time(packet: BufferedPacket, template: StreamTemplate) -> float:
 
 
 def _shifted(packet: BufferedPacket, template: StreamTemplate, stream: Any, start: float) -> av.Packet[Any]:
-    """The packet with its times moved so that `start` is 0 in the clip."""
+    """The packet with its times moved so that `start` is 0 in the clip. Sound is placed by its pts:
+    some files give audio a dts behind its pts (the asleep clip: 0.73 s), and MP4 keeps no
+    composition offset for audio (FFmpeg writes none), so its dts would become its time."""
     shift = round(start / template.time_base)
     out = av.Packet(packet.data)
     out.time_base = template.time_base
     out.pts = packet.pts - shift
-    out.dts = None if packet.dts is None else packet.dts - shift
+    dts = packet.pts if template.kind == "audio" else packet.dts  # audio is never reordered
+    out.dts = None if dts is None else dts - shift
     out.duration = packet.duration
     out.is_keyframe = packet.keyframe
     out.stream = stream

@@ -5,13 +5,17 @@ own embedder and its own connection to the PostgreSQL store: sightings and visit
 from the node the camera runs on, not through the server. The server talks to it through the
 small typed API below, always with a timeout (vigil/cluster/cameras.py): `report` (where it runs,
 health and counters, the events and written sightings since the last pull, the camera's current
-activity) and `latest` (the newest analysed frame and its faces, for the live view).
+activity), `latest` (the newest analysed frame and its faces, for the live view) and `clip` (the
+last seconds as an MP4 in memory, for `/api/save-clip`; the server saves the bytes).
 
 A camera with `activity: true` analyses its activity here too, and writes its segments to the
 store itself, as the sightings (vigil/activity/live_store.py); the server reads them from there
 (history, 5-minute reports) and the current state from `report`. Its sound is the stream's audio
-track, or a microphone of this node. It keeps no clip ring: `/api/save-clip` runs in the server,
-which has no access to it.
+track, or a microphone of this node. It keeps the clip ring as a local camera does, in this
+actor's memory (the stream's bitrate times `activity.clip_buffer_s`: about 17 MB for 30 s at
+4.6 Mbit/s); `clip` renders from it (vigil/activity/clip.py, the same code as for a local camera)
+with the sound of this node's microphone when the activity hears one. It runs in its own
+concurrency group (vigil/cluster/cameras.py), so a long render never delays `report` or `latest`.
 
 Ray restarts a camera actor whose node died on another node (`max_restarts`); the restart runs
 `__init__` again, so the camera starts over with a new run id (vigil/cluster/identifier.py)."""
@@ -27,6 +31,7 @@ import uuid
 from collections import deque
 from dataclasses import dataclass, field
 
+from vigil.activity.clip import RenderedClip, render_live_clip
 from vigil.activity.live import LiveState
 from vigil.activity.live_store import store_sink
 from vigil.cluster.identifier import RunIdentifier
@@ -108,8 +113,8 @@ class CameraActor:
         ray = import_ray()
         began, clock = time.time(), time.perf_counter()
         self.run = uuid.uuid4()
+        self.name = name
         configure_process(settings)
-        settings = _without_clip_ring(settings)
         context = ray.get_runtime_context()
         self.store = IdentityStore.open(settings, db_url)
         self.identifier = RunIdentifier(self.store, self.run)
@@ -157,6 +162,12 @@ class CameraActor:
     def latest(self) -> LatestResult | None:
         return self.pipeline.latest
 
+    def clip(self, seconds: float) -> RenderedClip:
+        """The last `seconds` as an MP4 in memory; the typed errors of `render_live_clip` (nothing
+        buffered, clips off, more than kept) reach the server as the cause of Ray's error."""
+        running = self.pipeline.running
+        return render_live_clip(self.pipeline.activity if running else None, self.name, seconds)
+
     def stop(self, timeout_s: float) -> bool:
         """Stops the pipeline (its last events stay pullable); True when every thread ended."""
         self.pipeline.stop()
@@ -164,10 +175,3 @@ class CameraActor:
         self.embedder.close()
         self.store.close()
         return done
-
-
-def _without_clip_ring(settings: VigilSettings) -> VigilSettings:
-    """No clip ring in an actor: nothing could save it (save-clip runs in the server), and it
-    holds the last `clip_buffer_s` of the camera's packets."""
-    activity = settings.activity.model_copy(update={"clip_buffer_s": 0.0})
-    return settings.model_copy(update={"activity": activity})

@@ -12,7 +12,8 @@ logs and records the move (`RemoteCamera.moves`).
 Every call to an actor has a timeout (`cluster.call_timeout_s`), so a dead or overloaded node
 never hangs a page: the checker asks all actors at once every `cluster.check_period_s` and keeps
 the last answer; an actor that did not answer is shown as reconnecting, with the reason, and is
-not asked for live frames until it answers again."""
+not asked for live frames until it answers again. A clip (`/api/save-clip`) has its own bound,
+`CLIP_TIMEOUT_S`, and runs in the actor's own concurrency group `clip`, beside the checker's calls."""
 
 from __future__ import annotations
 
@@ -26,10 +27,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from vigil.activity.clip import ClipUnavailable, RenderedClip
 from vigil.activity.live import LiveState
 from vigil.cluster.actor import ActorReport, CameraActor, Placement
 from vigil.cluster.config import ClusterConfig
 from vigil.config import CameraConfig, VigilSettings
+from vigil.errors import VigilError
 from vigil.live.analyse import LatestResult
 from vigil.live.camera import CameraStatus
 from vigil.live.counters import StageCounters
@@ -40,6 +43,13 @@ from vigil.sources import source_kind
 
 log = logging.getLogger(__name__)
 LATEST_TTL_S = 0.05  # live views of one camera share a pulled frame this long
+# A clip's render in the actor plus its bytes' way to the server. Measured for the longest (120 s)
+# of a 720p 4.6 Mbit/s stream: 72 MB, remuxed in 0.08 s, 1.1 s when a microphone's sound is encoded
+# (idle core); 6 s over a 100 Mbit/s link. 30 s covers that on a busy node or a slower link, or
+# twice the bitrate, and still bounds the request when the actor is wedged. A constant, not a
+# setting: the clip length is capped (120 s) and nothing else waits on it.
+CLIP_TIMEOUT_S = 30.0
+CLIP_GROUP = "clip"  # the actor's concurrency group for clips: `report` and `latest` never wait on one
 
 
 @dataclass(frozen=True)
@@ -58,7 +68,7 @@ def _actor_class() -> Any:
     ray = import_ray()
     # Ray restarts it elsewhere when its node dies, as often as that happens; calls are not
     # retried (the checker asks again on its next tick).
-    return ray.remote(max_restarts=-1, max_task_retries=0)(CameraActor)
+    return ray.remote(max_restarts=-1, max_task_retries=0, concurrency_groups={CLIP_GROUP: 1})(CameraActor)
 
 
 class RemoteCamera:
@@ -147,6 +157,32 @@ class RemoteCamera:
         with self._lock:
             self._latest = (time.monotonic(), latest)
         return latest
+
+    def clip(self, seconds: float) -> RenderedClip:
+        """The actor's last `seconds` as an MP4 in memory (`CameraActor.clip`), waiting at most
+        `CLIP_TIMEOUT_S`. Raises the actor's own typed error (nothing buffered, clips off, more
+        than kept), or ClipUnavailable when the actor does not answer."""
+        if self._handle is None or not self._reachable():
+            with self._lock:
+                why = self._failed or self._error or "stopped"
+            raise ClipUnavailable(f"camera {self.name}: its actor does not answer ({why})")
+        ref = self._handle.clip.options(concurrency_group=CLIP_GROUP).remote(seconds)
+        exceptions = self._ray.exceptions
+        try:
+            clip: RenderedClip = self._ray.get(ref, timeout=CLIP_TIMEOUT_S)
+        except exceptions.GetTimeoutError:
+            self._ray.cancel(ref)  # not yet started (another clip before it): never run
+            raise ClipUnavailable(
+                f"camera {self.name}: its actor does not answer (no clip within {CLIP_TIMEOUT_S:g} s)"
+            ) from None
+        except exceptions.RayTaskError as exc:
+            if isinstance(exc.cause, VigilError):  # the actor's refusal, as a local camera's
+                raise exc.cause from None
+            raise
+        except exceptions.RayError as exc:  # the actor died, or is restarting on another node
+            why = redact(_first_line(exc))
+            raise ClipUnavailable(f"camera {self.name}: its actor does not answer ({why})") from None
+        return clip
 
     @property
     def activity_state(self) -> LiveState | None:
@@ -269,6 +305,13 @@ class ClusterCameras:
         """The actors not stopped, oldest first."""
         with self._lock:
             return [c for c in self._cameras if not c.stopped]
+
+    def clip(self, camera: str, seconds: float) -> RenderedClip:
+        """The last `seconds` of the running camera named `camera` (RemoteCamera.clip)."""
+        remote = next((c for c in self.cameras() if c.name == camera), None)
+        if remote is None:
+            raise ClipUnavailable(f"camera {camera} is not running with activity analysis on")
+        return remote.clip(seconds)
 
     def nodes(self) -> list[str]:
         """The cluster's live nodes (IP and short id)."""

@@ -2,7 +2,10 @@
 in sync, as an MP4 written to `<data_dir>/clips/<camera>/`, remuxed from the packets the camera's
 decode thread keeps while activity analysis is on (vigil/activity/ring.py, clip.py); `GET
 /api/clips/{camera_id}/{name}` downloads it. Admin only, as the other activity routes: a clip is
-sound and picture of a person."""
+sound and picture of a person.
+
+One path for every camera: the MP4 is rendered into memory where the camera runs (this process,
+or its Ray actor on a cluster node: `vigil serve --cluster`), then saved here."""
 
 from __future__ import annotations
 
@@ -14,8 +17,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from vigil.activity.clip import ClipOnClusterNode, ClipUnavailable, clip_folder, clip_path, save_clip
-from vigil.errors import InvalidError
+from vigil.activity.clip import (
+    RenderedClip,
+    clip_folder,
+    clip_path,
+    publish_clip,
+    render_live_clip,
+)
 from vigil.web.auth import Principal, require_admin
 from vigil.web.context import WebContext, get_ctx
 
@@ -51,31 +59,25 @@ class SavedClipOut(BaseModel):
     "/api/save-clip",
     response_model=SavedClipOut,
     summary="Save the last seconds as an MP4",
-    responses={409: {"description": "The camera runs on a cluster node (vigil serve --cluster)"}},
+    responses={
+        422: {"description": "More seconds than the camera keeps (activity.clip_buffer_s)"},
+        503: {
+            "description": "The camera is not running with activity on, nothing is buffered yet, "
+            "clips are off, or (vigil serve --cluster) its actor does not answer"
+        },
+    },
 )
 async def save_clip_route(body: SaveClipIn, ctx: Ctx, _: Admin) -> SavedClipOut:
     """Stream copy of the camera's own H.264/H.265 and audio packets (no decoding, no
     re-encoding), cut at `seconds` before the newest frame with an MP4 edit list (a USB camera:
-    its analysed frames, encoded while they come). 503 when the camera is not running with
-    activity on, or nothing is buffered yet; 422 beyond the buffer; 409 for a camera running on a
-    cluster node (`vigil serve --cluster`: every camera of the server)."""
+    its analysed frames, encoded while they come). A camera on a cluster node (`vigil serve
+    --cluster`) renders the clip in its actor, which sends it here. 503 when the camera is not
+    running with activity on, nothing is buffered yet, or its actor does not answer; 422 beyond
+    the buffer."""
     info = ctx.cameras.get(body.camera)
-    if ctx.cameras.cluster is not None:
-        raise ClipOnClusterNode(
-            f"save-clip is not available for camera {info.name}: it runs on a cluster node, "
-            "where its activity analysis keeps no clip"
-        )
-    activity = ctx.cameras.live_activity(body.camera)
-    if activity is None:
-        raise ClipUnavailable(f"camera {info.name} is not running with activity analysis on")
-    ring = activity.clips
-    if ring is None:
-        raise ClipUnavailable("clips are off (activity.clip_buffer_s: 0)")
-    if body.seconds > ring.seconds:
-        raise InvalidError(f"at most {ring.seconds:g} s are kept (activity.clip_buffer_s)")
+    rendered = await run_in_threadpool(_render, ctx, body.camera, info.name, body.seconds)
     folder = clip_folder(ctx.settings.data_dir, info.name)
-    # A camera whose activity hears a microphone saves the microphone's sound with its picture.
-    saved = await run_in_threadpool(save_clip, ring, body.seconds, folder, info.name, activity.clip_sound)
+    saved = await run_in_threadpool(publish_clip, rendered, folder, info.name)
     return SavedClipOut(
         camera_id=info.id,
         camera=info.name,
@@ -88,6 +90,14 @@ async def save_clip_route(body: SaveClipIn, ctx: Ctx, _: Admin) -> SavedClipOut:
         size=saved.size,
         download=f"/api/clips/{info.id}/{saved.path.name}",
     )
+
+
+def _render(ctx: WebContext, camera_id: int, camera: str, seconds: float) -> RenderedClip:
+    """The clip rendered where the camera runs: its actor (cluster mode) or this process. A
+    camera whose activity hears a microphone has the microphone's sound (that node's)."""
+    if ctx.cameras.cluster is not None:
+        return ctx.cameras.cluster.clip(camera, seconds)
+    return render_live_clip(ctx.cameras.live_activity(camera_id), camera, seconds)
 
 
 @router.get(
