@@ -142,6 +142,15 @@ class RayCluster:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
 
+    def cut_off_worker_node(self, index: int = -1) -> None:
+        """SIGSTOP a worker node's daemons (its raylet and agents) but not its worker processes: the
+        node no longer answers the GCS, which declares it dead, while its actors' processes go on
+        running (a network partition, as the rest of the cluster sees it). `kill_worker_node`
+        ends it (SIGKILL also ends stopped processes)."""
+        for pid in self.workers[index]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
+
     def stop(self) -> None:
         _kill(self.own_processes())
         shutil.rmtree(self.temp_dir, ignore_errors=True)

@@ -18,7 +18,9 @@ with the sound of this node's microphone when the activity hears one. It runs in
 concurrency group (vigil/cluster/cameras.py), so a long render never delays `report` or `latest`.
 
 Ray restarts a camera actor whose node died on another node (`max_restarts`); the restart runs
-`__init__` again, so the camera starts over with a new run id (vigil/cluster/identifier.py)."""
+`__init__` again, so the camera starts over with a new run id (vigil/cluster/identifier.py). A
+node only cut off from the cluster keeps its old actor running: the new run's claim fences the old
+one off (vigil/cluster/fence.py), whose writes are then refused and which stops itself."""
 
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ from dataclasses import dataclass, field
 from vigil.activity.clip import RenderedClip, render_live_clip
 from vigil.activity.live import LiveState
 from vigil.activity.live_store import store_sink
+from vigil.cluster.fence import CameraFence, FenceWatch
 from vigil.cluster.identifier import RunIdentifier
 from vigil.config import CameraConfig, VigilSettings
 from vigil.live.analyse import LatestResult
@@ -116,7 +119,11 @@ class CameraActor:
         self.name = name
         configure_process(settings)
         context = ray.get_runtime_context()
+        node_id, node_ip = context.get_node_id(), ray.util.get_node_ip_address()
         self.store = IdentityStore.open(settings, db_url)
+        # Before anything is written: from here on a newer run of this camera fences this one off.
+        self.fence = CameraFence(self.store.db, name, self.run)
+        self.fence.claim(f"{node_ip} ({node_id[:8]})")
         self.identifier = RunIdentifier(self.store, self.run)
         self.events = EventBuffer()
         self.embedder = default_embedder(settings)
@@ -130,13 +137,15 @@ class CameraActor:
             )
             self.pipeline = factory.build(name, camera)
             self.pipeline.start()
+            self.watch = FenceWatch(self.fence, self.pipeline.stop)
+            self.watch.start()
         except BaseException:
             self.embedder.close()
             self.store.close()
             raise
         self.placement = Placement(
-            node_id=context.get_node_id(),
-            node_ip=ray.util.get_node_ip_address(),
+            node_id=node_id,
+            node_ip=node_ip,
             pid=os.getpid(),
             run=self.run,
             started_at=began,
@@ -172,6 +181,7 @@ class CameraActor:
         """Stops the pipeline (its last events stay pullable); True when every thread ended."""
         self.pipeline.stop()
         done = self.pipeline.join(timeout_s)
+        self.watch.close()
         self.embedder.close()
         self.store.close()
         return done
