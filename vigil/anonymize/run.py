@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -44,6 +43,7 @@ from vigil.config import VigilSettings
 from vigil.errors import InputError, VigilError
 from vigil.jobs.workers import chunk_executor, pool_capacity, use_executor
 from vigil.output_files import output_temporary, remove_stale_temporaries
+from vigil.work_dirs import work_dir
 
 __all__ = ["AnonymizeProgress", "AnonymizeReport", "anonymize_videos", "output_path", "sidecar_path"]
 
@@ -106,7 +106,7 @@ def anonymize_videos(
     persons = options.persons
     spec = None if persons.style == "none" else PersonsSpec(persons, settings.model_search_dirs())
     executor = chunk_executor(settings.jobs)  # local processes or Ray, for both passes
-    with tempfile.TemporaryDirectory(prefix="vigil-anonymize-") as work, use_executor(executor):
+    with work_dir("vigil-anonymize-") as work, use_executor(executor):
         started = time.perf_counter()
         found, batch_report = find_faces(
             todo,
