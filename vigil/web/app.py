@@ -72,6 +72,7 @@ from vigil.web.validation import invalid_request, refuse_non_finite_numbers
 from vigil.web.watchlist_host import WatchlistHost
 
 log = logging.getLogger(__name__)
+FAVICON = "favicon.svg"  # in vigil/web/static, linked by base.html
 DESCRIPTION = """People-centric video analytics: cameras, live results, recurring visitors.
 
 Every route except `/login` and `/api/health*` needs authentication: a session cookie from the
@@ -206,6 +207,7 @@ def create_web_app(settings: VigilSettings, db_url: str | None = None) -> FastAP
     mount_api_docs(app)  # before /static: its assets live under /static/swagger
     app.mount("/static", StaticFiles(directory=str(resources.files("vigil.web") / "static")), name="static")
     app.add_api_route("/", _home, include_in_schema=False)
+    app.add_api_route("/favicon.ico", _favicon, include_in_schema=False)
     app.add_api_route("/api/health", _health, tags=["health"], summary="Liveness (no authentication)")
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(RefusedError, refused)  # store, camera, image-link and job refusals
@@ -219,6 +221,12 @@ def create_web_app(settings: VigilSettings, db_url: str | None = None) -> FastAP
 
 def _home() -> Response:
     return RedirectResponse("/live", status_code=303)
+
+
+def _favicon() -> Response:
+    # Browsers ask for /favicon.ico on every site, before any login (the pages also link the SVG).
+    icon = (resources.files("vigil.web") / "static" / FAVICON).read_bytes()
+    return Response(icon, media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"})
 
 
 def _health() -> dict[str, str]:
