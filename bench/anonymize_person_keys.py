@@ -54,7 +54,7 @@ def render_once(faces: VideoFaces, settings: VigilSettings, target: Path, join: 
     job = RenderJob(faces.video, target, info, schedule, options.faces, options.video, True)
     persons = PersonsSpec(PersonOptions(style="recolor"), settings.model_search_dirs())
     with ChunkWorkers(1, persons, join_keys=join) as renderer:
-        renderer.run([], lambda n: None, None)  # load the models before the clock starts
+        renderer.run([], info, lambda n: None, None)  # load the models before the clock starts
         load = os.getloadavg()[0]
         started, cpu_started = time.perf_counter(), time.process_time()
         stats = render(job, runner=renderer.run)
@@ -75,14 +75,14 @@ def kept_across(faces: VideoFaces, settings: VigilSettings, work: Path) -> dict[
     options = settings.anonymize
     schedule = FaceSchedule(faces.tracks, options.faces.hold_frames, faces.total_frames, faces.shot_cuts)
     tasks = [
-        ChunkTask(faces.video, work / "unused.mp4", info, first, last,
+        ChunkTask(faces.video, work / "unused.mp4", first, last,
                   [(schedule.regions(n), schedule.track_numbers(n)) for n in range(first, last + 1)],
                   options.faces, options.video)
         for first, last in plan_render(info.total_frames)
     ]  # fmt: skip
     anonymizer = PersonAnonymizer(PersonOptions(style="recolor"), settings.model_search_dirs())
     try:
-        people = [follow_chunk(task, anonymizer) for task in tasks]
+        people = [follow_chunk(task, info, anonymizer) for task in tasks]
     finally:
         anonymizer.close()
     maps = file_keys(people)

@@ -48,7 +48,7 @@ def stage_cost(path: Path, engine: str) -> dict[str, float]:
     model = worker_models().engine(s).landmarker
     calls_before = model.calls if isinstance(model, FaceLandmarkerRegions) else None
     start = time.process_time()
-    result = process_chunk(ChunkTask(path, info, 0, 1, info.total_frames, s))
+    result = process_chunk(ChunkTask(path, 0, 1, info.total_frames, s), info)
     cpu = time.process_time() - start
     faces = sum(len(frame.faces) for frame in result.frames)
     with_points = sum(face.landmarks is not None for frame in result.frames for face in frame.faces)

@@ -2,6 +2,7 @@
 executor (a local Ray instance), alternated; scheduling cost and bytes moved per chunk.
 
     .venv/bin/python -m bench.ray_overhead [--runs 3] [--loops 6] [--workers 2] [--engine NAME]
+    .venv/bin/python -m bench.ray_overhead --bytes-only [--loops 6]   # 5. and 6. only: no timing
 
 1. The clip: hamilton (275 frames, 360p, 10 s) joined `loops` times end to end (ffmpeg concat,
    stream copy): ~1 minute of video.
@@ -13,11 +14,17 @@ executor (a local Ray instance), alternated; scheduling cost and bytes moved per
    starts and stops a local Ray instance), alternated, `runs` rounds each: what a CLI user waits.
 4. Scheduling cost per chunk: 200 empty chunks (a function returning its 1-byte argument) through
    each pool with the runner's pipelining (2 in flight per worker): wall time per chunk.
-5. Bytes per chunk: the pickled size of every tracking chunk's task (what is sent) and result (what
-   comes back), from one run.
+5. Bytes per chunk: the pickled size of what each tracking chunk sends to its Ray actor (the
+   function, the task and the frame table's object-store reference as `RayPool` hands them to
+   Ray; the table itself is put once per video, counted at its first chunk) and of its result
+   (what comes back), from one run on Ray.
+6. Bytes per chunk of a 2-hour video (a synthetic 200,000-frame table, 25 fps, a keyframe every
+   250 frames): one chunk's call as a local pool pickles it (the table with every chunk, as both
+   pools did before the table was shared) and as a Ray pool sends it (a reference), and the
+   table's one put.
 Also checks the Ray outputs' frames are byte-identical to the local ones. The 1-minute load average
 is recorded before each run. Results: JSON lines on stdout and `--json`
-(default bench/results/ray_overhead.json).
+(default bench/results/ray_overhead.json; with `--bytes-only`, ray_overhead_bytes.json).
 """
 
 from __future__ import annotations
@@ -32,15 +39,21 @@ import sys
 import tempfile
 import time
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from bench.anonymize_chunks import looped
+from vigil.batch.process import ChunkTask, shared_chunk
 from vigil.batch.runner import run_batch
 from vigil.batch.settings import BatchSettings
+from vigil.batch.video import VideoInfo
 from vigil.batch.worker import init_worker
 from vigil.jobs.ray_pool import RayPool, connect
-from vigil.jobs.workers import ExecutorSettings, start_pool
+from vigil.jobs.shared import Shared
+from vigil.jobs.workers import ExecutorSettings, ReadsInput, start_pool
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("VIGIL_SHARED_DIR", ROOT.parent / "shared")).resolve()
@@ -106,14 +119,27 @@ def scheduling(pool: Executor, workers: int, chunks: int = 200) -> float:
     return (time.perf_counter() - started) / chunks
 
 
-class Measured(Executor):
-    """Another pool, recording the pickled size of what each chunk sends and gets back."""
+def pickled(value: Any) -> int:
+    return len(pickle.dumps(value, protocol=5))
 
-    def __init__(self, inner: Executor) -> None:
+
+class Measured(Executor):
+    """A Ray pool, recording the pickled size of what each chunk sends and gets back: the call
+    as the pool hands it to Ray (its `Shared` arguments as references), plus a shared value's
+    own size at its first chunk (its one put)."""
+
+    def __init__(self, inner: RayPool) -> None:
         self.inner, self.sent, self.received = inner, list[int](), list[int]()
+        self.inline: list[int] = []  # the call pickled whole (a local pool; Ray before sharing)
+        self.put: list[int] = []  # the shared values put, once each
 
     def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:
-        self.sent.append(len(pickle.dumps((fn, args, kwargs), protocol=5)))
+        shared, puts = self.inner.shared, self.inner.shared.puts
+        sent = shared.call_args(args)  # the references the pool sends (put here at a first chunk)
+        self.sent.append(pickled((fn, kwargs, *sent)))
+        self.inline.append(pickled((fn, args, kwargs)))  # the table with the chunk, as before
+        if shared.puts > puts:  # one `Shared` per chunk here: the video's frame table
+            self.put.append(sum(pickled(arg) for arg in args if isinstance(arg, Shared)))
         future = self.inner.submit(fn, *args, **kwargs)
         future.add_done_callback(lambda f: self.received.append(len(pickle.dumps(f.result(), protocol=5))))
         return future
@@ -122,9 +148,85 @@ class Measured(Executor):
         self.inner.shutdown(wait, cancel_futures=cancel_futures)
 
 
+def long_table(frames: int = 200_000) -> VideoInfo:
+    """A 2-hour video's frame table (25 fps, a keyframe every 250 frames); nothing is decoded."""
+    pts = np.arange(frames, dtype=np.int64) * 512
+    return VideoInfo(Path("/videos/two_hours.mp4"), 640, 360, 25.0, Fraction(1, 12800), pts,
+                     pts[::250].copy(), frames, frames)  # fmt: skip
+
+
+def long_video_chunk(pool: RayPool, settings: BatchSettings) -> dict[str, int]:
+    """6. One chunk of a 2-hour video: its call pickled whole (a local pool, and Ray before the
+    table was shared) and as the Ray pool sends it; the table's one put."""
+    info = Shared(long_table())
+    task = ChunkTask(info.value.path, 250, 100_001, 100_400, settings)
+    fn = ReadsInput(shared_chunk, str(info.value.path))
+    return {
+        "frames": info.value.total_frames,
+        "inline": pickled((fn, (task, info), {})),
+        "ray": pickled((fn, {}, *pool.shared.call_args((task, info)))),
+        "table_put_once": pickled(info),
+    }
+
+
+def bytes_per_chunk(video: Path, root: Path, settings: BatchSettings, workers: int) -> dict[str, Any]:
+    """5. and 6.: one tracking run on a Ray pool, measured; a 2-hour video's chunk."""
+    measured = Measured(RayPool(workers, init_worker, (settings,)))
+    try:
+        run_batch([video], settings, out_dir=root / "measured", force=True, executor=measured)
+        long = long_video_chunk(measured.inner, settings)
+    finally:
+        measured.shutdown()
+    return {
+        "chunks": len(measured.sent),
+        "sent_median": statistics.median(measured.sent),
+        "sent_first": measured.sent[0] + sum(measured.put),  # with the table's one put
+        "sent_total": sum(measured.sent) + sum(measured.put),
+        "inline_median": statistics.median(measured.inline),  # before: the table with every chunk
+        "inline_total": sum(measured.inline),
+        "puts": len(measured.put),
+        "received_median": statistics.median(measured.received),
+        "received_max": max(measured.received),
+        "two_hour_video_chunk": long,
+    }
+
+
 def median_row(rows: list[dict[str, Any]]) -> dict[str, float]:
     keys = [key for key in ("wall_s", "fps", "load_1min") if key in rows[0]]
     return {key: statistics.median(row[key] for row in rows) for key in keys}
+
+
+def warm_and_scheduling(
+    video: Path, root: Path, settings: BatchSettings, args: argparse.Namespace
+) -> dict[str, Any]:
+    """2. and 4.: warm job times (alternated), scheduling cost per empty chunk."""
+    results: dict[str, Any] = {}
+    warm: dict[str, list[dict[str, Any]]] = {"local": [], "ray": []}
+    for round_ in range(args.runs):
+        for where in (LOCAL, RAY):
+            out = root / where.executor
+            row = warm_run(video, out, settings, where)
+            warm[where.executor].append(row)
+            print(json.dumps({"warm": where.executor, "round": round_, **row}), flush=True)
+    outputs = [frames_part(root / name / "minute_tracking.json") for name in ("local", "ray")]
+    same = outputs[0] == outputs[1]
+    results["warm"] = {name: {"runs": rows, "median": median_row(rows)} for name, rows in warm.items()}
+    results["warm_overhead"] = round(
+        results["warm"]["ray"]["median"]["wall_s"] / results["warm"]["local"]["median"]["wall_s"] - 1, 4
+    )
+    results["frames_identical"] = same
+    print(json.dumps({"warm_overhead": results["warm_overhead"], "frames_identical": same}), flush=True)
+
+    per_chunk: dict[str, float] = {}
+    for where in (LOCAL, RAY):
+        pool = start_pool(where, args.workers)
+        try:
+            per_chunk[where.executor] = round(scheduling(pool, args.workers) * 1000, 3)
+        finally:
+            pool.shutdown()
+    results["scheduling_ms_per_chunk"] = per_chunk
+    print(json.dumps({"scheduling_ms_per_chunk": per_chunk}), flush=True)
+    return results
 
 
 def main() -> None:
@@ -134,8 +236,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--engine", default="mediapipe_landmarker")
     parser.add_argument("--skip-cold", action="store_true")
-    parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "ray_overhead.json")
+    parser.add_argument("--bytes-only", action="store_true", help="only 5. and 6. (bytes, no timing)")
+    parser.add_argument("--json", type=Path, help="default bench/results/ray_overhead[_bytes].json")
     args = parser.parse_args()
+    name = "ray_overhead_bytes.json" if args.bytes_only else "ray_overhead.json"
+    args.json = args.json or ROOT / "bench" / "results" / name
     results: dict[str, Any] = {"args": vars(args) | {"json": str(args.json)}, "cpus": os.cpu_count()}
     settings = settings_for(args)
     with tempfile.TemporaryDirectory(prefix="vigil-ray-bench-") as work:
@@ -146,46 +251,13 @@ def main() -> None:
         results["ray_init_s"] = round(time.perf_counter() - started, 2)
         print(json.dumps({"ray_init_s": results["ray_init_s"]}), flush=True)
 
-        warm: dict[str, list[dict[str, Any]]] = {"local": [], "ray": []}
-        for round_ in range(args.runs):
-            for where in (LOCAL, RAY):
-                out = root / where.executor
-                row = warm_run(video, out, settings, where)
-                warm[where.executor].append(row)
-                print(json.dumps({"warm": where.executor, "round": round_, **row}), flush=True)
-        outputs = [frames_part(root / name / "minute_tracking.json") for name in ("local", "ray")]
-        same = outputs[0] == outputs[1]
-        results["warm"] = {name: {"runs": rows, "median": median_row(rows)} for name, rows in warm.items()}
-        results["warm_overhead"] = round(
-            results["warm"]["ray"]["median"]["wall_s"] / results["warm"]["local"]["median"]["wall_s"] - 1, 4
-        )
-        results["frames_identical"] = same
-        print(json.dumps({"warm_overhead": results["warm_overhead"], "frames_identical": same}), flush=True)
+        if not args.bytes_only:
+            results |= warm_and_scheduling(video, root, settings, args)
 
-        per_chunk: dict[str, float] = {}
-        for where in (LOCAL, RAY):
-            pool = start_pool(where, args.workers)
-            try:
-                per_chunk[where.executor] = round(scheduling(pool, args.workers) * 1000, 3)
-            finally:
-                pool.shutdown()
-        results["scheduling_ms_per_chunk"] = per_chunk
-        print(json.dumps({"scheduling_ms_per_chunk": per_chunk}), flush=True)
-
-        measured = Measured(RayPool(args.workers, init_worker, (settings,)))
-        try:
-            run_batch([video], settings, out_dir=root / "measured", force=True, executor=measured)
-        finally:
-            measured.shutdown()
-        results["bytes_per_chunk"] = {
-            "chunks": len(measured.sent),
-            "sent_median": statistics.median(measured.sent),
-            "received_median": statistics.median(measured.received),
-            "received_max": max(measured.received),
-        }
+        results["bytes_per_chunk"] = bytes_per_chunk(video, root, settings, args.workers)
         print(json.dumps({"bytes_per_chunk": results["bytes_per_chunk"]}), flush=True)
 
-        if not args.skip_cold:
+        if not args.skip_cold and not args.bytes_only:
             cold: dict[str, list[dict[str, Any]]] = {"local": [], "ray": []}
             for round_ in range(args.runs):
                 for name in ("local", "ray"):

@@ -26,7 +26,7 @@ from vigil.anonymize.persons import PersonAnonymizer, PersonMask
 from vigil.anonymize.render import ChunkTask, RenderJob, plan_render, render
 from vigil.anonymize.segment import TrackEnd, TrackStart, iou
 from vigil.anonymize.styles import FaceRegion
-from vigil.batch.video import FrameReader, probe_video
+from vigil.batch.video import FrameReader, VideoInfo, probe_video
 from vigil.types import Image
 
 pytestmark = pytest.mark.timeout(600)
@@ -96,14 +96,18 @@ def _apart(a: float, b: float) -> float:
 
 
 def _render_like_chunks(
-    tasks: list[ChunkTask], keys: list[dict[int, int]], anonymizer: PersonAnonymizer, keep: set[int]
+    tasks: list[ChunkTask],
+    info: VideoInfo,
+    keys: list[dict[int, int]],
+    anonymizer: PersonAnonymizer,
+    keep: set[int],
 ) -> dict[int, tuple[Image, list[PersonMask]]]:
     """As render.render_chunk calls the persons pass: reset with the chunk's keys, then every
     frame, no face found; keeps the painted frames and people of the frame numbers in `keep`."""
     seen = {}
     for task, chunk_keys in zip(tasks, keys, strict=True):
         anonymizer.reset(chunk_keys)
-        for number, frame in FrameReader(task.info, task.first, task.last, threads=0).frames():
+        for number, frame in FrameReader(info, task.first, task.last, threads=0).frames():
             assert frame is not None
             image = anonymizer.apply(frame.to_ndarray(format="bgr24"), [], [])
             if number in keep:
@@ -135,16 +139,16 @@ def boundary(tmp_path_factory: pytest.TempPathFactory) -> Boundary:
     options = vigil_settings().anonymize
     work = tmp_path_factory.mktemp("chunks")
     tasks = [
-        ChunkTask(video, work / f"{first}.mp4", info, first, last, [([], [])] * (last - first + 1),
+        ChunkTask(video, work / f"{first}.mp4", first, last, [([], [])] * (last - first + 1),
                   options.faces, options.video)
         for first, last in plan_render(60, 30)
     ]  # fmt: skip
     assert [(t.first, t.last) for t in tasks] == [(1, 30), (31, 60)]
     anonymizer = PersonAnonymizer(PersonOptions(style="recolor"), [])
     try:
-        keys = file_keys([follow_chunk(task, anonymizer) for task in tasks])
-        joined = _render_like_chunks(tasks, keys, anonymizer, {30, 31})
-        alone = _render_like_chunks(tasks, [{}, {}], anonymizer, {30, 31})
+        keys = file_keys([follow_chunk(task, info, anonymizer) for task in tasks])
+        joined = _render_like_chunks(tasks, info, keys, anonymizer, {30, 31})
+        alone = _render_like_chunks(tasks, info, [{}, {}], anonymizer, {30, 31})
     finally:
         anonymizer.close()
     return Boundary(joined, alone)
@@ -207,11 +211,11 @@ def test_the_followed_blobs_read_back_are_those_found(tmp_path: Path) -> None:
     options = vigil_settings().anonymize
     face = FaceRegion((300.0, 40.0, 360.0, 110.0))
     task = ChunkTask(
-        video, tmp_path / "chunk.mp4", info, 21, 32, [([face], [3])] * 12, options.faces, options.video
+        video, tmp_path / "chunk.mp4", 21, 32, [([face], [3])] * 12, options.faces, options.video
     )
     anonymizer = PersonAnonymizer(PersonOptions(style="recolor"), [])
     try:
-        follow_chunk(task, anonymizer)
+        follow_chunk(task, info, anonymizer)
         kept = FollowedBlobs.load(task)
         assert kept is not None and blobs_path(task).is_file()
         anonymizer.reset()

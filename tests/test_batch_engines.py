@@ -28,7 +28,7 @@ POINTS = {
 def test_engine_finds_the_face_with_landmarks(engine: str) -> None:
     info = probe_video(clip("single_face.mp4"))
     settings = batch_settings(engine=engine, detect_every_n=3)
-    result = process_chunk(ChunkTask(info.path, info, 0, 31, 36, settings))
+    result = process_chunk(ChunkTask(info.path, 0, 31, 36, settings), info)
     assert [f.frame for f in result.frames] == list(range(31, 37))
     assert result.layout == ("dlib68" if engine == "dlib_hog" else "facemesh478")
     faces = [face for frame in result.frames for face in frame.faces]
@@ -48,8 +48,8 @@ def test_engine_finds_the_face_with_landmarks(engine: str) -> None:
 def test_observations_do_not_depend_on_the_chunk_start() -> None:
     info = probe_video(clip("hamilton_640x360.mp4"))
     settings = batch_settings(detect_every_n=3)
-    whole = process_chunk(ChunkTask(info.path, info, 0, 100, 130, settings)).frames
-    part = process_chunk(ChunkTask(info.path, info, 1, 117, 130, settings)).frames
+    whole = process_chunk(ChunkTask(info.path, 0, 100, 130, settings), info).frames
+    part = process_chunk(ChunkTask(info.path, 1, 117, 130, settings), info).frames
     assert detection_start(117, 3) == 115
     assert [f.frame for f in part] == list(range(117, 131))
     for a, b in zip(whole[17:], part, strict=True):

@@ -24,9 +24,9 @@ def test_person_detector_is_built_once_and_closed_when_settings_change() -> None
 def test_chunks_of_one_worker_share_its_person_detector() -> None:
     info = probe_video(clip("no_face.mp4"))
     settings = batch_settings(enable_object_detection=True, person_detector="hog", detect_every_n=5)
-    process_chunk(ChunkTask(info.path, info, 0, 1, 10, settings))
+    process_chunk(ChunkTask(info.path, 0, 1, 10, settings), info)
     detector = worker_models().person_detector(settings)
-    process_chunk(ChunkTask(info.path, info, 1, 11, 20, settings))
+    process_chunk(ChunkTask(info.path, 1, 11, 20, settings), info)
     assert worker_models().person_detector(settings) is detector and not detector.closed
     engine = worker_models().engine(settings)
     worker_models().close()

@@ -46,7 +46,7 @@ def test_hamilton_faces_small_ones_included_get_the_52_learned_blendshapes(tmp_p
 def _eye_blinks(first: int, last: int) -> list[float]:
     info = probe_video(clip("expressions_640x360.mp4"))
     settings = batch_settings(engine="mediapipe_landmarker")
-    result = process_chunk(ChunkTask(info.path, info, 0, first, last, settings))
+    result = process_chunk(ChunkTask(info.path, 0, first, last, settings), info)
     left, right = LEARNED_KEYS.index("eyeBlinkLeft"), LEARNED_KEYS.index("eyeBlinkRight")
     blinks = [
         (float(face.blendshapes[left]) + float(face.blendshapes[right])) / 2
@@ -74,7 +74,7 @@ def test_auto_engine_falls_back_to_the_geometric_estimates_without_the_model(tmp
     with pytest.raises(ModelError, match="vigil models fetch face_landmarker"):
         check_engine(batch_settings(engine="mediapipe_landmarker", face_landmarker_model_path=absent))
     info = probe_video(clip("single_face.mp4"))
-    result = process_chunk(ChunkTask(info.path, info, 0, 1, 3, fallback))
+    result = process_chunk(ChunkTask(info.path, 0, 1, 3, fallback), info)
     faces: list[Any] = [face for frame in result.frames for face in frame.faces]
     assert faces and all(face.blendshapes is None and face.landmarks is not None for face in faces)
 

@@ -13,7 +13,9 @@ On Ray (`jobs.executor: ray`) the workers are actors on any node (vigil/jobs/ray
 renders its chunk's segment into its own temporary folder and returns the segment's bytes with
 the result, so no folder needs to be shared but the input's; this process writes them where the
 local workers would have, and joins them as usual. Progress then moves per finished chunk, and a
-cancel kills the actors."""
+cancel kills the actors. The video's frame table goes beside each chunk's task, one `Shared`
+object for both passes over a file's chunks, so Ray sends it once per video, not per chunk
+(vigil/jobs/shared.py)."""
 
 from __future__ import annotations
 
@@ -43,7 +45,9 @@ from vigil.anonymize.render import (
     render_chunk,
 )
 from vigil.anonymize.styles import FaceRegion
+from vigil.batch.video import VideoInfo
 from vigil.errors import ConfigError, VigilError
+from vigil.jobs.shared import Shared
 from vigil.jobs.workers import LOCAL, ExecutorSettings, ReadsInput, start_pool
 from vigil.types import Image
 
@@ -52,6 +56,9 @@ __all__ = ["ChunkWorkers", "PersonsSpec", "RenderWorkerError", "person_hook"]
 log = logging.getLogger(__name__)
 POLL_S = 0.2  # progress and cancel checks while workers render
 T = TypeVar("T")
+# What a worker runs per chunk: the chunk's task and the video's frame table (the same object for
+# all the video's chunks).
+ChunkWork = Callable[[ChunkTask, Shared[VideoInfo]], T]
 
 
 class RenderWorkerError(VigilError):
@@ -145,17 +152,22 @@ class ChunkWorkers:
             self._hook = None
 
     def run(
-        self, tasks: Sequence[ChunkTask], on_frames: Callable[[int], None], cancel: threading.Event | None
+        self,
+        tasks: Sequence[ChunkTask],
+        info: VideoInfo,
+        on_frames: Callable[[int], None],
+        cancel: threading.Event | None,
     ) -> list[ChunkResult]:
+        shared = Shared(info)  # one object for both passes: Ray puts it once
         if self.persons is not None and self.join_keys and len(tasks) > 1:
-            tasks = self._with_file_keys(tasks, cancel)
+            tasks = self._with_file_keys(tasks, shared, cancel)
             if cancel is not None and cancel.is_set():
                 return []
         if self._pool is None or len(tasks) < 2:
             hook = self._local_hook()
             runner = in_process(hook.apply if hook else None, hook.reset if hook else None)
-            return runner(tasks, on_frames, cancel)
-        return self._gather(self._round(), tasks, on_frames, cancel, _render_in_worker)
+            return runner(tasks, info, on_frames, cancel)
+        return self._gather(self._round(), tasks, shared, on_frames, cancel, _render_in_worker)
 
     def _local_hook(self) -> PersonHook | None:
         if self.persons is not None and self._hook is None:
@@ -169,7 +181,9 @@ class ChunkWorkers:
             return _RayRound(self._pool)
         return _LocalRound(self._pool, self._cancel, self._counter)
 
-    def _with_file_keys(self, tasks: Sequence[ChunkTask], cancel: threading.Event | None) -> list[ChunkTask]:
+    def _with_file_keys(
+        self, tasks: Sequence[ChunkTask], info: Shared[VideoInfo], cancel: threading.Event | None
+    ) -> list[ChunkTask]:
         """The tasks with their faceless people's file-wide keys: every chunk's people followed
         first (person_keys.py; about the segmentation's cost again), then joined across the
         boundaries. The tasks unchanged when cancelled."""
@@ -177,11 +191,11 @@ class ChunkWorkers:
         hook = self._local_hook() if self._pool is None else None
         if hook is not None:
             try:
-                people = [follow_chunk(task, hook.follower, cancel) for task in tasks]
+                people = [follow_chunk(task, info.value, hook.follower, cancel) for task in tasks]
             except RenderCancelled:
                 return list(tasks)
         elif self._pool is not None:
-            people = self._gather(self._round(), tasks, _no_progress, cancel, _follow_in_worker)
+            people = self._gather(self._round(), tasks, info, _no_progress, cancel, _follow_in_worker)
         if len(people) < len(tasks):  # cancelled
             return list(tasks)
         return [
@@ -193,13 +207,14 @@ class ChunkWorkers:
         self,
         way: _Round,
         tasks: Sequence[ChunkTask],
+        info: Shared[VideoInfo],
         on_frames: Callable[[int], None],
         cancel: threading.Event | None,
-        work: Callable[[ChunkTask], T],
+        work: ChunkWork[T],
     ) -> list[T]:
         """Submits `work` for every chunk, reports progress and takes each result as its chunk
         ends; stops the chunks at a cancel (no results) or at the first chunk's error (raised here)."""
-        futures = [way.submit(task, work) for task in tasks]
+        futures = [way.submit(task, info, work) for task in tasks]
         results: dict[int, T] = {}
         pending = set(futures)
         try:
@@ -222,7 +237,7 @@ class ChunkWorkers:
 class _Round(Protocol):
     """What differs between the local workers and Ray in running one run's chunks."""
 
-    def submit(self, task: ChunkTask, work: Callable[[ChunkTask], Any]) -> Future[Any]: ...
+    def submit(self, task: ChunkTask, info: Shared[VideoInfo], work: ChunkWork[Any]) -> Future[Any]: ...
 
     def report(self, on_frames: Callable[[int], None]) -> None:
         """Progress made while the chunks render (at every poll)."""
@@ -249,8 +264,8 @@ class _LocalRound:
     def __post_init__(self) -> None:
         self.reported = self.counter.value  # the counter runs over the whole run's chunks
 
-    def submit(self, task: ChunkTask, work: Callable[[ChunkTask], Any]) -> Future[Any]:
-        return self.pool.submit(work, task)
+    def submit(self, task: ChunkTask, info: Shared[VideoInfo], work: ChunkWork[Any]) -> Future[Any]:
+        return self.pool.submit(work, task, info)
 
     def report(self, on_frames: Callable[[int], None]) -> None:
         now = self.counter.value
@@ -285,10 +300,10 @@ class _RayRound:
 
     pool: Executor
 
-    def submit(self, task: ChunkTask, work: Callable[[ChunkTask], Any]) -> Future[Any]:
+    def submit(self, task: ChunkTask, info: Shared[VideoInfo], work: ChunkWork[Any]) -> Future[Any]:
         if work is _render_in_worker:  # the segment comes back with the result
             work = _render_returning_segment
-        return self.pool.submit(ReadsInput(work, str(task.source)), task)
+        return self.pool.submit(ReadsInput(work, str(task.source)), task, info)
 
     def report(self, on_frames: Callable[[int], None]) -> None:
         del on_frames  # the actors report nothing until a chunk ends
@@ -322,7 +337,7 @@ def _init_worker(persons: PersonsSpec | None, cancel: Any, counter: Any) -> None
     _WORKER["cancel"], _WORKER["counter"] = cancel, counter
 
 
-def _render_in_worker(task: ChunkTask) -> ChunkResult:
+def _render_in_worker(task: ChunkTask, info: Shared[VideoInfo]) -> ChunkResult:
     hook: PersonHook | None = _WORKER["hook"]
     counter = _WORKER["counter"]
 
@@ -332,6 +347,7 @@ def _render_in_worker(task: ChunkTask) -> ChunkResult:
 
     return render_chunk(
         task,
+        info.value,
         hook.apply if hook else None,
         hook.reset if hook else None,
         None if counter is None else one_frame,
@@ -339,20 +355,20 @@ def _render_in_worker(task: ChunkTask) -> ChunkResult:
     )
 
 
-def _follow_in_worker(task: ChunkTask) -> ChunkPeople:
+def _follow_in_worker(task: ChunkTask, info: Shared[VideoInfo]) -> ChunkPeople:
     hook: PersonHook | None = _WORKER["hook"]
     if hook is None:
         raise RuntimeError("a worker without a persons pass was asked to follow people")
-    return follow_chunk(task, hook.follower, _WORKER["cancel"])
+    return follow_chunk(task, info.value, hook.follower, _WORKER["cancel"])
 
 
 def _no_progress(frames: int) -> None:
     del frames  # following people is not counted as rendered frames
 
 
-def _render_returning_segment(task: ChunkTask) -> tuple[ChunkResult, bytes]:
+def _render_returning_segment(task: ChunkTask, info: Shared[VideoInfo]) -> tuple[ChunkResult, bytes]:
     """A Ray worker's chunk: rendered into this node's temporary folder, its bytes returned."""
     with tempfile.TemporaryDirectory(prefix="vigil-segment-") as work:
         here = dataclasses.replace(task, segment=Path(work) / task.segment.name)
-        result = _render_in_worker(here)
+        result = _render_in_worker(here, info)
         return result, here.segment.read_bytes()

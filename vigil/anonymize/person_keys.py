@@ -27,6 +27,7 @@ import numpy as np
 from vigil.anonymize.render import ChunkTask, chunk_frames
 from vigil.anonymize.segment import PersonBlob, TrackEnd, TrackStart, iou
 from vigil.anonymize.styles import FaceRegion
+from vigil.batch.video import VideoInfo
 from vigil.types import Image, IntArray
 
 __all__ = ["ChunkPeople", "FollowedBlobs", "PeopleFollower", "blobs_path", "file_keys", "follow_chunk"]
@@ -58,14 +59,16 @@ class PeopleFollower(Protocol):
     def people(self, first: int) -> ChunkPeople: ...
 
 
-def follow_chunk(task: ChunkTask, follower: PeopleFollower, cancel: Any = None) -> ChunkPeople:
-    """Decodes the chunk's frames and follows its people (from a reset state, as the render
-    does); their blobs are kept beside the chunk's segment (`FollowedBlobs`) for its rendering
-    to use instead of segmenting again. Raises RenderCancelled when `cancel` (an Event) is set,
-    InputError on a bad frame."""
+def follow_chunk(
+    task: ChunkTask, info: VideoInfo, follower: PeopleFollower, cancel: Any = None
+) -> ChunkPeople:
+    """Decodes the chunk's frames (`info`: the video's frame table) and follows its people (from
+    a reset state, as the render does); their blobs are kept beside the chunk's segment
+    (`FollowedBlobs`) for its rendering to use instead of segmenting again. Raises
+    RenderCancelled when `cancel` (an Event) is set, InputError on a bad frame."""
     follower.reset()
     kept = _BlobWriter()
-    for _, frame, faces, tracks in chunk_frames(task, cancel):
+    for _, frame, faces, tracks in chunk_frames(task, info, cancel):
         kept.add(follower.follow(frame.to_ndarray(format="bgr24"), faces, tracks))
     kept.save(blobs_path(task))
     return follower.people(task.first)

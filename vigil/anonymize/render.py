@@ -88,11 +88,11 @@ class RenderJob:
 
 @dataclass(frozen=True)
 class ChunkTask:
-    """One chunk to render: everything a worker process needs (picklable)."""
+    """One chunk to render: what a worker process needs (picklable) besides the video's frame
+    table, which goes beside it (the same for all the video's chunks: sent once on Ray)."""
 
     source: Path
     segment: Path  # the video-only MP4 written
-    info: VideoInfo
     first: int  # 1-based, inclusive
     last: int
     faces: list[tuple[list[FaceRegion], list[int]]]  # per frame first..last: regions, track numbers
@@ -117,11 +117,13 @@ class ChunkResult:
 
 
 class ChunkRunner(Protocol):
-    """Renders chunks (in this process or in workers); `on_frames(n)`: n more frames done."""
+    """Renders a video's chunks (in this process or in workers), `info` being its frame table;
+    `on_frames(n)`: n more frames done."""
 
     def __call__(
         self,
         tasks: Sequence[ChunkTask],
+        info: VideoInfo,
         on_frames: Callable[[int], None],
         cancel: threading.Event | None,
     ) -> list[ChunkResult]: ...
@@ -163,7 +165,6 @@ def render(
             ChunkTask(
                 job.source,
                 Path(work) / f"chunk_{first:08d}.mp4",
-                job.info,
                 first,
                 last,
                 [(job.schedule.regions(n), job.schedule.track_numbers(n)) for n in range(first, last + 1)],
@@ -172,7 +173,7 @@ def render(
             )
             for first, last in ranges
         ]
-        results = run(tasks, frames_done, cancel)
+        results = run(tasks, job.info, frames_done, cancel)
         if cancel is not None and cancel.is_set():
             raise RenderCancelled
         stats = RenderStats(chunks=len(results))
@@ -195,13 +196,16 @@ def in_process(hook: FrameHook | None, reset: HookReset | None = None) -> ChunkR
     """A runner rendering the chunks one after the other in this process."""
 
     def run(
-        tasks: Sequence[ChunkTask], on_frames: Callable[[int], None], cancel: threading.Event | None
+        tasks: Sequence[ChunkTask],
+        info: VideoInfo,
+        on_frames: Callable[[int], None],
+        cancel: threading.Event | None,
     ) -> list[ChunkResult]:
         results = []
         for task in tasks:
             if cancel is not None and cancel.is_set():
                 break
-            results.append(render_chunk(task, hook, reset, lambda: on_frames(1), cancel))
+            results.append(render_chunk(task, info, hook, reset, lambda: on_frames(1), cancel))
         return results
 
     return run
@@ -209,13 +213,15 @@ def in_process(hook: FrameHook | None, reset: HookReset | None = None) -> ChunkR
 
 def render_chunk(
     task: ChunkTask,
+    info: VideoInfo,
     hook: FrameHook | None,
     reset: HookReset | None,
     on_frame: Callable[[], None] | None = None,
     cancel: Any = None,  # threading.Event or multiprocessing.Event: `is_set()`
 ) -> ChunkResult:
-    """Renders frames `task.first..task.last` into `task.segment` (video only). Raises
-    RenderCancelled, InputError (a frame that cannot be decoded), SourceUnsupported."""
+    """Renders frames `task.first..task.last` into `task.segment` (video only); `info`: the
+    video's frame table. Raises RenderCancelled, InputError (a frame that cannot be decoded),
+    SourceUnsupported."""
     if reset is not None:
         reset(task)  # no state from frames before this chunk: the same in any process
     counts = [0, 0, 0]  # frames with faces, boxes, max faces
@@ -224,11 +230,11 @@ def render_chunk(
     try:
         with av.open(str(task.source)) as source, av.open(str(task.segment), "w", format="mp4") as target:
             vin = source.streams.video[0]
-            vout = target.add_stream("libx264", rate=_rate(vin, task.info))
-            vout.width, vout.height = task.info.width, task.info.height
+            vout = target.add_stream("libx264", rate=_rate(vin, info))
+            vout.width, vout.height = info.width, info.height
             vout.pix_fmt = "yuv420p"
-            vout.time_base = task.info.time_base  # the input's (the probe's is never None)
-            vout.codec_context.time_base = task.info.time_base
+            vout.time_base = info.time_base  # the input's (the probe's is never None)
+            vout.codec_context.time_base = info.time_base
             vout.options = {"crf": str(task.video.crf), "preset": task.video.preset}
 
             def write(frame: Any) -> None:
@@ -238,7 +244,7 @@ def render_chunk(
                     timestamps.append((packet.pts, packet.dts))
                     target.mux(packet)
 
-            for number, frame, faces, tracks in chunk_frames(task, cancel):
+            for number, frame, faces, tracks in chunk_frames(task, info, cancel):
                 write(_cover(frame, faces, tracks, number, task.options, hook, counts))
                 frames += 1
                 if on_frame is not None:
@@ -257,11 +263,11 @@ class ChunkFrame(NamedTuple):
     tracks: list[int]  # their track numbers, aligned with `faces`
 
 
-def chunk_frames(task: ChunkTask, cancel: Any = None) -> Iterator[ChunkFrame]:
+def chunk_frames(task: ChunkTask, info: VideoInfo, cancel: Any = None) -> Iterator[ChunkFrame]:
     """A chunk's frames in order, with their faces (for the render and the follow pass, which must
-    see the same frames). Raises RenderCancelled when `cancel` (an Event) is set, InputError on a
-    frame that cannot be decoded."""
-    reader = FrameReader(task.info, task.first, task.last, threads=0)
+    see the same frames); `info`: the video's frame table. Raises RenderCancelled when `cancel`
+    (an Event) is set, InputError on a frame that cannot be decoded."""
+    reader = FrameReader(info, task.first, task.last, threads=0)
     for number, frame in reader.frames():
         if cancel is not None and cancel.is_set():
             raise RenderCancelled

@@ -6,6 +6,10 @@ What runs here depends only on the frames since the last detection frame: detect
 1, 1+N, 1+2N... of the *video* (not of the chunk), and a chunk starts decoding at the detection
 frame at or before its first frame (overlapping the previous chunk by up to N-1 frames). That
 makes every observation identical to a single-worker run, whatever the chunking.
+
+The video's frame table (`VideoInfo`, 8 bytes per frame of the whole video: the chunk's seek
+may fall back to decoding from the start) is not part of a chunk's task but its own argument,
+`Shared` by all the video's chunks, so a Ray pool sends it once (vigil/jobs/shared.py).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from vigil.batch.settings import BatchSettings
 from vigil.batch.shots import FORCE_DETECT_SCORE, THUMB_SIZE, FrameSignature, content_score, signature
 from vigil.batch.video import FrameReader, VideoInfo
 from vigil.batch.worker import worker_models
+from vigil.jobs.shared import Shared
 from vigil.types import FloatArray, Image
 
 log = logging.getLogger(__name__)
@@ -64,8 +69,9 @@ class FrameObs:
 
 @dataclass(frozen=True)
 class ChunkTask:
+    """A chunk's own part of the work; the video's frame table goes beside it (process_chunk)."""
+
     video: Path
-    info: VideoInfo
     index: int  # chunk number in the video, 0-based
     first: int
     last: int
@@ -291,16 +297,22 @@ def _clip_box(box: tuple[float, ...], width: int, height: int) -> Box:
     return x0, y0, max(x0, x1), max(y0, y1)
 
 
-def process_chunk(task: ChunkTask) -> ChunkResult:
-    """Observations for frames `task.first..task.last` (one per frame, in order)."""
+def shared_chunk(task: ChunkTask, info: Shared[VideoInfo]) -> ChunkResult:
+    """`process_chunk` as a pool runs it: the frame table shared by the video's chunks."""
+    return process_chunk(task, info.value)
+
+
+def process_chunk(task: ChunkTask, info: VideoInfo) -> ChunkResult:
+    """Observations for frames `task.first..task.last` (one per frame, in order); `info`: the
+    video's frame table."""
     start, cpu_start = time.perf_counter(), time.process_time()
     settings = task.settings
     models = worker_models()
     engine = models.engine(settings)
     persons = models.person_detector(settings) if settings.enable_object_detection else None
-    follower = FaceFollower(engine, settings, task.info, persons)
+    follower = FaceFollower(engine, settings, info, persons)
     warm = detection_start(task.first, settings.detect_every_n)
-    reader = FrameReader(task.info, warm, task.last, threads=settings.decode_threads)
+    reader = FrameReader(info, warm, task.last, threads=settings.decode_threads)
     frames: list[FrameObs] = []
     profiler = Profiler(follower.timings) if settings.enable_profiling else None
     for number, frame in reader.frames():
@@ -310,8 +322,8 @@ def process_chunk(task: ChunkTask) -> ChunkResult:
         else:
             obs = follower.step(number, frame)
         if number >= task.first:
-            ticks = int(task.info.pts[number - 1]) - int(task.info.pts[0])
-            obs.timestamp_ms = float(ticks * task.info.time_base * 1000)
+            ticks = int(info.pts[number - 1]) - int(info.pts[0])
+            obs.timestamp_ms = float(ticks * info.time_base * 1000)
             frames.append(obs)
             if profiler is not None:
                 profiler.frame_done(number)

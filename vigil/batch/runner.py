@@ -9,7 +9,9 @@ or waiting to be stitched, so memory stays flat whatever the video length.
 
 The pool comes from `vigil.jobs.workers.start_pool`: local spawn processes, or Ray actors on any
 node (`jobs.executor: ray`); stitching stays here in frame order, so the output is the same either
-way. On Ray a chunk whose worker died runs again on another one (ray_pool.py).
+way. On Ray a chunk whose worker died runs again on another one (ray_pool.py). A chunk's task
+holds its frame range; the video's frame table is a second argument `Shared` by all its chunks,
+which a Ray pool sends once per video (vigil/jobs/shared.py).
 
 A video that cannot be read, a chunk that raises, or a crashed worker fails that video with its
 reason; the others continue. Finished outputs are never rewritten unless `force`, so an
@@ -52,7 +54,7 @@ from vigil.batch.output import (
     cpu_percent,
 )
 from vigil.batch.planning import planned_workers
-from vigil.batch.process import ChunkResult, ChunkTask, FrameObs, process_chunk
+from vigil.batch.process import ChunkResult, ChunkTask, FrameObs, shared_chunk
 from vigil.batch.profiling import profiling_line
 from vigil.batch.progress import BatchProgress, VideoProgress, VideoState, overall_fraction
 from vigil.batch.settings import BatchSettings, output_engine_name
@@ -63,6 +65,7 @@ from vigil.batch.video import VideoInfo, probe_video
 from vigil.batch.worker import init_worker
 from vigil.batch.writer import TrackingWriter
 from vigil.errors import ConfigError, VigilError
+from vigil.jobs.shared import Shared
 from vigil.jobs.workers import ExecutorSettings, ReadsInput, chunk_executor, pool_capacity, start_pool
 
 __all__ = ["BatchProgress", "BatchReport", "VideoProgress", "run_batch"]
@@ -109,6 +112,7 @@ class _Job:
     progress: VideoProgress
     started: float
     audio_future: Future[AudioActivity | None]  # computed in a thread while the first chunks run
+    shared_info: Shared[VideoInfo]  # `info` for the chunks: one object, so Ray sends it once
     audio: AudioActivity | None = None
     layout: str | None = None
     submitted: int = 0
@@ -212,6 +216,7 @@ class _Batch:
             progress=progress,
             started=time.perf_counter(),
             audio_future=self._audio_thread.submit(self._audio, video, info),
+            shared_info=Shared(info),
         )
 
     @staticmethod
@@ -260,9 +265,10 @@ class _Batch:
                     break
                 if job.submitted < len(job.chunks) and job.submitted - job.stitched < ahead:
                     first, last = job.chunks[job.submitted]
-                    task = ChunkTask(job.video, job.info, job.submitted, first, last, self.settings)
+                    task = ChunkTask(job.video, job.submitted, first, last, self.settings)
                     # On a node that does not see the video, the chunk fails naming node and path.
-                    future = self.executor.submit(ReadsInput(process_chunk, str(job.video)), task)
+                    work = ReadsInput(shared_chunk, str(job.video))
+                    future = self.executor.submit(work, task, job.shared_info)
                     self.in_flight[future] = (job, job.submitted)
                     job.submitted += 1
                     progressed = True

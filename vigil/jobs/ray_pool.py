@@ -12,6 +12,13 @@ started (on whichever node has a free CPU) and used once ready. Callers stitch b
 a retried chunk is neither lost nor counted twice. An error raised by the chunk itself is the
 Future's exception, as locally (not retried: it would fail again).
 
+Shared arguments: a top-level argument wrapped in `Shared` (vigil/jobs/shared.py: a video's frame
+table, the same for all its chunks) is put into Ray's object store once per `Shared` object, at
+its first call, and every call passes its reference as a top-level argument, which Ray resolves
+before the call runs: the value is sent once per node, not once per chunk. The references are
+kept by weak keys (the `Shared` objects), so the store frees a value when the caller drops its
+`Shared` (the video is done), and all of them when the pool shuts down.
+
 Cancel: `shutdown(wait=False, cancel_futures=True)` drops the queued calls, cancels the dispatched
 ones and kills the actors (a running chunk is not interruptible otherwise)."""
 
@@ -23,6 +30,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import CancelledError, Executor, Future
@@ -30,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vigil.errors import ConfigError, UnavailableError
+from vigil.jobs.shared import Shared
 from vigil.jobs.workers import WorkerLostError, node_label
 
 __all__ = ["RayPool", "cluster_cpus", "connect"]
@@ -104,7 +113,9 @@ class ChunkActor:
     def node(self) -> str:
         return node_label()
 
-    def run(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    def run(self, fn: Callable[..., Any], kwargs: dict[str, Any], *args: Any) -> Any:
+        # `args` are top-level arguments of the actor call: Ray has resolved the shared ones'
+        # references (put once per pool) into their values.
         return fn(*args, **kwargs)
 
 
@@ -114,6 +125,36 @@ def _actor_class() -> Any:
     # Restarts and retries are ours (above): Ray's own would restart the actor in place, which on a
     # dead node waits for a free CPU that may never come.
     return ray.remote(num_cpus=1, max_restarts=0, max_task_retries=0)(ChunkActor)
+
+
+class SharedArgs:
+    """The object-store references of the `Shared` arguments a pool has seen: one `ray.put`
+    per `Shared` object, forgotten when that object is (weak keys: bounded by what callers hold)."""
+
+    def __init__(self, put: Callable[[Any], Any]) -> None:
+        self._put = put
+        self._refs: weakref.WeakKeyDictionary[Shared[Any], Any] = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()  # the pool's thread, and a bench measuring from another
+        self.puts = 0  # values put into the store (tests, bench)
+
+    def call_args(self, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        """`args` as sent: each `Shared` replaced by its reference (put at its first call)."""
+        with self._lock:
+            return tuple(self._ref(arg) if isinstance(arg, Shared) else arg for arg in args)
+
+    def _ref(self, shared: Shared[Any]) -> Any:
+        ref = self._refs.get(shared)
+        if ref is None:
+            ref = self._refs[shared] = self._put(shared)
+            self.puts += 1
+        return ref
+
+    def __len__(self) -> int:
+        return len(self._refs)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._refs.clear()
 
 
 @dataclass(eq=False)
@@ -157,6 +198,7 @@ class RayPool(Executor):
         self._stop = False  # the thread exits at its next turn
         self.lost = 0  # workers lost (tests, logs)
         self.retried = 0  # chunks run again after a loss
+        self.shared = SharedArgs(self._ray.put)
         for _ in range(self.workers):
             self._start_worker()
         self._thread = threading.Thread(target=self._loop, name="vigil-ray-pool", daemon=True)
@@ -245,7 +287,8 @@ class RayPool(Executor):
                 continue  # cancelled while queued
             worker = min(free, key=lambda w: len(w.running))
             call.attempts += 1
-            worker.running[worker.actor.run.remote(call.fn, call.args, call.kwargs)] = call
+            args = self.shared.call_args(call.args)
+            worker.running[worker.actor.run.remote(call.fn, call.kwargs, *args)] = call
 
     def _finished(self, ref: Any) -> None:
         ray = self._ray
@@ -347,6 +390,7 @@ class RayPool(Executor):
                 if not worker.lost:
                     worker.lost = True
                     self._kill(worker.actor)
+            self.shared.clear()  # the pool's puts are freed with it
 
 
 def _short(error: BaseException) -> str:
