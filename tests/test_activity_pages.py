@@ -57,6 +57,25 @@ def test_pages_for_every_logged_in_user(tmp_path: Path) -> None:
         assert 'id="act-tab-files"' in client.get("/activity/statistics").text
 
 
+TAB = re.compile(r'<a href="(?P<href>[^"]+)" class="(?P<cls>[^"]*)"[^>]*id="act-tab-(?P<tab>\w+)"')
+
+
+def test_every_activity_tab_shows_the_tab_bar_with_itself_marked(tmp_path: Path) -> None:
+    """The Video files tab (/activity) had no tab bar: no way back to Statistics or History."""
+    with TestClient(make_app(tmp_path)) as client:
+        login(client)
+        for path, current in (("/activity/statistics", "stats"), ("/activity/history", "history"),
+                              ("/activity", "files")):  # fmt: skip
+            page = client.get(path)
+            assert page.status_code == 200, path
+            tabs = {m["tab"]: (m["href"], m["cls"]) for m in TAB.finditer(page.text)}
+            assert tabs == {
+                "stats": ("/activity/statistics", "active" if current == "stats" else ""),
+                "history": ("/activity/history", "active" if current == "history" else ""),
+                "files": ("/activity", "active" if current == "files" else ""),
+            }, path
+
+
 def test_the_activity_switch_is_stored_and_refused_where_it_must_be(tmp_path: Path, hamilton: Path) -> None:
     config: dict[str, Any] = {"cameras": [{"url": str(hamilton), "name": "door", "activity": True}]}
     app = make_app(tmp_path, **config)
