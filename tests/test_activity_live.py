@@ -9,6 +9,7 @@ from pathlib import Path
 
 import av
 import pytest
+from sqlalchemy import select
 
 from tests.conftest import SHARED
 from vigil.activity.classify import RulesClassifier
@@ -126,3 +127,39 @@ def test_a_camera_with_activity_on_records_its_segments(tmp_path: Path) -> None:
         db.dispose()
     assert [s.activity for s in stored] == [Activity.ASLEEP]
     assert stored[0].source == "live" and 3.0 <= stored[0].duration_s <= 9.0
+
+
+@pytest.mark.slow
+def test_a_live_segment_names_the_visitor_its_faces_were_assigned_to(tmp_path: Path) -> None:
+    """The camera's face pipeline assigns the sleeper's face to a visitor; the activity segments
+    of that camera carry that visitor (the History page's Person column)."""
+    from vigil.activity.history import SegmentFilter
+    from vigil.activity.live_store import store_sink
+    from vigil.activity.repository import ActivityRepository
+    from vigil.config import CameraConfig
+    from vigil.live.events import MemorySink
+    from vigil.live.supervisor import Supervisor
+    from vigil.store.identifier import StoreIdentifier
+    from vigil.store.repository import IdentityStore
+    from vigil.store.schema import Visitor
+
+    settings = load_settings(data_dir=tmp_path, shared_dir=SHARED, realtime=True)
+    store = IdentityStore.open(settings, f"sqlite:///{tmp_path / 'vigil.db'}")
+    try:
+        camera = CameraConfig(url=str(ASLEEP), name="bedroom", activity=True)
+        supervisor = Supervisor(
+            settings,
+            [camera],
+            [MemorySink()],
+            identifier=StoreIdentifier(store, close_store=False),
+            activity_sink=store_sink(store.db),
+        )
+        supervisor.start()
+        supervisor.wait(duration_s=60)
+        stored = ActivityRepository(store.db).segments(SegmentFilter(camera="bedroom")).segments
+        with store.db.reader.connect() as conn:
+            visitors = set(conn.execute(select(Visitor.id)).scalars())
+    finally:
+        store.close()
+    assert len(visitors) == 1, "one person in the clip, one visitor"
+    assert stored and all(s.visitor_id in visitors for s in stored), [s.visitor_id for s in stored]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from vigil.activity.online import OnlineSegment, OnlineTimeline
 from vigil.activity.result import CueSummary, cue_summary
 from vigil.activity.ring import PacketRing
 from vigil.activity.settings import ActivitySettings, AudioSource
+from vigil.activity.visitors import SegmentVisitors
 from vigil.live.queues import DropOldestQueue
 from vigil.types import Frame
 
@@ -70,6 +72,7 @@ class LiveSegment:
     confidence: float
     cues: CueSummary
     final: bool = False  # the camera stopped: nothing follows this segment
+    visitor_id: uuid.UUID | None = None  # the recognised person, when clear (visitors.py)
 
 
 SegmentSink = Callable[[LiveSegment], None]
@@ -105,6 +108,7 @@ class LiveActivity:
         self._thread = threading.Thread(target=self._run, name=f"{camera}-activity", daemon=True)
         self.samples = 0
         self.busy_s = 0.0  # time spent analysing (the cost per camera)
+        self.visitors = SegmentVisitors()  # fed by the camera's face pipeline (an event sink)
         self.clips = PacketRing(options.clip_buffer_s) if options.clip_buffer_s > 0 else None
         self._sound: StreamAudio | MicrophoneFeed | None = None
         stream_audio = None
@@ -268,14 +272,16 @@ class LiveActivity:
             inside = [s for s in self._visual if segment.start <= s.t <= segment.end]
             audio = list(self._audio)
         features = window_features(segment.start, segment.end + 1e-6, inside, audio)
+        start, end = self._origin + segment.start, self._origin + segment.end
         live = LiveSegment(
             self.camera,
             segment.activity,
-            self._origin + segment.start,
-            self._origin + segment.end,
+            start,
+            end,
             segment.confidence,
             cue_summary([features]),
             final,
+            self.visitors.during(start, end),
         )
         try:
             self.sink(live)

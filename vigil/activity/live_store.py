@@ -27,6 +27,7 @@ def store_sink(db: Database) -> SegmentSink:
             confidence=segment.confidence,
             cues=segment.cues,
             source="live",
+            visitor_id=segment.visitor_id,
         )
         repository.record_live(new, final=segment.final)
 

@@ -81,6 +81,8 @@ class CameraPipeline:
             self.health,
             tap=None if activity is None else activity.offer,
         )
+        if activity is not None:  # its segments name the visitor the faces were assigned to
+            sinks = [*sinks, activity.visitors]
         self.recogniser = RecognitionWorker(embedder, work, sinks, self.counters, identifier)
         self._threads = [
             threading.Thread(target=self.decoder.run, name=f"{name}-decode", daemon=True),
