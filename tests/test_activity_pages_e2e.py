@@ -176,10 +176,17 @@ def test_statistics_history_csv_and_the_activity_switch(
             page.wait_for_function(f"() => {LOADED}")
             legend = page.evaluate("() => window.acthCharts.days.data.datasets.map((d) => d.label)")
             assert set(legend) == {"Endormi", "À table", "Lisant", "Au téléphone"}
+            # French numbers: a decimal comma in the axes (hours: 0,5 ...) and the shares.
+            ticks = page.evaluate("() => window.acthCharts.days.scales.y.ticks.map((t) => t.label)")
+            assert any("," in t for t in ticks) and not any("." in t for t in ticks), ticks
+            shares = page.locator("#acth-totals tbody td:nth-child(3)").all_inner_texts()
+            assert shares and all("," in s and "." not in s for s in shares), shares
             _keep("statistics-fr.png", page.screenshot(full_page=True), shots)
             page.goto(f"{base}/activity/history")
             page.wait_for_function(f"() => {LOADED}")
             expect(page.locator("#acth-segments tbody tr").first).to_contain_text("À table")
+            first = page.locator("#acth-segments tbody tr").first.locator("td").all_inner_texts()
+            assert first[6] == "0,70" and "mouvement 0,200" in first[7], first
             _keep("history-fr.png", page.screenshot(full_page=True), shots)
 
             # The cameras page's switch: on, and the API says so.

@@ -67,9 +67,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "act.start": "Analyser",
         "act.uploading": "Envoi…",
         "act.running": "Analyse…",
-        "act.done": "Terminé.",
+        "act.done": "Terminée.",  # l'analyse
         "act.failed": "Échec :",
-        "act.cancelled": "Annulé.",
+        "act.cancelled": "Annulée.",
         "act.cancel": "Annuler",
         "act.need_source": "Choisissez un fichier ou saisissez un chemin.",
         "act.results": "Résultats",

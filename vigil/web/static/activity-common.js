@@ -4,6 +4,10 @@
 // shows the same, and number/time formatting.
 "use strict";
 window.vigilActivity = (() => {
+  // Numbers in the page's language ("0,70" in French, "0.70" in English), without thousands
+  // separators (as toFixed wrote them); Chart.js axes and tooltips use the same locale.
+  const LANG = document.documentElement.lang || "en";
+  if (window.Chart) window.Chart.defaults.locale = LANG;
   const COLOURS = {
     asleep: "#3949ab", eating: "#f57c00", reading: "#8e24aa", on_phone: "#00897b",
     conversation: "#fbc02d", busy: "#e53935", inactive: "#78909c", absent: "#cfd8dc",
@@ -65,6 +69,14 @@ window.vigilActivity = (() => {
     window.addEventListener("popstate", () => show(readFilters()));
   }
 
+  // `value` with exactly `digits` decimals, in the page's language.
+  const formats = {};
+  function fixed(value, digits) {
+    formats[digits] ||= new Intl.NumberFormat(LANG, { minimumFractionDigits: digits, maximumFractionDigits: digits,
+      useGrouping: false });
+    return formats[digits].format(Number(value));
+  }
+
   function duration(seconds) {
     const s = Math.round(seconds);
     const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
@@ -77,9 +89,9 @@ window.vigilActivity = (() => {
   function cueText(names, cues, keys) {
     return keys.map((key) => {
       const value = Number(cues[key]);
-      return `${names[key]} ${key === "motion" ? value.toFixed(3) : Math.round(value * 100) + "%"}`;
+      return `${names[key]} ${key === "motion" ? fixed(value, 3) : Math.round(value * 100) + "%"}`;
     });
   }
 
-  return { COLOURS, ORDER: Object.keys(COLOURS), $, swatch, readFilters, apiQuery, bindFilters, duration, cueText };
+  return { COLOURS, ORDER: Object.keys(COLOURS), $, swatch, readFilters, apiQuery, bindFilters, fixed, duration, cueText };
 })();

@@ -49,7 +49,7 @@
       cell(row, when.format(new Date(s.start)));
       cell(row, s.open ? texts.ongoing : when.format(new Date(s.end)));
       cell(row, A.duration(s.duration_s), "num");
-      cell(row, Number(s.confidence).toFixed(2), "num");
+      cell(row, A.fixed(s.confidence, 2), "num");
       cell(row, cues(s.cues), "muted cues");
     });
   }

@@ -50,7 +50,7 @@
     setTimeout(() => poll().catch((e) => status(texts.failed, e.message)), pollMs);
   }
 
-  const fixed = (value, digits) => Number(value).toFixed(digits);
+  const fixed = window.vigilActivity.fixed;  // "1,5" in French
   // "motion 0.018, eyes closed 90%": mean cues in the page's language (objects and sounds stay ids).
   const cueText = (cues, keys) => window.vigilActivity.cueText(texts.cues, cues, keys);
   const label = (id) => names[id] || id;
@@ -117,7 +117,7 @@
         scales: { x: { min: 0, max: 100, ticks: { callback: (value) => value + "%" } } },
         plugins: {
           legend: { display: false },
-          tooltip: { callbacks: { label: (item) => `${otherNames[ids[item.dataIndex]]}: ${item.raw}%` } },
+          tooltip: { callbacks: { label: (item) => `${otherNames[ids[item.dataIndex]]}: ${item.formattedValue}%` } },
         },
       },
     });
