@@ -302,7 +302,8 @@ def report_tables(report: EvalReport) -> list[Table]:
     for label, row in zip(report.confusion_labels, report.confusion, strict=True):
         confusion.add_row(label.value, *[str(v) for v in row])
     clips = Table(title=f"{report.classifier}: per clip")
-    for column in ("clip", "truth", "dominant", "accuracy"):
+    clips.add_column("clip", overflow="fold")  # the whole file name, on more lines if need be
+    for column in ("truth", "dominant", "accuracy"):
         clips.add_column(column)
     for clip in report.clips:
         clips.add_row(Path(clip.path).name, clip.truth.value, clip.predicted.value, f"{clip.accuracy:.2f}")

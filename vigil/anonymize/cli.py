@@ -172,8 +172,9 @@ def anonymize(
 
 def summary(videos: list[Path], report: AnonymizeReport) -> Table:
     table = Table(title="vigil anonymize")
-    for column in ("video", "result", "output / reason"):
-        table.add_column(column)
+    table.add_column("video", overflow="fold")  # whole names and paths, on more lines if need be
+    table.add_column("result")
+    table.add_column("output / reason", overflow="fold")
     for video in videos:
         if video in report.failed:
             table.add_row(video.name, "[red]failed[/red]", report.failed[video])

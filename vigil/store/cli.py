@@ -124,8 +124,10 @@ def _with_abs_paths(data: dict[str, object], root: Path) -> dict[str, object]:
 
 def _table(items: list[VisitorSummary], root: Path, title: str) -> Table:
     table = Table(title=title)
-    for column in ("visitor", "name", "frequency", "arrival", "cameras", "reference photo", "today's photo"):
+    for column in ("visitor", "name", "frequency", "arrival", "cameras"):
         table.add_column(column)
+    for column in ("reference photo", "today's photo"):
+        table.add_column(column, overflow="fold")  # whole paths, on more lines if need be
     for s in items:
         table.add_row(
             str(s.visitor_id),
@@ -158,8 +160,9 @@ def show(
         out.print_json(json.dumps([_with_abs_paths(r.to_dict(), root) for r in rows]))
         return
     table = Table(title=f"Visitor {visitor_id}")
-    for column in ("sighting", "captured at", "camera", "track", "quality", "similarity", "photo"):
+    for column in ("sighting", "captured at", "camera", "track", "quality", "similarity"):
         table.add_column(column)
+    table.add_column("photo", overflow="fold")  # the whole path, on more lines if need be
     for r in rows:
         similarity = "" if r.similarity is None else f"{r.similarity:.3f}"
         photo = str(root / r.image_path) if r.image_path else ""

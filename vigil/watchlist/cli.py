@@ -149,8 +149,9 @@ def show(
     if found.notes:
         out.print(found.notes, markup=False)
     table = Table(title=f"{len(references)} reference(s)")
-    for column in ("reference", "model", "quality", "source", "photo"):
+    for column in ("reference", "model", "quality", "source"):
         table.add_column(column)
+    table.add_column("photo", overflow="fold")  # the whole path, on more lines if need be
     for ref in references:
         table.add_row(str(ref.id), ref.model, f"{ref.quality:.2f}", ref.source, str(root / ref.crop_path))
     out.print(table)
