@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from vigil.work_dirs import LOCK_NAME, remove_stale_work_dirs, work_dir
+from vigil.work_dirs import LOCK_NAME, SETTLED_S, remove_stale_work_dirs, work_dir
 
 PREFIX = "vigil-test-work-"
 
@@ -49,6 +49,8 @@ def test_a_killed_runs_folder_goes_and_a_live_ones_stays(tmp_path: Path) -> None
         os.kill(killed.pid, signal.SIGKILL)
         killed.wait(10)
         assert (killed_path / "segment.mp4").exists()  # SIGKILL: nothing cleaned up
+        assert remove_stale_work_dirs(PREFIX, tmp_path) == []  # too fresh to tell from a new one
+        settle(killed_path, live_path)
         other = tmp_path / f"{PREFIX}notours"  # not a name mkdtemp makes
         other.mkdir()
         with work_dir(PREFIX, tmp_path) as mine:
@@ -59,4 +61,12 @@ def test_a_killed_runs_folder_goes_and_a_live_ones_stays(tmp_path: Path) -> None
         live.kill()
         live.wait(10)
     time.sleep(0.1)
+    settle(live_path)
     assert remove_stale_work_dirs(PREFIX, tmp_path) == [live_path]
+
+
+def settle(*folders: Path) -> None:
+    """As if untouched for longer than SETTLED_S."""
+    old = time.time() - SETTLED_S - 5
+    for folder in folders:
+        os.utime(folder, (old, old))

@@ -11,7 +11,9 @@ import logging
 import os
 import re
 import shutil
+import stat
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +22,7 @@ __all__ = ["remove_stale_work_dirs", "work_dir"]
 
 log = logging.getLogger(__name__)
 LOCK_NAME = ".vigil-lock"
+SETTLED_S = 60.0  # a killed run's folder no longer changes; a new one is minutes from stale
 
 
 @contextmanager
@@ -52,10 +55,14 @@ def remove_stale_work_dirs(prefix: str, parent: Path | None = None) -> list[Path
 
 
 def _stale(folder: Path) -> bool:
-    """A folder of ours whose lock no process holds. One without a lock file is being made (the
-    lock follows mkdtemp at once) or is not ours: left alone."""
+    """A folder of ours whose lock no process holds, untouched for `SETTLED_S`. One without a lock
+    file is not ours; a fresh one may be between its lock file's creation and its lock: both are
+    left alone."""
     try:
-        if folder.is_symlink() or folder.stat().st_uid != os.getuid():
+        info = folder.lstat()
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+            return False
+        if time.time() - info.st_mtime < SETTLED_S:
             return False
         fd = os.open(folder / LOCK_NAME, os.O_RDWR)
     except OSError:

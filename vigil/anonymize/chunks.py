@@ -23,7 +23,6 @@ import dataclasses
 import importlib
 import logging
 import multiprocessing
-import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
@@ -50,6 +49,7 @@ from vigil.errors import ConfigError, VigilError
 from vigil.jobs.shared import Shared
 from vigil.jobs.workers import LOCAL, ExecutorSettings, ReadsInput, start_pool
 from vigil.types import Image
+from vigil.work_dirs import work_dir
 
 __all__ = ["ChunkWorkers", "PersonsSpec", "RenderWorkerError", "person_hook"]
 
@@ -368,7 +368,7 @@ def _no_progress(frames: int) -> None:
 
 def _render_returning_segment(task: ChunkTask, info: Shared[VideoInfo]) -> tuple[ChunkResult, bytes]:
     """A Ray worker's chunk: rendered into this node's temporary folder, its bytes returned."""
-    with tempfile.TemporaryDirectory(prefix="vigil-segment-") as work:
+    with work_dir("vigil-segment-") as work:
         here = dataclasses.replace(task, segment=Path(work) / task.segment.name)
         result = _render_in_worker(here, info)
         return result, here.segment.read_bytes()

@@ -17,7 +17,6 @@ BGR. Frames stream through one at a time: memory does not grow with the video.""
 from __future__ import annotations
 
 import math
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -37,6 +36,7 @@ from vigil.batch.chunking import FrameRange, plan_chunks
 from vigil.batch.video import FrameReader, VideoInfo
 from vigil.errors import InputError, SourceUnsupported, media_reason
 from vigil.types import Image
+from vigil.work_dirs import work_dir
 
 # Called on every frame before its faces are covered (e.g. clothes recolouring, which samples the
 # face's skin): (BGR image, the frame's faces, each face's track number, 1-based frame number)
@@ -160,7 +160,7 @@ def render(
             on_frame(done)
 
     ranges = plan_render(job.info.total_frames, job.chunk_frames)
-    with tempfile.TemporaryDirectory(prefix="vigil-render-") as work:
+    with work_dir("vigil-render-") as work:
         tasks = [
             ChunkTask(
                 job.source,
