@@ -100,3 +100,20 @@ def test_watchlist_reference_photos_show_whole_paths(tmp_path: Path) -> None:
     assert shown.exit_code == 0, shown.output
     crop = Path(column_text(shown.stdout, "photo"))
     assert crop.is_relative_to(tmp_path / "data" / "watchlist") and crop.is_file(), crop
+
+
+def test_track_summary_shows_whole_paths(tmp_path: Path) -> None:
+    folder = tmp_path / "recordings_of_the_north_entrance_camera_december"
+    folder.mkdir()
+    video = folder / "north_entrance_2026-12-06T07-30-00_to_2026-12-06T08-00-00.mp4"
+    video.write_bytes(b"")  # never read: its output exists, so the run skips it
+    out = tmp_path / "tracking_outputs_for_the_december_review"
+    out.mkdir()
+    output = out / f"{video.stem}_tracking.json"
+    output.write_text("{}")
+    env = {**NARROW, "VIGIL_SHARED_DIR": str(SHARED)}  # the engine is checked before the skip
+    result = CliRunner().invoke(app, ["track", str(video), "--out-dir", str(out)], env=env)
+    assert result.exit_code == 0, result.output
+    assert "skipped" in result.output
+    assert column_text(result.output, "video") == video.name
+    assert column_text(result.output, "output / reason") == str(output)

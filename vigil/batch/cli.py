@@ -219,7 +219,7 @@ def _summary(videos: list[Path], report: Any, out_dir: Path | None) -> Table:
 
     table = Table(title="vigil track")
     for column in ("video", "result", "output / reason"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")  # whole paths, also at 80 columns (a pipe)
     for video in videos:
         if video in report.failed:
             table.add_row(video.name, "[red]failed[/red]", report.failed[video])

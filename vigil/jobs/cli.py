@@ -102,7 +102,7 @@ def _bar(fraction: float, width: int = 20) -> Text:
 def _jobs_table(records: list[JobRecord]) -> Table:
     table = Table(title=f"{len(records)} jobs")
     for column in ("id", "kind", "inputs", "state", "progress", "created", "finished", "error"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold" if column in ("inputs", "error") else "ellipsis")
     for record in records:
         table.add_row(
             record.id[:8],
@@ -138,7 +138,7 @@ def list_jobs(
 def _items_table(record: JobRecord) -> Table:
     table = Table(title="items")
     for column in ("item", "state", "progress", "done", "steps", "error"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold" if column in ("item", "error") else "ellipsis")
     for item in record.progress.items:
         ended = item.state in ("done", "skipped", "failed")
         fraction = 1.0 if ended else min(item.units_done / max(item.units_total, 1), 0.99)
