@@ -35,15 +35,22 @@ def column_text(output: str, header: str) -> str:
     return "".join(line.split("│")[index].strip() for line in body)
 
 
-def test_anonymize_summary_shows_whole_paths(tmp_path: Path) -> None:
+def done_before(tmp_path: Path, out_name: str, output_suffix: str) -> tuple[Path, Path, Path]:
+    """A video with a long path whose output (also a long path) exists: the command skips it,
+    never reading the video, and lists both paths in its summary. (video, out dir, output)."""
     folder = tmp_path / "recordings_of_the_north_entrance_camera_december"
     folder.mkdir()
     video = folder / "north_entrance_2026-12-06T07-30-00_to_2026-12-06T08-00-00.mp4"
-    video.write_bytes(b"")  # never read: its output exists, so the run skips it
-    out = tmp_path / "anonymised_outputs_for_the_privacy_review"
+    video.write_bytes(b"")
+    out = tmp_path / out_name
     out.mkdir()
-    output = out / f"{video.stem}_anonymized.mp4"
+    output = out / f"{video.stem}{output_suffix}"
     output.write_bytes(b"done before")
+    return video, out, output
+
+
+def test_anonymize_summary_shows_whole_paths(tmp_path: Path) -> None:
+    video, out, output = done_before(tmp_path, "anonymised_outputs_for_the_privacy_review", "_anonymized.mp4")
     result = CliRunner().invoke(app, ["anonymize", str(video), "--out-dir", str(out)], env=NARROW)
     assert result.exit_code == 0, result.output
     assert "skipped" in result.output
@@ -103,14 +110,7 @@ def test_watchlist_reference_photos_show_whole_paths(tmp_path: Path) -> None:
 
 
 def test_track_summary_shows_whole_paths(tmp_path: Path) -> None:
-    folder = tmp_path / "recordings_of_the_north_entrance_camera_december"
-    folder.mkdir()
-    video = folder / "north_entrance_2026-12-06T07-30-00_to_2026-12-06T08-00-00.mp4"
-    video.write_bytes(b"")  # never read: its output exists, so the run skips it
-    out = tmp_path / "tracking_outputs_for_the_december_review"
-    out.mkdir()
-    output = out / f"{video.stem}_tracking.json"
-    output.write_text("{}")
+    video, out, output = done_before(tmp_path, "tracking_outputs_for_the_december_review", "_tracking.json")
     env = {**NARROW, "VIGIL_SHARED_DIR": str(SHARED)}  # the engine is checked before the skip
     result = CliRunner().invoke(app, ["track", str(video), "--out-dir", str(out)], env=env)
     assert result.exit_code == 0, result.output

@@ -22,7 +22,7 @@ import re
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
@@ -74,8 +74,9 @@ class ClipNotFound(NotFoundError):
 
 
 @dataclass(frozen=True)
-class SavedClip:
-    path: Path
+class ClipFacts:
+    """What a clip holds, rendered or saved."""
+
     seconds: float  # asked for
     duration_s: float  # of the file's timeline (less than asked when less was buffered)
     start: float | None  # wall clock of the clip's first instant, when known
@@ -83,6 +84,14 @@ class SavedClip:
     audio_codec: str | None  # None: the source has no audio stream
     video_packets: int
     audio_packets: int
+
+    def facts(self) -> ClipFacts:
+        return ClipFacts(*(getattr(self, f.name) for f in fields(ClipFacts)))
+
+
+@dataclass(frozen=True, kw_only=True)
+class SavedClip(ClipFacts):
+    path: Path
     size: int  # bytes
 
 
@@ -101,20 +110,13 @@ def clip_path(data_dir: Path, camera: str, name: str) -> Path:
     return path
 
 
-@dataclass(frozen=True)
-class RenderedClip:
+@dataclass(frozen=True, kw_only=True)
+class RenderedClip(ClipFacts):
     """A clip written into memory where its camera's ring is (this process or a camera actor),
     not yet saved: what `publish_clip` needs, and what a camera actor answers through Ray (the
     stream's bitrate times the duration: 4.6 Mbit/s 720p, about 70 MB for 120 s)."""
 
     data: bytes = field(repr=False)  # the MP4 file
-    seconds: float  # asked for
-    duration_s: float  # of the file's timeline (less than asked when less was buffered)
-    start: float | None  # wall clock of the clip's first instant, when known
-    video_codec: str
-    audio_codec: str | None  # None: the source has no audio stream
-    video_packets: int
-    audio_packets: int
 
 
 def render_live_clip(activity: LiveActivity | None, camera: str, seconds: float) -> RenderedClip:
@@ -147,8 +149,7 @@ def render_clip(
     except av.error.FFmpegError as exc:
         raise ClipUnavailable(f"camera {camera}: the clip cannot be written: {exc.strerror}") from exc
     wall = None if packets.wall_offset is None else clip.start + packets.wall_offset
-    return RenderedClip(
-        handle.getvalue(),
+    facts = ClipFacts(
         seconds,
         clip.duration_s,
         wall,
@@ -157,6 +158,7 @@ def render_clip(
         clip.video_packets,
         clip.audio_packets,
     )
+    return RenderedClip(**vars(facts), data=handle.getvalue())
 
 
 def publish_clip(clip: RenderedClip, folder: Path, camera: str) -> SavedClip:
@@ -171,17 +173,7 @@ def publish_clip(clip: RenderedClip, folder: Path, camera: str) -> SavedClip:
         path = _publish(Path(temporary), folder, base)
     finally:
         Path(temporary).unlink(missing_ok=True)
-    return SavedClip(
-        path,
-        clip.seconds,
-        clip.duration_s,
-        clip.start,
-        clip.video_codec,
-        clip.audio_codec,
-        clip.video_packets,
-        clip.audio_packets,
-        len(clip.data),
-    )
+    return SavedClip(**vars(clip.facts()), path=path, size=len(clip.data))
 
 
 def save_clip(
