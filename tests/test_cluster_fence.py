@@ -69,7 +69,7 @@ def test_a_write_in_flight_commits_before_the_claim(pg_url: str) -> None:
     old_db, new_db = connect(pg_url), connect(pg_url)
     try:
         CameraFence(old_db, CAMERA, uuid.uuid4()).claim("old")
-        committed: list[float] = []
+        committing: list[float] = []
         in_transaction = threading.Event()
 
         def slow_write() -> None:
@@ -77,7 +77,8 @@ def test_a_write_in_flight_commits_before_the_claim(pg_url: str) -> None:
                 in_transaction.set()
                 conn.execute(ActivitySegmentRow.__table__.select().limit(1))
                 time.sleep(0.6)
-            committed.append(time.monotonic())
+                # Read before the commit: the time after it would race the claim's thread.
+                committing.append(time.monotonic())
 
         writer = threading.Thread(target=slow_write)
         writer.start()
@@ -85,7 +86,7 @@ def test_a_write_in_flight_commits_before_the_claim(pg_url: str) -> None:
         CameraFence(new_db, CAMERA, uuid.uuid4()).claim("new")
         claimed = time.monotonic()
         writer.join()
-        assert committed and committed[0] <= claimed
+        assert committing and committing[0] <= claimed  # the claim returned after the commit began
     finally:
         old_db.dispose()
         new_db.dispose()
