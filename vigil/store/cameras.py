@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast, get_args
 
 from sqlalchemy import Connection, insert, select, update
 
+from vigil.activity.settings import AudioSource
 from vigil.store.database import Database
 from vigil.store.schema import Camera
 
@@ -26,6 +27,7 @@ class CameraSource:
     loop: bool = False
     dead_zones: Zones | None = None
     activity: bool = False  # the person's activity analysed (vigil/activity/live.py)
+    activity_audio: AudioSource | None = None  # where that activity's sound comes from; None: the default
 
     def values(self) -> dict[str, Any]:
         return {
@@ -34,6 +36,7 @@ class CameraSource:
             "loop": self.loop,
             "dead_zones": _zones_json(self.dead_zones),
             "activity": self.activity,
+            "activity_audio": self.activity_audio,
         }
 
 
@@ -48,6 +51,7 @@ class CameraRow:
     loop: bool
     dead_zones: Zones
     activity: bool = False
+    activity_audio: AudioSource | None = None
 
 
 class CameraRepository:
@@ -136,7 +140,22 @@ def zones_of(raw: Any) -> Zones:
     return [[(float(x), float(y)) for x, y in polygon] for polygon in (raw or [])]
 
 
+def audio_of(raw: Any) -> AudioSource | None:
+    """A stored sound source; None (the default) for NULL or a value this version does not know."""
+    return cast(AudioSource, raw) if raw in get_args(AudioSource) else None
+
+
 def _row(r: Any) -> CameraRow:
+    zones = zones_of(r.dead_zones)
     return CameraRow(
-        r.id, r.name, r.url or "", r.managed, r.enabled, r.fps, r.loop, zones_of(r.dead_zones), r.activity
+        r.id,
+        r.name,
+        r.url or "",
+        r.managed,
+        r.enabled,
+        r.fps,
+        r.loop,
+        zones,
+        r.activity,
+        audio_of(r.activity_audio),
     )

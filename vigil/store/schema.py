@@ -105,6 +105,8 @@ class Camera(Base):
     loop: Mapped[bool] = mapped_column(Boolean, default=False)
     dead_zones: Mapped[list[Any]] = mapped_column(JSON, default=_no_zones)
     activity: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Where the activity's sound comes from (stream, microphone, none); NULL: `activity.live_audio`.
+    activity_audio: Mapped[str | None] = mapped_column(String(20))
 
 
 class Visitor(Base):

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import cv2
 
 from vigil.activity.live import LiveActivity, LiveState
+from vigil.activity.settings import AudioSource
 from vigil.anonymize.live_privacy import LivePrivacy
 from vigil.cluster.cameras import ClusterCameras, RemoteCamera
 from vigil.cluster.config import check_cluster_store
@@ -96,13 +97,16 @@ class CameraInfo:
     dead_zones: Zones
     motion_mask: Zones = field(default_factory=list)
     activity: bool = False  # the person's activity analysed on the pipeline's frames
+    activity_audio: AudioSource | None = None  # its sound: stream, microphone, none; None: the default
 
     @property
     def read_only(self) -> bool:
         return self.origin == "config"
 
     def source(self) -> CameraSource:
-        return CameraSource(self.url, self.fps, self.loop, self.dead_zones, self.activity)
+        return CameraSource(
+            self.url, self.fps, self.loop, self.dead_zones, self.activity, self.activity_audio
+        )
 
     def config(self) -> CameraConfig:
         return CameraConfig(
@@ -113,6 +117,7 @@ class CameraInfo:
             dead_zones=self.dead_zones,
             motion_mask=self.motion_mask,
             activity=self.activity,
+            activity_audio=self.activity_audio,
         )
 
 
@@ -369,16 +374,28 @@ class CameraManager:
         enabled: bool = True,
         dead_zones: Zones | None = None,
         activity: bool = False,
+        activity_audio: AudioSource | None = None,
     ) -> CameraInfo:
         url = check_url(url)
         self.policy.check(url)
         with self._ops:
             name = name.strip() if name else self._free_name(camera_name(url))
             self._check_name_free(name, None)
-            source = CameraSource(url, fps, loop, dead_zones or [], activity)
+            source = CameraSource(url, fps, loop, dead_zones or [], activity, activity_audio)
             row = self.store.cameras.upsert(name, source, managed=True, enabled=enabled)
             zones = dead_zones or []
-            info = CameraInfo(row.id, name, url, "db", enabled, fps, loop, zones, activity=activity)
+            info = CameraInfo(
+                row.id,
+                name,
+                url,
+                "db",
+                enabled,
+                fps,
+                loop,
+                zones,
+                activity=activity,
+                activity_audio=activity_audio,
+            )
             with self._state:
                 self._cameras[info.id] = info
             if enabled:
@@ -386,7 +403,8 @@ class CameraManager:
             return info
 
     def update(self, camera_id: int, **changes: Any) -> CameraInfo:
-        """Changes name/url/fps/loop/dead_zones/activity; a running camera restarts with them."""
+        """Changes name/url/fps/loop/dead_zones/activity/activity_audio; a running camera restarts
+        with them."""
         with self._ops:
             info = self._editable(camera_id)
             if "url" in changes:
@@ -647,8 +665,9 @@ class CameraManager:
             if name in managed:
                 log.warning("configured camera %s ignored: a camera added in the UI has that name", name)
                 continue
+            zones = zones_of(camera.dead_zones)
             source = CameraSource(
-                camera.url, camera.fps, camera.loop, zones_of(camera.dead_zones), camera.activity
+                camera.url, camera.fps, camera.loop, zones, camera.activity, camera.activity_audio
             )
             row = rows.upsert(name, source, managed=False)  # keeps the row's enabled flag
             infos.append(replace(_listed(row, "config"), motion_mask=zones_of(camera.motion_mask)))
@@ -664,5 +683,14 @@ class CameraManager:
 def _listed(row: CameraRow, origin: Origin) -> CameraInfo:
     zones = row.dead_zones
     return CameraInfo(
-        row.id, row.name, row.url, origin, row.enabled, row.fps, row.loop, zones, activity=row.activity
+        row.id,
+        row.name,
+        row.url,
+        origin,
+        row.enabled,
+        row.fps,
+        row.loop,
+        zones,
+        activity=row.activity,
+        activity_audio=row.activity_audio,
     )

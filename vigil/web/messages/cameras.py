@@ -1,4 +1,4 @@
-"""Texts of the cameras page (list, add form, USB scan, dead-zone editor)."""
+"""Texts of the cameras page (list, add form, USB scan, dead-zone editor, sound of the activity)."""
 
 MESSAGES: dict[str, dict[str, str]] = {
     "en": {
@@ -45,6 +45,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "cameras.roi.need3": "A zone needs at least 3 points.",
         "cameras.roi.read_only": "This camera comes from the configuration: its zones are set there.",
         "cameras.busy": "Working…",
+        "cameras.audio": "Sound",
+        "cameras.audio.hint": "Where the activity analysis hears from (microphone: the one chosen on the server); a running camera restarts to apply it",
+        "cameras.audio.default": "default ({source})",
+        "cameras.audio.stream": "camera stream",
+        "cameras.audio.microphone": "microphone",
+        "cameras.audio.none": "none (picture only)",
+        "cameras.audio.saved": "Sound of the activity: {source}; the camera restarted if it was running.",
+        "cameras.add.audio": "Sound of the activity",
     },
     "fr": {
         "cameras.title": "Caméras",
@@ -90,5 +98,13 @@ MESSAGES: dict[str, dict[str, str]] = {
         "cameras.roi.need3": "Une zone demande au moins 3 points.",
         "cameras.roi.read_only": "Cette caméra vient de la configuration : ses zones s'y règlent.",
         "cameras.busy": "En cours…",
+        "cameras.audio": "Son",
+        "cameras.audio.hint": "D'où l'analyse d'activité entend (micro : celui choisi sur le serveur) ; une caméra en marche redémarre pour l'appliquer",
+        "cameras.audio.default": "par défaut ({source})",
+        "cameras.audio.stream": "flux de la caméra",
+        "cameras.audio.microphone": "micro",
+        "cameras.audio.none": "aucun (image seule)",
+        "cameras.audio.saved": "Son de l'activité : {source} ; la caméra a redémarré si elle tournait.",
+        "cameras.add.audio": "Son de l'activité",
     },
 }

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from vigil.activity.settings import AudioSource
 from vigil.live.analyse import LatestResult
 from vigil.redact import redact
 from vigil.types import Detections, Frame
@@ -59,6 +60,11 @@ CameraUrl = Annotated[
     ),
 ]
 Fps = Annotated[float, Field(gt=0, le=30, description="Analysis rate (frames per second)")]
+AUDIO_HELP = (
+    "Sound of the camera's activity analysis: stream (the camera's own audio track), microphone "
+    "(the one chosen with /api/set-audio-device) or none; null follows the server's "
+    "activity.live_audio"
+)
 
 
 class CameraCreate(BaseModel):
@@ -70,6 +76,7 @@ class CameraCreate(BaseModel):
     enabled: bool = Field(True, description="Start the camera now (and at every server start)")
     dead_zones: DeadZones = Field(default_factory=list)
     activity: bool = Field(False, description="Analyse what the person is doing (docs/activity.md)")
+    activity_audio: AudioSource | None = Field(None, description=AUDIO_HELP)
 
 
 class CameraPatch(BaseModel):
@@ -81,6 +88,9 @@ class CameraPatch(BaseModel):
     dead_zones: DeadZones | None = None
     activity: bool | None = Field(
         None, description="Activity analysis on or off (a running camera restarts with it)"
+    )
+    activity_audio: AudioSource | None = Field(
+        None, description=f"{AUDIO_HELP} (a running camera restarts with it)"
     )
 
 
@@ -106,6 +116,7 @@ class CameraOut(BaseModel):
     loop: bool
     dead_zones: list[list[tuple[float, float]]]
     activity: bool = Field(description="The person's activity is analysed (docs/activity.md)")
+    activity_audio: AudioSource | None = Field(description=AUDIO_HELP)
     health: CameraHealth | None = Field(description="Source health while a pipeline exists")
     counters: dict[str, float] | None = Field(description="Per-stage counters of the current pipeline")
     progress: float | None = Field(description="0..1 for files of known length")
@@ -154,6 +165,7 @@ def camera_out(manager: CameraManager, info: CameraInfo) -> CameraOut:
         loop=info.loop,
         dead_zones=info.dead_zones,
         activity=info.activity,
+        activity_audio=info.activity_audio,
         health=CameraHealth.model_validate(health.to_dict()) if health else None,
         counters=None if runtime.counters is None else runtime.counters.to_dict(),
         progress=runtime.progress,
@@ -177,7 +189,14 @@ def list_cameras(ctx: Ctx, _: Viewer) -> list[CameraOut]:
 def create_camera(body: CameraCreate, ctx: Ctx, _: Admin) -> CameraOut:
     manager = ctx.cameras
     info = manager.create(
-        body.url, body.name, body.fps, body.loop, body.enabled, body.dead_zones, body.activity
+        body.url,
+        body.name,
+        body.fps,
+        body.loop,
+        body.enabled,
+        body.dead_zones,
+        body.activity,
+        body.activity_audio,
     )
     return camera_out(manager, info)
 
@@ -283,7 +302,10 @@ def cameras_page(request: Request, ctx: Ctx, user: Annotated[Principal, Depends(
     manager = ctx.cameras
     cameras = [camera_out(manager, info) for info in manager.cameras()]
     covered = {c.id: manager.live.privacy.config.roles(c.name) for c in cameras}  # live privacy mode
-    return render(request, "cameras.html", active="cameras", cameras=cameras, covered=covered)
+    live_audio = manager.settings.activity.live_audio  # what "follow the default" means here
+    return render(
+        request, "cameras.html", active="cameras", cameras=cameras, covered=covered, live_audio=live_audio
+    )
 
 
 router.include_router(api)

@@ -55,6 +55,7 @@
       } catch (error) { fail(error); }
     });
     // Activity analysis on/off: PATCH; a running camera restarts with it (as for its other settings).
+    // Its sound choice is shown while it is on.
     table.addEventListener("change", async (event) => {
       const box = event.target.closest("input.camera-activity-toggle");
       if (!box) return;
@@ -65,18 +66,39 @@
         box.checked = camera.activity;
         say(camera.activity ? texts.activity_on : texts.activity_off);
       } catch (error) { box.checked = !box.checked; }
+      $(`camera-audio-label-${id}`).hidden = !box.checked;
       box.disabled = false;
+    });
+    // The activity's sound: "" (follow activity.live_audio) is sent as null.
+    table.addEventListener("focusin", (event) => {
+      const select = event.target.closest("select.camera-audio-select");
+      if (select) select.dataset.saved = select.value;  // what to go back to if the PATCH fails
+    });
+    table.addEventListener("change", async (event) => {
+      const select = event.target.closest("select.camera-audio-select");
+      if (!select) return;
+      const id = select.closest("tr.camera-row").dataset.cameraId;
+      select.disabled = true;
+      try {
+        const camera = await act("PATCH", `/api/cameras/${id}`, { activity_audio: select.value || null });
+        select.value = camera.activity_audio || "";
+        say(texts.audio_saved.replace("{source}", select.selectedOptions[0].textContent.trim()));
+      } catch (error) { select.value = select.dataset.saved || ""; }
+      select.disabled = false;
     });
   }
 
   // ------------------------------------------------------------ add form and USB scan
   const form = $("camera-add-form");
   if (form) {
+    const activity = $("camera-activity");
+    activity.addEventListener("change", () => { $("camera-activity-audio-label").hidden = !activity.checked; });
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       const body = {
-        url: $("camera-url").value.trim(), loop: $("camera-loop").checked, activity: $("camera-activity").checked,
+        url: $("camera-url").value.trim(), loop: $("camera-loop").checked, activity: activity.checked,
       };
+      if (activity.checked) body.activity_audio = $("camera-activity-audio").value || null;
       const name = $("camera-name").value.trim();
       if (name) body.name = name;
       try { await act("POST", "/api/cameras", body); window.location.reload(); } catch (e) { /* shown */ }
