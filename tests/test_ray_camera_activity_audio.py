@@ -1,0 +1,89 @@
+"""A camera's own sound choice (`activity_audio`, issue 18 item 3) reaches its Ray actor
+(`vigil serve --cluster`) with the rest of its camera configuration, on a real 2-node Ray cluster
+(tests/ray_cluster.py) and a real PostgreSQL: a camera added through the API on hamilton (speech
+on an AAC track) with `none` hears nothing in its actor (voice 0) although the server's default is
+`stream`; PATCHed back to null (the default) its actor restarts and hears the speech."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.conftest import SHARED
+from tests.ray_cluster import RayCluster, cluster_fixture
+from tests.web_util import bearer, ctx_of, make_app
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+T = TypeVar("T")
+
+cluster = cluster_fixture("module")
+
+
+def until(value: Callable[[], T | None], timeout_s: float, what: str) -> T:
+    deadline = time.monotonic() + timeout_s
+    while (found := value()) is None:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout_s:.0f} s")
+        time.sleep(0.2)
+    return found
+
+
+def test_the_sound_choice_reaches_the_actor(
+    cluster: RayCluster, pg_url: str, tmp_path: Path, hamilton: Path
+) -> None:
+    app = make_app(
+        tmp_path,
+        pg_url,
+        shared_dir=SHARED,
+        runtime={"embed_processes": 0},
+        cluster={"ray_address": cluster.address, "camera_cpus": 0.5, "check_period_s": 0.2},
+        web={"start_cameras": True},
+        activity={"live_audio": "stream", "clip_buffer_s": 0.0},
+        realtime=True,
+    )
+    manager = ctx_of(app).cameras
+    assert manager.cluster is not None
+    with TestClient(app) as client:
+        admin, viewer = bearer(app), bearer(app, "viewer")
+        body = {
+            "url": str(hamilton),
+            "name": "desk",
+            "loop": True,
+            "activity": True,
+            "activity_audio": "none",
+        }
+        camera = client.post("/api/cameras", json=body, headers=admin).json()
+        url = f"/api/cameras/{camera['id']}"
+
+        def tile(after: float) -> dict[str, Any] | None:
+            """The camera's state on the live API once a run started after `after` decided."""
+            [shown] = client.get("/api/activity/live", headers=viewer).json()
+            since = shown["since"]
+            return shown if since and datetime.fromisoformat(since).timestamp() >= after else None
+
+        started = time.time()
+        silent = until(lambda: tile(started), 150, "the actor's first decision")
+        [remote] = manager.cluster.cameras()
+        assert remote.camera.activity_audio == "none"  # what the actor was built with
+        assert silent["cues"]["voice"] == 0.0 and silent["cues"]["sounds"] == []
+        print(f"none: {silent['activity']}, cues {silent['cues']}")
+
+        patched_at = time.time()
+        assert (
+            client.patch(url, json={"activity_audio": None}, headers=admin).json()["activity_audio"] is None
+        )
+        [remote] = manager.cluster.cameras()
+        assert remote.camera.activity_audio is None  # the actor follows activity.live_audio: stream
+
+        def heard() -> dict[str, Any] | None:
+            shown = tile(patched_at)
+            return shown if shown is not None and shown["cues"]["voice"] > 0 else None
+
+        loud = until(heard, 150, "the restarted actor hearing the stream's speech")
+        print(f"default (stream): {loud['activity']}, cues {loud['cues']}")
