@@ -7,6 +7,7 @@ reported as the microphone path always does (the camera runs on, its activity wi
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any, TypeVar
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.web_util import bearer, ctx_of, make_app
+from tests.web_util import bearer, ctx_of, login, make_app
 from vigil.activity.live import LiveActivity
 from vigil.activity.live_audio import AudioStatus
 
@@ -87,6 +88,25 @@ def test_the_sound_choice_is_validated_stored_and_read_back(
         cameras = {c["name"]: c for c in client.get("/api/cameras", headers=bearer(again)).json()}
         shown = {name: cameras[name]["activity_audio"] for name in ("door", "desk", "hall")}
         assert shown == {"door": "microphone", "desk": "none", "hall": None}
+        login(client)  # the cameras page shows each choice; the configured camera's is read-only
+        page = client.get("/cameras").text
+        for name, value, disabled in (
+            ("door", "microphone", True),
+            ("desk", "none", False),
+            ("hall", "", False),
+        ):
+            select = _audio_select(page, cameras[name]["id"])
+            assert ("disabled" in select.split(">")[0]) is disabled, (name, select)
+            assert f'<option value="{value}" selected>' in select, (name, select)
+            assert select.count("selected") == 1, (name, select)
+
+
+def _audio_select(page: str, camera_id: int) -> str:
+    found = re.search(
+        rf'<select class="camera-audio-select" id="camera-audio-{camera_id}".*?</select>', page, re.S
+    )
+    assert found is not None, f"no sound choice for camera {camera_id}"
+    return found.group(0)
 
 
 @pytest.mark.slow
