@@ -45,6 +45,7 @@ def test_pages_for_every_logged_in_user(tmp_path: Path) -> None:
         assert '<option value="attic">attic</option>' in stats.text  # a camera known from its history
         assert 'id="acth-days"' in stats.text and "/static/vendor/chart.umd.min.js" in stats.text
         assert 'id="act-tab-files"' not in stats.text  # file analysis is for admins
+        assert 'id="act-tab-clips"' not in stats.text  # clips too
         history = client.get("/activity/history")
         assert history.status_code == 200 and 'id="acth-activity"' in history.text
         assert '<option value="on_phone">On the phone</option>' in history.text
@@ -65,7 +66,7 @@ def test_every_activity_tab_shows_the_tab_bar_with_itself_marked(tmp_path: Path)
     with TestClient(make_app(tmp_path)) as client:
         login(client)
         for path, current in (("/activity/statistics", "stats"), ("/activity/history", "history"),
-                              ("/activity", "files")):  # fmt: skip
+                              ("/activity", "files"), ("/activity/clips", "clips")):  # fmt: skip
             page = client.get(path)
             assert page.status_code == 200, path
             tabs = {m["tab"]: (m["href"], m["cls"]) for m in TAB.finditer(page.text)}
@@ -73,6 +74,7 @@ def test_every_activity_tab_shows_the_tab_bar_with_itself_marked(tmp_path: Path)
                 "stats": ("/activity/statistics", "active" if current == "stats" else ""),
                 "history": ("/activity/history", "active" if current == "history" else ""),
                 "files": ("/activity", "active" if current == "files" else ""),
+                "clips": ("/activity/clips", "active" if current == "clips" else ""),
             }, path
 
 

@@ -81,6 +81,19 @@ class ActivitySettings(BaseModel):
         description="Live cameras with activity on keep this many seconds of their compressed video "
         "and audio for POST /api/save-clip (0: off; memory: the stream's bitrate times this)",
     )
+    clips_keep_days: float = Field(
+        30.0,
+        ge=0,
+        le=36500,
+        description="Saved clips (`<data_dir>/clips/`) older than this many days are deleted after each "
+        "save (0: kept until deleted by hand)",
+    )
+    clips_max_mb: float = Field(
+        1000.0,
+        ge=0,
+        description="A camera's saved clips weigh at most this many MB: after a save, its oldest go "
+        "first, never the one just saved (0: no limit)",
+    )
     model_path: Path | None = Field(
         None,
         description="The trained model file (`vigil activity train --out`); default "

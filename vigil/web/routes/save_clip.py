@@ -1,8 +1,9 @@
 """`POST /api/save-clip` (the seed's name): the last N seconds of a live camera's video and audio,
 in sync, as an MP4 written to `<data_dir>/clips/<camera>/`, remuxed from the packets the camera's
 decode thread keeps while activity analysis is on (vigil/activity/ring.py, clip.py); `GET
-/api/clips/{camera_id}/{name}` downloads it. Admin only, as the other activity routes: a clip is
-sound and picture of a person.
+/api/clips/{camera_id}/{name}` downloads it, `DELETE` removes it, `GET /api/clips` lists them
+(the /activity/clips page uses all four). Each save prunes old clips (`activity.clips_keep_days`,
+`clips_max_mb`). Admin only, as the other activity routes: a clip is sound and picture of a person.
 
 One path for every camera: the MP4 is rendered into memory where the camera runs (this process,
 or its Ray actor on a cluster node: `vigil serve --cluster`), then saved here."""
@@ -10,27 +11,37 @@ or its Ray actor on a cluster node: `vigil serve --cluster`), then saved here.""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path as FilePath
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Query, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from vigil.activity.clip import (
+    ClipFile,
+    ClipRetention,
     RenderedClip,
+    SavedClip,
     clip_folder,
     clip_path,
+    delete_clip,
+    prune_clips,
     publish_clip,
     render_live_clip,
+    saved_clips,
 )
+from vigil.activity.settings import ActivitySettings
 from vigil.web.auth import Principal, require_admin
+from vigil.web.cameras import CameraInfo
 from vigil.web.context import WebContext, get_ctx
 
 router = APIRouter(tags=["activity"])
 Ctx = Annotated[WebContext, Depends(get_ctx)]
 Admin = Annotated[Principal, Depends(require_admin)]
 MAX_SECONDS = 120.0
+ClipName = Annotated[str, Path(max_length=200)]
 
 
 class SaveClipIn(BaseModel):
@@ -53,6 +64,28 @@ class SavedClipOut(BaseModel):
     audio_codec: str | None = Field(description="null: the camera's stream has no audio track")
     size: int = Field(description="Bytes")
     download: str = Field(description="GET this path for the MP4")
+    pruned: int = Field(0, description="Older clips deleted after this save (clips_keep_days, clips_max_mb)")
+
+
+class ClipOut(BaseModel):
+    camera_id: int
+    camera: str
+    name: str = Field(description="File name in <data_dir>/clips/<camera>/")
+    size: int = Field(description="Bytes")
+    saved: datetime = Field(description="When the file was written")
+    start: datetime | None = Field(description="Wall-clock time of the clip's first instant (to the second)")
+    duration_s: float | None = Field(description="null: the file cannot be read as a video")
+    video_codec: str | None
+    audio_codec: str | None = Field(description="null: no sound")
+    has_audio: bool
+    download: str = Field(description="GET this path for the MP4, DELETE it to remove the clip")
+
+
+class ClipListOut(BaseModel):
+    clips: list[ClipOut] = Field(description="Newest saved first")
+    total_size: int = Field(description="Bytes, of the clips listed")
+    keep_days: float = Field(description="activity.clips_keep_days (0: kept until deleted)")
+    max_mb: float = Field(description="activity.clips_max_mb, per camera (0: no limit)")
 
 
 @router.post(
@@ -76,8 +109,7 @@ async def save_clip_route(body: SaveClipIn, ctx: Ctx, _: Admin) -> SavedClipOut:
     the buffer."""
     info = ctx.cameras.get(body.camera)
     rendered = await run_in_threadpool(_render, ctx, body.camera, info.name, body.seconds)
-    folder = clip_folder(ctx.settings.data_dir, info.name)
-    saved = await run_in_threadpool(publish_clip, rendered, folder, info.name)
+    saved, pruned = await run_in_threadpool(_save, ctx, info.name, rendered)
     return SavedClipOut(
         camera_id=info.id,
         camera=info.name,
@@ -89,7 +121,20 @@ async def save_clip_route(body: SaveClipIn, ctx: Ctx, _: Admin) -> SavedClipOut:
         audio_codec=saved.audio_codec,
         size=saved.size,
         download=f"/api/clips/{info.id}/{saved.path.name}",
+        pruned=len(pruned),
     )
+
+
+def _save(ctx: WebContext, camera: str, rendered: RenderedClip) -> tuple[SavedClip, list[FilePath]]:
+    """Writes the clip, then prunes the old ones (never this one)."""
+    data_dir = ctx.settings.data_dir
+    folder = clip_folder(data_dir, camera)
+    saved = publish_clip(rendered, folder, camera)
+    return saved, prune_clips(data_dir, folder, _retention(ctx.settings.activity), keep=saved.path)
+
+
+def _retention(settings: ActivitySettings) -> ClipRetention:
+    return ClipRetention(settings.clips_keep_days, round(settings.clips_max_mb * 1_000_000))
 
 
 def _render(ctx: WebContext, camera_id: int, camera: str, seconds: float) -> RenderedClip:
@@ -106,9 +151,58 @@ def _render(ctx: WebContext, camera_id: int, camera: str, seconds: float) -> Ren
     summary="Download a saved clip",
     responses={200: {"content": {"video/mp4": {}}}},
 )
-def download_clip(
-    camera_id: int, name: Annotated[str, Path(max_length=200)], ctx: Ctx, _: Admin
-) -> FileResponse:
+def download_clip(camera_id: int, name: ClipName, ctx: Ctx, _: Admin) -> FileResponse:
     info = ctx.cameras.get(camera_id)
     path = clip_path(ctx.settings.data_dir, info.name, name)
     return FileResponse(path, media_type="video/mp4", filename=path.name)
+
+
+@router.delete(
+    "/api/clips/{camera_id}/{name}",
+    status_code=204,
+    response_class=Response,
+    summary="Delete a saved clip",
+    responses={404: {"description": "No such camera, or no clip by that name"}},
+)
+def remove_clip(camera_id: int, name: ClipName, ctx: Ctx, _: Admin) -> Response:
+    info = ctx.cameras.get(camera_id)
+    delete_clip(ctx.settings.data_dir, info.name, name)
+    return Response(status_code=204)
+
+
+@router.get("/api/clips", response_model=ClipListOut, summary="The saved clips, newest first")
+def list_clips(
+    ctx: Ctx,
+    _: Admin,
+    camera: Annotated[int | None, Query(description="Only this camera's clips (its id)")] = None,
+) -> ClipListOut:
+    """Clips of the cameras listed by GET /api/cameras (a removed camera's clips are not listed;
+    they go when they are older than `activity.clips_keep_days`). Duration and codecs are read
+    from each file (its MP4 header), size and save time from the file system."""
+    cameras = [ctx.cameras.get(camera)] if camera is not None else ctx.cameras.cameras()
+    data_dir = ctx.settings.data_dir
+    clips = [_clip_out(info, c) for info in cameras for c in saved_clips(clip_folder(data_dir, info.name))]
+    clips.sort(key=lambda c: (c.saved, c.name), reverse=True)
+    options = ctx.settings.activity
+    return ClipListOut(
+        clips=clips,
+        total_size=sum(c.size for c in clips),
+        keep_days=options.clips_keep_days,
+        max_mb=options.clips_max_mb,
+    )
+
+
+def _clip_out(info: CameraInfo, clip: ClipFile) -> ClipOut:
+    return ClipOut(
+        camera_id=info.id,
+        camera=info.name,
+        name=clip.path.name,
+        size=clip.size,
+        saved=datetime.fromtimestamp(clip.saved, UTC),
+        start=None if clip.start is None else datetime.fromtimestamp(clip.start, UTC),
+        duration_s=clip.duration_s,
+        video_codec=clip.video_codec,
+        audio_codec=clip.audio_codec,
+        has_audio=clip.audio_codec is not None,
+        download=f"/api/clips/{info.id}/{clip.path.name}",
+    )

@@ -1,0 +1,125 @@
+"""Saved clips as files (vigil/activity/clip.py): listing them with what their MP4 holds, deleting
+one, and pruning after a save (`activity.clips_keep_days`, `clips_max_mb`), which never removes
+the clip just saved. Clips are real ones, saved from the flash-and-beep clip's packets."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.test_activity_clip import _fill_from_file, sync_clip  # noqa: F401 (fixture)
+from vigil.activity.clip import (
+    ClipNotFound,
+    ClipRetention,
+    SavedClip,
+    clip_folder,
+    delete_clip,
+    prune_clips,
+    save_clip,
+    saved_clips,
+)
+from vigil.activity.ring import PacketRing
+
+DAY = 86400.0
+
+
+def _age(path: Path, days: float) -> None:
+    """The file as if written `days` ago (its mtime, what pruning and the listing read)."""
+    when = time.time() - days * DAY
+    os.utime(path, (when, when))
+
+
+def _fake(folder: Path, name: str, size: int, days: float) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_bytes(b"\0" * size)
+    _age(path, days)
+    return path
+
+
+@pytest.fixture(scope="module")
+def ring(sync_clip: Path) -> PacketRing:  # noqa: F811
+    ring = PacketRing(seconds=8.0)
+    _fill_from_file(ring, sync_clip, wall0=1_700_000_000.0)
+    return ring
+
+
+def test_saved_clips_lists_what_each_file_holds_newest_first(ring: PacketRing, tmp_path: Path) -> None:
+    folder = clip_folder(tmp_path, "desk")
+    first = save_clip(ring, 3.0, folder, "desk")
+    second = save_clip(ring, 5.0, folder, "desk")
+    _age(first.path, 1.0)
+    (folder / ".x.mp4.part").write_bytes(b"half")  # a temporary is no clip
+    (folder / "notes.txt").write_text("not a clip")
+    listed = saved_clips(folder)
+    assert [c.path for c in listed] == [second.path, first.path]
+    newest = listed[0]
+    assert newest.size == second.size == second.path.stat().st_size
+    assert newest.duration_s is not None and abs(newest.duration_s - 5.0) < 0.1
+    assert (newest.video_codec, newest.audio_codec) == ("h264", "aac")
+    # The start is the name's (to the second): the clip's wall clock, 1_700_000_000 + 14 - 5.
+    assert newest.start is not None and second.start is not None
+    assert abs(newest.start - second.start) < 1.0
+    assert abs(listed[1].saved - (time.time() - DAY)) < 5
+    assert saved_clips(tmp_path / "clips" / "nobody") == []
+
+
+def test_an_unreadable_file_is_listed_without_facts(tmp_path: Path) -> None:
+    folder = clip_folder(tmp_path, "desk")
+    broken = _fake(folder, "desk_20261206T101010Z_10s.mp4", 100, 0.0)
+    (clip,) = saved_clips(folder)
+    assert clip.path == broken and clip.size == 100
+    assert (clip.duration_s, clip.video_codec, clip.audio_codec) == (None, None, None)
+    assert clip.start == 1796551810.0  # 2026-12-06T10:10:10Z
+
+
+def test_delete_clip_removes_one_and_refuses_other_paths(ring: PacketRing, tmp_path: Path) -> None:
+    saved = save_clip(ring, 3.0, clip_folder(tmp_path, "desk"), "desk")
+    (tmp_path / "vigil.db").write_text("secret")
+    for name in ("../../vigil.db", "..%2Fvigil.db", ".hidden.mp4", "nothing.mp4", "x.txt"):
+        with pytest.raises(ClipNotFound):
+            delete_clip(tmp_path, "desk", name)
+    assert (tmp_path / "vigil.db").exists()
+    delete_clip(tmp_path, "desk", saved.path.name)
+    assert not saved.path.exists()
+    with pytest.raises(ClipNotFound):
+        delete_clip(tmp_path, "desk", saved.path.name)
+
+
+def test_pruning_by_age_keeps_the_recent_and_the_one_just_saved(ring: PacketRing, tmp_path: Path) -> None:
+    desk, hall = clip_folder(tmp_path, "desk"), clip_folder(tmp_path, "hall")
+    old_desk = _fake(desk, "desk_20261001T000000Z_10s.mp4", 10, 40)
+    recent_desk = _fake(desk, "desk_20261201T000000Z_10s.mp4", 10, 5)
+    old_hall = _fake(hall, "hall_20261001T000000Z_10s.mp4", 10, 31)  # a camera that saves no more
+    stale_part = _fake(desk, ".abc.mp4.part", 10, 1)
+    fresh_part = _fake(desk, ".def.mp4.part", 10, 0)
+    saved: SavedClip = save_clip(ring, 3.0, desk, "desk")
+    _age(saved.path, 100)  # even with an old mtime (a clock set back) the clip just saved stays
+    removed = prune_clips(tmp_path, desk, ClipRetention(keep_days=30, max_bytes=0), keep=saved.path)
+    assert sorted(removed) == sorted([old_desk, old_hall])
+    assert saved.path.exists() and recent_desk.exists()
+    assert not old_desk.exists() and not old_hall.exists()
+    assert not stale_part.exists() and fresh_part.exists()  # a save in progress keeps its temporary
+    # 0 days: kept until deleted by hand.
+    _fake(desk, "desk_20200101T000000Z_10s.mp4", 10, 2000)
+    assert prune_clips(tmp_path, desk, ClipRetention(keep_days=0, max_bytes=0), keep=saved.path) == []
+
+
+def test_pruning_by_size_removes_the_oldest_of_that_camera(ring: PacketRing, tmp_path: Path) -> None:
+    desk, hall = clip_folder(tmp_path, "desk"), clip_folder(tmp_path, "hall")
+    oldest = _fake(desk, "desk_a_10s.mp4", 400, 3)
+    older = _fake(desk, "desk_b_10s.mp4", 400, 2)
+    newer = _fake(desk, "desk_c_10s.mp4", 400, 1)
+    hall_clip = _fake(hall, "hall_a_10s.mp4", 5000, 3)  # another camera's folder: its own budget
+    saved = save_clip(ring, 3.0, desk, "desk")
+    limit = saved.size + 900  # the new clip and two small ones fit
+    removed = prune_clips(tmp_path, desk, ClipRetention(keep_days=0, max_bytes=limit), keep=saved.path)
+    assert removed == [oldest]
+    assert saved.path.exists() and older.exists() and newer.exists() and hall_clip.exists()
+    # A limit below the new clip alone: everything else goes, the clip just saved stays.
+    removed = prune_clips(tmp_path, desk, ClipRetention(keep_days=0, max_bytes=1000), keep=saved.path)
+    assert sorted(removed) == sorted([older, newer]) and saved.path.exists()
+    assert [c.path for c in saved_clips(desk)] == [saved.path]
