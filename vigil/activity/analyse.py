@@ -51,7 +51,7 @@ def extract_cues(
     with ThreadPoolExecutor(1, "activity-audio") as sound:  # the audio track meanwhile, on its own
         audio_future = sound.submit(audio_samples, path, load_yamnet(dirs), stop=given_up)
         try:
-            with CuePool(workers, dirs, executor) as pool:  # one worker: in this process, same chunks
+            with CuePool(workers, dirs, executor) as pool:  # locally threads: same chunks for any count
                 visual = pool.samples(
                     path, interval, times.duration, on_progress, cancel, last_frame_s=times.last_frame_s
                 )

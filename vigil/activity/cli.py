@@ -114,7 +114,7 @@ def analyse(
     workers: Annotated[
         int | None,
         typer.Option(
-            help="Workers for a file's vision cues (locally this process and N-1 processes; Ray: N actors).",
+            help="Workers for a file's vision cues (locally N threads of this process; Ray: N actors).",
             show_default="one per 30 s of video, up to the CPU count",
         ),
     ] = None,

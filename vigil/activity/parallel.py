@@ -2,20 +2,20 @@
 once and keeps them for every chunk it is given.
 
 The chunk plan depends only on the file and the sampling interval, never on the number of
-workers: one worker (a thread of this process, no process to start) goes through the same chunks
-one after the other, so the cues, and the activities decided from them, are the same whatever the
-worker count. A chunk's decode starts one sampling interval early: that frame only primes the
-motion meter, so the chunk's first sample has a previous frame to measure motion against (the
-models do not run on it: a full warm-up sample cost 5% more model runs), and each chunk starts
-from a reset extractor (pose tracking, object and hand rates), as the file's first chunk does.
-Chunks end on multiples of the interval, so together they sample exactly the times one pass
-would. Progress is reported per finished chunk; a cancel stops before the next chunk starts.
+workers: one worker goes through the same chunks one after the other, so the cues, and the
+activities decided from them, are the same whatever the worker count. A chunk's decode starts one
+sampling interval early: that frame only primes the motion meter, so the chunk's first sample has a
+previous frame to measure motion against (the models do not run on it: a full warm-up sample cost 5%
+more model runs), and each chunk starts from a reset extractor (pose tracking, object and hand
+rates), as the file's first chunk does. Chunks end on multiples of the interval, so together they
+sample exactly the times one pass would. Progress is reported per sample (per finished chunk from
+Ray); a cancel stops before the next chunk starts.
 
-Locally, one of the workers is always a thread of this process: it loads its models and starts on
-the first chunk at once while the other workers' processes are still starting (a spawn process
-pays ~1.5 s of imports and model loading before its first chunk), and this process, which would
-otherwise only wait, does its share. On Ray every worker is an actor (this process may be a
-client away from the cluster). The samples are put back in chunk order here either way."""
+Locally, every worker is a thread of this process with models of its own: MediaPipe, ONNX Runtime
+and PyAV's decoder release the GIL while they work, and threads spare the spawn and imports a
+worker process paid before its first chunk (on the 59 s bench clip with 2 workers, ~0.7 s of CPU
+less). On Ray every worker is an actor (this process may be a client away from the cluster). The
+samples are put back in chunk order here either way."""
 
 from __future__ import annotations
 
@@ -36,9 +36,9 @@ __all__ = ["CHUNK_S", "ChunkArgs", "CuePool", "chunk_spans", "planned_workers"]
 # Seconds of video per chunk: a minute is 6 chunks, which 2 workers share evenly; each chunk costs
 # one more decoded frame for its motion.
 CHUNK_S = 10.0
-SECONDS_PER_WORKER = 30.0  # a worker starts in ~1.5 s; below this much video one process is faster
+SECONDS_PER_WORKER = 30.0  # a worker loads its models in ~0.5 s; below this much video one is faster
 
-_EXTRACTOR: VisualCueExtractor | None = None  # one per worker process
+_EXTRACTOR: VisualCueExtractor | None = None  # one per Ray actor
 
 
 def _init_worker(model_dirs: list[str]) -> None:
@@ -50,7 +50,7 @@ def _init_worker(model_dirs: list[str]) -> None:
 class ChunkArgs:
     """What a worker samples: `path` from `start_s` to `end_s` (seconds, [start, end)), every
     `interval_s`; `last_frame_s` (vigil.activity.media_times) when the caller probed the file, so
-    the chunk does not probe it again. Picklable: it goes to worker processes and Ray actors."""
+    the chunk does not probe it again. Picklable: it goes to Ray actors."""
 
     path: str
     interval_s: float
@@ -60,7 +60,7 @@ class ChunkArgs:
 
 
 def _chunk(args: ChunkArgs) -> list[VisualSample]:
-    """A chunk in a worker process, on the models its initializer loaded."""
+    """A chunk in a Ray actor, on the models its initializer loaded."""
     assert _EXTRACTOR is not None, "the pool initializer did not run"
     return _chunk_on(_EXTRACTOR, args)
 
@@ -68,7 +68,7 @@ def _chunk(args: ChunkArgs) -> list[VisualSample]:
 def _chunk_on(
     extractor: VisualCueExtractor, args: ChunkArgs, on_sample: Callable[[int], None] | None = None
 ) -> list[VisualSample]:
-    """`on_sample(samples so far)`, in-process only (a callable does not cross processes). From the
+    """`on_sample(samples so far)`, in threads only (a callable does not cross to actors). From the
     sampling time before the chunk, whose frame only primes the motion meter (not the models)."""
     warm_start = max(0.0, args.start_s - args.interval_s)
     return visual_samples(
@@ -84,8 +84,8 @@ def _chunk_on(
 
 
 class _ThreadWorker:
-    """The worker that is a thread of this process: its models are loaded in that thread before
-    its first chunk (so the caller does not wait for them) and closed with it."""
+    """A worker that is a thread of this process: its models are loaded in that thread before its
+    first chunk (so the caller does not wait for them) and closed with it."""
 
     def __init__(self, model_dirs: Sequence[Path]) -> None:
         self._dirs = list(model_dirs)
@@ -131,16 +131,16 @@ def planned_workers(duration: float, requested: int | None, executor: ExecutorSe
 
 
 class CuePool:
-    """Workers for vision cues; use as a context manager around one or many files. Locally, one
-    worker is a thread of this process (its models in this process, closed with the pool) and
-    the others are processes; on Ray all are actors."""
+    """Workers for vision cues; use as a context manager around one or many files. Locally, every
+    worker is a thread of this process with its own models (closed with the pool); on Ray all are
+    actors."""
 
     def __init__(self, workers: int, model_dirs: Sequence[Path], executor: ExecutorSettings = LOCAL) -> None:
         self.workers = workers
         dirs = [str(d) for d in model_dirs]
-        self._thread = None if executor.is_ray else _ThreadWorker(model_dirs)
-        others = workers - (self._thread is not None)
-        self._pool: Executor | None = start_pool(executor, others, _init_worker, (dirs,)) if others else None
+        local = not executor.is_ray
+        self._threads = [_ThreadWorker(model_dirs) for _ in range(workers)] if local else []
+        self._pool: Executor | None = None if local else start_pool(executor, workers, _init_worker, (dirs,))
 
     def __enter__(self) -> CuePool:
         return self
@@ -149,12 +149,12 @@ class CuePool:
         self.close(cancelled=isinstance(error, VisionCancelled))
 
     def close(self, cancelled: bool = False) -> None:
-        """Waits for running chunks, unless cancelled: then the processes' are abandoned (Ray
-        actors killed). The thread's running chunk is always waited for (at most one chunk)."""
+        """Waits for running chunks, unless cancelled: then Ray's actors are killed. A thread's
+        running chunk is always waited for (at most one chunk each)."""
         if self._pool is not None:
             self._pool.shutdown(wait=not cancelled, cancel_futures=True)
-        if self._thread is not None:
-            self._thread.close()
+        for thread in self._threads:
+            thread.close()
 
     def samples(
         self,
@@ -170,49 +170,75 @@ class CuePool:
         every chunk probing it again. A chunk goes to whichever worker is free first."""
         spans = chunk_spans(duration, interval_s, chunk_s)
         expected = math.floor(duration / interval_s + 1e-6) + 1
-        on_thread: dict[Future[list[VisualSample]], int] = {}
-        on_pool: dict[Future[list[VisualSample]], int] = {}
+        running: dict[Future[list[VisualSample]], tuple[int, _ThreadWorker | None]] = {}
         results: dict[int, list[VisualSample]] = {}
         queue = [
             (index, ChunkArgs(str(path), interval_s, start, end, last_frame_s))
             for index, (start, end) in enumerate(spans)
         ]
-        # Ray actors get a chunk ahead each, so none waits for the next one to reach it; local
-        # processes get none ahead, so the last chunks do not queue on a busy process while the
-        # thread is free (a chunk reaches a local process in a few milliseconds).
-        pool_slots = self.workers if self._thread is None else self.workers - 1
-        ahead = 2 if self._thread is None else 1
-        while queue or on_thread or on_pool:
+        progress = _Progress(on_progress, expected)
+        while queue or running:
             if cancel is not None and cancel.is_set():
-                for future in on_pool:
+                for future in running:
                     future.cancel()  # queued chunks; a running one ends (or its actor is killed at close)
                 raise VisionCancelled(f"analysis of {path.name} cancelled")
-            if queue and self._thread is not None and not on_thread:
-                index, args = queue.pop(0)
-                on_sample = self._sample_progress(on_progress, round(args.start_s / interval_s), expected)
-                on_thread[self._thread.submit(args, on_sample)] = index
-            while queue and self._pool is not None and len(on_pool) < pool_slots * ahead:
-                index, args = queue.pop(0)
-                chunk = ReadsInput(_chunk, str(path))  # a node without the file says so
-                on_pool[self._pool.submit(chunk, args)] = index
-            finished, _ = wait([*on_thread, *on_pool], timeout=0.5, return_when=FIRST_COMPLETED)
+            self._dispatch(queue, running, progress)
+            finished, _ = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
             for future in finished:  # a worker's error is raised here
-                results[on_thread.pop(future) if future in on_thread else on_pool.pop(future)] = (
-                    future.result()
-                )
-            done = sum(len(r) for r in results.values())
-            if on_progress is not None and finished and self._pool is not None:
-                on_progress(done, max(expected, done))
-        if on_progress is not None and self._pool is None:
-            done = sum(len(r) for r in results.values())
-            on_progress(done, done)  # the estimate may have been off: say it is done
+                index, _worker = running.pop(future)
+                results[index] = future.result()
+                progress.chunk_done(index, len(results[index]))
+        progress.finish()
         return [s for index in sorted(results) for s in results[index]]
 
-    def _sample_progress(
-        self, on_progress: Callable[[int, int], None] | None, first: int, expected: int
-    ) -> Callable[[int], None] | None:
-        """With only the thread, progress per sample (the chunks run one after the other: sample
-        `first` of the file is this chunk's first); with other workers, per finished chunk."""
-        if on_progress is None or self._pool is not None:
+    def _dispatch(
+        self,
+        queue: list[tuple[int, ChunkArgs]],
+        running: dict[Future[list[VisualSample]], tuple[int, _ThreadWorker | None]],
+        progress: _Progress,
+    ) -> None:
+        """Each free thread takes the next chunk. Ray actors get a chunk ahead each, so none waits
+        for the next one to reach it."""
+        busy = {worker for _index, worker in running.values()}
+        for worker in self._threads:
+            if queue and worker not in busy:
+                index, args = queue.pop(0)
+                running[worker.submit(args, progress.sample_counter(index))] = (index, worker)
+        while queue and self._pool is not None and len(running) < 2 * self.workers:
+            index, args = queue.pop(0)
+            chunk = ReadsInput(_chunk, args.path)  # a node without the file says so
+            running[self._pool.submit(chunk, args)] = (index, None)
+
+
+class _Progress:
+    """Samples done over the file: counted per sample in threads (each thread reports its chunk's
+    count as it goes), per finished chunk from Ray; callbacks are serialised by a lock, since
+    several threads report."""
+
+    def __init__(self, on_progress: Callable[[int, int], None] | None, expected: int) -> None:
+        self._on_progress = on_progress
+        self._expected = expected
+        self._counts: dict[int, int] = {}
+        self._lock = threading.Lock()
+
+    def sample_counter(self, index: int) -> Callable[[int], None] | None:
+        if self._on_progress is None:
             return None
-        return lambda kept: on_progress(min(first + kept, expected), expected)
+        return lambda kept: self._set(index, kept)
+
+    def chunk_done(self, index: int, samples: int) -> None:
+        self._set(index, samples)
+
+    def finish(self) -> None:
+        """The estimate may have been off: say it is done."""
+        with self._lock:
+            if self._on_progress is not None:
+                done = sum(self._counts.values())
+                self._on_progress(done, done)
+
+    def _set(self, index: int, kept: int) -> None:
+        with self._lock:
+            self._counts[index] = kept
+            if self._on_progress is not None:
+                done = sum(self._counts.values())
+                self._on_progress(min(done, self._expected), self._expected)
