@@ -55,9 +55,9 @@ class ActivitySettings(BaseModel):
         None,
         ge=1,
         le=64,
-        description="Workers that extract a file's vision cues in parallel chunks, one of them this "
-        "process (locally); default: one per 30 s of video, up to the CPU count (a short clip runs "
-        "in-process only)",
+        description="Workers that extract a file's vision cues in parallel chunks (locally threads of "
+        "this process, Ray: actors); default: one per 30 s of video, up to the CPU count (a short "
+        "clip gets one)",
     )
     classifier: Classifier = Field(
         "rules", description="rules (readable, the default) or model (trained with `vigil activity train`)"
