@@ -202,6 +202,6 @@ def test_live_activity_lists_the_cameras_with_activity_on(app: FastAPI, tmp_path
     [tile] = client.get("/api/activity/live", headers=bearer(app, "viewer")).json()
     assert tile == {
         "camera_id": on.json()["id"], "camera": "bedroom", "running": False, "activity": None,
-        "confidence": None, "since": None, "updated": None, "cues": None,
+        "confidence": None, "since": None, "updated": None, "cues": None, "sound": None,
     }  # fmt: skip
     assert client.get("/api/activity/live").status_code == 401

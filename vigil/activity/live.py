@@ -20,7 +20,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -61,6 +61,7 @@ class LiveState:
     since: float | None  # wall-clock start of the current activity
     updated: float | None  # wall clock of the last decision
     cues: CueSummary | None
+    sound: AudioStatus | None = None  # the sound asked and heard now (None: not known here)
 
 
 @dataclass(frozen=True)
@@ -167,7 +168,8 @@ class LiveActivity:
 
     @property
     def state(self) -> LiveState:
-        return self._state
+        """The last decision, with the sound as it is now (heard before the first decision too)."""
+        return replace(self._state, sound=self.audio)
 
     def due(self, frame: Frame) -> bool:
         """Whether `frame` is the next one to analyse (and books the one after it)."""

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import av
 import av.error
@@ -25,13 +25,20 @@ import numpy as np
 
 from vigil.activity.audio import AudioAnalyzer
 from vigil.activity.cues import AudioSample
-from vigil.activity.microphone import DeviceSelector, MicrophoneCapture, MicrophoneError
+from vigil.activity.microphone import (
+    DeviceNotFound,
+    DeviceSelector,
+    MicrophoneCapture,
+    MicrophoneError,
+    PortAudioUnavailable,
+)
 from vigil.activity.settings import AudioSource
 from vigil.activity.yamnet import RATE, YamNet, load_yamnet
 from vigil.errors import ModelError
 from vigil.live.queues import DropOldestQueue
+from vigil.redact import redact
 
-__all__ = ["AudioFeed", "AudioSource", "AudioStatus", "MicrophoneFeed", "StreamAudio"]
+__all__ = ["AudioFeed", "AudioSource", "AudioStatus", "MicrophoneFeed", "SoundProblem", "StreamAudio"]
 
 log = logging.getLogger(__name__)
 
@@ -43,13 +50,36 @@ PENDING_CHUNKS = 200  # audio decoded before the first video frame gave the pts 
 HOLD_S = 0.5  # sound waits at most this far ahead of the latest frame for that frame's mapping
 
 
+# Why a camera that asked for sound hears none (the UI words each one; `AudioStatus.error` has the
+# detail): the stream has no audio track, the microphone is not there (or PortAudio is not), the
+# microphone failed (busy, or stopped while read), YAMNet is missing, or the analysis stopped.
+SoundProblem = Literal["no_audio_track", "microphone_missing", "microphone_failed", "no_model", "failed"]
+
+
 @dataclass(frozen=True)
 class AudioStatus:
-    source: AudioSource
+    """The sound a camera's live activity asked for and what it hears now. Its texts come from
+    `redact` (an error may quote a URL with credentials). Travels with the activity's state
+    (LiveState, a cluster actor's report) to GET /api/activity/live."""
+
+    source: AudioSource  # what was asked: the camera's choice, or activity.live_audio
     active: bool  # sound is being analysed
     samples: int  # audio windows analysed
     dropped: int  # chunks the analysis could not keep up with
-    error: str | None  # why there is no sound (no audio track, no microphone, no model)
+    error: str | None  # why there is no sound (no audio track, no microphone, no model), redacted
+    problem: SoundProblem | None = None  # `error`'s kind
+    heard: str | None = None  # what is heard now: "stream AAC 48 kHz", "microphone <name>"; None: nothing
+    codec: str | None = None  # the stream's audio codec as FFmpeg names it ("aac")
+    sample_rate: int | None = None  # the stream's audio rate (Hz), before resampling to 16 kHz
+    device: str | None = None  # the microphone: its name once open, else the selector asked
+
+
+def _khz(rate: int) -> str:
+    return f"{rate / 1000:g} kHz"
+
+
+def _asked(selector: DeviceSelector) -> str:
+    return "the default input" if selector is None else str(selector)
 
 
 @dataclass(frozen=True)
@@ -74,9 +104,12 @@ class StreamAudio:
         self._offset: float | None = None  # wall = stream time + offset
         self._pending: list[tuple[float, np.ndarray]] = []
         self.has_track: bool | None = None  # None until the source opened
+        self.codec: str | None = None  # the audio track's, once opened
+        self.sample_rate: int | None = None
         self.corrupt_packets = 0
         self.samples = 0
         self.error: str | None = None
+        self.problem: SoundProblem | None = None  # set with `error`
         self._running = False
 
     # ------------------------------------------------------------ decode thread
@@ -85,6 +118,10 @@ class StreamAudio:
         self._offset = None
         self._pending.clear()
         self.has_track = audio is not None
+        if audio is not None:
+            context = audio.codec_context  # the codec's own name ("mp3"), not its decoder's ("mp3float")
+            self.codec = str(getattr(context.codec, "canonical_name", "") or context.name)
+            self.sample_rate = int(context.sample_rate or 0) or None
         # The input's channel layout is kept; channels are averaged here (as for files: FFmpeg's
         # own downmix adds 3 dB to a sound present in both channels).
         self._resampler = av.AudioResampler(format="fltp", rate=RATE) if audio is not None else None
@@ -146,17 +183,33 @@ class StreamAudio:
             self._thread.join(timeout)
 
     def status(self) -> AudioStatus:
-        error = self.error
+        error, problem = self.error, self.problem
         if error is None and self.has_track is False:
-            error = "the camera's stream has no audio track"
+            error, problem = "the camera's stream has no audio track", "no_audio_track"
+        elif error is not None and problem is None:
+            problem = "failed"  # turned off by the media tap (media_tap.py)
         active = self._thread.is_alive() and bool(self.has_track) and self.error is None
-        return AudioStatus("stream", active, self.samples, self._queue.dropped, error)
+        heard = None
+        if active and self.codec is not None:
+            rate = f" {_khz(self.sample_rate)}" if self.sample_rate else ""
+            heard = f"stream {self.codec.upper()}{rate}"
+        return AudioStatus(
+            "stream",
+            active,
+            self.samples,
+            self._queue.dropped,
+            None if error is None else redact(error),
+            problem,
+            heard,
+            self.codec,
+            self.sample_rate,
+        )
 
     def _run(self) -> None:
         try:
             yamnet = load_yamnet(self._model_dirs)
         except ModelError as exc:
-            self.error = str(exc)
+            self.error, self.problem = str(exc), "no_model"
             log.error("%s: no sound for the activity: %s", self.camera, exc)
             while self._queue.get() is not None:  # drain until stopped
                 pass
@@ -164,7 +217,7 @@ class StreamAudio:
         try:
             self._analyse(yamnet)
         except Exception as exc:  # the picture's activity goes on without sound
-            self.error = f"audio analysis stopped: {exc}"
+            self.error, self.problem = f"audio analysis stopped: {exc}", "failed"
             log.exception("%s: audio analysis stopped", self.camera)
 
     def _analyse(self, yamnet: YamNet) -> None:
@@ -223,6 +276,8 @@ class MicrophoneFeed:
         self._thread = threading.Thread(target=self._run, name=f"{camera}-microphone", daemon=True)
         self.samples = 0
         self.error: str | None = None
+        self.problem: SoundProblem | None = None  # set with `error`
+        self.device_name: str | None = None  # once open
         self._running = False
 
     def start(self) -> None:
@@ -252,7 +307,17 @@ class MicrophoneFeed:
 
     def status(self) -> AudioStatus:
         active = self._thread.is_alive() and self._capture is not None and self.error is None
-        return AudioStatus("microphone", active, self.samples, 0, self.error)
+        device = redact(self.device_name or _asked(self.device))
+        return AudioStatus(
+            "microphone",
+            active,
+            self.samples,
+            0,
+            None if self.error is None else redact(self.error),
+            self.problem,
+            f"microphone {device}" if active else None,
+            device=device,
+        )
 
     def _run(self) -> None:
         try:
@@ -260,9 +325,10 @@ class MicrophoneFeed:
             capture = MicrophoneCapture(self.device, seconds=self.keep_s)
             device = capture.start()
         except (ModelError, MicrophoneError) as exc:
-            self.error = str(exc)
+            self.error, self.problem = str(exc), _problem_of(exc)
             log.error("%s: no microphone for the activity: %s", self.camera, exc)
             return
+        self.device_name = device.name
         with self._lock:
             self._capture = capture
         if self._stopped.is_set():  # stopped while opening
@@ -273,7 +339,15 @@ class MicrophoneFeed:
                 self.samples += 1
                 self._feed([sample], 0.0)  # `t` is already wall-clock time
         except Exception as exc:
-            self.error = f"microphone analysis stopped: {exc}"
+            self.error, self.problem = f"microphone analysis stopped: {exc}", "microphone_failed"
             log.exception("%s: microphone analysis stopped", self.camera)
         finally:
             capture.stop()
+
+
+def _problem_of(exc: ModelError | MicrophoneError) -> SoundProblem:
+    if isinstance(exc, ModelError):
+        return "no_model"
+    if isinstance(exc, DeviceNotFound | PortAudioUnavailable):
+        return "microphone_missing"
+    return "microphone_failed"  # busy, or it would not start

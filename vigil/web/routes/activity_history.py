@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from vigil.activity.history import PeriodTotals, SegmentFilter, StoredSegment
 from vigil.activity.history_export import history_csv
 from vigil.activity.labels import Activity
+from vigil.activity.live_audio import AudioSource, AudioStatus, SoundProblem
 from vigil.activity.reports import ActivityReport, ReportOutbox
 from vigil.activity.repository import ActivityRepository
 from vigil.activity.result import CueSummary
@@ -108,6 +109,31 @@ class StatisticsOut(BaseModel):
     trends: list[TrendOut]
 
 
+class LiveSoundOut(BaseModel):
+    """The sound a camera's live activity asked for and what it hears now."""
+
+    source: AudioSource = Field(description="Asked: the camera's activity_audio, or activity.live_audio")
+    heard: str | None = Field(
+        description="What is heard now ('stream AAC 48 kHz', 'microphone <name>'); null: nothing"
+    )
+    codec: str | None = Field(description="The stream's audio codec (FFmpeg's name, e.g. 'aac')")
+    sample_rate: int | None = Field(description="The stream's audio rate in Hz")
+    device: str | None = Field(description="The microphone: its name once open, else the one asked")
+    problem: SoundProblem | None = Field(description="Why sound was asked but nothing is heard")
+    error: str | None = Field(description="That reason in words (redacted)")
+    samples: int = Field(description="Windows of sound analysed so far")
+    dropped: int = Field(description="Chunks of stream sound the analysis could not keep up with")
+
+    @classmethod
+    def of(cls, status: AudioStatus) -> LiveSoundOut:
+        return cls(
+            source=status.source, heard=status.heard, codec=status.codec,
+            sample_rate=status.sample_rate, device=status.device, problem=status.problem,
+            error=status.error,  # redacted where the status is made (live_audio.py)
+            samples=status.samples, dropped=status.dropped,
+        )  # fmt: skip
+
+
 class LiveActivityOut(BaseModel):
     """One camera with activity analysis on, as its live analysis holds it (memory, no database)."""
 
@@ -119,6 +145,7 @@ class LiveActivityOut(BaseModel):
     since: datetime | None = Field(description="When the current activity began")
     updated: datetime | None = Field(description="The last decision (one every activity.hop_s)")
     cues: CueSummary | None = Field(description="The last window's mean cues")
+    sound: LiveSoundOut | None = Field(None, description="Its sound (null while the camera is stopped)")
 
 
 class ReportEntryOut(BaseModel):
@@ -218,14 +245,16 @@ def live_activity(ctx: Ctx, _: Viewer) -> list[LiveActivityOut]:
             continue
         state = manager.activity_state(info.id)
         running = manager.is_running(info.id)
+        sound = None if state is None or state.sound is None else LiveSoundOut.of(state.sound)
         if state is None or state.activity is None:  # stopped, or the first window not full yet
             out.append(LiveActivityOut(camera_id=info.id, camera=info.name, running=running, activity=None,
-                                       confidence=None, since=None, updated=None, cues=None))  # fmt: skip
+                                       confidence=None, since=None, updated=None, cues=None,
+                                       sound=sound))  # fmt: skip
             continue
         tile = LiveActivityOut(
             camera_id=info.id, camera=info.name, running=running, activity=state.activity,
             confidence=round(state.confidence, 4), since=_stamp(state.since),
-            updated=_stamp(state.updated), cues=state.cues,
+            updated=_stamp(state.updated), cues=state.cues, sound=sound,
         )  # fmt: skip
         out.append(tile)
     return out

