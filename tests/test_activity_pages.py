@@ -181,7 +181,9 @@ def test_switching_activity_on_restarts_the_running_camera_with_it(tmp_path: Pat
                 _keep("live-tile-en.png", card.screenshot(), Path("/tmp/actpages"))
                 page.context.add_cookies([{"name": "vigil_lang", "value": "fr", "url": base}])
                 page.reload(wait_until="commit")
-                expect(tile_box.locator(".act-name")).to_have_text("Endormi", timeout=20_000)
+                expect(tile_box.locator(".act-name")).to_have_text("Sommeil", timeout=20_000)
+                confidence = re.compile(r"^confiance \d{1,3}\u00a0%$")  # a no-break space before %
+                expect(tile_box.locator(".act-confidence")).to_have_text(confidence)
                 page.wait_for_timeout(1500)
                 _keep("live-tile-fr.png", card.screenshot(), Path("/tmp/actpages"))
                 # Switched off: the page sees it on its next poll of /api/cameras and reloads.

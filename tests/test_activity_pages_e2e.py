@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -27,8 +28,8 @@ from vigil.store.schema import Visitor
 from vigil.web.routes import activity_pages
 
 pytestmark = pytest.mark.slow
-CUES = CueSummary(present=1.0, motion=0.2, eyes_closed=0.0, head_down=0.6, hand_at_ear=0.0,
-                  hand_at_mouth=0.0, hands_in_front=0.4, voice=0.1, objects=["book"], sounds=[])  # fmt: skip
+CUES = CueSummary(present=1.0, motion=0.2, eyes_closed=0.0, head_down=0.6, hand_at_ear=0.0, hand_at_mouth=0.0,
+                  hands_in_front=0.4, voice=0.1, objects=["book", "food"], sounds=["speech"])  # fmt: skip
 # One morning at the desk and lunch in the kitchen, 1, 2 and 3 days ago (UTC; Paris is +1 h).
 DESK = [(A.READING, 60), (A.ON_PHONE, 10), (A.READING, 30), (A.ASLEEP, 45)]
 LUNCH = (A.EATING, 30)
@@ -123,6 +124,8 @@ def test_statistics_history_csv_and_the_activity_switch(
             assert page.locator("#acth-totals tbody tr").count() == 4
             reading = page.locator("#acth-totals tbody tr[data-activity=reading] td")
             expect(reading.nth(1)).to_have_text("4 h 30 min")
+            shares = page.locator("#acth-totals tbody td:nth-child(3)").all_inner_texts()
+            assert shares and all(re.fullmatch(r"\d+\.\d%", s) for s in shares), shares  # "43.5%"
             _keep("statistics-en.png", page.screenshot(full_page=True), shots)
 
             # One camera: the kitchen's lunches only, and no transition.
@@ -147,7 +150,8 @@ def test_statistics_history_csv_and_the_activity_switch(
             assert "12:00" in first[3]  # 11:00 UTC shown in Paris time
             # Shares as percentages, like the CLI (a bare 0.6 read like a count); motion is no share.
             # (The cue names in key order: the template's tojson sorts them.)
-            assert first[7] == "hands in front 40%, head down 60%, motion 0.200, voice 10%, book"
+            cues = "hands in front 40%, head down 60%, motion 0.200, voice 10%, book, food, speech"
+            assert first[7] == cues, first
             expect(page.locator("#acth-status")).to_have_text("15 segments")
             _keep("history-en.png", page.screenshot(full_page=True), shots)
             expect(page.locator("#acth-prev")).to_be_hidden()
@@ -175,18 +179,22 @@ def test_statistics_history_csv_and_the_activity_switch(
             page.goto(f"{base}/activity/statistics")
             page.wait_for_function(f"() => {LOADED}")
             legend = page.evaluate("() => window.acthCharts.days.data.datasets.map((d) => d.label)")
-            assert set(legend) == {"Endormi", "À table", "Lisant", "Au téléphone"}
+            assert set(legend) == {"Sommeil", "Repas", "Lecture", "Au téléphone"}
             # French numbers: a decimal comma in the axes (hours: 0,5 ...) and the shares.
             ticks = page.evaluate("() => window.acthCharts.days.scales.y.ticks.map((t) => t.label)")
             assert any("," in t for t in ticks) and not any("." in t for t in ticks), ticks
             shares = page.locator("#acth-totals tbody td:nth-child(3)").all_inner_texts()
-            assert shares and all("," in s and "." not in s for s in shares), shares
+            # "43,5 %": a decimal comma and French's no-break space before %.
+            assert shares and all(re.fullmatch(r"\d+,\d\u00a0%", s) for s in shares), shares
             _keep("statistics-fr.png", page.screenshot(full_page=True), shots)
             page.goto(f"{base}/activity/history")
             page.wait_for_function(f"() => {LOADED}")
-            expect(page.locator("#acth-segments tbody tr").first).to_contain_text("À table")
+            expect(page.locator("#acth-segments tbody tr").first).to_contain_text("Repas")
             first = page.locator("#acth-segments tbody tr").first.locator("td").all_inner_texts()
-            assert first[6] == "0,70" and "mouvement 0,200" in first[7], first
+            assert first[6] == "0,70", first
+            # Cue names, objects and sounds in French; the percent sign after a no-break space.
+            cues = "mains devant 40\u00a0%, tête baissée 60\u00a0%, mouvement 0,200, voix 10\u00a0%"
+            assert first[7] == cues + ", livre, nourriture ou vaisselle, parole", first
             _keep("history-fr.png", page.screenshot(full_page=True), shots)
 
             # The cameras page's switch: on, and the API says so.

@@ -111,7 +111,7 @@ def test_windows_cover_short_and_long_media() -> None:
 
 def test_ui_names_in_both_languages() -> None:
     assert display_name(Activity.ON_PHONE) == "On the phone"
-    assert display_name(Activity.EATING, "fr") == "À table"
+    assert display_name(Activity.EATING, "fr") == "Repas"
 
 
 def test_trained_model_learns_synthetic_activities_and_round_trips(tmp_path: Path) -> None:

@@ -153,7 +153,8 @@ def test_oversized_picture_and_other_roles(tmp_path: Path) -> None:
         assert "/static/vendor/chart.umd.min.js" in page.text
         assert client.get("/static/vendor/chart.umd.min.js").status_code == 200
         french = client.get("/activity", headers={"Accept-Language": "fr"}).text
-        assert "Chronologie" in french and '"asleep": "Endormi"' in french
+        assert "Chronologie" in french and '"asleep": "Sommeil"' in french
+        assert '"book": "livre"' in french and '"speech": "parole"' in french  # object and sound names
 
 
 def test_progress_then_cancel_and_no_result_before_the_end(client: TestClient) -> None:

@@ -80,17 +80,19 @@ def test_admin_analyses_a_clip_and_sees_the_timeline(
             expect(page.locator("#act-frame-cues")).to_have_text(re.compile(f"^{shares}"))
             _keep("activity.png", page.screenshot(full_page=True), tmp_path)
 
-            # In French: the status agrees with "l'analyse", numbers have a decimal comma.
+            # In French: the status names its subject and agrees with it, numbers have a decimal comma.
             page.context.add_cookies([{"name": "vigil_lang", "value": "fr", "url": server}])
             page.goto(f"{server}/activity")
             page.set_input_files("#act-file", str(CLIP))
             page.fill("#act-interval", "0.5")
             page.click("#act-start")
             expect(page.locator("#act-result")).to_be_visible(timeout=180_000)
-            expect(page.locator("#act-state")).to_have_text("Terminée.")
+            expect(page.locator("#act-state")).to_have_text("Analyse terminée.")
             cells = page.locator("#act-segments tbody tr").first.locator("td").all_inner_texts()
             assert re.fullmatch(r"\d+,\d", cells[0]) and re.fullmatch(r"\d,\d\d", cells[3]), cells
-            assert re.match(r"mouvement \d,\d{3}, yeux fermés \d{1,3}%", cells[4]), cells
+            # French percentages: a no-break space before % (Intl.NumberFormat), as on every page.
+            assert re.match(r"mouvement \d,\d{3}, yeux fermés \d{1,3}\u00a0%", cells[4]), cells
+            expect(page.locator("#act-percent")).to_have_text("100\u00a0%")
             assert re.fullmatch(r"\d+,\d", page.locator("#act-duration").inner_text())
             _keep("activity-fr.png", page.screenshot(full_page=True), tmp_path)
             assert not errors, errors

@@ -66,6 +66,23 @@ def test_admin_uploads_compares_and_downloads(
             with av.open(str(saved)) as container:
                 assert container.streams.video[0].codec_context.name == "h264"
                 assert sum(1 for _ in container.decode(video=0)) == 72
+
+            # In French: the status agrees with "l'anonymisation"; a no-break space before %, on
+            # this page (JS) as on the jobs page (rendered by the server).
+            page.context.add_cookies([{"name": "vigil_lang", "value": "fr", "url": server}])
+            page.goto(f"{server}/anonymize")
+            expect(page.locator("#anon-percent")).to_have_text("0\u00a0%")
+            page.set_input_files("#anon-file", str(CLIP))
+            page.click("#anon-start")
+            expect(page.locator("#anon-result")).to_be_visible(timeout=120_000)
+            expect(page.locator("#anon-state")).to_have_text("Anonymisation terminée.")
+            expect(page.locator("#anon-percent")).to_have_text("100\u00a0%")
+            page.wait_for_function("() => document.getElementById('anon-compare').naturalWidth > 0")
+            _keep("anonymize-fr.png", page.screenshot(full_page=True), tmp_path)
+            page.goto(f"{server}/jobs")
+            expect(page.locator(".job-percent").first).to_have_text("100\u00a0%")
+            served = page.request.get(f"{server}/jobs").text()
+            assert '<span class="job-percent">100\u00a0%</span>' in served
         finally:
             browser.close()
 

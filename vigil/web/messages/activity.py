@@ -54,9 +54,9 @@ MESSAGES: dict[str, dict[str, str]] = {
     "fr": {
         "nav.activity": "Activité",
         "act.title": "Activité dans une vidéo",
-        "act.help": "Ce que fait la personne de la vidéo, seconde par seconde : endormie, à table, en lecture, au "
-        "téléphone, en conversation, occupée, inactive ou absente. Le travail tourne en tâche : vous pouvez "
-        "quitter cette page.",
+        "act.help": "L'activité de la personne de la vidéo, seconde par seconde : sommeil, repas, lecture, "
+        "téléphone, conversation, activité physique, inactivité ou absence. Le travail tourne en tâche : vous "
+        "pouvez quitter cette page.",
         "act.source": "Vidéo",
         "act.upload": "Envoyer un fichier (au plus {mb} Mio)",
         "act.or_path": "ou un chemin sur le serveur, dans ses dossiers de médias",
@@ -67,9 +67,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "act.start": "Analyser",
         "act.uploading": "Envoi…",
         "act.running": "Analyse…",
-        "act.done": "Terminée.",  # l'analyse
+        "act.done": "Analyse terminée.",  # after "Analyse…"
         "act.failed": "Échec :",
-        "act.cancelled": "Annulée.",
+        "act.cancelled": "Analyse annulée.",
         "act.cancel": "Annuler",
         "act.need_source": "Choisissez un fichier ou saisissez un chemin.",
         "act.results": "Résultats",

@@ -48,9 +48,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "anon.start": "Anonymiser",
         "anon.uploading": "Envoi…",
         "anon.running": "Anonymisation…",
-        "anon.done": "Terminé.",
+        "anon.done": "Anonymisation terminée.",  # after "Anonymisation…"
         "anon.failed": "Échec :",
-        "anon.cancelled": "Annulé.",
+        "anon.cancelled": "Anonymisation annulée.",
         "anon.cancel": "Annuler",
         "anon.compare": "Avant (à gauche) et après (à droite)",
         "anon.position": "Position dans la vidéo",

@@ -29,6 +29,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "common.next": "Next",
         "common.page": "Page {page} of {pages}",
         "common.none": "Nothing yet.",
+        "common.percent": "{value}%",  # as Intl.NumberFormat's percent style writes it in the pages' JS
         "role.admin": "admin",
         "role.viewer": "viewer",
         "role.operator": "operator",
@@ -63,6 +64,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "common.next": "Suivant",
         "common.page": "Page {page} sur {pages}",
         "common.none": "Rien pour l'instant.",
+        "common.percent": "{value}\u00a0%",  # a no-break space before %, as Intl.NumberFormat writes it
         "role.admin": "administrateur",
         "role.viewer": "lecteur",
         "role.operator": "opérateur",

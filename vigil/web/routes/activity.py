@@ -22,7 +22,7 @@ from pydantic import Field, ValidationError
 from vigil.activity.analyse import classifier_for
 from vigil.activity.frame import FrameAnalysis, analyse_image
 from vigil.activity.job import KIND, ActivityResult, activity_params
-from vigil.activity.labels import Activity, display_name
+from vigil.activity.labels import Activity, cue_words, display_name
 from vigil.activity.settings import Classifier
 from vigil.activity.web_export import result_csv
 from vigil.config import VigilSettings
@@ -199,7 +199,7 @@ def activity_page(request: Request, ctx: Ctx, user: Annotated[Principal, Depends
     other = {a.value: display_name(a, "en" if lang.startswith("fr") else "fr") for a in Activity}
     options = ctx.settings.activity
     return render(
-        request, "activity.html", active="activity", names=names, other_names=other,
+        request, "activity.html", active="activity", names=names, other_names=other, words=cue_words(lang),
         defaults={"interval": options.sample_interval_s, "classifier": options.classifier},
         max_upload_mb=ctx.settings.web.max_video_upload_mb, poll_ms=JOB_POLL_MS,
     )  # fmt: skip

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from vigil.activity.labels import Activity, display_name
+from vigil.activity.labels import Activity, cue_words, display_name
 from vigil.activity.repository import ActivityRepository
 from vigil.web.auth import Principal
 from vigil.web.context import WebContext, get_ctx
@@ -35,7 +35,8 @@ async def _page(request: Request, ctx: WebContext, template: str, active: str) -
     cameras = sorted(set(stored) | {c.name for c in ctx.cameras.cameras()})
     return render(
         request, template, active=active, cameras=cameras, activities=[a.value for a in Activity],
-        names={a.value: display_name(a, lang) for a in Activity}, page_size=HISTORY_PAGE_SIZE,
+        names={a.value: display_name(a, lang) for a in Activity}, words=cue_words(lang),
+        page_size=HISTORY_PAGE_SIZE,
     )  # fmt: skip
 
 

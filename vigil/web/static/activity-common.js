@@ -83,15 +83,29 @@ window.vigilActivity = (() => {
     return h ? `${h} h ${pad(m)} min` : m ? `${m} min ${pad(r)} s` : `${r} s`;
   }
 
+  // A fraction as a percentage in the page's language: "40%" in English, "40 %" in French (with
+  // the no-break space French puts before %), the same on every page.
+  const percents = {};
+  function percent(fraction, digits = 0) {
+    percents[digits] ||= new Intl.NumberFormat(LANG, { style: "percent", minimumFractionDigits: digits,
+      maximumFractionDigits: digits });
+    return percents[digits].format(Number(fraction));
+  }
+
   // "motion 0.018, eyes closed 100%": a segment's or frame's mean cues as the CLI writes them. Every
   // cue but motion (a box movement) is a share of the samples, shown as a percentage so that it
   // does not read like a count. `names`: cue id -> name in the page's language.
   function cueText(names, cues, keys) {
     return keys.map((key) => {
       const value = Number(cues[key]);
-      return `${names[key]} ${key === "motion" ? fixed(value, 3) : Math.round(value * 100) + "%"}`;
+      return `${names[key]} ${key === "motion" ? fixed(value, 3) : percent(value)}`;
     });
   }
 
-  return { COLOURS, ORDER: Object.keys(COLOURS), $, swatch, readFilters, apiQuery, bindFilters, fixed, duration, cueText };
+  // A cue summary's object or sound ids named in the page's language (`names`: the page's
+  // `words.objects` or `words.sounds`, from vigil.activity.labels.cue_words); an unnamed id as it is.
+  const named = (names, ids) => ids.map((id) => (names && names[id]) || id);
+
+  return { COLOURS, ORDER: Object.keys(COLOURS), $, swatch, readFilters, apiQuery, bindFilters, fixed, percent, duration,
+    cueText, named };
 })();

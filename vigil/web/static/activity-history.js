@@ -8,6 +8,7 @@
   const $ = A.$;
   const texts = JSON.parse(app.dataset.texts);
   const names = JSON.parse(app.dataset.names);
+  const words = JSON.parse(app.dataset.words || "{}");  // object and sound ids -> names in the page's language
   const size = Number(app.dataset.pageSize) || 50;
   const lang = document.documentElement.lang;
   const when = new Intl.DateTimeFormat(lang, { dateStyle: "short", timeStyle: "medium" });
@@ -24,7 +25,7 @@
   // "motion 0.020, voice 60%, cup, speech": the cues that explain a decision, then objects and sounds.
   function cues(c) {
     const means = A.cueText(texts.cues, c, Object.keys(texts.cues).filter((key) => c[key] >= 0.05));
-    return [...means, ...c.objects, ...c.sounds].join(", ");
+    return [...means, ...A.named(words.objects, c.objects), ...A.named(words.sounds, c.sounds)].join(", ");
   }
 
   function person(td, segment) {

@@ -15,8 +15,6 @@
   const zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
   const charts = {};
   window.acthCharts = charts;
-  const number = (value, digits) => Number(value).toLocaleString(document.documentElement.lang, {
-    minimumFractionDigits: digits, maximumFractionDigits: digits });
 
   function barChart(canvas, periods, present) {
     return new Chart(canvas, {
@@ -80,7 +78,7 @@
       const row = body.insertRow();
       nameCell(row, id);
       cell(row, A.duration(stats.totals[id]), "num");
-      cell(row, `${number((100 * stats.totals[id]) / all, 1)} %`, "num");
+      cell(row, A.percent(stats.totals[id] / all, 1), "num");
     });
   }
 

@@ -10,6 +10,7 @@
   const texts = JSON.parse(app.dataset.texts);
   const names = JSON.parse(app.dataset.names);  // activity id -> name in the page's language
   const otherNames = JSON.parse(app.dataset.otherNames);  // ... in the other language (tooltips)
+  const words = JSON.parse(app.dataset.words || "{}");  // object and sound ids -> names in the page's language
   const pollMs = Number(app.dataset.pollMs) || 1000;
   const $ = (id) => document.getElementById(id);
   // One colour per activity id, the same on every page (activity-common.js).
@@ -50,8 +51,8 @@
     setTimeout(() => poll().catch((e) => status(texts.failed, e.message)), pollMs);
   }
 
-  const fixed = window.vigilActivity.fixed;  // "1,5" in French
-  // "motion 0.018, eyes closed 90%": mean cues in the page's language (objects and sounds stay ids).
+  const { fixed, percent, named } = window.vigilActivity;  // "1,5" and "40 %" in French
+  // "motion 0.018, eyes closed 90%": mean cues in the page's language (objects and sounds too).
   const cueText = (cues, keys) => window.vigilActivity.cueText(texts.cues, cues, keys);
   const label = (id) => names[id] || id;
 
@@ -114,10 +115,10 @@
         indexAxis: "y",
         animation: false,
         maintainAspectRatio: false,
-        scales: { x: { min: 0, max: 100, ticks: { callback: (value) => value + "%" } } },
+        scales: { x: { min: 0, max: 100, ticks: { callback: (value) => percent(value / 100) } } },
         plugins: {
           legend: { display: false },
-          tooltip: { callbacks: { label: (item) => `${otherNames[ids[item.dataIndex]]}: ${item.formattedValue}%` } },
+          tooltip: { callbacks: { label: (item) => `${otherNames[ids[item.dataIndex]]}: ${percent(item.raw / 100, 1)}` } },
         },
       },
     });
@@ -128,7 +129,8 @@
     body.replaceChildren();
     for (const segment of analysis.segments) {
       const cues = segment.cues;
-      const parts = [...cueText(cues, ["motion", "eyes_closed", "head_down", "voice"]), ...cues.objects, ...cues.sounds];
+      const parts = [...cueText(cues, ["motion", "eyes_closed", "head_down", "voice"]), ...named(words.objects, cues.objects),
+        ...named(words.sounds, cues.sounds)];
       const row = document.createElement("tr");
       row.dataset.activity = segment.activity;
       for (const text of [fixed(segment.start, 1), fixed(segment.end, 1), label(segment.activity),
@@ -189,7 +191,7 @@
       $("act-frame-people").textContent = `${texts.people}: ${frame.people}`;
       const cues = frame.cues;
       $("act-frame-cues").textContent = [...cueText(cues, ["eyes_closed", "head_down", "hand_at_ear", "hands_in_front"]),
-        ...cues.objects].join(", ");
+        ...named(words.objects, cues.objects)].join(", ");
     } catch (e) {
       $("act-frame-result").hidden = true;
       $("act-frame-error").textContent = e.message;

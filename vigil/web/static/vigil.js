@@ -21,13 +21,15 @@ window.vigil = {
     }
     return response.status === 204 ? null : response.json();
   },
-  // A job's (or an upload's) progress on a <progress> bar and its percent text. A failed job's
-  // progress reads 1 once every input has ended, failed ones too: its bar is styled failed (red)
-  // and shows no "100%", so it does not read as complete. Cancelled jobs keep where they stopped.
+  // A job's (or an upload's) progress on a <progress> bar and its percent text in the page's
+  // language ("40%", French "40 %"). A failed job's progress reads 1 once every input has ended,
+  // failed ones too: its bar is styled failed (red) and shows no "100%", so it does not read as
+  // complete. Cancelled jobs keep where they stopped.
   showProgress(bar, percent, fraction, failed) {
     bar.value = fraction;
     bar.classList.toggle("failed", Boolean(failed));
-    percent.textContent = failed ? "" : Math.round(fraction * 100) + "%";
+    const format = new Intl.NumberFormat(document.documentElement.lang || "en", { style: "percent", maximumFractionDigits: 0 });
+    percent.textContent = failed ? "" : format.format(fraction);
   },
   // A video file streamed as the request body to the upload route (201 + JSON), with progress:
   // XMLHttpRequest for its upload progress events (fetch has none).
