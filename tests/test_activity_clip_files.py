@@ -1,4 +1,4 @@
-"""Saved clips as files (vigil/activity/clip.py): listing them with what their MP4 holds, deleting
+"""Saved clips as files (vigil/activity/clip_files.py): listing them with what their MP4 holds, deleting
 one, and pruning after a save (`activity.clips_keep_days`, `clips_max_mb`), which never removes
 the clip just saved. Clips are real ones, saved from the flash-and-beep clip's packets."""
 
@@ -11,16 +11,8 @@ from pathlib import Path
 import pytest
 
 from tests.test_activity_clip import _fill_from_file, sync_clip  # noqa: F401 (fixture)
-from vigil.activity.clip import (
-    ClipNotFound,
-    ClipRetention,
-    SavedClip,
-    clip_folder,
-    delete_clip,
-    prune_clips,
-    save_clip,
-    saved_clips,
-)
+from vigil.activity.clip import ClipNotFound, SavedClip, clip_folder, save_clip
+from vigil.activity.clip_files import ClipRetention, delete_clip, prune_clips, saved_clips
 from vigil.activity.ring import PacketRing
 
 DAY = 86400.0

@@ -20,18 +20,14 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from vigil.activity.clip import (
-    ClipFile,
-    ClipRetention,
     RenderedClip,
     SavedClip,
     clip_folder,
     clip_path,
-    delete_clip,
-    prune_clips,
     publish_clip,
     render_live_clip,
-    saved_clips,
 )
+from vigil.activity.clip_files import ClipFile, ClipRetention, delete_clip, prune_clips, saved_clips
 from vigil.activity.settings import ActivitySettings
 from vigil.web.auth import Principal, require_admin
 from vigil.web.cameras import CameraInfo
