@@ -173,6 +173,7 @@ def test_switching_activity_on_restarts_the_running_camera_with_it(tmp_path: Pat
                 tile_box = page.locator(f"#live-activity-{camera['id']}")
                 expect(tile_box).to_have_attribute("data-activity", "asleep", timeout=20_000)
                 expect(tile_box.locator(".act-name")).to_have_text("Asleep")
+                expect(tile_box.locator(".act-confidence")).to_have_text(re.compile(r"^confidence \d{1,3}%$"))
                 expect(tile_box.locator(".act-since")).to_contain_text("min)")
                 # asleep's colour, from activity-common.js (loaded before live.js)
                 expect(tile_box.locator(".act-swatch")).to_have_css("background-color", "rgb(57, 73, 171)")
