@@ -1,19 +1,21 @@
 """What `vigil activity ...` imports before it works: only the activity commands, and MediaPipe
-without matplotlib (its legacy drawing helpers load when used)."""
+without matplotlib (its legacy drawing helpers load when used), as every MediaPipe model does."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
+import pytest
 from typer.testing import CliRunner
 
+from tests.conftest import shared_file
 from vigil.cli import app
 
 
-def _run(code: str) -> str:
+def _run(code: str, *args: str) -> str:
     done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, check=True, timeout=120
     )
     return done.stdout
 
@@ -73,3 +75,28 @@ def test_a_file_analysis_imports_neither_scikit_learn_nor_the_database_layer() -
     )
     assert "RULES rules" in printed
     assert "LOADED []" in printed
+
+
+@pytest.mark.parametrize(
+    ("module", "model"),
+    [
+        ("vigil.anonymize.segment", "PersonSegmenter()"),
+        ("vigil.anonymize.hands", "HandFinder()"),
+        ("vigil.batch.landmarker", "FaceLandmarkerRegions(Path(sys.argv[1]))"),
+        ("vigil.detect.blazeface", "BlazeFaceDetector(BlazeFaceConfig())"),
+    ],
+)
+def test_the_tracker_and_anonymiser_models_start_without_matplotlib(module: str, model: str) -> None:
+    """Every MediaPipe model goes through `import_mediapipe`, each checked in a new process (the
+    first import decides): the face pass's landmarker, the anonymiser's segmenter and hands, the
+    legacy BlazeFace (~1 s of each worker process's start was matplotlib before)."""
+    printed = _run(
+        "import sys\n"
+        "from pathlib import Path\n"
+        f"from {module} import {model.split('(')[0]}\n"
+        + ("from vigil.detect.blazeface import BlazeFaceConfig\n" if "BlazeFace" in model else "")
+        + f"started = {model}\n"
+        "print('STARTED', 'matplotlib' in sys.modules)\n",
+        str(shared_file("models/face_landmarker.task")),
+    )
+    assert "STARTED False" in printed

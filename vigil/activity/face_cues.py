@@ -18,6 +18,7 @@ import numpy as np
 
 from vigil.batch.headpose import head_pose
 from vigil.errors import ModelError
+from vigil.mediapipe_lazy import import_mediapipe
 from vigil.types import FloatArray, Image
 
 __all__ = ["Face", "FaceReader", "head_crop"]
@@ -66,7 +67,7 @@ class FaceReader:
     """FaceLandmarker in IMAGE mode (crops of different places and sizes are not a video)."""
 
     def __init__(self, model: Path, num_faces: int = 1, min_confidence: float = 0.5) -> None:
-        import mediapipe as mp  # slow import, only when used
+        mp = import_mediapipe()  # slow import, only when used
         from mediapipe.tasks.python import BaseOptions, vision
 
         options = vision.FaceLandmarkerOptions(

@@ -17,6 +17,7 @@ from typing import Any, Final
 import numpy as np
 
 from vigil.errors import ModelError
+from vigil.mediapipe_lazy import import_mediapipe
 from vigil.types import FloatArray, Image
 
 __all__ = ["HAND_LANDMARKER_FILENAME", "HandFinder", "HandPlaces", "Landmarks", "hand_places"]
@@ -89,7 +90,7 @@ class HandFinder:
     """HandLandmarker in IMAGE mode on a region of the frame (up to 2 hands)."""
 
     def __init__(self, model: Path, num_hands: int = 2, min_confidence: float = 0.4) -> None:
-        import mediapipe as mp  # slow import, only when used
+        mp = import_mediapipe()  # slow import, only when used
         from mediapipe.tasks.python import BaseOptions, vision
 
         options = vision.HandLandmarkerOptions(

@@ -15,6 +15,7 @@ from typing import Any, Final
 import numpy as np
 
 from vigil.errors import ModelError
+from vigil.mediapipe_lazy import import_mediapipe
 from vigil.types import FloatArray, Image
 
 __all__ = ["POSE_LANDMARKER_FILENAME", "Body", "PoseEstimator", "lying_score"]
@@ -120,7 +121,7 @@ class PoseEstimator:
         min_visible: int = MIN_VISIBLE,
         independent: bool = False,
     ) -> None:
-        import mediapipe as mp  # slow import, only when used
+        mp = import_mediapipe()  # slow import, only when used
         from mediapipe.tasks.python import BaseOptions, vision
 
         options = vision.PoseLandmarkerOptions(

@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 
 from vigil.errors import ModelError
+from vigil.mediapipe_lazy import import_mediapipe
 from vigil.types import Image, IntArray
 
 # The hull of the 21 landmarks runs through the finger joints and tips: grown from its centre so
@@ -24,7 +25,8 @@ class HandFinder:
     """Hand hulls (int32 polygons, frame pixels) of BGR frames, one call per frame in order."""
 
     def __init__(self, every: int = 3, max_hands: int = 4, input_width: int = 640) -> None:
-        from mediapipe.python.solutions import hands  # slow import, only when used
+        import_mediapipe()  # slow import, only when used
+        from mediapipe.python.solutions import hands
 
         self.every, self.input_width = every, input_width
         try:

@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vigil.errors import ModelError
+from vigil.mediapipe_lazy import import_mediapipe
 from vigil.types import FloatArray, Image
 
 BoolArray = npt.NDArray[np.bool_]
@@ -36,10 +37,10 @@ class PersonSegmenter:
     tiles), so a frame's mask is the same whichever chunk of a file it falls in."""
 
     def __init__(self) -> None:
-        import mediapipe as mp  # slow import, only when used
+        mp = import_mediapipe()  # slow import, only when used
         from mediapipe.tasks.python import BaseOptions, vision
 
-        model = Path(mp.__file__).parent / "modules" / "selfie_segmentation" / _MODEL
+        model = Path(str(mp.__file__)).parent / "modules" / "selfie_segmentation" / _MODEL
         try:
             options = vision.ImageSegmenterOptions(
                 base_options=BaseOptions(model_asset_buffer=model.read_bytes()),

@@ -24,6 +24,7 @@ from vigil.batch.headpose import LandmarkLayout
 # The FaceMesh region helpers: same crop and same landmark wire format as the legacy mesh.
 from vigil.batch.roi_landmarks import Roi, _crop_around, _parse_landmarks, roi_from_box, roi_from_mesh
 from vigil.errors import ModelError
+from vigil.mediapipe_lazy import import_mediapipe
 from vigil.types import FloatArray, Image
 
 __all__ = [
@@ -187,7 +188,7 @@ class _MediaPipe:
 def _start_graph(
     landmarks_model: bytes, blendshapes_model: bytes, min_presence: float, threads: int
 ) -> tuple[Any, _MediaPipe]:
-    import mediapipe
+    mediapipe = import_mediapipe()
     from mediapipe.framework import calculator_pb2
     from mediapipe.framework.formats import rect_pb2
     from mediapipe.python import packet_creator, packet_getter

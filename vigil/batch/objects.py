@@ -26,6 +26,7 @@ from vigil.batch.person import PersonDetector, create_person_detector
 from vigil.batch.settings import BatchSettings
 from vigil.detect.base import downscale
 from vigil.errors import ConfigError, ModelError
+from vigil.mediapipe_lazy import import_mediapipe
 from vigil.types import FloatArray, Image
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,8 @@ class MediaPipeObjectDetector:
     """MediaPipe ObjectDetector in IMAGE mode (frames come in any order across chunks)."""
 
     def __init__(self, model: Path, filter_: ObjectFilter) -> None:
-        from mediapipe.tasks.python import BaseOptions, vision  # slow import, only when used
+        import_mediapipe()  # slow import, only when used
+        from mediapipe.tasks.python import BaseOptions, vision
 
         options = vision.ObjectDetectorOptions(
             base_options=BaseOptions(model_asset_path=str(model)),
@@ -80,7 +82,7 @@ class MediaPipeObjectDetector:
         self.closed = False
 
     def detect(self, image_bgr: Image) -> tuple[FloatArray, FloatArray, list[str]]:
-        import mediapipe as mp
+        mp = import_mediapipe()
 
         small, scale = downscale(image_bgr, OBJECT_WIDTH)
         height, width = small.shape[:2]

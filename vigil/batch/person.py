@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from vigil.detect.base import downscale
+from vigil.mediapipe_lazy import import_mediapipe
 from vigil.types import FloatArray, Image
 
 PERSON_WIDTH = 640  # frames are downscaled to this width before person detection
@@ -60,7 +61,8 @@ class PosePersonDetector:
     """Box = visible pose landmarks (visibility >= 0.5), grown 10%; confidence = their mean visibility."""
 
     def __init__(self, min_score: float) -> None:
-        from mediapipe.python.solutions import pose  # slow import, only when used
+        import_mediapipe()  # slow import, only when used
+        from mediapipe.python.solutions import pose
 
         # model_complexity=1: the only pose landmark model the 0.10.14 wheel ships.
         self._pose: Any = pose.Pose(static_image_mode=True, model_complexity=1, min_detection_confidence=0.5)

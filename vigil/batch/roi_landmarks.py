@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from vigil.errors import ModelError
+from vigil.mediapipe_lazy import import_mediapipe
 from vigil.types import FloatArray, Image
 
 _GRAPH = """
@@ -172,7 +173,7 @@ def _parse_landmarks(landmarks: Any) -> FloatArray:
 
 
 def _start_graph(refine: bool, threads: int) -> tuple[Any, Any, Any, Any, Any]:
-    import mediapipe
+    mediapipe = import_mediapipe()
     from google.protobuf import text_format  # type: ignore[import-untyped]
     from mediapipe.calculators.tensor import inference_calculator_pb2
     from mediapipe.framework import calculator_pb2
@@ -180,7 +181,7 @@ def _start_graph(refine: bool, threads: int) -> tuple[Any, Any, Any, Any, Any]:
     from mediapipe.python import packet_creator, packet_getter
     from mediapipe.python._framework_bindings import calculator_graph, resource_util, validated_graph_config
 
-    resource_util.set_resource_dir(os.path.dirname(os.path.dirname(mediapipe.__file__)))
+    resource_util.set_resource_dir(os.path.dirname(os.path.dirname(str(mediapipe.__file__))))
     validated = validated_graph_config.ValidatedGraphConfig()
     validated.initialize(graph_config=text_format.Parse(_GRAPH, calculator_pb2.CalculatorGraphConfig()))
     config = calculator_pb2.CalculatorGraphConfig()

@@ -10,6 +10,7 @@ import numpy as np
 from pydantic import Field
 
 from vigil.detect.base import DetectorConfigBase, FaceDetector
+from vigil.mediapipe_lazy import import_mediapipe
 from vigil.types import Detections, Image
 
 # BlazeFace keypoints: 0 right eye, 1 left eye, 2 nose tip, 3 mouth centre, 4-5 ear tragions.
@@ -36,7 +37,8 @@ class BlazeFaceDetector(FaceDetector):
 
     def __init__(self, config: BlazeFaceConfig) -> None:
         super().__init__(config)
-        from mediapipe.python.solutions import face_detection  # slow import, only when used
+        import_mediapipe()  # slow import, only when used
+        from mediapipe.python.solutions import face_detection
 
         self._mp: Any = face_detection.FaceDetection(
             model_selection=1 if config.model_selection == "full" else 0,

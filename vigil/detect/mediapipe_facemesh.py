@@ -17,6 +17,7 @@ import numpy as np
 from pydantic import Field
 
 from vigil.detect.base import DetectorConfigBase, FaceDetector, _clip, downscale
+from vigil.mediapipe_lazy import import_mediapipe
 from vigil.types import Detections, FloatArray, Image
 
 # Mesh indices of the detector convention's points: eye centres (mean of the two corners),
@@ -59,7 +60,8 @@ class FaceMeshDetector(FaceDetector):
 
     def __init__(self, config: FaceMeshConfig) -> None:
         super().__init__(config)
-        from mediapipe.python.solutions import face_mesh  # slow import, only when used
+        import_mediapipe()  # slow import, only when used
+        from mediapipe.python.solutions import face_mesh
 
         self._mesh_config = config
         self._mp: Any = face_mesh.FaceMesh(
