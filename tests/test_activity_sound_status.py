@@ -6,6 +6,7 @@ stream without an audio track says so; `none` is picture only; a stopped camera 
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,8 +15,19 @@ from typing import Any, TypeVar
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import shared_file
+from tests.conftest import SHARED, shared_file
+from tests.test_activity_microphone import (  # noqa: F401 (fixtures)
+    MONITOR_PCM,
+    SINK,
+    Pulse,
+    clip_wav,
+    pulse,
+)
 from tests.web_util import bearer, ctx_of, make_app
+from vigil.activity.classify import RulesClassifier
+from vigil.activity.live import LiveActivity
+from vigil.activity.settings import ActivitySettings
+from vigil.config import load_settings
 
 T = TypeVar("T")
 # A missing microphone whose name carries a URL credential: the error quotes it, redacted.
@@ -97,3 +109,31 @@ def test_the_sound_heard_is_in_the_live_state(tmp_path: Path, models_dir: Path, 
         # The cameras go on: the one without its microphone still decides from the picture.
         running = {t["camera"]: t["running"] for t in client.get("/api/activity/live", headers=viewer).json()}
         assert all(running.values()), running
+
+
+def test_a_microphone_heard_is_named(pulse: Pulse, clip_wav: Path, tmp_path: Path) -> None:  # noqa: F811
+    """The PulseAudio null sink's monitor (test_activity_microphone.py) as a camera's microphone,
+    hamilton's sound playing into the sink (an idle monitor delivers nothing, and PortAudio's
+    start waits for it): its status names the device heard, in the activity's state too."""
+    dirs = load_settings(data_dir=tmp_path, shared_dir=SHARED).model_search_dirs()
+    live = LiveActivity(
+        "desk",
+        ActivitySettings(clip_buffer_s=0),
+        dirs,
+        RulesClassifier(),
+        audio="microphone",
+        microphone=MONITOR_PCM,
+    )
+    player = subprocess.Popen(["paplay", "-d", SINK, str(clip_wav)], env=pulse.env)
+    live.start()
+    try:
+        status = until(lambda: live.audio if live.audio.samples >= 2 else None, 60, "the monitor heard")
+        sound = live.state.sound
+    finally:
+        live.stop()
+        live.join(30)
+        player.kill()
+        player.wait(10)
+    assert status.source == "microphone" and status.problem is None and status.error is None
+    assert status.device == MONITOR_PCM and status.heard == f"microphone {MONITOR_PCM}"
+    assert sound is not None and sound.heard == status.heard
