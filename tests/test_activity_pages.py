@@ -175,6 +175,8 @@ def test_switching_activity_on_restarts_the_running_camera_with_it(tmp_path: Pat
                 expect(tile_box.locator(".act-name")).to_have_text("Asleep")
                 expect(tile_box.locator(".act-confidence")).to_have_text(re.compile(r"^confidence \d{1,3}%$"))
                 expect(tile_box.locator(".act-since")).to_contain_text("min)")
+                fps = page.locator(f"#live-fps-{camera['id']}")
+                expect(fps).to_have_text(re.compile(r"^\d+\.\d fps in, \d+\.\d fps analysed$"))
                 # asleep's colour, from activity-common.js (loaded before live.js)
                 expect(tile_box.locator(".act-swatch")).to_have_css("background-color", "rgb(57, 73, 171)")
                 card = page.locator(f"#live-card-{camera['id']}")
@@ -185,6 +187,7 @@ def test_switching_activity_on_restarts_the_running_camera_with_it(tmp_path: Pat
                 expect(tile_box.locator(".act-name")).to_have_text("Sommeil", timeout=20_000)
                 confidence = re.compile(r"^confiance \d{1,3}\u00a0%$")  # a no-break space before %
                 expect(tile_box.locator(".act-confidence")).to_have_text(confidence)
+                expect(fps).to_have_text(re.compile(r"^\d+,\d i/s reçues, \d+,\d i/s analysées$"))  # 33,7
                 page.wait_for_timeout(1500)
                 _keep("live-tile-fr.png", card.screenshot(), Path("/tmp/actpages"))
                 # Switched off: the page sees it on its next poll of /api/cameras and reloads.

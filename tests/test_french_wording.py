@@ -11,7 +11,7 @@ from dataclasses import fields
 from vigil.activity.features import WindowFeatures
 from vigil.activity.labels import Activity, cue_words, display_name
 from vigil.activity.result import cue_summary
-from vigil.web.i18n import translator
+from vigil.web.i18n import number_formatter, translator
 
 FRENCH = {
     Activity.ASLEEP: "Sommeil", Activity.EATING: "Repas", Activity.READING: "Lecture",
@@ -58,3 +58,9 @@ def test_percent_spacing_and_the_anonymise_status() -> None:
     assert french("anon.cancelled") == "Anonymisation annulée."
     assert english("anon.done") == "Done."
     assert (french("act.done"), french("act.cancelled")) == ("Analyse terminée.", "Analyse annulée.")
+
+
+def test_numbers_in_the_page_language() -> None:
+    """The templates' `number()` (frame rates on the live, cameras and system pages)."""
+    assert number_formatter("fr")(33.649) == "33,6" and number_formatter("fr")(5, 2) == "5,00"
+    assert number_formatter("en")(33.649) == "33.6" and number_formatter("en")(4.96) == "5.0"

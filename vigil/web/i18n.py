@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from types import ModuleType
+from typing import Protocol
 
 from vigil.web.messages import (
     accounts,
@@ -57,3 +58,18 @@ def translator(lang: str) -> Callable[..., str]:
         return text.format(**values) if values else text
 
     return t
+
+
+class NumberFormat(Protocol):
+    def __call__(self, value: float, digits: int = 1) -> str: ...
+
+
+def number_formatter(lang: str) -> NumberFormat:
+    """`value` with `digits` decimals in the page's language (French: a decimal comma), as the
+    pages' scripts write it with Intl.NumberFormat."""
+
+    def number(value: float, digits: int = 1) -> str:
+        text = f"{value:.{digits}f}"
+        return text.replace(".", ",") if lang == "fr" else text
+
+    return number

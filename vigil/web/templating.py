@@ -12,7 +12,7 @@ from fastapi.templating import Jinja2Templates
 
 from vigil.web.auth import Principal, principal_of
 from vigil.web.context import get_ctx
-from vigil.web.i18n import LANG_COOKIE, pick_language, translator
+from vigil.web.i18n import LANG_COOKIE, number_formatter, pick_language, translator
 
 TEMPLATES = Jinja2Templates(directory=str(resources.files("vigil.web") / "templates"))
 
@@ -34,6 +34,7 @@ def render(request: Request, template: str, status_code: int = 200, **values: An
     principal = principal_of(request)
     context = {
         "t": translator(lang),
+        "number": number_formatter(lang),
         "lang": lang,
         "user": principal,
         "csrf_token": principal.csrf if principal and principal.csrf else "",

@@ -133,7 +133,7 @@
     state.className = `camera-state state-${camera.state}`;
     $(`camera-error-${camera.id}`).textContent = camera.last_error || "";
     $(`camera-fps-${camera.id}`).textContent = camera.health
-      ? `${camera.health.input_fps} / ${camera.health.analysed_fps}` : "";
+      ? `${window.vigil.number(camera.health.input_fps)} / ${window.vigil.number(camera.health.analysed_fps)}` : "";
     const row = $(`camera-row-${camera.id}`);
     const start = row.querySelector("button.camera-start");
     const stop = row.querySelector("button.camera-stop");

@@ -26,8 +26,9 @@
     const fps = document.getElementById(`live-fps-${camera.id}`);
     if (fps) {
       fps.textContent = camera.health
-        ? format(texts.fps || "{input} / {analysed} fps", {
-            input: camera.health.input_fps, analysed: camera.health.analysed_fps })
+        ? format(texts.fps || "{input} / {analysed} fps", {  // 33,7 in French
+            input: window.vigil.number(camera.health.input_fps),
+            analysed: window.vigil.number(camera.health.analysed_fps) })
         : "";
     }
     const error = document.getElementById(`live-error-${camera.id}`);

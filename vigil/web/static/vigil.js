@@ -31,6 +31,12 @@ window.vigil = {
     const format = new Intl.NumberFormat(document.documentElement.lang || "en", { style: "percent", maximumFractionDigits: 0 });
     percent.textContent = failed ? "" : format.format(fraction);
   },
+  // `value` with `digits` decimals in the page's language ("33,7" in French), as the server's
+  // `number()` writes it in the templates.
+  number(value, digits = 1) {
+    return new Intl.NumberFormat(document.documentElement.lang || "en", { minimumFractionDigits: digits,
+      maximumFractionDigits: digits, useGrouping: false }).format(Number(value));
+  },
   // A video file streamed as the request body to the upload route (201 + JSON), with progress:
   // XMLHttpRequest for its upload progress events (fetch has none).
   uploadVideo(file, onProgress) {
