@@ -18,8 +18,9 @@ from vigil.types import Detections, Frame
 from vigil.web.auth import Principal, require_admin, require_viewer
 from vigil.web.cameras import CameraInfo, CameraManager, grab_frame, probe_usb
 from vigil.web.context import WebContext, get_ctx
+from vigil.web.i18n import translator
 from vigil.web.live import encode_jpeg
-from vigil.web.templating import page_viewer, render
+from vigil.web.templating import language_of, page_viewer, render
 
 router = APIRouter()
 api = APIRouter(prefix="/api/cameras", tags=["cameras"])
@@ -297,6 +298,20 @@ def cameras_health(ctx: Ctx) -> CamerasHealth:
 pages = APIRouter(include_in_schema=False)
 
 
+_SOUND_TEXTS = (
+    "stream", "microphone", "none", "waiting.stream", "waiting.microphone",
+    "problem.no_audio_track", "problem.microphone_missing", "problem.microphone_failed",
+    "problem.no_model", "problem.failed",
+)  # fmt: skip
+
+
+def sound_texts(lang: str) -> dict[str, str]:
+    """The live.sound.* texts of a camera's activity sound line, for the live page's activity tiles
+    and this page's Sound choice (activity-common.js's soundLine fills `{codec}` and `{device}`)."""
+    t = translator(lang)
+    return {key: t(f"live.sound.{key}") for key in _SOUND_TEXTS}
+
+
 @pages.get("/cameras", response_class=HTMLResponse)
 def cameras_page(request: Request, ctx: Ctx, user: Annotated[Principal, Depends(page_viewer)]) -> Response:
     manager = ctx.cameras
@@ -304,8 +319,9 @@ def cameras_page(request: Request, ctx: Ctx, user: Annotated[Principal, Depends(
     covered = {c.id: manager.live.privacy.config.roles(c.name) for c in cameras}  # live privacy mode
     live_audio = manager.settings.activity.live_audio  # what "follow the default" means here
     return render(
-        request, "cameras.html", active="cameras", cameras=cameras, covered=covered, live_audio=live_audio
-    )
+        request, "cameras.html", active="cameras", cameras=cameras, covered=covered, live_audio=live_audio,
+        sound_texts=sound_texts(language_of(request)),
+    )  # fmt: skip
 
 
 router.include_router(api)

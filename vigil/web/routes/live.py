@@ -18,7 +18,6 @@ from vigil.live.analyse import LatestResult
 from vigil.web.auth import Principal, require_viewer
 from vigil.web.cameras import CameraManager
 from vigil.web.context import WebContext, get_ctx
-from vigil.web.i18n import translator
 from vigil.web.live import (
     MJPEG_MEDIA_TYPE,
     NO_MARKS,
@@ -29,7 +28,7 @@ from vigil.web.live import (
     mjpeg_stream,
     placeholder_jpeg,
 )
-from vigil.web.routes.cameras import ERRORS, JPEG, CameraId, camera_out, jpeg_response
+from vigil.web.routes.cameras import ERRORS, JPEG, CameraId, camera_out, jpeg_response, sound_texts
 from vigil.web.templating import language_of, page_viewer, render
 
 router = APIRouter()
@@ -167,18 +166,5 @@ def live_page(request: Request, ctx: Ctx, user: Annotated[Principal, Depends(pag
         live_fps=ctx.settings.web.live_fps,
         covered=covered,
         activity_names={a.value: display_name(a, language_of(request)) for a in Activity},
-        sound_texts=_sound_texts(language_of(request)),
+        sound_texts=sound_texts(language_of(request)),
     )
-
-
-_SOUND_TEXTS = (
-    "stream", "microphone", "none", "waiting.stream", "waiting.microphone",
-    "problem.no_audio_track", "problem.microphone_missing", "problem.microphone_failed",
-    "problem.no_model", "problem.failed",
-)  # fmt: skip
-
-
-def _sound_texts(lang: str) -> dict[str, str]:
-    """The activity tile's sound line (live.js fills `{codec}` and `{device}`)."""
-    t = translator(lang)
-    return {key: t(f"live.sound.{key}") for key in _SOUND_TEXTS}

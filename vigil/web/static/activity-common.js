@@ -1,5 +1,6 @@
-// Shared by the activity pages (file analysis, Statistics, History) and the live page's activity
-// tiles: one colour per activity id (the only definition). For Statistics and History: the filters
+// Shared by the activity pages (file analysis, Statistics, History), the live page's activity
+// tiles and the cameras page: one colour per activity id (the only definition), the line saying
+// what a camera's live activity hears. For Statistics and History: the filters
 // (camera, activity, period as local dates) kept in the page's URL so a reload or a shared link
 // shows the same, and number/time formatting.
 "use strict";
@@ -106,6 +107,34 @@ window.vigilActivity = (() => {
   // `words.objects` or `words.sounds`, from vigil.activity.labels.cue_words); an unnamed id as it is.
   const named = (names, ids) => ids.map((id) => (names && names[id]) || id);
 
+  // The sound a camera's live activity asked for and what it hears (GET /api/activity/live's
+  // `sound`) in words, from the page's live.sound.* texts (`texts`, keys without the prefix): a
+  // warning when sound was asked but nothing is heard; no line while the camera is stopped (null).
+  const kHz = new Intl.NumberFormat(LANG, { maximumFractionDigits: 1 });
+  const fill = (template, values) => template.replace(/\{(\w+)\}/g, (_, key) => String(values[key] ?? ""));
+  function soundLine(sound, texts) {
+    if (!sound) return { text: "", warn: false };
+    const device = sound.device || "";
+    let codec = (sound.codec || "").toUpperCase();
+    if (sound.sample_rate) codec += `, ${kHz.format(sound.sample_rate / 1000)} kHz`;
+    if (sound.problem) {
+      return { text: fill(texts[`problem.${sound.problem}`] || sound.error || "", { device }), warn: true };
+    }
+    if (sound.source === "none") return { text: texts.none || "", warn: false };
+    if (!sound.heard) return { text: fill(texts[`waiting.${sound.source}`] || "", { device }), warn: false };
+    return { text: fill(texts[sound.source] || sound.heard, { codec, device }), warn: false };
+  }
+
+  // Writes that line into `element`: warning colour (.sound-warn) or muted, the server's reason
+  // (redacted) on hover.
+  function showSound(element, sound, texts) {
+    const { text, warn } = soundLine(sound, texts);
+    element.textContent = text;
+    element.classList.toggle("sound-warn", warn);
+    element.classList.toggle("muted", !warn);
+    element.title = (sound && sound.error) || "";
+  }
+
   return { COLOURS, ORDER: Object.keys(COLOURS), $, swatch, readFilters, apiQuery, bindFilters, fixed, percent, duration,
-    cueText, named };
+    cueText, named, soundLine, showSound };
 })();

@@ -141,13 +141,31 @@
     if (stop) stop.hidden = !camera.running;
     return true;
   }
+  // Under the Sound choice, what a running camera's activity hears (GET /api/activity/live's
+  // `sound`, worded as on the live page's tiles); asked only while a camera here has activity on.
+  const soundLines = Array.from(document.querySelectorAll(".camera-sound"));
+  async function pollSound() {
+    if (!soundLines.some((line) => $(`camera-activity-${line.closest("tr").dataset.cameraId}`).checked)) {
+      soundLines.forEach((line) => window.vigilActivity.showSound(line, null, texts.sound || {}));
+      return;
+    }
+    const response = await fetch("/api/activity/live", { credentials: "same-origin" });
+    if (!response.ok) return;
+    const sounds = new Map((await response.json()).map((state) => [String(state.camera_id), state.sound]));
+    soundLines.forEach((line) => {
+      const sound = sounds.get(line.closest("tr").dataset.cameraId);  // absent: activity off
+      window.vigilActivity.showSound(line, sound || null, texts.sound || {});
+    });
+  }
   async function poll() {
     try {
       const response = await fetch("/api/cameras", { credentials: "same-origin" });
       if (response.ok) (await response.json()).forEach(showCamera);
+      await pollSound();
     } catch (e) { /* server restarting */ }
     setTimeout(poll, 3000);
   }
+  pollSound().catch(() => { /* server restarting: the next poll */ });
   setTimeout(poll, 3000);
 
   // ------------------------------------------------------------ dead-zone editor

@@ -80,38 +80,14 @@
   const clock = new Intl.DateTimeFormat(document.documentElement.lang, { hour: "2-digit", minute: "2-digit" });
   const { COLOURS } = window.vigilActivity;  // the activity pages' colours (activity-common.js)
 
-  // The sound the activity asked for and what it hears (GET /api/activity/live's `sound`): a
-  // warning when sound was asked but nothing is heard, the server's reason on hover.
-  const soundTexts = activityTexts.sound || {};
-  const number = new Intl.NumberFormat(document.documentElement.lang, { maximumFractionDigits: 1 });
-
-  function soundLine(sound) {
-    if (!sound) return { text: "", warn: false };
-    const device = sound.device || "";
-    let codec = (sound.codec || "").toUpperCase();
-    if (sound.sample_rate) codec += `, ${number.format(sound.sample_rate / 1000)} kHz`;
-    if (sound.problem) {
-      return { text: format(soundTexts[`problem.${sound.problem}`] || sound.error || "", { device }), warn: true };
-    }
-    if (sound.source === "none") return { text: soundTexts.none || "", warn: false };
-    if (!sound.heard) return { text: format(soundTexts[`waiting.${sound.source}`] || "", { device }), warn: false };
-    return { text: format(soundTexts[sound.source] || sound.heard, { codec, device }), warn: false };
-  }
-
-  function showSound(tile, sound) {
-    const line = tile.querySelector(".act-sound");
-    if (!line) return;
-    const { text, warn } = soundLine(sound);
-    line.textContent = text;
-    line.className = warn ? "act-sound sound-warn" : "act-sound muted";
-    line.title = (sound && sound.error) || "";
-  }
+  const soundTexts = activityTexts.sound || {};  // the sound line: window.vigilActivity.showSound
 
   function showActivity(state) {
     const tile = document.getElementById(`live-activity-${state.camera_id}`);
     if (!tile) return;
     const part = (name) => tile.querySelector(`.${name}`);
-    showSound(tile, state.sound);
+    const sound = part("act-sound");
+    if (sound) window.vigilActivity.showSound(sound, state.sound, soundTexts);
     tile.dataset.activity = state.activity || "";
     part("act-swatch").className = state.activity ? "act-swatch swatch" : "act-swatch";
     part("act-swatch").style.background = COLOURS[state.activity] || "";
