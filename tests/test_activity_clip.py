@@ -133,7 +133,8 @@ def test_a_file_source_saves_its_last_seconds_in_sync(sync_clip: Path, tmp_path:
     _fill_from_file(ring, sync_clip, wall0=1_700_000_000.0)
     assert 8.0 <= ring.span_s <= 8.0 + 2.0 + 0.1  # from the keyframe before the horizon
     saved = save_clip(ring, 5.0, clip_folder(tmp_path, "desk/1"), "desk/1")
-    assert saved.path.parent == tmp_path / "clips" / "desk_1" and saved.path.suffix == ".mp4"
+    assert saved.path.parent.parent == tmp_path / "clips" and saved.path.suffix == ".mp4"
+    assert saved.path.parent.name.startswith("desk_1-")  # made safe, with a hash of the exact name
     assert saved.path.stat().st_mode & 0o777 == 0o600
     again = save_clip(ring, 5.0, clip_folder(tmp_path, "desk/1"), "desk/1")  # the same second
     assert again.path.name == saved.path.stem + "-2.mp4" and saved.path.is_file()

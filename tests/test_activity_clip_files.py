@@ -115,3 +115,37 @@ def test_pruning_by_size_removes_the_oldest_of_that_camera(ring: PacketRing, tmp
     removed = prune_clips(tmp_path, desk, ClipRetention(keep_days=0, max_bytes=1000), keep=saved.path)
     assert sorted(removed) == sorted([older, newer]) and saved.path.exists()
     assert [c.path for c in saved_clips(desk)] == [saved.path]
+
+
+def test_cameras_whose_names_differ_only_in_unsafe_characters_get_their_own_folders(tmp_path: Path) -> None:
+    """'front door', 'front_door' and 'front/door' used to share `clips/front_door`: each camera
+    listed, pruned and could delete the others' clips."""
+    names = ["front door", "front_door", "front/door", ".front door."]
+    folders = [clip_folder(tmp_path, name) for name in names]
+    assert len(set(folders)) == len(names)
+    assert folders[1] == tmp_path / "clips" / "front_door"  # a safe name keeps its folder
+    assert all(folder.parent == tmp_path / "clips" for folder in folders)
+    assert clip_folder(tmp_path, "front door") == folders[0]  # the same name, the same folder
+
+
+def test_a_prune_never_removes_a_clip_saved_after_its_own(ring: PacketRing, tmp_path: Path) -> None:
+    """Two saves at once: the first one's prune must not take the second one's new clip (its answer
+    would point at a 404)."""
+    desk = clip_folder(tmp_path, "desk")
+    first = save_clip(ring, 3.0, desk, "desk")
+    second = save_clip(ring, 4.0, desk, "desk")
+    _age(first.path, 0.001)  # saved a moment before the other
+    removed = prune_clips(tmp_path, desk, ClipRetention(keep_days=0, max_bytes=1000), keep=first.path)
+    assert removed == [] and first.path.exists() and second.path.exists()
+
+
+def test_a_prune_that_cannot_read_a_folder_logs_and_removes_nothing(
+    ring: PacketRing, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    desk = clip_folder(tmp_path, "desk")
+    saved = save_clip(ring, 3.0, desk, "desk")
+    not_a_folder = tmp_path / "clips" / "hall"
+    not_a_folder.write_bytes(b"a file where a camera's folder should be")
+    removed = prune_clips(tmp_path, not_a_folder, ClipRetention(keep_days=0, max_bytes=1), keep=saved.path)
+    assert removed == [] and saved.path.exists()
+    assert "clips could not be pruned" in caplog.text

@@ -117,6 +117,31 @@ def test_a_stream_without_audio_says_so(tmp_path: Path) -> None:
     assert audio.status().error == "the camera's stream has no audio track"
 
 
+def test_a_reconnect_without_audio_forgets_the_previous_track(tmp_path: Path) -> None:
+    """A camera whose stream comes back without its audio track: the status must not keep the
+    codec and rate of the track it had before."""
+    if not HAMILTON.is_file():
+        pytest.skip(f"{HAMILTON} is missing")
+    clip = tmp_path / "mute.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=160x120:r=10:d=1", str(clip)],
+        check=True,
+        timeout=60,
+    )
+    audio = StreamAudio("desk", lambda _samples, _origin: None, _models())
+    for path in (HAMILTON, clip):  # the same camera's audio, two connections
+        source = AvSource(str(path), "file", tap=CameraMedia(None, audio))
+        source.open()
+        try:
+            next(iter(source.frames()))
+        finally:
+            source.close()
+        if path == HAMILTON:
+            assert (audio.status().codec, audio.status().sample_rate) == ("aac", 44100)
+    status = audio.status()
+    assert status.problem == "no_audio_track" and (status.codec, status.sample_rate) == (None, None)
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))

@@ -78,25 +78,40 @@ def test_a_file_analysis_imports_neither_scikit_learn_nor_the_database_layer() -
 
 
 @pytest.mark.parametrize(
-    ("module", "model"),
+    "start",
     [
-        ("vigil.anonymize.segment", "PersonSegmenter()"),
-        ("vigil.anonymize.hands", "HandFinder()"),
-        ("vigil.batch.landmarker", "FaceLandmarkerRegions(Path(sys.argv[1]))"),
-        ("vigil.detect.blazeface", "BlazeFaceDetector(BlazeFaceConfig())"),
+        "from vigil.anonymize.segment import PersonSegmenter\nPersonSegmenter()",
+        "from vigil.anonymize.hands import HandFinder\nHandFinder()",
+        # Made, then its graphs started (they start at the first face otherwise).
+        "from vigil.batch.landmarker import FaceLandmarkerRegions\n"
+        "FaceLandmarkerRegions(Path(sys.argv[1]))._start()",
+        "from vigil.detect.blazeface import BlazeFaceConfig, BlazeFaceDetector\n"
+        "BlazeFaceDetector(BlazeFaceConfig())",
     ],
 )
-def test_the_tracker_and_anonymiser_models_start_without_matplotlib(module: str, model: str) -> None:
+def test_the_tracker_and_anonymiser_models_start_without_matplotlib(start: str) -> None:
     """Every MediaPipe model goes through `import_mediapipe`, each checked in a new process (the
     first import decides): the face pass's landmarker, the anonymiser's segmenter and hands, the
     legacy BlazeFace (~1 s of each worker process's start was matplotlib before)."""
     printed = _run(
-        "import sys\n"
-        "from pathlib import Path\n"
-        f"from {module} import {model.split('(')[0]}\n"
-        + ("from vigil.detect.blazeface import BlazeFaceConfig\n" if "BlazeFace" in model else "")
-        + f"started = {model}\n"
-        "print('STARTED', 'matplotlib' in sys.modules)\n",
+        f"import sys\nfrom pathlib import Path\n{start}\nprint('STARTED', 'mediapipe' in sys.modules, "
+        "'matplotlib' in sys.modules)\n",
         str(shared_file("models/face_landmarker.task")),
     )
-    assert "STARTED False" in printed
+    assert "STARTED True False" in printed
+
+
+def test_threads_reaching_a_deferred_drawing_helper_at_once_all_get_it() -> None:
+    printed = _run(
+        "import threading\n"
+        "from vigil.mediapipe_lazy import import_mediapipe\n"
+        "mp = import_mediapipe()\n"
+        "barrier, got = threading.Barrier(4), []\n"
+        "def use():\n"
+        "    barrier.wait()\n"
+        "    got.append(mp.solutions.drawing_utils.DrawingSpec(color=(1, 2, 3)).color)\n"
+        "threads = [threading.Thread(target=use) for _ in range(4)]\n"
+        "[t.start() for t in threads]; [t.join() for t in threads]\n"
+        "print('GOT', got)\n"
+    )
+    assert "GOT [(1, 2, 3), (1, 2, 3), (1, 2, 3), (1, 2, 3)]" in printed

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import shared_file
-from vigil.batch.landmarker import FaceLandmarkerRegions
+from vigil.batch.landmarker import _BLENDSHAPES_MODEL, _LANDMARKS_MODEL, FaceLandmarkerRegions
 from vigil.errors import ModelError
 from vigil.types import Image
 
@@ -53,3 +53,22 @@ def test_a_bad_bundle_is_refused_when_made(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match=r"not a MediaPipe face_landmarker\.task bundle"):
         FaceLandmarkerRegions(bad)
     FaceLandmarkerRegions(MODEL).close()  # closing one that never started is fine
+
+
+def test_a_graph_that_cannot_start_fails_once_with_a_model_error(tmp_path: Path) -> None:
+    """A bundle with the right files but no valid model: made fine, refused at the first face,
+    and the same error again at the next face without another start."""
+    bad = tmp_path / "face_landmarker.task"
+    with zipfile.ZipFile(bad, "w") as bundle:
+        bundle.writestr(_LANDMARKS_MODEL, b"not a model")
+        bundle.writestr(_BLENDSHAPES_MODEL, b"nor this")
+    landmarker = FaceLandmarkerRegions(bad)
+    roi = landmarker.roi_from_detection(np.array([50, 50, 150, 150], dtype=np.float32), None)
+    image = np.zeros((200, 200, 3), dtype=np.uint8)
+    errors = []
+    for _ in range(2):
+        with pytest.raises(ModelError, match="cannot start the MediaPipe Face Landmarker graphs") as caught:
+            landmarker.locate(image, roi)
+        errors.append(caught.value)
+    assert errors[0] is errors[1] and landmarker._graph is None
+    landmarker.close()

@@ -12,12 +12,14 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
+import threading
 from pathlib import Path
 from types import ModuleType
 
 __all__ = ["import_mediapipe"]
 
 _SOLUTIONS = "mediapipe.python.solutions"
+_LOADING = threading.RLock()  # re-entrant: a module's own code looks up its attributes while it runs
 _DRAWING = ("drawing_styles", "drawing_utils")
 
 
@@ -39,13 +41,19 @@ class _Deferred(ModuleType):
     import system's own look-ups, such as `__spec__`, find theirs without running it)."""
 
     def __getattr__(self, name: str) -> object:
-        if self.__dict__.get("_vigil_loaded"):
-            raise AttributeError(f"module {self.__name__!r} has no attribute {name!r}")
-        self.__dict__["_vigil_loaded"] = True
-        spec = self.__spec__
-        assert spec is not None and spec.loader is not None
-        spec.loader.exec_module(self)  # the module's code, in this module's namespace
-        return getattr(self, name)
+        with _LOADING:  # threads (activity workers) may reach it at once: one runs its code
+            if not self.__dict__.get("_vigil_loaded") and not self.__dict__.get("_vigil_loading"):
+                spec = self.__spec__
+                assert spec is not None and spec.loader is not None
+                self.__dict__["_vigil_loading"] = True
+                try:
+                    spec.loader.exec_module(self)  # the module's code, in this module's namespace
+                finally:
+                    del self.__dict__["_vigil_loading"]
+                self.__dict__["_vigil_loaded"] = True  # only once its code ran to the end
+        if name in self.__dict__:
+            return self.__dict__[name]
+        raise AttributeError(f"module {self.__name__!r} has no attribute {name!r}")
 
 
 def _lazy_drawing_modules() -> None:

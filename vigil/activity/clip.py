@@ -16,6 +16,7 @@ Listing, deleting and pruning the saved clips: vigil/activity/clip_files.py."""
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import io
 import os
@@ -105,8 +106,14 @@ def clips_root(data_dir: Path) -> Path:
 
 
 def clip_folder(data_dir: Path, camera: str) -> Path:
-    """`<data_dir>/clips/<camera>`: the camera's own folder (its name made filename-safe)."""
-    return clips_root(data_dir) / (_SAFE.sub("_", camera).strip("._") or "camera")
+    """`<data_dir>/clips/<camera>`: the camera's own folder. A name that is not filename-safe as
+    it is gets a short hash of the exact name after its safe form ("front door" ->
+    `front_door-<8 hex>`), so two cameras never share a folder ("front door" and "front_door"
+    did: each listed, pruned and could delete the other's clips)."""
+    safe = _SAFE.sub("_", camera).strip("._") or "camera"
+    if safe != camera:
+        safe = f"{safe}-{hashlib.sha256(camera.encode()).hexdigest()[:8]}"
+    return clips_root(data_dir) / safe
 
 
 def clip_path(data_dir: Path, camera: str, name: str) -> Path:

@@ -113,22 +113,32 @@ def prune_clips(data_dir: Path, folder: Path, retention: ClipRetention, keep: Pa
     """After a save to `folder`: removes clips saved more than `keep_days` ago (every camera's
     folder: a removed camera's clips expire too), then the oldest of `folder` while its clips
     weigh more than `max_bytes`, and temporaries a crash left behind. Never `keep` (the clip just
-    saved, even alone over the limit). A file that cannot be removed is logged and left. Returns
-    the clips removed."""
+    saved, even alone over the limit, nor a clip saved after it: a save running at the same time
+    keeps its own). A file or folder that cannot be read or removed is logged and left: the save
+    that called this has succeeded whatever happens here. Returns the clips removed."""
+    try:
+        return _prune(data_dir, folder, retention, keep)
+    except OSError as exc:  # an unreadable folder: the clip is saved, pruning waits for the next save
+        log.warning("clips could not be pruned: %s", exc)
+        return []
+
+
+def _prune(data_dir: Path, folder: Path, retention: ClipRetention, keep: Path) -> list[Path]:
     removed: list[Path] = []
     now = time.time()
     root = clips_root(data_dir)
-    folders = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.is_symlink()) if root.is_dir() else []
     if retention.keep_days > 0:
         oldest = now - retention.keep_days * 86400.0
         for each in folders:
             removed += _remove([p for p, st in _clip_files(each) if st.st_mtime < oldest and p != keep])
     if retention.max_bytes > 0:
         files = sorted(_clip_files(folder), key=lambda f: (f[0] == keep, f[1].st_mtime), reverse=True)
+        kept_at = next((stat.st_mtime for path, stat in files if path == keep), now)
         total, over = 0, []
         for path, stat in files:  # `keep` first, then newest first
             total += stat.st_size
-            if total > retention.max_bytes and path != keep:
+            if total > retention.max_bytes and path != keep and stat.st_mtime < kept_at:
                 over.append(path)
         removed += _remove(over)
     for each in folders:

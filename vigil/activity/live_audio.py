@@ -118,6 +118,7 @@ class StreamAudio:
         self._offset = None
         self._pending.clear()
         self.has_track = audio is not None
+        self.codec, self.sample_rate = None, None  # a reconnect may bring another track, or none
         if audio is not None:
             context = audio.codec_context  # the codec's own name ("mp3"), not its decoder's ("mp3float")
             self.codec = str(getattr(context.codec, "canonical_name", "") or context.name)

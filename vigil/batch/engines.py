@@ -224,7 +224,8 @@ def detector_config(settings: BatchSettings) -> DetectorConfigBase:
 
 
 def create_engine(settings: BatchSettings) -> Engine:
-    """Load the configured engine's models (ModelError with a clear message when impossible)."""
+    """Load the configured engine's models (ModelError with a clear message when impossible; the
+    Face Landmarker's bundle is checked here, its graphs start at the first face that needs them)."""
     check_engine(settings)
     config = detector_config(settings)
     detector = create_detector(config, settings.models_dirs())

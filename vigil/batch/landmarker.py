@@ -99,6 +99,7 @@ class FaceLandmarkerRegions:
             raise ModelError(f"{model_path} is not a MediaPipe face_landmarker.task bundle: {exc}") from exc
         self._threads = threads
         self._graph: Any = None  # started at the first face (never where no face gets landmarks)
+        self._start_error: ModelError | None = None  # a failed start is not tried again
         self._mp: _MediaPipe
         self._out: dict[str, Any] = {}
         self._ts = 0
@@ -107,15 +108,21 @@ class FaceLandmarkerRegions:
 
     def _start(self) -> None:
         """The graphs, at the first `locate`: the anonymiser's face pass never asks for landmarks
-        (boxes only), and starting them cost ~0.4 s of each worker's CPU, ~0.7 s with the import."""
+        (boxes only), and starting them cost ~0.4 s of each worker's CPU, ~0.7 s with the import.
+        The bundle was checked when this was made; a graph that cannot start fails the video at
+        its first face, with the same ModelError every time after (no retry per face)."""
+        if self._start_error is not None:
+            raise self._start_error
         try:
             least = min(self.min_presence, self.follow_presence)
-            self._graph, self._mp = _start_graph(*self._models, least, self._threads)
+            graph, self._mp = _start_graph(*self._models, least, self._threads)
+            for stream in ("landmarks", "presence", "blendshapes"):
+                graph.observe_output_stream(stream, self._keep, True)
+            graph.start_run()
         except Exception as exc:  # mediapipe raises RuntimeError/ValueError of its own
-            raise ModelError(f"cannot start the MediaPipe Face Landmarker graphs: {exc}") from exc
-        for stream in ("landmarks", "presence", "blendshapes"):
-            self._graph.observe_output_stream(stream, self._keep, True)
-        self._graph.start_run()
+            self._start_error = ModelError(f"cannot start the MediaPipe Face Landmarker graphs: {exc}")
+            raise self._start_error from exc
+        self._graph = graph
 
     def _keep(self, name: str, packet: Any) -> None:
         self._out[name] = packet
