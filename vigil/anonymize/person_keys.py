@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from vigil.anonymize.render import ChunkTask, chunk_frames
+from vigil.anonymize.render import BgrConverter, ChunkTask, chunk_frames
 from vigil.anonymize.segment import PersonBlob, TrackEnd, TrackStart, iou
 from vigil.anonymize.styles import FaceRegion
 from vigil.batch.video import VideoInfo
@@ -68,8 +68,9 @@ def follow_chunk(
     RenderCancelled when `cancel` (an Event) is set, InputError on a bad frame."""
     follower.reset()
     kept = _BlobWriter()
+    to_bgr = BgrConverter()
     for _, frame, faces, tracks in chunk_frames(task, info, cancel):
-        kept.add(follower.follow(frame.to_ndarray(format="bgr24"), faces, tracks))
+        kept.add(follower.follow(to_bgr(frame), faces, tracks))
     kept.save(blobs_path(task))
     return follower.people(task.first)
 

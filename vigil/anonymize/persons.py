@@ -248,26 +248,30 @@ class PersonAnonymizer:
         region = image[top:bottom, left:right]
         hue = hue_for(key)
         if options.style == "recolor":
-            alpha *= 1 - self._kept(region, (left, top), blob, key, faces, frame)
-            recolor(region, alpha, hue, options.strength)
+            # One YCrCb copy of the region for both the skin test and the recolour: the region
+            # is not painted in between.
+            ycrcb = cv2.cvtColor(region, cv2.COLOR_BGR2YCrCb)
+            kept = self._kept(ycrcb, (left, top), blob, key, faces, frame)
+            alpha *= np.subtract(1, kept, out=kept)
+            recolor(region, alpha, hue, options.strength, ycrcb)
         else:
             _cover(region, alpha, options.style, hue, options.strength)
         self.last.append(PersonMask(key, (left, top, right, bottom), alpha, tuple(blob.faces)))
 
     def _kept(
         self,
-        region: Image,
+        ycrcb: Image,
         origin: tuple[int, int],
         blob: PersonBlob,
         key: int,
         faces: Sequence[FaceRegion],
         frame: _Frame,
     ) -> FloatArray:
-        """Where the person's skin is ([0, 1], region pixels): face ellipses and landmark hulls,
-        hand hulls, and pixels of the person's skin colour (their own face's, else every face's
-        in the frame)."""
+        """Where the person's skin is ([0, 1], region pixels; `ycrcb`: the region in YCrCb): face
+        ellipses and landmark hulls, hand hulls, and pixels of the person's skin colour (their
+        own face's, else every face's in the frame)."""
         start = time.perf_counter()
-        keep = np.zeros(region.shape[:2], np.uint8)
+        keep = np.zeros(ycrcb.shape[:2], np.uint8)
         shift = np.array(origin, np.float32)
         for face in faces:
             x1, y1, x2, y2 = face.box
@@ -291,14 +295,15 @@ class PersonAnonymizer:
         if model is None:
             model = self._generic
         if model is not None:
-            skin = model.mask(region)
+            skin = model.mask_ycrcb(ycrcb)
             # Majority of each 5x5 neighbourhood: skin-coloured specks in cloth and cloth-coloured
             # specks in skin are noise (an opening alone left skin speckled with colour).
             skin = cv2.medianBlur(skin, 5)
             np.maximum(keep, skin, out=keep)
-        soft = cv2.blur(keep.astype(np.float32), (3, 3))
+        hard = keep.astype(np.float32)
+        soft = np.asarray(cv2.blur(hard, (3, 3)))
         self.times.skin += (time.perf_counter() - start) * 1000
-        return np.asarray(np.maximum(soft, keep.astype(np.float32)))
+        return np.maximum(soft, hard, out=soft)
 
     def close(self) -> None:
         if self._segmenter is not None:

@@ -33,8 +33,11 @@ def direction(hue: float) -> FloatArray:
     return np.asarray(d - _LUMA @ d, np.float32)  # exact zero luminance despite rounded coefficients
 
 
-def recolor(region: Image, alpha: FloatArray, hue: float, strength: float) -> None:
-    """Recolours `region` (BGR uint8, in place) where `alpha` (same H x W, float32 [0, 1]) is set.
+def recolor(
+    region: Image, alpha: FloatArray, hue: float, strength: float, ycrcb: Image | None = None
+) -> None:
+    """Recolours `region` (BGR uint8, in place) where `alpha` (same H x W, float32 [0, 1]) is set;
+    `ycrcb`: the region already converted to YCrCb, when the caller has it.
 
     Worked in YCrCb with OpenCV's vectorised calls (a float NumPy version cost 55 ms for a 720p
     close-up): the target chroma depends only on Y (the gamut cut), so it is a 256-entry table
@@ -45,7 +48,8 @@ def recolor(region: Image, alpha: FloatArray, hue: float, strength: float) -> No
     room = _room(d, strength)
     table_cr = np.clip(np.rint(128 + room * np.cos(angle)), 0, 255).astype(np.uint8)
     table_cb = np.clip(np.rint(128 + room * np.sin(angle)), 0, 255).astype(np.uint8)
-    ycrcb = cv2.cvtColor(region, cv2.COLOR_BGR2YCrCb)
+    if ycrcb is None:
+        ycrcb = cv2.cvtColor(region, cv2.COLOR_BGR2YCrCb)
     luma, cr, cb = cv2.split(ycrcb)
     weight = np.ascontiguousarray(alpha, dtype=np.float32)
     keep = np.subtract(np.float32(1.0), weight)

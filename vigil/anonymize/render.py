@@ -27,6 +27,8 @@ from typing import Any, NamedTuple, Protocol
 
 import av
 import av.error
+import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from vigil.anonymize.fill import FaceSchedule
 from vigil.anonymize.metadata import RemovedTag
@@ -244,8 +246,9 @@ def render_chunk(
                     timestamps.append((packet.pts, packet.dts))
                     target.mux(packet)
 
+            to_bgr = BgrConverter()
             for number, frame, faces, tracks in chunk_frames(task, info, cancel):
-                write(_cover(frame, faces, tracks, number, task.options, hook, counts))
+                write(_cover(frame, faces, tracks, number, task.options, hook, counts, to_bgr))
                 frames += 1
                 if on_frame is not None:
                     on_frame()
@@ -254,6 +257,18 @@ def render_chunk(
         reason = media_reason(exc)
         raise SourceUnsupported(f"{task.source}: cannot decode the video ({reason}); corrupt file?") from exc
     return ChunkResult(task.first, task.last, frames, counts[0], counts[1], counts[2], timestamps)
+
+
+class BgrConverter:
+    """Decoded frames as BGR arrays through one swscale context, reused: `frame.to_ndarray(
+    format="bgr24")` sets up a new one (and its thread pool) for every frame. Single-threaded,
+    as the workers fill the cores already; the pixels are the same whatever the thread count."""
+
+    def __init__(self) -> None:
+        self._scaler = VideoReformatter()
+
+    def __call__(self, frame: Any) -> Image:
+        return np.asarray(self._scaler.reformat(frame, format="bgr24", threads=1).to_ndarray())
 
 
 class ChunkFrame(NamedTuple):
@@ -285,13 +300,14 @@ def _cover(
     options: FaceOptions,
     hook: FrameHook | None,
     counts: list[int],
+    to_bgr: BgrConverter,
 ) -> Any:
     if faces:
         counts[0] += 1
         counts[1] += len(faces)
         counts[2] = max(counts[2], len(faces))
     if faces or hook is not None:
-        image = frame.to_ndarray(format="bgr24")
+        image = to_bgr(frame)
         if hook is not None:
             image = hook(image, faces, tracks, number)
         cover_faces(image, faces, options.style, options.pad)

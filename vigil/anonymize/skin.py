@@ -33,7 +33,10 @@ class SkinModel:
     def mask(self, region: Image) -> Image:
         """Skin pixels of a BGR region (uint8, 1 for skin): the table read by calcBackProject,
         several times faster than NumPy's fancy indexing on a 720p close-up."""
-        ycrcb = cv2.cvtColor(region, cv2.COLOR_BGR2YCrCb)
+        return self.mask_ycrcb(cv2.cvtColor(region, cv2.COLOR_BGR2YCrCb))
+
+    def mask_ycrcb(self, ycrcb: Image) -> Image:
+        """`mask` of a region already in YCrCb (OpenCV's)."""
         return np.asarray(cv2.calcBackProject([ycrcb], [1, 2], self.table, [0, 256, 0, 256], 1))
 
 
