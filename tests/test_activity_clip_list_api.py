@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from tests.conftest import shared_file
 from tests.test_activity_clip import _fill_from_file, sync_clip  # noqa: F401 (fixture)
-from tests.web_util import bearer, ctx_of, login, make_app
+from tests.web_util import bearer, ctx_of, login, make_app, wait_buffered
 from vigil.activity.clip import clip_folder, save_clip
 from vigil.activity.ring import PacketRing
 
@@ -129,7 +129,7 @@ def test_a_save_prunes_old_clips_and_never_the_new_one(sync_clip: Path, tmp_path
         _age(path, days)
     with TestClient(app, headers=bearer(app)) as client:
         desk = next(c["id"] for c in client.get("/api/cameras").json() if c["name"] == "desk")
-        time.sleep(5.0)  # the file plays in real time: 5 s buffered
+        wait_buffered(app, desk, 3.5)  # the file plays in real time
         saved = client.post("/api/save-clip", json={"camera": desk, "seconds": 3})
         assert saved.status_code == 200, saved.text
         body = saved.json()

@@ -6,7 +6,6 @@ E2E_SCREENSHOT_DIR when set)."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ import pytest
 from tests.conftest import shared_file
 from tests.test_activity_clip import sync_clip  # noqa: F401 (fixture)
 from tests.test_web_e2e import CHROMIUM, CHROMIUM_ARGS, _keep
-from tests.web_util import ADMIN_PASSWORD, ServedApp, ctx_of, make_app
+from tests.web_util import ADMIN_PASSWORD, ServedApp, ctx_of, make_app, wait_buffered
 
 pytestmark = pytest.mark.slow
 LOADED = "document.getElementById('actc-app').dataset.loaded"  # the clip count once listed
@@ -46,12 +45,12 @@ def test_save_list_play_and_delete_a_clip(sync_clip: Path, tmp_path: Path) -> No
     app = make_app(tmp_path, web={"start_cameras": True}, cameras=cameras, realtime=True)
     url = str(shared_file("media/activity/asleep/akshint_test_video_sleep.mp4"))
     porch = ctx_of(app).cameras.create(url, "porch", enabled=False, activity=True)
+    desk_id = next(c.id for c in ctx_of(app).cameras.cameras() if c.name == "desk")
     folder = tmp_path / "data" / "clips" / "desk"
     shots = tmp_path / "shots"
     shots.mkdir()
 
     with ServedApp(app) as base, sync_playwright() as playwright:
-        started = time.monotonic()
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             context = browser.new_context(viewport={"width": 1300, "height": 900})
@@ -70,7 +69,7 @@ def test_save_list_play_and_delete_a_clip(sync_clip: Path, tmp_path: Path) -> No
             expect(porch_option).to_have_text("porch (stopped)")
             expect(page.locator("#actc-camera option:checked")).to_have_text("desk")
 
-            time.sleep(max(0.0, 6.0 - (time.monotonic() - started)))  # 6 s played and buffered
+            wait_buffered(app, desk_id, 5.0)  # the file plays in real time
             _save(page, 4, 1)
             expect(page.locator("#actc-message")).to_contain_text("Saved desk_")
             (saved,) = folder.glob("*.mp4")

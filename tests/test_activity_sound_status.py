@@ -7,6 +7,7 @@ stream without an audio track says so; `none` is picture only; a stopped camera 
 from __future__ import annotations
 
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -124,7 +125,18 @@ def test_a_microphone_heard_is_named(pulse: Pulse, clip_wav: Path, tmp_path: Pat
         audio="microphone",
         microphone=MONITOR_PCM,
     )
-    player = subprocess.Popen(["paplay", "-d", SINK, str(clip_wav)], env=pulse.env)
+    stop_playing = threading.Event()
+
+    def play_until_stopped() -> None:  # again and again: the capture may open after one play ended
+        while not stop_playing.is_set():
+            player = subprocess.Popen(["paplay", "-d", SINK, str(clip_wav)], env=pulse.env)
+            while player.poll() is None and not stop_playing.wait(0.2):
+                pass
+            player.kill()
+            player.wait(10)
+
+    playing = threading.Thread(target=play_until_stopped, daemon=True)
+    playing.start()
     live.start()
     try:
         status = until(lambda: live.audio if live.audio.samples >= 2 else None, 60, "the monitor heard")
@@ -132,8 +144,8 @@ def test_a_microphone_heard_is_named(pulse: Pulse, clip_wav: Path, tmp_path: Pat
     finally:
         live.stop()
         live.join(30)
-        player.kill()
-        player.wait(10)
+        stop_playing.set()
+        playing.join(15)
     assert status.source == "microphone" and status.problem is None and status.error is None
     assert status.device == MONITOR_PCM and status.heard == f"microphone {MONITOR_PCM}"
     assert sound is not None and sound.heard == status.heard

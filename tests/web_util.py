@@ -40,6 +40,19 @@ def ctx_of(app: FastAPI) -> WebContext:
     return ctx
 
 
+def wait_buffered(app: FastAPI, camera_id: int, seconds: float, timeout: float = 90.0) -> None:
+    """Until the camera's clip ring holds `seconds` of video (a loaded machine starts cameras
+    late: a fixed sleep before a save-clip gave a shorter clip, or a 503)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        activity = ctx_of(app).cameras.live_activity(camera_id)
+        ring = None if activity is None else activity.clips
+        if ring is not None and ring.span_s >= seconds:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"camera {camera_id} did not buffer {seconds} s of video in {timeout} s")
+
+
 def login(client: TestClient, username: str = "admin", password: str = ADMIN_PASSWORD) -> str:
     """Logs the client in through the real form; returns the session's CSRF token."""
     page = client.get("/login")
