@@ -13,7 +13,7 @@ Ray); a cancel stops before the next chunk starts.
 
 Locally, every worker is a thread of this process with models of its own: MediaPipe, ONNX Runtime
 and PyAV's decoder release the GIL while they work, and threads spare the spawn and imports a
-worker process paid before its first chunk (on the 59 s bench clip with 2 workers, ~0.7 s of CPU
+worker process paid before its first chunk (on the 59 s bench clip with 2 workers, ~0.6 s of CPU
 less). On Ray every worker is an actor (this process may be a client away from the cluster). The
 samples are put back in chunk order here either way."""
 
