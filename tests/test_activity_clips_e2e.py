@@ -14,19 +14,11 @@ import pytest
 from tests.conftest import shared_file
 from tests.test_activity_clip import sync_clip  # noqa: F401 (fixture)
 from tests.test_web_e2e import CHROMIUM, CHROMIUM_ARGS, _keep
-from tests.web_util import ADMIN_PASSWORD, ServedApp, ctx_of, make_app, wait_buffered
+from tests.web_util import ServedApp, ctx_of, log_in_page, make_app, wait_buffered
 
 pytestmark = pytest.mark.slow
 LOADED = "document.getElementById('actc-app').dataset.loaded"  # the clip count once listed
 PLAYER = "document.getElementById('actc-player')"
-
-
-def _log_in(page: Any, base: str, path: str) -> None:
-    page.goto(f"{base}{path}")
-    page.fill("input[name=username]", "admin")
-    page.fill("input[name=password]", ADMIN_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}{path}")
 
 
 def _save(page: Any, seconds: int, count: int) -> None:
@@ -59,7 +51,7 @@ def test_save_list_play_and_delete_a_clip(sync_clip: Path, tmp_path: Path) -> No
             errors: list[str] = []
             page.on("pageerror", lambda error: errors.append(str(error)))
             page.on("dialog", lambda dialog: dialog.accept())  # the delete's confirmation
-            _log_in(page, base, "/activity/clips")
+            log_in_page(page, base, "/activity/clips")
             page.wait_for_function(f"() => {LOADED} === '0'")
             expect(page.locator("#actc-status")).to_have_text("No saved clip.")
             expect(page.locator("#act-tab-clips")).to_have_attribute("aria-current", "page")

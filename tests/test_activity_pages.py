@@ -6,8 +6,6 @@ activity of a real pipeline on the asleep clip as the live page's tiles read it.
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import SHARED
+from tests.waiting import until
 from tests.web_util import bearer, ctx_of, login, make_app
 from vigil.activity.history import NewSegment
 from vigil.activity.labels import Activity as A
@@ -111,16 +110,6 @@ def test_the_activity_switch_is_stored_and_refused_where_it_must_be(tmp_path: Pa
         assert (cameras["bedroom"]["activity"], cameras["door"]["activity"]) == (True, True)
 
 
-def _until(check: Callable[[], Any], timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.5)
-    pytest.fail(f"timed out waiting for {what}")
-
-
 @pytest.mark.slow
 def test_switching_activity_on_restarts_the_running_camera_with_it(tmp_path: Path, models_dir: Path) -> None:
     """Over HTTP (uvicorn), with a real pipeline on the asleep clip; the live page's tile is
@@ -138,7 +127,7 @@ def test_switching_activity_on_restarts_the_running_camera_with_it(tmp_path: Pat
         body = {"url": str(ASLEEP), "name": "bedroom", "loop": True}
         camera = client.post("/api/cameras", json=body, headers=admin).json()
         url = f"/api/cameras/{camera['id']}"
-        _until(lambda: client.get(url, headers=admin).json()["state"] == "running", 60, "the camera to run")
+        until(lambda: client.get(url, headers=admin).json()["state"] == "running", 60, "the camera to run")
         assert client.get("/api/activity/live", headers=viewer).json() == []
         manager = ctx_of(app).cameras
         assert manager.activity_state(camera["id"]) is None  # no activity thread in this pipeline
@@ -149,11 +138,11 @@ def test_switching_activity_on_restarts_the_running_camera_with_it(tmp_path: Pat
             [tile] = client.get("/api/activity/live", headers=viewer).json()
             return tile if tile["activity"] == "asleep" else None
 
-        tile = _until(asleep, 120, "the live activity to say asleep")
+        tile = until(asleep, 120, "the live activity to say asleep")
         assert tile["running"] is True and tile["camera"] == "bedroom" and 0 < tile["confidence"] <= 1
         assert datetime.fromisoformat(tile["since"]) <= datetime.fromisoformat(tile["updated"])
         params = {"camera": "bedroom"}
-        stored = _until(
+        stored = until(
             lambda: client.get("/api/activity/segments", params=params, headers=viewer).json()["segments"],
             60,
             "a stored live segment",

@@ -12,14 +12,13 @@ import re
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import insert
 
 from tests.conftest import SHARED
 from tests.test_web_e2e import CHROMIUM, CHROMIUM_ARGS, _keep
-from tests.web_util import ADMIN_PASSWORD, ServedApp, bearer, ctx_of, make_app
+from tests.web_util import ServedApp, bearer, ctx_of, log_in_page, make_app
 from vigil.activity.history import NewSegment
 from vigil.activity.labels import Activity as A
 from vigil.activity.repository import ActivityRepository
@@ -67,14 +66,6 @@ def _seed(repository: ActivityRepository, today: date, visitor: uuid.UUID) -> No
     repository.add(segments)
 
 
-def _log_in(page: Any, base: str, path: str) -> None:
-    page.goto(f"{base}{path}")
-    page.fill("input[name=username]", "admin")
-    page.fill("input[name=password]", ADMIN_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}{path}")
-
-
 def test_statistics_history_csv_and_the_activity_switch(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -104,7 +95,7 @@ def test_statistics_history_csv_and_the_activity_switch(
             page.set_default_timeout(20_000)
             errors: list[str] = []
             page.on("pageerror", lambda error: errors.append(str(error)))
-            _log_in(page, base, "/activity/statistics")
+            log_in_page(page, base, "/activity/statistics")
             page.wait_for_function(f"() => {LOADED}")
 
             sums = page.evaluate(CHART_SUMS)

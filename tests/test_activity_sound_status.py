@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import subprocess
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -24,25 +22,16 @@ from tests.test_activity_microphone import (  # noqa: F401 (fixtures)
     clip_wav,
     pulse,
 )
+from tests.waiting import until
 from tests.web_util import bearer, ctx_of, make_app
 from vigil.activity.classify import RulesClassifier
 from vigil.activity.live import LiveActivity
 from vigil.activity.settings import ActivitySettings
 from vigil.config import load_settings
 
-T = TypeVar("T")
 # A missing microphone whose name carries a URL credential: the error quotes it, redacted.
 MISSING = "rtsp://vigil:s3cret@mic.example/room"
 SHOWN = "rtsp://***@mic.example/room"
-
-
-def until(value: Callable[[], T | None], timeout_s: float, what: str) -> T:
-    deadline = time.monotonic() + timeout_s
-    while (found := value()) is None:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout_s:.0f} s")
-        time.sleep(0.25)
-    return found
 
 
 def test_a_stopped_camera_has_no_sound(tmp_path: Path, hamilton: Path) -> None:

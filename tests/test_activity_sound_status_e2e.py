@@ -13,19 +13,11 @@ import pytest
 
 from tests.conftest import shared_file
 from tests.test_web_e2e import CHROMIUM, CHROMIUM_ARGS, _keep
-from tests.web_util import ADMIN_PASSWORD, ServedApp, make_app
+from tests.web_util import ServedApp, log_in_page, make_app
 
 pytestmark = pytest.mark.slow
 MISSING = "no-such-microphone"
 WARN = "rgb(241, 196, 15)"  # vigil.css's --warn
-
-
-def _log_in(page: Any, base: str, path: str) -> None:
-    page.goto(f"{base}{path}")
-    page.fill("input[name=username]", "admin")
-    page.fill("input[name=password]", ADMIN_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}{path}")
 
 
 def test_the_live_tiles_say_what_is_heard(tmp_path: Path, models_dir: Path, hamilton: Path) -> None:
@@ -59,7 +51,7 @@ def test_the_live_tiles_say_what_is_heard(tmp_path: Path, models_dir: Path, hami
             page.set_default_timeout(60_000)
             errors: list[str] = []
             page.on("pageerror", lambda error: errors.append(str(error)))
-            _log_in(page, base, "/live")
+            log_in_page(page, base, "/live")
             ids = {
                 page.locator(f"figure[data-camera-name={name}]").get_attribute("data-camera-id"): name
                 for name in ("mic", "stream", "silent", "picture")

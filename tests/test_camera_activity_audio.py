@@ -8,30 +8,18 @@ reported as the microphone path always does (the camera runs on, its activity wi
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.waiting import until
 from tests.web_util import bearer, ctx_of, login, make_app
 from vigil.activity.live import LiveActivity
 from vigil.activity.live_audio import AudioStatus
 
-T = TypeVar("T")
 MISSING_MICROPHONE = "no-such-microphone"  # the same error on any machine, sound card or not
-
-
-def _until(check: Callable[[], T | None], timeout_s: float, what: str) -> T:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.25)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 def test_the_sound_choice_is_validated_stored_and_read_back(
@@ -137,29 +125,29 @@ def test_a_running_camera_hears_from_its_own_choice(tmp_path: Path, models_dir: 
         def live() -> LiveActivity | None:
             return manager.live_activity(camera["id"])
 
-        first = _until(live, 30, "the camera's activity analysis")
+        first = until(live, 30, "the camera's activity analysis")
         assert first.audio.source == "microphone"
-        error = _until(lambda: first.audio.error, 60, "the missing microphone's error")
+        error = until(lambda: first.audio.error, 60, "the missing microphone's error")
         assert MISSING_MICROPHONE in error and not first.audio.active
-        _until(lambda: client.get(url, headers=admin).json()["state"] == "running", 60, "the camera to run")
+        until(lambda: client.get(url, headers=admin).json()["state"] == "running", 60, "the camera to run")
         assert live() is first  # the camera goes on: its activity analyses the picture alone
 
         assert (
             client.patch(url, json={"activity_audio": "none"}, headers=admin).json()["activity_audio"]
             == "none"
         )
-        second = _until(live, 30, "the restarted camera")
+        second = until(live, 30, "the restarted camera")
         assert second is not first and second.audio.source == "none"
 
         assert (
             client.patch(url, json={"activity_audio": None}, headers=admin).json()["activity_audio"] is None
         )
-        third = _until(live, 30, "the restarted camera")
+        third = until(live, 30, "the restarted camera")
         assert third is not second and third.audio.source == "stream"  # activity.live_audio
 
         def heard() -> AudioStatus | None:
             status = third.audio
             return status if status.samples > 0 else None
 
-        status = _until(heard, 90, "the stream's sound analysed")
+        status = until(heard, 90, "the stream's sound analysed")
         assert status.active and status.error is None

@@ -12,18 +12,10 @@ import pytest
 
 from tests.conftest import SHARED
 from tests.test_web_e2e import CHROMIUM, CHROMIUM_ARGS, _keep
-from tests.web_util import ADMIN_PASSWORD, ServedApp, bearer, ctx_of, make_app
+from tests.web_util import ServedApp, bearer, ctx_of, log_in_page, make_app
 
 pytestmark = pytest.mark.slow
 CLIP = SHARED / "media" / "activity" / "asleep" / "akshint_test_video_sleep.mp4"
-
-
-def _log_in(page: Any, base: str, path: str) -> None:
-    page.goto(f"{base}{path}")
-    page.fill("input[name=username]", "admin")
-    page.fill("input[name=password]", ADMIN_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}{path}")
 
 
 def test_the_sound_choice_on_the_cameras_page(tmp_path: Path) -> None:
@@ -54,7 +46,7 @@ def test_the_sound_choice_on_the_cameras_page(tmp_path: Path) -> None:
             page.set_default_timeout(20_000)
             errors: list[str] = []
             page.on("pageerror", lambda error: errors.append(str(error)))
-            _log_in(page, base, "/cameras")
+            log_in_page(page, base, "/cameras")
 
             choice = page.locator(f"#camera-audio-{bedroom}")
             expect(choice).to_be_visible()  # activity on

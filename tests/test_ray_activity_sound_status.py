@@ -6,32 +6,21 @@ track heard, both from the actors' reports."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import SHARED
 from tests.ray_cluster import RayCluster, cluster_fixture
+from tests.waiting import until
 from tests.web_util import bearer, ctx_of, make_app
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
-T = TypeVar("T")
 MISSING = "no-such-microphone"
 
 cluster = cluster_fixture("module")
-
-
-def until(value: Callable[[], T | None], timeout_s: float, what: str) -> T:
-    deadline = time.monotonic() + timeout_s
-    while (found := value()) is None:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout_s:.0f} s")
-        time.sleep(0.2)
-    return found
 
 
 def test_the_actor_reports_the_sound_it_hears(

@@ -12,11 +12,10 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Callable
 from datetime import datetime
 from itertools import pairwise
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import av
 import pytest
@@ -25,6 +24,7 @@ from sqlalchemy import select
 
 from tests.conftest import SHARED, shared_file
 from tests.ray_cluster import RayCluster, cluster_fixture
+from tests.waiting import until
 from tests.web_util import bearer, ctx_of, make_app
 from vigil.activity.labels import Activity
 from vigil.activity.live import LiveState
@@ -34,21 +34,11 @@ from vigil.live.health import SourceState
 from vigil.store.database import Database
 
 pytestmark = pytest.mark.timeout(240)
-T = TypeVar("T")
 CAMERA = "bedroom"
 CLIP_S = 3.0
 
 
 cluster = cluster_fixture("function")  # one per test: the test kills the actor's process
-
-
-def until(value: Callable[[], T | None], timeout_s: float, what: str) -> T:
-    deadline = time.monotonic() + timeout_s
-    while (found := value()) is None or found is False:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout_s:.0f} s")
-        time.sleep(0.2)
-    return found
 
 
 def settings(cluster: RayCluster, clip: Path) -> dict[str, Any]:

@@ -102,3 +102,12 @@ class ServedApp:
         self.server.should_exit = True
         self.thread.join(20)
         assert not self.thread.is_alive(), "server did not shut down (a stream kept it busy)"
+
+
+def log_in_page(page: Any, base: str, path: str) -> None:
+    """A Playwright page logged in as the test admin, at `base + path`."""
+    page.goto(f"{base}{path}")
+    page.fill("input[name=username]", "admin")
+    page.fill("input[name=password]", ADMIN_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}{path}")
