@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CLIP_NAME",
+    "MAX_CLIP_SECONDS",
     "ClipNotFound",
     "ClipTooLong",
     "ClipUnavailable",
@@ -62,6 +63,7 @@ __all__ = [
 # A microphone's sound from `start` to `end` (wall clock) as 16 kHz mono float, or None without it.
 MicrophoneSound = Callable[[float, float], np.ndarray | None]
 MIC_RATE = 16000
+MAX_CLIP_SECONDS = 120.0  # the most a save may ask for (activity.clip_buffer_s may keep less)
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 CLIP_NAME = re.compile(r"^[A-Za-z0-9._-]+\.mp4$")
 

@@ -126,12 +126,8 @@ class LiveSoundOut(BaseModel):
 
     @classmethod
     def of(cls, status: AudioStatus) -> LiveSoundOut:
-        return cls(
-            source=status.source, heard=status.heard, codec=status.codec,
-            sample_rate=status.sample_rate, device=status.device, problem=status.problem,
-            error=status.error,  # redacted where the status is made (live_audio.py)
-            samples=status.samples, dropped=status.dropped,
-        )  # fmt: skip
+        # Its fields by name (the error is redacted where the status is made: live_audio.py).
+        return cls.model_validate(status, from_attributes=True)
 
 
 class LiveActivityOut(BaseModel):

@@ -8,17 +8,18 @@ activity is on (POST /api/save-clip), play, download and delete the saved ones (
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from vigil.activity.clip import MAX_CLIP_SECONDS
 from vigil.activity.labels import Activity, cue_words, display_name
 from vigil.activity.repository import ActivityRepository
 from vigil.web.auth import Principal
 from vigil.web.context import WebContext, get_ctx
-from vigil.web.routes.save_clip import MAX_SECONDS
 from vigil.web.templating import language_of, page_admin, page_viewer, render
 
 router = APIRouter(include_in_schema=False)
@@ -40,6 +41,15 @@ async def _page(request: Request, ctx: WebContext, template: str, active: str) -
     )  # fmt: skip
 
 
+@dataclass(frozen=True)
+class _ClipCamera:
+    """A camera the Clips page can save from (a stopped one is shown, disabled)."""
+
+    id: int
+    name: str
+    running: bool
+
+
 @router.get("/activity/statistics", response_class=HTMLResponse)
 async def statistics_page(request: Request, ctx: Ctx, _: PageViewer) -> Response:
     return await _page(request, ctx, "activity_stats.html", "activity-log")
@@ -55,9 +65,9 @@ def clips_page(request: Request, ctx: Ctx, _: PageAdmin) -> Response:
     """The cameras with activity on (a stopped one is listed, disabled: its clips still are)."""
     manager = ctx.cameras
     on = [c for c in manager.cameras() if c.activity]
-    cameras = [{"id": c.id, "name": c.name, "running": manager.is_running(c.id)} for c in on]
+    cameras = [_ClipCamera(c.id, c.name, manager.is_running(c.id)) for c in on]
     options = ctx.settings.activity
-    most = max(1.0, min(MAX_SECONDS, options.clip_buffer_s))  # 0: clips off, which a save says
+    most = max(1.0, min(MAX_CLIP_SECONDS, options.clip_buffer_s))  # 0: clips off, which a save says
     return render(
         request, "activity_clips.html", active="activity", cameras=cameras, max_seconds=most,
         default_seconds=min(10.0, most), keep_days=options.clips_keep_days, max_mb=options.clips_max_mb,

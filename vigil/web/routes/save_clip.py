@@ -20,6 +20,7 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from vigil.activity.clip import (
+    MAX_CLIP_SECONDS,
     RenderedClip,
     SavedClip,
     clip_folder,
@@ -36,7 +37,6 @@ from vigil.web.context import WebContext, get_ctx
 router = APIRouter(tags=["activity"])
 Ctx = Annotated[WebContext, Depends(get_ctx)]
 Admin = Annotated[Principal, Depends(require_admin)]
-MAX_SECONDS = 120.0
 ClipName = Annotated[str, Path(max_length=200)]
 
 
@@ -45,29 +45,33 @@ class SaveClipIn(BaseModel):
 
     camera: int = Field(description="Camera id (GET /api/cameras); its activity analysis must be on")
     seconds: float = Field(
-        10.0, ge=1, le=MAX_SECONDS, description="The last this many seconds (at most activity.clip_buffer_s)"
+        10.0,
+        ge=1,
+        le=MAX_CLIP_SECONDS,
+        description="The last this many seconds (at most activity.clip_buffer_s)",
     )
 
 
-class SavedClipOut(BaseModel):
+class _ClipFileOut(BaseModel):
+    """What names a saved clip, in the save's answer and in the listing."""
+
     camera_id: int
     camera: str
     name: str = Field(description="File name in <data_dir>/clips/<camera>/")
+    size: int = Field(description="Bytes")
+
+
+class SavedClipOut(_ClipFileOut):
     seconds: float = Field(description="Asked for")
     duration_s: float = Field(description="Of the clip (shorter when less was kept, e.g. after a reconnect)")
     start: datetime | None = Field(description="Wall-clock time of the clip's first instant")
     video_codec: str
     audio_codec: str | None = Field(description="null: the camera's stream has no audio track")
-    size: int = Field(description="Bytes")
     download: str = Field(description="GET this path for the MP4")
     pruned: int = Field(0, description="Older clips deleted after this save (clips_keep_days, clips_max_mb)")
 
 
-class ClipOut(BaseModel):
-    camera_id: int
-    camera: str
-    name: str = Field(description="File name in <data_dir>/clips/<camera>/")
-    size: int = Field(description="Bytes")
+class ClipOut(_ClipFileOut):
     saved: datetime = Field(description="When the file was written")
     start: datetime | None = Field(description="Wall-clock time of the clip's first instant (to the second)")
     duration_s: float | None = Field(description="null: the file cannot be read as a video")
