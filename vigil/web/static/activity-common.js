@@ -70,13 +70,8 @@ window.vigilActivity = (() => {
     window.addEventListener("popstate", () => show(readFilters()));
   }
 
-  // `value` with exactly `digits` decimals, in the page's language.
-  const formats = {};
-  function fixed(value, digits) {
-    formats[digits] ||= new Intl.NumberFormat(LANG, { minimumFractionDigits: digits, maximumFractionDigits: digits,
-      useGrouping: false });
-    return formats[digits].format(Number(value));
-  }
+  // `value` with exactly `digits` decimals, in the page's language (vigil.js).
+  const fixed = (value, digits) => window.vigil.number(value, digits);
 
   function duration(seconds) {
     const s = Math.round(seconds);
@@ -84,14 +79,8 @@ window.vigilActivity = (() => {
     return h ? `${h} h ${pad(m)} min` : m ? `${m} min ${pad(r)} s` : `${r} s`;
   }
 
-  // A fraction as a percentage in the page's language: "40%" in English, "40 %" in French (with
-  // the no-break space French puts before %), the same on every page.
-  const percents = {};
-  function percent(fraction, digits = 0) {
-    percents[digits] ||= new Intl.NumberFormat(LANG, { style: "percent", minimumFractionDigits: digits,
-      maximumFractionDigits: digits });
-    return percents[digits].format(Number(fraction));
-  }
+  // A fraction as a percentage in the page's language (vigil.js).
+  const percent = (fraction, digits = 0) => window.vigil.percent(fraction, digits);
 
   // "motion 0.018, eyes closed 100%": a segment's or frame's mean cues as the CLI writes them. Every
   // cue but motion (a box movement) is a share of the samples, shown as a percentage so that it

@@ -28,14 +28,24 @@ window.vigil = {
   showProgress(bar, percent, fraction, failed) {
     bar.value = fraction;
     bar.classList.toggle("failed", Boolean(failed));
-    const format = new Intl.NumberFormat(document.documentElement.lang || "en", { style: "percent", maximumFractionDigits: 0 });
-    percent.textContent = failed ? "" : format.format(fraction);
+    percent.textContent = failed ? "" : window.vigil.percent(fraction);
+  },
+  // A fraction as a percentage in the page's language: "40%" in English, "40 %" in French (with
+  // the no-break space French puts before %), the same on every page.
+  percent(fraction, digits = 0) {
+    return window.vigil._format("percent", digits).format(Number(fraction));
   },
   // `value` with `digits` decimals in the page's language ("33,7" in French), as the server's
   // `number()` writes it in the templates.
   number(value, digits = 1) {
-    return new Intl.NumberFormat(document.documentElement.lang || "en", { minimumFractionDigits: digits,
-      maximumFractionDigits: digits, useGrouping: false }).format(Number(value));
+    return window.vigil._format("decimal", digits).format(Number(value));
+  },
+  _formats: {},
+  _format(style, digits) {  // made once per style and digits (a page formats many numbers)
+    const key = `${style}${digits}`;
+    window.vigil._formats[key] ||= new Intl.NumberFormat(document.documentElement.lang || "en", {
+      style, minimumFractionDigits: digits, maximumFractionDigits: digits, useGrouping: false });
+    return window.vigil._formats[key];
   },
   // A video file streamed as the request body to the upload route (201 + JSON), with progress:
   // XMLHttpRequest for its upload progress events (fetch has none).
