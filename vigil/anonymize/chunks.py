@@ -48,6 +48,7 @@ from vigil.batch.video import VideoInfo
 from vigil.errors import ConfigError, VigilError
 from vigil.jobs.shared import Shared
 from vigil.jobs.workers import LOCAL, ExecutorSettings, ReadsInput, start_pool
+from vigil.malloc_tuning import keep_freed_memory
 from vigil.types import Image
 from vigil.work_dirs import work_dir
 
@@ -333,6 +334,7 @@ _WORKER: dict[str, Any] = {}
 
 
 def _init_worker(persons: PersonsSpec | None, cancel: Any, counter: Any) -> None:
+    keep_freed_memory()  # each frame's buffers reused, not faulted in again
     _WORKER["hook"] = person_hook(persons) if persons is not None else None
     _WORKER["cancel"], _WORKER["counter"] = cancel, counter
 

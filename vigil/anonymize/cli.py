@@ -132,10 +132,10 @@ def anonymize(
         format="%(message)s",
         handlers=[RichHandler(console=err, show_path=False)],
     )
-    from vigil.anonymize.memory import tune_this_process
     from vigil.anonymize.run import anonymize_videos
     from vigil.batch.discover import discover_videos
     from vigil.config import describe_invalid, load_settings
+    from vigil.malloc_tuning import keep_freed_memory
 
     try:
         settings = load_settings(config, jobs=jobs_overrides(executor, ray_address))
@@ -157,7 +157,7 @@ def anonymize(
         err.print("no video found (.mp4 .mov .avi .mkv .webm)")
         raise typer.Exit(0)
     cancel = threading.Event()
-    tune_this_process()  # with one worker, the frames go through this process
+    keep_freed_memory()  # with one worker, the frames go through this process
     try:
         with _Bar(err) as bar:
             report = anonymize_videos(videos, out_dir, settings, bar, cancel, force=force, workers=workers)

@@ -26,7 +26,6 @@ from typing import Literal
 from vigil.anonymize.chunks import ChunkWorkers, PersonsSpec
 from vigil.anonymize.faces import VideoFaces, find_faces, tracking_settings
 from vigil.anonymize.fill import FaceSchedule
-from vigil.anonymize.memory import worker_environment
 from vigil.anonymize.render import ChunkRunner, RenderCancelled, RenderJob, RenderStats, plan_render, render
 from vigil.anonymize.report import (
     AnonymizedVideo,
@@ -107,8 +106,7 @@ def anonymize_videos(
     persons = options.persons
     spec = None if persons.style == "none" else PersonsSpec(persons, settings.model_search_dirs())
     executor = chunk_executor(settings.jobs)  # local processes or Ray, for both passes
-    # The worker processes started by both passes keep their freed memory for the next frames.
-    with work_dir("vigil-anonymize-") as work, use_executor(executor), worker_environment():
+    with work_dir("vigil-anonymize-") as work, use_executor(executor):
         started = time.perf_counter()
         found, batch_report = find_faces(
             todo,
@@ -137,7 +135,7 @@ def anonymize_videos(
     was_set = "cpu_workers" in batch.model_fields_set
     capacity = batch.cpu_workers if was_set or not executor.is_ray else pool_capacity(executor)
     render_workers = _render_workers(capacity, was_set, found, chunk_frames)
-    with worker_environment(), ChunkWorkers(render_workers, spec, executor) as renderer:
+    with ChunkWorkers(render_workers, spec, executor) as renderer:
         for video in renderable:
             if cancel.is_set():
                 break

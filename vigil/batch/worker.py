@@ -22,6 +22,7 @@ from vigil.batch.engines import Engine, create_engine
 from vigil.batch.objects import create_fallback_detector
 from vigil.batch.person import PersonDetector
 from vigil.batch.settings import BatchSettings
+from vigil.malloc_tuning import keep_freed_memory
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +86,9 @@ def worker_models() -> WorkerModels:
 
 def init_worker(settings: BatchSettings | None = None) -> None:
     """Process-pool initializer: one OpenCV thread per worker (the workers fill the cores), and the
-    models loaded before the first chunk arrives."""
+    models loaded before the first chunk arrives; freed memory kept for the next frames."""
     cv2.setNumThreads(1)
+    keep_freed_memory()
     warnings.filterwarnings("ignore", message=".*GetPrototype.*", category=UserWarning)
     _exit_with_parent()
     if settings is None:

@@ -1,4 +1,5 @@
-"""Freed memory kept for the next frame in the anonymiser's processes (glibc's malloc).
+"""Freed memory kept for the next frame in the processes that go through video frames (glibc's
+malloc).
 
 Every 720p frame goes through several buffers of a few MB (the BGR copy, the encoder's input,
 the persons pass's arrays). With glibc's defaults the memory freed at the top of the heap is
@@ -8,44 +9,28 @@ recoloured (~3,800 a frame), ~11% of the run's CPU as system time. Keeping up to
 `TRIM_THRESHOLD` freed (and serving blocks under `MMAP_THRESHOLD` from the heap) brought that to
 0.12 million. The pixels do not change: only where the buffers live.
 
-Worker processes (face pass, rendering) read the settings from their environment when they
-start: `worker_environment` sets them for the processes started inside it. This process is
-tuned by `tune_this_process` (the command line, a short-lived process, calls it)."""
+`keep_freed_memory` is called where a process starts working on frames: the worker
+initializers of the batch tracker (vigil/batch/worker.py) and of the anonymiser's rendering
+(vigil/anonymize/chunks.py), locally or in Ray actors, and `vigil anonymize` for its own process."""
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import os
-from collections.abc import Iterator
 
-__all__ = ["MMAP_THRESHOLD", "TRIM_THRESHOLD", "tune_this_process", "worker_environment"]
+__all__ = ["MMAP_THRESHOLD", "TRIM_THRESHOLD", "keep_freed_memory"]
 
 TRIM_THRESHOLD = 256 << 20  # bytes freed at the heap's top kept before giving them back
 MMAP_THRESHOLD = 32 << 20  # blocks from this size get their own mapping (glibc's dynamic maximum)
-_VARIABLES = {"MALLOC_TRIM_THRESHOLD_": TRIM_THRESHOLD, "MALLOC_MMAP_THRESHOLD_": MMAP_THRESHOLD}
+_VARIABLES = ("MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_")
 # mallopt's parameters (malloc.h)
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
 
 
-@contextlib.contextmanager
-def worker_environment() -> Iterator[None]:
-    """The malloc settings in the environment of the processes started inside (values already
-    set are kept), the environment restored after."""
-    added = [name for name in _VARIABLES if name not in os.environ]
-    for name in added:
-        os.environ[name] = str(_VARIABLES[name])
-    try:
-        yield
-    finally:
-        for name in added:
-            os.environ.pop(name, None)
-
-
-def tune_this_process() -> bool:
+def keep_freed_memory() -> bool:
     """Applies the settings to this process's malloc; False where it is not glibc's, or where
-    the environment already set them (glibc read them when the process started)."""
+    the user's environment set them (glibc read those when the process started)."""
     if any(name in os.environ for name in _VARIABLES):
         return False
     try:
