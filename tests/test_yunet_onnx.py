@@ -1,5 +1,8 @@
 """YuNet on ONNX Runtime (the default) finds the same faces as cv2.FaceDetectorYN."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import av
@@ -58,3 +61,36 @@ def test_a_model_that_is_not_yunet_is_refused(tmp_path: Path) -> None:
     broken.write_bytes(b"not an onnx file")
     with pytest.raises(ModelError, match="cannot load YuNet"):
         create_detector(YuNetConfig(model_path=broken), [tmp_path])
+
+
+_LOAD_AND_REPORT = """
+import sys
+from pathlib import Path
+from vigil.detect.yunet_onnx import YuNetOnnx
+import numpy as np
+found = YuNetOnnx(Path(sys.argv[1]), 0.5, 0.3, 5000).detect(np.zeros((90, 160, 3), np.uint8))
+print(len(found), "onnx" in sys.modules)
+"""
+
+
+def _load_in_new_process(model: Path, cache: Path) -> str:
+    env = dict(os.environ, XDG_CACHE_HOME=str(cache))
+    done = subprocess.run(
+        [sys.executable, "-c", _LOAD_AND_REPORT, str(model)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
+def test_the_rewritten_graph_is_cached_so_later_processes_skip_onnx(models_dir: Path, tmp_path: Path) -> None:
+    model = models_dir / YUNET_FILENAME
+    assert _load_in_new_process(model, tmp_path) == "0 True"  # the first one rewrites the graph
+    cached = list((tmp_path / "vigil").glob("yunet-*-any-size.onnx"))
+    assert len(cached) == 1
+    assert _load_in_new_process(model, tmp_path) == "0 False"
+    cached[0].write_bytes(b"damaged")  # a damaged cache is made again, not a broken detector
+    assert _load_in_new_process(model, tmp_path) == "0 True"
+    assert cached[0].stat().st_size > 100_000

@@ -14,6 +14,10 @@ are kept (tests/test_yunet_onnx.py compares both on real frames):
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +45,12 @@ class YuNetOnnx:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         try:
-            graph = _any_size(model_path)
-            self._session: Any = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+            try:
+                graph = _any_size(model_path)
+                self._session: Any = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+            except Exception:  # a damaged cache is made again; a bad model fails again below
+                graph = _any_size(model_path, fresh=True)
+                self._session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnx and onnxruntime raise their own types for bad files
             raise ModelError(f"cannot load YuNet model {model_path} in ONNX Runtime: {exc}") from exc
         self._input = self._session.get_inputs()[0].name
@@ -112,12 +120,36 @@ def _decode(
     return np.hstack([centre - size / 2, size, points.reshape(-1, 10), score[index, None]]).astype(np.float32)
 
 
-def _any_size(model_path: Path) -> bytes:
-    """The model with a symbolic input height and width, and no declared intermediate or output
-    shapes (they were computed for 640x640)."""
+def _any_size(model_path: Path, fresh: bool = False) -> bytes:
+    """The model with a symbolic input height and width, from the user's cache when an earlier
+    process made it: making it needs the onnx package, whose import costs ~0.8 s of CPU (its
+    ml_dtypes extension), paid by every worker of a batch otherwise. `fresh`: made again (and
+    the cache replaced), as when the cached file could not be loaded."""
+    original = model_path.read_bytes()
+    cached = _cache_dir() / f"yunet-{hashlib.sha256(original).hexdigest()[:16]}-any-size.onnx"
+    if not fresh:
+        with contextlib.suppress(OSError):
+            return cached.read_bytes()
+    data = _rewritten(original)
+    with contextlib.suppress(OSError):  # no cache then: the next process rewrites it again
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=cached.parent, prefix=f".{cached.name}.")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(name, cached)  # whole or absent for a process reading at the same time
+    return data
+
+
+def _cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vigil"
+
+
+def _rewritten(original: bytes) -> bytes:
+    """The graph's input height and width made symbolic; the declared intermediate and output
+    shapes dropped (they were computed for 640x640)."""
     import onnx
 
-    model = onnx.load(str(model_path))
+    model = onnx.load_from_string(original)
     graph = model.graph
     dims = graph.input[0].type.tensor_type.shape.dim
     dims[2].dim_param, dims[3].dim_param = "height", "width"
