@@ -23,7 +23,7 @@ from vigil.anonymize.fill import FaceSchedule
 from vigil.anonymize.person_keys import ChunkPeople, FollowedBlobs, blobs_path, file_keys, follow_chunk
 from vigil.anonymize.person_options import PersonOptions
 from vigil.anonymize.persons import PersonAnonymizer, PersonMask
-from vigil.anonymize.render import ChunkTask, RenderJob, plan_render, render
+from vigil.anonymize.render import ChunkTask, RenderJob, RgbScaler, plan_render, render
 from vigil.anonymize.segment import TrackEnd, TrackStart, iou
 from vigil.anonymize.styles import FaceRegion
 from vigil.batch.video import FrameReader, VideoInfo, probe_video
@@ -102,14 +102,17 @@ def _render_like_chunks(
     anonymizer: PersonAnonymizer,
     keep: set[int],
 ) -> dict[int, tuple[Image, list[PersonMask]]]:
-    """As render.render_chunk calls the persons pass: reset with the chunk's keys, then every
-    frame, no face found; keeps the painted frames and people of the frame numbers in `keep`."""
+    """As render.render_chunk calls the persons pass (chunks.person_hook): reset with the chunk's
+    keys, then every frame with the people `follow_chunk` kept, no face found; keeps the painted
+    frames and people of the frame numbers in `keep`."""
     seen = {}
     for task, chunk_keys in zip(tasks, keys, strict=True):
         anonymizer.reset(chunk_keys)
+        followed = FollowedBlobs.load(task)
+        assert followed is not None
         for number, frame in FrameReader(info, task.first, task.last, threads=0).frames():
             assert frame is not None
-            image = anonymizer.apply(frame.to_ndarray(format="bgr24"), [], [])
+            image = anonymizer.apply(frame.to_ndarray(format="bgr24"), [], [], followed.frame(number))
             if number in keep:
                 seen[number] = (image, list(anonymizer.last))
     return seen
@@ -219,10 +222,11 @@ def test_the_followed_blobs_read_back_are_those_found(tmp_path: Path) -> None:
         kept = FollowedBlobs.load(task)
         assert kept is not None and blobs_path(task).is_file()
         anonymizer.reset()
-        compared = 0
+        compared, to_small = 0, RgbScaler()
         for number, frame in FrameReader(info, task.first, task.last, threads=0).frames():
             assert frame is not None
-            found = anonymizer.follow(frame.to_ndarray(format="bgr24"), [face], [3])
+            size = (frame.width, frame.height)
+            found = anonymizer.follow(to_small(frame, anonymizer.work_size(*size)), size, [face], [3])
             again = kept.frame(number)
             assert [(b.box, b.faces) for b in again] == [(b.box, b.faces) for b in found]
             assert all(np.array_equal(a.mask, b.mask) for a, b in zip(again, found, strict=True))
@@ -232,3 +236,29 @@ def test_the_followed_blobs_read_back_are_those_found(tmp_path: Path) -> None:
     assert compared >= 12  # people on every frame
     other = dataclasses.replace(task, first=21, last=40)  # another chunk's: not used
     assert FollowedBlobs.load(other) is None
+
+
+def test_the_follow_pass_scales_the_decoded_frame_as_the_full_size_image_would_be() -> None:
+    """`follow_chunk` feeds the segmentation from the decoded frame scaled by swscale
+    (render.RgbScaler) instead of a full-size BGR copy resized by OpenCV: the same picture (RGB,
+    colours within a level or two on a hamilton frame at 720p), averaged rather than sampled
+    (a checkerboard of single pixels, 2.5x down, is a flat grey, not black and white)."""
+    clip = shared_file("media/video/hamilton_640x360.mp4")
+    with av.open(str(clip)) as container:
+        decoded = next(container.decode(video=0)).reformat(width=1280, height=720)
+    anonymizer = PersonAnonymizer(PersonOptions(style="recolor"), [])
+    try:
+        size = anonymizer.work_size(1280, 720)
+        assert size == (512, 288)
+        small = RgbScaler()(decoded, size)
+        with pytest.raises(ValueError, match="512x288"):
+            anonymizer.follow(small, (1280, 960), [], [])  # a 512x384 work size
+    finally:
+        anonymizer.close()
+    resized = cv2.resize(decoded.to_ndarray(format="bgr24"), size, interpolation=cv2.INTER_AREA)
+    assert np.abs(small.astype(int) - cv2.cvtColor(resized, cv2.COLOR_BGR2RGB)).mean() < 2
+    assert np.abs(small.astype(int) - resized).mean() > 5  # BGR would not pass
+    board = np.zeros((720, 1280, 3), np.uint8)
+    board[::2, ::2] = board[1::2, 1::2] = 255
+    grey = RgbScaler()(av.VideoFrame.from_ndarray(board, format="rgb24").reformat(format="yuv420p"), size)
+    assert int(grey.max()) - int(grey.min()) < 30, (grey.min(), grey.max())

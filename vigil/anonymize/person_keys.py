@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from vigil.anonymize.render import BgrConverter, ChunkTask, chunk_frames
+from vigil.anonymize.render import ChunkTask, RgbScaler, chunk_frames
 from vigil.anonymize.segment import PersonBlob, TrackEnd, TrackStart, iou
 from vigil.anonymize.styles import FaceRegion
 from vigil.batch.video import VideoInfo
@@ -53,8 +53,14 @@ class PeopleFollower(Protocol):
     def reset(self, keys: dict[int, int] | None = None) -> None: ...
 
     def follow(
-        self, image: Image, faces: Sequence[FaceRegion], person_ids: Sequence[int]
+        self,
+        small: Image,
+        frame_size: tuple[int, int],
+        faces: Sequence[FaceRegion],
+        person_ids: Sequence[int],
     ) -> list[PersonBlob]: ...
+
+    def work_size(self, width: int, height: int) -> tuple[int, int]: ...
 
     def people(self, first: int) -> ChunkPeople: ...
 
@@ -68,9 +74,10 @@ def follow_chunk(
     RenderCancelled when `cancel` (an Event) is set, InputError on a bad frame."""
     follower.reset()
     kept = _BlobWriter()
-    to_bgr = BgrConverter()
+    to_small = RgbScaler()  # the segmenter's input straight from the decoded frame
     for _, frame, faces, tracks in chunk_frames(task, info, cancel):
-        kept.add(follower.follow(to_bgr(frame), faces, tracks))
+        size = (frame.width, frame.height)
+        kept.add(follower.follow(to_small(frame, follower.work_size(*size)), size, faces, tracks))
     kept.save(blobs_path(task))
     return follower.people(task.first)
 
@@ -104,7 +111,8 @@ class _BlobWriter:
 
     def save(self, path: Path) -> None:
         """Written under a temporary name and renamed; skipped where the folder is not on this
-        node (a Ray worker elsewhere: its rendering segments again, with the same result)."""
+        node (a Ray worker elsewhere). A rendering without them must follow the chunk again:
+        `apply` without blobs segments a resize of the full-size BGR frame, whose masks differ."""
         if not path.parent.is_dir():
             return
         temporary = path.with_name(f".{path.name}.{os.getpid()}.npz")

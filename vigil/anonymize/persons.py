@@ -118,14 +118,29 @@ class PersonAnonymizer:
             self._hands.reset()
 
     def follow(
-        self, image: Image, faces: Sequence[FaceRegion], person_ids: Sequence[int | None]
+        self,
+        small: Image,
+        frame_size: tuple[int, int],
+        faces: Sequence[FaceRegion],
+        person_ids: Sequence[int | None],
     ) -> list[PersonBlob]:
-        """Tracks the people of `image` as `apply` would, painting nothing (no hands, no skin),
+        """Tracks the people of a frame as `apply` would, painting nothing (no hands, no skin),
         and returns them (for `apply(..., blobs=)`): a file's chunks are followed first so their
-        faceless keys can be joined (person_keys.py)."""
+        faceless keys can be joined (person_keys.py). `small`: the frame already at
+        `work_size(*frame_size)`, in RGB (scaled from the decoded frame by swscale: no full-size
+        BGR copy, no slow 2.5x resize); `frame_size`: (width, height) of the frame `faces` are in."""
         if self._segmenter is None:
             return []
-        return self._people(self._segmenter, image, faces, person_ids)[0]
+        if small.shape[1::-1] != self.work_size(*frame_size):
+            raise ValueError(f"follow: a {small.shape[1]}x{small.shape[0]} image for a {frame_size} frame")
+        blobs = self._segment(self._segmenter, small, faces, frame_size)
+        self._track(blobs, person_ids)
+        return blobs
+
+    def work_size(self, width: int, height: int) -> tuple[int, int]:
+        """(width, height) the people of a `width` x `height` frame are segmented at."""
+        work_w = min(self.options.segment_width, width)
+        return work_w, max(1, round(height * work_w / width))
 
     def people(self, first: int) -> ChunkPeople:
         """The tracks of the frames seen since the last reset, for joining with the next chunk's."""
@@ -148,8 +163,11 @@ class PersonAnonymizer:
         if self._segmenter is None:
             return image
         start = time.perf_counter()
-        found, keys, scale = self._people(self._segmenter, image, faces, person_ids, blobs)
-        keys = [self._file_keys.get(key, key) for key in keys]
+        found = list(blobs) if blobs is not None else self._segment_bgr(self._segmenter, image, faces)
+        keys = [self._file_keys.get(key, key) for key in self._track(found, person_ids)]
+        height, width = image.shape[:2]
+        work_w, work_h = self.work_size(width, height)
+        scale = (width / work_w, height / work_h)
         self.times.segmentation += (time.perf_counter() - start) * 1000
         self.times.frames += 1
         if not found:
@@ -163,41 +181,38 @@ class PersonAnonymizer:
         self.times.paint += (time.perf_counter() - start) * 1000
         return image
 
-    def _people(
-        self,
-        segmenter: PersonSegmenter,
-        image: Image,
-        faces: Sequence[FaceRegion],
-        person_ids: Sequence[int | None] | None,
-        known: Sequence[PersonBlob] | None = None,
-    ) -> tuple[list[PersonBlob], list[int], tuple[float, float]]:
-        """This frame's people (work-resolution blobs; segmented unless `known`), their tracker
-        keys, and the scale from work to frame pixels."""
-        options = self.options
-        height, width = image.shape[:2]
-        work_w = min(options.segment_width, width)
-        work_h = max(1, round(height * work_w / width))
-        scale_x, scale_y = width / work_w, height / work_h
-        blobs = list(known) if known is not None else self._segment(segmenter, image, faces, (work_w, work_h))
+    def _track(self, blobs: Sequence[PersonBlob], person_ids: Sequence[int | None] | None) -> list[int]:
+        """The tracker's key of each blob (its faces' track ids when known)."""
         face_keys = [
             [k for k in (person_ids[i] for i in blob.faces) if k is not None]
             if person_ids is not None
             else []
             for blob in blobs
         ]
-        return blobs, self._tracker.update([b.box for b in blobs], face_keys), (scale_x, scale_y)
+        return self._tracker.update([b.box for b in blobs], face_keys)
+
+    def _segment_bgr(
+        self, segmenter: PersonSegmenter, image: Image, faces: Sequence[FaceRegion]
+    ) -> list[PersonBlob]:
+        """The people of a full-size BGR frame (live privacy mode; a chunk rendered without
+        followed people): no decoded frame here to scale with swscale, OpenCV resizes it."""
+        height, width = image.shape[:2]
+        small = cv2.resize(image, self.work_size(width, height), interpolation=cv2.INTER_AREA)
+        return self._segment(segmenter, cv2.cvtColor(small, cv2.COLOR_BGR2RGB), faces, (width, height))
 
     def _segment(
-        self, segmenter: PersonSegmenter, image: Image, faces: Sequence[FaceRegion], size: tuple[int, int]
+        self,
+        segmenter: PersonSegmenter,
+        small: Image,
+        faces: Sequence[FaceRegion],
+        frame_size: tuple[int, int],
     ) -> list[PersonBlob]:
+        """The people of `small` (the frame at work size, RGB) as work-resolution blobs; `faces`
+        are in the pixels of the `frame_size` (width, height) frame."""
         options = self.options
-        height, width = image.shape[:2]
-        work_w, work_h = size
-        scale_x, scale_y = width / work_w, height / work_h
-        small = cv2.resize(image, (work_w, work_h), interpolation=cv2.INTER_AREA)
-        probability = segmenter.probabilities(
-            cv2.cvtColor(small, cv2.COLOR_BGR2RGB), _TILE_GRID if self._tiled(faces, height) else 1
-        )
+        width, height = frame_size
+        scale_x, scale_y = width / small.shape[1], height / small.shape[0]
+        probability = segmenter.probabilities(small, _TILE_GRID if self._tiled(faces, height) else 1)
         boxes = [
             (f.box[0] / scale_x, f.box[1] / scale_y, f.box[2] / scale_x, f.box[3] / scale_y) for f in faces
         ]
