@@ -311,3 +311,38 @@ def test_decoding_times_are_raised_where_a_join_would_go_back(
     before = [f.pts * f.time_base for f in _frames(clip)]
     after = [f.pts * f.time_base for f in _frames(tmp_path / "out.mp4")]
     assert after == before and len(after) == 120
+
+
+def test_a_ray_node_without_the_runs_folder_renders_the_same_chunk(tmp_path: Path) -> None:
+    """A Ray actor renders into its node's folder and finds the followed people beside the
+    segment: copied from the run's folder, or followed again where that folder is not (another
+    machine). Either way the chunk's bytes are those of a local render with the followed blobs
+    (the full frame segmented again would give other masks)."""
+    import dataclasses
+
+    from vigil.anonymize.chunks import _init_worker, _render_returning_segment, person_hook
+    from vigil.anonymize.person_keys import follow_chunk
+    from vigil.anonymize.render import ChunkTask, render_chunk
+    from vigil.config import VigilSettings
+    from vigil.jobs.shared import Shared
+
+    clip = shared_file("media/video/hamilton_640x360.mp4")
+    info, last = probe_video(clip), 24
+    options = VigilSettings().anonymize
+    spec = PersonsSpec(PersonOptions(style="recolor"), [])
+    task = ChunkTask(
+        clip, tmp_path / "chunk_00000001.mp4", 1, last, [([], [])] * last, options.faces, options.video
+    )
+    hook = person_hook(spec)
+    follow_chunk(task, info, hook.follower)  # the run's follow pass: blobs beside the segment
+    render_chunk(task, info, hook.apply, hook.reset)
+    hook.close()
+    _init_worker(spec, None, None)
+    same_node = dataclasses.replace(task, segment=tmp_path / "node" / task.segment.name)
+    same_node.segment.parent.mkdir()
+    other_node = dataclasses.replace(
+        task, segment=tmp_path / "elsewhere" / task.segment.name
+    )  # no such folder
+    for remote in (same_node, other_node):
+        _, rendered = _render_returning_segment(remote, Shared(info))
+        assert rendered == task.segment.read_bytes()

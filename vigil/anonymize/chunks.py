@@ -23,6 +23,7 @@ import dataclasses
 import importlib
 import logging
 import multiprocessing
+import shutil
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
@@ -32,7 +33,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, TypeVar
 
-from vigil.anonymize.person_keys import ChunkPeople, FollowedBlobs, PeopleFollower, file_keys, follow_chunk
+from vigil.anonymize.person_keys import (
+    ChunkPeople,
+    FollowedBlobs,
+    PeopleFollower,
+    blobs_path,
+    file_keys,
+    follow_chunk,
+)
 from vigil.anonymize.person_options import PersonOptions
 from vigil.anonymize.render import (
     ChunkResult,
@@ -86,8 +94,10 @@ def person_hook(spec: PersonsSpec) -> PersonHook:
     """`PersonAnonymizer` (vigil/anonymize/persons.py) as a per-frame hook: it runs before the
     faces are covered (it samples the face's skin to keep it out of the clothes), and a person's
     colour follows their face's track (the stitched track number, the same in every chunk) or
-    the chunk's file-wide keys. A chunk whose people were followed on this node uses the blobs
-    found then instead of segmenting again (the same blobs: the same pixels)."""
+    the chunk's file-wide keys. A chunk whose people were followed uses the blobs found then
+    (copied to a Ray node's folder, _render_returning_segment) instead of segmenting again: the
+    follow pass segments a small image scaled by swscale, so segmenting the full frame again
+    would give other masks."""
     try:  # imported by name: the persons module is optional for faces-only runs
         module: Any = importlib.import_module("vigil.anonymize.persons")
     except ImportError as exc:
@@ -369,8 +379,17 @@ def _no_progress(frames: int) -> None:
 
 
 def _render_returning_segment(task: ChunkTask, info: Shared[VideoInfo]) -> tuple[ChunkResult, bytes]:
-    """A Ray worker's chunk: rendered into this node's temporary folder, its bytes returned."""
+    """A Ray worker's chunk: rendered into this node's temporary folder, its bytes returned. Its
+    followed people go beside the segment there too (the render looks for them beside it):
+    copied from the run's folder when this node has it, else followed again, so the render
+    uses the follow pass's blobs (segmented from swscale's small image) on any node."""
     with work_dir("vigil-segment-") as work:
         here = dataclasses.replace(task, segment=Path(work) / task.segment.name)
+        hook: PersonHook | None = _WORKER["hook"]
+        if hook is not None:
+            try:
+                shutil.copyfile(blobs_path(task), blobs_path(here))
+            except OSError:
+                follow_chunk(here, info.value, hook.follower, _WORKER["cancel"])
         result = _render_in_worker(here, info)
         return result, here.segment.read_bytes()

@@ -1,7 +1,7 @@
 """Bodies and clothes (issue 17 item 3): each person found by the selfie segmentation is
 recoloured (clothes only: face, hands and skin kept), blurred, pixelated or filled.
 
-Per frame: segmentation on a 256-wide copy (vigil/anonymize/segment.py), instances and their
+Per frame: segmentation on a `segment_width`-wide copy (512) (vigil/anonymize/segment.py), instances and their
 colour keys at that size, then per person, in its box at full size: the soft person mask, minus
 (for `recolor`) the face ellipses, the hand hulls and the pixels of the person's own skin colour.
 Call `apply` before the faces are covered: the skin colour is learnt from the face's pixels."""
