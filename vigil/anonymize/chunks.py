@@ -225,7 +225,7 @@ class ChunkWorkers:
     ) -> list[T]:
         """Submits `work` for every chunk, reports progress and takes each result as its chunk
         ends; stops the chunks at a cancel (no results) or at the first chunk's error (raised here)."""
-        futures = [way.submit(task, info, work) for task in tasks]
+        futures = [way.submit(dataclasses.replace(task, decode_threads=1), info, work) for task in tasks]
         results: dict[int, T] = {}
         pending = set(futures)
         try:
