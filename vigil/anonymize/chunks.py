@@ -225,7 +225,11 @@ class ChunkWorkers:
     ) -> list[T]:
         """Submits `work` for every chunk, reports progress and takes each result as its chunk
         ends; stops the chunks at a cancel (no results) or at the first chunk's error (raised here)."""
-        futures = [way.submit(dataclasses.replace(task, decode_threads=1), info, work) for task in tasks]
+        submitted = {
+            index: way.submit(dataclasses.replace(tasks[index], decode_threads=1), info, work)
+            for index in _largest_first(tasks)
+        }
+        futures = [submitted[index] for index in range(len(tasks))]
         results: dict[int, T] = {}
         pending = set(futures)
         try:
@@ -243,6 +247,17 @@ class ChunkWorkers:
             way.abandon(futures)
             raise
         return [results[index] for index in range(len(tasks))]
+
+
+def _largest_first(tasks: Sequence[ChunkTask]) -> list[int]:
+    """The chunks' indexes, most work first, so the last to end are short ones and no worker
+    waits long for another at the end of a pass (the results keep the chunks' order). Work is
+    estimated as frames plus face boxes: a box costs about a frame's base work (720p, recolour:
+    a 150-frame chunk of 397 boxes took 5.8 s, one of 571 boxes 7.7 s; in order, the last chunk
+    ran alone for 6 s)."""
+    return sorted(
+        range(len(tasks)), key=lambda i: -(len(tasks[i].faces) + sum(len(r) for r, _ in tasks[i].faces))
+    )
 
 
 class _Round(Protocol):
