@@ -1,5 +1,6 @@
-"""What `vigil activity ...` imports before it works: only the activity commands, and MediaPipe
-without matplotlib (its legacy drawing helpers load when used), as every MediaPipe model does."""
+"""What `vigil activity ...` and `vigil anonymize ...` import before they work: only their own
+command, and MediaPipe without matplotlib (its legacy drawing helpers load when used), as every
+MediaPipe model does."""
 
 from __future__ import annotations
 
@@ -32,6 +33,20 @@ def test_the_activity_commands_start_without_the_rest_of_vigil() -> None:
     full = CliRunner().invoke(app, ["activity", "--help"], terminal_width=100).output
     for command in ("analyse", "train", "eval"):  # the same group as through vigil.cli
         assert f" {command} " in printed and f" {command} " in full
+
+
+def test_the_anonymize_command_starts_without_the_rest_of_vigil() -> None:
+    printed = _run(
+        "import sys\n"
+        "sys.argv = ['vigil', 'anonymize', '--help']\n"
+        "from vigil.entry import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print('LOADED', 'vigil.cli' in sys.modules, 'vigil.live.camera' in sys.modules)\n"
+    )
+    assert "LOADED False False" in printed
+    full = CliRunner().invoke(app, ["anonymize", "--help"], terminal_width=100).output
+    for option in ("--out-dir", "--faces", "--workers", "--force"):  # the same command as through vigil.cli
+        assert option in printed and option in full
 
 
 def test_other_commands_still_go_through_the_whole_cli() -> None:

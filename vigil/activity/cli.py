@@ -18,6 +18,7 @@ from vigil.activity.labels import display_name
 from vigil.errors import VigilError
 from vigil.jobs.cli_options import ExecutorOption, RayAddressOption, jobs_overrides
 from vigil.private_files import replace_private_file
+from vigil.redact import install_log_redaction
 
 if TYPE_CHECKING:  # the pipeline is imported when a command runs, not when `vigil` starts
     from vigil.activity.evaluate import EvalReport, LabelledClip
@@ -51,6 +52,7 @@ MediaRootOption = Annotated[
 
 
 def _setup(verbose: bool) -> None:
+    install_log_redaction()  # as every vigil command: no password in a log line
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(message)s",

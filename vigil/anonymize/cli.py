@@ -20,6 +20,7 @@ from vigil.anonymize.settings import AnonymizeSettings, FaceOptions
 from vigil.anonymize.styles import FACE_STYLES
 from vigil.errors import ConfigError, VigilError
 from vigil.jobs.cli_options import ExecutorOption, RayAddressOption, jobs_overrides
+from vigil.redact import install_log_redaction
 
 if TYPE_CHECKING:  # the pipeline is imported when the command runs, not when `vigil` starts
     from vigil.anonymize.report import AnonymizeReport
@@ -127,6 +128,7 @@ def anonymize(
     --keep-metadata; the report lists what was removed. Videos that already have their output are
     skipped unless --force. Exit code 0 when every video is done or skipped, 3 when one failed, 1 on
     bad settings or inputs, 130 when interrupted (finished outputs stay)."""
+    install_log_redaction()  # as every vigil command: no password in a log line
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(message)s",
