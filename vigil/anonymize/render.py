@@ -241,6 +241,9 @@ def render_chunk(
             vout.time_base = info.time_base  # the input's (the probe's is never None)
             vout.codec_context.time_base = info.time_base
             vout.options = {"crf": str(task.video.crf), "preset": task.video.preset}
+            # One encoder thread whatever the worker count: x264's threads change the bytes (and
+            # the workers fill the cores already; 2 threads each cost more system time here).
+            vout.codec_context.thread_count = 1
 
             def write(frame: Any) -> None:
                 for packet in vout.encode(frame):
