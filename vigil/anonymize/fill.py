@@ -12,12 +12,15 @@ import bisect
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from vigil.anonymize.faces import TrackBoxes
 from vigil.anonymize.styles import FaceRegion
 from vigil.types import FloatArray, IntArray
+
+if TYPE_CHECKING:  # the render workers import this module; the face pass's tracker is not theirs
+    from vigil.anonymize.faces import TrackBoxes
 
 Box = tuple[float, float, float, float]
 
