@@ -343,6 +343,13 @@ def test_a_ray_node_without_the_runs_folder_renders_the_same_chunk(tmp_path: Pat
     other_node = dataclasses.replace(
         task, segment=tmp_path / "elsewhere" / task.segment.name
     )  # no such folder
-    for remote in (same_node, other_node):
-        _, rendered = _render_returning_segment(remote, Shared(info))
-        assert rendered == task.segment.read_bytes()
+    try:
+        for remote in (same_node, other_node):
+            _, rendered = _render_returning_segment(remote, Shared(info))
+            assert rendered == task.segment.read_bytes()
+    finally:  # the worker's globals, set in this test process: closed and forgotten
+        from vigil.anonymize.chunks import _WORKER
+
+        if _WORKER.get("hook") is not None:
+            _WORKER["hook"].close()
+        _WORKER.clear()

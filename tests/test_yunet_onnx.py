@@ -53,6 +53,8 @@ def test_sizes_that_are_not_multiples_of_32_are_padded(models_dir: Path) -> None
 def test_the_default_backend_is_onnxruntime(models_dir: Path) -> None:
     detector = create_detector(YuNetConfig(), [models_dir])
     assert isinstance(detector, YuNetDetector) and YuNetConfig().backend == "onnxruntime"
+    assert detector._onnx is not None  # the network really runs in ONNX Runtime
+    assert len(detector.detect(np.zeros((0, 40, 3), np.uint8))) == 0
     assert len(detector.detect(np.zeros((200, 300, 3), np.uint8))) == 0
 
 
@@ -94,3 +96,30 @@ def test_the_rewritten_graph_is_cached_so_later_processes_skip_onnx(models_dir: 
     cached[0].write_bytes(b"damaged")  # a damaged cache is made again, not a broken detector
     assert _load_in_new_process(model, tmp_path) == "0 True"
     assert cached[0].stat().st_size > 100_000
+
+
+def test_an_onnx_model_without_yunet_outputs_is_refused(tmp_path: Path) -> None:
+    import onnx
+    from onnx import TensorProto, helper
+
+    value = helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, 640, 640])
+    out = helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 3, 640, 640])
+    graph = helper.make_graph([helper.make_node("Identity", ["input"], ["out"])], "g", [value], [out])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    path = tmp_path / "identity.onnx"
+    onnx.save(model, str(path))
+    with pytest.raises(ModelError, match="not a YuNet model"):
+        YuNetOnnx(path, 0.5, 0.3, 5000)
+
+
+def test_without_a_home_the_graph_is_rewritten_in_memory(
+    models_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_home() -> Path:
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setattr(Path, "home", staticmethod(no_home))
+    found = YuNetOnnx(models_dir / YUNET_FILENAME, 0.5, 0.3, 5000).detect(np.zeros((90, 160, 3), np.uint8))
+    assert found.shape == (0, 15)

@@ -28,10 +28,10 @@ class YuNetConfig(DetectorConfigBase):
     backend: Literal["onnxruntime", "opencv"] = Field(
         "onnxruntime",
         description="What runs the network: onnxruntime (~2x less CPU) or opencv (cv2.FaceDetectorYN); "
-        "the faces are the same",
+        "the faces are the same. Live cameras and the watchlist; vigil track and anonymize use onnxruntime",
     )
     threads: int = Field(
-        1, ge=1, le=64, description="onnxruntime threads (workers and cameras fill the cores)"
+        0, ge=0, le=64, description="onnxruntime threads; 0: OpenCV's thread setting (runtime.opencv_threads)"
     )
 
     def create(self, models_dirs: list[Path]) -> FaceDetector:

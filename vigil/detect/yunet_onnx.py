@@ -29,6 +29,7 @@ from vigil.types import FloatArray, Image
 
 STRIDES = (8, 16, 32)
 _DIVISOR = 32  # the largest stride: padded sizes are its multiples
+_REWRITE_VERSION = "v1"  # in the cache's file name: a changed _rewritten() must not reuse old files
 
 
 class YuNetOnnx:
@@ -36,14 +37,20 @@ class YuNetOnnx:
     coordinates, score), best first."""
 
     def __init__(
-        self, model_path: Path, score_threshold: float, nms_threshold: float, top_k: int, threads: int = 1
+        self, model_path: Path, score_threshold: float, nms_threshold: float, top_k: int, threads: int = 0
     ) -> None:
+        """`threads` 0: OpenCV's thread setting, which the DNN backend followed (1 in the batch
+        workers and by default in live pipelines, `runtime.opencv_threads`; every core in a
+        one-process `vigil track --workers 1`)."""
         import onnxruntime as ort
 
         self.score_threshold, self.nms_threshold, self.top_k = score_threshold, nms_threshold, top_k
         options = ort.SessionOptions()
+        threads = threads or max(1, cv2.getNumThreads())
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+        if threads > 1:  # threads that spin between calls would take the cores from other work
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             try:
                 graph = _any_size(model_path)
@@ -61,6 +68,8 @@ class YuNetOnnx:
 
     def detect(self, image: Image) -> FloatArray:
         height, width = image.shape[:2]
+        if height == 0 or width == 0:
+            return np.empty((0, 15), np.float32)
         pad_h, pad_w = _padded(height), _padded(width)
         padded = cv2.copyMakeBorder(image, 0, pad_h - height, 0, pad_w - width, cv2.BORDER_CONSTANT, value=0)
         blob = cv2.dnn.blobFromImage(padded)  # NCHW float32, BGR, no scaling: as FaceDetectorYN
@@ -78,8 +87,7 @@ class YuNetOnnx:
             )
             for i, stride in enumerate(STRIDES)
         ]
-        faces = np.concatenate(rows) if rows else np.empty((0, 15), np.float32)
-        return self._suppressed(faces)
+        return self._suppressed(np.concatenate(rows))
 
     def _suppressed(self, faces: FloatArray) -> FloatArray:
         if len(faces) < 2:
@@ -126,22 +134,43 @@ def _any_size(model_path: Path, fresh: bool = False) -> bytes:
     ml_dtypes extension), paid by every worker of a batch otherwise. `fresh`: made again (and
     the cache replaced), as when the cached file could not be loaded."""
     original = model_path.read_bytes()
-    cached = _cache_dir() / f"yunet-{hashlib.sha256(original).hexdigest()[:16]}-any-size.onnx"
-    if not fresh:
+    folder = _cache_dir()
+    cached = None
+    if folder is not None:
+        cached = (
+            folder / f"yunet-{_REWRITE_VERSION}-{hashlib.sha256(original).hexdigest()[:16]}-any-size.onnx"
+        )
+    if cached is not None and not fresh:
         with contextlib.suppress(OSError):
             return cached.read_bytes()
     data = _rewritten(original)
-    with contextlib.suppress(OSError):  # no cache then: the next process rewrites it again
+    if cached is not None:
+        _save(cached, data)
+    return data
+
+
+def _save(cached: Path, data: bytes) -> None:
+    """Writes the cache whole or not at all; no cache then: the next process rewrites it again."""
+    name = None
+    try:
         cached.parent.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(dir=cached.parent, prefix=f".{cached.name}.")
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         os.replace(name, cached)  # whole or absent for a process reading at the same time
-    return data
+    except OSError:
+        if name is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(name)
 
 
-def _cache_dir() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vigil"
+def _cache_dir() -> Path | None:
+    """The user's cache folder for Vigil, None when there is no home to put it in (an arbitrary
+    uid in a container, no HOME): the graph is then rewritten in every process."""
+    try:
+        return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vigil"
+    except (RuntimeError, KeyError, OSError):
+        return None
 
 
 def _rewritten(original: bytes) -> bytes:
