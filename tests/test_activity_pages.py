@@ -170,7 +170,7 @@ def test_switching_activity_on_restarts_the_running_camera_with_it(tmp_path: Pat
                 expect(tile_box.locator(".act-swatch")).to_have_css("background-color", "rgb(57, 73, 171)")
                 card = page.locator(f"#live-card-{camera['id']}")
                 page.wait_for_timeout(1500)  # a few MJPEG pictures
-                _keep("live-tile-en.png", card.screenshot(), Path("/tmp/actpages"))
+                _keep("live-tile-en.png", card.screenshot(), tmp_path)
                 page.context.add_cookies([{"name": "vigil_lang", "value": "fr", "url": base}])
                 page.reload(wait_until="commit")
                 expect(tile_box.locator(".act-name")).to_have_text("Sommeil", timeout=20_000)
@@ -178,7 +178,7 @@ def test_switching_activity_on_restarts_the_running_camera_with_it(tmp_path: Pat
                 expect(tile_box.locator(".act-confidence")).to_have_text(confidence)
                 expect(fps).to_have_text(re.compile(r"^\d+,\d i/s reçues, \d+,\d i/s analysées$"))  # 33,7
                 page.wait_for_timeout(1500)
-                _keep("live-tile-fr.png", card.screenshot(), Path("/tmp/actpages"))
+                _keep("live-tile-fr.png", card.screenshot(), tmp_path)
                 # Switched off: the page sees it on its next poll of /api/cameras and reloads.
                 assert client.patch(url, json={"activity": False}, headers=admin).json()["activity"] is False
                 expect(tile_box).to_have_count(0, timeout=20_000)
