@@ -21,14 +21,20 @@ def _run(code: str, *args: str) -> str:
     return done.stdout
 
 
-def test_the_activity_commands_start_without_the_rest_of_vigil() -> None:
-    printed = _run(
+def _through_entry(*argv: str) -> str:
+    """What `vigil ARGV` prints through vigil.entry, then whether it loaded the whole CLI and the
+    live cameras ('LOADED <bool> <bool>')."""
+    return _run(
         "import sys\n"
-        "sys.argv = ['vigil', 'activity', '--help']\n"
+        f"sys.argv = ['vigil', *{list(argv)!r}]\n"
         "from vigil.entry import main\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
         "print('LOADED', 'vigil.cli' in sys.modules, 'vigil.live.camera' in sys.modules)\n"
     )
+
+
+def test_the_activity_commands_start_without_the_rest_of_vigil() -> None:
+    printed = _through_entry("activity", "--help")
     assert "LOADED False False" in printed
     full = CliRunner().invoke(app, ["activity", "--help"], terminal_width=100).output
     for command in ("analyse", "train", "eval"):  # the same group as through vigil.cli
@@ -36,13 +42,7 @@ def test_the_activity_commands_start_without_the_rest_of_vigil() -> None:
 
 
 def test_the_anonymize_command_starts_without_the_rest_of_vigil() -> None:
-    printed = _run(
-        "import sys\n"
-        "sys.argv = ['vigil', 'anonymize', '--help']\n"
-        "from vigil.entry import main\n"
-        "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "print('LOADED', 'vigil.cli' in sys.modules, 'vigil.live.camera' in sys.modules)\n"
-    )
+    printed = _through_entry("anonymize", "--help")
     assert "LOADED False False" in printed
     full = CliRunner().invoke(app, ["anonymize", "--help"], terminal_width=100).output
     for option in ("--out-dir", "--faces", "--workers", "--force"):  # the same command as through vigil.cli
@@ -50,13 +50,7 @@ def test_the_anonymize_command_starts_without_the_rest_of_vigil() -> None:
 
 
 def test_other_commands_still_go_through_the_whole_cli() -> None:
-    printed = _run(
-        "import sys\n"
-        "sys.argv = ['vigil', '--version']\n"
-        "from vigil.entry import main\n"
-        "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "print('LOADED', 'vigil.cli' in sys.modules)\n"
-    )
+    printed = _through_entry("--version")
     assert "LOADED True" in printed
 
 
