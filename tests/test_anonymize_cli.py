@@ -33,6 +33,7 @@ def test_help_shows_the_settings_defaults() -> None:
     assert f"[default: (anonymize.faces.style: {faces.style})]" in shown
     assert f"[default: (anonymize.faces.pad: {faces.pad:g})]" in shown
     assert "[default: (anonymize.strip_metadata: --strip-metadata)]" in shown
+    assert "[default: (anonymize.persons.style: none)]" in shown
 
 
 def test_skips_existing_outputs_unless_forced(tmp_path: Path) -> None:
@@ -69,6 +70,40 @@ def test_skips_existing_outputs_unless_forced(tmp_path: Path) -> None:
     assert json.loads(sidecar.read_text(encoding="utf-8"))["metadata_removed"] == []
 
 
+def test_persons_option_covers_the_body(tmp_path: Path) -> None:
+    """--persons overrides anonymize.persons.style: with `silhouette` the close-up's body is filled,
+    the shirt left of the face's box included, which faces alone leave as it is."""
+    video, config = shared_file("media/video/single_face.mp4"), _config(tmp_path)
+    changed = {}
+    for style in ("none", "silhouette"):
+        out = tmp_path / style
+        args = ["anonymize", str(video), "--out-dir", str(out), "--persons", style, "-c", str(config)]
+        result = CliRunner().invoke(app, args, env=WIDE)
+        assert result.exit_code == 0, result.output
+        report = json.loads((out / "single_face_anonymized.json").read_text(encoding="utf-8"))
+        assert report["options"]["persons"] == style
+        changed[style] = _changed_share(video, out / "single_face_anonymized.mp4", frame=36)
+    assert changed["none"] < 0.02, changed
+    assert changed["silhouette"] > 0.2, changed
+
+
+def _changed_share(source: Path, output: Path, frame: int) -> float:
+    """Share of the pixels of frame `frame`'s bottom-left corner (the shirt, left of the face's
+    padded box) where a colour channel moved by more than 40."""
+    import av
+    import numpy as np
+
+    def picture(path: Path) -> np.ndarray:
+        with av.open(str(path)) as container:
+            for number, decoded in enumerate(container.decode(video=0)):
+                if number == frame:
+                    return np.asarray(decoded.to_ndarray(format="bgr24"), dtype=np.int16)
+        raise AssertionError(f"{path} has no frame {frame}")
+
+    moved = np.abs(picture(source) - picture(output)).max(axis=2)[270:, :150]
+    return float(np.mean(moved > 40))
+
+
 def test_bad_inputs_exit_1_with_the_reason(tmp_path: Path) -> None:
     video = shared_file("media/video/single_face.mp4")
     bad_style = CliRunner().invoke(app, ["anonymize", str(video), "--faces", "smudge"], env=WIDE)
@@ -76,6 +111,9 @@ def test_bad_inputs_exit_1_with_the_reason(tmp_path: Path) -> None:
     shown = flat(bad_style.output)
     assert "--faces: Input should be 'blur', 'pixelate', 'solid' or 'mask' (got 'smudge')" in shown, shown
     assert "pydantic" not in shown and "FaceOptions" not in shown  # the option, not the class
+    bad_persons = CliRunner().invoke(app, ["anonymize", str(video), "--persons", "paint"], env=WIDE)
+    assert bad_persons.exit_code == 1, bad_persons.output
+    assert "--persons: Input should be 'none', 'recolor'" in flat(bad_persons.output)
     bad_env = CliRunner().invoke(
         app, ["anonymize", str(video)], env={**WIDE, "VIGIL_ANONYMIZE__PERSONS__STYLE": "paint"}
     )

@@ -16,6 +16,7 @@ from rich.logging import RichHandler
 from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from vigil.anonymize.person_options import PERSON_STYLES, PersonOptions
 from vigil.anonymize.settings import AnonymizeSettings, FaceOptions
 from vigil.anonymize.styles import FACE_STYLES
 from vigil.errors import ConfigError, VigilError
@@ -32,6 +33,7 @@ EXIT_INTERRUPTED = 130
 
 err = Console(stderr=True)
 _FACES = FaceOptions()
+_PERSONS = PersonOptions()
 _STRIP = AnonymizeSettings.model_fields["strip_metadata"].default
 
 
@@ -94,6 +96,14 @@ def anonymize(
             show_default=f"anonymize.faces.pad: {_FACES.pad:g}",
         ),
     ] = None,
+    persons: Annotated[
+        str | None,
+        typer.Option(
+            help=f"Bodies and clothes: {', '.join(PERSON_STYLES)} (recolor: each person's clothes get a "
+            "new colour, skin and shading kept; the others cover the whole person).",
+            show_default=f"anonymize.persons.style: {_PERSONS.style}",
+        ),
+    ] = None,
     force: Annotated[bool, typer.Option(help="Redo videos that already have their output.")] = False,
     workers: Annotated[
         int | None,
@@ -123,6 +133,7 @@ def anonymize(
     """Cover the faces in video files: <stem>_anonymized.mp4 (H.264; the audio copied as it is;
     frame rate, timestamps, resolution and rotation kept) and a <stem>_anonymized.json report.
 
+    Bodies and clothes are left as they are unless --persons (e.g. --persons recolor).
     Faces are tracked over the whole file first, so a box covers a face through missed detections
     and a few frames before and after it is seen. Identifying container metadata is removed unless
     --keep-metadata; the report lists what was removed. Videos that already have their output are
@@ -146,9 +157,10 @@ def anonymize(
             face_options = FaceOptions.model_validate(settings.anonymize.faces.model_dump() | given)
         except ValidationError as exc:
             raise ConfigError(describe_invalid(exc, {"style": "--faces", "pad": "--pad"})) from exc
+        person_options = _person_options(settings.anonymize.persons, persons)
         strip = settings.anonymize.strip_metadata if keep_metadata is None else not keep_metadata
         anonymize_settings = settings.anonymize.model_copy(
-            update={"faces": face_options, "strip_metadata": strip}
+            update={"faces": face_options, "persons": person_options, "strip_metadata": strip}
         )
         settings = settings.model_copy(update={"anonymize": anonymize_settings})
         videos = discover_videos(paths)
@@ -172,6 +184,18 @@ def anonymize(
         raise typer.Exit(EXIT_BAD_INPUT) from exc
     err.print(summary(videos, report))
     raise typer.Exit(EXIT_FAILED_VIDEOS if report.failed else 0)
+
+
+def _person_options(configured: PersonOptions, style: str | None) -> PersonOptions:
+    """The configured bodies-and-clothes options, with `--persons` as the style when given."""
+    if style is None:
+        return configured
+    from vigil.config import describe_invalid
+
+    try:
+        return PersonOptions.model_validate(configured.model_dump() | {"style": style})
+    except ValidationError as exc:
+        raise ConfigError(describe_invalid(exc, {"style": "--persons"})) from exc
 
 
 def summary(videos: list[Path], report: AnonymizeReport) -> Table:
