@@ -20,6 +20,7 @@ from vigil import __version__
 from vigil.activity.cli import activity_app
 from vigil.anonymize.cli import anonymize
 from vigil.batch.cli import track_app
+from vigil.cli_typer import VigilTyper
 from vigil.cluster.config import check_cluster_store
 from vigil.config import CameraConfig, VigilSettings, load_settings
 from vigil.detect.registry import detector_configs
@@ -43,12 +44,12 @@ from vigil.watchlist.cli import watchlist_app
 from vigil.watchlist.outbox import registry_delivery
 from vigil.watchlist.service import live_monitor
 
-app = typer.Typer(
+app = VigilTyper(
     help="Vigil: people-centric video analytics (live face pipeline, gated recognition).",
     no_args_is_help=True,
     add_completion=False,
 )
-models_app = typer.Typer(help="Model files that are not shipped in Python packages.", no_args_is_help=True)
+models_app = VigilTyper(help="Model files that are not shipped in Python packages.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 app.add_typer(visitors_app, name="visitors")
 app.add_typer(track_app, name="track")

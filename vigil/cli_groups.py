@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from typer.core import TyperArgument, TyperGroup
+from typer.core import TyperArgument
+
+from vigil.cli_typer import HelpGroup
 
 
-class DefaultCommandGroup(TyperGroup):
+class DefaultCommandGroup(HelpGroup):
     """A group that runs `default_command` when its arguments name no sub-command.
 
     `vigil visitors --loyal` then means `vigil visitors list --loyal`, while the group's own
@@ -40,6 +42,6 @@ class DefaultCommandGroup(TyperGroup):
 
 
 def default_command_group(name: str, help_shows_default: bool = False) -> type[DefaultCommandGroup]:
-    """A `DefaultCommandGroup` class (for `typer.Typer(cls=…)`) that defaults to sub-command `name`."""
+    """A `DefaultCommandGroup` class (for `VigilTyper(cls=…)`) that defaults to sub-command `name`."""
     attributes = {"default_command": name, "help_shows_default": help_shows_default}
     return type(f"DefaultTo{name.title()}", (DefaultCommandGroup,), attributes)

@@ -12,7 +12,7 @@ import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    import typer
+    from vigil.cli_typer import VigilTyper
 
 __all__ = ["main"]
 
@@ -48,10 +48,10 @@ def _anonymize_only() -> None:
     root()
 
 
-def _root(only: str) -> typer.Typer:
-    import typer
+def _root(only: str) -> VigilTyper:
+    from vigil.cli_typer import VigilTyper
 
-    root = typer.Typer(no_args_is_help=True, add_completion=False)
+    root = VigilTyper(no_args_is_help=True, add_completion=False)
 
     @root.callback(help=f"Vigil: people-centric video analytics (here, only the {only} command is loaded).")
     def _callback() -> None:

@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from vigil.activity.labels import display_name
+from vigil.cli_typer import VigilTyper
 from vigil.errors import VigilError
 from vigil.jobs.cli_options import ExecutorOption, RayAddressOption, jobs_overrides
 from vigil.private_files import replace_private_file
@@ -30,7 +31,7 @@ EXIT_BAD_INPUT = 1
 EXIT_FAILED = 3
 EXIT_INTERRUPTED = 130
 
-activity_app = typer.Typer(
+activity_app = VigilTyper(
     help="What a person is doing, from audio and video (seed 002).", no_args_is_help=True
 )
 err = Console(stderr=True)

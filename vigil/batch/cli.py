@@ -21,6 +21,7 @@ from rich.table import Table
 
 from vigil.batch.settings import BatchSettings, supported_engines
 from vigil.cli_groups import default_command_group
+from vigil.cli_typer import VigilTyper
 from vigil.errors import VigilError
 from vigil.jobs.cli_options import ExecutorOption, RayAddressOption, jobs_overrides
 
@@ -35,7 +36,7 @@ EXIT_INTERRUPTED = 130
 T = TypeVar("T")
 
 
-track_app = typer.Typer(
+track_app = VigilTyper(
     # `vigil track PATH...` and `vigil track --help` mean `vigil track run …`.
     cls=default_command_group("run", help_shows_default=True),
     help="Batch tracking of video files and folders into dense per-frame <stem>_tracking.json files. "

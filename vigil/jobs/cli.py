@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from vigil.cli_typer import VigilTyper
 from vigil.config import load_settings
 from vigil.errors import VigilError
 from vigil.jobs.errors import JobAlreadyFinished, JobNotFound
@@ -26,9 +27,7 @@ from vigil.jobs.model import JobRecord, JobState
 from vigil.store.database import connect
 from vigil.store.jobs import JobRepository
 
-jobs_app = typer.Typer(
-    help="Persistent jobs (batch tracking, ...): list, show, cancel.", no_args_is_help=True
-)
+jobs_app = VigilTyper(help="Persistent jobs (batch tracking, ...): list, show, cancel.", no_args_is_help=True)
 out = Console()
 err = Console(stderr=True)
 

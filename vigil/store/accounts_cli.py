@@ -21,17 +21,18 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from vigil.cli_typer import VigilTyper
 from vigil.errors import UserExists, UserNotFound
 from vigil.store.accounts import Account, AccountRepository, Role
 from vigil.store.audit import AuditLog
 from vigil.store.cli import ConfigOption, DbOption, opened_store
 
-users_app = typer.Typer(
+users_app = VigilTyper(
     help="Accounts of the web app (admin / operator / viewer): list, create, role, disable, enable, "
     "reset-password, delete, logout.",
     no_args_is_help=True,
 )
-keys_app = typer.Typer(
+keys_app = VigilTyper(
     help="API keys (bearer tokens): create (shown once), list, revoke.", no_args_is_help=True
 )
 out = Console()

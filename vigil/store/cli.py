@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from vigil.cli_groups import default_command_group
+from vigil.cli_typer import VigilTyper
 from vigil.config import VigilSettings, load_settings
 from vigil.errors import VigilError
 from vigil.store.analytics import (
@@ -28,7 +29,7 @@ from vigil.store.analytics import (
 )
 from vigil.store.repository import IdentityStore
 
-visitors_app = typer.Typer(
+visitors_app = VigilTyper(
     cls=default_command_group("list"),
     help="Recurring visitors: list (loyal customers), show, merge, split, erase, purge. "
     "`vigil visitors [OPTIONS]` is short for `vigil visitors list [OPTIONS]`.",

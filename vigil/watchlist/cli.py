@@ -15,13 +15,14 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
+from vigil.cli_typer import VigilTyper
 from vigil.config import load_settings
 from vigil.errors import VigilError
 from vigil.watchlist.errors import NoUsablePhoto
 from vigil.watchlist.outbox_cli import outbox
 from vigil.watchlist.service import Enrolment, Watchlist, read_photos
 
-watchlist_app = typer.Typer(
+watchlist_app = VigilTyper(
     help="People to look for: add (from photos), import (a folder per person), list, show, remove; "
     "outbox: messages for the external registry (UPR_API_URL)."
 )
