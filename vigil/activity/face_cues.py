@@ -19,6 +19,7 @@ import numpy as np
 from vigil.batch.headpose import head_pose
 from vigil.errors import ModelError
 from vigil.mediapipe_lazy import import_mediapipe
+from vigil.native_logs import quiet_native_startup
 from vigil.types import FloatArray, Image
 
 __all__ = ["Face", "FaceReader", "head_crop"]
@@ -79,7 +80,8 @@ class FaceReader:
             output_face_blendshapes=True,
         )
         try:
-            self._landmarker: Any = vision.FaceLandmarker.create_from_options(options)
+            with quiet_native_startup():
+                self._landmarker: Any = vision.FaceLandmarker.create_from_options(options)
         except (RuntimeError, ValueError) as exc:
             raise ModelError(f"cannot load the face landmarker {model}: {exc}") from exc
         self._mp = mp

@@ -18,6 +18,7 @@ import numpy as np
 
 from vigil.errors import ModelError
 from vigil.mediapipe_lazy import import_mediapipe
+from vigil.native_logs import quiet_native_startup
 from vigil.types import FloatArray, Image
 
 __all__ = ["HAND_LANDMARKER_FILENAME", "HandFinder", "HandPlaces", "Landmarks", "hand_places"]
@@ -101,7 +102,8 @@ class HandFinder:
             min_hand_presence_confidence=min_confidence,
         )
         try:
-            self._landmarker: Any = vision.HandLandmarker.create_from_options(options)
+            with quiet_native_startup():
+                self._landmarker: Any = vision.HandLandmarker.create_from_options(options)
         except (RuntimeError, ValueError) as exc:
             raise ModelError(f"cannot load the hand landmarker {model}: {exc}") from exc
         self._mp = mp

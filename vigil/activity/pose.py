@@ -16,6 +16,7 @@ import numpy as np
 
 from vigil.errors import ModelError
 from vigil.mediapipe_lazy import import_mediapipe
+from vigil.native_logs import quiet_native_startup
 from vigil.types import FloatArray, Image
 
 __all__ = ["POSE_LANDMARKER_FILENAME", "Body", "PoseEstimator", "lying_score"]
@@ -143,7 +144,8 @@ class PoseEstimator:
         from mediapipe.tasks.python import vision
 
         try:
-            return vision.PoseLandmarker.create_from_options(self._options)
+            with quiet_native_startup():
+                return vision.PoseLandmarker.create_from_options(self._options)
         except (RuntimeError, ValueError) as exc:
             raise ModelError(f"cannot load the pose landmarker {self._model}: {exc}") from exc
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from vigil.activity.cues import SoundEvents
 from vigil.errors import ModelError
+from vigil.native_logs import quiet_native_startup
 
 __all__ = [
     "EVENT_CLASSES",
@@ -111,8 +112,9 @@ class YamNet:
         self.path = path
         self.labels = _labels(path)
         try:
-            interpreter: Any = Interpreter(model_path=str(path), num_threads=num_threads)
-            interpreter.allocate_tensors()
+            with quiet_native_startup():
+                interpreter: Any = Interpreter(model_path=str(path), num_threads=num_threads)
+                interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise ModelError(f"cannot load YAMNet model {path}: {exc}") from exc
         (given,) = interpreter.get_input_details()

@@ -11,6 +11,7 @@ import numpy as np
 
 from vigil.errors import ModelError
 from vigil.mediapipe_lazy import import_mediapipe
+from vigil.native_logs import reset_quietly, started_quietly
 from vigil.types import Image, IntArray
 
 # The hull of the 21 landmarks runs through the finger joints and tips: grown from its centre so
@@ -30,11 +31,13 @@ class HandFinder:
 
         self.every, self.input_width = every, input_width
         try:
-            self._mp: Any = hands.Hands(
-                static_image_mode=False,
-                max_num_hands=max_hands,
-                model_complexity=0,
-                min_detection_confidence=0.5,
+            self._mp: Any = started_quietly(
+                lambda: hands.Hands(
+                    static_image_mode=False,
+                    max_num_hands=max_hands,
+                    model_complexity=0,
+                    min_detection_confidence=0.5,
+                )
             )
         except (OSError, RuntimeError, ValueError) as exc:  # the model files are in the mediapipe wheel
             raise ModelError(f"cannot start MediaPipe Hands: {exc}") from exc
@@ -75,7 +78,7 @@ class HandFinder:
     def reset(self) -> None:
         """Back to the state of a new finder (the model kept): hands looked for on the next frame,
         MediaPipe's tracking between frames restarted."""
-        self._mp.reset()
+        reset_quietly(self._mp)  # MediaPipe's tracking restarted with its graph
         self._frame = 0
         self._held = []
 

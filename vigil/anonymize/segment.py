@@ -18,6 +18,7 @@ import numpy.typing as npt
 
 from vigil.errors import ModelError
 from vigil.mediapipe_lazy import import_mediapipe
+from vigil.native_logs import quiet_native_startup
 from vigil.types import FloatArray, Image
 
 BoolArray = npt.NDArray[np.bool_]
@@ -49,7 +50,8 @@ class PersonSegmenter:
                 output_category_mask=False,
             )
             self._mp: Any = mp
-            self._segmenter: Any = vision.ImageSegmenter.create_from_options(options)
+            with quiet_native_startup():
+                self._segmenter: Any = vision.ImageSegmenter.create_from_options(options)
         except (OSError, RuntimeError, ValueError) as exc:
             raise ModelError(f"cannot load the selfie segmentation model {model}: {exc}") from exc
         self.calls = 0

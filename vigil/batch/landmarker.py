@@ -25,6 +25,7 @@ from vigil.batch.headpose import LandmarkLayout
 from vigil.batch.roi_landmarks import Roi, _crop_around, _parse_landmarks, roi_from_box, roi_from_mesh
 from vigil.errors import ModelError
 from vigil.mediapipe_lazy import import_mediapipe
+from vigil.native_logs import quiet_native_startup
 from vigil.types import FloatArray, Image
 
 __all__ = [
@@ -115,10 +116,12 @@ class FaceLandmarkerRegions:
             raise self._start_error
         try:
             least = min(self.min_presence, self.follow_presence)
-            graph, self._mp = _start_graph(*self._models, least, self._threads)
-            for stream in ("landmarks", "presence", "blendshapes"):
-                graph.observe_output_stream(stream, self._keep, True)
-            graph.start_run()
+            with quiet_native_startup():  # until the graphs' threads have loaded the models
+                graph, self._mp = _start_graph(*self._models, least, self._threads)
+                for stream in ("landmarks", "presence", "blendshapes"):
+                    graph.observe_output_stream(stream, self._keep, True)
+                graph.start_run()
+                graph.wait_until_idle()
         except Exception as exc:  # mediapipe raises RuntimeError/ValueError of its own
             self._start_error = ModelError(f"cannot start the MediaPipe Face Landmarker graphs: {exc}")
             raise self._start_error from exc

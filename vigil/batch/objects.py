@@ -27,6 +27,7 @@ from vigil.batch.settings import BatchSettings
 from vigil.detect.base import downscale
 from vigil.errors import ConfigError, ModelError
 from vigil.mediapipe_lazy import import_mediapipe
+from vigil.native_logs import quiet_native_startup
 from vigil.types import FloatArray, Image
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,8 @@ class MediaPipeObjectDetector:
             score_threshold=min(filter_.min_score, 0.3),  # the filter decides; lower scores never pass
             max_results=20,
         )
-        self._detector: Any = vision.ObjectDetector.create_from_options(options)
+        with quiet_native_startup():
+            self._detector: Any = vision.ObjectDetector.create_from_options(options)
         self._filter = filter_
         self.closed = False
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from vigil.detect.base import downscale
 from vigil.mediapipe_lazy import import_mediapipe
+from vigil.native_logs import started_quietly
 from vigil.types import FloatArray, Image
 
 PERSON_WIDTH = 640  # frames are downscaled to this width before person detection
@@ -65,7 +66,9 @@ class PosePersonDetector:
         from mediapipe.python.solutions import pose
 
         # model_complexity=1: the only pose landmark model the 0.10.14 wheel ships.
-        self._pose: Any = pose.Pose(static_image_mode=True, model_complexity=1, min_detection_confidence=0.5)
+        self._pose: Any = started_quietly(
+            lambda: pose.Pose(static_image_mode=True, model_complexity=1, min_detection_confidence=0.5)
+        )
         self._min_score = min_score
         self.closed = False
 

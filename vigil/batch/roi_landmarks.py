@@ -19,6 +19,7 @@ import numpy as np
 
 from vigil.errors import ModelError
 from vigil.mediapipe_lazy import import_mediapipe
+from vigil.native_logs import quiet_native_startup
 from vigil.types import FloatArray, Image
 
 _GRAPH = """
@@ -100,7 +101,9 @@ class FaceMeshLandmarker:
             raise ModelError(f"cannot start MediaPipe FaceMesh landmarks: {exc}") from exc
         self._out: list[Any] = []
         self._graph.observe_output_stream("landmarks", lambda _name, packet: self._out.append(packet), True)
-        self._graph.start_run({"with_attention": self._packets.create_bool(refine)})
+        with quiet_native_startup():  # until the graph's threads have loaded the model
+            self._graph.start_run({"with_attention": self._packets.create_bool(refine)})
+            self._graph.wait_until_idle()
         self._ts = 0
 
     def locate(self, image_rgb: Image, roi: Roi) -> FloatArray | None:

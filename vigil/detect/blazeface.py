@@ -11,6 +11,7 @@ from pydantic import Field
 
 from vigil.detect.base import DetectorConfigBase, FaceDetector
 from vigil.mediapipe_lazy import import_mediapipe
+from vigil.native_logs import started_quietly
 from vigil.types import Detections, Image
 
 # BlazeFace keypoints: 0 right eye, 1 left eye, 2 nose tip, 3 mouth centre, 4-5 ear tragions.
@@ -40,9 +41,11 @@ class BlazeFaceDetector(FaceDetector):
         import_mediapipe()  # slow import, only when used
         from mediapipe.python.solutions import face_detection
 
-        self._mp: Any = face_detection.FaceDetection(
-            model_selection=1 if config.model_selection == "full" else 0,
-            min_detection_confidence=min(config.score_threshold, 0.5),
+        self._mp: Any = started_quietly(
+            lambda: face_detection.FaceDetection(
+                model_selection=1 if config.model_selection == "full" else 0,
+                min_detection_confidence=min(config.score_threshold, 0.5),
+            )
         )
 
     def _detect(self, image: Image) -> Detections:

@@ -18,6 +18,7 @@ from pydantic import Field
 
 from vigil.detect.base import DetectorConfigBase, FaceDetector, _clip, downscale
 from vigil.mediapipe_lazy import import_mediapipe
+from vigil.native_logs import started_quietly
 from vigil.types import Detections, FloatArray, Image
 
 # Mesh indices of the detector convention's points: eye centres (mean of the two corners),
@@ -64,11 +65,13 @@ class FaceMeshDetector(FaceDetector):
         from mediapipe.python.solutions import face_mesh
 
         self._mesh_config = config
-        self._mp: Any = face_mesh.FaceMesh(
-            static_image_mode=True,
-            max_num_faces=config.max_faces,
-            refine_landmarks=config.refine_landmarks,
-            min_detection_confidence=config.score_threshold,
+        self._mp: Any = started_quietly(
+            lambda: face_mesh.FaceMesh(
+                static_image_mode=True,
+                max_num_faces=config.max_faces,
+                refine_landmarks=config.refine_landmarks,
+                min_detection_confidence=config.score_threshold,
+            )
         )
 
     @property
