@@ -31,6 +31,7 @@ import numpy as np
 from av.video.reformatter import Interpolation, VideoReformatter
 
 from vigil.anonymize.fill import FaceSchedule
+from vigil.anonymize.frame_paste import BgrReader, covered_frame, keep_colour_tags, pasteable
 from vigil.anonymize.metadata import RemovedTag
 from vigil.anonymize.settings import FaceOptions, VideoOutputOptions
 from vigil.anonymize.styles import FaceRegion, cover_faces
@@ -241,6 +242,7 @@ def render_chunk(
             vout.time_base = info.time_base  # the input's (the probe's is never None)
             vout.codec_context.time_base = info.time_base
             vout.options = {"crf": str(task.video.crf), "preset": task.video.preset}
+            keep_colour_tags(vin.codec_context, vout.codec_context)
             # One encoder thread whatever the worker count: x264's threads change the bytes (and
             # the workers fill the cores already; 2 threads each cost more system time here).
             vout.codec_context.thread_count = 1
@@ -252,7 +254,7 @@ def render_chunk(
                     timestamps.append((packet.pts, packet.dts))
                     target.mux(packet)
 
-            to_bgr = BgrConverter()
+            to_bgr = BgrReader()
             for number, frame, faces, tracks in chunk_frames(task, info, cancel):
                 write(_cover(frame, faces, tracks, number, task.options, hook, counts, to_bgr))
                 frames += 1
@@ -265,21 +267,9 @@ def render_chunk(
     return ChunkResult(task.first, task.last, frames, counts[0], counts[1], counts[2], timestamps)
 
 
-class BgrConverter:
-    """Decoded frames as BGR arrays through one swscale context, reused: `frame.to_ndarray(
-    format="bgr24")` sets up a new one (and its thread pool) for every frame. Single-threaded,
-    as the workers fill the cores already; the pixels are the same whatever the thread count."""
-
-    def __init__(self) -> None:
-        self._scaler = VideoReformatter()
-
-    def __call__(self, frame: Any) -> Image:
-        return np.asarray(self._scaler.reformat(frame, format="bgr24", threads=1).to_ndarray())
-
-
 class RgbScaler:
     """Decoded frames scaled down to a given size as RGB arrays, in one swscale call through one
-    reused context, single-threaded (as `BgrConverter`): the persons' segmentation needs a small
+    reused context, single-threaded (as `BgrReader`): the persons' segmentation needs a small
     copy only. AREA averages the pixels under each output pixel (no aliasing at 2.5x down); full
     horizontal chroma interpolation keeps the colours of a full-size conversion scaled down (the
     people's masks matched it better than without: issue 17 measures in anonymize_persons.md)."""
@@ -326,7 +316,7 @@ def _cover(
     options: FaceOptions,
     hook: FrameHook | None,
     counts: list[int],
-    to_bgr: BgrConverter,
+    to_bgr: BgrReader,
 ) -> Any:
     if faces:
         counts[0] += 1
@@ -334,12 +324,11 @@ def _cover(
         counts[2] = max(counts[2], len(faces))
     if faces or hook is not None:
         image = to_bgr(frame)
+        before = image.copy() if pasteable(frame) else None
         if hook is not None:
             image = hook(image, faces, tracks, number)
         cover_faces(image, faces, options.style, options.pad)
-        covered = av.VideoFrame.from_ndarray(image, format="bgr24")
-        covered.pts, covered.time_base = frame.pts, frame.time_base
-        frame = covered
+        frame = covered_frame(frame, before, image)
     frame.pict_type = av.video.frame.PictureType.NONE  # let the encoder choose (not the input's)
     return frame
 
