@@ -8,7 +8,8 @@ camera with sound). Each pass demuxes and decodes the whole file as the decode t
 (every frame decoded, one thread), with: nothing more (the base), the clip ring (a copy of each
 packet), the stream audio's decode-thread side (AAC decode, 16 kHz mono resampling); then the
 audio analysis thread's work (VAD + YAMNet on the same PCM), a USB camera's clip encoder (x264
-ultrafast on the frames analysed at 5 fps) and saving a 10 s clip. CPU seconds per second of
+ultrafast on every frame, the camera's rate, and for comparison on 5 a second) with the size of
+its 30 s ring, and saving a 10 s clip. CPU seconds per second of
 media, best of `--repeat` passes; printed as JSON."""
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -92,27 +92,24 @@ def _decode_pass(path: Path, tap: CameraMedia | None) -> tuple[float, float]:
     return (time.process_time() - start if timed is None else timed.cpu), last
 
 
-def _encode_pass(path: Path, fps: float) -> tuple[float, float]:
-    """CPU seconds a USB camera's clip encoder spends on the frames analysed at `fps` (one
-    thread, as it runs), and the media's duration."""
+def _encode_pass(path: Path, fps: float | None, rings: list[PacketRing]) -> tuple[float, float]:
+    """CPU seconds a USB camera's clip encoder spends on the frames of `path` (every frame: the
+    camera's rate; or `fps` of them), on this thread as on its own, and the media's duration.
+    The ring it filled is appended to `rings` (its size is the memory a clip costs)."""
     ring = PacketRing(30.0)
-    encoder = FrameEncoder(ring, "bench", fps)
-    images: list[tuple[float, Any]] = []
+    encoder = FrameEncoder(ring, "bench")
+    cpu, last = 0.0, float("-inf")
     with av.open(str(path)) as container:
-        for decoded in container.decode(video=0):
+        for decoded in container.decode(video=0):  # decoded here, not counted
             t = float(decoded.time or 0.0)
-            if not images or t >= images[-1][0] + 1 / fps - 1e-6:
-                images.append((t, decoded.to_ndarray(format="bgr24")))
-    height, width = images[0][1].shape[:2]
-    stream = encoder._new_stream(width, height)
-    ring.opened(stream, None)
-    start = time.thread_time()
-    for t, image in images:
-        picture = av.VideoFrame.from_ndarray(image, format="bgr24")
-        picture.pts, picture.time_base = round(t * 1000), Fraction(1, 1000)
-        for packet in stream.encode(picture):
-            ring.add(packet, True)
-    return time.thread_time() - start, images[-1][0]
+            if fps is not None and t < last + 1 / fps - 1e-6:
+                continue
+            image, last = decoded.to_ndarray(format="bgr24"), t
+            start = time.process_time()
+            encoder.encode(image, t)
+            cpu += time.process_time() - start
+    rings.append(ring)
+    return cpu, last
 
 
 def _best(repeat: int, run: Callable[[], tuple[float, float]]) -> tuple[float, float]:
@@ -155,7 +152,10 @@ def main() -> None:
             return time.process_time() - start, sum(len(p) for _, p in chunks) / 16000
 
         analysis_cpu, audio_s = _best(args.repeat, analysis)
-        encode_cpu = _best(args.repeat, lambda: _encode_pass(clip, 5.0))[0]
+        encoded: list[PacketRing] = []
+        encode_5fps = _best(args.repeat, lambda: _encode_pass(clip, 5.0, encoded))[0]
+        encode_all = _best(args.repeat, lambda: _encode_pass(clip, None, encoded))[0]
+        usb_ring = encoded[-1]
         started, cpu = time.perf_counter(), time.process_time()
         saved = save_clip(rings[-1], 10.0, Path(tmp) / "clips", "bench")
         save_wall, save_cpu = time.perf_counter() - started, time.process_time() - cpu
@@ -164,7 +164,8 @@ def main() -> None:
         "clip_ring": ring_cpu / duration,
         "stream_audio_decode": audio_cpu / duration,
         "audio_analysis": analysis_cpu / audio_s,
-        "usb_frames_encoding_5fps": encode_cpu / duration,
+        "usb_frames_encoding_5fps": encode_5fps / duration,
+        "usb_frames_encoding_every_frame": encode_all / duration,
     }
     print(
         json.dumps(
@@ -174,6 +175,8 @@ def main() -> None:
                 "load": os.getloadavg(),
                 "cpu_percent_of_one_core": {k: round(v * 100, 2) for k, v in per_s.items()},
                 "ring_bytes_per_s": round(rings[-1].bytes / max(rings[-1].span_s, 1e-6)),
+                # A USB camera's ring, every frame encoded: its size for clip_buffer_s (30 s).
+                "usb_ring_mb_30s": round(usb_ring.bytes / max(usb_ring.span_s, 1e-6) * 30 / 1e6, 1),
                 "save_10s_clip": {
                     "wall_s": round(save_wall, 3),
                     "cpu_s": round(save_cpu, 3),

@@ -8,6 +8,7 @@ RTP MPEG-4 generic). The web API: test_activity_clip_api.py."""
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import socket
 import subprocess
@@ -15,13 +16,14 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import av
+import cv2
 import numpy as np
 import pytest
 
-from vigil.activity.clip import ClipUnavailable, SavedClip, clip_folder, save_clip
+from vigil.activity.clip import ClipUnavailable, MicrophoneSound, SavedClip, clip_folder, save_clip
 from vigil.activity.media_tap import CameraMedia
 from vigil.activity.ring import PacketRing
 from vigil.config import CameraConfig, RuntimeConfig
@@ -132,11 +134,11 @@ def test_a_file_source_saves_its_last_seconds_in_sync(sync_clip: Path, tmp_path:
     ring = PacketRing(seconds=8.0)
     _fill_from_file(ring, sync_clip, wall0=1_700_000_000.0)
     assert 8.0 <= ring.span_s <= 8.0 + 2.0 + 0.1  # from the keyframe before the horizon
-    saved = save_clip(ring, 5.0, clip_folder(tmp_path, "desk/1"), "desk/1")
-    assert saved.path.parent.parent == tmp_path / "clips" and saved.path.suffix == ".mp4"
-    assert saved.path.parent.name.startswith("desk_1-")  # made safe, with a hash of the exact name
+    saved = save_clip(ring, 5.0, clip_folder(tmp_path, 1), "desk/1")
+    assert saved.path.parent == tmp_path / "clips" / "id=1" and saved.path.suffix == ".mp4"
+    assert saved.path.name.startswith("desk_1_")  # the camera's name, made safe
     assert saved.path.stat().st_mode & 0o777 == 0o600
-    again = save_clip(ring, 5.0, clip_folder(tmp_path, "desk/1"), "desk/1")  # the same second
+    again = save_clip(ring, 5.0, clip_folder(tmp_path, 1), "desk/1")  # the same second
     assert again.path.name == saved.path.stem + "-2.mp4" and saved.path.is_file()
     assert not list(saved.path.parent.glob(".*")), "no temporary file left"
     assert (saved.video_codec, saved.audio_codec) == ("h264", "aac") and saved.audio_packets > 200
@@ -277,21 +279,37 @@ def test_a_failing_ring_turns_clips_off_but_never_stops_the_camera(sync_clip: Pa
         save_clip(ring, 5.0, tmp_path, "desk")
 
 
-def test_a_camera_without_packets_saves_its_analysed_frames_encoded(sync_clip: Path, tmp_path: Path) -> None:
-    """A USB camera gives frames, no packets: the frames its analysis sees are encoded (H.264) into
-    the ring; with a microphone's sound (here the clip's beeps, generated on the same wall clock)
-    the clip is in sync like a stream's."""
+def _beeps(wall0: float) -> MicrophoneSound:
+    """A microphone that heard the sync clip's beeps, its t = 0 at the wall-clock time `wall0`."""
+
+    def between(start: float, end: float) -> np.ndarray:
+        t = (start - wall0) + np.arange(round((end - start) * 16000)) / 16000
+        phase = np.mod(t + 1e-5, MARK_EVERY_S)
+        return (0.8 * np.sin(2 * np.pi * 1000 * t) * ((phase >= 1.0) & (phase < 1.06))).astype(np.float32)
+
+    return between
+
+
+def _frame_count(path: Path) -> int:
+    """The frames a player shows (not those before the clip's start, behind its edit list)."""
+    with av.open(str(path)) as container:
+        return sum(1 for frame in container.decode(video=0) if (frame.time or 0.0) >= 0.0)
+
+
+def test_a_camera_without_packets_saves_its_frames_encoded(sync_clip: Path, tmp_path: Path) -> None:
+    """A USB camera gives frames, no packets: its frames are encoded (H.264) into the ring, with
+    a keyframe every 2 s of their times; with a microphone's sound (here the clip's beeps,
+    generated on the same wall clock) the clip is in sync like a stream's."""
     from vigil.activity.frame_clips import FrameEncoder
 
     wall0 = 1_700_000_000.0
     ring = PacketRing(seconds=8.0)
-    encoder = FrameEncoder(ring, "usb0", fps=25.0)
+    encoder = FrameEncoder(ring, "usb0")
     encoder.start()
     try:
         with av.open(str(sync_clip)) as container:
             for index, decoded in enumerate(container.decode(video=0)):
-                pts = float(decoded.time or 0.0)
-                encoder.offer(Frame(decoded.to_ndarray(format="bgr24"), pts, wall0 + pts, index))
+                encoder.offer(decoded.to_ndarray(format="bgr24"), wall0 + float(decoded.time or 0.0))
                 deadline = time.monotonic() + 5
                 while encoder.encoded <= index and time.monotonic() < deadline:  # every frame here
                     time.sleep(0.002)
@@ -299,13 +317,95 @@ def test_a_camera_without_packets_saves_its_analysed_frames_encoded(sync_clip: P
         encoder.stop()
         encoder.join(10)
     assert encoder.error is None and encoder.encoded == 14 * 25
+    packets = ring.take()
+    assert packets is not None
+    keyframes = [p.time for p in packets.video_packets if p.keyframe]
+    gaps = [round(b - a, 3) for a, b in itertools.pairwise(keyframes)]
+    assert len(gaps) >= 2 and set(gaps) == {2.0}
 
-    def microphone(start: float, end: float) -> np.ndarray:  # the beeps, by wall clock
-        t = wall0 + np.arange(round((end - start) * 16000)) / 16000 + (start - wall0)
-        phase = np.mod(t - wall0 + 1e-5, MARK_EVERY_S)
-        return (0.8 * np.sin(2 * np.pi * 1000 * t) * ((phase >= 1.0) & (phase < 1.06))).astype(np.float32)
-
-    saved = save_clip(ring, 5.0, tmp_path, "usb0", microphone)
+    saved = save_clip(ring, 5.0, tmp_path, "usb0", _beeps(wall0))
     assert (saved.video_codec, saved.audio_codec) == ("h264", "aac")
     assert saved.start is not None and abs(saved.start - (wall0 + 14.0 - 5.0)) < 0.1
     assert_in_sync(saved.path, 5.0)
+    assert _frame_count(saved.path) == 5 * 25
+
+
+class _PacedCapture:
+    """A file read through OpenCV at its own rate, as a USB camera's `read` blocks until its next
+    frame: what `UsbSource` reads here, where no V4L2 device exists. (Not a subclass of
+    cv2.VideoCapture: the garbage collector crashed on one, later, in another thread.)"""
+
+    def __init__(self, path: Path, fps: float) -> None:
+        self.capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+        self.fps, self.read_frames = fps, 0
+        self.started: float | None = None  # wall clock of the first frame
+
+    def read(self) -> tuple[bool, Any]:
+        if self.started is None:
+            self.started = time.time()
+        while time.time() < self.started + self.read_frames / self.fps:
+            time.sleep(0.001)
+        self.read_frames += 1
+        return self.capture.read()
+
+    def get(self, prop: int) -> float:
+        return float(self.capture.get(prop))
+
+    def release(self) -> None:
+        self.capture.release()
+
+
+def test_a_usb_camera_s_clip_has_the_camera_s_frame_rate(
+    sync_clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through the decode thread of a live camera with activity on (`LiveActivity(encode_frames=
+    True)`'s tap, as vigil/live/factory.py builds it for a USB URL): the real `UsbSource` reads
+    a 25 fps camera (the flash-and-beep clip through OpenCV, in real time), the analysis samples
+    it at 5 fps, and the clip has all 25 frames a second (it had the 5 analysed ones, so a flash,
+    one frame long, was mostly missing), in sync with the microphone's beeps."""
+    from vigil.activity.classify import RulesClassifier
+    from vigil.activity.clip import render_live_clip
+    from vigil.activity.live import LiveActivity
+    from vigil.activity.settings import ActivitySettings
+    from vigil.sources.usb import UsbSource
+
+    capture = _PacedCapture(sync_clip, 25.0)
+    assert capture.capture.isOpened()
+
+    class FileCamera(UsbSource):
+        def open(self) -> None:
+            self._capture = cast(cv2.VideoCapture, capture)
+
+    monkeypatch.setattr("vigil.live.decode.open_source", lambda url, *args, **kwargs: FileCamera(url))
+    live = LiveActivity(
+        "usb0", ActivitySettings(clip_buffer_s=8.0), [], RulesClassifier(), encode_frames=True
+    )
+    assert live.tap is not None and live.tap.wants_frames
+    camera = CameraConfig(url="usb:0", name="usb0")
+    frames: DropOldestQueue[Frame | None] = DropOldestQueue(200)
+    counters, stop = StageCounters(), threading.Event()
+    worker = DecodeWorker(
+        camera, "usb0", 5.0, True, RuntimeConfig(), 0.5, frames, counters,
+        SourceHealth("usb0", camera.url, "usb"), stop, tap=live.tap,
+    )  # fmt: skip
+    thread = threading.Thread(target=worker.run, daemon=True)
+    live.start()
+    thread.start()
+    try:
+        time.sleep(8.0)
+        assert capture.started is not None and live.clips is not None
+        clip = render_live_clip(live, "usb0", 5.0)
+        # The same frames with a microphone's sound (the beeps, on the camera's wall clock).
+        with_sound = save_clip(live.clips, 5.0, tmp_path, "usb0", _beeps(capture.started))
+    finally:
+        stop.set()
+        thread.join(10)
+        live.stop()
+        live.join(10)
+    assert counters.frames_decoded >= 7 * 25 and counters.frames_sampled <= counters.frames_decoded / 4
+    path = tmp_path / "usb0.mp4"
+    path.write_bytes(clip.data)
+    assert clip.video_codec == "h264" and clip.audio_codec is None  # no microphone here
+    assert _frame_count(path) >= 0.95 * 5 * 25  # the camera's rate (a frame may be dropped under load)
+    assert with_sound.audio_codec == "aac"
+    assert_in_sync(with_sound.path, 5.0)

@@ -43,7 +43,7 @@ def test_the_save_clip_api_saves_and_serves_a_clip(sync_clip: Path, tmp_path: Pa
         assert body["camera"] == "desk" and body["video_codec"] == "h264" and body["audio_codec"] == "aac"
         assert abs(body["duration_s"] - 4.0) < 0.05 and body["size"] > 10_000
         assert body["download"] == f"/api/clips/{desk}/{body['name']}"
-        on_disk = tmp_path / "data" / "clips" / "desk" / body["name"]
+        on_disk = tmp_path / "data" / "clips" / f"id={desk}" / body["name"]  # kept by camera id
         assert on_disk.stat().st_size == body["size"]
         got = client.get(body["download"])
         assert got.status_code == 200 and got.headers["content-type"] == "video/mp4"

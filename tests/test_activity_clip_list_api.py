@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from tests.conftest import shared_file
 from tests.test_activity_clip import _fill_from_file, sync_clip  # noqa: F401 (fixture)
 from tests.web_util import bearer, ctx_of, login, make_app, wait_buffered
-from vigil.activity.clip import clip_folder, save_clip
+from vigil.activity.clip import clip_folder, named_clip_folder, save_clip
 from vigil.activity.ring import PacketRing
 
 DAY = 86400.0
@@ -36,9 +36,9 @@ def test_clips_are_listed_newest_first_and_deleted(sync_clip: Path, tmp_path: Pa
     ring = PacketRing(seconds=8.0)
     _fill_from_file(ring, sync_clip, wall0=1_700_000_000.0)
     data = tmp_path / "data"
-    old = save_clip(ring, 3.0, clip_folder(data, "desk"), "desk")
-    new = save_clip(ring, 5.0, clip_folder(data, "desk"), "desk")
-    middle = save_clip(ring, 4.0, clip_folder(data, "hall"), "hall")
+    old = save_clip(ring, 3.0, clip_folder(data, desk.id), "desk")
+    new = save_clip(ring, 5.0, clip_folder(data, desk.id), "desk")
+    middle = save_clip(ring, 4.0, clip_folder(data, hall.id), "hall")
     _age(old.path, 2)
     _age(middle.path, 1)
     (data / "secret.txt").write_text("not a clip")
@@ -84,6 +84,51 @@ def test_clips_are_listed_newest_first_and_deleted(sync_clip: Path, tmp_path: Pa
     assert old.path.exists()
 
 
+def test_a_renamed_camera_keeps_its_clips(sync_clip: Path, tmp_path: Path) -> None:  # noqa: F811
+    """Clips are kept by camera id: renamed (`PATCH /api/cameras/{id}`), a camera lists, downloads
+    and deletes the clips it saved under its old name, those of before clips were kept by id too
+    (its name's folder, moved at the first look); a new camera given the old name has none. A
+    name that is no safe path changes nothing on disk; one the API refuses stays refused."""
+    app = make_app(tmp_path)
+    ctx = ctx_of(app)
+    url = str(shared_file("media/activity/asleep/akshint_test_video_sleep.mp4"))
+    desk = ctx.cameras.create(url, "desk", enabled=False)
+    ring = PacketRing(seconds=8.0)
+    _fill_from_file(ring, sync_clip, wall0=1_700_000_000.0)
+    data = tmp_path / "data"
+    saved = save_clip(ring, 5.0, clip_folder(data, desk.id), "desk")  # as POST /api/save-clip does
+    before = save_clip(ring, 3.0, named_clip_folder(data, "desk"), "desk")  # kept by name, before
+    _age(before.path, 1)
+    contents = [saved.path.read_bytes(), before.path.read_bytes()]
+    with TestClient(app, headers=bearer(app)) as client:  # its start moves `before` by id
+        renamed = client.patch(f"/api/cameras/{desk.id}", json={"name": "study"})
+        assert renamed.status_code == 200 and renamed.json()["name"] == "study"
+        listed = client.get("/api/clips", params={"camera": desk.id}).json()["clips"]
+        assert [(c["camera"], c["camera_id"], c["name"]) for c in listed] == [
+            ("study", desk.id, saved.path.name),
+            ("study", desk.id, before.path.name),
+        ]
+        for clip, original, content in zip(listed, (saved, before), contents, strict=True):
+            got = client.get(clip["download"])
+            assert got.status_code == 200 and got.content == content
+            assert abs(clip["duration_s"] - original.duration_s) < 0.1
+        assert not named_clip_folder(data, "desk").exists()  # moved, not copied
+
+        # The old name, given to a new camera, brings none of them.
+        other = client.post("/api/cameras", json={"url": url, "name": "desk", "enabled": False})
+        assert other.status_code in (200, 201), other.text
+        assert client.get("/api/clips", params={"camera": other.json()["id"]}).json()["clips"] == []
+
+        # Names: '..' is a camera name, never a path; one with a slash is refused as before.
+        assert client.patch(f"/api/cameras/{desk.id}", json={"name": ".."}).status_code == 200
+        assert len(client.get("/api/clips", params={"camera": desk.id}).json()["clips"]) == 2
+        assert client.patch(f"/api/cameras/{desk.id}", json={"name": "a/../b"}).status_code == 422
+        assert sorted(p.name for p in (data / "clips").iterdir()) == [f"id={desk.id}"]
+        gone = client.delete(f"/api/clips/{desk.id}/{before.path.name}")
+        assert gone.status_code == 204
+        assert [p.name for p in clip_folder(data, desk.id).iterdir()] == [saved.path.name]
+
+
 def test_the_clips_page_offers_the_cameras_with_activity_on(tmp_path: Path) -> None:
     """No camera with activity on: the page says where to turn it on, and has no form; a stopped
     one is offered disabled, and with no running one the save button is disabled."""
@@ -118,7 +163,8 @@ def test_a_save_prunes_old_clips_and_never_the_new_one(sync_clip: Path, tmp_path
         activity={"clips_keep_days": 7, "clips_max_mb": 0},
     )
     data = tmp_path / "data"
-    desk_folder, gone_folder = clip_folder(data, "desk"), clip_folder(data, "removed")
+    desk_id = next(c.id for c in ctx_of(app).cameras.cameras() if c.name == "desk")
+    desk_folder, gone_folder = clip_folder(data, desk_id), clip_folder(data, desk_id + 100)
     for folder in (desk_folder, gone_folder):
         folder.mkdir(parents=True)
     old = desk_folder / "desk_20261101T000000Z_10s.mp4"
@@ -129,6 +175,7 @@ def test_a_save_prunes_old_clips_and_never_the_new_one(sync_clip: Path, tmp_path
         _age(path, days)
     with TestClient(app, headers=bearer(app)) as client:
         desk = next(c["id"] for c in client.get("/api/cameras").json() if c["name"] == "desk")
+        assert desk == desk_id
         wait_buffered(app, desk, 3.5)  # the file plays in real time
         saved = client.post("/api/save-clip", json={"camera": desk, "seconds": 3})
         assert saved.status_code == 200, saved.text

@@ -38,7 +38,7 @@ def test_save_list_play_and_delete_a_clip(sync_clip: Path, tmp_path: Path) -> No
     url = str(shared_file("media/activity/asleep/akshint_test_video_sleep.mp4"))
     porch = ctx_of(app).cameras.create(url, "porch", enabled=False, activity=True)
     desk_id = next(c.id for c in ctx_of(app).cameras.cameras() if c.name == "desk")
-    folder = tmp_path / "data" / "clips" / "desk"
+    folder = tmp_path / "data" / "clips" / f"id={desk_id}"  # kept by camera id
     shots = tmp_path / "shots"
     shots.mkdir()
 

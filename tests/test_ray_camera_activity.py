@@ -93,7 +93,7 @@ def test_activity_runs_on_the_node_and_the_server_shows_it(
         ask = {"camera": first["camera_id"], "seconds": CLIP_S}
         body = until(lambda: _full_clip(client.post("/api/save-clip", json=ask, headers=admin)), 30, "a clip")
         assert body["camera"] == CAMERA and body["video_codec"] == "h264" and body["audio_codec"] == "aac"
-        on_disk = tmp_path / "data" / "clips" / CAMERA / body["name"]
+        on_disk = tmp_path / "data" / "clips" / f"id={first['camera_id']}" / body["name"]
         assert on_disk.stat().st_size == body["size"] and on_disk.stat().st_mode & 0o777 == 0o600
         got = client.get(body["download"], headers=admin)
         assert got.status_code == 200 and got.content == on_disk.read_bytes()

@@ -16,14 +16,16 @@ Listing, deleting and pruning the saved clips: vigil/activity/clip_files.py."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import heapq
 import io
+import logging
 import os
 import re
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from fractions import Fraction
@@ -49,9 +51,13 @@ __all__ = [
     "ClipUnavailable",
     "RenderedClip",
     "SavedClip",
+    "adopt_clips",
+    "adopt_named_folders",
+    "camera_clip_folder",
     "clip_folder",
     "clip_path",
     "clips_root",
+    "named_clip_folder",
     "publish_clip",
     "render_clip",
     "render_live_clip",
@@ -59,6 +65,8 @@ __all__ = [
     "write_mp4",
 ]
 
+
+log = logging.getLogger(__name__)
 
 # A microphone's sound from `start` to `end` (wall clock) as 16 kHz mono float, or None without it.
 MicrophoneSound = Callable[[float, float], np.ndarray | None]
@@ -107,24 +115,106 @@ def clips_root(data_dir: Path) -> Path:
     return data_dir / "clips"
 
 
-def clip_folder(data_dir: Path, camera: str) -> Path:
-    """`<data_dir>/clips/<camera>`: the camera's own folder. A name that is not filename-safe as
-    it is gets a short hash of the exact name after its safe form ("front door" ->
-    `front_door-<8 hex>`), so two cameras never share a folder ("front door" and "front_door"
-    did: each listed, pruned and could delete the other's clips)."""
+def clip_folder(data_dir: Path, camera_id: int) -> Path:
+    """`<data_dir>/clips/id=<camera id>`: the camera's own folder, named by its row id, which a
+    rename keeps (a name-keyed folder lost a renamed camera's clips). `=` never occurs in the
+    folders named after cameras before (`named_clip_folder`), so the two kinds never meet."""
+    return clips_root(data_dir) / f"id={int(camera_id)}"
+
+
+def named_clip_folder(data_dir: Path, camera: str) -> Path:
+    """Where clips were kept before they were kept by camera id: `<data_dir>/clips/<camera>`. A
+    name that is not filename-safe as it is gets a short hash of the exact name after its safe
+    form ("front door" -> `front_door-<8 hex>`), so two cameras never shared a folder."""
     safe = _SAFE.sub("_", camera).strip("._") or "camera"
     if safe != camera:
         safe = f"{safe}-{hashlib.sha256(camera.encode()).hexdigest()[:8]}"
     return clips_root(data_dir) / safe
 
 
-def clip_path(data_dir: Path, camera: str, name: str) -> Path:
-    """A saved clip's path; ClipNotFound for a name that is not one (no path tricks)."""
+def camera_clip_folder(data_dir: Path, camera_id: int, camera: str) -> Path:
+    """The camera's folder (`clip_folder`), with the clips its name's folder still holds from
+    before clips were kept by id moved into it first (`adopt_clips`)."""
+    folder = clip_folder(data_dir, camera_id)
+    adopt_clips(named_clip_folder(data_dir, camera), folder)
+    return folder
+
+
+def adopt_named_folders(data_dir: Path, cameras: Iterable[tuple[int, str]]) -> int:
+    """At the server's start, before any rename: each listed camera (id, name) takes the clips its
+    name's folder holds from before clips were kept by id. Returns how many moved; a folder that
+    cannot be moved is logged and left (its clips stay where they are, nothing is lost)."""
+    moved = 0
+    for camera_id, name in cameras:
+        try:
+            moved += len(adopt_clips(named_clip_folder(data_dir, name), clip_folder(data_dir, camera_id)))
+        except OSError as exc:
+            log.warning("the clips of camera %s could not be moved to its folder: %s", name, exc)
+    if moved:
+        log.info("%d clip(s) moved from their camera's name folder to its id folder", moved)
+    return moved
+
+
+def adopt_clips(source: Path, target: Path) -> list[Path]:
+    """Moves the clips of `source` into `target` and removes `source` once empty; returns their
+    new paths. Never loses a clip: a whole folder is renamed when `target` does not exist yet
+    (atomic), else each clip is hard-linked into `target` (under a free name: `-2`, `-3`...)
+    before its old name is removed, so a crash or a concurrent call leaves a clip under one name
+    or both, never none. Nothing to do (no such folder: the usual case) costs one stat."""
+    if not source.is_dir() or source.is_symlink():
+        return []
+    try:
+        make_private_dir(target.parent)
+        os.rename(source, target)  # fails when target exists (and holds anything)
+        return [target / p.name for p in _clips_in(target)]
+    except FileNotFoundError:
+        return []  # adopted meanwhile by another request
+    except OSError:
+        pass  # target exists: merge
+    make_private_dir(target)
+    moved = [path for clip in _clips_in(source) if (path := _move_clip(clip, target)) is not None]
+    with contextlib.suppress(OSError):  # not empty: a temporary of a save in progress stays
+        source.rmdir()
+    return moved
+
+
+def _clips_in(folder: Path) -> list[Path]:
+    try:
+        return sorted(p for p in folder.iterdir() if CLIP_NAME.match(p.name) and not p.name.startswith("."))
+    except OSError:
+        return []
+
+
+def _move_clip(clip: Path, target: Path) -> Path | None:
+    """`clip` linked into `target`, then unlinked; None when it went meanwhile."""
+    base, n = clip.stem, 1
+    try:
+        while True:
+            path = target / (clip.name if n == 1 else f"{base}-{n}.mp4")
+            try:
+                os.link(clip, path, follow_symlinks=False)
+                break
+            except FileExistsError:
+                if path.samefile(clip):
+                    break  # linked by an earlier, interrupted move
+                n += 1
+        clip.unlink(missing_ok=True)
+    except FileNotFoundError:
+        return None  # moved or deleted meanwhile
+    except OSError as exc:  # it stays where it is, listed again once this can work
+        log.warning("clip %s could not be moved to %s: %s", clip, target, exc)
+        return None
+    return path
+
+
+def clip_path(folder: Path, name: str) -> Path:
+    """A saved clip's path in a camera's folder; ClipNotFound for a name that is not one (no path
+    tricks)."""
     if not CLIP_NAME.match(name) or name.startswith("."):
         raise ClipNotFound(f"no clip named {name!r}")
-    path = clip_folder(data_dir, camera) / name
+    path = folder / name
     if not path.is_file():
-        raise ClipNotFound(f"no clip named {name!r} for camera {camera}")
+        raise ClipNotFound(f"no clip named {name!r} for this camera")
     return path
 
 

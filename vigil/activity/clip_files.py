@@ -1,4 +1,4 @@
-"""Saved clips as files, in `<data_dir>/clips/<camera>/` (vigil/activity/clip.py writes them):
+"""Saved clips as files, in `<data_dir>/clips/id=<camera id>/` (vigil/activity/clip.py writes them):
 listing them (size and save time from the file system, duration and codecs probed by PyAV, the
 start from the name), deleting one, and pruning after each save (older than
 `activity.clips_keep_days`, beyond `activity.clips_max_mb` a camera)."""
@@ -26,12 +26,13 @@ _NAME_STAMP = re.compile(r"_(\d{8}T\d{6})Z_[0-9.e+-]+s(?:-\d+)?\.mp4$")  # publi
 STALE_PART_S = 3600.0  # a temporary older than this was left by a crash (a save takes milliseconds)
 
 
-def delete_clip(data_dir: Path, camera: str, name: str) -> None:
-    """Removes a saved clip; ClipNotFound when there is none by that name (or it just went)."""
+def delete_clip(folder: Path, name: str) -> None:
+    """Removes a saved clip of a camera's folder; ClipNotFound when there is none by that name (or
+    it just went)."""
     try:
-        clip_path(data_dir, camera, name).unlink()
+        clip_path(folder, name).unlink()
     except FileNotFoundError as exc:  # deleted between the check and the unlink
-        raise ClipNotFound(f"no clip named {name!r} for camera {camera}") from exc
+        raise ClipNotFound(f"no clip named {name!r} for this camera") from exc
 
 
 @dataclass(frozen=True)

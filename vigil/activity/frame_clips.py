@@ -1,11 +1,14 @@
-"""Clips of cameras that give no packets (USB, OpenCV): the frames the camera's analysis already
-sees (the analysis rate, 5 fps by default) are encoded as H.264 into the same packet ring as a
-stream's packets (ring.py), on a thread of their own, so `/api/save-clip` works the same way.
+"""Clips of cameras that give no packets (USB, OpenCV): every frame the camera gives, at its own
+rate, is encoded as H.264 into the same packet ring as a stream's packets (ring.py), on a thread
+of its own, so `/api/save-clip` works the same way. The decode thread offers each frame
+(media_tap.py) and never waits: a frame that comes while the encoder is busy replaces the one
+waiting, so a machine too slow for the camera's rate gives a clip with fewer frames, never a
+late camera.
 
 This is the one case where clips cost something while nobody saves: x264 `ultrafast` at the
-analysis rate (docs/activity.md, "Cost"). The picture of such a clip has the analysis rate, not
-the camera's; its sound is the microphone's when the camera's activity hears one (a USB camera
-has no sound track of its own)."""
+camera's rate, about 13-28 MB for 30 s of 720p at 30 fps (docs/activity.md, "Cost"). Its sound
+is the microphone's when the camera's activity hears one (a USB camera has no sound track of its
+own)."""
 
 from __future__ import annotations
 
@@ -13,30 +16,40 @@ import io
 import logging
 import threading
 from fractions import Fraction
-from typing import Any
+from typing import Any, cast
 
 import av
+import cv2
+from av.video.frame import PictureType
 
 from vigil.activity.ring import PacketRing
 from vigil.live.queues import DropOldestQueue
-from vigil.types import Frame
+from vigil.types import Image
 
 __all__ = ["FrameEncoder"]
 
 log = logging.getLogger(__name__)
 TIME_BASE = Fraction(1, 1000)  # frame times in ms from the first frame's wall clock
 KEYFRAME_EVERY_S = 2.0  # a clip starts on a keyframe: at most this much more is kept
+# x264's own limit between keyframes, in frames: above what KEYFRAME_EVERY_S gives at any camera
+# rate, so keyframes come by time (forced), whatever the rate.
+_MAX_KEYINT = 1000
 
 
 class FrameEncoder:
-    """`offer` (the analysis thread, never blocks: a frame that arrives while one is encoded
-    replaces it) -> encoded on this object's thread -> `ring`."""
+    """`offer` (the decode thread, never blocks: a frame that arrives while one is encoded
+    replaces the one waiting) -> encoded on this object's thread -> `ring`."""
 
-    def __init__(self, ring: PacketRing, camera: str, fps: float) -> None:
-        self.ring, self.camera, self.fps = ring, camera, fps
-        self._frames: DropOldestQueue[Frame | None] = DropOldestQueue(2)
+    def __init__(self, ring: PacketRing, camera: str) -> None:
+        self.ring, self.camera = ring, camera
+        self._frames: DropOldestQueue[tuple[Image, float] | None] = DropOldestQueue(2)
         self._thread = threading.Thread(target=self._run, name=f"{camera}-clip-encoder", daemon=True)
         self._running = False
+        self._stream: Any = None
+        self._size: tuple[int, int] | None = None
+        self._origin = 0.0  # wall clock of the stream's pts 0
+        self._last_pts = -1
+        self._next_keyframe = 0
         self.encoded = 0
         self.error: str | None = None
 
@@ -44,8 +57,9 @@ class FrameEncoder:
         self._running = True
         self._thread.start()
 
-    def offer(self, frame: Frame) -> None:
-        self._frames.put(frame)
+    def offer(self, image: Image, wall: float) -> None:
+        """A frame (BGR) and the wall-clock time the camera gave it."""
+        self._frames.put((image, wall))
 
     def stop(self) -> None:
         self._frames.put(None, droppable=False)
@@ -55,44 +69,52 @@ class FrameEncoder:
             self._thread.join(timeout)
 
     def _run(self) -> None:
-        stream: Any = None
-        size: tuple[int, int] | None = None
-        origin = 0.0
-        last_pts = -1
         try:
-            while (frame := self._frames.get()) is not None:
-                height, width = frame.image.shape[:2]
-                if (width, height) != size:  # first frame, or the camera changed its size
-                    stream, size, origin, last_pts = (
-                        self._new_stream(width, height),
-                        (width, height),
-                        frame.wall_ts,
-                        -1,
-                    )
-                    self.ring.opened(stream, None)
-                pts = round((frame.wall_ts - origin) / TIME_BASE)
-                if pts <= last_pts:
-                    continue  # times must grow
-                last_pts = pts
-                picture = av.VideoFrame.from_ndarray(frame.image, format="bgr24")
-                picture.pts, picture.time_base = pts, TIME_BASE
-                self.ring.frame_time(float(pts * TIME_BASE), frame.wall_ts)
-                for packet in stream.encode(picture):
-                    self.ring.add(packet, True)
-                self.encoded += 1
+            self._encode_all()
         except Exception as exc:  # clips stop; the camera and its activity go on
             self.error = f"clip encoding stopped: {exc}"
             log.exception("%s: clip encoding stopped", self.camera)
             self.ring.close(error=self.error)
 
-    def _new_stream(self, width: int, height: int) -> Any:
-        """An H.264 encoder whose stream is the ring's template. MPEG-TS has no global header:
-        x264 then repeats its SPS/PPS before every keyframe, so a clip can start on any of them."""
-        holder = av.open(io.BytesIO(), "w", format="mpegts")
-        keyint = max(1, round(self.fps * KEYFRAME_EVERY_S))
-        options = {"preset": "ultrafast", "tune": "zerolatency", "g": str(keyint), "bf": "0"}
-        rate = Fraction(self.fps).limit_denominator(1000)
-        return holder.add_stream(
-            "libx264", rate=rate, width=width - width % 2, height=height - height % 2, time_base=TIME_BASE,
-            options=options,
-        )  # fmt: skip
+    def _encode_all(self) -> None:
+        while (item := self._frames.get()) is not None:
+            self.encode(*item)
+
+    def encode(self, image: Image, wall: float) -> None:
+        """Encodes one frame into the ring now, on the caller's thread (this object's, or a
+        benchmark's)."""
+        height, width = image.shape[0] & ~1, image.shape[1] & ~1  # 4:2:0 wants even sizes
+        if (width, height) != self._size:  # first frame, or the camera changed its size
+            self._stream, self._size = _new_stream(width, height), (width, height)
+            self._origin, self._last_pts, self._next_keyframe = wall, -1, 0
+            self.ring.opened(self._stream, None)
+        pts = round((wall - self._origin) / TIME_BASE)
+        if pts <= self._last_pts:
+            return  # times must grow
+        # A packet's duration is its frame's interval to the one before (the camera's rate as it
+        # comes; the encoder would take its nominal 24 fps): where a clip's last frame ends.
+        interval = pts - self._last_pts if self._last_pts >= 0 else None
+        self._last_pts = pts
+        # OpenCV's BGR -> I420 (BT.601, limited range, as FFmpeg's own conversion) takes a third
+        # of the time of PyAV's (1.6 against 7.6 ms a 720p frame).
+        yuv = cast(Image, cv2.cvtColor(image[:height, :width], cv2.COLOR_BGR2YUV_I420))
+        picture = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
+        picture.pts, picture.time_base = pts, TIME_BASE
+        if pts >= self._next_keyframe:  # keyframes by time: the camera's rate is not known ahead
+            picture.pict_type = PictureType.I
+            self._next_keyframe = pts + round(KEYFRAME_EVERY_S / TIME_BASE)
+        self.ring.frame_time(float(pts * TIME_BASE), wall)
+        for packet in self._stream.encode(picture):
+            if interval is not None:
+                packet.duration = interval
+            self.ring.add(packet, True)
+        self.encoded += 1
+
+
+def _new_stream(width: int, height: int) -> Any:
+    """An H.264 encoder whose stream is the ring's template. MPEG-TS has no global header: x264
+    then repeats its SPS/PPS before every keyframe, so a clip can start on any of them. One thread:
+    x264's own would spread a camera's clips over every core."""
+    holder = av.open(io.BytesIO(), "w", format="mpegts")
+    options = {"preset": "ultrafast", "tune": "zerolatency", "g": str(_MAX_KEYINT), "bf": "0", "threads": "1"}
+    return holder.add_stream("libx264", width=width, height=height, time_base=TIME_BASE, options=options)

@@ -89,11 +89,12 @@ class LiveActivity:
         sink: SegmentSink | None = None,
         audio: AudioSource = "none",
         microphone: DeviceSelector = None,
-        encode_frames_fps: float | None = None,
+        encode_frames: bool = False,
     ) -> None:
         """`audio`: where the sound comes from (`microphone`: the device `microphone` selects).
-        The clip ring is kept when `options.clip_buffer_s` > 0: from the source's packets, or for
-        a source without packets (USB) from the offered frames encoded at `encode_frames_fps`."""
+        The clip ring is kept when `options.clip_buffer_s` > 0: from the source's packets, or with
+        `encode_frames` (a source without packets: USB) from every frame the decode thread hands
+        to `tap`, encoded at the camera's rate."""
         self.camera, self.options, self.classifier, self.sink = camera, options, classifier, sink
         self._model_dirs = list(model_dirs)
         self._frames: DropOldestQueue[Frame | None] = DropOldestQueue(1)
@@ -118,10 +119,11 @@ class LiveActivity:
         elif audio == "microphone":
             keep = max(30.0, options.clip_buffer_s + 5.0)  # a clip's sound too
             self._sound = MicrophoneFeed(camera, self.feed_audio, self._model_dirs, microphone, keep)
-        self.tap = CameraMedia(self.clips, stream_audio, camera) if self.clips or stream_audio else None
         self._encoder: FrameEncoder | None = None
-        if self.clips is not None and encode_frames_fps:
-            self._encoder = FrameEncoder(self.clips, camera, encode_frames_fps)
+        if self.clips is not None and encode_frames:
+            self._encoder = FrameEncoder(self.clips, camera)
+        wanted = self.clips is not None or stream_audio is not None
+        self.tap = CameraMedia(self.clips, stream_audio, camera, self._encoder) if wanted else None
 
     def start(self) -> None:
         if self._encoder is not None:
@@ -179,10 +181,7 @@ class LiveActivity:
         return True
 
     def offer(self, frame: Frame) -> None:
-        """From the pipeline's analysis thread: keeps the frame when a sample is due (and hands
-        every frame to the clip encoder of a source without packets)."""
-        if self._encoder is not None:
-            self._encoder.offer(frame)
+        """From the pipeline's analysis thread: keeps the frame when a sample is due."""
         if self.due(frame):
             self._frames.put(frame)
 

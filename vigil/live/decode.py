@@ -32,6 +32,13 @@ class MediaTap(PacketTap, Protocol):
     def frame_time(self, source_pts: float, wall: float) -> None:
         """A sampled frame: its pts as the source gave it (seconds) and its `Frame.wall_ts`."""
 
+    @property
+    def wants_frames(self) -> bool:
+        """Whether `decoded` is to see every decoded frame (a USB camera's clip encoder)."""
+
+    def decoded(self, raw: RawFrame, wall: float) -> None:
+        """Every decoded frame, sampled or not, with its wall-clock time."""
+
 
 class DecodeWorker:
     def __init__(
@@ -141,12 +148,17 @@ class DecodeWorker:
         self.counters.ms_decode += (time.perf_counter() - start) * 1000
         if self.realtime and not live:
             self.pacer.wait(pts, self.stop)
+        wall: float | None = None
+        if self.tap is not None and self.tap.wants_frames:  # a USB camera's clips: every frame
+            wall = self._wall_ts(pts, live)
+            self.tap.decoded(raw, wall)
         if not self.sampler.take(pts):
             return
         start = time.perf_counter()
         image = raw.to_bgr()
         self.counters.ms_decode += (time.perf_counter() - start) * 1000
-        wall = self._wall_ts(pts, live)
+        if wall is None:
+            wall = self._wall_ts(pts, live)
         if self.tap is not None:
             self.tap.frame_time(raw.pts, wall)
         self.health.last_frame_ts = wall

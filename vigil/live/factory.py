@@ -59,8 +59,8 @@ class PipelineFactory:
                     if audio == "microphone"
                     else None
                 ),
-                # USB cameras give frames, no packets: their clips encode the analysed frames.
-                encode_frames_fps=(camera.fps or self.settings.analysis_fps) if usb else None,
+                # USB cameras give frames, no packets: their clips encode every frame they give.
+                encode_frames=usb,
             )
         return CameraPipeline(
             name,

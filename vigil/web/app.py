@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from vigil import __version__
+from vigil.activity.clip import adopt_named_folders
 from vigil.activity.reports import ReportService, report_metrics, start_report_service
 from vigil.batch.step5 import Step5Store, step5_defaults
 from vigil.config import VigilSettings
@@ -133,6 +134,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     reports: ReportService | None = None
     takeover: CameraTakeover | None = None
     try:  # whatever fails at start, the cameras, jobs and store are closed
+        # Saved clips are kept by camera id: those still in a name's folder follow their camera
+        # before anything can rename it.
+        cameras = [(c.id, c.name) for c in ctx.cameras.cameras()]
+        await run_in_threadpool(adopt_named_folders, ctx.settings.data_dir, cameras)
         if ctx.settings.web.start_cameras:
             await run_in_threadpool(ctx.cameras.start_enabled)
             if ctx.settings.web.camera_takeover_s > 0:

@@ -1,5 +1,5 @@
 """`POST /api/save-clip` (the seed's name): the last N seconds of a live camera's video and audio,
-in sync, as an MP4 written to `<data_dir>/clips/<camera>/`, remuxed from the packets the camera's
+in sync, as an MP4 written to `<data_dir>/clips/id=<camera id>/`, remuxed from the packets the camera's
 decode thread keeps while activity analysis is on (vigil/activity/ring.py, clip.py); `GET
 /api/clips/{camera_id}/{name}` downloads it, `DELETE` removes it, `GET /api/clips` lists them
 (the /activity/clips page uses all four). Each save prunes old clips (`activity.clips_keep_days`,
@@ -23,7 +23,7 @@ from vigil.activity.clip import (
     MAX_CLIP_SECONDS,
     RenderedClip,
     SavedClip,
-    clip_folder,
+    camera_clip_folder,
     clip_path,
     publish_clip,
     render_live_clip,
@@ -57,7 +57,7 @@ class _ClipFileOut(BaseModel):
 
     camera_id: int
     camera: str
-    name: str = Field(description="File name in <data_dir>/clips/<camera>/")
+    name: str = Field(description="File name in <data_dir>/clips/id=<camera_id>/")
     size: int = Field(description="Bytes")
 
 
@@ -109,7 +109,7 @@ async def save_clip_route(body: SaveClipIn, ctx: Ctx, _: Admin) -> SavedClipOut:
     the buffer."""
     info = ctx.cameras.get(body.camera)
     rendered = await run_in_threadpool(_render, ctx, body.camera, info.name, body.seconds)
-    saved, pruned = await run_in_threadpool(_save, ctx, info.name, rendered)
+    saved, pruned = await run_in_threadpool(_save, ctx, info, rendered)
     return SavedClipOut(
         camera_id=info.id,
         camera=info.name,
@@ -125,11 +125,12 @@ async def save_clip_route(body: SaveClipIn, ctx: Ctx, _: Admin) -> SavedClipOut:
     )
 
 
-def _save(ctx: WebContext, camera: str, rendered: RenderedClip) -> tuple[SavedClip, list[FilePath]]:
-    """Writes the clip, then prunes the old ones (never this one)."""
+def _save(ctx: WebContext, info: CameraInfo, rendered: RenderedClip) -> tuple[SavedClip, list[FilePath]]:
+    """Writes the clip into the camera's folder (kept by id: a camera renamed during the save
+    still finds it), then prunes the old ones (never this one)."""
     data_dir = ctx.settings.data_dir
-    folder = clip_folder(data_dir, camera)
-    saved = publish_clip(rendered, folder, camera)
+    folder = camera_clip_folder(data_dir, info.id, info.name)
+    saved = publish_clip(rendered, folder, info.name)
     return saved, prune_clips(data_dir, folder, _retention(ctx.settings.activity), keep=saved.path)
 
 
@@ -153,7 +154,7 @@ def _render(ctx: WebContext, camera_id: int, camera: str, seconds: float) -> Ren
 )
 def download_clip(camera_id: int, name: ClipName, ctx: Ctx, _: Admin) -> FileResponse:
     info = ctx.cameras.get(camera_id)
-    path = clip_path(ctx.settings.data_dir, info.name, name)
+    path = clip_path(camera_clip_folder(ctx.settings.data_dir, info.id, info.name), name)
     return FileResponse(path, media_type="video/mp4", filename=path.name)
 
 
@@ -166,7 +167,7 @@ def download_clip(camera_id: int, name: ClipName, ctx: Ctx, _: Admin) -> FileRes
 )
 def remove_clip(camera_id: int, name: ClipName, ctx: Ctx, _: Admin) -> Response:
     info = ctx.cameras.get(camera_id)
-    delete_clip(ctx.settings.data_dir, info.name, name)
+    delete_clip(camera_clip_folder(ctx.settings.data_dir, info.id, info.name), name)
     return Response(status_code=204)
 
 
@@ -176,12 +177,17 @@ def list_clips(
     _: Admin,
     camera: Annotated[int | None, Query(description="Only this camera's clips (its id)")] = None,
 ) -> ClipListOut:
-    """Clips of the cameras listed by GET /api/cameras (a removed camera's clips are not listed;
-    they go when they are older than `activity.clips_keep_days`). Duration and codecs are read
+    """Clips of the cameras listed by GET /api/cameras, under their current names (a renamed
+    camera keeps its clips; a removed camera's are not listed and go when they are older than
+    `activity.clips_keep_days`). Duration and codecs are read
     from each file (its MP4 header), size and save time from the file system."""
     cameras = [ctx.cameras.get(camera)] if camera is not None else ctx.cameras.cameras()
     data_dir = ctx.settings.data_dir
-    clips = [_clip_out(info, c) for info in cameras for c in saved_clips(clip_folder(data_dir, info.name))]
+    clips = [
+        _clip_out(info, c)
+        for info in cameras
+        for c in saved_clips(camera_clip_folder(data_dir, info.id, info.name))
+    ]
     clips.sort(key=lambda c: (c.saved, c.name), reverse=True)
     options = ctx.settings.activity
     return ClipListOut(
