@@ -361,8 +361,9 @@ def test_a_usb_camera_s_clip_has_the_camera_s_frame_rate(
     """Through the decode thread of a live camera with activity on (`LiveActivity(encode_frames=
     True)`'s tap, as vigil/live/factory.py builds it for a USB URL): the real `UsbSource` reads
     a 25 fps camera (the flash-and-beep clip through OpenCV, in real time), the analysis samples
-    it at 5 fps, and the clip has all 25 frames a second (it had the 5 analysed ones, so a flash,
-    one frame long, was mostly missing), in sync with the microphone's beeps."""
+    it at 5 fps, and the clip has all 25 frames a second with `clip_max_fps: 0` (it had the 5
+    analysed ones, so a flash, one frame long, was mostly missing), in sync with the
+    microphone's beeps."""
     from vigil.activity.classify import RulesClassifier
     from vigil.activity.clip import render_live_clip
     from vigil.activity.live import LiveActivity
@@ -377,9 +378,8 @@ def test_a_usb_camera_s_clip_has_the_camera_s_frame_rate(
             self._capture = cast(cv2.VideoCapture, capture)
 
     monkeypatch.setattr("vigil.live.decode.open_source", lambda url, *args, **kwargs: FileCamera(url))
-    live = LiveActivity(
-        "usb0", ActivitySettings(clip_buffer_s=8.0), [], RulesClassifier(), encode_frames=True
-    )
+    uncapped = ActivitySettings(clip_buffer_s=8.0, clip_max_fps=0)
+    live = LiveActivity("usb0", uncapped, [], RulesClassifier(), encode_frames=True)
     assert live.tap is not None and live.tap.wants_frames
     camera = CameraConfig(url="usb:0", name="usb0")
     frames: DropOldestQueue[Frame | None] = DropOldestQueue(200)
@@ -409,3 +409,39 @@ def test_a_usb_camera_s_clip_has_the_camera_s_frame_rate(
     assert _frame_count(path) >= 0.95 * 5 * 25  # the camera's rate (a frame may be dropped under load)
     assert with_sound.audio_codec == "aac"
     assert_in_sync(with_sound.path, 5.0)
+
+
+def test_the_clip_frame_rate_cap_keeps_the_average_rate_asked() -> None:
+    """25 fps offered, capped at 10: 10 a second (every 2nd or 3rd frame), not every other one;
+    at 15 from 30 fps every other frame; no cap keeps all; a stall restarts the schedule."""
+    from vigil.activity.frame_clips import FrameRateCap
+
+    def kept(max_fps: float, fps: float, seconds: float, start: float = 1000.0) -> list[float]:
+        cap = FrameRateCap(max_fps)
+        times = [start + i / fps for i in range(round(seconds * fps))]
+        return [t for t in times if cap.take(t)]
+
+    assert len(kept(10, 25, 4)) == 40
+    assert len(kept(15, 30, 4)) == 60 and len(kept(0, 30, 4)) == 120
+    assert len(kept(30, 25, 4)) == 100  # a cap above the camera's rate keeps every frame
+    cap = FrameRateCap(10)
+    assert cap.take(0.0) and not cap.take(0.05) and cap.take(5.0)  # after a 5 s gap
+    assert not cap.take(5.05) and cap.take(5.1)  # no burst to catch up
+
+
+def test_a_capped_encoder_encodes_only_the_frames_it_keeps(tmp_path: Path) -> None:
+    from vigil.activity.frame_clips import FrameEncoder
+
+    ring = PacketRing(seconds=8.0)
+    encoder = FrameEncoder(ring, "usb0", max_fps=5)
+    encoder.start()
+    picture = np.zeros((48, 64, 3), np.uint8)
+    try:
+        for index in range(50):  # 2 s at 25 fps, offered slowly enough that none is replaced
+            picture[:] = index
+            encoder.offer(picture.copy(), 1000.0 + index / 25)
+            time.sleep(0.01)
+    finally:
+        encoder.stop()
+        encoder.join(10)
+    assert encoder.error is None and encoder.encoded == 10

@@ -6,7 +6,9 @@ waiting, so a machine too slow for the camera's rate gives a clip with fewer fra
 late camera.
 
 This is the one case where clips cost something while nobody saves: x264 `ultrafast` at the
-camera's rate, about 13-28 MB for 30 s of 720p at 30 fps (docs/activity.md, "Cost"). Its sound
+camera's rate, at most `activity.clip_max_fps` (15 by default: about half the 16.8% of a core a
+720p camera at 30 fps costs uncapped), about 13-28 MB for 30 s of 720p at 30 fps
+(docs/activity.md, "Cost"). Its sound
 is the microphone's when the camera's activity hears one (a USB camera has no sound track of its
 own)."""
 
@@ -26,7 +28,7 @@ from vigil.activity.ring import PacketRing
 from vigil.live.queues import DropOldestQueue
 from vigil.types import Image
 
-__all__ = ["FrameEncoder"]
+__all__ = ["FrameEncoder", "FrameRateCap"]
 
 log = logging.getLogger(__name__)
 TIME_BASE = Fraction(1, 1000)  # frame times in ms from the first frame's wall clock
@@ -36,12 +38,38 @@ KEYFRAME_EVERY_S = 2.0  # a clip starts on a keyframe: at most this much more is
 _MAX_KEYINT = 1000
 
 
+class FrameRateCap:
+    """Which frames to keep so that at most `max_fps` a second are (0: all). Frames are kept on a
+    schedule of 1/max_fps steps, so a 25 fps camera capped at 10 gives 10 a second on average
+    (every second or third frame), not every other one; after a stall the schedule starts again
+    from the next frame rather than keeping a burst."""
+
+    _EARLY_S = 0.002  # a frame this early for its step still counts (the camera's clock jitters)
+
+    def __init__(self, max_fps: float) -> None:
+        self._step = 1.0 / max_fps if max_fps > 0 else 0.0
+        self._due: float | None = None
+
+    def take(self, wall: float) -> bool:
+        if not self._step:
+            return True
+        if self._due is not None and wall < self._due - self._EARLY_S:
+            return False
+        # The next step from this one's due time (the average rate holds when frames come late for
+        # their step), but at least 3/4 of a step from this frame (no burst after a stall).
+        following = self._due + self._step if self._due is not None else wall + self._step
+        self._due = max(following, wall + 0.75 * self._step)
+        return True
+
+
 class FrameEncoder:
     """`offer` (the decode thread, never blocks: a frame that arrives while one is encoded
-    replaces the one waiting) -> encoded on this object's thread -> `ring`."""
+    replaces the one waiting) -> encoded on this object's thread -> `ring`. `max_fps`: at most
+    this many frames a second are encoded (0: every frame offered)."""
 
-    def __init__(self, ring: PacketRing, camera: str) -> None:
+    def __init__(self, ring: PacketRing, camera: str, max_fps: float = 0.0) -> None:
         self.ring, self.camera = ring, camera
+        self._cap = FrameRateCap(max_fps)
         self._frames: DropOldestQueue[tuple[Image, float] | None] = DropOldestQueue(2)
         self._thread = threading.Thread(target=self._run, name=f"{camera}-clip-encoder", daemon=True)
         self._running = False
@@ -59,7 +87,8 @@ class FrameEncoder:
 
     def offer(self, image: Image, wall: float) -> None:
         """A frame (BGR) and the wall-clock time the camera gave it."""
-        self._frames.put((image, wall))
+        if self._cap.take(wall):
+            self._frames.put((image, wall))
 
     def stop(self) -> None:
         self._frames.put(None, droppable=False)

@@ -93,8 +93,8 @@ class LiveActivity:
     ) -> None:
         """`audio`: where the sound comes from (`microphone`: the device `microphone` selects).
         The clip ring is kept when `options.clip_buffer_s` > 0: from the source's packets, or with
-        `encode_frames` (a source without packets: USB) from every frame the decode thread hands
-        to `tap`, encoded at the camera's rate."""
+        `encode_frames` (a source without packets: USB) from the frames the decode thread hands
+        to `tap`, encoded at the camera's rate up to `options.clip_max_fps`."""
         self.camera, self.options, self.classifier, self.sink = camera, options, classifier, sink
         self._model_dirs = list(model_dirs)
         self._frames: DropOldestQueue[Frame | None] = DropOldestQueue(1)
@@ -121,7 +121,7 @@ class LiveActivity:
             self._sound = MicrophoneFeed(camera, self.feed_audio, self._model_dirs, microphone, keep)
         self._encoder: FrameEncoder | None = None
         if self.clips is not None and encode_frames:
-            self._encoder = FrameEncoder(self.clips, camera)
+            self._encoder = FrameEncoder(self.clips, camera, options.clip_max_fps)
         wanted = self.clips is not None or stream_audio is not None
         self.tap = CameraMedia(self.clips, stream_audio, camera, self._encoder) if wanted else None
 

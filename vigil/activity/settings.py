@@ -81,6 +81,14 @@ class ActivitySettings(BaseModel):
         description="Live cameras with activity on keep this many seconds of their compressed video "
         "and audio for POST /api/save-clip (0: off; memory: the stream's bitrate times this)",
     )
+    clip_max_fps: float = Field(
+        15.0,
+        ge=0,
+        le=120,
+        description="Cameras that give frames, not packets (USB): their clips encode at most this many "
+        "frames a second (0: every frame the camera gives); about 5.6 ms of CPU a 720p frame, always, "
+        "while clip_buffer_s > 0",
+    )
     clips_keep_days: float = Field(
         30.0,
         ge=0,
