@@ -1,10 +1,11 @@
 """Face covering styles (issue 17): each style hides the face from three detectors on a real
 photo, leaves the rest of the frame as it was, and copes with boxes at and beyond the edges; the
-default blur does not read as a face on crowd frames where a plain blur did, and carries no
-identity for the store's embedder."""
+default blur and the pixelation do not read as a face on crowd frames where earlier versions did,
+the pixelation is blocks of the blur, and no style carries identity for the store's embedder."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import av
@@ -12,7 +13,14 @@ import numpy as np
 import pytest
 
 from tests.conftest import read_image, shared_file
-from vigil.anonymize.styles import FACE_STYLES, FaceRegion, FaceStyle, cover_faces, padded_box
+from vigil.anonymize.styles import (
+    FACE_STYLES,
+    PIXEL_CELLS,
+    FaceRegion,
+    FaceStyle,
+    cover_faces,
+    padded_box,
+)
 from vigil.config import StoreConfig
 from vigil.detect import create_detector
 from vigil.detect.base import DetectorConfigBase
@@ -80,9 +88,11 @@ def test_boxes_at_and_beyond_the_edges() -> None:
         assert np.array_equal(out[:60], image[:60]), style
 
 
-# crowd_1080p frames where the blur before FLATTEN (4 cells, full contrast) still read as a face:
-# BlazeFace 0.63-0.72 on 1, 14 and 33, YuNet 0.78 on 28 (over three neighbouring patches).
-CROWD_FRAMES = (1, 14, 28, 33)
+# crowd_1080p frames where a cover still read as a face: the blur before FLATTEN (4 cells, full
+# contrast) to BlazeFace (0.63-0.72) on 1, 14 and 33 and to YuNet (0.78) on 28 (over three
+# neighbouring patches); the pixelation of the face's own cells (4, flattened) to BlazeFace on 1,
+# 7, 16 and 22 and to YuNet on 14 and 16.
+CROWD_FRAMES = (1, 7, 14, 16, 22, 28, 33)
 
 
 def _crowd_frames() -> list[np.ndarray]:
@@ -100,25 +110,58 @@ def _overlaps(a: np.ndarray, b: np.ndarray) -> bool:
     return bool(inter_w * inter_h > 0.3 * min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1])))
 
 
+@pytest.mark.parametrize("style", ["blur", "pixelate"])
 @pytest.mark.parametrize(
     "checker", [BlazeFaceConfig(), YuNetConfig(score_threshold=0.6)], ids=["blazeface", "yunet@0.6"]
 )
-def test_blurred_crowd_faces_do_not_read_as_faces(checker: DetectorConfigBase, models_dir: Path) -> None:
-    """The blurred patch itself must not be a face: the crowd's small faces, covered with the
-    default blur and pad, give no detection where they were (the leak bench's measure)."""
+def test_covered_crowd_faces_do_not_read_as_faces(
+    style: FaceStyle, checker: DetectorConfigBase, models_dir: Path
+) -> None:
+    """The blurred or pixelated patch itself must not be a face: the crowd's small faces, covered
+    with the default pad, give no detection where they were (the leak bench's measure)."""
     finder = create_detector(YuNetConfig(), [models_dir])
     detector = create_detector(checker, [models_dir])
     found_in_input = 0
     for number, frame in zip(CROWD_FRAMES, _crowd_frames(), strict=True):
         faces = finder.detect(frame).xyxy
         regions = [FaceRegion((float(b[0]), float(b[1]), float(b[2]), float(b[3]))) for b in faces]
-        covered = cover_faces(frame.copy(), regions, "blur", pad=0.4)
+        covered = cover_faces(frame.copy(), regions, style, pad=0.4)
         found_in_input += len(detector.detect(frame))
         seen = detector.detect(covered)
         at_faces = [i for i in range(len(seen)) if any(_overlaps(seen.xyxy[i], b) for b in faces)]
         hits = [float(seen.score[i]) for i in at_faces]
         assert not hits, (number, hits)
     assert found_in_input >= 4, "the checker must see faces in the input for this test to mean anything"
+
+
+def _steps(image: np.ndarray) -> list[int]:
+    """The columns where the image changes from the column before, with its two ends."""
+    changes = np.flatnonzero(np.any(image[:, 1:] != image[:, :-1], axis=(0, 2))) + 1
+    return [0, *changes.tolist(), image.shape[1]]
+
+
+def test_pixelate_is_blocks_of_the_blur(group: np.ndarray, models_dir: Path) -> None:
+    """Pixelate shows PIXEL_CELLS flat blocks across the padded face, each the blur's mean over it
+    (so no more detail than the blur), and the blocks still differ: a mosaic, not a flat patch."""
+    region = _regions(group, models_dir)[0]
+    height, width = group.shape[:2]
+    area = padded_box(region.box, 0.4, width, height)
+    assert area is not None
+    left, top, right, bottom = area
+    pixelated = cover_faces(group.copy(), [region], "pixelate", pad=0.4)[top:bottom, left:right]
+    blurred = cover_faces(group.copy(), [region], "blur", pad=0.4)[top:bottom, left:right]
+    columns, rows = _steps(pixelated), _steps(pixelated.transpose(1, 0, 2))
+    assert len(columns) == PIXEL_CELLS + 1, columns
+    means = []
+    for top_, bottom_ in itertools.pairwise(rows):
+        for left_, right_ in itertools.pairwise(columns):
+            block = pixelated[top_:bottom_, left_:right_]
+            assert np.array_equal(block, np.broadcast_to(block[:1, :1], block.shape))  # flat
+            under = blurred[top_:bottom_, left_:right_].reshape(-1, 3).mean(0)
+            assert np.abs(block[0, 0] - under).max() < 2, (top_, left_, block[0, 0], under)
+            means.append(block[0, 0].astype(int))
+    between_blocks = np.ptp(np.asarray(means), axis=0).max()
+    assert between_blocks >= 3, "the blocks should still be visible"
 
 
 @pytest.mark.parametrize("style", FACE_STYLES)

@@ -4,7 +4,7 @@ Shared by the file pipeline and the live privacy mode, so both hide a face the s
 strength scales with the face: a blur or a pixel grid fixed in pixels would leave a large face
 recognisable and waste work on a small one. Blur and pixelate also keep only part of the cells'
 contrast around the colour at the patch's edge, so the patch is not a face-shaped blob to a
-detector."""
+detector; pixelate's blocks are cut from that blur, not from the face."""
 
 from __future__ import annotations
 
@@ -20,11 +20,16 @@ from vigil.types import FloatArray, Image
 FaceStyle = Literal["blur", "pixelate", "solid", "mask"]
 FACE_STYLES: tuple[FaceStyle, ...] = ("blur", "pixelate", "solid", "mask")
 # Detail kept across a face. Measured on obama_and_biden.jpg: blurred from 8 cells YuNet still
-# found both faces (0.76, 0.61), from 6 one (0.35), from 4 none; pixelated from 8 BlazeFace found
-# one, from 6 no detector did. On video 6 cells were still a face to YuNet@0.6 (hamilton and
-# crowd_1080p: 28 faces) and BlazeFace (67 frames); 4 flattened cells: 1 and 9.
+# found both faces (0.76, 0.61), from 6 one (0.35), from 4 none.
 BLUR_CELLS = 4
-PIXEL_CELLS = 4
+# Blocks across a pixelated face. They are blocks of the (flattened) blur, so they carry only the
+# blur's 4 cells of detail and differ by its small steps. Blocks of the face itself read as a face
+# on video: 6 cells to YuNet@0.6 (hamilton and crowd_1080p: 28 faces) and BlazeFace (67 frames),
+# 4 flattened cells still to both (crowd_1080p: 9-15 BlazeFace frames; even a flat square of the
+# edge colour scored 0.62 there). Over the blur, 6 or 10 blocks leak on the shared clips as the
+# blur does (2026-12-07): only crowd_1080p frame 102, a 300 px BlazeFace box over three covers at
+# ~0.6 that comes and goes with the covers' exact pixels for both. 6 shows the blocks best.
+PIXEL_CELLS = 6
 # Share of the cells' contrast kept around the patch's edge colour. Even 4 blurred cells keep a
 # skin-coloured oval under darker hair, which BlazeFace still scored 0.6-0.7 with a mouth, hand or
 # collar below the patch (crowd_1080p: 6 face-frames, hamilton: 1); at half the contrast no
@@ -99,9 +104,10 @@ def _flattened(cells: Image, toward: FloatArray) -> Image:
 
 
 def _pixelated(region: Image) -> Image:
-    small = cv2.resize(region, _cells(region, PIXEL_CELLS), interpolation=cv2.INTER_AREA)
-    small = _flattened(small, _edge_colour(region))
-    return cv2.resize(small, (region.shape[1], region.shape[0]), interpolation=cv2.INTER_NEAREST)
+    """Blocks of the blurred face, not of the face: the mosaic has no more detail than the blur,
+    and neighbouring blocks differ by the blur's small steps, which no longer draw a face."""
+    blocks = cv2.resize(_blurred(region), _cells(region, PIXEL_CELLS), interpolation=cv2.INTER_AREA)
+    return cv2.resize(blocks, (region.shape[1], region.shape[0]), interpolation=cv2.INTER_NEAREST)
 
 
 def _blurred(region: Image) -> Image:
