@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 Solution = TypeVar("Solution")
 
-__all__ = ["is_chatter", "quiet_native_startup", "reset_quietly", "started_quietly"]
+__all__ = ["quiet_native_startup", "reset_quietly", "started_quietly"]
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ _PYTHON_WARNINGS = (
 _ACTIVE = threading.Lock()  # descriptor 2 is the process's: one window at a time
 
 
-def is_chatter(line: str) -> bool:
+def _is_chatter(line: str) -> bool:
     return any(marker in line for marker in _CHATTER)
 
 
@@ -113,7 +113,7 @@ def _relay(read_end: int, real: int, dropped: list[str]) -> None:
     with os.fdopen(read_end, "rb") as pipe:
         for raw in pipe:
             line = raw.decode("utf-8", "replace").rstrip("\n")
-            if is_chatter(line):
+            if _is_chatter(line):
                 dropped.append(line)
             else:
                 os.write(real, raw)

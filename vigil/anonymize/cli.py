@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -147,17 +147,15 @@ def anonymize(
     )
     from vigil.anonymize.run import anonymize_videos
     from vigil.batch.discover import discover_videos
-    from vigil.config import describe_invalid, load_settings
+    from vigil.config import load_settings
     from vigil.malloc_tuning import keep_freed_memory
 
     try:
         settings = load_settings(config, jobs=jobs_overrides(executor, ray_address))
-        given = {k: v for k, v in {"style": faces, "pad": pad}.items() if v is not None}
-        try:
-            face_options = FaceOptions.model_validate(settings.anonymize.faces.model_dump() | given)
-        except ValidationError as exc:
-            raise ConfigError(describe_invalid(exc, {"style": "--faces", "pad": "--pad"})) from exc
-        person_options = _person_options(settings.anonymize.persons, persons)
+        face_options = _overridden(
+            settings.anonymize.faces, {"style": ("--faces", faces), "pad": ("--pad", pad)}
+        )
+        person_options = _overridden(settings.anonymize.persons, {"style": ("--persons", persons)})
         strip = settings.anonymize.strip_metadata if keep_metadata is None else not keep_metadata
         anonymize_settings = settings.anonymize.model_copy(
             update={"faces": face_options, "persons": person_options, "strip_metadata": strip}
@@ -186,16 +184,22 @@ def anonymize(
     raise typer.Exit(EXIT_FAILED_VIDEOS if report.failed else 0)
 
 
-def _person_options(configured: PersonOptions, style: str | None) -> PersonOptions:
-    """The configured bodies-and-clothes options, with `--persons` as the style when given."""
-    if style is None:
-        return configured
+_Options = TypeVar("_Options", FaceOptions, PersonOptions)
+
+
+def _overridden(configured: _Options, options: dict[str, tuple[str, object]]) -> _Options:
+    """`configured` with the command-line options given (field: (option, value or None)); a
+    refused value is named by its option."""
     from vigil.config import describe_invalid
 
+    given = {field: value for field, (_, value) in options.items() if value is not None}
+    if not given:
+        return configured
     try:
-        return PersonOptions.model_validate(configured.model_dump() | {"style": style})
+        return type(configured).model_validate(configured.model_dump() | given)
     except ValidationError as exc:
-        raise ConfigError(describe_invalid(exc, {"style": "--persons"})) from exc
+        names = {field: option for field, (option, _) in options.items()}
+        raise ConfigError(describe_invalid(exc, names)) from exc
 
 
 def summary(videos: list[Path], report: AnonymizeReport) -> Table:

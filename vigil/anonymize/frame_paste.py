@@ -56,23 +56,29 @@ def covered_frame(frame: Any, before: Image | None, after: Image) -> Any:
     if before is None:
         out = av.VideoFrame.from_ndarray(after, format="bgr24")
     else:
-        out = av.VideoFrame.from_ndarray(_pasted(frame.to_ndarray(), before, after), format=_PASTEABLE)
+        changed = _changed_mask(before, after)
+        if changed is None:
+            return frame  # nothing covered here (a persons pass that found nobody): as decoded
+        out = av.VideoFrame.from_ndarray(_pasted(frame.to_ndarray(), changed, after), format=_PASTEABLE)
     out.pts, out.time_base = frame.pts, frame.time_base
     return out
 
 
-def _pasted(planes: Image, before: Image, after: Image) -> Image:
-    """`planes` (I420 layout: Y rows, then U, then V, as PyAV and OpenCV both lay them out) with the
-    pixels where `after` differs from `before` taken from `after`; a chroma sample is taken
-    when any of the 2x2 pixels it covers changed."""
-    height, width = after.shape[:2]
-    # The difference's grey level: any change of 1 in G, 2 in R or 5 in B counts (a smaller one
-    # keeps the decoded pixel, a shade away from the intended one); 0.25 ms against 2-4 ms for
-    # an exact per-channel maximum.
+def _changed_mask(before: Image, after: Image) -> Image | None:
+    """255 where `after` differs from `before`, else 0; None when nothing changed. The
+    difference's grey level: any change of 1 in G, 2 in R or 5 in B counts (a smaller one keeps
+    the decoded pixel, a shade away from the intended one); 0.25 ms against 2-4 ms for an exact
+    per-channel maximum."""
     changed = cv2.cvtColor(cv2.absdiff(before, after), cv2.COLOR_BGR2GRAY)
-    luma_mask = cv2.threshold(changed, 0, 255, cv2.THRESH_BINARY)[1]
-    if not cv2.countNonZero(luma_mask):
-        return planes
+    mask: Image = cv2.threshold(changed, 0, 255, cv2.THRESH_BINARY)[1]
+    return mask if cv2.countNonZero(mask) else None
+
+
+def _pasted(planes: Image, luma_mask: Image, after: Image) -> Image:
+    """`planes` (I420 layout: Y rows, then U, then V, as PyAV and OpenCV both lay them out) with the
+    pixels under `luma_mask` taken from `after`; a chroma sample is taken when any of the 2x2
+    pixels it covers changed."""
+    height, width = after.shape[:2]
     new = cv2.cvtColor(after, cv2.COLOR_BGR2YUV_I420)
     cv2.copyTo(new[:height], luma_mask, planes[:height])
     # INTER_AREA averages each 2x2 block of the 0/255 mask: non-zero when any pixel changed.
