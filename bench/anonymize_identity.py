@@ -22,9 +22,12 @@ the face at the same place `--step` frames later (input to input).
 
 Background: SSIM (Gaussian window, 11 px, sigma 1.5, on luma) between input and output frames over
 the pixels outside every face YuNet finds in the input, each box grown by 0.6 of its size (the
-default pad 0.4 plus a margin); the issue asks >= 0.99 (the seed > 0.85 for the whole frame). What
-is left is the H.264 re-encode (crf) and faces YuNet@0.6 misses but the face pass covered. SSIM is
-written here (20 lines) rather than adding scikit-image for one benchmark figure.
+default pad 0.4 plus a margin); the issue asks >= 0.99 (the seed > 0.85 for the whole frame). That
+area still holds faces YuNet@0.6 misses but the face pass covered (held through a missed detection,
+found at a lower score, or in a larger box), which are person, not background. So the bench also
+reports the SSIM outside every area the pipeline covered as well (its own face schedule, each box
+padded as rendered, grown by the SSIM window's 5 px): what is left there is the H.264 re-encode.
+SSIM is written here (20 lines) rather than adding scikit-image for one benchmark figure.
 
     python -m bench.anonymize_identity [--clips hamilton_640x360.mp4 ...] [--step 5] [--faces blur] [--list]
 """
@@ -43,9 +46,11 @@ import av
 import cv2
 import numpy as np
 
+from vigil.anonymize.faces import find_faces, tracking_settings
+from vigil.anonymize.fill import FaceSchedule
 from vigil.anonymize.run import anonymize_videos
 from vigil.anonymize.styles import FaceRegion, cover_faces, padded_box
-from vigil.config import load_settings
+from vigil.config import VigilSettings, load_settings
 from vigil.detect import create_detector
 from vigil.detect.yunet import YuNetConfig
 from vigil.embed import create_embedder
@@ -96,6 +101,29 @@ def _flat_fills(frame: Image, box: tuple[float, float, float, float]) -> list[Im
     return fills
 
 
+SSIM_REACH_PX = 5  # half the SSIM window: a covered pixel lowers the SSIM of pixels this far away
+
+
+def _covered_masks(clip: Path, settings: VigilSettings, work_dir: Path) -> Iterator[np.ndarray]:
+    """Per frame, True where the pipeline covered a face (its own face pass and schedule, boxes
+    padded as rendered), grown by the SSIM window's reach."""
+    options = settings.anonymize.faces
+    work_dir.mkdir(exist_ok=True)
+    found, _ = find_faces([clip], tracking_settings(settings.track, options), work_dir)
+    faces = found[clip]
+    schedule = FaceSchedule(faces.tracks, options.hold_frames, faces.total_frames, faces.shot_cuts)
+    for number, frame in enumerate(frames(clip), start=1):
+        height, width = frame.shape[:2]
+        covered = np.zeros((height, width), bool)
+        for region in schedule.regions(number):
+            area = padded_box(region.box, options.pad, width, height)
+            if area is not None:
+                left, top, right, bottom = area
+                reach = SSIM_REACH_PX
+                covered[max(0, top - reach) : bottom + reach, max(0, left - reach) : right + reach] = True
+        yield covered
+
+
 def _similarity(
     embedder: FaceEmbedder, original: np.ndarray, box: np.ndarray, landmarks: np.ndarray | None, image: Image
 ) -> float:
@@ -121,8 +149,12 @@ def measure(clip: Path, out_dir: Path, step: int, style: str, listing: bool = Fa
     matched_by_flat = 0  # of the faces at or above the threshold: a flat fill of their colours is too
     own_colours: list[float] = []  # the faces no faceless fill of any of these colours matches
     background: list[float] = []
+    uncovered: list[float] = []  # outside every area the pipeline covered, too
     previous: dict[int, np.ndarray] = {}
-    for index, (before, after) in enumerate(zip(frames(clip), frames(output), strict=True)):
+    covered_masks = _covered_masks(clip, settings, out_dir / "faces")
+    for index, (before, after, covered) in enumerate(
+        zip(frames(clip), frames(output), covered_masks, strict=True)
+    ):
         if index % step:
             continue
         found = detector.detect(before)
@@ -178,9 +210,13 @@ def measure(clip: Path, out_dir: Path, step: int, style: str, listing: bool = Fa
                 unchanged.append(float(np.dot(previous[key], original)))
             current[key] = original
         previous = current
-        values = ssim_map(before, after)[mask]
+        similarity_map = ssim_map(before, after)
+        values = similarity_map[mask]
         if values.size:
             background.append(float(values.mean()))
+        values = similarity_map[mask & ~covered]
+        if values.size:
+            uncovered.append(float(values.mean()))
     embedder.close()
     return {
         "faces": len(anonymised),
@@ -198,6 +234,8 @@ def measure(clip: Path, out_dir: Path, step: int, style: str, listing: bool = Fa
         "input_pairs_same_person": sum(v >= threshold for v in unchanged) / max(1, len(unchanged)),
         "background_ssim_median": statistics.median(background) if background else float("nan"),
         "background_ssim_min": min(background, default=float("nan")),
+        "background_outside_covers_ssim_median": statistics.median(uncovered) if uncovered else float("nan"),
+        "background_outside_covers_ssim_min": min(uncovered, default=float("nan")),
         "threshold": threshold,
     }
 
