@@ -127,12 +127,18 @@ def person_blobs(
     for label in range(1, count):
         if stats[label, cv2.CC_STAT_AREA] < least:
             continue
-        component = fill_holes(labels == label)
+        # Within the component's box: the same pixels as on the whole frame (its holes are inside
+        # it), at a fraction of the cost; this step cost 4x the segmentation model (py-spy).
+        left, top, across, down = (int(v) for v in stats[label, :4])
+        window = _Window(left, top, (height, width))
+        component = fill_holes(labels[top : top + down, left : left + across] == label)
         inside = sorted(
             (
                 i
                 for i, (x, y) in enumerate(centres)
-                if 0 <= int(y) < height and 0 <= int(x) < width and component[int(y), int(x)]
+                if top <= int(y) < top + down
+                and left <= int(x) < left + across
+                and component[int(y) - top, int(x) - left]
             ),
             key=lambda i: centres[i][0],
         )
@@ -154,49 +160,68 @@ def person_blobs(
                 )
                 nearest.append(i)
         if len(people) < 2:
-            blobs.append(_blob(component, inside))
+            blobs.append(window.blob(component, inside))
             continue
-        for group, part in zip(people, _split(component, people, face_boxes), strict=True):
+        for group, part in zip(people, _split(component, window, people, face_boxes), strict=True):
             if part.any():
-                blobs.append(_blob(part, group))
+                blobs.append(window.blob(part, group))
     return blobs
 
 
+@dataclass(frozen=True)
+class _Window:
+    """Where a component's box lies in the work frame: its top-left corner and the frame's shape."""
+
+    left: int
+    top: int
+    frame_shape: tuple[int, int]
+
+    def blob(self, part: BoolArray, faces: list[int]) -> PersonBlob:
+        """A person from their pixels in the window (the blob's mask is the whole work frame)."""
+        rows, cols = np.flatnonzero(part.any(axis=1)), np.flatnonzero(part.any(axis=0))
+        mask = np.zeros(self.frame_shape, bool)
+        mask[self.top : self.top + part.shape[0], self.left : self.left + part.shape[1]] = part
+        x1, y1 = self.left + int(cols[0]), self.top + int(rows[0])
+        return PersonBlob(mask, (x1, y1, self.left + int(cols[-1]) + 1, self.top + int(rows[-1]) + 1), faces)
+
+
 def _split(
-    component: BoolArray, people: list[list[int]], boxes: Sequence[tuple[float, float, float, float]]
+    component: BoolArray,
+    window: _Window,
+    people: list[list[int]],
+    boxes: Sequence[tuple[float, float, float, float]],
 ) -> list[BoolArray]:
     """Each pixel of a blob to one person: among the people whose body could reach it (face above
     it, within `_BODY_WIDTH` face widths sideways), those of the front row (the lowest face, and any
     less than a face height above it: in a group photo the people in front hide those behind),
     else everyone; then the nearest in face widths. Cutting at the middles between faces painted
-    a back-row face's colour down through the person in front of it (multi_face)."""
-    ys, xs = np.nonzero(component)
+    a back-row face's colour down through the person in front of it (multi_face). `component` is
+    the window's pixels; the parts returned are too."""
     cx = np.array([np.mean([(boxes[i][0] + boxes[i][2]) / 2 for i in g]) for g in people])
     cy = np.array([np.mean([(boxes[i][1] + boxes[i][3]) / 2 for i in g]) for g in people])
     fw = np.array([max(max(boxes[i][2] - boxes[i][0] for i in g), 1.0) for g in people])
     fh = np.array([max(max(boxes[i][3] - boxes[i][1] for i in g), 1.0) for g in people])
-    dx = np.abs(xs[None, :] - cx[:, None]) / fw[:, None]  # (people, pixels), in face widths
-    reach = (dx < _BODY_WIDTH) & (ys[None, :] >= cy[:, None])
-    front_y = np.where(reach, cy[:, None], -np.inf).max(axis=0)
-    front = reach & (cy[:, None] >= front_y[None, :] - fh[:, None])
-    score = np.where(front, dx, np.inf)
-    choice = np.where(front.any(axis=0), score.argmin(axis=0), dx.argmin(axis=0))
-    parts = []
-    for index in range(len(people)):
-        part = np.zeros_like(component)
-        mine = choice == index
-        part[ys[mine], xs[mine]] = True
-        parts.append(part)
-    return parts
+    height, width = component.shape
+    xs = np.arange(width) + window.left
+    dx = np.abs(xs[None, :] - cx[:, None]) / fw[:, None]  # (people, columns), in face widths
+    # A pixel's choice depends on its row only through which faces are above it: one choice per
+    # column for each band of rows between face centres (a few rows of people x columns instead
+    # of people x pixels: 6 ms a split on hamilton before).
+    band_of_row = np.searchsorted(np.sort(cy), np.arange(height) + window.top, side="right")
+    choices = np.empty((len(people) + 1, width), np.intp)
+    for band in np.unique(band_of_row):
+        y = window.top + int(np.argmax(band_of_row == band))  # a row of the band
+        reach = (dx < _BODY_WIDTH) & (y >= cy)[:, None]
+        front_y = np.where(reach, cy[:, None], -np.inf).max(axis=0)
+        front = reach & (cy[:, None] >= front_y[None, :] - fh[:, None])
+        score = np.where(front, dx, np.inf)
+        choices[band] = np.where(front.any(axis=0), score.argmin(axis=0), dx.argmin(axis=0))
+    choice = choices[band_of_row]  # (rows, columns)
+    return [component & (choice == index) for index in range(len(people))]
 
 
 def _half_width(boxes: Sequence[tuple[float, float, float, float]], a: int, b: int) -> float:
     return max(boxes[a][2] - boxes[a][0], boxes[b][2] - boxes[b][0]) / 2
-
-
-def _blob(mask: BoolArray, faces: list[int]) -> PersonBlob:
-    ys, xs = np.nonzero(mask)
-    return PersonBlob(mask, (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1), faces)
 
 
 def iou(a: Box, b: Box) -> float:
