@@ -106,7 +106,11 @@ def test_a_file_that_cannot_be_served_is_refused_clearly(tmp_path: Path) -> None
     with pytest.raises(UnsupportedClip, match=re.escape("only H.264 or H.265 in MP4/MOV")):
         server_codec(image)
     assert server_codec(shared_file("media/video/face_then_noface_hevc.mov")) == "h265"
-    result = subprocess.run(
-        [str(VIGIL), "simulate-rtsp", str(text)], capture_output=True, text=True, timeout=60, check=False
-    )
+    # A long path: the error must stay one line in a pipe or a log (rich cut it at 80 columns).
+    long_named = tmp_path / f"notes_{'x' * 90}.mp4"
+    long_named.write_text("not a video")
+    command = [str(VIGIL), "simulate-rtsp", str(long_named)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 1 and "not a readable video file" in result.stderr
+    assert result.stderr.startswith(f"error: {long_named} is not a readable video file")
+    assert result.stderr.count("\n") == 1

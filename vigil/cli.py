@@ -20,6 +20,7 @@ from vigil import __version__
 from vigil.activity.cli import activity_app
 from vigil.anonymize.cli import anonymize
 from vigil.batch.cli import track_app
+from vigil.cli_console import error_console
 from vigil.cli_typer import VigilTyper
 from vigil.cluster.config import check_cluster_store
 from vigil.config import CameraConfig, VigilSettings, load_settings
@@ -60,7 +61,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(activity_app, name="activity")
 app.command("simulate-rtsp")(simulate_rtsp)
 app.command("anonymize")(anonymize)
-err = Console(stderr=True)
+err = error_console()
 out = Console()
 
 ConfigOption = Annotated[

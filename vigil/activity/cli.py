@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from vigil.activity.labels import display_name
+from vigil.cli_console import error_console
 from vigil.cli_typer import VigilTyper
 from vigil.errors import VigilError
 from vigil.jobs.cli_options import ExecutorOption, RayAddressOption, jobs_overrides
@@ -34,7 +35,7 @@ EXIT_INTERRUPTED = 130
 activity_app = VigilTyper(
     help="What a person is doing, from audio and video (seed 002).", no_args_is_help=True
 )
-err = Console(stderr=True)
+err = error_console()
 out = Console()
 
 ConfigOption = Annotated[

@@ -19,6 +19,7 @@ from rich.table import Table
 from vigil.anonymize.person_options import PERSON_STYLES, PersonOptions
 from vigil.anonymize.settings import AnonymizeSettings, FaceOptions
 from vigil.anonymize.styles import FACE_STYLES
+from vigil.cli_console import error_console
 from vigil.errors import ConfigError, VigilError
 from vigil.jobs.cli_options import ExecutorOption, RayAddressOption, jobs_overrides
 from vigil.redact import install_log_redaction
@@ -31,7 +32,7 @@ EXIT_BAD_INPUT = 1
 EXIT_FAILED_VIDEOS = 3
 EXIT_INTERRUPTED = 130
 
-err = Console(stderr=True)
+err = error_console()
 _FACES = FaceOptions()
 _PERSONS = PersonOptions()
 _STRIP = AnonymizeSettings.model_fields["strip_metadata"].default

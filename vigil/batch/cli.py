@@ -20,6 +20,7 @@ from rich.logging import RichHandler
 from rich.table import Table
 
 from vigil.batch.settings import BatchSettings, supported_engines
+from vigil.cli_console import error_console
 from vigil.cli_groups import default_command_group
 from vigil.cli_typer import VigilTyper
 from vigil.errors import VigilError
@@ -27,7 +28,7 @@ from vigil.jobs.cli_options import ExecutorOption, RayAddressOption, jobs_overri
 
 DEFAULT_ENGINE = BatchSettings.model_fields["engine"].default
 
-err = Console(stderr=True)
+err = error_console()
 out = Console()
 
 EXIT_BAD_INPUT = 1

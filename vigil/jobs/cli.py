@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from vigil.cli_console import error_console
 from vigil.cli_typer import VigilTyper
 from vigil.config import load_settings
 from vigil.errors import VigilError
@@ -29,7 +30,7 @@ from vigil.store.jobs import JobRepository
 
 jobs_app = VigilTyper(help="Persistent jobs (batch tracking, ...): list, show, cancel.", no_args_is_help=True)
 out = Console()
-err = Console(stderr=True)
+err = error_console()
 
 DbOption = Annotated[
     str | None,

@@ -11,10 +11,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from vigil.cli_console import error_console
 from vigil.errors import VigilError
 from vigil.sources.rtsp_simulator import RtspSimulator, check_server_available
 
-err = Console(stderr=True)
+err = error_console()
 out = Console(highlight=False, soft_wrap=True)  # the URL stays on one line, whole
 
 

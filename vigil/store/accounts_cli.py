@@ -21,6 +21,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from vigil.cli_console import error_console
 from vigil.cli_typer import VigilTyper
 from vigil.errors import UserExists, UserNotFound
 from vigil.store.accounts import Account, AccountRepository, Role
@@ -36,7 +37,7 @@ keys_app = VigilTyper(
     help="API keys (bearer tokens): create (shown once), list, revoke.", no_args_is_help=True
 )
 out = Console()
-err = Console(stderr=True)
+err = error_console()
 
 UserName = Annotated[str, typer.Argument(help="User name.")]
 PasswordStdin = Annotated[

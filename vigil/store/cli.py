@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from vigil.cli_console import error_console
 from vigil.cli_groups import default_command_group
 from vigil.cli_typer import VigilTyper
 from vigil.config import VigilSettings, load_settings
@@ -35,7 +36,7 @@ visitors_app = VigilTyper(
     "`vigil visitors [OPTIONS]` is short for `vigil visitors list [OPTIONS]`.",
 )
 out = Console()
-err = Console(stderr=True)
+err = error_console()
 
 DbOption = Annotated[
     str | None, typer.Option("--db", help="Database URL.", show_default="the configured store")

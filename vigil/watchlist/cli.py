@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
+from vigil.cli_console import error_console
 from vigil.cli_typer import VigilTyper
 from vigil.config import load_settings
 from vigil.errors import VigilError
@@ -27,7 +28,7 @@ watchlist_app = VigilTyper(
     "outbox: messages for the external registry (UPR_API_URL)."
 )
 out = Console()
-err = Console(stderr=True)
+err = error_console()
 
 DbOption = Annotated[
     str | None, typer.Option("--db", help="Database URL.", show_default="the configured store")

@@ -14,13 +14,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from vigil.cli_console import error_console
 from vigil.config import load_settings
 from vigil.errors import VigilError
 from vigil.store.database import connect
 from vigil.watchlist.outbox_store import OutboxStore
 
 out = Console()
-err = Console(stderr=True)
+err = error_console()
 
 
 def outbox(
