@@ -18,7 +18,7 @@ from vigil.anonymize.person_options import PERSON_STYLES, PersonOptions, PersonS
 from vigil.anonymize.persons import PersonAnonymizer
 from vigil.anonymize.recolor import direction, hue_for, recolor
 from vigil.anonymize.segment import BlobTracker, fill_holes, person_blobs
-from vigil.anonymize.skin import generic_model
+from vigil.anonymize.skin import gaussian_model, generic_model
 from vigil.anonymize.styles import FaceRegion
 from vigil.detect import create_detector
 from vigil.detect.yunet import YuNetConfig
@@ -346,3 +346,19 @@ def test_the_generic_skin_model_takes_skin_tones_not_grey() -> None:
     assert model.table[155, 110] == 1  # a warmer, darker tone
     assert model.table[128, 128] == 0  # black, grey and white cloth
     assert model.table[110, 150] == 0  # blue
+
+
+def test_a_skin_table_holds_every_chroma_within_the_distance_and_no_other() -> None:
+    # The table is computed in the ellipse's box only (for speed): on random models it must equal
+    # the Mahalanobis test over the whole 256 x 256 grid, near the edges of the range too.
+    rng = np.random.default_rng(3)
+    grid = np.arange(256, dtype=np.float64)
+    for _ in range(300):
+        mean = rng.uniform(-20, 275, 2)
+        spread = rng.normal(0, rng.uniform(1, 40), (2, 2))
+        cov = spread @ spread.T + np.eye(2) * 4
+        distance = float(rng.uniform(0.5, 6))
+        inv = np.linalg.inv(cov)
+        dcr, dcb = grid[:, None] - mean[0], grid[None, :] - mean[1]
+        expected = inv[0, 0] * dcr**2 + 2 * inv[0, 1] * dcr * dcb + inv[1, 1] * dcb**2 <= distance**2
+        assert np.array_equal(gaussian_model(mean, cov, distance).table, expected.astype(np.float32))

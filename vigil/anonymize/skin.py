@@ -52,16 +52,23 @@ _GENERIC_COV = ((47.7 + 4.0, -60.4), (-60.4, 118.8 + 4.0))
 
 def generic_model(max_distance: float) -> SkinModel:
     """The skin chroma of people in general (see _GENERIC_MEAN)."""
-    return _gaussian(np.array(_GENERIC_MEAN), np.array(_GENERIC_COV), max_distance)
+    return gaussian_model(np.array(_GENERIC_MEAN), np.array(_GENERIC_COV), max_distance)
 
 
-def _gaussian(mean: FloatArray, cov: FloatArray, max_distance: float) -> SkinModel:
+def gaussian_model(mean: FloatArray, cov: FloatArray, max_distance: float) -> SkinModel:
+    """The table of the ellipse `max_distance` (Mahalanobis) around `mean`. The distance is
+    computed only in the ellipse's box, which reaches `max_distance * sqrt(cov[i, i])` from the
+    mean on axis i (plus a unit of margin): the whole 256 x 256 grid, built for every face of
+    every frame, was ~2.5% of a `recolor` run's CPU (py-spy); the table is the same."""
     inv = np.linalg.inv(cov)
-    grid = np.arange(256, dtype=np.float64)
-    dcr = grid[:, None] - mean[0]
-    dcb = grid[None, :] - mean[1]
+    reach = max_distance * np.sqrt(np.diag(cov))
+    low = np.clip(np.floor(mean - reach) - 1, 0, 255).astype(int)
+    high = np.clip(np.ceil(mean + reach) + 2, 0, 256).astype(int)
+    dcr = np.arange(low[0], high[0], dtype=np.float64)[:, None] - mean[0]
+    dcb = np.arange(low[1], high[1], dtype=np.float64)[None, :] - mean[1]
     distance2 = inv[0, 0] * dcr**2 + 2 * inv[0, 1] * dcr * dcb + inv[1, 1] * dcb**2
-    table = (distance2 <= max_distance**2).astype(np.float32)
+    table = np.zeros((256, 256), np.float32)
+    table[low[0] : high[0], low[1] : high[1]] = distance2 <= max_distance**2
     return SkinModel((float(mean[0]), float(mean[1])), table)
 
 
@@ -88,7 +95,7 @@ def skin_model(image: Image, box: tuple[float, float, float, float], max_distanc
     if len(core) < _MIN_PIXELS:
         core = exposed
     mean = core.mean(axis=0)
-    return _gaussian(mean, np.cov(core.T) + np.eye(2) * _MIN_STD**2, max_distance)
+    return gaussian_model(mean, np.cov(core.T) + np.eye(2) * _MIN_STD**2, max_distance)
 
 
 def merged(models: list[SkinModel]) -> SkinModel | None:
