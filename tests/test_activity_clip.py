@@ -37,6 +37,7 @@ from vigil.types import Frame
 
 MARK_EVERY_S = 2.0  # a flash and a beep at 1 s, 3 s, 5 s, ...
 SYNC_TOLERANCE_S = 0.040
+MARK_EDGE_S = 0.065  # a beep (60 ms) plus margin: how far into a mark a clip's start or end may cut
 
 
 def make_sync_clip(path: Path, seconds: float = 14.0) -> Path:
@@ -103,10 +104,10 @@ def assert_in_sync(path: Path, seconds: float) -> tuple[list[float], list[float]
     flashes, beeps = flash_times(path), beep_times(path)
     assert len(flashes) >= int(seconds / MARK_EVERY_S), (flashes, beeps)
     # A clip may start inside a beep (60 ms) whose flash came just before: its tail is not a mark.
-    beeps = [b for b in beeps if b > 0.065 or any(f < 0.065 for f in flashes)]
-    # It may also end inside one: a flash in its last 65 ms can lose its beep to the cut.
+    beeps = [b for b in beeps if b > MARK_EDGE_S or any(f < MARK_EDGE_S for f in flashes)]
+    # It may also end inside one (it ends at its newest frame): that flash's beep can be cut off.
     heard = [f for f in flashes if any(abs(f - b) <= SYNC_TOLERANCE_S for b in beeps)]
-    flashes = [f for f in flashes if f < duration - 0.065 or f in heard]
+    flashes = [f for f in flashes if f < duration - MARK_EDGE_S or f in heard]
     assert len(beeps) == len(flashes), (flashes, beeps)
     for flash, beep in zip(flashes, beeps, strict=True):
         assert abs(flash - beep) <= SYNC_TOLERANCE_S, f"flash at {flash:.3f} s, beep at {beep:.3f} s"
