@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import av
 import pytest
 from typer.testing import CliRunner
 
@@ -90,6 +91,26 @@ def test_an_unreadable_input_names_the_node_and_the_path(tmp_path: Path) -> None
     present = tmp_path / "here.mp4"
     present.write_bytes(b"x")
     assert ReadsInput(len, str(present))("abc") == 3
+
+
+def test_media_vanishing_after_the_check_still_names_the_node_and_the_path(tmp_path: Path) -> None:
+    """A chunk checks its input, loads its models, then opens the video: a file removed in between
+    gives the same NodeInputError as a file missing from the start, not the decoder's error."""
+    video = tmp_path / "hamilton.mp4"
+    shutil.copyfile(clip("hamilton_640x360.mp4"), video)
+
+    def open_after_removal(path: str) -> None:
+        video.unlink()
+        av.open(path).close()
+
+    with pytest.raises(NodeInputError, match=rf"host .* cannot read {video}: No such file"):
+        ReadsInput(open_after_removal, str(video))(str(video))
+    here = tmp_path / "here.mp4"
+    here.write_bytes(b"x")
+    other = tmp_path / "model.onnx"  # another file's error is not about the media: it stays as it is
+    with pytest.raises(FileNotFoundError, match=r"model\.onnx") as raised:
+        ReadsInput(av.open, str(here))(str(other))
+    assert not isinstance(raised.value, NodeInputError)
 
 
 # ------------------------------------------------------------ on a real 2-node cluster

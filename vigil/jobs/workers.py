@@ -151,21 +151,33 @@ def check_readable(path: Path) -> None:
         with path.open("rb") as handle:
             handle.read(1)
     except OSError as exc:
-        raise NodeInputError(
-            f"{node_label()} cannot read {path}: {exc.strerror or exc}. Every worker node needs the "
-            "media at the same path (a shared folder mounted alike everywhere: docs/ray.md)"
-        ) from None
+        raise _unreadable_input(path, exc) from None
+
+
+def _unreadable_input(path: Path, exc: OSError) -> NodeInputError:
+    """The error for a worker that cannot read `path`: which node, which path, and why."""
+    return NodeInputError(
+        f"{node_label()} cannot read {path}: {exc.strerror or exc}. Every worker node needs the "
+        "media at the same path (a shared folder mounted alike everywhere: docs/ray.md)"
+    )
 
 
 @dataclass(frozen=True)
 class ReadsInput(Generic[T]):
     """`fn` after a check that this worker can read `path` (a picklable wrapper for pools): on a
     node that does not see the media, the chunk fails with a NodeInputError naming the node and
-    the path instead of a decoder's error."""
+    the path instead of a decoder's error. The media vanishing between the check and the decoder's
+    open (a chunk loads its models in between) gives the same error, not a bare FileNotFoundError."""
 
     fn: Callable[..., T]
     path: str
 
     def __call__(self, *args: Any) -> T:
-        check_readable(Path(self.path))
-        return self.fn(*args)
+        path = Path(self.path)
+        check_readable(path)
+        try:
+            return self.fn(*args)
+        except OSError as exc:
+            if not isinstance(exc.filename, str) or Path(exc.filename) != path:
+                raise
+            raise _unreadable_input(path, exc) from None
