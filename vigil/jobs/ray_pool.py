@@ -49,6 +49,8 @@ PER_ACTOR = 2  # chunks handed to an actor at once: one running, one queued ther
 MAX_ATTEMPTS = 3  # a chunk runs at most this often when its workers keep dying
 START_TIMEOUT_S = 120.0  # queued chunks fail when no actor became ready this long
 POLL_S = 0.05
+CLIENT_INIT_ATTEMPTS = 3  # Ray Client connections: see _init
+CLIENT_INIT_PAUSE_S = 1.0
 # A local instance's object store: chunk arguments and results are small (a tracking chunk's
 # result is ~1 MB per 100 frames of 360p with landmarks; a render segment a few MB).
 LOCAL_OBJECT_STORE_BYTES = 512 * 1024 * 1024
@@ -88,13 +90,30 @@ def connect(address: str | None) -> Any:
             }
         started = time.perf_counter()
         try:
-            ray.init(**options)
+            _init(ray, options)
         except (ConnectionError, TimeoutError, RuntimeError, ValueError) as exc:
             where = address or "a local instance"
             raise UnavailableError(f"cannot connect to Ray ({where}): {exc}") from exc
         took = time.perf_counter() - started
         log.info("Ray: connected to %s in %.1f s", address or "a local instance", took)
         return ray
+
+
+def _init(ray: Any, options: dict[str, Any]) -> None:
+    """`ray.init`, tried again when Ray Client's proxy could not start this client's server: the
+    head starts one server process per client, and on a loaded head one may die while starting
+    ("Initialization failure from server", a ConnectionAbortedError). A failed attempt leaves no
+    connection behind, and the next one gets a new server. Other errors are not retried: Ray has
+    already retried an unreachable address by then."""
+    for attempt in range(1, CLIENT_INIT_ATTEMPTS + 1):
+        try:
+            ray.init(**options)
+            return
+        except ConnectionAbortedError as exc:
+            if attempt == CLIENT_INIT_ATTEMPTS:
+                raise
+            log.warning("Ray: the client's server did not start (attempt %d): %s; trying again", attempt, exc)
+            time.sleep(CLIENT_INIT_PAUSE_S * attempt)
 
 
 def cluster_cpus(address: str | None) -> int:
