@@ -41,7 +41,7 @@ def test_a_client_server_that_died_starting_is_tried_again(caplog: pytest.LogCap
     ray_pool._init(ray, {"address": "ray://head:10001", "namespace": "vigil"})
     assert len(ray.calls) == ray_pool.CLIENT_INIT_ATTEMPTS
     assert all(call == {"address": "ray://head:10001", "namespace": "vigil"} for call in ray.calls)
-    retries = [r for r in caplog.records if "did not start" in r.getMessage()]
+    retries = [r for r in caplog.records if "could not start this connection" in r.getMessage()]
     assert [r.levelname for r in retries] == ["WARNING"] * (ray_pool.CLIENT_INIT_ATTEMPTS - 1)
 
 
@@ -58,5 +58,12 @@ def test_the_attempts_are_bounded_and_the_last_error_is_raised() -> None:
 def test_other_connection_errors_are_not_tried_again(error: Exception) -> None:
     ray = _RayFailingFirst(1, error)
     with pytest.raises(type(error)):
+        ray_pool._init(ray, {"address": "10.0.0.9:6379"})
+    assert len(ray.calls) == 1
+
+
+def test_only_ray_client_addresses_are_tried_again() -> None:
+    ray = _RayFailingFirst(1, ABORTED)
+    with pytest.raises(ConnectionAbortedError):
         ray_pool._init(ray, {"address": "10.0.0.9:6379"})
     assert len(ray.calls) == 1

@@ -111,6 +111,8 @@ def test_media_vanishing_after_the_check_still_names_the_node_and_the_path(tmp_p
     with pytest.raises(FileNotFoundError, match=r"model\.onnx") as raised:
         ReadsInput(av.open, str(here))(str(other))
     assert not isinstance(raised.value, NodeInputError)
+    with pytest.raises(av.error.InvalidDataError):  # a corrupt video is not "cannot read"
+        ReadsInput(av.open, str(here))(str(here))
 
 
 # ------------------------------------------------------------ on a real 2-node cluster

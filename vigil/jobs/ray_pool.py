@@ -100,19 +100,25 @@ def connect(address: str | None) -> Any:
 
 
 def _init(ray: Any, options: dict[str, Any]) -> None:
-    """`ray.init`, tried again when Ray Client's proxy could not start this client's server: the
-    head starts one server process per client, and on a loaded head one may die while starting
-    ("Initialization failure from server", a ConnectionAbortedError). A failed attempt leaves no
-    connection behind, and the next one gets a new server. Other errors are not retried: Ray has
-    already retried an unreachable address by then."""
-    for attempt in range(1, CLIENT_INIT_ATTEMPTS + 1):
+    """`ray.init`, tried again when a Ray Client (`ray://`) connection fails on the head's side:
+    the head starts one server process per client, and on a loaded head one may die while starting
+    ("Initialization failure from server", a ConnectionAbortedError, which only Ray Client raises).
+    A failed attempt leaves no connection behind, and the next one gets a new server. Other errors
+    are not retried: Ray has already retried an unreachable address by then."""
+    attempts = CLIENT_INIT_ATTEMPTS if str(options["address"]).startswith("ray://") else 1
+    for attempt in range(1, attempts + 1):
         try:
             ray.init(**options)
             return
         except ConnectionAbortedError as exc:
-            if attempt == CLIENT_INIT_ATTEMPTS:
+            if attempt == attempts:
                 raise
-            log.warning("Ray: the client's server did not start (attempt %d): %s; trying again", attempt, exc)
+            log.warning(
+                "Ray Client: the head could not start this connection (attempt %d of %d): %s; trying again",
+                attempt,
+                attempts,
+                exc,
+            )
             time.sleep(CLIENT_INIT_PAUSE_S * attempt)
 
 

@@ -178,6 +178,6 @@ class ReadsInput(Generic[T]):
         try:
             return self.fn(*args)
         except OSError as exc:
-            if not isinstance(exc.filename, str) or Path(exc.filename) != path:
+            if not isinstance(exc.filename, str) or os.path.abspath(exc.filename) != os.path.abspath(path):
                 raise
-            raise _unreadable_input(path, exc) from None
+            raise _unreadable_input(path, exc) from exc
