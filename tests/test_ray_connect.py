@@ -56,9 +56,10 @@ def test_the_attempts_are_bounded_and_the_last_error_is_raised() -> None:
     "error", [ConnectionRefusedError("refused"), ConnectionError("unreachable"), TimeoutError("slow")]
 )
 def test_other_connection_errors_are_not_tried_again(error: Exception) -> None:
+    """Even on a Ray Client address, where the head's failure to start a connection is retried."""
     ray = _RayFailingFirst(1, error)
     with pytest.raises(type(error)):
-        ray_pool._init(ray, {"address": "10.0.0.9:6379"})
+        ray_pool._init(ray, {"address": "ray://head:10001"})
     assert len(ray.calls) == 1
 
 
